@@ -1,0 +1,125 @@
+"""Stable-Baselines3 ``VecEnv`` view of the batched core: all campaigns in one call.
+
+SB3 has its own vector API (same-step autoreset: a finished campaign's final
+observation goes to ``infos[i]["terminal_observation"]`` and the returned
+observation is already the next episode's first). Campaign ``i`` follows the
+same trajectory as ``PacingEnv`` reset with seed ``seed + i``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
+
+from envs.core import PacingCore
+from envs.kernel import REWARD_TERMS
+from envs.metrics import METRIC_KEYS
+from envs.pacing_env import action_space, observation_space
+from envs.params import ScenarioParams
+from envs.spaces import action_to_throttle
+from envs.vector import EpisodeSeeder, campaign_seeds
+
+
+class PacingVecEnv(VecEnv):
+    """``n_envs`` campaigns of one scenario for SB3 algorithms.
+
+    ``infos[i]`` carries ``reward_terms``; at an episode end also ``metrics``,
+    ``terminal_observation`` and ``episode`` (``r``: return, ``l``: length), the
+    keys SB3's logger and ``Monitor`` use.
+    """
+
+    render_mode: str | None = None
+
+    def __init__(
+        self,
+        scenario: str | ScenarioParams | dict = "live_commerce",
+        n_envs: int = 1,
+        seed: int | None = None,
+    ) -> None:
+        self.core = PacingCore(scenario, n_envs)
+        self.scenario = self.core.scenario
+        super().__init__(n_envs, observation_space(), action_space())
+        self._seeder = EpisodeSeeder(n_envs)
+        self._all = np.arange(n_envs)
+        self._actions = np.zeros((n_envs, 1), dtype=np.float32)
+        self._ep_return = np.zeros(n_envs)
+        self._ep_len = np.zeros(n_envs, dtype=np.int64)
+        if seed is not None:
+            self.seed(seed)
+
+    def reset(self) -> np.ndarray:
+        self._seeder.seed(campaign_seeds(self._seeds, self.num_envs))
+        self._reset_seeds()
+        self.core.reset(self._all, self._seeder.draw(self._all))
+        self._ep_return[:] = 0.0
+        self._ep_len[:] = 0
+        return self.core.obs.copy()
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        throttle, invalid = action_to_throttle(self._actions.reshape(self.num_envs, -1)[:, 0])
+        res = self.core.step(throttle)
+        reward = res.reward.astype(np.float32)
+        dones = res.finished.copy()
+        self._ep_return += res.reward
+        self._ep_len += 1
+        infos: list[dict[str, Any]] = [
+            {
+                "reward_terms": {
+                    name: float(res.terms[i, k]) for k, name in enumerate(REWARD_TERMS)
+                },
+                "invalid_actions": int(invalid[i]),
+            }
+            for i in range(self.num_envs)
+        ]
+        rows = np.flatnonzero(dones)
+        if rows.size:
+            m = self.core.metrics(rows)
+            for j, i in enumerate(rows):
+                infos[i]["metrics"] = {k: float(m[k][j]) for k in METRIC_KEYS}
+                infos[i]["terminal_observation"] = res.obs[i].copy()
+                infos[i]["TimeLimit.truncated"] = False
+                infos[i]["episode"] = {"r": float(self._ep_return[i]), "l": int(self._ep_len[i])}
+            self._ep_return[rows] = 0.0
+            self._ep_len[rows] = 0
+            self.core.reset(rows, self._seeder.draw(rows))
+        return self.core.obs.copy(), reward, dones, infos
+
+    def close(self) -> None:
+        return None
+
+    def get_attr(self, attr_name: str, indices: VecEnvIndices = None) -> list[Any]:
+        return [getattr(self, attr_name) for _ in self._get_indices(indices)]
+
+    def set_attr(self, attr_name: str, value: Any, indices: VecEnvIndices = None) -> None:
+        setattr(self, attr_name, value)
+
+    def env_method(
+        self,
+        method_name: str,
+        *method_args: Any,
+        indices: VecEnvIndices = None,
+        **method_kwargs: Any,
+    ) -> list[Any]:
+        return [
+            getattr(self, method_name)(*method_args, **method_kwargs)
+            for _ in self._get_indices(indices)
+        ]
+
+    def env_is_wrapped(
+        self, wrapper_class: type[gym.Wrapper], indices: VecEnvIndices = None
+    ) -> list[bool]:
+        return [False for _ in self._get_indices(indices)]
+
+    def _get_indices(self, indices: VecEnvIndices) -> Iterable[int]:
+        if indices is None:
+            return range(self.num_envs)
+        if isinstance(indices, int):
+            return [indices]
+        return list(indices) if isinstance(indices, Sequence) else indices

@@ -1,0 +1,299 @@
+"""The one batched dynamics core. Every view (Env, VectorEnv, SB3 VecEnv, evaluation) wraps it.
+
+``PacingCore(scenario, n)`` holds ``n`` campaigns in arrays with a leading campaign
+axis, allocated once. ``reset(rows, seeds)`` starts new episodes for some rows;
+``step(throttles)`` advances every running campaign by one tick (``time.tick_s``)
+and returns views of its result buffers. Campaigns that have finished stay
+frozen (zero reward) until they are reset.
+
+Memory per campaign is fixed by the scenario, never by traffic or impressions:
+the delay ring buffer (``max_delay_ticks`` int32), the reported-spend history,
+the plan, forecast and slot-spend arrays (``max_slots`` float64 each), and a
+few scalars; see ``bytes_per_campaign``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from envs import kernel as K
+from envs import plans, rng
+from envs.delays import alias_table, continuous_cdf, tick_probabilities
+from envs.metrics import EpisodeTotals, episode_metrics
+from envs.params import ScenarioParams, bounds, is_range
+from envs.scenarios import resolve
+from envs.spaces import N_OBS
+from envs.traffic import profile_array
+
+RANDOMIZABLE: tuple[str, ...] = (
+    "time.flight_min",
+    "time.start_minute",
+    "traffic.base_rate",
+    "traffic.noise_sd",
+    "traffic.noise_tau_s",
+    "traffic.surge_rate_per_h",
+    "traffic.surge_mean_s",
+    "forecast.bias",
+    "forecast.noise_sd",
+    "serving.fill_rate",
+    "delay.quantile_s",
+    "delay.quantile",
+    "delay.sigma",
+    "delay.render_prob",
+    "delay.report_latency_s",
+    "money.budget",
+)
+"""Parameters that may be ranges; drawn in this order from each campaign's scenario stream."""
+
+_DELAY_SHAPE = ("delay.quantile_s", "delay.quantile", "delay.sigma")
+
+
+def _get(scenario: ScenarioParams, key: str) -> Any:
+    section, name = key.split(".")
+    return getattr(getattr(scenario, section), name)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """Views of the core's buffers after one step (valid until the next call)."""
+
+    obs: np.ndarray  # (n, N_OBS) float32
+    reward: np.ndarray  # (n,) float64, weighted sum of terms
+    terms: np.ndarray  # (n, len(REWARD_TERMS)) float64
+    finished: np.ndarray  # (n,) bool, episode ended at this step
+    invalid: np.ndarray  # (n,) bool, throttle was non-finite and replaced by 0
+
+
+class PacingCore:
+    """``n`` campaigns of one scenario, stepped together."""
+
+    def __init__(self, scenario: str | ScenarioParams | dict, n: int) -> None:
+        if int(n) < 1:
+            raise ValueError(f"n = {n}: the number of campaigns must be >= 1")
+        sc = resolve(scenario)
+        self.scenario = sc
+        self.n = n = int(n)
+        self.tick_s = float(sc.time.tick_s)
+        self.tps = sc.time.ticks_per_slot
+        self.max_slots = sc.time.max_slots
+        self.n_delay = sc.max_delay_ticks
+        lat_hi = bounds(sc.delay.report_latency_s)[1]
+        self.n_hist = math.ceil(lat_hi / self.tick_s) + 2
+        self.price = float(sc.money.price)
+        self.media = float(sc.money.media_cost)
+
+        self.par = np.zeros((n, K.N_PAR))
+        self.ist = np.zeros((n, K.N_IST), dtype=np.int64)
+        self.fst = np.zeros((n, K.N_FST))
+        self.streams = np.zeros((n, rng.N_STREAMS, 4), dtype=np.uint64)
+        self.pending = np.zeros((n, self.n_delay), dtype=np.int32)
+        self.hist = np.zeros((n, self.n_hist))
+        self.slot_spend = np.zeros((n, self.max_slots))
+        self.plan_cum = np.ones((n, self.max_slots + 1))
+        self.fc_cum = np.ones((n, self.max_slots + 1))
+        self.obs = np.zeros((n, N_OBS), dtype=np.float32)
+        self.terms = np.zeros((n, len(K.REWARD_TERMS)))
+        self.reward = np.zeros(n)
+        self.finished = np.zeros(n, dtype=np.bool_)
+        self.invalid = np.zeros(n, dtype=np.bool_)
+        self._slot_index = np.arange(self.max_slots + 1, dtype=float)
+        self.ist[:, K.I_DONE] = 1  # nothing runs before reset
+
+        self._prof, self._prof_mode = profile_array(sc.traffic)
+        self._dow = np.asarray(sc.traffic.dow_factors, dtype=float)
+        self._surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
+        self._surge_cum = np.cumsum(sc.traffic.surge_probs)
+        rw = sc.reward
+        self._weights = np.array([rw.billable, rw.waste, rw.tracking, rw.smoothness])
+        self._ranges = np.array([bounds(_get(sc, k)) for k in RANDOMIZABLE])
+        self._per_campaign_delay = any(is_range(_get(sc, k)) for k in _DELAY_SHAPE)
+        rows = n if self._per_campaign_delay else 1
+        self.alias_prob = np.ones((rows, self.n_delay))
+        self.alias_idx = np.zeros((rows, self.n_delay), dtype=np.int64)
+        if not self._per_campaign_delay:
+            d = sc.delay
+            self._build_delay(0, float(d.quantile_s), float(d.quantile), float(d.sigma))  # type: ignore[arg-type]
+
+    # -- episodes -------------------------------------------------------------------------
+
+    def delay_probabilities(self, quantile_s: float, quantile: float, sigma: float) -> np.ndarray:
+        """Per-tick delay probabilities of counted impressions for these shape parameters."""
+        d = self.scenario.delay
+        cdf = continuous_cdf(d.family, quantile_s, quantile, sigma, d.max_delay_s, d.cdf_points)
+        return tick_probabilities(cdf, self.tick_s, self.n_delay)
+
+    def _build_delay(self, row: int, quantile_s: float, quantile: float, sigma: float) -> None:
+        q = self.delay_probabilities(quantile_s, quantile, sigma)
+        alias_table(q, self.alias_prob[row], self.alias_idx[row])
+
+    def reset(self, rows: np.ndarray, seeds: np.ndarray) -> None:
+        """Start a new episode in each of ``rows``, campaign ``rows[i]`` seeded by ``seeds[i]``."""
+        rows = np.asarray(rows, dtype=np.int64).reshape(-1)
+        if rows.size == 0:
+            return
+        seeds = np.asarray(seeds, dtype=np.uint64).reshape(-1)
+        sc, tp = self.scenario, self.scenario.time
+        rng.seed_streams(self.streams, rows, seeds)
+        u = np.empty((rows.size, len(RANDOMIZABLE)))
+        K.draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, u)
+        lo, hi = self._ranges[:, 0], self._ranges[:, 1]
+        vals = lo + u * (hi - lo)
+        K.init_rows(
+            rows,
+            vals,
+            self.par,
+            self.ist,
+            self.fst,
+            self.streams,
+            self.pending,
+            self.hist,
+            self.slot_spend,
+            self.fc_cum,
+            self._prof,
+            self._prof_mode,
+            self._dow,
+            tp.start_day,
+            self.tick_s,
+            float(tp.slot_s),
+            self.tps,
+            self._per_campaign_delay,
+        )
+        if self._per_campaign_delay:
+            cols = [vals[:, RANDOMIZABLE.index(k)] for k in _DELAY_SHAPE]
+            for r, q_s, q, sigma in zip(rows, *cols, strict=True):
+                self._build_delay(int(r), float(q_s), float(q), float(sigma))
+        slots = self.par[rows, K.P_FLIGHT_TICKS] / self.tps
+        time_share = self._slot_index[None, :] / slots[:, None]
+        plan = plans.cumulative_share(sc.plan, time_share, self.fc_cum[rows])
+        self.plan_cum[rows] = np.clip(plan, 0.0, 1.0)
+        K.write_obs_rows(
+            rows,
+            self.obs,
+            self.par,
+            self.ist,
+            self.fst,
+            self.hist,
+            self.plan_cum,
+            self.fc_cum,
+            self.tps,
+            self.price,
+        )
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def step(self, throttle: np.ndarray) -> StepResult:
+        """Advance every running campaign by one tick under ``throttle`` (shape ``(n,)``).
+
+        Throttles are pass-through rates in [0, 1]; finite values outside are clipped;
+        NaN or infinite values are replaced by 0 (stop serving) and flagged in ``invalid``.
+        """
+        th = np.asarray(throttle, dtype=np.float64).reshape(-1)
+        if th.shape[0] != self.n:
+            raise ValueError(
+                f"throttle has {th.shape[0]} values; expected one per campaign ({self.n})"
+            )
+        kernel = K.step_parallel if self.n >= K.PARALLEL_MIN_CAMPAIGNS else K.step_serial
+        kernel(
+            th,
+            self.par,
+            self.ist,
+            self.fst,
+            self.streams,
+            self.pending,
+            self.hist,
+            self.slot_spend,
+            self.plan_cum,
+            self.fc_cum,
+            self.alias_prob,
+            self.alias_idx,
+            self._prof,
+            self._prof_mode,
+            self._dow,
+            self.scenario.time.start_day,
+            self._surge_factors,
+            self._surge_cum,
+            self.tick_s,
+            self.tps,
+            self.price,
+            self.media,
+            self._weights,
+            self.obs,
+            self.terms,
+            self.reward,
+            self.finished,
+            self.invalid,
+        )
+        return StepResult(self.obs, self.reward, self.terms, self.finished, self.invalid)
+
+    # -- read-outs ------------------------------------------------------------------------
+
+    @property
+    def done(self) -> np.ndarray:
+        """(n,) bool: the campaign's episode is over (or it was never reset)."""
+        return self.ist[:, K.I_DONE] != 0
+
+    @property
+    def flight_ticks(self) -> np.ndarray:
+        return self.par[:, K.P_FLIGHT_TICKS].astype(np.int64)
+
+    def totals(self, rows: np.ndarray | None = None) -> EpisodeTotals:
+        """Accumulated episode totals of ``rows`` (copies), the input of ``episode_metrics``."""
+        r = np.arange(self.n) if rows is None else np.asarray(rows, dtype=np.int64)
+        return EpisodeTotals(
+            budget=self.par[r, K.P_BUDGET].copy(),
+            billable=self.fst[r, K.F_BILLABLE].copy(),
+            media_cost=self.fst[r, K.F_MEDIA].copy(),
+            wasted_over=self.fst[r, K.F_WASTE_OVER].copy(),
+            wasted_post=self.fst[r, K.F_WASTE_POST].copy(),
+            counted=self.ist[r, K.I_COUNTED].copy(),
+            counted_post=self.ist[r, K.I_COUNTED_POST].copy(),
+            served=self.ist[r, K.I_SERVED].copy(),
+            never=self.ist[r, K.I_NEVER].copy(),
+            t95=self.ist[r, K.I_T95].copy(),
+            flight_ticks=self.par[r, K.P_FLIGHT_TICKS].astype(np.int64),
+            ticks=self.ist[r, K.I_T].copy(),
+            sum_dp=self.fst[r, K.F_SUM_DP].copy(),
+            slot_spend=self.slot_spend[r].copy(),
+            plan_cum=self.plan_cum[r].copy(),
+            ticks_per_slot=self.tps,
+        )
+
+    def metrics(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """Episode metrics (DESIGN.md "Metrics") of ``rows``; meaningful once they are done."""
+        return episode_metrics(self.totals(rows), self.scenario.score)
+
+    def drain_profile(self, rows: np.ndarray | None = None) -> np.ndarray:
+        """Impressions counted k ticks after the flight end, k = 0..max_delay_ticks-1.
+
+        Read it after a campaign finished and before it is reset.
+        """
+        r = np.arange(self.n) if rows is None else np.asarray(rows, dtype=np.int64)
+        head = self.ist[r, K.I_HEAD]
+        k = (head[:, None] + np.arange(self.n_delay)[None, :]) % self.n_delay
+        return np.take_along_axis(self.pending[r], k, axis=1)
+
+    def bytes_per_campaign(self) -> int:
+        """Memory held per campaign [bytes], independent of impressions served."""
+        arrays = [
+            self.par,
+            self.ist,
+            self.fst,
+            self.streams,
+            self.pending,
+            self.hist,
+            self.slot_spend,
+            self.plan_cum,
+            self.fc_cum,
+            self.obs,
+            self.terms,
+            self.reward,
+            self.finished,
+            self.invalid,
+        ]
+        if self._per_campaign_delay:
+            arrays += [self.alias_prob, self.alias_idx]
+        return int(sum(a.nbytes for a in arrays) // self.n)

@@ -1,0 +1,113 @@
+"""Single-campaign Gymnasium view of the batched core."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from envs.core import PacingCore
+from envs.kernel import REWARD_TERMS
+from envs.metrics import METRIC_KEYS
+from envs.params import ScenarioParams
+from envs.spaces import OBS_HIGH, OBS_LOW, action_to_throttle
+
+SEED_HIGH = 2**63
+"""Episode seeds are drawn from ``np_random`` in [0, SEED_HIGH)."""
+
+
+def observation_space() -> spaces.Box:
+    return spaces.Box(OBS_LOW, OBS_HIGH, dtype=np.float32)
+
+
+def action_space() -> spaces.Box:
+    return spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+
+
+class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
+    """Budget pacing of one ad campaign, one throttle decision every tick (15 s by default).
+
+    ## Description
+    An ad campaign must spend its budget on plan during a flight (a live-commerce
+    broadcast, a day, several days). Every tick the controller sets the throttle, the
+    share of eligible ad requests the campaign takes part in. Requests arrive as a
+    Poisson process on an intraday or broadcast profile, with slow noise and 10x-100x
+    surges; served ads are counted (billed) only after a random delay (75% within 15
+    minutes, none after 2 hours by default) and reported spend lags further. The
+    server stops serving once reported spend reaches the budget, and at the flight
+    end; impressions still in flight are counted after the end and are wasted media
+    cost. The physics is ``envs.core.PacingCore``; this class is its one-campaign view.
+
+    ## Observation Space
+    ``Box(14,)`` float32, documented feature by feature (name, unit, range) in
+    ``envs.spaces`` and the README: time elapsed/remaining, budget, reported
+    (lagged) spend, the reference plan and the plan error, served spend and serving
+    rate, expected spend still in flight, forecast traffic share elapsed, forecast
+    capacity against budget left, and the last throttle.
+
+    ## Action Space
+    ``Box(-1, 1, (1,))``: ``p = 10 ** (2 (a - 1))``, four decades of throttle from
+    1e-4 to 1, and ``a = -1`` stops serving. NaN or infinite actions stop serving
+    (throttle 0) and are counted in ``info["invalid_actions"]``.
+
+    ## Rewards
+    Weighted sum of named terms, all in shares of the budget; the terms are in
+    ``info["reward_terms"]`` and the weights in ``scenario.reward``:
+    ``billable`` (+ billable spend), ``waste`` (- media cost over budget or after the
+    flight), ``tracking`` (- |counted share - plan share| / flight ticks),
+    ``smoothness`` (- |throttle change| / flight ticks).
+
+    ## Starting State
+    Nothing spent; the scenario's ranges (domain randomisation) are drawn per episode
+    from the episode seed, which is drawn from ``np_random``.
+
+    ## Episode End
+    Terminated at the flight end (``time.flight_min``, rounded to whole plan slots).
+    The drain (impressions arriving after the end, up to the maximum delay) is
+    accounted in that last step, and ``info["metrics"]`` carries the episode metrics
+    of ``envs.metrics``. No truncation.
+
+    ## Arguments
+    ``gymnasium.make("pacegym/LiveCommerce-v0")`` (also ``DailyBudget-v0``,
+    ``MultiDayFlight-v0``); ``scenario`` takes a preset name, a ``ScenarioParams`` or
+    a nested dict of overrides with an optional ``base`` preset.
+
+    ## Version History
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": [], "render_fps": 4}
+
+    def __init__(self, scenario: str | ScenarioParams | dict = "live_commerce") -> None:
+        self.core = PacingCore(scenario, 1)
+        self.scenario = self.core.scenario
+        self.observation_space = observation_space()
+        self.action_space = action_space()
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        episode_seed = self.np_random.integers(0, SEED_HIGH, dtype=np.uint64)
+        self.core.reset(np.zeros(1, dtype=np.int64), np.array([episode_seed], dtype=np.uint64))
+        return self.core.obs[0].copy(), {"episode_seed": int(episode_seed)}
+
+    def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.core.done[0]:
+            raise RuntimeError("The episode is over (or never started): call reset before step.")
+        throttle, invalid = action_to_throttle(action)
+        if throttle.shape[0] != 1:
+            raise ValueError(f"action has {throttle.shape[0]} values; expected shape (1,)")
+        res = self.core.step(throttle)
+        terminated = bool(res.finished[0])
+        info: dict[str, Any] = {
+            "throttle": float(throttle[0]),
+            "invalid_actions": int(invalid[0]),
+            "reward_terms": {name: float(res.terms[0, i]) for i, name in enumerate(REWARD_TERMS)},
+        }
+        if terminated:
+            m = self.core.metrics(np.zeros(1, dtype=np.int64))
+            info["metrics"] = {k: float(m[k][0]) for k in METRIC_KEYS}
+        return res.obs[0].copy(), float(res.reward[0]), terminated, False, info

@@ -1,0 +1,344 @@
+"""Scenario parameters: frozen dataclasses with units, validated on construction.
+
+Any field typed ``Value`` may be a number or a range ``(low, high)``; a range is
+sampled uniformly per campaign and per episode (domain randomisation). Fields
+that fix array shapes (tick, slot, maximum delay) must be numbers.
+
+Every validation error names the config key, the value and the allowed range,
+e.g. ``money.budget = -5.0 is out of range: allowed (0, inf) [currency]``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+from typing import Union
+
+Value = Union[float, tuple[float, float]]
+"""A number, or a ``(low, high)`` range sampled per episode."""
+
+
+class ScenarioError(ValueError):
+    """A scenario parameter is invalid; the message names key, value and allowed range."""
+
+
+def is_range(value: object) -> bool:
+    return isinstance(value, tuple | list) and len(value) == 2
+
+
+def bounds(value: Value) -> tuple[float, float]:
+    """``(low, high)`` of a value (a number is its own range)."""
+    if is_range(value):
+        lo, hi = (float(v) for v in value)  # type: ignore[union-attr]
+        return lo, hi
+    v = float(value)  # type: ignore[arg-type]
+    return v, v
+
+
+def check(
+    key: str,
+    value: object,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    unit: str = "",
+    allow_range: bool = True,
+) -> None:
+    """Raise ``ScenarioError`` unless every end of ``value`` lies in the allowed interval."""
+    suffix = f" [{unit}]" if unit else ""
+    interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if is_range(value):
+        if not allow_range:
+            raise ScenarioError(
+                f"{key} = {list(value)} is a range, but {key} sets array shapes and must be "  # type: ignore[arg-type]
+                f"a single number in {interval}{suffix}"
+            )
+        ends = list(value)  # type: ignore[arg-type]
+    else:
+        ends = [value]
+    for v in ends:
+        try:
+            x = float(v)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise ScenarioError(
+                f"{key} = {v!r} is not a number; allowed {interval}{suffix}"
+            ) from None
+        bad = (
+            math.isnan(x)
+            or x < low
+            or x > high
+            or (low_open and x == low)
+            or (high_open and x == high)
+        )
+        if bad:
+            raise ScenarioError(f"{key} = {v!r} is out of range: allowed {interval}{suffix}")
+    if is_range(value):
+        lo, hi = bounds(value)  # type: ignore[arg-type]
+        if lo > hi:
+            raise ScenarioError(f"{key} = {list(value)} is an empty range: low must be <= high")  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class TimeParams:
+    """Clock of the simulation."""
+
+    tick_s: float = 15.0  # [s] controller period, one env step
+    slot_s: float = 60.0  # [s] spend-plan slot; a whole number of ticks
+    flight_min: Value = 90.0  # [min] flight length, rounded to whole slots
+    start_minute: Value = 1200.0  # [min after midnight] flight start time of day
+    start_day: int = 0  # [day of week, 0 = Monday]
+
+    def __post_init__(self) -> None:
+        check("time.tick_s", self.tick_s, 0.0, low_open=True, unit="s", allow_range=False)
+        check("time.slot_s", self.slot_s, 0.0, low_open=True, unit="s", allow_range=False)
+        if self.tick_s > self.slot_s:
+            raise ScenarioError(
+                f"time.tick_s = {self.tick_s} is longer than a plan slot: allowed (0, "
+                f"time.slot_s = {self.slot_s}] [s]"
+            )
+        ratio = self.slot_s / self.tick_s
+        if abs(ratio - round(ratio)) > 1e-9:
+            raise ScenarioError(
+                f"time.slot_s = {self.slot_s} must be a whole multiple of time.tick_s = "
+                f"{self.tick_s} [s]"
+            )
+        check("time.flight_min", self.flight_min, self.slot_s / 60.0, 60.0 * 24 * 31, unit="min")
+        check("time.start_minute", self.start_minute, 0.0, 1440.0, high_open=True, unit="min")
+        check("time.start_day", self.start_day, 0, 6, unit="day of week", allow_range=False)
+
+    @property
+    def ticks_per_slot(self) -> int:
+        return round(self.slot_s / self.tick_s)
+
+    @property
+    def max_flight_ticks(self) -> int:
+        return self.max_slots * self.ticks_per_slot
+
+    @property
+    def max_slots(self) -> int:
+        return max(1, round(bounds(self.flight_min)[1] * 60.0 / self.slot_s))
+
+
+@dataclass(frozen=True)
+class TrafficParams:
+    """Eligible ad requests: Poisson on base x profile x day-of-week x noise x surges."""
+
+    base_rate: Value = 8.0  # [requests/s] at profile level 1
+    profile: str = "broadcast"  # broadcast | intraday | trace
+    trace_csv: str | None = None  # per-minute CSV (column `requests`), profile = trace / mean
+    dow_factors: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1)  # [x] Mon..Sun
+    noise_sd: Value = 0.15  # [-] stationary sd of the log-rate AR(1) noise
+    noise_tau_s: Value = 600.0  # [s] correlation time of the noise
+    surge_rate_per_h: Value = 0.5  # [1/h] surge starts per hour
+    surge_factors: tuple[float, ...] = (10.0, 100.0)  # [x] traffic multipliers
+    surge_probs: tuple[float, ...] = (0.8, 0.2)  # [-] probability of each factor
+    surge_mean_s: Value = 120.0  # [s] mean surge duration (exponential)
+
+    def __post_init__(self) -> None:
+        check("traffic.base_rate", self.base_rate, 0.0, 1e7, unit="requests/s")
+        if self.profile not in ("broadcast", "intraday", "trace"):
+            raise ScenarioError(
+                f"traffic.profile = {self.profile!r}: allowed 'broadcast', 'intraday', 'trace'"
+            )
+        if self.profile == "trace" and not self.trace_csv:
+            raise ScenarioError("traffic.profile = 'trace' needs traffic.trace_csv (a CSV path)")
+        if len(self.dow_factors) != 7:
+            raise ScenarioError(
+                f"traffic.dow_factors has {len(self.dow_factors)} values: allowed exactly 7"
+            )
+        for i, f in enumerate(self.dow_factors):
+            check(f"traffic.dow_factors[{i}]", f, 0.0, low_open=True, unit="x")
+        check("traffic.noise_sd", self.noise_sd, 0.0, 3.0)
+        check("traffic.noise_tau_s", self.noise_tau_s, 0.0, low_open=True, unit="s")
+        check("traffic.surge_rate_per_h", self.surge_rate_per_h, 0.0, 3600.0, unit="1/h")
+        check("traffic.surge_mean_s", self.surge_mean_s, 0.0, low_open=True, unit="s")
+        if len(self.surge_factors) != len(self.surge_probs) or not self.surge_factors:
+            raise ScenarioError(
+                "traffic.surge_factors and traffic.surge_probs must be non-empty and of equal "
+                f"length, got {len(self.surge_factors)} and {len(self.surge_probs)}"
+            )
+        for i, f in enumerate(self.surge_factors):
+            check(f"traffic.surge_factors[{i}]", f, 1.0, 1e4, unit="x")
+        for i, p in enumerate(self.surge_probs):
+            check(f"traffic.surge_probs[{i}]", p, 0.0, 1.0)
+        if abs(sum(self.surge_probs) - 1.0) > 1e-6:
+            raise ScenarioError(
+                f"traffic.surge_probs = {list(self.surge_probs)} sums to {sum(self.surge_probs):g}: "
+                "allowed sum 1"
+            )
+
+
+@dataclass(frozen=True)
+class ForecastParams:
+    """Inventory forecast of remaining traffic per plan slot."""
+
+    kind: str = "perturbed"  # perturbed: true expected profile x bias x log-normal noise
+    bias: Value = 1.0  # [x] multiplicative bias of the forecast
+    noise_sd: Value = 0.1  # [-] log-sd of the per-slot forecast error
+
+    def __post_init__(self) -> None:
+        if self.kind != "perturbed":
+            raise ScenarioError(f"forecast.kind = {self.kind!r}: allowed 'perturbed'")
+        check("forecast.bias", self.bias, 0.0, 100.0, low_open=True, unit="x")
+        check("forecast.noise_sd", self.noise_sd, 0.0, 3.0)
+
+
+@dataclass(frozen=True)
+class ServingParams:
+    """Throttled serving."""
+
+    fill_rate: Value = 0.5  # [-] probability an admitted request is won and served
+
+    def __post_init__(self) -> None:
+        check("serving.fill_rate", self.fill_rate, 0.0, 1.0)
+
+
+@dataclass(frozen=True)
+class DelayParams:
+    """Serve-to-count delay, render probability and spend-reporting latency.
+
+    The delay family is scaled so that ``quantile`` of rendered impressions are
+    counted within ``quantile_s`` (after truncation at ``max_delay_s``).
+    """
+
+    family: str = "lognormal"  # lognormal | exponential | empirical
+    quantile_s: Value = 900.0  # [s] the typical delay
+    quantile: Value = 0.75  # [-] share counted within quantile_s
+    sigma: Value = 1.2  # [-] log-sd (lognormal only)
+    max_delay_s: float = 7200.0  # [s] nothing is counted later than this
+    render_prob: Value = 0.97  # [-] probability a served ad is ever counted
+    report_latency_s: Value = (15.0, 60.0)  # [s] lag of reported spend
+    cdf_points: tuple[tuple[float, float], ...] = ()  # empirical: (delay [s], CDF) pairs
+
+    def __post_init__(self) -> None:
+        if self.family not in ("lognormal", "exponential", "empirical"):
+            raise ScenarioError(
+                f"delay.family = {self.family!r}: allowed 'lognormal', 'exponential', 'empirical'"
+            )
+        check(
+            "delay.max_delay_s",
+            self.max_delay_s,
+            0.0,
+            7 * 86400.0,
+            low_open=True,
+            unit="s",
+            allow_range=False,
+        )
+        check("delay.quantile_s", self.quantile_s, 0.0, low_open=True, unit="s")
+        if bounds(self.quantile_s)[1] >= self.max_delay_s:
+            raise ScenarioError(
+                f"delay.max_delay_s = {self.max_delay_s} is below the typical delay "
+                f"delay.quantile_s = {self.quantile_s}: allowed max_delay_s > quantile_s [s]"
+            )
+        check("delay.quantile", self.quantile, 0.0, 1.0, low_open=True, high_open=True)
+        check("delay.sigma", self.sigma, 0.0, 10.0, low_open=True)
+        check("delay.render_prob", self.render_prob, 0.0, 1.0)
+        check("delay.report_latency_s", self.report_latency_s, 0.0, 3600.0, unit="s")
+        if self.family == "empirical":
+            if len(self.cdf_points) < 2:
+                raise ScenarioError("delay.cdf_points needs at least 2 (delay_s, cdf) pairs")
+            last_d, last_c = -math.inf, 0.0
+            for i, (d, c) in enumerate(self.cdf_points):
+                check(f"delay.cdf_points[{i}][0]", d, 0.0, self.max_delay_s, unit="s")
+                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0)
+                if d <= last_d:
+                    raise ScenarioError(f"delay.cdf_points[{i}] delays must increase, got {d}")
+                last_d, last_c = d, c
+
+
+@dataclass(frozen=True)
+class MoneyParams:
+    """Budget and prices."""
+
+    budget: Value = 50_000.0  # [currency] flight budget
+    price: float = 10.0  # [currency/impression] billed to the advertiser
+    media_cost: float = 8.0  # [currency/impression] paid to the publisher
+
+    def __post_init__(self) -> None:
+        check("money.budget", self.budget, 0.0, 1e12, low_open=True, unit="currency")
+        check(
+            "money.price",
+            self.price,
+            0.0,
+            low_open=True,
+            unit="currency/impression",
+            allow_range=False,
+        )
+        check(
+            "money.media_cost", self.media_cost, 0.0, unit="currency/impression", allow_range=False
+        )
+
+
+@dataclass(frozen=True)
+class PlanParams:
+    """Spend plan as a cumulative share of budget (see ``envs.plans``)."""
+
+    kind: str = "uniform"  # uniform | forecast | exp_decay
+    decay_rate: float = 1.5  # [1/flight] exp_decay: density ~ exp(-rate x elapsed share)
+    half_life: float | None = None  # [share of flight] exp_decay alternative: ln2 / rate
+    basis: str = "time"  # time | forecast: axis along which the plan shape is laid
+    early_close: float = 0.0  # [share of flight] finish the budget this much before the end
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("uniform", "forecast", "exp_decay"):
+            raise ScenarioError(
+                f"plan.kind = {self.kind!r}: allowed 'uniform', 'forecast', 'exp_decay'"
+            )
+        if self.basis not in ("time", "forecast"):
+            raise ScenarioError(f"plan.basis = {self.basis!r}: allowed 'time', 'forecast'")
+        check("plan.decay_rate", self.decay_rate, 0.0, 50.0, allow_range=False)
+        if self.half_life is not None:
+            check("plan.half_life", self.half_life, 0.0, 100.0, low_open=True, allow_range=False)
+        check("plan.early_close", self.early_close, 0.0, 0.9, allow_range=False)
+
+    @property
+    def rate(self) -> float:
+        """Decay rate [1/flight]; ``half_life`` wins when given."""
+        if self.half_life is not None:
+            return math.log(2.0) / self.half_life
+        return self.decay_rate
+
+
+@dataclass(frozen=True)
+class RewardParams:
+    """Weights of the named reward terms (``info["reward_terms"]``)."""
+
+    billable: float = 1.0  # + billable spend this step / budget
+    waste: float = 1.0  # - wasted media cost this step / budget
+    tracking: float = 1.0  # - |counted share - plan share| / flight ticks
+    smoothness: float = 0.0  # - |throttle change| / flight ticks
+
+
+@dataclass(frozen=True)
+class ScoreParams:
+    """Weights of ``pacing_score`` = delivery - waste x (wasted shares) - tracking x error - spike x excess."""
+
+    waste: float = 1.0
+    tracking: float = 0.02
+    spike: float = 0.01
+
+
+@dataclass(frozen=True)
+class ScenarioParams:
+    """One campaign type with every parameter of the world."""
+
+    name: str = "live_commerce"
+    time: TimeParams = field(default_factory=TimeParams)
+    traffic: TrafficParams = field(default_factory=TrafficParams)
+    forecast: ForecastParams = field(default_factory=ForecastParams)
+    serving: ServingParams = field(default_factory=ServingParams)
+    delay: DelayParams = field(default_factory=DelayParams)
+    money: MoneyParams = field(default_factory=MoneyParams)
+    plan: PlanParams = field(default_factory=PlanParams)
+    reward: RewardParams = field(default_factory=RewardParams)
+    score: ScoreParams = field(default_factory=ScoreParams)
+
+    @property
+    def max_delay_ticks(self) -> int:
+        """Ring-buffer length: delays are whole ticks in [0, max_delay_ticks)."""
+        return max(1, math.ceil(self.delay.max_delay_s / self.time.tick_s))
+
+
+SECTIONS: dict[str, type] = {f.name: f.type for f in fields(ScenarioParams) if f.name != "name"}  # type: ignore[misc]

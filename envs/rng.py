@@ -1,0 +1,183 @@
+"""Per-campaign random streams and samplers, compiled with numba.
+
+Every campaign owns independent xoshiro256** streams (one per source of
+randomness: traffic, serving, delays, scenario draws). A campaign's draws
+therefore depend only on its own episode seed, never on how many other
+campaigns share the batch. That is what makes the single env, the vector env
+and the batched core agree step by step, and what gives common random numbers
+across controllers: the traffic stream is consumed identically whatever the
+throttle, and the k-th impression a campaign serves always draws the k-th
+delay of its delay stream.
+
+Episode seeds come from ``np.random.Generator`` objects owned by the env views;
+streams are expanded from a seed with SplitMix64, the seeding procedure the
+xoshiro authors recommend. No global random state exists anywhere.
+
+Samplers: Poisson by multiplication (mean < 10) or PTRS (Hoermann 1993);
+binomial by inversion (n*p < 10) or BTRS (Hoermann 1993), the algorithms
+numpy itself uses.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+N_STREAMS = 4
+STREAM_SCENARIO = 0
+STREAM_TRAFFIC = 1
+STREAM_SERVING = 2
+STREAM_DELAY = 3
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_TWO53 = 1.0 / 9007199254740992.0
+
+
+@nb.njit(cache=True, inline="always")
+def _rotl(x: np.uint64, k: int) -> np.uint64:
+    return (x << np.uint64(k)) | (x >> np.uint64(64 - k))
+
+
+@nb.njit(cache=True)
+def seed_streams(state: np.ndarray, rows: np.ndarray, seeds: np.ndarray) -> None:
+    """Fill ``state[rows[i]]`` (shape ``(N_STREAMS, 4)``) from ``seeds[i]`` via SplitMix64."""
+    for i in range(rows.shape[0]):
+        z = np.uint64(seeds[i])
+        for s in range(state.shape[1]):
+            for w in range(4):
+                z = z + _GOLDEN
+                x = z
+                x = (x ^ (x >> np.uint64(30))) * _MIX1
+                x = (x ^ (x >> np.uint64(27))) * _MIX2
+                x = x ^ (x >> np.uint64(31))
+                state[rows[i], s, w] = x
+
+
+@nb.njit(cache=True, inline="always")
+def next_u64(st: np.ndarray) -> np.uint64:
+    """Advance one xoshiro256** stream (a length-4 uint64 view) and return 64 bits."""
+    result = _rotl(st[1] * np.uint64(5), 7) * np.uint64(9)
+    t = st[1] << np.uint64(17)
+    st[2] ^= st[0]
+    st[3] ^= st[1]
+    st[1] ^= st[2]
+    st[0] ^= st[3]
+    st[2] ^= t
+    st[3] = _rotl(st[3], 45)
+    return result
+
+
+@nb.njit(cache=True, inline="always")
+def uniform(st: np.ndarray) -> float:
+    """Uniform float in [0, 1) with 53 random bits."""
+    return float(next_u64(st) >> np.uint64(11)) * _TWO53
+
+
+@nb.njit(cache=True)
+def normal(st: np.ndarray) -> float:
+    """Standard normal by the polar method (second value discarded: keeps the stream stateless)."""
+    while True:
+        x = 2.0 * uniform(st) - 1.0
+        y = 2.0 * uniform(st) - 1.0
+        r2 = x * x + y * y
+        if 0.0 < r2 < 1.0:
+            return x * math.sqrt(-2.0 * math.log(r2) / r2)
+
+
+@nb.njit(cache=True)
+def poisson(st: np.ndarray, lam: float) -> int:
+    """Poisson(lam) draw; 0 for lam <= 0."""
+    if lam <= 0.0:
+        return 0
+    if lam < 10.0:
+        enlam = math.exp(-lam)
+        k = 0
+        prod = uniform(st)
+        while prod > enlam:
+            k += 1
+            prod *= uniform(st)
+        return k
+    slam = math.sqrt(lam)
+    loglam = math.log(lam)
+    b = 0.931 + 2.53 * slam
+    a = -0.059 + 0.02483 * b
+    invalpha = 1.1239 + 1.1328 / (b - 3.4)
+    vr = 0.9277 - 3.6224 / (b - 2.0)
+    while True:
+        u = uniform(st) - 0.5
+        v = uniform(st)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + lam + 0.43)
+        if us >= 0.07 and v <= vr:
+            return int(k)
+        if k < 0 or (us < 0.013 and v > us):
+            continue
+        if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= (
+            -lam + k * loglam - math.lgamma(k + 1.0)
+        ):
+            return int(k)
+
+
+@nb.njit(cache=True)
+def _binomial_inversion(st: np.ndarray, n: int, p: float) -> int:
+    q = 1.0 - p
+    qn = math.exp(n * math.log(q))
+    r = p / q
+    g = r * (n + 1)
+    while True:
+        ix = 0
+        f = qn
+        u = uniform(st)
+        while True:
+            if u < f:
+                return ix
+            if ix > 110:
+                break
+            u -= f
+            ix += 1
+            f *= g / ix - r
+
+
+@nb.njit(cache=True)
+def _binomial_btrs(st: np.ndarray, n: int, p: float) -> int:
+    spq = math.sqrt(n * p * (1.0 - p))
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = n * p + 0.5
+    alpha = (2.83 + 5.1 / b) * spq
+    vr = 0.92 - 4.2 / b
+    m = math.floor((n + 1) * p)
+    lpq = math.log(p / (1.0 - p))
+    h = math.lgamma(m + 1.0) + math.lgamma(n - m + 1.0)
+    while True:
+        u = uniform(st) - 0.5
+        v = uniform(st)
+        us = 0.5 - abs(u)
+        k = math.floor((2.0 * a / us + b) * u + c)
+        if k < 0 or k > n:
+            continue
+        if us >= 0.07 and v <= vr:
+            return int(k)
+        v = math.log(v * alpha / (a / (us * us) + b))
+        if v <= h - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0) + (k - m) * lpq:
+            return int(k)
+
+
+@nb.njit(cache=True)
+def binomial(st: np.ndarray, n: int, p: float) -> int:
+    """Binomial(n, p) draw; exact 0 for p <= 0 and n for p >= 1."""
+    if n <= 0 or p <= 0.0:
+        return 0
+    if p >= 1.0:
+        return n
+    flip = p > 0.5
+    pp = 1.0 - p if flip else p
+    if n * pp < 10.0:
+        k = _binomial_inversion(st, n, pp)
+    else:
+        k = _binomial_btrs(st, n, pp)
+    return n - k if flip else k

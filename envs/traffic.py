@@ -1,0 +1,87 @@
+"""Traffic profiles: the shape of expected eligible requests over time (mean 1).
+
+Three kinds, selected by ``traffic.profile``:
+
+- ``broadcast``: a live show, indexed by the share of the flight elapsed
+  (viewers ramp up over the first 15%, hold, and thin out over the last 30%);
+- ``intraday``: a parametric day (night trough, morning, lunch and evening
+  peaks), indexed by minute of day and multiplied by ``dow_factors``;
+- ``trace``: per-minute request counts replayed from a CSV file (column
+  ``requests``), indexed by minute since midnight of the start day, wrapping.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+
+from envs.params import ScenarioError, TrafficParams
+
+PROFILE_BY_FLIGHT_SHARE = 0
+PROFILE_BY_MINUTE = 1
+
+
+def broadcast_profile(points: int = 101) -> np.ndarray:
+    x = np.linspace(0.0, 1.0, points)
+    ramp = 0.4 + 0.6 * np.minimum(1.0, x / 0.15)
+    fade = 1.0 - 0.35 * np.clip((x - 0.7) / 0.3, 0.0, 1.0)
+    shape = ramp * fade
+    return shape / shape.mean()
+
+
+def intraday_profile() -> np.ndarray:
+    m = np.arange(1440, dtype=float) / 60.0  # [h]
+
+    def bump(center: float, width: float, height: float) -> np.ndarray:
+        d = np.minimum(np.abs(m - center), 24.0 - np.abs(m - center))
+        return height * np.exp(-0.5 * (d / width) ** 2)
+
+    shape = 0.15 + bump(8.5, 1.2, 0.6) + bump(12.5, 1.0, 0.8) + bump(21.0, 2.0, 1.2)
+    return shape / shape.mean()
+
+
+def read_trace(path: str | Path) -> np.ndarray:
+    """Per-minute request counts from a CSV with a ``requests`` column; errors name the row."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: no such file")
+    with p.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None or "requests" not in reader.fieldnames:
+            raise ScenarioError(
+                f"traffic.trace_csv = {str(path)!r}: missing column 'requests' "
+                f"(found {reader.fieldnames})"
+            )
+        counts = []
+        for row_no, row in enumerate(reader, start=2):
+            raw = (row.get("requests") or "").strip()
+            try:
+                value = float(raw)
+            except ValueError:
+                raise ScenarioError(
+                    f"traffic.trace_csv = {str(path)!r}, line {row_no}: requests = {raw!r} is "
+                    "missing or not a number; allowed [0, inf)"
+                ) from None
+            if not math.isfinite(value) or value < 0:
+                raise ScenarioError(
+                    f"traffic.trace_csv = {str(path)!r}, line {row_no}: requests = {raw} is out of "
+                    "range; allowed [0, inf)"
+                )
+            counts.append(value)
+    trace = np.asarray(counts, dtype=float)
+    if trace.size == 0 or trace.sum() <= 0:
+        raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: needs at least one positive count")
+    return trace
+
+
+def profile_array(params: TrafficParams) -> tuple[np.ndarray, int]:
+    """The profile values (mean 1) and how they are indexed (by flight share or by minute)."""
+    if params.profile == "broadcast":
+        return broadcast_profile(), PROFILE_BY_FLIGHT_SHARE
+    if params.profile == "intraday":
+        return intraday_profile(), PROFILE_BY_MINUTE
+    trace = read_trace(params.trace_csv or "")
+    return trace / trace.mean(), PROFILE_BY_MINUTE
