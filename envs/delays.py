@@ -16,9 +16,7 @@ import numpy as np
 
 from envs.params import ScenarioError
 
-
-def _norm_cdf(z: float) -> float:
-    return 0.5 * (1.0 + math.erf(z / math.sqrt(2.0)))
+_erf = np.vectorize(math.erf, otypes=[float])
 
 
 def _bisect(f, lo: float, hi: float, iters: int = 200) -> float:
@@ -75,9 +73,6 @@ def continuous_cdf(
     raise ScenarioError(
         f"delay.family = {family!r}: allowed 'lognormal', 'exponential', 'empirical'"
     )
-
-
-_erf = np.vectorize(math.erf, otypes=[float])
 
 
 def tick_probabilities(cdf, tick_s: float, n_ticks: int) -> np.ndarray:
