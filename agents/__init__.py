@@ -1,0 +1,32 @@
+"""SB3 agents on the batched pacing env: training view, residual policies, controllers, training.
+
+Public names (imported lazily, so ``agents.export``'s numpy-only parts never pull in
+torch): ``PacingVecEnv`` (SB3 VecEnv view), ``ResidualVecEnv`` and ``compose``
+(residual policies), ``SB3Controller``/``load_controller``/``save_model`` (trained
+policies behind the ``Controller`` protocol), ``train_agent``/``TrainResult``
+(training with held-out evaluation, checkpoints and exact resume).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "PacingVecEnv": "agents.vec_env",
+    "ResidualVecEnv": "agents.residual",
+    "compose": "agents.residual",
+    "SB3Controller": "agents.policy",
+    "load_controller": "agents.policy",
+    "save_model": "agents.policy",
+    "TrainResult": "agents.training",
+    "train_agent": "agents.training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'agents' has no attribute {name!r}")

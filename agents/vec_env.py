@@ -64,6 +64,18 @@ class PacingVecEnv(VecEnv):
 
     def step_wait(self) -> VecEnvStepReturn:
         throttle, invalid = action_to_throttle(self._actions.reshape(self.num_envs, -1)[:, 0])
+        return self.step_throttle(throttle, invalid)
+
+    def step_throttle(
+        self, throttle: np.ndarray, invalid: np.ndarray | None = None
+    ) -> VecEnvStepReturn:
+        """Step every campaign with throttles in [0, 1] directly (residual policies use this).
+
+        Same returns and autoreset as ``step``; ``invalid`` (bool per campaign) only feeds
+        ``info["invalid_actions"]`` (the core itself maps non-finite throttles to 0).
+        """
+        if invalid is None:
+            invalid = ~np.isfinite(throttle)
         res = self.core.step(throttle)
         reward = res.reward.astype(np.float32)
         dones = res.finished.copy()

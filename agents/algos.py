@@ -1,0 +1,138 @@
+"""Algorithm registry and construction of the training env and SB3 model from config.
+
+``agent`` config (schema ``experiments.config.AgentConfig``): ``algo`` one of
+``ALGOS``, ``policy`` (SB3 policy alias), ``net_arch``, ``hyperparams`` (keyword
+arguments of the algorithm's constructor), ``normalize_obs``/``normalize_reward``/
+``clip_obs`` (VecNormalize), ``residual`` (``enabled``, ``base``, ``scale_decades``).
+Every check here runs before any training time is spent.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+from sb3_contrib import RecurrentPPO
+from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
+
+from agents.residual import ResidualVecEnv
+from agents.vec_env import PacingVecEnv
+from envs.pacing_env import action_space
+
+ALGOS: dict[str, type[BaseAlgorithm]] = {
+    "ppo": PPO,
+    "sac": SAC,
+    "td3": TD3,
+    "recurrent_ppo": RecurrentPPO,
+    "a2c": A2C,
+    "ddpg": DDPG,
+    "dqn": DQN,
+}
+OFF_POLICY = {"sac", "td3", "ddpg", "dqn"}
+_ALL = (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)
+ACTION_SPACES: dict[str, tuple[type[gym.Space], ...]] = {
+    "ppo": _ALL,
+    "a2c": _ALL,
+    "recurrent_ppo": _ALL,
+    "sac": (gym.spaces.Box,),
+    "td3": (gym.spaces.Box,),
+    "ddpg": (gym.spaces.Box,),
+    "dqn": (gym.spaces.Discrete,),
+}
+"""Action spaces each algorithm supports (SB3 checks this only inside the constructor)."""
+
+
+class AgentConfigError(ValueError):
+    """The agent config cannot train on this env (named key, value and allowed values)."""
+
+
+def algo_class(algo: str) -> type[BaseAlgorithm]:
+    if algo not in ALGOS:
+        raise AgentConfigError(f"agent.algo = {algo!r}: allowed {sorted(ALGOS)}")
+    return ALGOS[algo]
+
+
+def check_agent(agent: Mapping[str, Any]) -> type[BaseAlgorithm]:
+    """Validate algorithm, action space, policy alias and hyperparameter names."""
+    algo = str(agent["algo"])
+    cls = algo_class(algo)
+    spaces = ACTION_SPACES[algo]
+    if not isinstance(action_space(), spaces):
+        raise AgentConfigError(
+            f"agent.algo = {algo!r} supports action spaces "
+            f"{[s.__name__ for s in spaces]}, but pacegym's action is a continuous "
+            f"{action_space()}: use one of ppo, sac, td3, recurrent_ppo, a2c, ddpg"
+        )
+    policy = str(agent["policy"])
+    if policy not in cls.policy_aliases:
+        raise AgentConfigError(
+            f"agent.policy = {policy!r} for {algo}: allowed {sorted(cls.policy_aliases)}"
+        )
+    allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
+    for key in agent.get("hyperparams") or {}:
+        if key not in allowed:
+            raise AgentConfigError(
+                f"agent.hyperparams.{key} is not a {cls.__name__} argument: allowed {sorted(allowed)}"
+            )
+    return cls
+
+
+def make_env(
+    scenario: Any, agent: Mapping[str, Any], n_envs: int, seed: int
+) -> tuple[VecEnv, PacingVecEnv]:
+    """The (possibly residual, normalised) training env and its inner ``PacingVecEnv``."""
+    if n_envs < 1:
+        raise AgentConfigError(f"train.n_envs = {n_envs}: must be >= 1")
+    pacing = PacingVecEnv(scenario, n_envs=n_envs, seed=seed)
+    return wrap_env(pacing, agent), pacing
+
+
+def wrap_env(pacing: PacingVecEnv, agent: Mapping[str, Any]) -> VecEnv:
+    env: VecEnv = pacing
+    res = agent.get("residual") or {}
+    if res.get("enabled"):
+        env = ResidualVecEnv(pacing, res.get("base") or {}, float(res.get("scale_decades", 1.0)))
+    if agent.get("normalize_obs", True) or agent.get("normalize_reward", False):
+        env = VecNormalize(
+            env,
+            norm_obs=bool(agent.get("normalize_obs", True)),
+            norm_reward=bool(agent.get("normalize_reward", False)),
+            clip_obs=float(agent.get("clip_obs", 10.0)),
+            gamma=float((agent.get("hyperparams") or {}).get("gamma", 0.99)),
+        )
+    return env
+
+
+def build_model(
+    agent: Mapping[str, Any], env: VecEnv, seed: int, device: str = "cpu"
+) -> BaseAlgorithm:
+    """A fresh SB3 model; constructor errors become ``AgentConfigError`` naming the agent."""
+    cls = check_agent(agent)
+    hp = dict(agent.get("hyperparams") or {})
+    policy_kwargs = dict(hp.pop("policy_kwargs", {}) or {})
+    if agent.get("net_arch"):
+        policy_kwargs.setdefault("net_arch", list(agent["net_arch"]))
+    try:
+        return cls(
+            agent["policy"],
+            env,
+            seed=seed,
+            device=device,
+            policy_kwargs=policy_kwargs,
+            verbose=0,
+            **hp,
+        )
+    except (AssertionError, TypeError, ValueError) as exc:
+        raise AgentConfigError(f"agent {agent.get('name')!r} ({agent['algo']}): {exc}") from exc
+
+
+def is_recurrent(model: BaseAlgorithm) -> bool:
+    return isinstance(model, RecurrentPPO)
+
+
+def space_shape(space: gym.Space) -> tuple[int, ...]:
+    return tuple(space.shape or ())

@@ -1,0 +1,177 @@
+"""Training callbacks: learning curves, held-out evaluation, checkpoints and a time budget.
+
+All work happens between rollouts (``_on_rollout_start``: after a policy update,
+before the next collection), so checkpoints are exact resume points and evaluation
+never perturbs the training random streams (the harness has its own core and seeds).
+Metrics go to ``log_fn(metrics, step)`` (the experiments layer passes MLflow's).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents.checkpoint import save_checkpoint
+from agents.policy import controller_from_model, save_model
+from baselines.harness import run_episodes
+from envs.metrics import METRIC_KEYS
+
+LogFn = Callable[[Mapping[str, float], int], None]
+
+
+def _no_log(metrics: Mapping[str, float], step: int) -> None:
+    return None
+
+
+class TrainingCallback(BaseCallback):
+    """Learning curve + evaluation on held-out seeds + checkpoints + wall-clock budget.
+
+    - every rollout: ``train/ep_return``, ``train/<metric>`` (means over episodes that
+      ended in it), ``train/steps_per_s``;
+    - every ``eval_freq`` env-steps and at the end: ``eval/<metric>`` over
+      ``eval_episodes`` episodes seeded from ``eval_seed`` (held out from training);
+      the best ``eval/pacing_score`` model is saved to ``<run_dir>/best_model``;
+    - every ``checkpoint_freq`` env-steps and at the end: a checkpoint;
+    - stops training once ``max_seconds`` (> 0) have passed.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        agent: Mapping[str, Any],
+        scenario: Any,
+        scenario_name: str,
+        eval_freq: int,
+        eval_episodes: int,
+        eval_seed: int,
+        checkpoint_freq: int,
+        max_seconds: float = 0.0,
+        log_fn: LogFn = _no_log,
+        meta: Mapping[str, Any] | None = None,
+        state: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.agent = agent
+        self.scenario = scenario
+        self.scenario_name = scenario_name
+        self.eval_freq = int(eval_freq)
+        self.eval_episodes = int(eval_episodes)
+        self.eval_seed = int(eval_seed)
+        self.checkpoint_freq = int(checkpoint_freq)
+        self.max_seconds = float(max_seconds)
+        self.log_fn = log_fn
+        self.meta = dict(meta or {})
+        st = dict(state or {})
+        self.best = float(st.get("best", -np.inf))
+        self.last_eval = int(st.get("last_eval", 0))
+        self.last_ckpt = int(st.get("last_ckpt", 0))
+        self.history: list[dict[str, float]] = list(st.get("history", []))
+        self._returns: list[float] = []
+        self._metrics: dict[str, list[float]] = {k: [] for k in METRIC_KEYS}
+        self._t0 = time.perf_counter()
+        self._steps0 = 0
+        self.stopped_early = False
+
+    @property
+    def vecnorm(self) -> VecNormalize | None:
+        env = self.model.get_env()
+        return env if isinstance(env, VecNormalize) else None
+
+    def bookkeeping(self) -> dict[str, Any]:
+        return {
+            "best": self.best,
+            "last_eval": self.last_eval,
+            "last_ckpt": self.last_ckpt,
+            "history": self.history,
+            **self.meta,
+        }
+
+    def _on_training_start(self) -> None:
+        self._t0 = time.perf_counter()
+        self._steps0 = self.model.num_timesteps
+
+    def _on_step(self) -> bool:
+        dones = self.locals.get("dones")
+        if dones is not None and np.any(dones):
+            infos = self.locals["infos"]
+            for i in np.flatnonzero(dones):
+                info = infos[i]
+                if "episode" in info:
+                    self._returns.append(info["episode"]["r"])
+                for k, v in info.get("metrics", {}).items():
+                    self._metrics[k].append(v)
+        if self.max_seconds > 0 and time.perf_counter() - self._t0 > self.max_seconds:
+            self.stopped_early = True
+            return False
+        return True
+
+    def _on_rollout_start(self) -> None:
+        step = self.model.num_timesteps
+        if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
+            self.evaluate()
+        if self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq:
+            self.checkpoint()
+
+    def _on_rollout_end(self) -> None:
+        step = self.model.num_timesteps
+        out: dict[str, float] = {}
+        if self._returns:
+            out["train/ep_return"] = float(np.mean(self._returns))
+        for k, vals in self._metrics.items():
+            if vals:
+                out[f"train/{k}"] = float(np.mean(vals))
+        elapsed = time.perf_counter() - self._t0
+        if elapsed > 0:
+            out["train/steps_per_s"] = (step - self._steps0) / elapsed
+        self.log_fn(out, step)
+        self._returns.clear()
+        for vals in self._metrics.values():
+            vals.clear()
+
+    def _on_training_end(self) -> None:
+        if self.model.num_timesteps > self.last_eval or not self.history:
+            self.evaluate()
+        self.checkpoint()
+
+    def evaluate(self) -> dict[str, float]:
+        """Mean metrics of the current deterministic policy on the held-out seeds."""
+        step = self.model.num_timesteps
+        ctrl = controller_from_model(self.model, self.vecnorm, self.agent)
+        roll = run_episodes(ctrl, self.scenario, self.eval_episodes, seed=self.eval_seed)
+        means = {k: float(np.mean(v)) for k, v in roll.metrics.items()}
+        self.history.append({"step": float(step), **means})
+        self.log_fn({f"eval/{k}": v for k, v in means.items()}, step)
+        self.last_eval = step
+        if means["pacing_score"] > self.best:
+            self.best = means["pacing_score"]
+            save_model(
+                self.run_dir / "best_model",
+                self.model,
+                self.agent,
+                self.vecnorm,
+                self.scenario_name,
+                {**self.meta, "eval_pacing_score": self.best, "eval_seed": self.eval_seed},
+            )
+        return means
+
+    def checkpoint(self) -> Path:
+        self.last_ckpt = self.model.num_timesteps
+        return save_checkpoint(self.run_dir, self.model, self.bookkeeping())
+
+    def write_history(self, path: str | Path) -> Path:
+        """The evaluation curve as CSV (``step`` then ``METRIC_KEYS``)."""
+        p = Path(path)
+        with open(p, "w", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["step", *METRIC_KEYS])
+            w.writeheader()
+            for row in self.history:
+                w.writerow({k: row.get(k) for k in ["step", *METRIC_KEYS]})
+        return p

@@ -1,0 +1,628 @@
+"""pacegym pacer runtime: serve an exported pacing policy with numpy alone.
+
+This file is copied verbatim into every exported artifact as ``pacer.py``; it imports
+only numpy and the standard library (never torch, stable-baselines3, gymnasium, hydra
+or mlflow), and never unpickles anything.
+
+    import pacer                                  # or: from agents.export.runtime import load_pacer
+    p = pacer.load("artifacts/pacer")             # checks schema, features, sha256 of the weights
+    throttles = p({"time_elapsed": [...], ...})   # or a 2-D array in manifest feature order
+
+Contract of ``Pacer.__call__(observations)``:
+- input: a mapping ``{feature name: 1-D array}`` with exactly the manifest's features, or a
+  ``(n, n_features)`` array in the manifest's order (a 1-D array is one campaign);
+- output: ``(n,)`` float64 throttles (pass-through rates) in [0, 1], never NaN;
+- a row with any NaN, infinite or out-of-range feature (outside the manifest's
+  ``[low, high]``) gets ``safety.fallback_throttle`` (default 0.0: stop serving) and is
+  flagged in ``Pacer.last_invalid``; the policy never sees it;
+- with ``safety.budget_guard`` on, a row with ``reported_spend + in_flight >= 1`` (reported
+  plus in-flight spend has reached the budget) gets throttle 0 and is flagged in
+  ``Pacer.last_guarded``.
+
+Refused at load time with ``PacerError`` (never a silent wrong answer): an unknown schema
+or schema version, missing or duplicated manifest fields, features that do not match the
+weights or the caller's ``features=`` list, a weights file whose sha256 differs from the
+manifest's (corrupted or tampered), arrays whose shape or dtype differs from the manifest,
+object arrays (no pickle), and unknown policy kinds, activations or action mappings.
+The ``Pacer`` is also a pacegym ``Controller`` (``name``, ``reset(n)``, ``act(obs)``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+SCHEMA = "pacegym.pacer"
+SCHEMA_VERSION = 1
+SMALL_ROWS = 4  # up to this many rows, a per-row path with fewer numpy calls [rows]
+MANIFEST_FILE = "manifest.json"
+CHUNK_ROWS = 8192  # rows per numpy block: fits the hidden activations in cache [rows]
+ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "silu", "identity")
+ACTION_MAPPINGS = ("log10_decades", "identity")
+
+
+class PacerError(ValueError):
+    """An artifact or an input that the runtime refuses; the message names the field."""
+
+
+def sha256_file(path: str) -> str:
+    """Hex sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _need(d: Mapping[str, Any], key: str, where: str) -> Any:
+    if not isinstance(d, Mapping) or key not in d:
+        raise PacerError(f"manifest field {where}.{key} is missing")
+    return d[key]
+
+
+def _float(d: Mapping[str, Any], key: str, where: str, lo: float, hi: float) -> float:
+    v = _need(d, key, where)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
+        raise PacerError(f"manifest field {where}.{key} = {v!r}: allowed a number in [{lo}, {hi}]")
+    return float(v)
+
+
+def _activation(name: str, x: np.ndarray) -> np.ndarray:
+    """Apply ``name`` in place (``x`` is a scratch buffer) and return it."""
+    if name == "tanh":
+        if x.size < 4096:
+            return np.tanh(x, out=x)
+        # tanh(x) = 2 / (1 + exp(-2x)) - 1: numpy's float32 exp is vectorised, its tanh is
+        # not (1.3-1.5x faster per block); |error| < 3e-7. Clamp so exp cannot overflow.
+        np.maximum(x, -20.0, out=x)
+        np.multiply(x, -2.0, out=x)
+        np.exp(x, out=x)
+        x += 1.0
+        np.divide(2.0, x, out=x)
+        x -= 1.0
+        return x
+    if name == "relu":
+        return np.maximum(x, 0.0, out=x)
+    if name == "elu":
+        neg = x < 0
+        x[neg] = np.expm1(x[neg])
+        return x
+    if name == "leaky_relu":
+        return np.where(x < 0, 0.01 * x, x).astype(x.dtype, copy=False)
+    if name == "silu":
+        return x / (1.0 + np.exp(-x))
+    return x
+
+
+class MlpPolicy:
+    """Dense layers ``x @ W + b`` with activations; inputs are normalised first.
+
+    ``normalize``: ``z = clip((x - mean) / sqrt(var + epsilon), -clip, clip)`` computed in
+    float64 and cast to float32, exactly as stable-baselines3's ``VecNormalize`` does.
+    """
+
+    chunk_rows = CHUNK_ROWS
+
+    def __init__(self, spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray], n_in: int):
+        layers = _need(spec, "layers", "policy")
+        if not isinstance(layers, list) or not layers:
+            raise PacerError("manifest field policy.layers must be a non-empty list")
+        self.layers: list[tuple[np.ndarray, np.ndarray, str]] = []
+        width = n_in
+        for i, layer in enumerate(layers):
+            where = f"policy.layers[{i}]"
+            w = arrays[_need(layer, "weight", where)]
+            b = arrays[_need(layer, "bias", where)]
+            act = _need(layer, "activation", where)
+            if act not in ACTIVATIONS:
+                raise PacerError(f"{where}.activation = {act!r}: allowed {ACTIVATIONS}")
+            if w.ndim != 2 or w.shape[0] != width or b.shape != (w.shape[1],):
+                raise PacerError(
+                    f"{where}: weight {w.shape} and bias {b.shape} do not fit an input of width"
+                    f" {width} (features or previous layer)"
+                )
+            self.layers.append((np.ascontiguousarray(w), np.ascontiguousarray(b), act))
+            width = w.shape[1]
+        if width != 1:
+            raise PacerError(f"policy.layers: output width {width}: allowed 1 (one action)")
+        norm = spec.get("normalization")
+        self.mean = self.std = None
+        self.clip = math.inf
+        if norm is not None:
+            mean = np.asarray(_need(norm, "mean", "policy.normalization"), dtype=np.float64)
+            var = np.asarray(_need(norm, "var", "policy.normalization"), dtype=np.float64)
+            eps = _float(norm, "epsilon", "policy.normalization", 0.0, 1.0)
+            self.clip = _float(norm, "clip", "policy.normalization", 0.0, math.inf)
+            if mean.shape != (n_in,) or var.shape != (n_in,) or (var < 0).any():
+                raise PacerError(
+                    f"policy.normalization: mean {mean.shape} and var {var.shape} must be"
+                    f" ({n_in},) with var >= 0 (one entry per feature)"
+                )
+            self.mean, self.std = mean, np.sqrt(var + eps)
+            self._mean_l, self._std_l = self.mean.tolist(), self.std.tolist()
+
+    def first_input(self, row: list[float]) -> np.ndarray:
+        """The normalised float32 input vector of one row (Python floats, as ``actions``)."""
+        if self.mean is None:
+            return np.array(row, dtype=np.float32)
+        c = self.clip
+        return np.array(
+            [
+                min(max((v - m) / s, -c), c)
+                for v, m, s in zip(row, self._mean_l, self._std_l, strict=True)
+            ],
+            dtype=np.float32,
+        )
+
+    def actions(self, x: np.ndarray) -> np.ndarray:
+        """Raw policy outputs ``(n,)`` float32 for valid float32 rows ``x`` ``(n, n_in)``."""
+        if self.mean is not None:
+            z = (x - self.mean) / self.std
+            np.clip(z, -self.clip, self.clip, out=z)
+            h = z.astype(np.float32)
+        else:
+            h = x
+        for w, b, act in self.layers:
+            h = h @ w
+            h += b
+            h = _activation(act, h)
+        return h[:, 0]
+
+
+class OnnxPolicy:
+    """The artifact's ``policy.onnx`` run by onnxruntime (optional: ``load(..., backend="onnx")``).
+
+    The graph includes the normalisation and the action clip; onnxruntime is imported only
+    here, so the numpy backend never needs it.
+    """
+
+    chunk_rows = 1 << 16
+
+    def __init__(self, root: str, spec: Mapping[str, Any], threads: int | None) -> None:
+        import onnxruntime as ort
+
+        fpath = _artifact_file(root, _need(spec, "file", "onnx"), "onnx")
+        if sha256_file(fpath) != _need(spec, "sha256", "onnx"):
+            raise PacerError("onnx.sha256 mismatch: policy.onnx is corrupted or was changed")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(fpath, opts, providers=["CPUExecutionProvider"])
+        self.input = self.session.get_inputs()[0].name
+
+    def actions(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input: np.ascontiguousarray(x)})[0][:, 0]
+
+
+class RulePolicy:
+    """A classical controller (on/off, proportional, PID, exp_decay) from the artifact's rules.
+
+    ``rules.py`` is generated at export from the project's one implementation of each
+    rule (``baselines/``, ``envs/plans.py``); its sha256 is checked before it is imported.
+    Rows flagged invalid are fed a neutral in-range row and their controller state is
+    restored afterwards, so a bad input never disturbs a stateful rule (PID).
+    """
+
+    def __init__(self, spec: Mapping[str, Any], root: str, obs: Sequence[Mapping[str, Any]]):
+        features = [f["name"] for f in obs]
+        lo = np.array([f["low"] for f in obs], dtype=np.float32)
+        hi = np.array([f["high"] for f in obs], dtype=np.float32)
+        self._neutral = np.clip(np.zeros_like(lo), lo, hi)
+        ctrl = _need(spec, "controller", "policy")
+        kind = _need(ctrl, "kind", "policy.controller")
+        params = _need(ctrl, "params", "policy.controller")
+        rules = _load_module(root, _need(spec, "rules", "policy"), "policy.rules")
+        order = list(getattr(rules, "OBS_INDEX", {}))
+        if order != list(features):
+            raise PacerError(
+                f"policy.rules reads features {order}; the manifest lists {list(features)}"
+            )
+        registry = rules.CONTROLLERS
+        if kind not in registry:
+            raise PacerError(f"policy.controller.kind = {kind!r}: allowed {sorted(registry)}")
+        cls, cfg_cls = registry[kind]
+        try:
+            config = cfg_cls(**params)
+            self.controller = cls(config, name=str(ctrl.get("name", kind)))
+        except (TypeError, ValueError) as e:
+            raise PacerError(f"policy.controller.params: {e}") from None
+
+    def reset(self, n: int) -> None:
+        self.controller.reset(n)
+
+    def throttle(self, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        """Throttles for all rows of ``x``; rows where ``ok`` is False keep their state."""
+        if ok.all():
+            return np.asarray(self.controller.act(x), dtype=np.float64)
+        n = x.shape[0]
+        bad = ~ok
+        xs = x.copy()
+        xs[bad] = self._neutral
+        state = {
+            k: v[bad].copy()
+            for k, v in vars(self.controller).items()
+            if isinstance(v, np.ndarray) and v.shape[:1] == (n,)
+        }
+        p = np.asarray(self.controller.act(xs), dtype=np.float64)
+        for k, v in state.items():
+            getattr(self.controller, k)[bad] = v
+        return p
+
+
+class ResidualPolicy:
+    """A learned multiplicative correction on top of a rule (``agents/residual.py``)::
+
+    b = rule(obs);  x = concat(obs, log10(clip(b, floor, 1)))
+    a = clip(mlp(normalise(x)), -1, 1);  p = clip(max(b, floor) * 10 ** (scale_decades a), 0, 1)
+    """
+
+    def __init__(self, spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray], root: str, obs):
+        self.base = RulePolicy(_need(spec, "base", "policy"), root, obs)
+        self.mlp = MlpPolicy(spec, arrays, len(obs) + 1)
+        self.scale = _float(spec, "scale_decades", "policy", 0.0, 10.0)
+        self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
+
+    def reset(self, n: int) -> None:
+        self.base.reset(n)
+
+    def raw_actions(self, x: np.ndarray, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(base throttles, corrections a in [-1, 1])`` for all rows of ``x``."""
+        b = self.base.throttle(x, ok)
+        feat = np.log10(np.clip(np.nan_to_num(b, nan=0.0), self.floor, 1.0)).astype(np.float32)
+        xa = np.concatenate([x, feat[:, None]], axis=1)
+        a = np.empty(len(x), dtype=np.float64)
+        for s in range(0, len(x), CHUNK_ROWS):
+            a[s : s + CHUNK_ROWS] = self.mlp.actions(xa[s : s + CHUNK_ROWS])
+        return b, np.clip(np.nan_to_num(a), -1.0, 1.0)
+
+    def throttle(self, x: np.ndarray, ok: np.ndarray) -> np.ndarray:
+        b, a = self.raw_actions(x, ok)
+        return np.clip(np.maximum(b, self.floor) * 10.0 ** (self.scale * a), 0.0, 1.0)
+
+
+def _load_module(root: str, spec: Mapping[str, Any], where: str) -> Any:
+    """Import a checksummed python file of the artifact (never a pickle)."""
+    import importlib.util
+    import sys
+
+    fname = _need(spec, "file", where)
+    fpath = _artifact_file(root, fname, where)
+    digest = sha256_file(fpath)
+    if digest != _need(spec, "sha256", where):
+        raise PacerError(
+            f"{where}.sha256 mismatch for {fname}: manifest {spec['sha256']}, file {digest};"
+            " the file is corrupted or was changed after export: refusing to load"
+        )
+    name = f"_pacegym_rules_{digest[:16]}"
+    if name in sys.modules:
+        return sys.modules[name]
+    mspec = importlib.util.spec_from_file_location(name, fpath)
+    if mspec is None or mspec.loader is None:
+        raise PacerError(f"{where}.file = {fname!r}: cannot be imported")
+    module = importlib.util.module_from_spec(mspec)
+    sys.modules[name] = module  # dataclasses look their module up while the file runs
+    try:
+        mspec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def _artifact_file(root: str, fname: Any, where: str) -> str:
+    if not isinstance(fname, str) or os.path.basename(fname) != fname or fname in ("", ".", ".."):
+        raise PacerError(f"{where}.file = {fname!r}: must be a file name inside the artifact")
+    fpath = os.path.join(root, fname)
+    if not os.path.isfile(fpath):
+        raise PacerError(f"{where}.file = {fname!r}: not found in {root}")
+    return fpath
+
+
+class Pacer:
+    """A loaded pacing policy: ``throttles = pacer(observations)``. See the module docstring."""
+
+    def __init__(self, manifest: dict[str, Any], policy: Any, path: str, guard: bool) -> None:
+        self.manifest = manifest
+        self.path = path
+        self.name = str(manifest.get("name", "pacer"))
+        self.kind = str(manifest["policy"]["kind"])
+        obs = manifest["observation"]["features"]
+        self.features: tuple[str, ...] = tuple(f["name"] for f in obs)
+        self.low = np.array([f["low"] for f in obs], dtype=np.float32)
+        self.high = np.array([f["high"] for f in obs], dtype=np.float32)
+        act = manifest["action"]
+        self.mapping = act["mapping"]
+        self.decades = float(act.get("decades", 4.0))
+        self.a_low, self.a_high = float(act["low"]), float(act["high"])
+        safety = manifest["safety"]
+        self.fallback = float(safety["fallback_throttle"])
+        self.budget_guard = guard
+        idx = {n: i for i, n in enumerate(self.features)}
+        self._guard_cols = (idx.get("reported_spend"), idx.get("in_flight"))
+        if guard and None in self._guard_cols:
+            raise PacerError(
+                "safety.budget_guard needs features 'reported_spend' and 'in_flight';"
+                f" the artifact has {self.features}"
+            )
+        self._bounds = (self.low.astype(float).tolist(), self.high.astype(float).tolist())
+        self.policy = policy
+        self._maps_actions = hasattr(policy, "actions")
+        self.last_invalid = np.zeros(0, dtype=bool)
+        self.last_guarded = np.zeros(0, dtype=bool)
+
+    def as_matrix(self, observations: Any) -> np.ndarray:
+        """Observations as a float32 ``(n, n_features)`` array in manifest order."""
+        if isinstance(observations, Mapping):
+            keys = set(observations)
+            missing = [f for f in self.features if f not in keys]
+            extra = sorted(str(k) for k in keys - set(self.features))
+            if missing or extra:
+                raise PacerError(
+                    f"observation features: missing {missing}, unexpected {extra};"
+                    f" expected exactly {list(self.features)}"
+                )
+            try:  # one (n_features, n) array: a single numpy call for the common case
+                x = np.array([observations[f] for f in self.features], dtype=np.float32)
+            except ValueError:
+                lens = {f: np.size(observations[f]) for f in self.features}
+                raise PacerError(f"observation features have different lengths: {lens}") from None
+            if x.ndim > 2:
+                raise PacerError(
+                    f"observation features must be 1-D arrays, got shape {x.shape[1:]}"
+                )
+            x = x.reshape(len(self.features), -1).T
+            return x if x.shape[0] <= SMALL_ROWS else np.ascontiguousarray(x)
+        x = np.asarray(observations, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise PacerError(
+                f"observations have shape {x.shape}: allowed (n, {len(self.features)}), columns"
+                f" in the order {list(self.features)}"
+            )
+        return x
+
+    def __call__(self, observations: Any) -> np.ndarray:
+        """Throttles ``(n,)`` float64 in [0, 1] for a batch of campaigns."""
+        x = self.as_matrix(observations)
+        n = x.shape[0]
+        if n <= SMALL_ROWS and isinstance(self.policy, MlpPolicy):
+            return self._small(x)
+        out = np.empty(n, dtype=np.float64)
+        invalid = np.empty(n, dtype=bool)
+        guarded = np.zeros(n, dtype=bool)
+        # stateful rules keep per-row state: one block, so rows keep their index
+        step = getattr(self.policy, "chunk_rows", 0) or max(n, 1)
+        for s in range(0, n, step):
+            e = min(s + step, n)
+            self._block(x[s:e], out[s:e], invalid[s:e], guarded[s:e])
+        self.last_invalid, self.last_guarded = invalid, guarded
+        return out
+
+    def _small(self, x: np.ndarray) -> np.ndarray:
+        """Same contract as the block path, row by row with Python floats (latency path)."""
+        out, invalid, guarded = [], [], []
+        mlp = self.policy
+        lows, highs = self._bounds
+        for row in x.tolist():
+            ok = all(lo <= v <= hi for v, lo, hi in zip(row, lows, highs, strict=True))
+            p = self.fallback
+            if ok:
+                h = mlp.first_input(row)
+                for w, b, act in mlp.layers:
+                    h = h @ w
+                    h += b
+                    if act != "identity":
+                        h = _activation(act, h)
+                a = min(max(float(h[0]), self.a_low), self.a_high)
+                if a != a:  # NaN from overflowing weights: never served
+                    ok, a = False, -math.inf
+                if not ok:
+                    p = self.fallback
+                elif self.mapping == "identity":
+                    p = min(max(a, 0.0), 1.0)
+                else:
+                    p = 0.0 if a <= -1.0 else 10.0 ** ((self.decades / 2.0) * (a - 1.0))
+            g = (
+                ok
+                and self.budget_guard
+                and row[self._guard_cols[0]] + row[self._guard_cols[1]] >= 1.0
+            )
+            out.append(0.0 if g else p)
+            invalid.append(not ok)
+            guarded.append(g)
+        self.last_invalid = np.array(invalid, dtype=bool)
+        self.last_guarded = np.array(guarded, dtype=bool)
+        return np.array(out, dtype=np.float64)
+
+    def _block(self, x: np.ndarray, out: np.ndarray, invalid: np.ndarray, guarded: np.ndarray):
+        # NaN fails both comparisons, +-inf fails one: one test covers all bad values.
+        ok = ((x >= self.low) & (x <= self.high)).all(axis=1)
+        np.logical_not(ok, out=invalid)
+        if self._maps_actions:
+            if ok.all():
+                out[:] = self.action_to_throttle(self.policy.actions(x))
+            else:
+                out[:] = self.fallback
+                out[ok] = self.action_to_throttle(self.policy.actions(x[ok]))
+        else:
+            out[:] = self.policy.throttle(x, ok)
+            out[invalid] = self.fallback
+            bad = ~((out >= 0.0) & (out <= 1.0))
+            if bad.any():  # a rule that misbehaves still never serves NaN
+                out[bad] = self.fallback
+                invalid |= bad
+        if self.budget_guard:
+            r, f = self._guard_cols
+            np.logical_and(x[:, r].astype(np.float64) + x[:, f] >= 1.0, ok, out=guarded)
+            out[guarded] = 0.0
+
+    def actions(self, observations: Any) -> np.ndarray:
+        """The deterministic actions before the throttle mapping (no input checks).
+
+        ``mlp``: the clipped action; ``residual``: the correction ``a`` (state of the base
+        rule advances as in a call); rules have none.
+        """
+        x = self.as_matrix(observations)
+        if isinstance(self.policy, ResidualPolicy):
+            return self.policy.raw_actions(x, np.ones(len(x), dtype=bool))[1]
+        if not self._maps_actions:
+            raise PacerError(f"policy.kind = {self.kind!r} has no actions")
+        a = self.policy.actions(x).astype(np.float64)
+        return np.clip(a, self.a_low, self.a_high)
+
+    def action_to_throttle(self, action: np.ndarray) -> np.ndarray:
+        """The manifest's action mapping: clip to [low, high], then to a throttle in [0, 1]."""
+        a = np.clip(np.asarray(action, dtype=np.float64), self.a_low, self.a_high)
+        if self.mapping == "identity":
+            p = np.clip(a, 0.0, 1.0)
+        else:  # p = 10 ** (decades (a - 1) / 2); a <= -1 stops serving
+            p = np.power(10.0, (self.decades / 2.0) * (a - 1.0))
+            p[a <= -1.0] = 0.0
+        p[~np.isfinite(p)] = self.fallback
+        return p
+
+    def reset(self, n: int) -> None:
+        """Controller protocol: start ``n`` campaigns (clears the state of stateful rules)."""
+        if hasattr(self.policy, "reset"):
+            self.policy.reset(n)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Controller protocol: throttles for a ``(n, n_features)`` batch."""
+        return self(obs)
+
+    def __repr__(self) -> str:
+        return f"Pacer(name={self.name!r}, kind={self.kind!r}, path={self.path!r})"
+
+
+def check_manifest(m: Any) -> None:
+    """Raise ``PacerError`` unless ``m`` is a manifest this runtime can serve."""
+    if not isinstance(m, dict):
+        raise PacerError(f"{MANIFEST_FILE} must hold a JSON object, got {type(m).__name__}")
+    if _need(m, "schema", "manifest") != SCHEMA:
+        raise PacerError(f"manifest.schema = {m['schema']!r}: allowed {SCHEMA!r}")
+    v = _need(m, "schema_version", "manifest")
+    if v != SCHEMA_VERSION:
+        raise PacerError(
+            f"manifest.schema_version = {v!r}: this runtime serves version {SCHEMA_VERSION};"
+            " use the pacer.py shipped with the artifact or re-export it"
+        )
+    feats = _need(_need(m, "observation", "manifest"), "features", "observation")
+    if not isinstance(feats, list) or not feats:
+        raise PacerError("manifest field observation.features must be a non-empty list")
+    names = []
+    for i, f in enumerate(feats):
+        names.append(_need(f, "name", f"observation.features[{i}]"))
+        lo = _float(f, "low", f"observation.features[{i}]", -math.inf, math.inf)
+        _float(f, "high", f"observation.features[{i}]", lo, math.inf)
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise PacerError(f"observation.features: duplicated names {dup}")
+    act = _need(m, "action", "manifest")
+    if _need(act, "mapping", "action") not in ACTION_MAPPINGS:
+        raise PacerError(f"action.mapping = {act['mapping']!r}: allowed {ACTION_MAPPINGS}")
+    lo = _float(act, "low", "action", -math.inf, math.inf)
+    _float(act, "high", "action", lo, math.inf)
+    _float(_need(m, "safety", "manifest"), "fallback_throttle", "safety", 0.0, 1.0)
+    _need(_need(m, "policy", "manifest"), "kind", "policy")
+
+
+def _load_arrays(root: str, m: dict[str, Any]) -> dict[str, np.ndarray]:
+    spec = m.get("weights")
+    if spec is None:
+        return {}
+    fname = _need(spec, "file", "weights")
+    fpath = _artifact_file(root, fname, "weights")
+    digest = sha256_file(fpath)
+    if digest != _need(spec, "sha256", "weights"):
+        raise PacerError(
+            f"weights.sha256 mismatch for {fname}: manifest {spec['sha256']}, file {digest};"
+            " the weights are corrupted or were changed after export: refusing to load"
+        )
+    declared = _need(spec, "arrays", "weights")
+    try:
+        with np.load(fpath, allow_pickle=False) as z:
+            arrays = {k: z[k] for k in z.files}
+    except ValueError as e:  # object arrays need pickle: never loaded
+        raise PacerError(f"weights.file {fname}: {e}") from None
+    if set(arrays) != set(declared):
+        raise PacerError(f"weights arrays {sorted(arrays)} differ from manifest {sorted(declared)}")
+    for k, d in declared.items():
+        a = arrays[k]
+        if list(a.shape) != list(d["shape"]) or str(a.dtype) != d["dtype"]:
+            raise PacerError(
+                f"weights.arrays.{k}: file has {a.shape} {a.dtype}, manifest {d['shape']} {d['dtype']}"
+            )
+        if not np.isfinite(a).all():
+            raise PacerError(f"weights.arrays.{k}: contains NaN or infinite values")
+    return arrays
+
+
+def _build_policy(m: dict[str, Any], root: str, backend: str, threads: int | None) -> Any:
+    spec = m["policy"]
+    kind = spec["kind"]
+    if backend not in ("numpy", "onnx"):
+        raise PacerError(f"backend = {backend!r}: allowed 'numpy', 'onnx'")
+    if backend == "onnx":
+        if kind != "mlp" or not m.get("onnx"):
+            raise PacerError(
+                f"backend 'onnx': the artifact (policy.kind {kind!r}) has no onnx file"
+            )
+        return OnnxPolicy(root, m["onnx"], threads)
+    arrays = _load_arrays(root, m)
+    n_in = len(m["observation"]["features"])
+    if kind == "mlp":
+        return MlpPolicy(spec, arrays, n_in)
+    if kind == "rule":
+        return RulePolicy(spec, root, m["observation"]["features"])
+    if kind == "residual":
+        return ResidualPolicy(spec, arrays, root, m["observation"]["features"])
+    raise PacerError(f"policy.kind = {kind!r}: allowed 'mlp', 'rule', 'residual'")
+
+
+def load(
+    path: str | os.PathLike[str],
+    *,
+    features: Sequence[str] | None = None,
+    budget_guard: bool | None = None,
+    backend: str = "numpy",
+    threads: int | None = None,
+) -> Pacer:
+    """Load and check the artifact directory ``path``; return a ready ``Pacer``.
+
+    ``features``: the feature names the caller will send; refused unless they are exactly
+    the artifact's (order may differ for mapping inputs). ``budget_guard``: override the
+    manifest's ``safety.budget_guard``. ``backend``: ``numpy`` (default) or ``onnx``
+    (needs onnxruntime; ``threads`` sets its intra-op threads).
+    """
+    root = os.fspath(path)
+    mpath = os.path.join(root, MANIFEST_FILE)
+    if not os.path.isfile(mpath):
+        raise PacerError(f"{mpath} not found: pass the artifact directory written by export")
+    with open(mpath, encoding="utf-8") as f:
+        try:
+            m = json.load(f)
+        except json.JSONDecodeError as e:
+            raise PacerError(f"{mpath} is not valid JSON: {e}") from None
+    check_manifest(m)
+    names = [f["name"] for f in m["observation"]["features"]]
+    if features is not None:
+        missing = [n for n in names if n not in features]
+        extra = [n for n in features if n not in names]
+        if missing or extra:
+            raise PacerError(
+                f"features: the artifact needs {missing} that the caller lacks, and does not"
+                f" take {extra}; expected exactly {names}"
+            )
+    policy = _build_policy(m, root, backend, threads)
+    guard = bool(m["safety"].get("budget_guard", False)) if budget_guard is None else budget_guard
+    return Pacer(m, policy, root, guard)
+
+
+load_pacer = load

@@ -1,0 +1,270 @@
+"""Find what to export: the leaderboard's winner, an MLflow run, a registered model, a file.
+
+``Source`` carries one of: an SB3 model (+ its observation normalisation), a baseline
+spec ``{"kind", "name", "params"}``, or an existing pacer directory; plus ``chosen_on``
+(scenario, seed, episodes, metrics of the leaderboard row) and ``info`` (run id, URIs).
+
+Leaderboard format read (``pacegym-compare``, ``experiments/leaderboard.py``): ``{"rows": [...], "winner":
+{"name", "kind", "run_id", "params"?, "source"?: {"model_dir"}, ...}, "scenario", "seed",
+"episodes"}``; a row matches the
+winner by ``name``; its metrics are ``row["metrics"]`` (``{key: value}`` or ``{key:
+{"mean": value}}``) or the row's own metric keys. Baseline parameters come from the
+winner or its row (``params``), else the run's ``config.yaml``, else
+``conf/controller/<name>.yaml``. A learned winner's files come from its MLflow run: the
+SB3 ``model.zip`` (from ``source.model_dir`` when it exists locally, else the run's
+artifacts) and, beside it, ``agent.json`` (``pacegym-train``: algo, ``obs_norm``,
+``residual``); without ``obs_norm``, statistics files (``*.json``/``*.npz`` with ``mean``,
+``var``, or SB3's ``VecNormalize`` pickle, only ever read from this project's own
+training runs, never from an exported artifact).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.export.artifact import normalization_from_stats, normalization_from_vecnormalize
+from agents.export.sb3_policy import ExportError
+from envs.metrics import METRIC_KEYS
+from envs.spaces import OBS_FEATURES
+
+ALGOS = ("PPO", "A2C", "SAC", "TD3", "DDPG")
+NORM_NAMES = ("vecnormalize", "vec_normalize", "normalization", "obs_rms")
+
+
+@dataclass
+class Source:
+    """What to export and where it came from (see the module docstring)."""
+
+    name: str
+    model: Any = None
+    normalization: dict[str, Any] | None = None
+    controller: dict[str, Any] | None = None
+    pacer_dir: Path | None = None
+    residual: dict[str, Any] | None = None  # {"base": {kind, params}, "scale_decades"}
+    chosen_on: dict[str, Any] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def row_metrics(row: dict[str, Any]) -> dict[str, float]:
+    """``{metric key: mean}`` of a leaderboard row (keys of ``envs.metrics.METRIC_KEYS``)."""
+    src = row.get("metrics", row)
+    out: dict[str, float] = {}
+    for k in METRIC_KEYS:
+        v = src.get(k) if isinstance(src, dict) else None
+        if isinstance(v, dict):
+            v = v.get("mean")
+        if isinstance(v, int | float):
+            out[k] = float(v)
+    return out
+
+
+def is_baseline(kind: str) -> bool:
+    from baselines.factory import CONTROLLERS
+
+    return kind in CONTROLLERS
+
+
+def from_leaderboard(path: str | Path) -> Source:
+    """The winner of ``leaderboard.json``, resolved through MLflow when it is learned."""
+    p = Path(path)
+    if not p.is_file():
+        raise ExportError(f"export.source.leaderboard = {str(p)!r}: file not found")
+    board = json.loads(p.read_text(encoding="utf-8"))
+    winner = board.get("winner") if isinstance(board, dict) else None
+    if not isinstance(winner, dict) or "kind" not in winner or "name" not in winner:
+        raise ExportError(f"{p}: no 'winner' with 'name' and 'kind' (pacegym-compare output)")
+    row = next((r for r in board.get("rows", []) if r.get("name") == winner["name"]), {})
+    chosen = {
+        "leaderboard": str(p.resolve()),
+        "name": winner["name"],
+        "scenario": board.get("scenario", row.get("scenario")),
+        "seed": board.get("seed", row.get("seed")),
+        "episodes": board.get("episodes", row.get("episodes")),
+        "metrics": row_metrics(row) or row_metrics(winner),
+    }
+    run_id = winner.get("run_id") or row.get("run_id")
+    kind = str(winner["kind"])
+    if is_baseline(kind):
+        params = winner.get("params", row.get("params"))
+        spec = {"kind": kind, "name": winner["name"], "params": params}
+        if params is None:
+            spec = _baseline_spec(kind, winner["name"], run_id)
+        src = Source(winner["name"], controller=spec, chosen_on=chosen)
+    else:
+        model_dir = (winner.get("source") or {}).get("model_dir")
+        if model_dir and (Path(model_dir) / "model.zip").is_file():
+            src = from_files(Path(model_dir) / "model.zip", None, kind)
+        elif run_id:
+            src = from_run(run_id, algo=kind)
+        else:
+            raise ExportError(
+                f"{p}: learned winner {winner['name']!r} has neither source.model_dir nor run_id"
+            )
+        src.name = winner["name"]
+        src.chosen_on = chosen
+    src.info.update({"leaderboard": str(p.resolve()), "run_id": run_id, "winner_kind": kind})
+    return src
+
+
+def _baseline_spec(kind: str, name: str, run_id: str | None) -> dict[str, Any]:
+    if run_id:
+        import mlflow
+
+        try:
+            cfg = mlflow.artifacts.load_dict(f"runs:/{run_id}/config.yaml")
+        except Exception:
+            cfg = {}
+        for node in [cfg.get("controller"), *dict(cfg.get("controllers") or {}).values()]:
+            named = isinstance(node, dict) and node.get("name") in (name, None, "")
+            if (
+                isinstance(node, dict)
+                and node.get("kind") == kind
+                and (named or not cfg.get("controllers"))
+            ):
+                return {"kind": kind, "name": name, "params": dict(node.get("params") or {})}
+    for yaml_path in (
+        Path("conf/controller") / f"{name}.yaml",
+        Path("conf/controller") / f"{kind}_tuned.yaml",
+    ):
+        if yaml_path.is_file():
+            import yaml
+
+            data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+            return {"kind": kind, "name": name, "params": dict(data.get("params") or {})}
+    raise ExportError(
+        f"baseline winner {name!r} ({kind}): no params in the leaderboard, run {run_id} or"
+        f" conf/controller/{kind}_tuned.yaml"
+    )
+
+
+def from_run(run_id: str, algo: str | None = None) -> Source:
+    """The SB3 model (and normalisation) logged by MLflow run ``run_id``."""
+    import mlflow
+
+    local = Path(mlflow.artifacts.download_artifacts(run_id=run_id))
+    src = from_files(_find_model(local), _find_norm(local), algo or _run_algo(run_id))
+    src.info["run_id"] = run_id
+    return src
+
+
+def from_model_uri(uri: str) -> Source:
+    """A registered model: a pacer pyfunc (re-exported as is) or an SB3 model."""
+    import mlflow
+
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri))
+    manifests = sorted(local.rglob("manifest.json"))
+    if manifests:
+        return Source(local.name, pacer_dir=manifests[0].parent, info={"model_uri": uri})
+    src = from_files(_find_model(local), _find_norm(local), None)
+    src.info["model_uri"] = uri
+    return src
+
+
+def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str | None) -> Source:
+    """An SB3 ``.zip`` and optional normalisation statistics on disk (trusted: own runs)."""
+    meta_path = Path(model_path).parent / "agent.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
+    model = load_sb3(Path(model_path), algo or meta.get("algo"))
+    if meta.get("recurrent"):
+        raise ExportError(
+            f"{model_path}: recurrent policies cannot be exported (no state in the artifact)"
+        )
+    residual = read_residual(meta_path)
+    n = None if residual is None else len(OBS_FEATURES) + 1
+    if meta.get("obs_norm") is not None:  # pacegym-train's agent.json: plain numbers, no pickle
+        o = meta["obs_norm"]
+        norm = normalization_from_stats(o["mean"], o["var"], o["epsilon"], o["clip"], n)
+        norm_path = meta_path
+    else:
+        norm = load_normalization(Path(norm_path), n) if norm_path else None
+    info = {"model_path": str(model_path), "normalization_path": str(norm_path or "")}
+    return Source(
+        Path(model_path).stem, model=model, normalization=norm, residual=residual, info=info
+    )
+
+
+def read_residual(path: Path) -> dict[str, Any] | None:
+    """``{"base", "scale_decades"}`` from the ``agent.json`` saved beside a residual model."""
+    if not path.is_file():
+        return None
+    d = json.loads(path.read_text(encoding="utf-8"))
+    res = d.get("residual", d) if isinstance(d, dict) else {}
+    if not isinstance(res, dict) or not res.get("enabled", "base" in res) or "base" not in res:
+        return None
+    return {"base": dict(res["base"]), "scale_decades": float(res.get("scale_decades", 1.0))}
+
+
+def load_sb3(path: Path, algo: str | None) -> Any:
+    import stable_baselines3 as sb3
+
+    names = [algo.upper()] if algo and algo.upper() in ALGOS else list(ALGOS)
+    errors = []
+    for n in names:
+        try:
+            return getattr(sb3, n).load(str(path), device="cpu")
+        except Exception as e:
+            errors.append(f"{n}: {type(e).__name__}")
+    raise ExportError(f"{path}: not loadable as an SB3 model ({', '.join(errors)})")
+
+
+def load_normalization(path: Path, n: int | None = None) -> dict[str, Any]:
+    """Statistics from JSON/npz (``mean``, ``var``, ``epsilon``?, ``clip_obs``/``clip``?) or SB3's pickle."""
+    if path.suffix == ".json":
+        d = json.loads(path.read_text(encoding="utf-8"))
+    elif path.suffix == ".npz":
+        with np.load(path, allow_pickle=False) as z:
+            d = {k: z[k] for k in z.files}
+    elif path.suffix == ".pkl":
+        from stable_baselines3.common.vec_env import VecNormalize
+
+        vn = VecNormalize.load(str(path), _DummyVec(n or len(OBS_FEATURES)))
+        norm = normalization_from_vecnormalize(vn, n)
+        if norm is None:
+            raise ExportError(f"{path}: VecNormalize with norm_obs=False has no statistics")
+        return norm
+    else:
+        raise ExportError(f"{path}: normalisation statistics must be .json, .npz or .pkl")
+    d = d.get("obs_rms", d) if isinstance(d, dict) else d
+    clip = d.get("clip_obs", d.get("clip", 10.0))
+    eps = float(np.asarray(d.get("epsilon", 1e-8)))
+    return normalization_from_stats(d["mean"], d["var"], eps, float(np.asarray(clip)), n)
+
+
+def _find_model(root: Path) -> Path:
+    zips = sorted(root.rglob("*.zip"))
+    if not zips:
+        raise ExportError(f"{root}: no SB3 model (.zip) among the artifacts")
+    best = [z for z in zips if "best" in z.stem] or [z for z in zips if "model" in z.stem] or zips
+    return best[0]
+
+
+def _find_norm(root: Path) -> Path | None:
+    """Statistics file beside the model; ``agent.json``'s ``obs_norm`` wins in ``from_files``."""
+    for p in sorted(root.rglob("*")):
+        if p.suffix in (".json", ".npz", ".pkl") and any(n in p.stem.lower() for n in NORM_NAMES):
+            return p
+    return None
+
+
+def _run_algo(run_id: str) -> str | None:
+    import mlflow
+
+    run = mlflow.get_run(run_id)
+    return run.data.params.get("agent.algo") or run.data.tags.get("policy_kind")
+
+
+def _DummyVec(n: int) -> Any:
+    """A 1-env VecEnv with an ``n``-feature Box: ``VecNormalize.load`` only checks spaces."""
+    import gymnasium as gym
+    from stable_baselines3.common.vec_env import DummyVecEnv
+
+    class _Env(gym.Env):
+        observation_space = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
+        action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
+
+    return DummyVecEnv([_Env])

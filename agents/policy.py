@@ -1,0 +1,204 @@
+"""SB3 policies as ``Controller``s, and the saved-model layout that rebuilds them.
+
+Model directory (written by ``save_model``, read by ``load_controller``)::
+
+    <dir>/model.zip          SB3 model (``<Algo>.load``)
+    <dir>/vecnormalize.pkl   VecNormalize statistics (absent when not normalising)
+    <dir>/agent.json         everything needed without pickle: algo, policy, obs names,
+                             observation normalisation (mean, var, epsilon, clip),
+                             residual formula, base controller config, steps, seed
+
+The controller's action for an observation batch ``obs`` (float32, ``(n, N_OBS)``):
+``x = obs`` (residual: ``concat(obs, log10(max(b, 1e-4)))`` with ``b = base.act(obs)``),
+``z = clip((x - mean) / sqrt(var + epsilon), -clip, clip)``, ``a = policy(z)``
+deterministic, throttle ``= action_to_throttle(a)`` (residual: ``compose(b, a)``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents.algos import algo_class, is_recurrent
+from agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
+from envs.spaces import OBS_NAMES, action_to_throttle
+
+FORMAT_VERSION = 1
+RESIDUAL_FORMULA = (
+    "b = base.act(obs); x = concat(obs, log10(max(b, floor))); "
+    "a = clip(policy(normalise(x)), -1, 1); p = clip(max(b, floor) * 10 ** (scale_decades * a), 0, 1)"
+)
+
+
+def obs_norm_dict(vecnorm: VecNormalize | None) -> dict[str, Any] | None:
+    """Plain-number observation statistics (None when observations are not normalised)."""
+    if vecnorm is None or not vecnorm.norm_obs:
+        return None
+    rms = vecnorm.obs_rms
+    return {
+        "mean": [float(v) for v in np.asarray(rms.mean).reshape(-1)],
+        "var": [float(v) for v in np.asarray(rms.var).reshape(-1)],
+        "epsilon": float(vecnorm.epsilon),
+        "clip": float(vecnorm.clip_obs),
+    }
+
+
+class SB3Controller:
+    """A trained SB3 policy behind the ``Controller`` protocol (deterministic actions)."""
+
+    def __init__(
+        self,
+        model: BaseAlgorithm,
+        obs_norm: Mapping[str, Any] | None = None,
+        residual: Mapping[str, Any] | None = None,
+        name: str = "agent",
+    ) -> None:
+        self.model = model
+        self.name = name
+        self.kind = "agent"
+        self._norm = None
+        if obs_norm:
+            self._norm = (
+                np.asarray(obs_norm["mean"], dtype=np.float64),
+                np.sqrt(np.asarray(obs_norm["var"], dtype=np.float64) + obs_norm["epsilon"]),
+                float(obs_norm["clip"]),
+            )
+        self.residual = dict(residual) if residual and residual.get("enabled") else None
+        self.base = build_base(self.residual["base"]) if self.residual else None
+        self._recurrent = is_recurrent(model)
+        self._state: Any = None
+        self._starts = np.ones(0, dtype=bool)
+        self._n = 0
+
+    def reset(self, n: int) -> None:
+        self._n = n
+        self._state = None
+        self._starts = np.ones(n, dtype=bool)
+        if self.base is not None:
+            self.base.reset(n)
+
+    def normalise(self, x: np.ndarray) -> np.ndarray:
+        if self._norm is None:
+            return x.astype(np.float32)
+        mean, std, clip = self._norm
+        return np.clip((x - mean) / std, -clip, clip).astype(np.float32)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        x = np.asarray(obs, dtype=np.float64)
+        b = None
+        if self.base is not None:
+            b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(-1)
+            x = np.concatenate([x, base_feature(b)[:, None]], axis=1)
+        z = self.normalise(x)
+        if self._recurrent:
+            if self._starts.shape[0] != z.shape[0]:
+                self.reset(z.shape[0])
+            a, self._state = self.model.predict(
+                z, state=self._state, episode_start=self._starts, deterministic=True
+            )
+            self._starts = np.zeros(z.shape[0], dtype=bool)
+        else:
+            a, _ = self.model.predict(z, deterministic=True)
+        a = np.asarray(a, dtype=np.float64).reshape(-1)
+        if b is not None:
+            return compose(b, a, float(self.residual["scale_decades"]))  # type: ignore[index]
+        return action_to_throttle(a)[0]
+
+
+def agent_meta(
+    model: BaseAlgorithm,
+    agent: Mapping[str, Any],
+    vecnorm: VecNormalize | None,
+    scenario_name: str,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The ``agent.json`` contents (JSON-ready)."""
+    res = dict(agent.get("residual") or {})
+    residual = None
+    names = list(OBS_NAMES)
+    if res.get("enabled"):
+        residual = {
+            "enabled": True,
+            "scale_decades": float(res.get("scale_decades", 1.0)),
+            "floor": FLOOR,
+            "base": dict(res.get("base") or {}),
+            "formula": RESIDUAL_FORMULA,
+        }
+        names.append("base_log10")
+    return {
+        "format": FORMAT_VERSION,
+        "name": str(agent.get("name", agent["algo"])),
+        "algo": str(agent["algo"]),
+        "policy": str(agent["policy"]),
+        "recurrent": is_recurrent(model),
+        "scenario": scenario_name,
+        "obs_names": names,
+        "obs_norm": obs_norm_dict(vecnorm),
+        "action": "throttle = 10 ** (2 * (a - 1)) for a in (-1, 1]; a <= -1 -> 0 "
+        "(envs.spaces.action_to_throttle)",
+        "residual": residual,
+        "num_timesteps": int(model.num_timesteps),
+        "files": {"model": "model.zip", "vecnormalize": "vecnormalize.pkl"},
+        **dict(extra or {}),
+    }
+
+
+def save_model(
+    path: str | Path,
+    model: BaseAlgorithm,
+    agent: Mapping[str, Any],
+    vecnorm: VecNormalize | None,
+    scenario_name: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Path:
+    """Write the model directory (see the module docstring); returns it."""
+    out = Path(path)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save(out / "model.zip")
+    if vecnorm is not None:
+        vecnorm.save(str(out / "vecnormalize.pkl"))
+    meta = agent_meta(model, agent, vecnorm, scenario_name, extra)
+    (out / "agent.json").write_text(json.dumps(meta, indent=2))
+    return out
+
+
+def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
+    """Rebuild the ``SB3Controller`` of a model directory written by ``save_model``."""
+    d = Path(path)
+    meta_path = d / "agent.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(
+            f"{meta_path} not found: expected a model directory written by pacegym-train "
+            "(model.zip, agent.json, vecnormalize.pkl)"
+        )
+    meta = json.loads(meta_path.read_text())
+    model = algo_class(meta["algo"]).load(d / "model.zip", device="cpu")
+    return SB3Controller(model, meta.get("obs_norm"), meta.get("residual"), name or meta["name"])
+
+
+def controller_from_model(
+    model: BaseAlgorithm,
+    vecnorm: VecNormalize | None,
+    agent: Mapping[str, Any],
+    name: str = "agent",
+) -> SB3Controller:
+    """An ``SB3Controller`` of a model in training (copies the current normalisation)."""
+    return SB3Controller(model, obs_norm_dict(vecnorm), agent.get("residual"), name)
+
+
+__all__ = [
+    "RESIDUAL_FORMULA",
+    "RowResetter",
+    "SB3Controller",
+    "agent_meta",
+    "controller_from_model",
+    "load_controller",
+    "obs_norm_dict",
+    "save_model",
+]

@@ -1,0 +1,128 @@
+"""Residual policies: a learned multiplicative correction on top of a classical controller.
+
+The one place the composition is defined (the exported numpy pacer reproduces it):
+
+    b      = base.act(obs)                                  # base throttle in [0, 1]
+    x      = concat(obs, log10(max(b, FLOOR)))              # the agent's observation
+    a      = clip(policy(normalise(x)), -1, 1)              # deterministic action
+    p      = clip(max(b, FLOOR) * 10 ** (scale_decades * a), 0, 1)
+
+``FLOOR = 1e-4`` (the smallest positive throttle of ``envs.spaces``) and
+``scale_decades`` (config ``agent.residual.scale_decades``) are saved in the model's
+``agent.json`` with the base controller's config (``kind``, ``params``). ``a = 0``
+reproduces the base controller exactly.
+
+``ResidualVecEnv`` is the SB3 training view: it steps the base controller on every
+observation and feeds the composed throttle to ``PacingVecEnv.step_throttle``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn, VecEnvWrapper
+
+from agents.vec_env import PacingVecEnv
+from envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_LOW
+
+FLOOR = MIN_POSITIVE_THROTTLE
+
+
+def compose(base: np.ndarray, action: np.ndarray, scale_decades: float) -> np.ndarray:
+    """Composed throttle ``clip(max(b, FLOOR) * 10 ** (scale * clip(a, -1, 1)), 0, 1)``."""
+    a = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(-1)), -1.0, 1.0)
+    b = np.maximum(np.asarray(base, dtype=np.float64).reshape(-1), FLOOR)
+    return np.clip(b * 10.0 ** (scale_decades * a), 0.0, 1.0)
+
+
+def base_feature(base: np.ndarray) -> np.ndarray:
+    """The feature appended to the observation: ``log10(max(b, FLOOR))`` in [-4, 0]."""
+    b = np.nan_to_num(np.asarray(base, dtype=np.float64).reshape(-1), nan=0.0)
+    return np.log10(np.clip(b, FLOOR, 1.0)).astype(np.float32)
+
+
+def augmented_space() -> gym.spaces.Box:
+    """Observation space of a residual agent: the env's features plus ``base_log10``."""
+    low = np.append(OBS_LOW, np.float32(-4.0)).astype(np.float32)
+    high = np.append(OBS_HIGH, np.float32(0.0)).astype(np.float32)
+    return gym.spaces.Box(low, high, dtype=np.float32)
+
+
+def build_base(spec: Mapping[str, Any]) -> Any:
+    """A base controller from a controller config (``kind``, optional ``name``, ``params``)."""
+    if not spec or not spec.get("kind"):
+        raise ValueError(
+            f"agent.residual.base = {dict(spec or {})!r}: needs a controller config with "
+            "'kind' (e.g. agent.residual.base=<a conf/controller/*.yaml's contents>)"
+        )
+    from baselines.factory import from_spec
+
+    return from_spec({k: v for k, v in spec.items() if k in ("kind", "name", "params")})
+
+
+class RowResetter:
+    """Reset some rows of a batched controller (``Controller.reset`` resets all of them).
+
+    Uses the controller's ``reset_rows(rows)`` when it has one; otherwise copies the rows
+    of every ``(n, ...)`` array attribute from a template controller just reset.
+    """
+
+    def __init__(self, controller: Any, template: Any, n: int) -> None:
+        self.controller, self.template, self.n = controller, template, n
+        template.reset(n)
+
+    def __call__(self, rows: np.ndarray) -> None:
+        if hasattr(self.controller, "reset_rows"):
+            self.controller.reset_rows(rows)
+            return
+        for key, value in vars(self.controller).items():
+            if isinstance(value, np.ndarray) and value.shape[:1] == (self.n,):
+                value[rows] = getattr(self.template, key)[rows]
+
+
+class ResidualVecEnv(VecEnvWrapper):
+    """Residual training view: actions are corrections of a base controller's throttle."""
+
+    def __init__(self, venv: PacingVecEnv, base_spec: Mapping[str, Any], scale_decades: float):
+        if not scale_decades > 0:
+            raise ValueError(
+                f"agent.residual.scale_decades = {scale_decades}: must be > 0 (e.g. 0.5-2)"
+            )
+        super().__init__(venv, observation_space=augmented_space())
+        self.pacing = venv
+        self.base_spec = dict(base_spec)
+        self.scale = float(scale_decades)
+        self.base = build_base(self.base_spec)
+        self._resetter = RowResetter(self.base, build_base(self.base_spec), venv.num_envs)
+        self._b = np.ones(venv.num_envs)
+        self._actions = np.zeros(venv.num_envs)
+
+    def _augment(self, obs: np.ndarray) -> np.ndarray:
+        self._b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(-1)
+        return np.concatenate([obs, base_feature(self._b)[:, None]], axis=1)
+
+    def reset(self) -> np.ndarray:
+        obs = self.venv.reset()
+        self.base.reset(self.num_envs)
+        return self._augment(obs)
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions)
+
+    def step_wait(self) -> VecEnvStepReturn:
+        a = self._actions.reshape(self.num_envs, -1)[:, 0]
+        invalid = ~np.isfinite(a)
+        obs, reward, dones, infos = self.pacing.step_throttle(
+            compose(self._b, a, self.scale), invalid
+        )
+        feat = base_feature(self._b)
+        rows = np.flatnonzero(dones)
+        for i in rows:
+            term = infos[i]["terminal_observation"]
+            infos[i]["terminal_observation"] = np.append(term, feat[i]).astype(np.float32)
+        if rows.size:
+            self._resetter(rows)
+        return self._augment(obs), reward, dones, infos

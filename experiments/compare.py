@@ -1,0 +1,224 @@
+"""``pacegym-compare``: every tuned baseline and every trained agent on the same held-out
+scenarios and seeds -> a leaderboard (Hydra app, ``conf/compare.yaml``).
+
+Examples::
+
+    pacegym-compare                                   # tuned baselines + latest agents
+    pacegym-compare 'compare.agents=[outputs/train/<date>/model]' compare.discover_agents=false
+    pacegym-compare 'compare.baselines=[pid_tuned,on_off]' compare.episodes=1024
+
+Policies:
+- baselines: every ``conf/controller/<name>.yaml`` matching a pattern of
+  ``compare.baselines`` (globs such as ``*_tuned``, or paths to controller YAMLs);
+- agents: ``compare.agents`` (model dirs, train run dirs, or MLflow run ids of train
+  runs) plus, with ``compare.discover_agents``, the latest finished MLflow train run of
+  every agent name on this scenario.
+
+Writes ``leaderboard.json`` (layout: ``experiments.leaderboard``) and ``leaderboard.md``
+in the run dir, prints the markdown table, and logs a parent MLflow run
+(``run_type=compare``) with one nested run per policy (``run_type=compare_entry``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import hydra
+import yaml
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from agents.policy import load_controller
+from baselines.factory import from_spec
+from baselines.harness import run_episodes
+from envs.metrics import METRIC_KEYS
+from envs.scenarios import resolve
+from experiments import config as _config
+from experiments import leaderboard as lb
+from experiments import plots, tracking
+
+
+def find_baselines(patterns: Sequence[str], conf_dir: Path = _config.CONF_DIR) -> list[Path]:
+    """Controller YAMLs matching ``patterns`` (names/globs under ``conf/controller`` or paths)."""
+    available = sorted((conf_dir / "controller").glob("*.yaml"))
+    found: list[Path] = []
+    for pat in patterns:
+        p = Path(pat)
+        if p.suffix in (".yaml", ".yml") and p.is_file():
+            found.append(p)
+            continue
+        hits = [f for f in available if fnmatch.fnmatch(f.stem, pat)]
+        if not hits:
+            raise ValueError(
+                f"compare.baselines entry {pat!r} matches no controller config: available "
+                f"{[f.stem for f in available]} in {conf_dir / 'controller'}"
+            )
+        found.extend(h for h in hits if h not in found)
+    return found
+
+
+def _model_dir(entry: str, cfg: DictConfig) -> tuple[Path, str | None]:
+    p = Path(entry)
+    if (p / "agent.json").is_file():
+        return p, None
+    if (p / "model" / "agent.json").is_file():
+        return p / "model", None
+    if tracking.tracking_enabled(cfg) and len(entry) == 32 and entry.isalnum():
+        import mlflow
+
+        run = mlflow.MlflowClient(tracking.tracking_uri(cfg)).get_run(entry)
+        local = Path(run.data.tags.get("model_dir", ""))
+        if (local / "agent.json").is_file():
+            return local, entry
+        dst = mlflow.artifacts.download_artifacts(run_id=entry, artifact_path="model")
+        return Path(dst), entry
+    raise ValueError(
+        f"compare.agents entry {entry!r}: not a model dir (with agent.json), a train run dir "
+        "(with model/), or an MLflow run id of a train run"
+    )
+
+
+def discover_agents(cfg: DictConfig, scenario_name: str) -> list[str]:
+    """MLflow run ids of the latest finished train run per agent name on this scenario."""
+    if not tracking.tracking_enabled(cfg):
+        return []
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking.tracking_uri(cfg))
+    exp = client.get_experiment_by_name(cfg.tracking.experiment)
+    if exp is None:
+        return []
+    runs = client.search_runs(
+        [exp.experiment_id],
+        filter_string=(
+            f"tags.run_type = 'train' and attributes.status = 'FINISHED' "
+            f"and tags.scenario = '{scenario_name}'"
+        ),
+        order_by=["attributes.start_time DESC"],
+        max_results=500,
+    )
+    seen: dict[str, str] = {}
+    for r in runs:
+        seen.setdefault(r.data.tags.get("agent_name", r.info.run_id), r.info.run_id)
+    return list(seen.values())
+
+
+def _log_entry(cfg: DictConfig, e: lb.Entry, agg: dict[str, Any]) -> str | None:
+    tags = {"run_type": "compare_entry", "policy_name": e.name, "policy_kind": e.kind}
+    with tracking.start_run(cfg, e.name, tags, nested=True, log_config=False) as run:
+        if run is None:
+            return None
+        import mlflow
+
+        mlflow.log_params({"type": e.type, "kind": e.kind, "source": json.dumps(e.source)[:6000]})
+        for k in METRIC_KEYS:
+            lo, hi = agg[f"{k}_ci"]
+            tracking.log_metrics({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
+        return run.info.run_id
+
+
+def compare(
+    cfg: DictConfig, run_dir: str | Path | None = None, agents: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Evaluate, rank and log; returns the ``leaderboard.json`` document."""
+    out = Path(run_dir) if run_dir is not None else _run_dir()
+    out.mkdir(parents=True, exist_ok=True)
+    c = cfg.compare
+    scenario = resolve(OmegaConf.to_container(cfg.scenario, resolve=True))  # type: ignore[arg-type]
+    # resolve every policy before evaluating anything: bad entries fail fast
+    baselines = [(p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines))]
+    controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
+    if tracking.tracking_enabled(cfg):
+        tracking.ensure_store(tracking.tracking_uri(cfg))
+    agent_entries = [*agents, *c.agents]
+    if c.discover_agents:
+        agent_entries += discover_agents(cfg, scenario.name)
+    models: list[tuple[Path, str | None]] = []
+    for entry in agent_entries:
+        md, rid = _model_dir(str(entry), cfg)
+        if all(md.resolve() != m.resolve() for m, _ in models):
+            models.append((md, rid))
+    tags = {"run_type": "compare", "policy_kind": "leaderboard"}
+    with tracking.start_run(cfg, f"compare-{scenario.name}", tags) as parent:
+        entries: list[lb.Entry] = []
+        for path, spec, ctrl in controllers:
+            roll = run_episodes(ctrl, scenario, int(c.episodes), int(c.seed), int(c.batch_size))
+            name = str(spec.get("name") or path.stem)
+            src = {"controller": spec, "config": str(path)}
+            entries.append(lb.Entry(name, "baseline", str(spec["kind"]), roll, src))
+        names = {e.name for e in entries}
+        for md, rid in models:
+            meta = json.loads((md / "agent.json").read_text())
+            name = str(meta["name"])
+            while name in names:
+                name += "'"
+            names.add(name)
+            ctrl = load_controller(md, name)
+            roll = run_episodes(ctrl, scenario, int(c.episodes), int(c.seed), int(c.batch_size))
+            src = {
+                "model_dir": str(md.resolve()),
+                "train_run_id": rid or meta.get("mlflow_run_id"),
+                "residual": meta.get("residual"),
+            }
+            entries.append(lb.Entry(name, "agent", str(meta["algo"]), roll, src))
+        rows, best = lb.build(entries, str(c.primary), int(c.n_boot), float(c.level))
+        by_name = {e.name: e for e in entries}
+        for r in rows:
+            r["mlflow_run_id"] = _log_entry(cfg, by_name[r["name"]], r)
+            # what pacegym-export reads: the run holding the model (agents), the params (baselines)
+            r["run_id"] = r["source"].get("train_run_id")
+            if r["type"] == "baseline":
+                r["params"] = dict(r["source"]["controller"].get("params") or {})
+        doc = lb.document(
+            rows,
+            best,
+            scenario.name,
+            int(c.episodes),
+            int(c.seed),
+            str(c.primary),
+            int(c.n_boot),
+            float(c.level),
+            parent.info.run_id if parent is not None else None,
+        )
+        (out / "leaderboard.json").write_text(json.dumps(doc, indent=2))
+        md_text = lb.markdown(doc)
+        (out / "leaderboard.md").write_text(md_text + "\n")
+        if parent is not None:
+            import mlflow
+
+            tracking.log_artifact(out / "leaderboard.json")
+            tracking.log_artifact(out / "leaderboard.md")
+            fig = plots.leaderboard_bars(rows, str(c.primary))
+            tracking.log_figure(fig, "plots/leaderboard.png")
+            plots.close(fig)
+            w = doc["winner"]
+            mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
+            tracking.log_metrics({f"winner_{c.primary}": w[str(c.primary)]})
+    return doc
+
+
+def _run_dir() -> Path:
+    try:
+        return Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:
+        return Path("outputs/compare")
+
+
+def _main(cfg: DictConfig) -> float:
+    doc = compare(cfg)
+    print(lb.markdown(doc))
+    print(f"\nleaderboard.json: {_run_dir() / 'leaderboard.json'}")
+    return float(doc["winner"][str(cfg.compare.primary)])
+
+
+# conf/ is a folder beside the packages, not a package: resolve config_path from this file.
+_main.__module__ = "__main__"
+main = hydra.main(version_base="1.3", config_path="../conf", config_name="compare")(_main)
+
+
+if __name__ == "__main__":
+    main()

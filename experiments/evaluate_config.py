@@ -1,0 +1,100 @@
+"""Structured config of ``pacegym-evaluate`` (registered in Hydra's ConfigStore).
+
+YAML under ``conf/`` only sets values; these dataclasses fix the keys and types.
+``scenario`` stays an untyped mapping: ``envs.scenarios.from_dict`` validates it.
+A controller is ``{kind, name, params}`` (``conf/controller/<name>.yaml``); ``params``
+depends on ``kind`` and is validated by ``baselines.build_controller``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING
+
+from baselines.controllers import ControllerConfigError
+from baselines.factory import from_spec
+from baselines.protocol import Controller
+from envs.params import ScenarioParams
+from envs.scenarios import resolve
+
+
+@dataclass
+class ControllerSpec:
+    """One controller: ``kind`` (see ``baselines.factory.CONTROLLERS``), display name, params."""
+
+    kind: str = MISSING
+    name: str = ""  # display name in tables, plots and metrics.json (default: kind)
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class EvaluateConfig:
+    """Top-level config: evaluate ``controllers`` (or, when empty, ``controller``) on ``scenario``."""
+
+    scenario: Any = MISSING  # nested mapping, validated by envs.scenarios.from_dict
+    controller: ControllerSpec | None = None
+    controllers: dict[str, ControllerSpec] = field(default_factory=dict)
+    episodes: int = 200  # [episodes] per controller, episode i seeded seed + i
+    seed: int = 0
+    batch_size: int = 1024  # [campaigns] stepped together
+    n_boot: int = 2000  # bootstrap resamples for the 95% intervals
+    baseline: str | None = None  # display name to pair the others against (default: first)
+    plots: bool = True  # write PNGs next to metrics.json
+    plot_episodes: int = 200  # [episodes] recorded for the plots (the first ones)
+
+
+def register() -> None:
+    """Store the schema as ``evaluate_schema`` (referenced by ``conf/evaluate.yaml``)."""
+    ConfigStore.instance().store(name="evaluate_schema", node=EvaluateConfig)
+
+
+def _plain(node: Any) -> Any:
+    try:
+        from omegaconf import OmegaConf
+
+        if OmegaConf.is_config(node):
+            return OmegaConf.to_container(node, resolve=True)
+    except ImportError:  # pragma: no cover - omegaconf comes with hydra
+        pass
+    return node
+
+
+def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
+    """Validate the whole config and build the scenario and controllers, before any run.
+
+    Raises ``ValueError`` (``ScenarioError`` / ``ControllerConfigError``) naming the key.
+    """
+    for key, low in (("episodes", 1), ("batch_size", 1), ("n_boot", 1), ("plot_episodes", 1)):
+        value = cfg[key]
+        if not isinstance(value, int) or value < low:
+            raise ValueError(f"{key} = {value!r}: allowed an integer >= {low}")
+    scenario = resolve(_plain(cfg.scenario))
+    specs = _plain(cfg.controllers) or {}
+    if not specs:
+        if cfg.controller is None:
+            raise ControllerConfigError(
+                "no controller: set controller=<name> (conf/controller/) or a controllers: "
+                "mapping (an experiment)"
+            )
+        specs = {"controller": _plain(cfg.controller)}
+    controllers: list[Controller] = []
+    for key, spec in specs.items():
+        if not isinstance(spec, Mapping):
+            raise ControllerConfigError(f"controllers.{key} = {spec!r}: expected {{kind, name, params}}")
+        spec = dict(spec)
+        if not spec.get("name"):
+            spec["name"] = key if key != "controller" else spec.get("kind", key)
+        try:
+            controllers.append(from_spec(spec))
+        except ControllerConfigError as err:
+            raise ControllerConfigError(f"controllers.{key}: {err}") from None
+    names = [c.name for c in controllers]
+    if len(set(names)) != len(names):
+        raise ControllerConfigError(f"controller names must be unique, got {names}")
+    if cfg.baseline is not None and cfg.baseline not in names:
+        raise ControllerConfigError(f"baseline = {cfg.baseline!r}: allowed one of {names}")
+    return scenario, controllers

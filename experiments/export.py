@@ -1,0 +1,248 @@
+"""``pacegym-export``: write the winning policy as a self-contained pacer artifact.
+
+    pacegym-export                                        # winner of outputs/compare/leaderboard.json
+    pacegym-export source.leaderboard=path/leaderboard.json out_dir=artifacts/pacer overwrite=true
+    pacegym-export source.leaderboard=null source.run_id=<mlflow run id>
+    pacegym-export source.leaderboard=null source.model_uri=models:/pacegym-pacer/3
+    pacegym-export source.leaderboard=null source.controller_yaml=conf/controller/pid_tuned.yaml
+    pacegym-export register.enabled=true register.name=pacegym-pacer safety.budget_guard=true
+
+Steps: resolve the source (``agents.export.source``), write the artifact
+(``agents.export.exporter``), verify it (SB3 actions on recorded observations within
+``verify.action_tolerance``; the leaderboard's metrics re-run through the ``Controller``
+protocol on the same scenario and seeds), write ``verification.json`` into the artifact,
+and optionally register it in the MLflow Model Registry. Exits non-zero when a check fails.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.config_store import ConfigStore
+from omegaconf import DictConfig, OmegaConf
+
+SOURCE_KEYS = ("leaderboard", "run_id", "model_uri", "model_path", "controller_yaml")
+
+
+@dataclass
+class SourceConfig:
+    """Exactly one of the first five keys selects what to export."""
+
+    leaderboard: str | None = None  # pacegym-compare's leaderboard.json: export its winner
+    run_id: str | None = None  # MLflow run holding an SB3 .zip (+ normalisation statistics)
+    model_uri: str | None = None  # models:/<name>/<version> (a pacer pyfunc or an SB3 model)
+    model_path: str | None = None  # a local SB3 .zip
+    controller_yaml: str | None = None  # conf/controller/<name>.yaml: a baseline
+    normalization_path: str | None = None  # with model_path: .json/.npz (mean, var) or .pkl
+    algo: str | None = None  # with model_path/run_id: PPO | A2C | SAC | TD3 | DDPG
+
+
+@dataclass
+class SafetyConfig:
+    fallback_throttle: float = 0.0  # [pass-through rate] for NaN / inf / out-of-range rows
+    budget_guard: bool = False  # throttle 0 once reported_spend + in_flight >= 1
+
+
+@dataclass
+class VerifyConfig:
+    action_tolerance: float = 1e-5  # [action units] max |pacer - SB3 deterministic action|
+    record_episodes: int = 8  # [episodes] whose observations are replayed for the check
+    metrics: bool = True  # re-run the leaderboard's scenario and seeds with the pacer
+    metric_tolerance: float = 1e-6  # max |difference| of a metric mean to the leaderboard's
+
+
+@dataclass
+class RegisterConfig:
+    enabled: bool = False
+    name: str = "pacegym-pacer"  # MLflow registered model name
+
+
+@dataclass
+class TrackingConfig:
+    uri: str | None = None  # default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db
+    experiment: str = "pacegym-export"
+
+
+@dataclass
+class ExportConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    out_dir: str = "artifacts/pacer"
+    name: str | None = None  # artifact name (default: the source's)
+    onnx: bool = True  # also write policy.onnx (MLP policies)
+    overwrite: bool = False
+    safety: SafetyConfig = field(default_factory=SafetyConfig)
+    verify: VerifyConfig = field(default_factory=VerifyConfig)
+    register: RegisterConfig = field(default_factory=RegisterConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+
+
+ConfigStore.instance().store(name="export_schema", node=ExportConfig)
+
+
+class ExportConfigError(ValueError):
+    """An invalid ``pacegym-export`` setting; the message names the key."""
+
+
+def resolve_source(cfg: Any) -> Any:
+    """The ``agents.export.source.Source`` selected by ``cfg.source``."""
+    from agents.export import source as S
+
+    chosen = [k for k in SOURCE_KEYS if cfg.source.get(k)]
+    if len(chosen) != 1:
+        raise ExportConfigError(
+            f"source: set exactly one of {list(SOURCE_KEYS)}, got {chosen or 'none'}"
+            " (e.g. source.leaderboard=null source.run_id=<id>)"
+        )
+    key = chosen[0]
+    value = cfg.source[key]
+    if key == "leaderboard":
+        return S.from_leaderboard(value)
+    if key == "run_id":
+        return S.from_run(value, cfg.source.algo)
+    if key == "model_uri":
+        return S.from_model_uri(value)
+    if key == "model_path":
+        return S.from_files(value, cfg.source.normalization_path, cfg.source.algo)
+    from baselines.factory import load_controller_yaml, spec
+
+    ctrl = load_controller_yaml(value)
+    return S.Source(ctrl.name, controller=spec(ctrl), info={"controller_yaml": str(value)})
+
+
+def _scenario_dict(scenario: Any) -> Any:
+    from envs.scenarios import resolve, to_dict
+
+    return None if scenario is None else to_dict(resolve(scenario))
+
+
+def run_export(cfg: Any) -> dict[str, Any]:
+    """Export, verify (and register) as configured; return the report written to the artifact."""
+    from agents.export import runtime
+    from agents.export.artifact import Safety
+    from agents.export.exporter import export_controller, export_residual, export_sb3
+    from agents.export.verify import (
+        SB3Controller,
+        SB3ResidualController,
+        action_parity,
+        metric_parity,
+        record_observations,
+    )
+
+    if not 0.0 < cfg.verify.action_tolerance <= 1e-2:
+        raise ExportConfigError(
+            f"verify.action_tolerance = {cfg.verify.action_tolerance}: allowed (0, 0.01]"
+        )
+    src = resolve_source(cfg)
+    chosen = dict(src.chosen_on)
+    chosen["scenario"] = _scenario_dict(chosen.get("scenario"))
+    safety = Safety(float(cfg.safety.fallback_throttle), bool(cfg.safety.budget_guard))
+    name = cfg.name or src.name
+    out = Path(cfg.out_dir)
+    common = {"name": name, "chosen_on": chosen, "source": src.info, "safety": safety}
+    if src.pacer_dir is not None:
+        if out.exists() and any(out.iterdir()) and not cfg.overwrite:
+            raise FileExistsError(f"{out} exists and is not empty: pass overwrite=true")
+        runtime.load(src.pacer_dir)
+        shutil.copytree(src.pacer_dir, out, dirs_exist_ok=True)
+    elif src.controller is not None:
+        export_controller(src.controller, out, overwrite=cfg.overwrite, **common)
+    elif src.residual is not None:
+        res = src.residual
+        export_residual(
+            src.model,
+            res["base"],
+            res["scale_decades"],
+            out,
+            normalization=src.normalization,
+            overwrite=cfg.overwrite,
+            **common,
+        )
+    else:
+        export_sb3(
+            src.model,
+            out,
+            normalization=src.normalization,
+            onnx=cfg.onnx,
+            overwrite=cfg.overwrite,
+            **common,
+        )
+    # verification runs the policy as served: the manifest's guard setting included
+    pacer = runtime.load(out)
+    report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
+    scenario = chosen.get("scenario") or "live_commerce"
+    if src.model is not None:
+        if src.residual is not None:
+            res = src.residual
+            ref: Any = SB3ResidualController(
+                src.model, src.normalization, res["base"], res["scale_decades"]
+            )
+        else:
+            ref = SB3Controller(src.model, src.normalization)
+        obs = record_observations(
+            ref, scenario, int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
+        )
+        ref.reset(len(obs))
+        pacer.reset(len(obs))
+        err = action_parity(pacer, ref, obs)
+        report["action_parity"] = {
+            "rows": len(obs),
+            "max_abs_error": err,
+            "tolerance": cfg.verify.action_tolerance,
+        }
+    if cfg.verify.metrics:
+        report["metric_parity"] = metric_parity(runtime.load(out), chosen)
+        report["metric_tolerance"] = float(cfg.verify.metric_tolerance)
+    if cfg.register.enabled:
+        import mlflow
+
+        from agents.export.registry import register_pacer
+        from experiments.tracking import ensure_store, tracking_uri
+
+        uri = tracking_uri(
+            OmegaConf.create({"tracking": dict(cfg.tracking)})
+            if isinstance(cfg, DictConfig)
+            else cfg
+        )
+        ensure_store(uri)
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(cfg.tracking.experiment)
+        model_uri, version = register_pacer(
+            out, cfg.register.name, tags={"source_run_id": str(src.info.get("run_id") or "")}
+        )
+        report["registered"] = {"model_uri": model_uri, "version": version}
+    (out / "verification.json").write_text(
+        json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8"
+    )
+    return report
+
+
+def check_report(report: dict[str, Any]) -> list[str]:
+    """Failed checks of ``report``, as messages (empty when everything passed)."""
+    fails = []
+    ap = report.get("action_parity")
+    if ap and ap["max_abs_error"] > ap["tolerance"]:
+        fails.append(f"action parity: max error {ap['max_abs_error']:.3g} > {ap['tolerance']:.3g}")
+    mp = report.get("metric_parity") or {}
+    if mp.get("checked") and mp["max_abs_diff"] > report.get("metric_tolerance", 1e-6):
+        fails.append(f"metric parity: max |diff| {mp['max_abs_diff']:.3g} to the leaderboard")
+    return fails
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    report = run_export(cfg)
+    print(json.dumps(report, indent=2, default=str))
+    fails = check_report(report)
+    if fails:
+        print("export checks FAILED: " + "; ".join(fails), file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

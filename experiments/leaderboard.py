@@ -1,0 +1,157 @@
+"""Leaderboard rows from per-episode rollouts: CIs, paired differences, ranking, JSON, markdown.
+
+``leaderboard.json`` layout (written by ``pacegym-compare`` in its run dir)::
+
+    {
+      "scenario": "live_commerce",          # scenario name
+      "episodes": 512, "seed": 2000000,      # test episodes i = 0..episodes-1 use the
+                                             # seeds of PacingEnv.reset(seed=seed + i)
+      "level": 0.95, "n_boot": 2000,
+      "primary": "pacing_score",             # ranking key (higher is better)
+      "best_baseline": "<name>",             # reference of the paired differences
+      "mlflow_run_id": "<parent run id>",    # null without tracking
+      "rows": [                              # best first
+        {"rank": 1, "name": "...", "type": "agent" | "baseline",
+         "kind": "ppo" | "pid" | ...,        # algorithm or controller kind
+         "mlflow_run_id": "<nested compare-entry run id>",
+         "run_id": "<train run id holding model/ artifacts>" | null,   # agents
+         "params": {...},                    # baselines: the controller's params
+         "source": {"model_dir": "/abs/path/model", "train_run_id": "...",
+                    "residual": {...} | null}             # agents
+                 | {"controller": {"kind", "name", "params"}, "config": "conf/..yaml"},
+         "<metric>": mean, "<metric>_ci": [lo, hi],       # every envs.metrics.METRIC_KEYS
+         "diff_vs_best_baseline": mean, "diff_vs_best_baseline_ci": [lo, hi],
+         "significant": true | false}       # CI of the difference excludes 0
+      ],
+      "winner": {...}                        # a copy of rows[0]
+    }
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from baselines.harness import Rollout
+from baselines.stats import aggregate, paired_difference
+from envs.metrics import METRIC_KEYS
+
+
+@dataclass
+class Entry:
+    """One evaluated policy."""
+
+    name: str
+    type: str  # agent | baseline
+    kind: str
+    rollout: Rollout
+    source: dict[str, Any] = field(default_factory=dict)
+    mlflow_run_id: str | None = None
+
+
+def build(
+    entries: Sequence[Entry],
+    primary: str = "pacing_score",
+    n_boot: int = 2000,
+    level: float = 0.95,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Rows (best first) and the best baseline's name (None when there is no baseline)."""
+    if not entries:
+        raise ValueError("compare: nothing to rank (no baselines and no agents)")
+    if primary not in METRIC_KEYS:
+        raise ValueError(f"compare.primary = {primary!r}: allowed {list(METRIC_KEYS)}")
+    aggs = {
+        e.name: aggregate(e.rollout.metrics, n_boot=n_boot, seed=0, level=level) for e in entries
+    }
+    baselines = [e for e in entries if e.type == "baseline"]
+    best = max(baselines, key=lambda e: aggs[e.name][primary]) if baselines else None
+    rows = []
+    for e in entries:
+        row: dict[str, Any] = {
+            "name": e.name,
+            "type": e.type,
+            "kind": e.kind,
+            "mlflow_run_id": e.mlflow_run_id,
+            "source": e.source,
+        }
+        for k in METRIC_KEYS:
+            row[k] = aggs[e.name][k]
+            row[f"{k}_ci"] = aggs[e.name][f"{k}_ci"]
+        if best is not None:
+            d, lo, hi = paired_difference(
+                e.rollout, best.rollout, primary, n_boot=n_boot, seed=0, level=level
+            )
+            row["diff_vs_best_baseline"] = d
+            row["diff_vs_best_baseline_ci"] = [lo, hi]
+            row["significant"] = bool(lo > 0.0 or hi < 0.0)
+        rows.append(row)
+    rows.sort(key=lambda r: r[primary], reverse=True)
+    for i, r in enumerate(rows, start=1):
+        r["rank"] = i
+    return [{"rank": r.pop("rank"), **r} for r in rows], (best.name if best else None)
+
+
+def document(
+    rows: list[dict[str, Any]],
+    best_baseline: str | None,
+    scenario: str,
+    episodes: int,
+    seed: int,
+    primary: str,
+    n_boot: int,
+    level: float,
+    mlflow_run_id: str | None,
+) -> dict[str, Any]:
+    """The ``leaderboard.json`` document (module docstring)."""
+    return {
+        "scenario": scenario,
+        "episodes": episodes,
+        "seed": seed,
+        "level": level,
+        "n_boot": n_boot,
+        "primary": primary,
+        "best_baseline": best_baseline,
+        "mlflow_run_id": mlflow_run_id,
+        "rows": rows,
+        "winner": dict(rows[0]) if rows else None,
+    }
+
+
+def _ci(r: Mapping[str, Any], key: str, digits: int = 4) -> str:
+    lo, hi = r[f"{key}_ci"]
+    return f"{r[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def markdown(doc: Mapping[str, Any]) -> str:
+    """The leaderboard as a markdown table (means with 95% CIs)."""
+    p = doc["primary"]
+    head = (
+        f"| # | policy | type | {p} | diff vs {doc['best_baseline']} | delivery | "
+        "wasted_post_end | wasted_over_budget | tracking_error | margin |"
+    )
+    lines = [
+        f"Leaderboard: {doc['scenario']}, {doc['episodes']} held-out episodes "
+        f"(seed {doc['seed']}), means with {int(100 * doc['level'])}% bootstrap CIs",
+        "",
+        head,
+        "|" + "---|" * (head.count("|") - 1),
+    ]
+    for r in doc["rows"]:
+        if "diff_vs_best_baseline" in r:
+            lo, hi = r["diff_vs_best_baseline_ci"]
+            star = " *" if r["significant"] else ""
+            diff = f"{r['diff_vs_best_baseline']:+.4f} [{lo:+.4f}, {hi:+.4f}]{star}"
+        else:
+            diff = "-"
+        lines.append(
+            f"| {r['rank']} | {r['name']} | {r['type']} ({r['kind']}) | {_ci(r, p)} | {diff} | "
+            f"{_ci(r, 'delivery', 3)} | {_ci(r, 'wasted_post_end', 3)} | "
+            f"{_ci(r, 'wasted_over_budget', 3)} | {_ci(r, 'tracking_error', 3)} | "
+            f"{_ci(r, 'margin', 3)} |"
+        )
+    lines.append("")
+    lines.append(
+        "`*`: the paired difference's CI excludes 0 (same episodes, common random numbers)."
+    )
+    return "\n".join(lines)

@@ -1,0 +1,138 @@
+"""``pacegym-train``: train one SB3 agent, tracked in MLflow (Hydra app, ``conf/train.yaml``).
+
+Examples::
+
+    pacegym-train                                    # PPO on live commerce
+    pacegym-train agent=sac train.total_timesteps=200000
+    pacegym-train experiment=train_residual_live
+    pacegym-train train.resume=outputs/train/<date>   # continue an interrupted run
+    pacegym-train -m hydra/launcher=joblib agent=ppo,sac train.seed=0,1
+
+Writes into the Hydra run dir: ``model/`` (selected model), ``best_model/``,
+``last_model/``, ``checkpoints/``, ``eval_history.csv``, ``learning_curve.png``,
+``train_result.json``. The MLflow run (tags ``run_type=train``, ``agent_name``,
+``model_dir``) gets the flattened config, learning curves (``train/*``, ``eval/*``),
+final held-out metrics (``final/*``), the plots, the config and the model.
+A resumed run reopens the interrupted run's MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
+
+from agents.checkpoint import latest_checkpoint, read_state
+from agents.training import TrainResult, train_agent, validate
+from experiments import config as _config  # noqa: F401  (registers the schemas)
+from experiments import plots, tracking
+
+
+def run_dir_of(cfg: DictConfig) -> Path:
+    """The Hydra run dir (or ``./outputs/train`` when called without Hydra)."""
+    try:
+        return Path(HydraConfig.get().runtime.output_dir)
+    except ValueError:
+        return Path("outputs/train")
+
+
+def containers(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Plain (scenario, agent, train) dicts of a composed config."""
+    scenario = OmegaConf.to_container(cfg.scenario, resolve=True)
+    agent = OmegaConf.to_container(cfg.agent, resolve=True)
+    train = OmegaConf.to_container(cfg.train, resolve=True)
+    return scenario, agent, train  # type: ignore[return-value]
+
+
+def _resume_run_id(train: dict[str, Any]) -> str | None:
+    if not train.get("resume"):
+        return None
+    state = read_state(latest_checkpoint(str(train["resume"])))
+    return (state.get("extra") or {}).get("mlflow_run_id")
+
+
+def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
+    """Validate, then train with tracking; returns the ``TrainResult``."""
+    out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
+    scenario, agent, train_cfg = containers(cfg)
+    validate(scenario, agent, train_cfg)  # config errors surface before any run exists
+    if tracking.tracking_enabled(cfg):
+        tracking.ensure_store(tracking.tracking_uri(cfg))
+    tags = {
+        "run_type": "train",
+        "agent_name": str(agent["name"]),
+        "policy_kind": str(agent["algo"]),
+        "residual": str(bool((agent.get("residual") or {}).get("enabled"))),
+        "run_dir": str(out.resolve()),
+    }
+    with tracking.start_run(
+        cfg, f"train-{agent['name']}", tags, run_id=_resume_run_id(train_cfg)
+    ) as run:
+        run_id = run.info.run_id if run is not None else None
+        result = train_agent(
+            scenario,
+            agent,
+            train_cfg,
+            out,
+            log_fn=tracking.log_metrics,
+            meta={"mlflow_run_id": run_id, "agent_name": agent["name"]},
+        )
+        summary = {
+            "model_dir": str(result.model_dir.resolve()),
+            "num_timesteps": result.num_timesteps,
+            "steps_this_run": result.steps_this_run,
+            "wall_s": result.wall_s,
+            "steps_per_s": result.steps_per_s,
+            "stopped_early": result.stopped_early,
+            "resumed_from": result.resumed_from,
+            "mlflow_run_id": run_id,
+            "eval": result.eval,
+        }
+        (out / "train_result.json").write_text(json.dumps(summary, indent=2))
+        if run is not None:
+            import mlflow
+
+            tracking.log_metrics(result.eval, prefix="final/")
+            tracking.log_metrics(
+                {"steps_per_s": result.steps_per_s, "wall_s": result.wall_s},
+                prefix="final/",
+            )
+            mlflow.set_tag("model_dir", str(result.model_dir.resolve()))
+            if result.history:
+                fig = plots.learning_curve(
+                    result.history, f"{agent['name']} on {scenario.get('name')}"
+                )
+                fig.savefig(out / "learning_curve.png", dpi=100)
+                tracking.log_figure(fig, "plots/learning_curve.png")
+                plots.close(fig)
+            tracking.log_artifact(out / "eval_history.csv")
+            tracking.log_artifact(out / "train_result.json")
+            if cfg.tracking.log_model:
+                tracking.log_artifact(result.model_dir, "model")
+    return result
+
+
+def _main(cfg: DictConfig) -> float:
+    """Console entry point; returns the held-out pacing score (for sweepers)."""
+    result = train(cfg)
+    score = result.eval.get("pacing_score", float("nan"))
+    print(
+        f"trained {cfg.agent.name}: {result.num_timesteps} env-steps, "
+        f"{result.steps_per_s:,.0f} env-steps/s, held-out pacing_score {score:.4f}, "
+        f"model in {result.model_dir}"
+    )
+    return float(score)
+
+
+# conf/ is a folder beside the packages, not a package: with a module name Hydra would look
+# for pkg://conf; as "__main__" it resolves config_path against this file instead.
+_main.__module__ = "__main__"
+main = hydra.main(version_base="1.3", config_path="../conf", config_name="train")(_main)
+
+
+if __name__ == "__main__":
+    main()

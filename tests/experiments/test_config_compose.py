@@ -1,0 +1,84 @@
+"""Hydra compose of every config group option and experiment file of the train/compare/pipeline apps."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+from omegaconf.errors import ConfigKeyError, ValidationError
+
+from agents.algos import check_agent
+from envs.scenarios import resolve
+from experiments.config import CONF_DIR
+
+AGENTS = sorted(p.stem for p in (CONF_DIR / "agent").glob("*.yaml"))
+TRACKING = sorted(p.stem for p in (CONF_DIR / "tracking").glob("*.yaml"))
+SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
+MINE = ("train_", "compare_", "sweep_")
+EXPERIMENTS = sorted(
+    p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if p.stem.startswith(MINE)
+)
+
+
+def _compose(app: str, overrides: list[str]):
+    with initialize_config_dir(config_dir=str(Path(CONF_DIR)), version_base="1.3"):
+        return compose(config_name=app, overrides=overrides)
+
+
+@pytest.mark.parametrize("agent", AGENTS)
+def test_every_agent_composes_and_passes_checks(agent):
+    cfg = _compose("train", [f"agent={agent}"])
+    check_agent(cfg.agent)
+    assert cfg.agent.algo in ("ppo", "sac", "td3", "recurrent_ppo")
+
+
+@pytest.mark.parametrize("tracking", TRACKING)
+@pytest.mark.parametrize("app", ["train", "compare", "pipeline"])
+def test_every_tracking_option(app, tracking):
+    cfg = _compose(app, [f"tracking={tracking}"])
+    assert isinstance(cfg.tracking.enabled, bool)
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("app", ["train", "compare", "pipeline"])
+def test_every_scenario(app, scenario):
+    cfg = _compose(app, [f"scenario={scenario}"])
+    assert resolve(OmegaConf.to_container(cfg.scenario)).name == scenario
+
+
+@pytest.mark.parametrize("experiment", EXPERIMENTS)
+def test_every_experiment_file(experiment):
+    app = "compare" if experiment.startswith("compare_") else "train"
+    cfg = _compose(app, [f"experiment={experiment}"])
+    if app == "train":
+        check_agent(cfg.agent)
+        assert cfg.train.total_timesteps > 0
+
+
+def test_sweep_experiment_sets_sweeper_params():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", ["experiment=sweep_ppo_live"], return_hydra_config=True)
+    assert "agent.hyperparams.learning_rate" in cfg.hydra.sweeper.params
+
+
+def test_overrides_are_typed():
+    cfg = _compose("train", ["train.total_timesteps=1000", "agent.residual.scale_decades=0.5"])
+    assert cfg.train.total_timesteps == 1000 and cfg.agent.residual.scale_decades == 0.5
+    with pytest.raises((ValidationError, ConfigCompositionException)):
+        _compose("train", ["train.total_timesteps=lots"])
+
+
+@pytest.mark.parametrize(
+    "override", ["train.totl_timesteps=5", "agent.learnig_rate=1", "compare.nope=1"]
+)
+def test_unknown_keys_fail_at_compose(override):
+    app = "compare" if override.startswith("compare") else "train"
+    with pytest.raises((ConfigCompositionException, ConfigKeyError)):
+        _compose(app, [override])
+
+
+@pytest.mark.parametrize("override", ["agent=nope", "tracking=nope", "scenario=nope"])
+def test_unknown_group_options_fail_at_compose(override):
+    with pytest.raises(ConfigCompositionException, match="nope"):
+        _compose("train", [override])
