@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import hydra
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
@@ -40,6 +39,7 @@ from envs.scenarios import resolve
 from experiments import config as _config
 from experiments import leaderboard as lb
 from experiments import plots, tracking
+from experiments.hydra_app import hydra_app
 
 
 def find_baselines(patterns: Sequence[str], conf_dir: Path = _config.CONF_DIR) -> list[Path]:
@@ -215,9 +215,7 @@ def _main(cfg: DictConfig) -> float:
     return float(doc["winner"][str(cfg.compare.primary)])
 
 
-# conf/ is a folder beside the packages, not a package: resolve config_path from this file.
-_main.__module__ = "__main__"
-main = hydra.main(version_base="1.3", config_path="../conf", config_name="compare")(_main)
+main = hydra_app("compare")(_main)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
+
+from experiments.hydra_app import hydra_app
 
 SOURCE_KEYS = ("leaderboard", "run_id", "model_uri", "model_path", "controller_yaml")
 
@@ -234,7 +235,7 @@ def check_report(report: dict[str, Any]) -> list[str]:
     return fails
 
 
-@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@hydra_app("export")
 def main(cfg: DictConfig) -> None:
     report = run_export(cfg)
     print(json.dumps(report, indent=2, default=str))

@@ -26,6 +26,7 @@ from experiments import config as _config  # noqa: F401  (registers the schemas)
 from experiments import leaderboard as lb
 from experiments import tracking
 from experiments.compare import compare
+from experiments.hydra_app import hydra_app
 from experiments.train import train
 
 
@@ -87,9 +88,7 @@ def _main(cfg: DictConfig) -> None:
     pipeline(cfg)
 
 
-# conf/ is a folder beside the packages, not a package: resolve config_path from this file.
-_main.__module__ = "__main__"
-main = hydra.main(version_base="1.3", config_path="../conf", config_name="pipeline")(_main)
+main = hydra_app("pipeline")(_main)
 
 
 if __name__ == "__main__":

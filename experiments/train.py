@@ -22,7 +22,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
@@ -30,6 +29,7 @@ from agents.checkpoint import latest_checkpoint, read_state
 from agents.training import TrainResult, train_agent, validate
 from experiments import config as _config  # noqa: F401  (registers the schemas)
 from experiments import plots, tracking
+from experiments.hydra_app import hydra_app
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -128,10 +128,7 @@ def _main(cfg: DictConfig) -> float:
     return float(score)
 
 
-# conf/ is a folder beside the packages, not a package: with a module name Hydra would look
-# for pkg://conf; as "__main__" it resolves config_path against this file instead.
-_main.__module__ = "__main__"
-main = hydra.main(version_base="1.3", config_path="../conf", config_name="train")(_main)
+main = hydra_app("train")(_main)
 
 
 if __name__ == "__main__":
