@@ -37,8 +37,8 @@ from baselines.harness import run_episodes
 from envs.metrics import METRIC_KEYS
 from envs.scenarios import resolve
 from experiments import config as _config
+from experiments import figures, tracking
 from experiments import leaderboard as lb
-from experiments import plots, tracking
 from experiments.hydra_app import hydra_app
 
 
@@ -192,9 +192,9 @@ def compare(
 
             tracking.log_artifact(out / "leaderboard.json")
             tracking.log_artifact(out / "leaderboard.md")
-            fig = plots.leaderboard_bars(rows, str(c.primary))
+            fig = figures.leaderboard_bars(rows, str(c.primary))
             tracking.log_figure(fig, "plots/leaderboard.png")
-            plots.close(fig)
+            figures.close(fig)
             w = doc["winner"]
             mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
             tracking.log_metrics({f"winner_{c.primary}": w[str(c.primary)]})

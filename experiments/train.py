@@ -28,7 +28,7 @@ from omegaconf import DictConfig, OmegaConf
 from agents.checkpoint import latest_checkpoint, read_state
 from agents.training import TrainResult, train_agent, validate
 from experiments import config as _config  # noqa: F401  (registers the schemas)
-from experiments import plots, tracking
+from experiments import figures, tracking
 from experiments.hydra_app import hydra_app
 
 
@@ -103,12 +103,12 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             )
             mlflow.set_tag("model_dir", str(result.model_dir.resolve()))
             if result.history:
-                fig = plots.learning_curve(
+                fig = figures.learning_curve(
                     result.history, f"{agent['name']} on {scenario.get('name')}"
                 )
                 fig.savefig(out / "learning_curve.png", dpi=100)
                 tracking.log_figure(fig, "plots/learning_curve.png")
-                plots.close(fig)
+                figures.close(fig)
             tracking.log_artifact(out / "eval_history.csv")
             tracking.log_artifact(out / "train_result.json")
             if cfg.tracking.log_model:
