@@ -152,11 +152,11 @@ class ProportionalConfig(PlanTracking):
 
     rate: float = 0.1  # [-] r, relative throttle change per update (every tick)
     p_start: float = 0.01  # [-] slow start: the first throttle of the flight
-    start: str = "fixed"  # fixed: p_start | capacity: forecast capacity (capacity_log10)
+    start: str = "capacity"  # fixed: p_start | capacity: forecast capacity (capacity_log10)
     p_min: float = 1e-3  # [-] throttle floor
     p_max: float = 1.0  # [-] throttle ceiling
     deadband: float = 0.0  # [share of budget]
-    pace_limit: float = 0.0  # [x plan pace] cut p when serving faster than this (0: off)
+    pace_limit: float = 1.25  # [x plan pace] cut p when serving faster than this (0: off)
 
     def validate(self, kind: str = "proportional") -> None:
         self._check_plan(kind)
@@ -226,6 +226,7 @@ class ExpDecayConfig(ProportionalConfig):
     """
 
     plan: str = "exp_decay"
+    decay_rate: float = 2.0  # [1/flight] the seed's fix: ~60% less post-end waste
 
     def validate(self, kind: str = "exp_decay") -> None:
         super().validate(kind)

@@ -30,9 +30,7 @@ def _check(n_boot: int, level: float) -> None:
         raise ValueError(f"level = {level}: allowed (0, 1)")
 
 
-def bootstrap_means(
-    values: np.ndarray, n_boot: int = 2000, seed: int = 0
-) -> np.ndarray:
+def bootstrap_means(values: np.ndarray, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
     """Means of ``n_boot`` resamples of the rows of ``values`` ``(n,)`` or ``(n, k)``.
 
     Returns ``(n_boot,)`` or ``(n_boot, k)``; every column uses the same resampled rows.

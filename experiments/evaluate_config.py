@@ -84,7 +84,9 @@ def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
     controllers: list[Controller] = []
     for key, spec in specs.items():
         if not isinstance(spec, Mapping):
-            raise ControllerConfigError(f"controllers.{key} = {spec!r}: expected {{kind, name, params}}")
+            raise ControllerConfigError(
+                f"controllers.{key} = {spec!r}: expected {{kind, name, params}}"
+            )
         spec = dict(spec)
         if not spec.get("name"):
             spec["name"] = key if key != "controller" else spec.get("kind", key)

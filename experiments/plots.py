@@ -1,45 +1,117 @@
-"""Figures logged to MLflow: learning curves and leaderboard bars (matplotlib, Agg backend)."""
+"""PNG plots of recorded rollouts (``run_episodes(..., record=True)``), controllers overlaid.
+
+Panels: cumulative counted spend vs plan, counted spend per plan slot, the throttle of
+one episode, and spend counted after the flight end. Flights of different lengths are
+put on a common elapsed-share axis. Matplotlib's Agg backend: no display needed.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from pathlib import Path
 
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
+
+from baselines.harness import Rollout
+from envs.params import ScenarioParams
+
+GRID = np.linspace(0.0, 1.0, 101)
+PANELS = ("cumulative_spend", "slot_spend", "throttle", "post_end")
 
 
-def learning_curve(history: Sequence[Mapping[str, float]], title: str) -> Any:
-    """Held-out ``pacing_score``, ``delivery`` and waste against env-steps."""
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    steps = [r["step"] for r in history]
-    for key in ("pacing_score", "delivery", "wasted_post_end", "wasted_over_budget"):
-        ax.plot(steps, [r.get(key, float("nan")) for r in history], marker="o", label=key)
-    ax.set_xlabel("env-steps")
-    ax.set_ylabel("held-out mean")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+def _per_episode(tr: dict[str, np.ndarray], key: str, scale: np.ndarray) -> np.ndarray:
+    """``tr[key]`` / scale interpolated onto GRID (elapsed share), one row per episode."""
+    out = np.empty((tr[key].shape[0], GRID.size))
+    for i, row in enumerate(tr[key]):
+        ft = int(tr["flight_ticks"][i])
+        x = np.arange(1, ft + 1) / ft
+        out[i] = np.interp(GRID, np.r_[0.0, x], np.r_[0.0, row[:ft] / scale[i]])
+    return out
+
+
+def _cumulative(ax: plt.Axes, rollouts: Sequence[Rollout], tps: int) -> None:
+    for r in rollouts:
+        tr = r.traces
+        ax.plot(GRID, _per_episode(tr, "counted_spend", tr["budget"]).mean(0), label=r.name)
+    tr = rollouts[0].traces
+    plan = [
+        np.interp(GRID, np.linspace(0.0, 1.0, n + 1), tr["plan_cum"][i, : n + 1])
+        for i, n in enumerate(tr["flight_ticks"] // tps)
+    ]
+    ax.plot(GRID, np.mean(plan, axis=0), "k--", lw=1, label="reference plan")
+    ax.axhline(1.0, color="grey", lw=0.5)
+    ax.set(xlabel="elapsed share of flight", ylabel="counted spend / budget (mean)")
+    ax.set_title("cumulative spend vs plan")
+
+
+def _slots(ax: plt.Axes, rollouts: Sequence[Rollout], tps: int) -> None:
+    for r in rollouts:
+        tr = r.traces
+        rows = []
+        for i, n in enumerate(tr["flight_ticks"] // tps):
+            share = tr["slot_spend"][i, :n] / (tr["budget"][i] / n)
+            rows.append(np.interp(GRID, (np.arange(n) + 0.5) / n, share))
+        ax.plot(GRID, np.mean(rows, axis=0), label=r.name)
+    ax.axhline(1.0, color="k", ls="--", lw=1, label="uniform slot budget")
+    ax.set(xlabel="elapsed share of flight", ylabel="slot spend / uniform slot budget (mean)")
+    ax.set_title("spend per plan slot")
+
+
+def _throttle(ax: plt.Axes, rollouts: Sequence[Rollout]) -> None:
+    for r in rollouts:
+        tr = r.traces
+        ft = int(tr["flight_ticks"][0])
+        ax.step(np.arange(ft) / ft, np.maximum(tr["throttle"][0, :ft], 1e-4), label=r.name)
+    ax.set(yscale="log", ylim=(8e-5, 1.5), xlabel="elapsed share of flight", ylabel="throttle")
+    ax.set_title("throttle, episode 0")
+
+
+def _post_end(ax: plt.Axes, rollouts: Sequence[Rollout], tick_s: float, price: float) -> None:
+    for r in rollouts:
+        tr = r.traces
+        per_tick = (tr["drain"] * price / tr["budget"][:, None]).mean(0)
+        minutes = np.arange(per_tick.size) * tick_s / 60.0
+        share = r.metrics["post_end_share"].mean()
+        ax.plot(minutes, np.cumsum(per_tick), label=f"{r.name} ({share:.1%} of impressions)")
+    ax.set(xlabel="minutes after the flight end", ylabel="spend counted after the end / budget")
+    ax.set_title("impressions counted after the end")
+
+
+def plot_rollouts(
+    rollouts: Sequence[Rollout], out_dir: str | Path, scenario: ScenarioParams
+) -> list[Path]:
+    """Write ``evaluation.png`` (all panels) and one PNG per panel; return the paths.
+
+    Every rollout must have been recorded (``record=True``) on the same seeds.
+    """
+    tps, tick_s, price = scenario.time.ticks_per_slot, scenario.time.tick_s, scenario.money.price
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    draw = {
+        "cumulative_spend": lambda ax: _cumulative(ax, rollouts, tps),
+        "slot_spend": lambda ax: _slots(ax, rollouts, tps),
+        "throttle": lambda ax: _throttle(ax, rollouts),
+        "post_end": lambda ax: _post_end(ax, rollouts, tick_s, price),
+    }
+    paths = []
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for ax, panel in zip(axes.ravel(), PANELS, strict=True):
+        draw[panel](ax)
+        ax.legend(fontsize=7)
     fig.tight_layout()
-    return fig
-
-
-def leaderboard_bars(rows: Sequence[Mapping[str, Any]], key: str = "pacing_score") -> Any:
-    """Mean ``key`` with its CI per policy, best first."""
-    fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(rows)))
-    names = [r["name"] for r in rows][::-1]
-    means = [r[key] for r in rows][::-1]
-    lo = [r[key] - r[f"{key}_ci"][0] for r in rows][::-1]
-    hi = [r[f"{key}_ci"][1] - r[key] for r in rows][::-1]
-    colors = ["tab:orange" if r["type"] == "agent" else "tab:blue" for r in rows][::-1]
-    ax.barh(names, means, xerr=[lo, hi], color=colors)
-    ax.set_xlabel(f"{key} (95% CI)")
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
-
-
-def close(fig: Any) -> None:
+    paths.append(out / "evaluation.png")
+    fig.savefig(paths[-1], dpi=110)
     plt.close(fig)
+    for panel in PANELS:
+        fig, ax = plt.subplots(figsize=(6, 4))
+        draw[panel](ax)
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        paths.append(out / f"{panel}.png")
+        fig.savefig(paths[-1], dpi=100)
+        plt.close(fig)
+    return paths

@@ -1,0 +1,168 @@
+"""Random search over each baseline's parameters on training seeds, scored on held-out seeds.
+
+    python -m baselines.tune --scenario live_commerce [--kinds pid exp_decay] [--trials 40]
+
+For each kind: ``trials`` parameter draws (plus the kind's defaults) are scored by mean
+``pacing_score`` on ``train_episodes`` episodes seeded from ``train_seed``; the best is
+re-evaluated on ``test_episodes`` held-out episodes seeded from ``test_seed`` (disjoint
+seed ranges) and written as ``conf/controller/<kind>_tuned.yaml``
+(``{kind, name, params}``, the format ``baselines.factory.from_spec`` reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from baselines.factory import CONTROLLERS, build_controller
+from baselines.harness import run_episodes
+from baselines.stats import aggregate
+
+Sampler = Callable[[np.random.Generator], dict[str, Any]]
+
+
+def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
+    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+
+
+def _tracking(rng: np.random.Generator, plans: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        "plan": str(rng.choice(plans)),
+        "decay_rate": round(float(rng.uniform(0.5, 3.5)), 2),
+        "early_close": round(float(rng.choice([0.0, 0.0, rng.uniform(0.0, 0.2)])), 3),
+        "in_flight_weight": round(float(rng.choice([0.0, rng.uniform(0.0, 1.0), 1.0])), 2),
+    }
+
+
+def _proportional(rng: np.random.Generator, plans: tuple[str, ...]) -> dict[str, Any]:
+    return {
+        **_tracking(rng, plans),
+        "rate": round(_log_uniform(rng, 0.02, 0.4), 3),
+        "start": str(rng.choice(["capacity", "fixed"])),
+        "p_start": round(_log_uniform(rng, 0.001, 0.3), 4),
+        "p_min": 0.001,
+        "deadband": round(float(rng.choice([0.0, rng.uniform(0.0, 0.02)])), 4),
+        "pace_limit": round(float(rng.choice([0.0, rng.uniform(1.05, 3.0)])), 2),
+    }
+
+
+SPACES: dict[str, Sampler] = {
+    "on_off": lambda rng: _tracking(rng, ("uniform", "exp_decay")),
+    "proportional": lambda rng: _proportional(rng, ("uniform", "forecast")),
+    "exp_decay": lambda rng: {**_proportional(rng, ("exp_decay",)), "plan": "exp_decay"},
+    "pid": lambda rng: {
+        **_tracking(rng, ("uniform", "exp_decay")),
+        "kp": round(_log_uniform(rng, 1.0, 200.0), 2),
+        "ki": round(_log_uniform(rng, 1.0, 1000.0), 2),
+        "kd": round(float(rng.choice([0.0, _log_uniform(rng, 0.001, 0.1)])), 4),
+        "feedforward": str(rng.choice(["capacity", "none"])),
+        "p_base": round(_log_uniform(rng, 0.01, 0.5), 3),
+        "i_limit": round(float(rng.uniform(0.5, 3.0)), 2),
+    },
+}
+"""kind -> sampler of a parameter dict (the search space)."""
+
+
+def score(kind: str, params: dict[str, Any], scenario: str, episodes: int, seed: int) -> dict:
+    """Aggregate metrics (``baselines.stats.aggregate``) of one parameter set."""
+    roll = run_episodes(build_controller(kind, **params), scenario, episodes, seed)
+    return aggregate(roll.metrics, n_boot=500, seed=seed)
+
+
+def tune(
+    kind: str,
+    scenario: str = "live_commerce",
+    trials: int = 40,
+    train_episodes: int = 300,
+    train_seed: int = 100_000,
+    test_episodes: int = 1000,
+    test_seed: int = 0,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Best parameters of ``kind`` by train mean pacing_score, with default/tuned test scores."""
+    if train_seed < test_seed + test_episodes and test_seed < train_seed + train_episodes:
+        raise ValueError(
+            f"train seeds [{train_seed}, {train_seed + train_episodes}) overlap held-out seeds "
+            f"[{test_seed}, {test_seed + test_episodes}): choose disjoint --train-seed"
+        )
+    rng = np.random.default_rng(seed)
+    defaults = dataclasses.asdict(CONTROLLERS[kind][1]())
+    candidates = [defaults] + [SPACES[kind](rng) for _ in range(trials)]
+    best, best_score = defaults, -math.inf
+    for params in candidates:
+        s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
+        if s > best_score:
+            best, best_score = params, s
+    return {
+        "kind": kind,
+        "params": dataclasses.asdict(build_controller(kind, **best).config),  # type: ignore[attr-defined]
+        "train": best_score,
+        "test": score(kind, best, scenario, test_episodes, test_seed),
+        "test_default": score(kind, defaults, scenario, test_episodes, test_seed),
+    }
+
+
+def write_yaml(result: dict[str, Any], path: Path, command: str) -> None:
+    """Write the tuned controller in the ``conf/controller`` format, scores as comments."""
+    import yaml
+
+    t, d = result["test"], result["test_default"]
+    header = (
+        f"# Tuned by: {command}\n"
+        f"# train mean pacing_score {result['train']:.4f}; held-out ({t['episodes']} "
+        f"episodes) {t['pacing_score']:.4f} [{t['pacing_score_ci'][0]:.4f}, "
+        f"{t['pacing_score_ci'][1]:.4f}] (defaults: {d['pacing_score']:.4f})\n"
+    )
+    body = {"kind": result["kind"], "name": f"{result['kind']} (tuned)", "params": result["params"]}
+    path.write_text(header + yaml.safe_dump(body, sort_keys=False))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--scenario", default="live_commerce")
+    ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
+    ap.add_argument("--trials", type=int, default=40)
+    ap.add_argument("--train-episodes", type=int, default=300)
+    ap.add_argument("--train-seed", type=int, default=100_000)
+    ap.add_argument("--test-episodes", type=int, default=1000)
+    ap.add_argument("--test-seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "conf" / "controller"
+    )
+    args = ap.parse_args(argv)
+    if args.trials < 0 or args.train_episodes < 1 or args.test_episodes < 1:
+        ap.error("--trials must be >= 0 and --train-episodes / --test-episodes >= 1")
+    command = "python -m baselines.tune " + " ".join(
+        f"--scenario {args.scenario} --trials {args.trials} --seed {args.seed}".split()
+    )
+    print("| kind | train score | held-out score [95% CI] | held-out, defaults |")
+    print("|---|---:|---:|---:|")
+    for kind in args.kinds:
+        res = tune(
+            kind,
+            args.scenario,
+            args.trials,
+            args.train_episodes,
+            args.train_seed,
+            args.test_episodes,
+            args.test_seed,
+            args.seed,
+        )
+        write_yaml(res, args.out / f"{kind}_tuned.yaml", command)
+        t = res["test"]
+        lo, hi = t["pacing_score_ci"]
+        print(
+            f"| {kind} | {res['train']:.4f} | {t['pacing_score']:.4f} [{lo:.4f}, {hi:.4f}] | "
+            f"{res['test_default']['pacing_score']:.4f} |"
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""``pacegym-evaluate``: evaluate controllers on a scenario, print and save their metrics.
+
+    pacegym-evaluate scenario=live_commerce controller=exp_decay episodes=200 seed=0
+    pacegym-evaluate experiment=seed_live_commerce
+
+Every controller runs the same ``episodes`` episodes (episode ``i`` seeded ``seed + i``,
+common random numbers). Writes to the run's output directory (``hydra.run.dir``):
+
+- ``metrics.json``: ``{controller name: {key: mean, key_ci: [low, high], ..., episodes}}``
+  for every key of ``envs.metrics.METRIC_KEYS`` (95% bootstrap intervals);
+- ``comparison.json``: paired differences against the baseline controller
+  (``{name: {key: [mean, low, high]}}``), when there are several controllers;
+- PNG plots (``experiments.plots``) unless ``plots=false``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+
+from baselines.harness import Rollout, run_episodes
+from baselines.stats import aggregate, paired_difference
+from envs.metrics import METRIC_KEYS
+from experiments.evaluate_config import build_all, register
+from experiments.hydra_app import hydra_app
+
+register()
+
+
+def format_table(results: dict[str, dict[str, Any]], keys: tuple[str, ...] = METRIC_KEYS) -> str:
+    """Markdown table: one row per controller, ``mean [low, high]`` per metric."""
+    lines = ["| controller | " + " | ".join(keys) + " |", "|---" + "|---:" * len(keys) + "|"]
+    for name, agg in results.items():
+        cells = [f"{agg[k]:.3f} [{agg[f'{k}_ci'][0]:.3f}, {agg[f'{k}_ci'][1]:.3f}]" for k in keys]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
+    """Run the evaluation described by ``cfg`` and write its files to ``out_dir``."""
+    scenario, controllers = build_all(cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rollouts: list[Rollout] = []
+    recorded: list[Rollout] = []
+    results: dict[str, dict[str, Any]] = {}
+    for ctrl in controllers:
+        roll = run_episodes(ctrl, scenario, cfg.episodes, cfg.seed, cfg.batch_size)
+        rollouts.append(roll)
+        results[ctrl.name] = aggregate(roll.metrics, n_boot=cfg.n_boot, seed=cfg.seed)
+        if cfg.plots:
+            n_rec = min(cfg.plot_episodes, cfg.episodes)
+            recorded.append(run_episodes(ctrl, scenario, n_rec, cfg.seed, cfg.batch_size, True))
+    (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
+    print(f"{scenario.name}: {cfg.episodes} episodes from seed {cfg.seed} (mean [95% CI])")
+    print(format_table(results))
+    if len(rollouts) > 1:
+        base_name = cfg.baseline or rollouts[0].name
+        base = next(r for r in rollouts if r.name == base_name)
+        comparison = {
+            r.name: {
+                k: list(paired_difference(r, base, k, n_boot=cfg.n_boot, seed=cfg.seed))
+                for k in METRIC_KEYS
+            }
+            for r in rollouts
+            if r is not base
+        }
+        (out_dir / "comparison.json").write_text(
+            json.dumps({"baseline": base_name, "differences": comparison}, indent=2)
+        )
+        for name, diffs in comparison.items():
+            m, lo, hi = diffs["wasted_post_end"]
+            print(f"{name} - {base_name}: wasted_post_end {m:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+    if cfg.plots:
+        from experiments.plots import plot_rollouts
+
+        plot_rollouts(recorded, out_dir, scenario)
+    print(f"wrote {out_dir / 'metrics.json'}")
+    return results
+
+
+@hydra_app("evaluate")
+def main(cfg: DictConfig) -> None:
+    """Hydra entry point (console script ``pacegym-evaluate``)."""
+    evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""pacegym-evaluate: config groups compose, validation is clear, metrics.json is complete."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from baselines.controllers import ControllerConfigError
+from envs.metrics import METRIC_KEYS
+from envs.params import ScenarioError
+from experiments.evaluate import evaluate
+from experiments.evaluate_config import build_all
+from experiments.hydra_app import CONF_DIR
+
+CONTROLLER_FILES = sorted(p.stem for p in (Path(CONF_DIR) / "controller").glob("*.yaml"))
+TINY = ["scenario.time.flight_min=[10.0,15.0]", "episodes=6", "n_boot=50", "plot_episodes=3"]
+
+
+def cfg(*overrides: str):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+        return compose(config_name="evaluate", overrides=list(overrides))
+
+
+@pytest.mark.parametrize("controller", CONTROLLER_FILES)
+def test_every_controller_file_composes_and_builds(controller):
+    c = cfg(f"controller={controller}")
+    scenario, controllers = build_all(c)
+    assert scenario.name == "live_commerce" and len(controllers) == 1
+    assert controllers[0].kind == c.controller.kind
+
+
+@pytest.mark.parametrize("scenario", ["live_commerce", "daily_budget", "multi_day_flight"])
+def test_scenario_group_composes(scenario):
+    assert build_all(cfg(f"scenario={scenario}"))[0].name == scenario
+
+
+def test_seed_experiment_composes_three_controllers():
+    c = cfg("experiment=seed_live_commerce")
+    _, controllers = build_all(c)
+    assert [k.kind for k in controllers] == ["proportional", "exp_decay", "on_off"]
+    assert c.episodes == 1000 and c.baseline == controllers[0].name
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "match"),
+    [
+        (["episodes=0"], ValueError, "episodes = 0"),
+        (["controller.kind=bang_bang"], ControllerConfigError, "allowed"),
+        (["controller.params.rate=3.0"], ControllerConfigError, r"controller\.params\.rate"),
+        (["+controller.params.gain=1"], ControllerConfigError, r"params\.gain"),
+        (["scenario.money.budget=-1"], ScenarioError, r"money\.budget"),
+        (["baseline=nobody"], ControllerConfigError, "baseline"),
+    ],
+)
+def test_bad_config_is_rejected_before_running(overrides, error, match):
+    with pytest.raises(error, match=match):
+        build_all(cfg(*overrides))
+
+
+def test_schema_rejects_unknown_top_level_keys():
+    with pytest.raises(Exception, match="episdes"):
+        cfg("episdes=3")
+
+
+def test_evaluate_writes_metrics_comparison_and_plots(tmp_path):
+    c = cfg("experiment=seed_live_commerce", *TINY)
+    results = evaluate(c, tmp_path)
+    data = json.loads((tmp_path / "metrics.json").read_text())
+    assert data == results and len(data) == 3
+    for agg in data.values():
+        for k in METRIC_KEYS:
+            assert isinstance(agg[k], float)
+            lo, hi = agg[f"{k}_ci"]
+            assert lo <= agg[k] + 1e-12 and agg[k] <= hi + 1e-12
+    comp = json.loads((tmp_path / "comparison.json").read_text())
+    assert len(comp["differences"]) == 2
+    assert (tmp_path / "evaluation.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_console_command_end_to_end(tmp_path):
+    exe = Path(sys.executable).parent / "pacegym-evaluate"
+    out = tmp_path / "run"
+    args = [str(exe), "controller=pid", *TINY, "plots=false", f"hydra.run.dir={out}"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads((out / "metrics.json").read_text())
+    assert list(data) == ["PID"] and set(METRIC_KEYS) <= set(data["PID"])
+    assert "| PID |" in proc.stdout
+    assert OmegaConf.load(out / ".hydra" / "config.yaml").controller.kind == "pid"
