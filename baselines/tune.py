@@ -1,9 +1,12 @@
-"""Random search over each baseline's parameters on training seeds, scored on held-out seeds.
+"""Random search, then local refinement, over each baseline's parameters on training seeds,
+scored on held-out seeds.
 
     python -m baselines.tune --scenario live_commerce [--kinds pid exp_decay] [--trials 40]
 
 For each kind: ``trials`` parameter draws (plus the kind's defaults) are scored by mean
-``pacing_score`` on ``train_episodes`` episodes seeded from ``train_seed``; the best is
+``pacing_score`` on ``train_episodes`` episodes seeded from ``train_seed``; then
+``refine`` hill-climbing steps perturb the best numeric parameters (log-normal, 30%) and
+keep a perturbation when it scores higher on the same training seeds; the best is
 re-evaluated on ``test_episodes`` held-out episodes seeded from ``test_seed`` (disjoint
 seed ranges) and written as ``conf/controller/<kind>_tuned.yaml``
 (``{kind, name, params}``, the format ``baselines.factory.from_spec`` reads).
@@ -35,7 +38,9 @@ def _tracking(rng: np.random.Generator, plans: tuple[str, ...]) -> dict[str, Any
     return {
         "plan": str(rng.choice(plans)),
         "decay_rate": round(float(rng.uniform(0.5, 3.5)), 2),
-        "early_close": round(float(rng.choice([0.0, 0.0, rng.uniform(0.0, 0.2)])), 3),
+        "early_close": round(
+            float(rng.choice([0.0, rng.uniform(0.0, 0.2), rng.uniform(0.2, 0.5)])), 3
+        ),
         "in_flight_weight": round(float(rng.choice([0.0, rng.uniform(0.0, 1.0), 1.0])), 2),
     }
 
@@ -69,6 +74,18 @@ SPACES: dict[str, Sampler] = {
 """kind -> sampler of a parameter dict (the search space)."""
 
 
+def perturb(rng: np.random.Generator, params: dict[str, Any], scale: float = 0.3) -> dict[str, Any]:
+    """A neighbour of ``params``: each positive numeric value scaled by exp(scale * z) with
+    probability 1/2 (categorical values, zeros and booleans are kept)."""
+    out = dict(params)
+    for key, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            continue
+        if rng.random() < 0.5:
+            out[key] = round(float(value) * math.exp(scale * rng.standard_normal()), 4)
+    return out
+
+
 def score(kind: str, params: dict[str, Any], scenario: str, episodes: int, seed: int) -> dict:
     """Aggregate metrics (``baselines.stats.aggregate``) of one parameter set."""
     roll = run_episodes(build_controller(kind, **params), scenario, episodes, seed)
@@ -84,6 +101,7 @@ def tune(
     test_episodes: int = 1000,
     test_seed: int = 0,
     seed: int = 0,
+    refine: int = 40,
 ) -> dict[str, Any]:
     """Best parameters of ``kind`` by train mean pacing_score, with default/tuned test scores."""
     if train_seed < test_seed + test_episodes and test_seed < train_seed + train_episodes:
@@ -96,6 +114,15 @@ def tune(
     candidates = [defaults] + [SPACES[kind](rng) for _ in range(trials)]
     best, best_score = defaults, -math.inf
     for params in candidates:
+        s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
+        if s > best_score:
+            best, best_score = params, s
+    for _ in range(refine):
+        params = perturb(rng, best)
+        try:
+            build_controller(kind, **params)
+        except ValueError:  # a perturbation left the parameter's allowed range
+            continue
         s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
         if s > best_score:
             best, best_score = params, s
@@ -128,6 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--scenario", default="live_commerce")
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
     ap.add_argument("--trials", type=int, default=40)
+    ap.add_argument("--refine", type=int, default=40)
     ap.add_argument("--train-episodes", type=int, default=300)
     ap.add_argument("--train-seed", type=int, default=100_000)
     ap.add_argument("--test-episodes", type=int, default=1000)
@@ -137,10 +165,11 @@ def main(argv: list[str] | None = None) -> None:
         "--out", type=Path, default=Path(__file__).resolve().parent.parent / "conf" / "controller"
     )
     args = ap.parse_args(argv)
-    if args.trials < 0 or args.train_episodes < 1 or args.test_episodes < 1:
-        ap.error("--trials must be >= 0 and --train-episodes / --test-episodes >= 1")
-    command = "python -m baselines.tune " + " ".join(
-        f"--scenario {args.scenario} --trials {args.trials} --seed {args.seed}".split()
+    if args.trials < 0 or args.refine < 0 or args.train_episodes < 1 or args.test_episodes < 1:
+        ap.error("--trials and --refine must be >= 0 and --train-episodes / --test-episodes >= 1")
+    command = (
+        f"python -m baselines.tune --scenario {args.scenario} --trials {args.trials} "
+        f"--refine {args.refine} --seed {args.seed}"
     )
     print("| kind | train score | held-out score [95% CI] | held-out, defaults |")
     print("|---|---:|---:|---:|")
@@ -154,6 +183,7 @@ def main(argv: list[str] | None = None) -> None:
             args.test_episodes,
             args.test_seed,
             args.seed,
+            args.refine,
         )
         write_yaml(res, args.out / f"{kind}_tuned.yaml", command)
         t = res["test"]
