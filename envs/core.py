@@ -23,6 +23,7 @@ import numpy as np
 from envs import kernel as K
 from envs import plans, rng
 from envs.delays import alias_table, continuous_cdf, tick_probabilities
+from envs.forecast import forecast_week
 from envs.metrics import EpisodeTotals, episode_metrics
 from envs.params import ScenarioParams, bounds, is_range
 from envs.scenarios import resolve
@@ -104,6 +105,10 @@ class PacingCore:
         self.ist[:, K.I_DONE] = 1  # nothing runs before reset
 
         self._prof, self._prof_mode = profile_array(sc.traffic)
+        if sc.forecast.kind == "perturbed":
+            self._fc_prof, self._fc_mode = np.zeros(1), 0
+        else:  # learned from simulated past days (cached per scenario)
+            self._fc_prof, self._fc_mode = forecast_week(sc), 1
         self._dow = np.asarray(sc.traffic.dow_factors, dtype=float)
         self._surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self._surge_cum = np.cumsum(sc.traffic.surge_probs)
@@ -161,6 +166,8 @@ class PacingCore:
             float(tp.slot_s),
             self.tps,
             self._per_campaign_delay,
+            self._fc_prof,
+            self._fc_mode,
         )
         if self._per_campaign_delay:
             cols = [vals[:, RANDOMIZABLE.index(k)] for k in _DELAY_SHAPE]

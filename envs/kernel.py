@@ -376,6 +376,21 @@ V_BUDGET = 15
 
 
 @nb.njit(cache=True)
+def _learned_slot(
+    fc_prof: np.ndarray, start_day: int, start_min: float, s: int, slot_s: float
+) -> float:
+    """Learned forecast requests in plan slot ``s``: the per-minute forecast summed over the
+    slot's minutes (the mid-slot minute, scaled, when a slot is shorter than a minute)."""
+    n_min = max(1, math.floor(slot_s / 60.0 + 0.5))
+    width = slot_s / 60.0 / n_min  # [min] per sub-interval
+    out = 0.0
+    for k in range(n_min):
+        minute = start_day * 1440.0 + start_min + s * slot_s / 60.0 + (k + 0.5) * width
+        out += fc_prof[int(minute) % fc_prof.shape[0]] * width
+    return out
+
+
+@nb.njit(cache=True)
 def init_rows(
     rows: np.ndarray,
     vals: np.ndarray,
@@ -395,8 +410,15 @@ def init_rows(
     slot_s: float,
     tps: int,
     per_campaign_delay: bool,
+    fc_prof: np.ndarray,
+    fc_mode: int,
 ) -> None:
-    """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded)."""
+    """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
+
+    ``fc_mode`` 0: the forecast is the true expected profile (``prof``, ``dow``) x bias x
+    noise; 1: a learned forecast, ``fc_prof[minute of week]`` [requests/min] from Monday
+    00:00, replaces the expected profile (bias and noise still apply).
+    """
     max_slots = slot_spend.shape[1]
     n_hist = hist.shape[1]
     for i in range(rows.shape[0]):
@@ -424,22 +446,30 @@ def init_rows(
         fc_cum[b, 0] = 0.0
         for s in range(max_slots):
             if s < slots:
-                if prof_mode == 0:
-                    x = (s + 0.5) / slots * (prof.shape[0] - 1)
-                    j = min(int(x), prof.shape[0] - 2)
-                    shape = prof[j] + (x - j) * (prof[j + 1] - prof[j])
+                if fc_mode == 1:
+                    z = rng.normal(st)
+                    total += (
+                        _learned_slot(fc_prof, start_day, v[V_START_MIN], s, slot_s)
+                        * v[V_FC_BIAS]
+                        * math.exp(sd * z - 0.5 * sd * sd)
+                    )
                 else:
-                    minute = v[V_START_MIN] + (s + 0.5) * slot_s / 60.0
-                    day = (start_day + int(minute // 1440.0)) % 7
-                    shape = prof[int(minute) % prof.shape[0]] * dow[day]
-                z = rng.normal(st)
-                total += (
-                    v[V_BASE_RATE]
-                    * slot_s
-                    * shape
-                    * v[V_FC_BIAS]
-                    * math.exp(sd * z - 0.5 * sd * sd)
-                )
+                    if prof_mode == 0:
+                        x = (s + 0.5) / slots * (prof.shape[0] - 1)
+                        j = min(int(x), prof.shape[0] - 2)
+                        shape = prof[j] + (x - j) * (prof[j + 1] - prof[j])
+                    else:
+                        minute = v[V_START_MIN] + (s + 0.5) * slot_s / 60.0
+                        day = (start_day + int(minute // 1440.0)) % 7
+                        shape = prof[int(minute) % prof.shape[0]] * dow[day]
+                    z = rng.normal(st)
+                    total += (
+                        v[V_BASE_RATE]
+                        * slot_s
+                        * shape
+                        * v[V_FC_BIAS]
+                        * math.exp(sd * z - 0.5 * sd * sd)
+                    )
             fc_cum[b, s + 1] = total
         for s in range(max_slots + 1):
             fc_cum[b, s] = min(fc_cum[b, s] / total, 1.0) if total > 0.0 else min(s / slots, 1.0)

@@ -172,17 +172,35 @@ class TrafficParams:
 
 @dataclass(frozen=True)
 class ForecastParams:
-    """Inventory forecast of remaining traffic per plan slot."""
+    """Inventory forecast of remaining traffic per plan slot.
 
-    kind: str = "perturbed"  # perturbed: true expected profile x bias x log-normal noise
+    ``perturbed``: the true expected profile x bias x log-normal noise. A data-driven
+    kind (``seasonal_naive``, ``holt_winters``; see ``envs.forecast``) is trained on
+    ``history_days`` days of the scenario's own simulated traffic (seed
+    ``history_seed``) and replaces the true profile; bias and noise still apply on top.
+    """
+
+    kind: str = "perturbed"  # perturbed | seasonal_naive | holt_winters
     bias: Value = 1.0  # [x] multiplicative bias of the forecast
     noise_sd: Value = 0.1  # [-] log-sd of the per-slot forecast error
+    history_days: int = 14  # [days] training history of a data-driven kind
+    history_seed: int = 0  # [-] seed of the simulated history
 
     def __post_init__(self) -> None:
-        if self.kind != "perturbed":
-            raise ScenarioError(f"forecast.kind = {self.kind!r}: allowed 'perturbed'")
+        kinds = ("perturbed", "seasonal_naive", "holt_winters")
+        if self.kind not in kinds:
+            raise ScenarioError(
+                f"forecast.kind = {self.kind!r}: allowed " + ", ".join(repr(k) for k in kinds)
+            )
         check("forecast.bias", self.bias, 0.0, 100.0, low_open=True, unit="x")
         check("forecast.noise_sd", self.noise_sd, 0.0, 3.0)
+        need = 2 if self.kind == "holt_winters" else 1
+        check("forecast.history_days", self.history_days, need, 31, unit="days", allow_range=False)
+        if int(self.history_days) != self.history_days:
+            raise ScenarioError(
+                f"forecast.history_days = {self.history_days}: allowed a whole number of days"
+            )
+        check("forecast.history_seed", self.history_seed, 0, 2**63 - 1, allow_range=False)
 
 
 @dataclass(frozen=True)

@@ -43,9 +43,18 @@ def intraday_profile() -> np.ndarray:
     return shape / shape.mean()
 
 
+_REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
 def read_trace(path: str | Path) -> np.ndarray:
-    """Per-minute request counts from a CSV with a ``requests`` column; errors name the row."""
+    """Per-minute request counts from a CSV with a ``requests`` column; errors name the row.
+
+    A relative path is looked up in the working directory, then in the repository root
+    (where calibrated scenarios under ``conf/scenario/`` reference their traces).
+    """
     p = Path(path)
+    if not p.is_file() and not p.is_absolute() and (_REPO_ROOT / p).is_file():
+        p = _REPO_ROOT / p
     if not p.is_file():
         raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: no such file")
     with p.open(newline="") as f:

@@ -1,0 +1,47 @@
+"""Calibration: fit a scenario to an ad server's logs, and simulate logs from a scenario.
+
+numpy, pandas and pyarrow only. See ``docs/calibration.md`` and the console scripts
+``pacegym-calibrate`` / ``pacegym-simulate-logs``.
+"""
+
+from __future__ import annotations
+
+from envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
+from envs.calibration.fit import Calibration, calibrate, load_yaml, trace_reference, write_scenario
+from envs.calibration.logs import (
+    EventLog,
+    LogError,
+    MinuteCounts,
+    event_minutes,
+    parse_events,
+    parse_minutes,
+    read_log,
+    read_table,
+)
+from envs.calibration.simulate import TickCounts, event_table, minute_table, run_core
+from envs.calibration.traffic_fit import TrafficFit, fit_traffic
+
+__all__ = [
+    "Calibration",
+    "DelayFit",
+    "EventLog",
+    "LogError",
+    "MinuteCounts",
+    "TickCounts",
+    "TrafficFit",
+    "calibrate",
+    "event_minutes",
+    "event_table",
+    "fit_deconvolved",
+    "fit_joined",
+    "fit_traffic",
+    "load_yaml",
+    "minute_table",
+    "parse_events",
+    "parse_minutes",
+    "read_log",
+    "read_table",
+    "run_core",
+    "trace_reference",
+    "write_scenario",
+]

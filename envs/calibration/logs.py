@@ -1,0 +1,342 @@
+"""Log formats read and written by calibration, and their validation.
+
+Two documented forms (CSV or Parquet), one row per event or per minute:
+
+**Event log** (``event`` column present):
+
+| column | type | meaning |
+|---|---|---|
+| ``campaign_id`` | string or int | campaign (one traffic stream) |
+| ``event`` | ``request`` / ``serve`` / ``impression`` | an eligible request, a served ad, a counted (billed) impression |
+| ``timestamp`` | ISO-8601 text, timestamp, or epoch seconds (number) | when it happened (UTC) |
+| ``cost`` | number >= 0, optional | billed cost of an impression (0 on other rows) |
+| ``serve_id`` | int, optional | on ``serve`` rows the serve's id (unique in the log); on ``impression`` rows the id of the serve it counts |
+| ``serve_timestamp`` | like ``timestamp``, optional | on ``impression`` rows, when its serve happened |
+
+The log is *joined* when impressions carry ``serve_id`` or ``serve_timestamp``:
+the delay is then measured pair by pair; otherwise it is deconvolved from
+per-minute counts.
+
+**Per-minute aggregates** (``requests`` column present): ``campaign_id``
+(optional), ``timestamp`` (minute start), ``requests``, ``serves``,
+``impressions`` (impressions counted in that minute), ``cost`` (optional).
+
+Rows are numbered from 1 (the first data row; CSV line = row + 1). Every error
+names the column, the row and the value, and says what is allowed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+EVENTS = ("request", "serve", "impression")
+EVENT_COLUMNS = ("campaign_id", "event", "timestamp")
+MINUTE_COLUMNS = ("timestamp", "requests", "serves", "impressions")
+NS_PER_MIN = 60_000_000_000
+
+
+class LogError(ValueError):
+    """The log cannot be read or is inconsistent; the message names column, row and value."""
+
+
+@dataclass(frozen=True)
+class EventLog:
+    """A validated event log (arrays aligned by row; times in ns since the epoch, UTC)."""
+
+    campaign: np.ndarray  # (rows,) int64 index into `campaigns`
+    campaigns: tuple[str, ...]
+    event: np.ndarray  # (rows,) int8: 0 request, 1 serve, 2 impression
+    time_ns: np.ndarray  # (rows,) int64
+    cost: np.ndarray  # (rows,) float64
+    serve_id: np.ndarray | None  # (rows,) int64, -1 where missing
+    serve_time_ns: np.ndarray | None  # (rows,) int64, impression rows only (else 0)
+
+    @property
+    def joined(self) -> bool:
+        return self.serve_id is not None or self.serve_time_ns is not None
+
+
+@dataclass(frozen=True)
+class MinuteCounts:
+    """Per-campaign per-minute counts on one grid of whole minutes since the epoch.
+
+    ``valid[c, m]`` is False outside campaign ``c``'s observed span; counts there are 0.
+    """
+
+    campaigns: tuple[str, ...]
+    start_minute: int  # [min since epoch] first minute of the grid
+    requests: np.ndarray  # (campaigns, minutes) float64
+    serves: np.ndarray
+    impressions: np.ndarray
+    valid: np.ndarray  # bool
+    cost: float  # total billed cost of impressions [currency]
+
+    @property
+    def minutes(self) -> int:
+        return self.requests.shape[1]
+
+
+def read_table(path: str | Path) -> pa.Table:
+    """A CSV (``.csv``, ``.csv.gz``) or Parquet (``.parquet``, ``.pq``) file as an Arrow table."""
+    p = Path(path)
+    if not p.is_file():
+        raise LogError(f"log {str(path)!r}: no such file")
+    name = p.name.lower()
+    if name.endswith((".parquet", ".pq")):
+        return pq.read_table(p)
+    if name.endswith((".csv", ".csv.gz")):
+        opts = pacsv.ConvertOptions(
+            column_types={
+                "campaign_id": pa.string(),
+                "event": pa.dictionary(pa.int32(), pa.string()),
+            },
+            strings_can_be_null=True,
+        )
+        try:
+            return pacsv.read_csv(p, convert_options=opts)
+        except pa.ArrowInvalid as e:
+            raise LogError(f"log {str(path)!r}: cannot parse the CSV: {e}") from None
+    raise LogError(f"log {str(path)!r}: unknown format; allowed .csv, .csv.gz, .parquet, .pq")
+
+
+def _first(mask: np.ndarray) -> int:
+    return int(np.flatnonzero(mask)[0])
+
+
+def _require(table: pa.Table, columns: tuple[str, ...], form: str) -> None:
+    missing = [c for c in columns if c not in table.column_names]
+    if missing:
+        raise LogError(
+            f"{form}: missing column(s) {missing}; found {table.column_names}. "
+            f"Required: {list(columns)} (see envs/calibration/logs.py)"
+        )
+
+
+def _nulls(table: pa.Table, column: str) -> None:
+    col = table[column]
+    if col.null_count:
+        row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
+        raise LogError(f"column {column!r}, row {row + 1}: value is missing; allowed a value")
+
+
+def timestamps_ns(table: pa.Table, column: str) -> np.ndarray:
+    """``column`` as int64 ns since the epoch (UTC); numbers are epoch seconds."""
+    _nulls(table, column)
+    col = table[column]
+    t = col.type
+    if pa.types.is_timestamp(t):
+        try:
+            ns = col.cast(pa.timestamp("ns", tz=t.tz))
+        except pa.ArrowInvalid as e:
+            raise LogError(
+                f"column {column!r}: a timestamp is out of range ({e}); allowed years 1678-2261"
+            ) from None
+        return np.asarray(ns.cast(pa.int64()).to_numpy())
+    if pa.types.is_integer(t) or pa.types.is_floating(t):
+        x = np.asarray(col.cast(pa.float64()).to_numpy())
+        bad = ~np.isfinite(x)
+        if bad.any():
+            row = _first(bad)
+            raise LogError(
+                f"column {column!r}, row {row + 1}: {x[row]} is not a finite epoch time [s]"
+            )
+        return np.round(x * 1e9).astype(np.int64)
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+        text = col.cast(pa.string()) if pa.types.is_dictionary(t) else col
+        try:
+            return np.asarray(
+                pc.cast(text, pa.timestamp("ns")).cast(pa.int64()).to_numpy(zero_copy_only=False)
+            )
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            pass
+        values = text.to_numpy(zero_copy_only=False)
+        for row, v in enumerate(values):
+            try:
+                pc.cast(pa.array([v]), pa.timestamp("ns"))
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise LogError(
+                    f"column {column!r}, row {row + 1}: {v!r} is not a timestamp; allowed "
+                    "ISO-8601 text (2024-01-01T08:30:00.250) or epoch seconds"
+                ) from None
+    raise LogError(
+        f"column {column!r} has type {t}; allowed ISO-8601 text, a timestamp or epoch seconds"
+    )
+
+
+def _numbers(table: pa.Table, column: str, *, default: float | None = None) -> np.ndarray:
+    """A non-negative finite numeric column; errors name the first bad row."""
+    if column not in table.column_names:
+        if default is None:
+            raise LogError(f"missing column {column!r}; found {table.column_names}")
+        return np.full(table.num_rows, default)
+    col = table[column]
+    if not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+        raise LogError(f"column {column!r} has type {col.type}; allowed numbers >= 0")
+    x = np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy())
+    bad = ~np.isfinite(x) | (x < 0)
+    if bad.any():
+        row = _first(bad)
+        raise LogError(
+            f"column {column!r}, row {row + 1}: {x[row]} is missing, negative or not finite; "
+            "allowed numbers >= 0"
+        )
+    return x
+
+
+def _campaigns(table: pa.Table) -> tuple[np.ndarray, tuple[str, ...]]:
+    if "campaign_id" not in table.column_names:
+        return np.zeros(table.num_rows, dtype=np.int64), ("0",)
+    _nulls(table, "campaign_id")
+    enc = table["campaign_id"].cast(pa.string()).dictionary_encode().combine_chunks()
+    codes = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return codes, tuple(str(v) for v in enc.dictionary.to_pylist())
+
+
+def parse_events(table: pa.Table) -> EventLog:
+    """Validate an event table (see the module docstring) into an ``EventLog``."""
+    _require(table, EVENT_COLUMNS, "event log")
+    _nulls(table, "event")
+    enc = table["event"].cast(pa.string()).dictionary_encode().combine_chunks()
+    names = [str(v).strip().lower() for v in enc.dictionary.to_pylist()]
+    unknown = [i for i, n in enumerate(names) if n not in EVENTS]
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
+    if unknown:
+        row = _first(np.isin(idx, unknown))
+        raise LogError(
+            f"column 'event', row {row + 1}: {names[idx[row]]!r} is not an event; allowed {list(EVENTS)}"
+        )
+    lut = np.array([EVENTS.index(n) for n in names], dtype=np.int8)
+    event = lut[idx]
+    campaign, campaigns = _campaigns(table)
+    time_ns = timestamps_ns(table, "timestamp")
+    cost = _numbers(table, "cost", default=0.0)
+    imp = event == 2
+    serve_id = serve_time = None
+    if "serve_id" in table.column_names:
+        col = table["serve_id"]
+        if not pa.types.is_integer(col.type):
+            raise LogError(f"column 'serve_id' has type {col.type}; allowed integers")
+        serve_id = np.asarray(col.fill_null(-1).to_numpy(), dtype=np.int64)
+        bad = (event != 0) & (serve_id < 0)
+        if bad.any():
+            row = _first(bad)
+            raise LogError(
+                f"column 'serve_id', row {row + 1}: missing or negative on a "
+                f"{EVENTS[event[row]]!r} row; allowed an id >= 0 on serve and impression rows"
+            )
+    elif "serve_timestamp" in table.column_names:
+        sub = table.filter(pa.array(imp)).select(["serve_timestamp"])
+        rows = np.flatnonzero(imp)
+        try:
+            st = timestamps_ns(sub, "serve_timestamp")
+        except LogError as e:  # renumber rows of the impression subset to log rows
+            msg = str(e)
+            k = int(msg.split("row ")[1].split(":")[0]) - 1
+            raise LogError(msg.replace(f"row {k + 1}:", f"row {rows[k] + 1}:", 1)) from None
+        serve_time = np.zeros(table.num_rows, dtype=np.int64)
+        serve_time[rows] = st
+    return EventLog(campaign, campaigns, event, time_ns, cost, serve_id, serve_time)
+
+
+def event_minutes(log: EventLog) -> MinuteCounts:
+    """Per-campaign per-minute counts of an event log; checks impressions have serves."""
+    n_c = len(log.campaigns)
+    minute = log.time_ns // NS_PER_MIN
+    lo, hi = int(minute.min()), int(minute.max())
+    n_m = hi - lo + 1
+    if n_c * n_m > 400_000_000:
+        raise LogError(
+            f"log spans {n_m} minutes x {n_c} campaigns: too large a grid; allowed <= 4e8 cells"
+        )
+    flat = log.campaign * n_m + (minute - lo)
+    counts = [
+        np.bincount(flat[log.event == e], minlength=n_c * n_m).reshape(n_c, n_m).astype(float)
+        for e in range(3)
+    ]
+    # impressions need serves: an impression before its campaign's first serve cannot be counted
+    first_serve = np.full(n_c, np.iinfo(np.int64).max)
+    is_serve = log.event == 1
+    np.minimum.at(first_serve, log.campaign[is_serve], log.time_ns[is_serve])
+    imp = log.event == 2
+    early = imp & (log.time_ns < first_serve[log.campaign])
+    if early.any():
+        row = _first(early)
+        raise LogError(
+            f"row {row + 1}: impression of campaign {log.campaigns[log.campaign[row]]!r} at "
+            f"{np.datetime64(int(log.time_ns[row]), 'ns')} comes before any serve of that "
+            "campaign; every impression needs a serve"
+        )
+    # a campaign's span is its requests' (impressions keep arriving after traffic ends)
+    req = log.event == 0
+    valid = _spans(log.campaign[req], minute[req] - lo, n_c, n_m)
+    return MinuteCounts(
+        log.campaigns, lo, counts[0], counts[1], counts[2], valid, float(log.cost[imp].sum())
+    )
+
+
+def _spans(campaign: np.ndarray, m: np.ndarray, n_c: int, n_m: int) -> np.ndarray:
+    first = np.full(n_c, n_m)
+    last = np.full(n_c, -1)
+    np.minimum.at(first, campaign, m)
+    np.maximum.at(last, campaign, m)
+    grid = np.arange(n_m)[None, :]
+    return (grid >= first[:, None]) & (grid <= last[:, None])
+
+
+def parse_minutes(table: pa.Table) -> MinuteCounts:
+    """Validate a per-minute aggregate table (see the module docstring)."""
+    _require(table, MINUTE_COLUMNS, "per-minute log")
+    campaign, campaigns = _campaigns(table)
+    minute_ns = timestamps_ns(table, "timestamp")
+    req = _numbers(table, "requests")
+    srv = _numbers(table, "serves")
+    imp = _numbers(table, "impressions")
+    cost = _numbers(table, "cost", default=0.0)
+    minute = minute_ns // NS_PER_MIN
+    lo = int(minute.min())
+    n_c, n_m = len(campaigns), int(minute.max()) - lo + 1
+    flat = campaign * n_m + (minute - lo)
+    out = [
+        np.bincount(flat, weights=x, minlength=n_c * n_m).reshape(n_c, n_m) for x in (req, srv, imp)
+    ]
+    order = np.lexsort((minute, campaign))
+    cum_serves = np.zeros(table.num_rows)
+    s_sorted = srv[order]
+    c_sorted = campaign[order]
+    cs = np.cumsum(s_sorted)
+    starts = np.r_[0, np.flatnonzero(np.diff(c_sorted)) + 1]
+    base = np.repeat(cs[starts] - s_sorted[starts], np.diff(np.r_[starts, len(order)]))
+    cum_serves[order] = cs - base
+    bad = (imp > 0) & (cum_serves <= 0)
+    if bad.any():
+        row = _first(bad)
+        raise LogError(
+            f"row {row + 1}: impressions = {imp[row]:g} for campaign "
+            f"{campaigns[campaign[row]]!r} before any serve of that campaign; every impression "
+            "needs a serve"
+        )
+    valid = _spans(campaign, minute - lo, n_c, n_m)
+    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, float(cost.sum()))
+
+
+def read_log(path: str | Path) -> EventLog | MinuteCounts:
+    """Read and validate a log of either form (chosen by its columns)."""
+    table = read_table(path)
+    if table.num_rows == 0:
+        raise LogError(f"log {str(path)!r} has no rows")
+    if "event" in table.column_names:
+        return parse_events(table)
+    if "requests" in table.column_names:
+        return parse_minutes(table)
+    raise LogError(
+        f"log {str(path)!r}: found columns {table.column_names}; an event log needs "
+        f"{list(EVENT_COLUMNS)} (+ cost, serve_id or serve_timestamp), a per-minute log "
+        f"{list(MINUTE_COLUMNS)} (+ campaign_id, cost)"
+    )

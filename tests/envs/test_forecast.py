@@ -1,0 +1,82 @@
+"""Inventory forecasters: the protocol, too little history, accuracy vs seasonal-naive, env use."""
+
+import numpy as np
+import pytest
+
+from envs import ScenarioError, resolve
+from envs.core import PacingCore
+from envs.forecast import (
+    Forecaster,
+    ForecastError,
+    HoltWinters,
+    SeasonalNaive,
+    forecast_week,
+    mape_by_horizon,
+    simulated_history,
+)
+from envs.scenarios import from_dict
+
+
+def learned(kind="holt_winters", days=8, **extra):
+    data = {"forecast": {"kind": kind, "history_days": days, **extra}}
+    return from_dict(data, base=resolve("daily_budget"))
+
+
+def test_forecasters_implement_the_protocol():
+    assert isinstance(SeasonalNaive(), Forecaster)
+    assert isinstance(HoltWinters(), Forecaster)
+    y = np.tile(np.arange(1.0, 25.0), 3)
+    np.testing.assert_array_equal(SeasonalNaive(24).fit(y).predict(30), y[np.arange(30) % 24])
+    pred = HoltWinters(season=24, smooth=1).fit(y).predict(24)
+    np.testing.assert_allclose(pred, y[:24], rtol=0.05)
+
+
+def test_too_little_history_is_an_error():
+    with pytest.raises(
+        ForecastError,
+        match=r"history has 100 periods; SeasonalNaive\(season=1440\) needs at least 1440",
+    ):
+        SeasonalNaive().fit(np.ones(100))
+    with pytest.raises(ForecastError, match=r"HoltWinters\(season=1440\) needs at least 2880"):
+        HoltWinters().fit(np.ones(2000))
+    with pytest.raises(ForecastError, match=r"history\[3\] = -1\.0: allowed finite counts >= 0"):
+        HoltWinters(season=2).fit(np.array([1.0, 2.0, 3.0, -1.0]))
+    with pytest.raises(ForecastError, match="call fit"):
+        HoltWinters().predict(3)
+    with pytest.raises(
+        ScenarioError, match=r"forecast\.history_days = 1 is out of range: allowed \[2, 31\]"
+    ):
+        learned(days=1)
+
+
+def test_holt_winters_beats_seasonal_naive_on_noisy_simulated_history():
+    y = simulated_history(learned(days=10))  # noise, surges, day-of-week: the core's traffic
+    origins = [d * 1440 + off for d in (7, 8) for off in (0, 720)]
+    res = mape_by_horizon(y, {"naive": SeasonalNaive(), "hw": HoltWinters()}, origins)
+    assert np.mean(res["hw"]) < np.mean(res["naive"])
+    assert min(res["hw"]) > 0
+
+
+def test_env_plans_from_a_learned_forecast():
+    sc = learned()
+    week = forecast_week(sc)
+    assert week.shape == (7 * 1440,) and np.all(week >= 0)
+    core = PacingCore(sc, 4)
+    core.reset(np.arange(4), np.arange(4, dtype=np.uint64))
+    truth = PacingCore("daily_budget", 4)
+    truth.reset(np.arange(4), np.arange(4, dtype=np.uint64))
+    assert np.all(np.diff(core.fc_cum[0]) >= 0) and core.fc_cum[0, -1] == pytest.approx(1.0)
+    assert not np.allclose(core.fc_cum, truth.fc_cum)
+    # the learned daily shape tracks the true one (forecast share of the day per 6 h)
+    np.testing.assert_allclose(core.fc_cum[:, ::360], truth.fc_cum[:, ::360], atol=0.04)
+    again = PacingCore(sc, 4)
+    again.reset(np.arange(4), np.arange(4, dtype=np.uint64))
+    np.testing.assert_array_equal(again.fc_cum, core.fc_cum)
+
+
+def test_broadcast_profile_cannot_learn_a_per_minute_forecast():
+    sc = from_dict({"forecast": {"kind": "seasonal_naive"}}, base=resolve("live_commerce"))
+    with pytest.raises(
+        ScenarioError, match=r"traffic\.profile = 'broadcast' is indexed by flight share"
+    ):
+        PacingCore(sc, 1)

@@ -1,0 +1,76 @@
+"""pacegym-simulate-logs -> pacegym-calibrate end to end, and calibrated scenarios in Hydra."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+from envs.calibration import load_yaml
+from envs.core import PacingCore
+from envs.scenarios import resolve
+from experiments import calibrate, simulate_logs
+from experiments.config import CONF_DIR
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_simulate_logs_then_calibrate(tmp_path, capsys):
+    logs = tmp_path / "logs"
+    simulate_logs.main(
+        [
+            "--days",
+            "2",
+            "--campaigns",
+            "1",
+            "--seed",
+            "3",
+            "--format",
+            "parquet",
+            "--out",
+            str(logs),
+        ]
+    )
+    events, minutes = logs / "daily_budget_events.parquet", logs / "daily_budget_minutes.parquet"
+    assert events.is_file() and minutes.is_file()
+    for log, method in ((events, "joined"), (minutes, "deconvolved")):
+        conf, rep = tmp_path / f"conf_{method}", tmp_path / f"report_{method}"
+        calibrate.main([str(log), "--name", "t", "--conf-dir", str(conf), "--report-dir", str(rep)])
+        fit = json.loads((rep / "fit.json").read_text())
+        assert fit["goodness"]["delay_method"] == method
+        assert (rep / "traffic.png").stat().st_size > 0 and (rep / "delay.png").is_file()
+        assert "Inventory forecast" in (rep / "report.md").read_text()
+        sc = load_yaml(conf / "calibrated_t.yaml")
+        assert sc.name == "calibrated_t" and sc.traffic.profile == "trace"
+        assert Path(sc.traffic.trace_csv).is_absolute()  # outside the repo: absolute path
+        core = PacingCore(sc, 1)
+        core.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))
+        core.step(np.ones(1))
+    assert "calibrated_t.yaml" in capsys.readouterr().out
+
+
+def test_bad_log_exits_with_the_error(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("timestamp,requests,serves,impressions\n2024-01-01 00:00,1,-2,0\n")
+    with pytest.raises(SystemExit, match=r"column 'serves', row 1: -2\.0"):
+        calibrate.main([str(path), "--conf-dir", str(tmp_path), "--report-dir", str(tmp_path)])
+
+
+CALIBRATED = sorted(p.stem for p in (CONF_DIR / "scenario").glob("calibrated_*.yaml"))
+
+
+@pytest.mark.parametrize("name", CALIBRATED)
+def test_calibrated_scenarios_compose_and_run_from_the_repo_root(name, monkeypatch):
+    monkeypatch.chdir(REPO)  # traffic.trace_csv is relative to the repository root
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="compare", overrides=[f"scenario={name}"])
+    sc = resolve(OmegaConf.to_container(cfg.scenario))
+    assert sc == load_yaml(CONF_DIR / "scenario" / f"{name}.yaml")
+    assert yaml.safe_load((CONF_DIR / "scenario" / f"{name}.yaml").read_text())["name"] == name
+    core = PacingCore(sc, 2)
+    core.reset(np.arange(2), np.arange(2, dtype=np.uint64))
+    core.step(np.ones(2))
