@@ -25,6 +25,7 @@ from agents.algos import AgentConfigError, build_model, check_agent, make_env
 from agents.callbacks import LogFn, TrainingCallback, _no_log
 from agents.checkpoint import latest_checkpoint, load_checkpoint
 from agents.policy import save_model
+from agents.shaping import build_shaping
 from envs.core import RANDOMIZABLE
 from envs.params import ScenarioParams
 from envs.scenarios import resolve, to_dict
@@ -82,6 +83,7 @@ def validate(scenario: Any, agent: Mapping[str, Any], train: Mapping[str, Any]) 
     if train.get("select", "best") not in ("best", "last"):
         raise AgentConfigError(f"train.select = {train.get('select')!r}: allowed ['best', 'last']")
     env, _ = make_env(sc, agent, int(train["n_envs"]), int(train["seed"]))
+    build_shaping(agent.get("shaping"))
     build_model(agent, env, int(train["seed"]), str(train.get("device", "cpu")))
     if train.get("resume"):
         latest_checkpoint(str(train["resume"]))
@@ -107,7 +109,8 @@ def train_agent(
     seed = int(train["seed"])
     torch.set_num_threads(int(train.get("torch_threads", 1)))
     set_random_seed(seed)
-    env, _ = make_env(train_sc, agent, int(train["n_envs"]), seed)
+    env, pacing = make_env(train_sc, agent, int(train["n_envs"]), seed)
+    pacing.shaping = build_shaping(agent.get("shaping"))  # training reward only
     resumed_from = None
     state: dict[str, Any] = {}
     if train.get("resume"):

@@ -27,6 +27,14 @@ class ResidualConfig:
 
 
 @dataclass
+class ShapingConfig:
+    """Training-only reward shaping (``agents.shaping``): a score-aligned reward."""
+
+    enabled: bool = False
+    weights: dict[str, float] = field(default_factory=dict)  # agents.shaping.SHAPING_TERMS
+
+
+@dataclass
 class AgentConfig:
     name: str = "ppo"  # label in MLflow and the leaderboard
     algo: str = "ppo"  # ppo | sac | td3 | recurrent_ppo (also a2c, ddpg)
@@ -37,6 +45,7 @@ class AgentConfig:
     normalize_reward: bool = False
     clip_obs: float = 10.0  # [std] clip of normalised observations
     residual: ResidualConfig = field(default_factory=ResidualConfig)
+    shaping: ShapingConfig = field(default_factory=ShapingConfig)
 
 
 @dataclass
