@@ -347,15 +347,6 @@ def draw_uniform(streams: np.ndarray, rows: np.ndarray, stream: int, out: np.nda
             out[i, j] = rng.uniform(st)
 
 
-@nb.njit(cache=True)
-def draw_normal(streams: np.ndarray, rows: np.ndarray, stream: int, out: np.ndarray) -> None:
-    """``out[i, j]``: standard normals from stream ``stream`` of campaign ``rows[i]``."""
-    for i in range(rows.shape[0]):
-        st = streams[rows[i], stream]
-        for j in range(out.shape[1]):
-            out[i, j] = rng.normal(st)
-
-
 # columns of the drawn-parameter matrix `vals` (order of envs.core.RANDOMIZABLE)
 V_FLIGHT_MIN = 0
 V_START_MIN = 1
