@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from agents.export.runtime import load_pacer
+from agents.export.runtime import PacerError, load_pacer
 from agents.export.verify import SB3Controller, metric_means, metric_parity
-from envs.spaces import OBS_NAMES, action_to_throttle
+from envs.spaces import OBS_INDEX, OBS_NAMES, action_to_throttle
 
 from .conftest import SCENARIO
 
@@ -58,3 +59,59 @@ def test_onnx_backend_matches_numpy(ppo_artifact, recorded_obs):
     bad[1, 0] = np.nan
     out = onnx_pacer(bad)
     assert out[1] == 0.0 and np.isfinite(out).all()
+
+
+def test_single_row_path_matches_sb3(ppo_model, ppo_artifact, recorded_obs):
+    """One campaign per call (float64 latency path, normalisation folded into layer 1)."""
+    model, norm = ppo_model
+    pacer = load_pacer(ppo_artifact)
+    rows = recorded_obs[::10]
+    ref = action_to_throttle(SB3Controller(model, norm).actions(rows))[0]
+    got = np.array([pacer(r)[0] for r in rows])
+    assert np.abs(got - ref).max() <= 1e-5
+
+
+def test_single_row_outside_clip_box_is_clipped_like_sb3(ppo_model, ppo_artifact, recorded_obs):
+    """A valid value beyond mean +- clip * std takes the unfolded path with the clip."""
+    model, norm = ppo_model
+    pacer = load_pacer(ppo_artifact)
+    col = OBS_INDEX["serving_rate"]  # allowed up to 1e4 x uniform pace
+    std = np.sqrt(norm["var"][col] + norm["epsilon"])
+    row = recorded_obs[50].copy()
+    row[col] = min(norm["mean"][col] + 3 * norm["clip"] * std, pacer.high[col])
+    assert row[col] > norm["mean"][col] + norm["clip"] * std  # really outside the box
+    ref = action_to_throttle(SB3Controller(model, norm).actions(row[None]))[0]
+    assert abs(pacer(row)[0] - ref[0]) <= 1e-5 and not pacer.last_invalid[0]
+    np.testing.assert_allclose(pacer(row)[0], pacer(np.stack([row] * 80))[0], rtol=1e-5)
+
+
+def test_worker_threads_match_serial(ppo_artifact, recorded_obs):
+    big = np.concatenate([recorded_obs] * 5)  # several blocks of CHUNK_ROWS rows
+    serial, threaded = load_pacer(ppo_artifact, threads=1), load_pacer(ppo_artifact, threads=2)
+    np.testing.assert_allclose(threaded.actions(big), serial.actions(big), rtol=0, atol=1e-7)
+    bad = big.copy()
+    bad[::7, 0] = np.nan
+    np.testing.assert_allclose(threaded(bad), serial(bad), rtol=1e-6, atol=1e-9)
+    np.testing.assert_array_equal(threaded.last_invalid, serial.last_invalid)
+    assert threaded.last_invalid.sum() == len(range(0, len(big), 7))
+    threaded.close()
+    np.testing.assert_allclose(threaded(bad), serial(bad), rtol=1e-6, atol=1e-9)  # restarts
+
+
+def test_worker_threads_ask_openblas_for_one_thread(ppo_artifact, recorded_obs):
+    """Workers x BLAS threads must not oversubscribe the cores (numpy's OpenBLAS here)."""
+    from agents.export import runtime
+
+    setter = runtime._openblas_thread_setter()
+    if setter is None:
+        pytest.skip("numpy's BLAS has no openblas_set_num_threads_local")
+    pacer = load_pacer(ppo_artifact, threads=2)
+    pacer(np.concatenate([recorded_obs] * 3))  # starts the workers
+    previous = [pacer._workers().submit(setter, 1).result() for _ in range(4)]
+    assert previous == [1, 1, 1, 1]  # the initialiser had already set one thread
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_threads_argument_checked(ppo_artifact, bad):
+    with pytest.raises(PacerError, match=r"threads = .*: allowed an integer >= 1"):
+        load_pacer(ppo_artifact, threads=bad)

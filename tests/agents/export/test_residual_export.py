@@ -19,19 +19,12 @@ def residual(tmp_path_factory):
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    import baselines
     from agents.export.artifact import normalization_from_vecnormalize
     from agents.export.exporter import export_residual
     from agents.residual import ResidualVecEnv
     from agents.vec_env import PacingVecEnv
-    from baselines.factory import build_controller
 
-    with pytest.MonkeyPatch.context() as mp:
-        # until baselines/__init__.py exports build_controller (issue 3)
-        if not hasattr(baselines, "build_controller"):
-            mp.setattr(baselines, "build_controller", build_controller, raising=False)
-        inner = ResidualVecEnv(PacingVecEnv(SCENARIO, n_envs=16, seed=1), BASE, SCALE)
-    env = VecNormalize(inner)
+    env = VecNormalize(ResidualVecEnv(PacingVecEnv(SCENARIO, n_envs=16, seed=1), BASE, SCALE))
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=128, n_epochs=1, seed=0, device="cpu")
     model.learn(512)
     norm = normalization_from_vecnormalize(env, n=15)
@@ -59,3 +52,15 @@ def test_residual_env_metrics_match(residual):
     assert metric_means(load_pacer(art), SCENARIO, 8, 0) == pytest.approx(
         metric_means(ref, SCENARIO, 8, 0), abs=1e-9
     )
+
+
+def test_residual_threads_match_serial(residual):
+    """The MLP blocks of a large batch run on worker threads; the PID base keeps its rows."""
+    ref, art = residual
+    obs = record_observations(ref, SCENARIO, 2, 0, max_rows=2000)
+    big = np.concatenate([obs] * 5)  # > 2 blocks
+    serial, threaded = load_pacer(art, threads=1), load_pacer(art, threads=2)
+    serial.reset(len(big))
+    threaded.reset(len(big))
+    np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)  # 2nd step
