@@ -6,8 +6,10 @@ Policy: SB3 PPO's default actor (2 x 64 tanh) with observation normalisation, ex
 ``agents.export``; inputs are observations recorded in the live-commerce env, tiled.
 Prints a markdown table of medians over ``--repeats`` runs; ratios are to torch eager
 (``TorchActor``, the same modules in torch, ``no_grad``, ``--threads`` threads), measured in
-the same run. The numpy and torch figures include input checks/normalisation and the
-action -> throttle mapping (torch: normalisation and clip only).
+the same run. The numpy and onnxruntime figures include input checks, normalisation and the
+action -> throttle mapping (torch: normalisation and clip only). The numpy pacer is shown
+with ``threads=1`` (all work in the caller's thread) and with ``--threads`` worker threads
+(its default on a machine with that many usable CPUs).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--rows", type=int, default=1_000_000)
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args(argv)
 
@@ -58,10 +60,11 @@ def main(argv: list[str] | None = None) -> None:
     tmp = tempfile.mkdtemp()
     art = export_sb3(model, f"{tmp}/ppo", normalization=norm)
     pid_art = export_controller({"kind": "pid", "params": {}}, f"{tmp}/pid")
-    pacer = load_pacer(art)
+    pacer = load_pacer(art, threads=1)
+    pacer_n = load_pacer(art, threads=args.threads)
     onnx1 = load_pacer(art, backend="onnx", threads=1)
     onnxn = load_pacer(art, backend="onnx", threads=args.threads)
-    pid = load_pacer(pid_art)
+    pid = load_pacer(pid_art, threads=1)
     actor = TorchActor(model, norm).eval()
 
     big = np.ascontiguousarray(np.resize(obs, (args.rows, obs.shape[1])))
@@ -72,7 +75,7 @@ def main(argv: list[str] | None = None) -> None:
         with torch.no_grad():
             return actor(torch.from_numpy(x)).numpy()
 
-    inner = 2000
+    inner = 3000
     rows: list[tuple[str, str, float, float]] = []
     t_torch1 = _median_time(lambda: torch_eager(one), args.repeats, inner)
     t_torchn = _median_time(lambda: torch_eager(big), args.repeats)
@@ -89,7 +92,8 @@ def main(argv: list[str] | None = None) -> None:
         rows.append(("1 campaign", name, t * 1e6, t_torch1 / t))
     pid.reset(args.rows)
     batch = [
-        ("numpy pacer (8,192-row chunks)", lambda: pacer(big)),
+        ("numpy pacer (1 thread)", lambda: pacer(big)),
+        (f"numpy pacer ({args.threads} threads)", lambda: pacer_n(big)),
         (f"onnxruntime pacer ({args.threads} threads)", lambda: onnxn(big)),
         ("onnxruntime pacer (1 thread)", lambda: onnx1(big)),
         ("torch eager actor (one batch)", lambda: torch_eager(big)),

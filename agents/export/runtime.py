@@ -195,16 +195,14 @@ class MlpPolicy:
             self._norm = list(zip(self.mean.tolist(), self.std.tolist(), strict=True))
             folded = np.vstack([w / self.std[:, None], (b - (self.mean / self.std) @ w)[None]])
             self._row_folded = np.ascontiguousarray(folded.T)  # input [x, 1]
-        self._row_rest = [
-            (np.ascontiguousarray(w.T, dtype=np.float64), b.astype(np.float64), act)
-            for w, b, act in self.layers[1:-1]
-        ]
+        # after layer 1, float32 as in the block path (numpy's float32 tanh is 2x faster)
+        self._row_rest = [(np.ascontiguousarray(w.T), b, act) for w, b, act in self.layers[1:-1]]
         w, b, act = self.layers[-1]  # (width, 1): a dot product and a Python float bias
-        self._row_last = (np.ascontiguousarray(w[:, 0], dtype=np.float64), float(b[0]), act)
+        self._row_last = (np.ascontiguousarray(w[:, 0]), float(b[0]), act)
         self._act0 = self.layers[0][2]
 
     def one_action(self, row: list[float], in_box: bool) -> float:
-        """The raw policy output for one valid row (latency path, float64 throughout).
+        """The raw policy output for one valid row (latency path; layer 1 in float64).
 
         ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
         the folded first layer applies; otherwise the row is normalised and clipped first.
@@ -217,7 +215,10 @@ class MlpPolicy:
             h = np.dot(self._row_plain, np.array([*z, 1.0]))
         if len(self.layers) == 1:  # a linear (or single-layer) policy: h is the output
             return float(_activation(self._act0, h)[0])
-        h = np.tanh(h, out=h) if self._act0 == "tanh" else _activation(self._act0, h)
+        if self._act0 == "tanh":
+            h = np.tanh(h, dtype=np.float32)
+        else:
+            h = _activation(self._act0, h).astype(np.float32)
         for wt, b, act in self._row_rest:
             h = np.dot(wt, h)
             h += b
@@ -493,6 +494,7 @@ class Pacer:
         self.kind = str(manifest["policy"]["kind"])
         obs = manifest["observation"]["features"]
         self.features: tuple[str, ...] = tuple(f["name"] for f in obs)
+        self._feature_set = frozenset(self.features)
         self.low = np.array([f["low"] for f in obs], dtype=np.float32)
         self.high = np.array([f["high"] for f in obs], dtype=np.float32)
         act = manifest["action"]
@@ -523,17 +525,18 @@ class Pacer:
             max(1, int(threads)) if isinstance(policy, (MlpPolicy, ResidualPolicy)) else 1
         )
         self._pool: ThreadPoolExecutor | None = None
+        self._pool_pid = 0
         self._pool_lock = threading.Lock()
         self.last_invalid = np.zeros(0, dtype=bool)
         self.last_guarded = np.zeros(0, dtype=bool)
 
     def as_matrix(self, observations: Any) -> np.ndarray:
         """Observations as a float32 ``(n, n_features)`` array in manifest order."""
-        if isinstance(observations, Mapping):
-            keys = set(observations)
-            missing = [f for f in self.features if f not in keys]
-            extra = sorted(str(k) for k in keys - set(self.features))
-            if missing or extra:
+        if type(observations) is not np.ndarray and isinstance(observations, Mapping):
+            if observations.keys() != self._feature_set:  # one set comparison when they match
+                keys = set(observations)
+                missing = [f for f in self.features if f not in keys]
+                extra = sorted(str(k) for k in keys - self._feature_set)
                 raise PacerError(
                     f"observation features: missing {missing}, unexpected {extra};"
                     f" expected exactly {list(self.features)}"
@@ -543,12 +546,13 @@ class Pacer:
             except ValueError:
                 lens = {f: np.size(observations[f]) for f in self.features}
                 raise PacerError(f"observation features have different lengths: {lens}") from None
+            if x.ndim == 1:  # scalars: one campaign
+                return x[None, :]
             if x.ndim > 2:
                 raise PacerError(
                     f"observation features must be 1-D arrays, got shape {x.shape[1:]}"
                 )
-            x = x.reshape(len(self.features), -1).T
-            return x if x.shape[0] <= SMALL_ROWS else np.ascontiguousarray(x)
+            return x.T if x.shape[1] <= SMALL_ROWS else np.ascontiguousarray(x.T)
         x = np.asarray(observations, dtype=np.float32)
         if x.ndim == 1:
             x = x[None, :]
@@ -589,11 +593,14 @@ class Pacer:
             f.result()  # re-raises a worker's exception here
 
     def _workers(self) -> ThreadPoolExecutor:
+        """The worker pool, started on first use (and again in a forked child: threads do
+        not survive ``fork``, and a pool inherited without them would never run a task)."""
         with self._pool_lock:
-            if self._pool is None:
+            if self._pool is None or self._pool_pid != os.getpid():
                 self._pool = ThreadPoolExecutor(
                     self.threads, thread_name_prefix="pacer", initializer=_one_blas_thread
                 )
+                self._pool_pid = os.getpid()
                 weakref.finalize(self, self._pool.shutdown, wait=False)
             return self._pool
 

@@ -5,11 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.export.runtime import PacerError, load_pacer
+from agents.export.runtime import CHUNK_ROWS, PacerError, load_pacer
 from agents.export.verify import SB3Controller, metric_means, metric_parity
 from envs.spaces import OBS_INDEX, OBS_NAMES, action_to_throttle
 
 from .conftest import SCENARIO
+
+
+def blocks(obs: np.ndarray, n: int = 3) -> np.ndarray:
+    """``obs`` tiled to a little over ``n`` blocks of ``CHUNK_ROWS`` rows."""
+    return np.resize(obs, (n * CHUNK_ROWS + 123, obs.shape[1]))
 
 
 def test_actions_match_sb3_on_recorded_observations(ppo_model, ppo_artifact, recorded_obs):
@@ -33,7 +38,7 @@ def test_mapping_input_equals_matrix_input(ppo_artifact, recorded_obs):
 
 def test_chunked_call_equals_per_row(ppo_artifact, recorded_obs):
     pacer = load_pacer(ppo_artifact)
-    x = np.concatenate([recorded_obs] * 3)  # > CHUNK_ROWS rows
+    x = blocks(recorded_obs)
     full = pacer(x)
     np.testing.assert_allclose(full[:50], [pacer(r)[0] for r in x[:50]], rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(full[-50:], [pacer(r)[0] for r in x[-50:]], rtol=1e-5, atol=1e-9)
@@ -86,7 +91,7 @@ def test_single_row_outside_clip_box_is_clipped_like_sb3(ppo_model, ppo_artifact
 
 
 def test_worker_threads_match_serial(ppo_artifact, recorded_obs):
-    big = np.concatenate([recorded_obs] * 5)  # several blocks of CHUNK_ROWS rows
+    big = blocks(recorded_obs)
     serial, threaded = load_pacer(ppo_artifact, threads=1), load_pacer(ppo_artifact, threads=2)
     np.testing.assert_allclose(threaded.actions(big), serial.actions(big), rtol=0, atol=1e-7)
     bad = big.copy()
@@ -94,6 +99,7 @@ def test_worker_threads_match_serial(ppo_artifact, recorded_obs):
     np.testing.assert_allclose(threaded(bad), serial(bad), rtol=1e-6, atol=1e-9)
     np.testing.assert_array_equal(threaded.last_invalid, serial.last_invalid)
     assert threaded.last_invalid.sum() == len(range(0, len(big), 7))
+    assert threaded._pool is not None and serial._pool is None
     threaded.close()
     np.testing.assert_allclose(threaded(bad), serial(bad), rtol=1e-6, atol=1e-9)  # restarts
 
@@ -106,7 +112,8 @@ def test_worker_threads_ask_openblas_for_one_thread(ppo_artifact, recorded_obs):
     if setter is None:
         pytest.skip("numpy's BLAS has no openblas_set_num_threads_local")
     pacer = load_pacer(ppo_artifact, threads=2)
-    pacer(np.concatenate([recorded_obs] * 3))  # starts the workers
+    pacer(blocks(recorded_obs))  # starts the workers
+    assert pacer._pool is not None
     previous = [pacer._workers().submit(setter, 1).result() for _ in range(4)]
     assert previous == [1, 1, 1, 1]  # the initialiser had already set one thread
 
@@ -115,3 +122,32 @@ def test_worker_threads_ask_openblas_for_one_thread(ppo_artifact, recorded_obs):
 def test_threads_argument_checked(ppo_artifact, bad):
     with pytest.raises(PacerError, match=r"threads = .*: allowed an integer >= 1"):
         load_pacer(ppo_artifact, threads=bad)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_worker_threads_restart_in_a_forked_child(ppo_artifact, recorded_obs):
+    """A pacer used before fork still serves large batches in the child (no hang)."""
+    import os
+    import select
+    import signal
+
+    big = blocks(recorded_obs)
+    pacer = load_pacer(ppo_artifact, threads=2)
+    expected = pacer(big)
+    assert pacer._pool is not None  # the parent's workers are running now
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: answer 1 if the same throttles come back, then leave at once
+        try:
+            ok = np.allclose(pacer(big), expected, rtol=1e-6, atol=1e-9)
+            os.write(write, b"1" if ok else b"0")
+        finally:
+            os._exit(0)
+    os.close(write)
+    ready, _, _ = select.select([read], [], [], 60.0)
+    got = os.read(read, 1) if ready else b""
+    if not ready:  # a hung child: the pool it inherited never ran the blocks
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    os.close(read)
+    assert got == b"1"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.export.runtime import load_pacer
+from agents.export.runtime import CHUNK_ROWS, load_pacer
 from agents.export.verify import SB3ResidualController, metric_means, record_observations
 
 from .conftest import SCENARIO
@@ -58,9 +58,10 @@ def test_residual_threads_match_serial(residual):
     """The MLP blocks of a large batch run on worker threads; the PID base keeps its rows."""
     ref, art = residual
     obs = record_observations(ref, SCENARIO, 2, 0, max_rows=2000)
-    big = np.concatenate([obs] * 5)  # > 2 blocks
+    big = np.resize(obs, (3 * CHUNK_ROWS + 123, obs.shape[1]))  # blocks on the workers
     serial, threaded = load_pacer(art, threads=1), load_pacer(art, threads=2)
     serial.reset(len(big))
     threaded.reset(len(big))
     np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)  # 2nd step
+    assert threaded._pool is not None
