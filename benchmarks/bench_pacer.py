@@ -4,7 +4,7 @@
 
 Policy: SB3 PPO's default actor (2 x 64 tanh) with observation normalisation, exported by
 ``agents.export``; inputs are observations recorded in the live-commerce env, tiled.
-Prints a markdown table of medians over ``--repeats`` runs; ratios are to torch eager
+Prints a markdown table of medians over ``--repeats`` interleaved rounds; ratios are to torch eager
 (``TorchActor``, the same modules in torch, ``no_grad``, ``--threads`` threads), measured in
 the same run. The numpy and onnxruntime figures include input checks, normalisation and the
 action -> throttle mapping (torch: normalisation and clip only). The numpy pacer is shown
@@ -23,15 +23,22 @@ from collections.abc import Callable
 import numpy as np
 
 
-def _median_time(fn: Callable[[], object], repeats: int, inner: int = 1) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+def _interleaved(fns: dict[str, Callable[[], object]], rounds: int, inner: int) -> dict[str, float]:
+    """Median seconds per call of each function, measured in interleaved rounds.
+
+    Every round times ``inner`` calls of each function in turn, so all paths share the same
+    spells of load from other jobs on a shared machine; the median over rounds is reported.
+    """
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            for _ in range(inner):
+                fn()
+            times[name].append((time.perf_counter() - t0) / inner)
+    return {name: statistics.median(ts) for name, ts in times.items()}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -75,36 +82,45 @@ def main(argv: list[str] | None = None) -> None:
         with torch.no_grad():
             return actor(torch.from_numpy(x)).numpy()
 
-    inner = 3000
-    rows: list[tuple[str, str, float, float]] = []
-    t_torch1 = _median_time(lambda: torch_eager(one), args.repeats, inner)
-    t_torchn = _median_time(lambda: torch_eager(big), args.repeats)
+    one_floats = {n: float(one[0, i]) for i, n in enumerate(pacer.features)}
     pid.reset(1)
-    single = [
-        ("numpy pacer, 2-D array", lambda: pacer(one)),
-        ("numpy pacer, named features", lambda: pacer(one_named)),
-        ("onnxruntime pacer (1 thread)", lambda: onnx1(one)),
-        ("torch eager actor", lambda: torch_eager(one)),
-        ("numpy PID rule pacer", lambda: pid(one)),
-    ]
-    for name, fn in single:
-        t = t_torch1 if name.startswith("torch") else _median_time(fn, args.repeats, inner)
-        rows.append(("1 campaign", name, t * 1e6, t_torch1 / t))
+    single = _interleaved(
+        {
+            "numpy pacer, 2-D array": lambda: pacer(one),
+            "numpy pacer, named features (1-element arrays)": lambda: pacer(one_named),
+            "numpy pacer, named features (floats)": lambda: pacer(one_floats),
+            "onnxruntime pacer (1 thread)": lambda: onnx1(one),
+            "torch eager actor": lambda: torch_eager(one),
+            "numpy PID rule pacer": lambda: pid(one),
+        },
+        args.repeats,
+        inner=2000,
+    )
     pid.reset(args.rows)
-    batch = [
-        ("numpy pacer (1 thread)", lambda: pacer(big)),
-        (f"numpy pacer ({args.threads} threads)", lambda: pacer_n(big)),
-        (f"onnxruntime pacer ({args.threads} threads)", lambda: onnxn(big)),
-        ("onnxruntime pacer (1 thread)", lambda: onnx1(big)),
-        ("torch eager actor (one batch)", lambda: torch_eager(big)),
-        ("numpy PID rule pacer", lambda: pid(big)),
-    ]
-    for name, fn in batch:
-        t = t_torchn if name.startswith("torch") else _median_time(fn, args.repeats)
-        rows.append((f"{args.rows:,} campaigns", name, t * 1e6, t_torchn / t))
+    batch = _interleaved(
+        {
+            "numpy pacer (1 thread)": lambda: pacer(big),
+            f"numpy pacer ({args.threads} threads)": lambda: pacer_n(big),
+            f"onnxruntime pacer ({args.threads} threads)": lambda: onnxn(big),
+            "onnxruntime pacer (1 thread)": lambda: onnx1(big),
+            "torch eager actor (one batch)": lambda: torch_eager(big),
+            "numpy PID rule pacer": lambda: pid(big),
+        },
+        args.repeats,
+        inner=1,
+    )
+    rows: list[tuple[str, str, float, float]] = []
+    for label, timed, ref in (
+        ("1 campaign", single, single["torch eager actor"]),
+        (f"{args.rows:,} campaigns", batch, batch["torch eager actor (one batch)"]),
+    ):
+        rows += [(label, name, t * 1e6, ref / t) for name, t in timed.items()]
 
     assert np.abs(pacer.actions(big[:10000]) - onnxn.actions(big[:10000])).max() < 1e-5
-    print(f"torch {torch.__version__}, {args.threads} threads, medians of {args.repeats} runs")
+    print(
+        f"torch {torch.__version__}, {args.threads} threads, medians of {args.repeats}"
+        " interleaved rounds"
+    )
     print("| batch | path | median | speed vs torch eager |\n|---|---|---:|---:|")
     for batch_name, name, us, ratio in rows:
         shown = f"{us:.1f} µs" if us < 1e4 else f"{us / 1e6:.3f} s"
