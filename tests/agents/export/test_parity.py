@@ -67,7 +67,7 @@ def test_onnx_backend_matches_numpy(ppo_artifact, recorded_obs):
 
 
 def test_single_row_path_matches_sb3(ppo_model, ppo_artifact, recorded_obs):
-    """One campaign per call (float64 latency path, normalisation folded into layer 1)."""
+    """One campaign per call (latency path: normalisation folded into a float64 layer 1)."""
     model, norm = ppo_model
     pacer = load_pacer(ppo_artifact)
     rows = recorded_obs[::10]
