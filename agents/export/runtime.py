@@ -33,6 +33,7 @@ The ``Pacer`` is also a pacegym ``Controller`` (``name``, ``reset(n)``, ``act(ob
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -187,7 +188,6 @@ class MlpPolicy:
         w1, b1, _ = self.layers[0]
         w, b = w1.astype(np.float64), b1.astype(np.float64)
         self._row_plain = np.ascontiguousarray(np.vstack([w, b[None]]).T)  # input [z, 1]
-        self._norm: list[tuple[float, float]] = []
         if self.mean is None:
             self.box = ([-math.inf] * len(w), [math.inf] * len(w))
             self._row_folded = self._row_plain
@@ -196,7 +196,6 @@ class MlpPolicy:
                 (self.mean - self.clip * self.std).tolist(),
                 (self.mean + self.clip * self.std).tolist(),
             )
-            self._norm = list(zip(self.mean.tolist(), self.std.tolist(), strict=True))
             folded = np.vstack([w / self.std[:, None], (b - (self.mean / self.std) @ w)[None]])
             self._row_folded = np.ascontiguousarray(folded.T)  # input [x, 1]
         # after layer 1, float32 as in the block path (numpy's float32 tanh is 2x faster)
@@ -214,9 +213,8 @@ class MlpPolicy:
         if in_box:
             h = np.dot(self._row_folded, np.array([*row, 1.0]))
         else:
-            c = self.clip
-            z = [min(max((v - m) / s, -c), c) for v, (m, s) in zip(row, self._norm, strict=True)]
-            h = np.dot(self._row_plain, np.array([*z, 1.0]))
+            z = self.normalize(np.array(row, dtype=np.float32))  # as SB3: float64, then float32
+            h = np.dot(self._row_plain, np.append(z, 1.0))
         if len(self.layers) == 1:  # a linear (or single-layer) policy: h is the output
             return float(_activation(self._act0, h)[0])
         if self._act0 == "tanh":
@@ -436,40 +434,29 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-_BLAS_LOCAL: list[Any] = []  # resolved once: [the OpenBLAS per-thread setter or None]
-_BLAS_LOCK = threading.Lock()
-
-
+@functools.cache  # resolved once per process; a racing second lookup finds the same
 def _openblas_thread_setter() -> Any:
     """OpenBLAS's ``openblas_set_num_threads_local`` (0.3.27+) if numpy's BLAS has it.
 
     Found among the shared libraries this process has mapped (``/proc/self/maps``; Linux);
     ``None`` elsewhere, with another BLAS, or with an older OpenBLAS.
     """
-    with _BLAS_LOCK:
-        if _BLAS_LOCAL:
-            return _BLAS_LOCAL[0]
-        setter = None
+    try:
+        with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
+            paths = {ln.split()[-1] for ln in f if "openblas" in ln.lower() and "/" in ln}
+    except OSError:
+        return None
+    for path in sorted(paths):
         try:
-            with open("/proc/self/maps", encoding="utf-8", errors="replace") as f:
-                paths = {ln.split()[-1] for ln in f if "openblas" in ln.lower() and "/" in ln}
+            lib = ctypes.CDLL(path)
         except OSError:
-            paths = set()
-        for path in sorted(paths):
-            try:
-                lib = ctypes.CDLL(path)
-            except OSError:
-                continue
-            for name in ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local"):
-                fn = getattr(lib, name, None)
-                if fn is not None:
-                    fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
-                    setter = fn
-                    break
-            if setter is not None:
-                break
-        _BLAS_LOCAL.append(setter)
-        return setter
+            continue
+        for name in ("openblas_set_num_threads_local", "scipy_openblas_set_num_threads_local"):
+            fn = getattr(lib, name, None)
+            if fn is not None:
+                fn.argtypes, fn.restype = [ctypes.c_int], ctypes.c_int
+                return fn
+    return None
 
 
 def _one_blas_thread() -> None:
