@@ -13,14 +13,14 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "PacingVecEnv": "agents.vec_env",
-    "ResidualVecEnv": "agents.residual",
-    "compose": "agents.residual",
-    "SB3Controller": "agents.policy",
-    "load_controller": "agents.policy",
-    "save_model": "agents.policy",
-    "TrainResult": "agents.training",
-    "train_agent": "agents.training",
+    "PacingVecEnv": "pacegym.agents.vec_env",
+    "ResidualVecEnv": "pacegym.agents.residual",
+    "compose": "pacegym.agents.residual",
+    "SB3Controller": "pacegym.agents.policy",
+    "load_controller": "pacegym.agents.policy",
+    "save_model": "pacegym.agents.policy",
+    "TrainResult": "pacegym.agents.training",
+    "train_agent": "pacegym.agents.training",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -19,9 +19,9 @@ from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from agents.residual import ResidualVecEnv
-from agents.vec_env import PacingVecEnv
-from envs.pacing_env import action_space
+from pacegym.agents.residual import ResidualVecEnv
+from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.envs.pacing_env import action_space
 
 ALGOS: dict[str, type[BaseAlgorithm]] = {
     "ppo": PPO,

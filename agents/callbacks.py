@@ -18,10 +18,10 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.checkpoint import save_checkpoint
-from agents.policy import controller_from_model, save_model
-from baselines.harness import run_episodes
-from envs.metrics import METRIC_KEYS
+from pacegym.agents.checkpoint import save_checkpoint
+from pacegym.agents.policy import controller_from_model, save_model
+from pacegym.baselines.harness import run_episodes
+from pacegym.envs.metrics import METRIC_KEYS
 
 LogFn = Callable[[Mapping[str, float], int], None]
 

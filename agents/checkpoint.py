@@ -31,8 +31,8 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from agents.residual import ResidualVecEnv
-from agents.vec_env import PacingVecEnv
+from pacegym.agents.residual import ResidualVecEnv
+from pacegym.agents.vec_env import PacingVecEnv
 
 LATEST = "LATEST"
 

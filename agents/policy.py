@@ -25,9 +25,9 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.algos import algo_class, is_recurrent
-from agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
-from envs.spaces import OBS_NAMES, action_to_throttle
+from pacegym.agents.algos import algo_class, is_recurrent
+from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
+from pacegym.envs.spaces import OBS_NAMES, action_to_throttle
 
 FORMAT_VERSION = 1
 RESIDUAL_FORMULA = (

@@ -25,8 +25,8 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn, VecEnvWrapper
 
-from agents.vec_env import PacingVecEnv
-from envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_LOW
+from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_LOW
 
 FLOOR = MIN_POSITIVE_THROTTLE
 
@@ -58,7 +58,7 @@ def build_base(spec: Mapping[str, Any]) -> Any:
             f"agent.residual.base = {dict(spec or {})!r}: needs a controller config with "
             "'kind' (e.g. agent.residual.base=<a conf/controller/*.yaml's contents>)"
         )
-    from baselines.factory import from_spec
+    from pacegym.baselines.factory import from_spec
 
     return from_spec({k: v for k, v in spec.items() if k in ("kind", "name", "params")})
 

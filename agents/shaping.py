@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from envs import kernel as K
+from pacegym.envs import kernel as K
 
 SHAPING_TERMS: tuple[str, ...] = (
     "billable",

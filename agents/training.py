@@ -21,14 +21,14 @@ import torch
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
-from agents.algos import AgentConfigError, build_model, check_agent, make_env
-from agents.callbacks import LogFn, TrainingCallback, _no_log
-from agents.checkpoint import latest_checkpoint, load_checkpoint
-from agents.policy import save_model
-from agents.shaping import build_shaping
-from envs.core import RANDOMIZABLE
-from envs.params import ScenarioParams
-from envs.scenarios import resolve, to_dict
+from pacegym.agents.algos import AgentConfigError, build_model, check_agent, make_env
+from pacegym.agents.callbacks import LogFn, TrainingCallback, _no_log
+from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint
+from pacegym.agents.policy import save_model
+from pacegym.agents.shaping import build_shaping
+from pacegym.envs.core import RANDOMIZABLE
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.scenarios import resolve, to_dict
 
 
 @dataclass

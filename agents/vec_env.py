@@ -15,13 +15,13 @@ import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices, VecEnvStepReturn
 
-from envs.core import PacingCore
-from envs.kernel import REWARD_TERMS
-from envs.metrics import METRIC_KEYS
-from envs.pacing_env import action_space, observation_space
-from envs.params import ScenarioParams
-from envs.spaces import action_to_throttle
-from envs.vector import EpisodeSeeder, campaign_seeds
+from pacegym.envs.core import PacingCore
+from pacegym.envs.kernel import REWARD_TERMS
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.pacing_env import action_space, observation_space
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.spaces import action_to_throttle
+from pacegym.envs.vector import EpisodeSeeder, campaign_seeds
 
 
 class PacingVecEnv(VecEnv):

@@ -1,6 +1,6 @@
 """Classical pacing controllers, the ``Controller`` protocol and the evaluation harness."""
 
-from baselines.controllers import (
+from pacegym.baselines.controllers import (
     ControllerConfigError,
     ExpDecayConfig,
     ExpDecayController,
@@ -9,17 +9,17 @@ from baselines.controllers import (
     ProportionalConfig,
     ProportionalController,
 )
-from baselines.controllers_pid import PIDConfig, PIDController
-from baselines.factory import (
+from pacegym.baselines.controllers_pid import PIDConfig, PIDController
+from pacegym.baselines.factory import (
     CONTROLLERS,
     build_controller,
     from_spec,
     load_controller_yaml,
     spec,
 )
-from baselines.harness import Rollout, episode_seeds, run_episodes
-from baselines.protocol import Controller
-from baselines.stats import aggregate, paired_difference
+from pacegym.baselines.harness import Rollout, episode_seeds, run_episodes
+from pacegym.baselines.protocol import Controller
+from pacegym.baselines.stats import aggregate, paired_difference
 
 __all__ = [
     "CONTROLLERS",

@@ -23,9 +23,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from envs.params import PlanParams
-from envs.plans import cumulative_share
-from envs.spaces import OBS_INDEX
+from pacegym.envs.params import PlanParams
+from pacegym.envs.plans import cumulative_share
+from pacegym.envs.spaces import OBS_INDEX
 
 PLAN_KINDS = ("uniform", "forecast", "exp_decay")
 START_MODES = ("fixed", "capacity")

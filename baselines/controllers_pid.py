@@ -27,7 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from baselines.controllers import (
+from pacegym.baselines.controllers import (
     _CAPACITY,
     _EXHAUSTED,
     _T,

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from baselines.controllers import (
+from pacegym.baselines.controllers import (
     ControllerConfigError,
     ExpDecayConfig,
     ExpDecayController,
@@ -22,8 +22,8 @@ from baselines.controllers import (
     ProportionalConfig,
     ProportionalController,
 )
-from baselines.controllers_pid import PIDConfig, PIDController
-from baselines.protocol import Controller
+from pacegym.baselines.controllers_pid import PIDConfig, PIDController
+from pacegym.baselines.protocol import Controller
 
 CONTROLLERS: dict[str, tuple[type, type]] = {
     "on_off": (OnOffController, OnOffConfig),

@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from gymnasium.utils import seeding
 
-from baselines.protocol import Controller
-from envs.core import PacingCore
-from envs.kernel import F_COUNTED_SPEND
-from envs.pacing_env import SEED_HIGH
-from envs.params import ScenarioParams
-from envs.scenarios import resolve
+from pacegym.baselines.protocol import Controller
+from pacegym.envs.core import PacingCore
+from pacegym.envs.kernel import F_COUNTED_SPEND
+from pacegym.envs.pacing_env import SEED_HIGH
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.scenarios import resolve
 
 
 def episode_seeds(seed: int, episodes: int) -> np.ndarray:

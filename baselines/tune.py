@@ -1,31 +1,27 @@
 """Random search, then local refinement, over each baseline's parameters on training seeds,
-scored on held-out seeds.
-
-    python -m baselines.tune --scenario live_commerce [--kinds pid exp_decay] [--trials 40]
+scored on held-out seeds (the library part; the app is ``pacegym-tune``,
+``pacegym.experiments.tune``).
 
 For each kind: ``trials`` parameter draws (plus the kind's defaults) are scored by mean
 ``pacing_score`` on ``train_episodes`` episodes seeded from ``train_seed``; then
 ``refine`` hill-climbing steps perturb the best numeric parameters (log-normal, 30%) and
 keep a perturbation when it scores higher on the same training seeds; the best is
 re-evaluated on ``test_episodes`` held-out episodes seeded from ``test_seed`` (disjoint
-seed ranges) and written as ``conf/controller/<kind>_tuned.yaml``
-(``{kind, name, params}``, the format ``baselines.factory.from_spec`` reads).
+seed ranges). ``tune`` returns the result; it writes nothing.
 """
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import math
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from baselines.factory import CONTROLLERS, build_controller
-from baselines.harness import run_episodes
-from baselines.stats import aggregate
+from pacegym.baselines.factory import CONTROLLERS, build_controller
+from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.stats import aggregate
 
 Sampler = Callable[[np.random.Generator], dict[str, Any]]
 
@@ -133,66 +129,3 @@ def tune(
         "test": score(kind, best, scenario, test_episodes, test_seed),
         "test_default": score(kind, defaults, scenario, test_episodes, test_seed),
     }
-
-
-def write_yaml(result: dict[str, Any], path: Path, command: str) -> None:
-    """Write the tuned controller in the ``conf/controller`` format, scores as comments."""
-    import yaml
-
-    t, d = result["test"], result["test_default"]
-    header = (
-        f"# Tuned by: {command}\n"
-        f"# train mean pacing_score {result['train']:.4f}; held-out ({t['episodes']} "
-        f"episodes) {t['pacing_score']:.4f} [{t['pacing_score_ci'][0]:.4f}, "
-        f"{t['pacing_score_ci'][1]:.4f}] (defaults: {d['pacing_score']:.4f})\n"
-    )
-    body = {"kind": result["kind"], "name": f"{result['kind']} (tuned)", "params": result["params"]}
-    path.write_text(header + yaml.safe_dump(body, sort_keys=False))
-
-
-def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="live_commerce")
-    ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
-    ap.add_argument("--trials", type=int, default=40)
-    ap.add_argument("--refine", type=int, default=40)
-    ap.add_argument("--train-episodes", type=int, default=300)
-    ap.add_argument("--train-seed", type=int, default=100_000)
-    ap.add_argument("--test-episodes", type=int, default=1000)
-    ap.add_argument("--test-seed", type=int, default=0)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument(
-        "--out", type=Path, default=Path(__file__).resolve().parent.parent / "conf" / "controller"
-    )
-    args = ap.parse_args(argv)
-    if args.trials < 0 or args.refine < 0 or args.train_episodes < 1 or args.test_episodes < 1:
-        ap.error("--trials and --refine must be >= 0 and --train-episodes / --test-episodes >= 1")
-    command = (
-        f"python -m baselines.tune --scenario {args.scenario} --trials {args.trials} "
-        f"--refine {args.refine} --seed {args.seed}"
-    )
-    print("| kind | train score | held-out score [95% CI] | held-out, defaults |")
-    print("|---|---:|---:|---:|")
-    for kind in args.kinds:
-        res = tune(
-            kind,
-            args.scenario,
-            args.trials,
-            args.train_episodes,
-            args.train_seed,
-            args.test_episodes,
-            args.test_seed,
-            args.seed,
-            args.refine,
-        )
-        write_yaml(res, args.out / f"{kind}_tuned.yaml", command)
-        t = res["test"]
-        lo, hi = t["pacing_score_ci"]
-        print(
-            f"| {kind} | {res['train']:.4f} | {t['pacing_score']:.4f} [{lo:.4f}, {hi:.4f}] | "
-            f"{res['test_default']['pacing_score']:.4f} |"
-        )
-
-
-if __name__ == "__main__":
-    main()

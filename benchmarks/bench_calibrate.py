@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 CHILD = """
 import json, resource, sys, time
 t0 = time.perf_counter()
-from envs.calibration import calibrate, read_log
+from pacegym.envs.calibration import calibrate, read_log
 t1 = time.perf_counter()
 cal = calibrate(read_log(sys.argv[1]), "daily_budget", "bench")
 t2 = time.perf_counter()
@@ -38,7 +38,7 @@ MAKE = """
 import sys
 from pathlib import Path
 import pyarrow.csv as pacsv, pyarrow.parquet as pq
-from envs.calibration import event_table, minute_table, run_core
+from pacegym.envs.calibration import event_table, minute_table, run_core
 d = Path(sys.argv[1])
 tc = run_core("daily_budget", int(sys.argv[2]), seed=0, days=float(sys.argv[3]))
 for name, table in (("events", event_table(tc, seed=1)), ("minutes", minute_table(tc))):

@@ -16,9 +16,9 @@ import time
 
 import numpy as np
 
-from envs.core import PacingCore
-from envs.pacing_env import PacingEnv
-from envs.scenarios import PRESETS
+from pacegym.envs.core import PacingCore
+from pacegym.envs.pacing_env import PacingEnv
+from pacegym.envs.scenarios import PRESETS
 
 
 def core_rate(n: int, steps: int, throttle: float) -> float:

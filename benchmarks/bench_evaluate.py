@@ -11,7 +11,7 @@ import argparse
 import statistics
 import time
 
-from baselines import aggregate, build_controller, run_episodes
+from pacegym.baselines import aggregate, build_controller, run_episodes
 
 
 def main(argv: list[str] | None = None) -> None:

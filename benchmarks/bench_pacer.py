@@ -53,12 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     import torch
     from stable_baselines3 import PPO
 
-    from agents.export.artifact import normalization_from_stats
-    from agents.export.exporter import export_controller, export_sb3
-    from agents.export.runtime import load_pacer
-    from agents.export.sb3_policy import TorchActor
-    from agents.export.verify import SB3Controller, record_observations
-    from agents.vec_env import PacingVecEnv
+    from pacegym.agents.export.artifact import normalization_from_stats
+    from pacegym.agents.export.exporter import export_controller, export_sb3
+    from pacegym.agents.export.runtime import load_pacer
+    from pacegym.agents.export.sb3_policy import TorchActor
+    from pacegym.agents.export.verify import SB3Controller, record_observations
+    from pacegym.agents.vec_env import PacingVecEnv
 
     torch.set_num_threads(args.threads)
     model = PPO("MlpPolicy", PacingVecEnv("live_commerce", n_envs=4, seed=0), seed=0, device="cpu")

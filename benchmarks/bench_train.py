@@ -19,9 +19,9 @@ import yaml
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-from agents.algos import build_model, make_env
-from envs.pacing_env import PacingEnv
-from experiments.config import CONF_DIR
+from pacegym.agents.algos import build_model, make_env
+from pacegym.envs.pacing_env import PacingEnv
+from pacegym.experiments.config import CONF_DIR
 
 
 def _agent(name: str = "ppo") -> dict:

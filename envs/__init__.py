@@ -1,17 +1,16 @@
 """pacegym environments: the batched pacing core and its Gymnasium views.
 
-Importing this package registers ``pacegym/LiveCommerce-v0``,
-``pacegym/DailyBudget-v0`` and ``pacegym/MultiDayFlight-v0`` (single env and
-native vector env).
+The Gymnasium ids (``pacegym/LiveCommerce-v0``, ``pacegym/DailyBudget-v0``,
+``pacegym/MultiDayFlight-v0``; single env and native vector env) are registered by the
+parent package ``pacegym``, which every import of this one imports first.
 """
 
 from __future__ import annotations
 
-import gymnasium
-
-from envs.core import PacingCore, StepResult
-from envs.metrics import METRIC_KEYS, EpisodeTotals, episode_metrics
-from envs.params import (
+from pacegym import ENV_IDS
+from pacegym.envs.core import PacingCore, StepResult
+from pacegym.envs.metrics import METRIC_KEYS, EpisodeTotals, episode_metrics
+from pacegym.envs.params import (
     DelayParams,
     ForecastParams,
     MoneyParams,
@@ -24,23 +23,8 @@ from envs.params import (
     TimeParams,
     TrafficParams,
 )
-from envs.scenarios import PRESETS, from_dict, resolve, to_dict
-from envs.spaces import OBS_FEATURES, OBS_NAMES, action_to_throttle, throttle_to_action
-
-ENV_IDS = {
-    "pacegym/LiveCommerce-v0": "live_commerce",
-    "pacegym/DailyBudget-v0": "daily_budget",
-    "pacegym/MultiDayFlight-v0": "multi_day_flight",
-}
-
-for _env_id, _scenario in ENV_IDS.items():
-    if _env_id not in gymnasium.registry:
-        gymnasium.register(
-            id=_env_id,
-            entry_point="envs.pacing_env:PacingEnv",
-            vector_entry_point="envs.vector:PacingVectorEnv",
-            kwargs={"scenario": _scenario},
-        )
+from pacegym.envs.scenarios import PRESETS, from_dict, resolve, to_dict
+from pacegym.envs.spaces import OBS_FEATURES, OBS_NAMES, action_to_throttle, throttle_to_action
 
 __all__ = [
     "ENV_IDS",

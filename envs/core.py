@@ -20,15 +20,15 @@ from typing import Any
 
 import numpy as np
 
-from envs import kernel as K
-from envs import plans, rng
-from envs.delays import alias_table, continuous_cdf, tick_probabilities
-from envs.forecast import forecast_week
-from envs.metrics import EpisodeTotals, episode_metrics
-from envs.params import ScenarioParams, bounds, is_range
-from envs.scenarios import resolve
-from envs.spaces import N_OBS
-from envs.traffic import profile_array
+from pacegym.envs import kernel as K
+from pacegym.envs import plans, rng
+from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
+from pacegym.envs.forecast import forecast_week
+from pacegym.envs.metrics import EpisodeTotals, episode_metrics
+from pacegym.envs.params import ScenarioParams, bounds, is_range
+from pacegym.envs.scenarios import resolve
+from pacegym.envs.spaces import N_OBS
+from pacegym.envs.traffic import profile_array
 
 RANDOMIZABLE: tuple[str, ...] = (
     "time.flight_min",

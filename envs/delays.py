@@ -14,7 +14,7 @@ import math
 import numba as nb
 import numpy as np
 
-from envs.params import ScenarioError
+from pacegym.envs.params import ScenarioError
 
 _erf = np.vectorize(math.erf, otypes=[float])
 

@@ -33,7 +33,7 @@ from typing import Protocol, runtime_checkable
 import numba as nb
 import numpy as np
 
-from envs.params import ScenarioError, ScenarioParams
+from pacegym.envs.params import ScenarioError, ScenarioParams
 
 WEEK_MIN = 7 * 1440
 
@@ -219,8 +219,8 @@ def history_scenario(scenario: ScenarioParams) -> ScenarioParams:
 
 def simulated_history(scenario: ScenarioParams) -> np.ndarray:
     """Requests per minute of one campaign over the history days, from the core."""
-    from envs import kernel as K  # the core imports this module: import it lazily
-    from envs.core import PacingCore
+    from pacegym.envs import kernel as K  # the core imports this module: import it lazily
+    from pacegym.envs.core import PacingCore
 
     hist = history_scenario(scenario)
     core = PacingCore(hist, 1)

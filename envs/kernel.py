@@ -13,7 +13,7 @@ import types
 import numba as nb
 import numpy as np
 
-from envs import rng
+from pacegym.envs import rng
 
 # per-campaign parameters (float64 columns of `par`)
 P_BUDGET = 0  # [currency]

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.params import ScoreParams
+from pacegym.envs.params import ScoreParams
 
 METRIC_KEYS: tuple[str, ...] = (
     "pacing_score",

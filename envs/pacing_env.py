@@ -8,11 +8,11 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from envs.core import PacingCore
-from envs.kernel import REWARD_TERMS
-from envs.metrics import METRIC_KEYS
-from envs.params import ScenarioParams
-from envs.spaces import OBS_HIGH, OBS_LOW, action_to_throttle
+from pacegym.envs.core import PacingCore
+from pacegym.envs.kernel import REWARD_TERMS
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.spaces import OBS_HIGH, OBS_LOW, action_to_throttle
 
 SEED_HIGH = 2**63
 """Episode seeds are drawn from ``np_random`` in [0, SEED_HIGH)."""

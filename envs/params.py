@@ -11,7 +11,7 @@ e.g. ``money.budget = -5.0 is out of range: allowed (0, inf) [currency]``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Union
 
 Value = Union[float, tuple[float, float]]
@@ -357,6 +357,3 @@ class ScenarioParams:
     def max_delay_ticks(self) -> int:
         """Ring-buffer length: delays are whole ticks in [0, max_delay_ticks)."""
         return max(1, math.ceil(self.delay.max_delay_s / self.time.tick_s))
-
-
-SECTIONS: dict[str, type] = {f.name: f.type for f in fields(ScenarioParams) if f.name != "name"}  # type: ignore[misc]

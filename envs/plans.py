@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from envs.params import PlanParams
+from pacegym.envs.params import PlanParams
 
 
 def shape(kind: str, x: np.ndarray, rate: float) -> np.ndarray:

@@ -1,16 +1,22 @@
-"""Scenario presets and conversion from/to plain dicts (Hydra YAML, JSON).
+"""Scenario presets, scenario files, and conversion from/to plain dicts (Hydra YAML, JSON).
 
 The presets here and the YAML files under ``conf/scenario/`` describe the same
-scenarios; ``tests/envs/test_scenarios.py`` holds them equal.
+scenarios; ``tests/envs/test_scenarios.py`` holds them equal. ``resolve`` also takes the
+name of any other scenario file (``pacegym.resources.find_config`` order: a path, the
+working directory's ``conf/scenario/``, the package's) or a path to one. A relative
+``traffic.trace_csv`` inside a scenario file is relative to that file.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
-from envs.params import (
+import yaml
+
+from pacegym.envs.params import (
     DelayParams,
     ForecastParams,
     MoneyParams,
@@ -23,6 +29,7 @@ from envs.params import (
     TimeParams,
     TrafficParams,
 )
+from pacegym.resources import config_names, find_config
 
 SECTIONS: dict[str, type] = {
     "time": TimeParams,
@@ -77,6 +84,34 @@ def _tupleize(value: Any) -> Any:
     return value
 
 
+def anchor_trace(data: Mapping[str, Any], origin: str | Path) -> dict[str, Any]:
+    """``data`` with a relative ``traffic.trace_csv`` made absolute against the directory
+    ``origin`` (the scenario file's folder), when the file is there; else unchanged."""
+    out = dict(data)
+    traffic = out.get("traffic")
+    trace = traffic.get("trace_csv") if isinstance(traffic, Mapping) else None
+    if isinstance(trace, str) and trace and not Path(trace).expanduser().is_absolute():
+        candidate = Path(origin) / trace
+        if candidate.is_file():
+            out["traffic"] = {**traffic, "trace_csv": str(candidate.resolve())}  # type: ignore[dict-item]
+    return out
+
+
+def from_file(path: str | Path) -> ScenarioParams:
+    """The scenario in a YAML file (sections as in ``to_dict``, optional ``base`` preset).
+
+    A relative ``traffic.trace_csv`` is resolved against the file's folder.
+    """
+    p = Path(path)
+    try:
+        data = yaml.safe_load(p.read_text())
+    except (OSError, yaml.YAMLError) as e:
+        raise ScenarioError(f"scenario = {str(path)!r}: cannot read it as YAML ({e})") from None
+    if not isinstance(data, Mapping):
+        raise ScenarioError(f"scenario = {str(path)!r}: the file must hold a mapping of sections")
+    return resolve(anchor_trace(data, p.resolve().parent))
+
+
 def from_dict(data: Mapping[str, Any], base: ScenarioParams | None = None) -> ScenarioParams:
     """Build a scenario from a nested mapping, starting from ``base`` (or the defaults).
 
@@ -126,15 +161,31 @@ def to_dict(scenario: ScenarioParams) -> dict[str, Any]:
     return out
 
 
-def resolve(scenario: str | ScenarioParams | Mapping[str, Any]) -> ScenarioParams:
-    """A preset name, a mapping (with an optional ``base`` preset name) or params as they are."""
+def scenario_names(search: Iterable[str | Path] = ()) -> list[str]:
+    """The presets and every scenario file visible by name (see ``resolve``), sorted."""
+    return sorted({*PRESETS, *config_names("scenario", search)})
+
+
+def resolve(
+    scenario: str | Path | ScenarioParams | Mapping[str, Any], search: Iterable[str | Path] = ()
+) -> ScenarioParams:
+    """Params as they are; a preset name; the name of a scenario file (in the ``search``
+    directories' ``scenario/``, then ``./conf/scenario/``, then the package's) or a path to
+    one; or a mapping (with an optional ``base``, itself resolved this way)."""
     if isinstance(scenario, ScenarioParams):
         return scenario
-    if isinstance(scenario, str):
-        if scenario not in PRESETS:
-            raise ScenarioError(f"scenario = {scenario!r}: allowed presets {sorted(PRESETS)}")
-        return PRESETS[scenario]()
+    if isinstance(scenario, str | Path):
+        name = str(scenario)
+        if name in PRESETS:
+            return PRESETS[name]()
+        path = find_config("scenario", name, search)
+        if path is None:
+            raise ScenarioError(
+                f"scenario = {name!r}: not a preset, a scenario file name or a path to a YAML "
+                f"file; allowed {scenario_names(search)} or a path"
+            )
+        return from_file(path)
     data = dict(scenario)
     base_name = data.pop("base", None)
-    base = resolve(base_name) if base_name else None
+    base = resolve(base_name, search) if base_name else None
     return from_dict(data, base)

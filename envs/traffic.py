@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from envs.params import ScenarioError, TrafficParams
+from pacegym.envs.params import ScenarioError, TrafficParams
 
 PROFILE_BY_FLIGHT_SHARE = 0
 PROFILE_BY_MINUTE = 1
@@ -43,18 +43,13 @@ def intraday_profile() -> np.ndarray:
     return shape / shape.mean()
 
 
-_REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
 def read_trace(path: str | Path) -> np.ndarray:
     """Per-minute request counts from a CSV with a ``requests`` column; errors name the row.
 
-    A relative path is looked up in the working directory, then in the repository root
-    (where calibrated scenarios under ``conf/scenario/`` reference their traces).
+    A relative path is relative to the working directory; a scenario file's own relative
+    trace path is made absolute when the file is loaded (``scenarios.anchor_trace``).
     """
-    p = Path(path)
-    if not p.is_file() and not p.is_absolute() and (_REPO_ROOT / p).is_file():
-        p = _REPO_ROOT / p
+    p = Path(path).expanduser()
     if not p.is_file():
         raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: no such file")
     with p.open(newline="") as f:

@@ -9,12 +9,12 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.core import PacingCore
-from envs.kernel import REWARD_TERMS
-from envs.metrics import METRIC_KEYS
-from envs.pacing_env import SEED_HIGH, action_space, observation_space
-from envs.params import ScenarioParams
-from envs.spaces import action_to_throttle
+from pacegym.envs.core import PacingCore
+from pacegym.envs.kernel import REWARD_TERMS
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.pacing_env import SEED_HIGH, action_space, observation_space
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.spaces import action_to_throttle
 
 
 def campaign_seeds(seed: int | list[int | None] | None, n: int) -> list[int | None]:

@@ -1,15 +1,16 @@
-"""Fit a scenario to an ad server's log and write it as conf/scenario/calibrated_<name>.yaml.
+"""Fit a scenario to an ad server's log and write it as ./conf/scenario/calibrated_<name>.yaml.
 
-pacegym-calibrate LOG [--name NAME] [--base daily_budget] [--conf-dir conf/scenario]
+pacegym-calibrate LOG [--name NAME] [--base daily_budget] [--conf-dir ./conf/scenario]
     [--report-dir outputs/calibration/<name>] [--smooth-min 15] [--max-lag-min 180]
     [--no-plots]
 
 LOG is an event log or per-minute aggregates, CSV or Parquet (columns:
 docs/calibration.md). Writes the scenario YAML and its per-minute trace CSV
-(``traffic.trace_csv``, relative to the repository root: run commands from there),
-then a report: ``report.md`` (fitted values, goodness of fit, forecaster MAPE per
+(``traffic.trace_csv``, relative to the YAML: the two files move together), then a report: ``report.md`` (fitted values, goodness of fit, forecaster MAPE per
 horizon against seasonal-naive), ``fit.json``, ``traffic.png`` and ``delay.png``.
-Use it anywhere a scenario is named: ``scenario=calibrated_<name>``.
+Use it anywhere a scenario is named: ``scenario=calibrated_<name>`` from the directory
+that holds ``conf/`` (the Hydra apps and ``resolve`` search ``./conf``), or by path
+(``--scenario conf/scenario/calibrated_<name>.yaml``, ``gym.make(id, scenario=path)``).
 """
 
 from __future__ import annotations
@@ -22,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from envs.calibration import Calibration, LogError, calibrate, read_log, trace_reference
-from envs.calibration.fit import REPO, write_scenario
-from envs.calibration.traffic_fit import calendar
-from envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
-from envs.params import ScenarioError
+from pacegym.envs.calibration import Calibration, LogError, calibrate, read_log
+from pacegym.envs.calibration.fit import write_scenario
+from pacegym.envs.calibration.traffic_fit import calendar
+from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
+from pacegym.envs.params import ScenarioError
 
 BUCKETS = ((1, 15), (16, 60), (61, 240), (241, 1440))
 
@@ -183,7 +184,11 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("log")
     ap.add_argument("--name", default=None, help="scenario name suffix (default: log file stem)")
     ap.add_argument("--base", default="daily_budget", help="preset for unfitted parameters")
-    ap.add_argument("--conf-dir", default=str(REPO / "conf" / "scenario"))
+    ap.add_argument(
+        "--conf-dir",
+        default=str(Path("conf") / "scenario"),
+        help="where the YAML and its trace go (default ./conf/scenario, found by name from here)",
+    )
     ap.add_argument("--report-dir", default=None)
     ap.add_argument("--smooth-min", type=int, default=15)
     ap.add_argument("--max-lag-min", type=int, default=180)
@@ -193,7 +198,7 @@ def main(argv: list[str] | None = None) -> None:
     name = raw if raw.startswith("calibrated_") else f"calibrated_{raw}"
     conf = Path(args.conf_dir)
     yaml_path = conf / f"{name}.yaml"
-    trace = trace_reference(conf / f"{name}_trace.csv")
+    trace = str((conf / f"{name}_trace.csv").resolve())
     out = Path(args.report_dir or Path("outputs") / "calibration" / name)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

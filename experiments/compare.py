@@ -29,22 +29,24 @@ from typing import Any
 
 import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from agents.policy import load_controller
-from baselines.factory import from_spec
-from baselines.harness import run_episodes
-from envs.metrics import METRIC_KEYS
-from envs.scenarios import resolve
-from experiments import config as _config
-from experiments import figures, tracking
-from experiments import leaderboard as lb
-from experiments.hydra_app import hydra_app
+from pacegym.agents.policy import load_controller
+from pacegym.baselines.factory import from_spec
+from pacegym.baselines.harness import run_episodes
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.scenarios import resolve
+from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
+from pacegym.experiments import figures, tracking
+from pacegym.experiments import leaderboard as lb
+from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+from pacegym.resources import config_files
 
 
-def find_baselines(patterns: Sequence[str], conf_dir: Path = _config.CONF_DIR) -> list[Path]:
-    """Controller YAMLs matching ``patterns`` (names/globs under ``conf/controller`` or paths)."""
-    available = sorted((conf_dir / "controller").glob("*.yaml"))
+def find_baselines(patterns: Sequence[str], search: Sequence[str | Path] = ()) -> list[Path]:
+    """Controller YAMLs matching ``patterns``: paths, or names/globs of the ``controller``
+    configs visible by ``pacegym.resources`` lookup (``search`` dirs, ./conf, the package)."""
+    available = list(config_files("controller", search).values())
     found: list[Path] = []
     for pat in patterns:
         p = Path(pat)
@@ -55,7 +57,7 @@ def find_baselines(patterns: Sequence[str], conf_dir: Path = _config.CONF_DIR) -
         if not hits:
             raise ValueError(
                 f"compare.baselines entry {pat!r} matches no controller config: available "
-                f"{[f.stem for f in available]} in {conf_dir / 'controller'}"
+                f"{[f.stem for f in available]}"
             )
         found.extend(h for h in hits if h not in found)
     return found
@@ -128,7 +130,7 @@ def compare(
     out = Path(run_dir) if run_dir is not None else _run_dir()
     out.mkdir(parents=True, exist_ok=True)
     c = cfg.compare
-    scenario = resolve(OmegaConf.to_container(cfg.scenario, resolve=True))  # type: ignore[arg-type]
+    scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [(p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines))]
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]

@@ -10,13 +10,15 @@ algorithm's constructor) and ``agent.residual.base`` (a ``conf/controller`` entr
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+from pacegym.resources import conf_dir
+
+CONF_DIR = conf_dir()
+"""The package's config directory (``pacegym.resources.conf_dir``)."""
 
 
 @dataclass

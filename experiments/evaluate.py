@@ -22,11 +22,11 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from baselines.harness import Rollout, run_episodes
-from baselines.stats import aggregate, paired_difference
-from envs.metrics import METRIC_KEYS
-from experiments.evaluate_config import build_all, register
-from experiments.hydra_app import hydra_app
+from pacegym.baselines.harness import Rollout, run_episodes
+from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.experiments.evaluate_config import build_all, register
+from pacegym.experiments.hydra_app import hydra_app
 
 register()
 
@@ -75,7 +75,7 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
             m, lo, hi = diffs["wasted_post_end"]
             print(f"{name} - {base_name}: wasted_post_end {m:+.4f} [{lo:+.4f}, {hi:+.4f}]")
     if cfg.plots:
-        from experiments.plots import plot_rollouts
+        from pacegym.experiments.plots import plot_rollouts
 
         plot_rollouts(recorded, out_dir, scenario)
     print(f"wrote {out_dir / 'metrics.json'}")

@@ -15,11 +15,12 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
-from baselines.controllers import ControllerConfigError
-from baselines.factory import from_spec
-from baselines.protocol import Controller
-from envs.params import ScenarioParams
-from envs.scenarios import resolve
+from pacegym.baselines.controllers import ControllerConfigError
+from pacegym.baselines.factory import from_spec
+from pacegym.baselines.protocol import Controller
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.scenarios import resolve
+from pacegym.experiments.hydra_app import scenario_dict
 
 
 @dataclass
@@ -72,7 +73,7 @@ def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
         value = cfg[key]
         if not isinstance(value, int) or value < low:
             raise ValueError(f"{key} = {value!r}: allowed an integer >= {low}")
-    scenario = resolve(_plain(cfg.scenario))
+    scenario = resolve(scenario_dict(cfg))
     specs = _plain(cfg.controllers) or {}
     if not specs:
         if cfg.controller is None:

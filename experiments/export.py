@@ -26,7 +26,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.hydra_app import hydra_app
+from pacegym.experiments.hydra_app import hydra_app
 
 SOURCE_KEYS = ("leaderboard", "run_id", "model_uri", "model_path", "controller_yaml")
 
@@ -92,7 +92,7 @@ class ExportConfigError(ValueError):
 
 def resolve_source(cfg: Any) -> Any:
     """The ``agents.export.source.Source`` selected by ``cfg.source``."""
-    from agents.export import source as S
+    from pacegym.agents.export import source as S
 
     chosen = [k for k in SOURCE_KEYS if cfg.source.get(k)]
     if len(chosen) != 1:
@@ -110,24 +110,24 @@ def resolve_source(cfg: Any) -> Any:
         return S.from_model_uri(value)
     if key == "model_path":
         return S.from_files(value, cfg.source.normalization_path, cfg.source.algo)
-    from baselines.factory import load_controller_yaml, spec
+    from pacegym.baselines.factory import load_controller_yaml, spec
 
     ctrl = load_controller_yaml(value)
     return S.Source(ctrl.name, controller=spec(ctrl), info={"controller_yaml": str(value)})
 
 
 def _scenario_dict(scenario: Any) -> Any:
-    from envs.scenarios import resolve, to_dict
+    from pacegym.envs.scenarios import resolve, to_dict
 
     return None if scenario is None else to_dict(resolve(scenario))
 
 
 def run_export(cfg: Any) -> dict[str, Any]:
     """Export, verify (and register) as configured; return the report written to the artifact."""
-    from agents.export import runtime
-    from agents.export.artifact import Safety
-    from agents.export.exporter import export_controller, export_residual, export_sb3
-    from agents.export.verify import (
+    from pacegym.agents.export import runtime
+    from pacegym.agents.export.artifact import Safety
+    from pacegym.agents.export.exporter import export_controller, export_residual, export_sb3
+    from pacegym.agents.export.verify import (
         SB3Controller,
         SB3ResidualController,
         action_parity,
@@ -202,8 +202,8 @@ def run_export(cfg: Any) -> dict[str, Any]:
     if cfg.register.enabled:
         import mlflow
 
-        from agents.export.registry import register_pacer
-        from experiments.tracking import ensure_store, tracking_uri
+        from pacegym.agents.export.registry import register_pacer
+        from pacegym.experiments.tracking import ensure_store, tracking_uri
 
         uri = tracking_uri(
             OmegaConf.create({"tracking": dict(cfg.tracking)})

@@ -33,9 +33,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from baselines.harness import Rollout
-from baselines.stats import aggregate, paired_difference
-from envs.metrics import METRIC_KEYS
+from pacegym.baselines.harness import Rollout
+from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.envs.metrics import METRIC_KEYS
 
 
 @dataclass

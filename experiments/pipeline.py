@@ -4,7 +4,7 @@
 2. compare it with every tuned baseline on held-out live-commerce seeds, print the
    leaderboard, write ``<run_dir>/compare/leaderboard.json`` (``pipeline.compare``);
 3. export the winner (``pipeline.export``) through ``experiments.export.run_export``
-   with ``source.leaderboard`` set to that file, when the export module is importable.
+   with ``source.leaderboard`` set to that file; an export that fails fails the pipeline.
 
 Every step is an MLflow run (train, compare parent + nested entries, export); ``mlflow ui``
 shows them. Sized for < 10 minutes on a 2-core machine.
@@ -12,7 +12,6 @@ shows them. Sized for < 10 minutes on a 2-core machine.
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from pathlib import Path
@@ -22,24 +21,17 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
-from experiments import config as _config  # noqa: F401  (registers the schemas)
-from experiments import leaderboard as lb
-from experiments import tracking
-from experiments.compare import compare
-from experiments.hydra_app import hydra_app
-from experiments.train import train
+from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
+from pacegym.experiments import leaderboard as lb
+from pacegym.experiments import tracking
+from pacegym.experiments.compare import compare
+from pacegym.experiments.export import run_export
+from pacegym.experiments.hydra_app import hydra_app
+from pacegym.experiments.train import train
 
 
-def export_winner(cfg: DictConfig, leaderboard: Path, out_dir: Path) -> dict[str, Any] | None:
-    """Run the export step on the leaderboard's winner; None when export is not available."""
-    try:
-        export = importlib.import_module("experiments.export")
-    except ImportError as exc:
-        print(f"export step skipped: experiments.export is not importable ({exc})")
-        return None
-    if not hasattr(export, "run_export"):
-        print("export step skipped: experiments.export has no run_export(cfg)")
-        return None
+def export_winner(cfg: DictConfig, leaderboard: Path, out_dir: Path) -> dict[str, Any]:
+    """Run the export step on the leaderboard's winner and return its report."""
     overrides = [
         f"source.leaderboard={leaderboard.resolve()}",
         f"out_dir={out_dir.resolve()}",
@@ -48,7 +40,7 @@ def export_winner(cfg: DictConfig, leaderboard: Path, out_dir: Path) -> dict[str
     if cfg.tracking.uri:
         overrides.append(f"tracking.uri={cfg.tracking.uri}")
     export_cfg = hydra.compose(config_name="export", overrides=overrides)
-    return export.run_export(export_cfg)
+    return run_export(export_cfg)
 
 
 def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
@@ -76,8 +68,8 @@ def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, An
         summary["leaderboard"] = str((out / "compare" / "leaderboard.json").resolve())
         summary["winner"] = {k: doc["winner"][k] for k in ("name", "type", "kind", "pacing_score")}
         if cfg.pipeline.export:
-            report = export_winner(cfg, out / "compare" / "leaderboard.json", out / "pacer")
-            summary["export"] = None if report is None else str((out / "pacer").resolve())
+            export_winner(cfg, out / "compare" / "leaderboard.json", out / "pacer")
+            summary["export"] = str((out / "pacer").resolve())
     summary["wall_s"] = time.perf_counter() - t0
     (out / "pipeline.json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"\npipeline done in {summary['wall_s']:.0f} s; summary: {out / 'pipeline.json'}")

@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from baselines.harness import Rollout
-from envs.params import ScenarioParams
+from pacegym.baselines.harness import Rollout
+from pacegym.envs.params import ScenarioParams
 
 GRID = np.linspace(0.0, 1.0, 101)
 PANELS = ("cumulative_spend", "slot_spend", "throttle", "post_end")

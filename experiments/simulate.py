@@ -1,6 +1,9 @@
 """Simulate a scenario under a fixed throttle and print the episode metrics.
 
 pacegym-simulate [--scenario live_commerce] [--throttle 0.25] [--episodes 256] [--seed 0]
+
+``--scenario`` takes a preset, the name of a scenario file (``./conf/scenario/`` or the
+package's, e.g. ``calibrated_daily_budget``) or a path to a scenario YAML.
 """
 
 from __future__ import annotations
@@ -9,12 +12,15 @@ import argparse
 
 import numpy as np
 
-from envs.core import PacingCore
-from envs.metrics import METRIC_KEYS
-from envs.scenarios import PRESETS
+from pacegym.envs.core import PacingCore
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.params import ScenarioError, ScenarioParams
+from pacegym.envs.scenarios import resolve, scenario_names
 
 
-def simulate(scenario: str, throttle: float, episodes: int, seed: int) -> dict[str, np.ndarray]:
+def simulate(
+    scenario: str | ScenarioParams, throttle: float, episodes: int, seed: int
+) -> dict[str, np.ndarray]:
     core = PacingCore(scenario, episodes)
     core.reset(np.arange(episodes), seed + np.arange(episodes, dtype=np.uint64))
     th = np.full(episodes, throttle)
@@ -27,15 +33,25 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--scenario", default="live_commerce", choices=sorted(PRESETS))
+    ap.add_argument(
+        "--scenario",
+        default="live_commerce",
+        help=f"one of {', '.join(scenario_names())}, or a path to a scenario YAML",
+    )
     ap.add_argument("--throttle", type=float, default=0.25)
     ap.add_argument("--episodes", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     if not 0.0 <= args.throttle <= 1.0:
         ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
-    m = simulate(args.scenario, args.throttle, args.episodes, args.seed)
-    print(f"{args.scenario}, fixed throttle {args.throttle}, {args.episodes} episodes")
+    if args.episodes < 1:
+        ap.error(f"--episodes = {args.episodes} is out of range: allowed [1, inf)")
+    try:
+        scenario = resolve(args.scenario)
+    except ScenarioError as e:
+        ap.error(str(e))
+    m = simulate(scenario, args.throttle, args.episodes, args.seed)
+    print(f"{scenario.name}, fixed throttle {args.throttle}, {args.episodes} episodes")
     print("| metric | mean | p5 | p95 |\n|---|---:|---:|---:|")
     for k in METRIC_KEYS:
         v = m[k]

@@ -22,20 +22,13 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from envs.calibration import event_table, load_yaml, minute_table, run_core
-from envs.calibration.fit import REPO
-from envs.params import ScenarioParams
-from envs.scenarios import resolve
+from pacegym.envs.calibration import event_table, minute_table, run_core
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.scenarios import resolve
 
 
 def load_scenario(spec: str) -> ScenarioParams:
-    """A preset name, a YAML path, or the name of a YAML under conf/scenario/."""
-    path = Path(spec)
-    if path.suffix in (".yaml", ".yml") and path.is_file():
-        return load_yaml(path)
-    conf = REPO / "conf" / "scenario" / f"{spec}.yaml"
-    if conf.is_file():
-        return load_yaml(conf)
+    """A preset name, a scenario file's name or a path to one (``envs.scenarios.resolve``)."""
     return resolve(spec)
 
 

@@ -1,6 +1,6 @@
 """Run a ``pacegym-train`` sweep on Ray Tune (one machine or a cluster), tracked in MLflow.
 
-    python -m experiments.sweep_ray --experiment sweep_ppo_live --num-cpus 2 \
+    python -m pacegym.experiments.sweep_ray --experiment sweep_ppo_live --num-cpus 2 \
         --tracking-uri http://mlflow-host:5000 [--address auto] [override ...]
 
 The search space is the experiment's ``hydra.sweeper.params`` (the same file that
@@ -23,8 +23,8 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from experiments.config import CONF_DIR
-from experiments.tracking import ensure_store
+from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.tracking import ensure_store
 
 
 def search_space(experiment: str, overrides: list[str]) -> dict[str, list[str]]:
@@ -62,7 +62,7 @@ def trial(config: dict[str, Any]) -> None:
     """One Ray Tune trial: compose, train, report the held-out pacing score."""
     from ray import tune
 
-    from experiments.train import train
+    from pacegym.experiments.train import train
 
     overrides = list(config["base_overrides"]) + [f"{k}={v}" for k, v in config["params"].items()]
     with initialize_config_dir(config_dir=config["conf_dir"], version_base="1.3"):

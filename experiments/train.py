@@ -25,11 +25,11 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from agents.checkpoint import latest_checkpoint, read_state
-from agents.training import TrainResult, train_agent, validate
-from experiments import config as _config  # noqa: F401  (registers the schemas)
-from experiments import figures, tracking
-from experiments.hydra_app import hydra_app
+from pacegym.agents.checkpoint import latest_checkpoint, read_state
+from pacegym.agents.training import TrainResult, train_agent, validate
+from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
+from pacegym.experiments import figures, tracking
+from pacegym.experiments.hydra_app import hydra_app, scenario_dict
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -42,7 +42,7 @@ def run_dir_of(cfg: DictConfig) -> Path:
 
 def containers(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """Plain (scenario, agent, train) dicts of a composed config."""
-    scenario = OmegaConf.to_container(cfg.scenario, resolve=True)
+    scenario = scenario_dict(cfg)
     agent = OmegaConf.to_container(cfg.agent, resolve=True)
     train = OmegaConf.to_container(cfg.train, resolve=True)
     return scenario, agent, train  # type: ignore[return-value]

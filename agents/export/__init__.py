@@ -5,6 +5,6 @@ Serving (numpy only): ``from agents.export import load_pacer``. Writing artifact
 imported explicitly; this package's ``__init__`` imports the runtime alone.
 """
 
-from agents.export.runtime import Pacer, PacerError, load_pacer
+from pacegym.agents.export.runtime import Pacer, PacerError, load_pacer
 
 __all__ = ["Pacer", "PacerError", "load_pacer"]

@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.export import runtime
-from envs.spaces import OBS_FEATURES, THROTTLE_DECADES
+from pacegym.agents.export import runtime
+from pacegym.envs.spaces import OBS_FEATURES, THROTTLE_DECADES
 
 WEIGHTS_FILE = "weights.npz"
 RULES_FILE = "rules.py"
@@ -235,7 +235,7 @@ def write_artifact(
             }
         rule = policy if policy["kind"] == "rule" else policy.get("base")
         if rule is not None:
-            from agents.export.bundle import build_rules_source
+            from pacegym.agents.export.bundle import build_rules_source
 
             (tmp / RULES_FILE).write_text(build_rules_source(), encoding="utf-8")
             rule["rules"] = {

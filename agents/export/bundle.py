@@ -20,17 +20,17 @@ import inspect
 import sys
 from collections.abc import Sequence
 
-from envs.spaces import OBS_INDEX
+from pacegym.envs.spaces import OBS_INDEX
 
 SOURCES: tuple[tuple[str, tuple[str, ...] | None], ...] = (
-    ("envs.params", ("ScenarioError", "is_range", "bounds", "check", "PlanParams")),
-    ("envs.plans", ("shape", "cumulative_share")),
-    ("baselines.controllers", None),
-    ("baselines.controllers_pid", None),
+    ("pacegym.envs.params", ("ScenarioError", "is_range", "bounds", "check", "PlanParams")),
+    ("pacegym.envs.plans", ("shape", "cumulative_share")),
+    ("pacegym.baselines.controllers", None),
+    ("pacegym.baselines.controllers_pid", None),
 )
 """(module, top-level names to copy; None = every non-import statement), in dependency order."""
 
-PROJECT_PACKAGES = ("envs", "baselines", "agents", "experiments")
+PROJECT_PACKAGES = ("pacegym",)
 ALLOWED_IMPORTS = frozenset(
     {"__future__", "math", "dataclasses", "typing", "collections", "numpy", "functools"}
 )
@@ -109,7 +109,7 @@ def _module_body(module_name: str, names: Sequence[str] | None) -> str:
 
 
 def _registry_source() -> str:
-    from baselines.factory import CONTROLLERS
+    from pacegym.baselines.factory import CONTROLLERS
 
     rows = ",\n".join(
         f"    {kind!r}: ({ctrl.__name__}, {cfg.__name__})"
@@ -153,7 +153,7 @@ def check_rules_source(text: str) -> None:
         for k, v in saved.items():
             if v is not None:
                 sys.modules[k] = v
-    from baselines.factory import CONTROLLERS
+    from pacegym.baselines.factory import CONTROLLERS
 
     missing = sorted(set(CONTROLLERS) - set(module.__dict__["CONTROLLERS"]))
     if missing:

@@ -18,7 +18,7 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
-from agents.export.artifact import (
+from pacegym.agents.export.artifact import (
     DEFAULT_SAFETY,
     Safety,
     action_spec,
@@ -27,14 +27,14 @@ from agents.export.artifact import (
     rule_policy,
     write_artifact,
 )
-from envs.spaces import N_OBS
+from pacegym.envs.spaces import N_OBS
 
 
 def write_onnx(model: Any, normalization: dict[str, Any] | None, path: Path) -> None:
     """``policy.onnx``: raw float32 observations ``obs (n, N_OBS)`` -> clipped ``action (n, 1)``."""
     import torch
 
-    from agents.export.sb3_policy import TorchActor
+    from pacegym.agents.export.sb3_policy import TorchActor
 
     actor = TorchActor(model, normalization).eval()
     dummy = torch.zeros(4, N_OBS, dtype=torch.float32)
@@ -76,7 +76,7 @@ def export_sb3(
     ``normalization_from_stats``) when the model was trained on normalised observations;
     None when it saw raw observations.
     """
-    from agents.export.sb3_policy import action_bounds, actor_layers
+    from pacegym.agents.export.sb3_policy import action_bounds, actor_layers
 
     low, high = action_bounds(model)
     policy, arrays = mlp_policy(actor_layers(model), normalization)
@@ -112,9 +112,9 @@ def export_residual(
 
     No ONNX file: the onnx backend serves plain MLP policies only.
     """
-    from agents.export.sb3_policy import actor_layers
-    from agents.residual import FLOOR
-    from baselines.factory import from_spec, spec
+    from pacegym.agents.export.sb3_policy import actor_layers
+    from pacegym.agents.residual import FLOOR
+    from pacegym.baselines.factory import from_spec, spec
 
     base_spec = spec(from_spec(dict(base)))
     policy, arrays = residual_policy(
@@ -147,7 +147,7 @@ def export_controller(
 
     The spec is validated by ``baselines.factory.from_spec`` before anything is written.
     """
-    from baselines.factory import from_spec, spec
+    from pacegym.baselines.factory import from_spec, spec
 
     ctrl = from_spec(controller) if isinstance(controller, Mapping) else controller
     cspec = spec(ctrl)

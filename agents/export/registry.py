@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from agents.export import runtime
+from pacegym.agents.export import runtime
 
 PYFUNC_CODE = Path(__file__).with_name("pyfunc_model.py")
 

@@ -27,10 +27,11 @@ from typing import Any
 
 import numpy as np
 
-from agents.export.artifact import normalization_from_stats, normalization_from_vecnormalize
-from agents.export.sb3_policy import ExportError
-from envs.metrics import METRIC_KEYS
-from envs.spaces import OBS_FEATURES
+from pacegym.agents.export.artifact import normalization_from_stats, normalization_from_vecnormalize
+from pacegym.agents.export.sb3_policy import ExportError
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.spaces import OBS_FEATURES
+from pacegym.resources import find_config
 
 ALGOS = ("PPO", "A2C", "SAC", "TD3", "DDPG")
 NORM_NAMES = ("vecnormalize", "vec_normalize", "normalization", "obs_rms")
@@ -64,7 +65,7 @@ def row_metrics(row: dict[str, Any]) -> dict[str, float]:
 
 
 def is_baseline(kind: str) -> bool:
-    from baselines.factory import CONTROLLERS
+    from pacegym.baselines.factory import CONTROLLERS
 
     return kind in CONTROLLERS
 
@@ -127,18 +128,15 @@ def _baseline_spec(kind: str, name: str, run_id: str | None) -> dict[str, Any]:
                 and (named or not cfg.get("controllers"))
             ):
                 return {"kind": kind, "name": name, "params": dict(node.get("params") or {})}
-    for yaml_path in (
-        Path("conf/controller") / f"{name}.yaml",
-        Path("conf/controller") / f"{kind}_tuned.yaml",
-    ):
-        if yaml_path.is_file():
+    for yaml_path in (find_config("controller", name), find_config("controller", f"{kind}_tuned")):
+        if yaml_path is not None:
             import yaml
 
             data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
             return {"kind": kind, "name": name, "params": dict(data.get("params") or {})}
     raise ExportError(
         f"baseline winner {name!r} ({kind}): no params in the leaderboard, run {run_id} or"
-        f" conf/controller/{kind}_tuned.yaml"
+        f" a controller config {kind}_tuned.yaml (./conf/controller or the package's)"
     )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.harness import run_episodes
+from pacegym.baselines.harness import run_episodes
 
 
 class SB3Controller:
@@ -41,7 +41,7 @@ class SB3Controller:
         """Stateless (MLP policies)."""
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        from envs.spaces import action_to_throttle
+        from pacegym.envs.spaces import action_to_throttle
 
         return action_to_throttle(self.actions(obs))[0]
 
@@ -57,7 +57,7 @@ class SB3ResidualController(SB3Controller):
         scale_decades: float,
         name: str = "sb3-residual",
     ):
-        from baselines.factory import from_spec
+        from pacegym.baselines.factory import from_spec
 
         super().__init__(model, normalization, name)
         self.base = from_spec({"kind": base["kind"], "params": dict(base.get("params") or {})})
@@ -67,7 +67,7 @@ class SB3ResidualController(SB3Controller):
         self.base.reset(n)
 
     def _base_and_x(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from agents.residual import base_feature
+        from pacegym.agents.residual import base_feature
 
         b = np.asarray(self.base.act(obs), dtype=np.float64)
         return b, np.concatenate([obs, base_feature(b)[:, None]], axis=1)
@@ -77,7 +77,7 @@ class SB3ResidualController(SB3Controller):
         return super().actions(x)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        from agents.residual import compose
+        from pacegym.agents.residual import compose
 
         b, x = self._base_and_x(obs)
         return compose(b, SB3Controller.actions(self, x), self.scale)

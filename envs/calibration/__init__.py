@@ -6,9 +6,15 @@ numpy, pandas and pyarrow only. See ``docs/calibration.md`` and the console scri
 
 from __future__ import annotations
 
-from envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
-from envs.calibration.fit import Calibration, calibrate, load_yaml, trace_reference, write_scenario
-from envs.calibration.logs import (
+from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
+from pacegym.envs.calibration.fit import (
+    Calibration,
+    calibrate,
+    load_yaml,
+    trace_reference,
+    write_scenario,
+)
+from pacegym.envs.calibration.logs import (
     EventLog,
     LogError,
     MinuteCounts,
@@ -18,8 +24,8 @@ from envs.calibration.logs import (
     read_log,
     read_table,
 )
-from envs.calibration.simulate import TickCounts, event_table, minute_table, run_core
-from envs.calibration.traffic_fit import TrafficFit, fit_traffic
+from pacegym.envs.calibration.simulate import TickCounts, event_table, minute_table, run_core
+from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
 
 __all__ = [
     "Calibration",

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.calibration.logs import EventLog, LogError, MinuteCounts
+from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
 
 LEVELS = np.r_[np.arange(0.01, 1.0, 0.01), 0.995, 0.999]
 """Quantile levels kept as CDF points of a joined fit."""

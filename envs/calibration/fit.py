@@ -21,13 +21,11 @@ from typing import Any
 import numpy as np
 import yaml
 
-from envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
-from envs.calibration.logs import EventLog, MinuteCounts, event_minutes
-from envs.calibration.traffic_fit import TrafficFit, fit_traffic
-from envs.params import ScenarioParams
-from envs.scenarios import from_dict, resolve, to_dict
-
-REPO = Path(__file__).resolve().parents[2]
+from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
+from pacegym.envs.calibration.logs import EventLog, MinuteCounts, event_minutes
+from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.scenarios import from_dict, from_file, resolve, to_dict
 
 
 @dataclass(frozen=True)
@@ -109,27 +107,28 @@ def _probs(p: tuple[float, ...]) -> list[float]:
     return r
 
 
-def trace_reference(trace_path: Path) -> str:
-    """How a YAML refers to the trace: relative to the repository root when inside it
-    (commands run from the root), else absolute."""
+def trace_reference(trace_path: Path, yaml_dir: Path) -> str:
+    """How a scenario YAML in ``yaml_dir`` refers to its trace: relative to the YAML's
+    folder when the trace lies in it or below (the pair moves together), else absolute."""
     p = trace_path.resolve()
     try:
-        return str(p.relative_to(REPO))
+        return p.relative_to(yaml_dir.resolve()).as_posix()
     except ValueError:
         return str(p)
 
 
 def write_scenario(cal: Calibration, yaml_path: str | Path, header: str = "") -> Path:
-    """Write the scenario YAML and its per-minute trace CSV (``traffic.trace_csv``)."""
+    """Write the scenario YAML and its per-minute trace CSV (``traffic.trace_csv``; a
+    relative one is taken relative to the working directory and written into the YAML
+    relative to the YAML's folder, see ``trace_reference``)."""
     yaml_path = Path(yaml_path)
     yaml_path.parent.mkdir(parents=True, exist_ok=True)
-    trace_path = Path(cal.scenario.traffic.trace_csv or "")
-    if not trace_path.is_absolute():
-        trace_path = REPO / trace_path
+    trace_path = Path(cal.scenario.traffic.trace_csv or "").resolve()
     trace_path.parent.mkdir(parents=True, exist_ok=True)
     lines = ["minute,requests"] + [f"{m},{v:.4f}" for m, v in enumerate(cal.trace)]
     trace_path.write_text("\n".join(lines) + "\n")
     data = to_dict(cal.scenario)
+    data["traffic"]["trace_csv"] = trace_reference(trace_path, yaml_path.parent)
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     yaml_path.write_text(comment + text)
@@ -137,8 +136,8 @@ def write_scenario(cal: Calibration, yaml_path: str | Path, header: str = "") ->
 
 
 def load_yaml(path: str | Path) -> ScenarioParams:
-    """A scenario YAML (as written by ``write_scenario``) as params."""
-    return from_dict(yaml.safe_load(Path(path).read_text()))
+    """A scenario YAML (as written by ``write_scenario``) as params (``scenarios.from_file``)."""
+    return from_file(path)
 
 
 __all__ = ["Calibration", "calibrate", "load_yaml", "trace_reference", "write_scenario"]

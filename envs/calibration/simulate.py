@@ -24,11 +24,11 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from envs import kernel as K
-from envs.core import PacingCore
-from envs.delays import continuous_cdf
-from envs.params import ScenarioError, ScenarioParams, is_range
-from envs.scenarios import resolve
+from pacegym.envs import kernel as K
+from pacegym.envs.core import PacingCore
+from pacegym.envs.delays import continuous_cdf
+from pacegym.envs.params import ScenarioError, ScenarioParams, is_range
+from pacegym.envs.scenarios import resolve
 
 ORIGIN_NS = np.datetime64("2024-01-01T00:00:00", "ns").astype(np.int64)
 """Day 0 of simulated logs: Monday 2024-01-01 00:00 UTC (``time.start_day`` counts from it)."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from envs.calibration.logs import LogError, MinuteCounts
+from pacegym.envs.calibration.logs import LogError, MinuteCounts
 
 SURGE_RATIO = 2.5  # [x] a minute this far above its running median is a surge minute
 SURGE_SIGMAS = 6.0  # [Poisson sd] and this far above it

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agents.algos import AgentConfigError, build_model, check_agent, make_env
+from pacegym.agents.algos import AgentConfigError, build_model, check_agent, make_env
 
 BASE = {"name": "x", "algo": "ppo", "policy": "MlpPolicy", "net_arch": [8], "hyperparams": {}}
 

@@ -3,13 +3,13 @@
 import numpy as np
 import pytest
 
-from agents.algos import build_model, make_env
-from agents.policy import SB3Controller, load_controller, save_model
-from agents.residual import FLOOR, ResidualVecEnv, base_feature, build_base, compose
-from agents.vec_env import PacingVecEnv
-from baselines.harness import run_episodes
-from baselines.protocol import Controller
-from envs.spaces import N_OBS
+from pacegym.agents.algos import build_model, make_env
+from pacegym.agents.policy import SB3Controller, load_controller, save_model
+from pacegym.agents.residual import FLOOR, ResidualVecEnv, base_feature, build_base, compose
+from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.protocol import Controller
+from pacegym.envs.spaces import N_OBS
 
 PID = {"kind": "pid", "name": "pid", "params": {}}
 

@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from agents.algos import algo_class
-from agents.checkpoint import latest_checkpoint, read_state
-from agents.training import train_agent
+from pacegym.agents.algos import algo_class
+from pacegym.agents.checkpoint import latest_checkpoint, read_state
+from pacegym.agents.training import train_agent
 
 HP = {
     "ppo": {"n_steps": 16, "batch_size": 64, "n_epochs": 2},

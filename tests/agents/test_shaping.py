@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.shaping import SHAPING_TERMS, ScoreShaping, build_shaping, delay_tails
-from agents.vec_env import PacingVecEnv
-from baselines.factory import from_spec
-from envs.delays import alias_table
+from pacegym.agents.shaping import SHAPING_TERMS, ScoreShaping, build_shaping, delay_tails
+from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.baselines.factory import from_spec
+from pacegym.envs.delays import alias_table
 
 PID = {
     "kind": "pid",

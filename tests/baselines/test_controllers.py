@@ -5,13 +5,13 @@ import dataclasses
 import numpy as np
 import pytest
 
-from baselines import build_controller
-from baselines.controllers import ControllerConfigError
-from baselines.factory import CONTROLLERS, from_spec, load_controller_yaml, spec
-from baselines.protocol import Controller
-from envs.params import PlanParams
-from envs.plans import cumulative_share
-from envs.spaces import N_OBS, OBS_INDEX
+from pacegym.baselines import build_controller
+from pacegym.baselines.controllers import ControllerConfigError
+from pacegym.baselines.factory import CONTROLLERS, from_spec, load_controller_yaml, spec
+from pacegym.baselines.protocol import Controller
+from pacegym.envs.params import PlanParams
+from pacegym.envs.plans import cumulative_share
+from pacegym.envs.spaces import N_OBS, OBS_INDEX
 
 IX = OBS_INDEX
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from baselines import build_controller, run_episodes
-from envs.metrics import METRIC_KEYS
-from envs.pacing_env import PacingEnv
-from envs.spaces import OBS_INDEX
+from pacegym.baselines import build_controller, run_episodes
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.pacing_env import PacingEnv
+from pacegym.envs.spaces import OBS_INDEX
 
 TINY = {"base": "live_commerce", "time": {"flight_min": [10.0, 20.0]}}
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from baselines.stats import aggregate, bootstrap_means, paired_difference
+from pacegym.baselines.stats import aggregate, bootstrap_means, paired_difference
 
 
 def test_aggregate_has_mean_and_ci_for_every_key_and_is_seeded():

@@ -4,9 +4,9 @@ import pytest
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-import envs
-from envs.pacing_env import PacingEnv
-from envs.vector import PacingVectorEnv
+import pacegym.envs as envs
+from pacegym.envs.pacing_env import PacingEnv
+from pacegym.envs.vector import PacingVectorEnv
 
 IDS = sorted(envs.ENV_IDS)
 

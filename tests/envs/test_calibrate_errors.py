@@ -4,7 +4,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from envs.calibration import (
+from pacegym.envs.calibration import (
     LogError,
     calibrate,
     fit_joined,

@@ -15,7 +15,7 @@ Tolerances (stated in docs/calibration.md):
 import numpy as np
 import pytest
 
-from envs.calibration import (
+from pacegym.envs.calibration import (
     calibrate,
     event_table,
     load_yaml,
@@ -25,10 +25,10 @@ from envs.calibration import (
     run_core,
     write_scenario,
 )
-from envs.core import PacingCore
-from envs.delays import continuous_cdf
-from envs.scenarios import from_dict, resolve, to_dict
-from envs.traffic import intraday_profile
+from pacegym.envs.core import PacingCore
+from pacegym.envs.delays import continuous_cdf
+from pacegym.envs.scenarios import from_dict, resolve, to_dict
+from pacegym.envs.traffic import intraday_profile
 
 LEVELS = (0.25, 0.5, 0.75, 0.9, 0.95)
 

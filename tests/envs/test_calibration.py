@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from envs import kernel as K
-from envs.core import PacingCore
+from pacegym.envs import kernel as K
+from pacegym.envs.core import PacingCore
 
 
 def test_default_delay_table_is_75_percent_within_15_minutes_and_nothing_after_2_hours():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from agents.vec_env import PacingVecEnv
-from envs.pacing_env import PacingEnv
-from envs.vector import PacingVectorEnv
+from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.envs.pacing_env import PacingEnv
+from pacegym.envs.vector import PacingVectorEnv
 
 
 def _actions(n_steps: int, n: int, seed: int = 7) -> np.ndarray:

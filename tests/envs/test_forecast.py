@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from envs import ScenarioError, resolve
-from envs.core import PacingCore
-from envs.forecast import (
+from pacegym.envs import ScenarioError, resolve
+from pacegym.envs.core import PacingCore
+from pacegym.envs.forecast import (
     Forecaster,
     ForecastError,
     HoltWinters,
@@ -14,7 +14,7 @@ from envs.forecast import (
     mape_by_horizon,
     simulated_history,
 )
-from envs.scenarios import from_dict
+from pacegym.envs.scenarios import from_dict
 
 
 def learned(kind="holt_winters", days=8, **extra):

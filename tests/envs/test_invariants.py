@@ -4,8 +4,8 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from envs import kernel as K
-from envs.core import PacingCore
+from pacegym.envs import kernel as K
+from pacegym.envs.core import PacingCore
 
 scenarios = st.fixed_dictionaries(
     {

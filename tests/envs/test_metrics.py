@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from envs.metrics import EpisodeTotals, episode_metrics
-from envs.params import ScoreParams
+from pacegym.envs.metrics import EpisodeTotals, episode_metrics
+from pacegym.envs.params import ScoreParams
 
 
 def test_two_slot_episode_by_hand():

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from envs import ScenarioError, resolve
-from envs.core import PacingCore
-from envs.pacing_env import PacingEnv
+from pacegym.envs import ScenarioError, resolve
+from pacegym.envs.core import PacingCore
+from pacegym.envs.pacing_env import PacingEnv
 
 
 @pytest.mark.parametrize(
@@ -41,7 +41,10 @@ def test_invalid_scenarios_name_key_value_and_range(overrides, pattern):
 
 
 def test_unknown_preset():
-    with pytest.raises(ScenarioError, match=r"scenario = 'nope': allowed presets"):
+    with pytest.raises(
+        ScenarioError,
+        match=r"scenario = 'nope': not a preset, a scenario file name or a path .*'live_commerce'",
+    ):
         PacingEnv("nope")
 
 

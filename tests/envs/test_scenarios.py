@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from envs import PRESETS, from_dict, resolve, to_dict
+from pacegym.envs import PRESETS, from_dict, resolve, to_dict
 
 CONF = Path(__file__).resolve().parents[2] / "conf" / "scenario"
 

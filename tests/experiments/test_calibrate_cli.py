@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import yaml
 from hydra import compose, initialize_config_dir
-from omegaconf import OmegaConf
 
-from envs.calibration import load_yaml
-from envs.core import PacingCore
-from envs.scenarios import resolve
-from experiments import calibrate, simulate_logs
-from experiments.config import CONF_DIR
+from pacegym.envs.calibration import load_yaml
+from pacegym.envs.core import PacingCore
+from pacegym.envs.scenarios import resolve
+from pacegym.experiments import calibrate, simulate_logs
+from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.hydra_app import scenario_dict
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,12 +64,13 @@ CALIBRATED = sorted(p.stem for p in (CONF_DIR / "scenario").glob("calibrated_*.y
 
 
 @pytest.mark.parametrize("name", CALIBRATED)
-def test_calibrated_scenarios_compose_and_run_from_the_repo_root(name, monkeypatch):
-    monkeypatch.chdir(REPO)  # traffic.trace_csv is relative to the repository root
+def test_calibrated_scenarios_compose_and_run_from_any_directory(name, monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)  # traffic.trace_csv is relative to the scenario file
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="compare", overrides=[f"scenario={name}"])
-    sc = resolve(OmegaConf.to_container(cfg.scenario))
-    assert sc == load_yaml(CONF_DIR / "scenario" / f"{name}.yaml")
+    sc = resolve(scenario_dict(cfg))
+    assert sc == load_yaml(CONF_DIR / "scenario" / f"{name}.yaml") == resolve(name)
+    assert Path(sc.traffic.trace_csv).is_absolute()
     assert yaml.safe_load((CONF_DIR / "scenario" / f"{name}.yaml").read_text())["name"] == name
     core = PacingCore(sc, 2)
     core.reset(np.arange(2), np.arange(2, dtype=np.uint64))

@@ -8,9 +8,9 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
-from agents.algos import check_agent
-from envs.scenarios import resolve
-from experiments.config import CONF_DIR
+from pacegym.agents.algos import check_agent
+from pacegym.envs.scenarios import resolve
+from pacegym.experiments.config import CONF_DIR
 
 AGENTS = sorted(p.stem for p in (CONF_DIR / "agent").glob("*.yaml"))
 TRACKING = sorted(p.stem for p in (CONF_DIR / "tracking").glob("*.yaml"))

@@ -9,19 +9,19 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
-from baselines.controllers import ControllerConfigError
-from envs.metrics import METRIC_KEYS
-from envs.params import ScenarioError
-from experiments.evaluate import evaluate
-from experiments.evaluate_config import build_all
-from experiments.hydra_app import CONF_DIR
+from pacegym.baselines.controllers import ControllerConfigError
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.params import ScenarioError
+from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.evaluate import evaluate
+from pacegym.experiments.evaluate_config import build_all
 
 CONTROLLER_FILES = sorted(p.stem for p in (Path(CONF_DIR) / "controller").glob("*.yaml"))
 TINY = ["scenario.time.flight_min=[10.0,15.0]", "episodes=6", "n_boot=50", "plot_episodes=3"]
 
 
 def cfg(*overrides: str):
-    with initialize_config_dir(config_dir=CONF_DIR, version_base="1.3"):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         return compose(config_name="evaluate", overrides=list(overrides))
 
 

@@ -6,8 +6,8 @@ import mlflow
 import pytest
 from hydra import compose, initialize_config_dir
 
-from experiments.config import CONF_DIR
-from experiments.pipeline import pipeline
+from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.pipeline import pipeline
 
 
 @pytest.mark.slow

@@ -7,13 +7,13 @@ import mlflow
 import pytest
 from hydra import compose, initialize_config_dir
 
-from agents.algos import AgentConfigError
-from envs.metrics import METRIC_KEYS
-from experiments import train as train_app
-from experiments.compare import compare
-from experiments.config import CONF_DIR
-from experiments.tracking import TrackingError, start_run
-from experiments.train import train
+from pacegym.agents.algos import AgentConfigError
+from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.experiments import train as train_app
+from pacegym.experiments.compare import compare
+from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.tracking import TrackingError, start_run
+from pacegym.experiments.train import train
 
 TINY = [
     "train.total_timesteps=512",

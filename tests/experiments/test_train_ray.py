@@ -5,7 +5,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from experiments.sweep_ray import run, search_space
+from pacegym.experiments.sweep_ray import run, search_space
 
 TINY = [
     "train.total_timesteps=256",

@@ -17,8 +17,8 @@ def ppo_model() -> tuple[Any, dict[str, Any]]:
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.export.artifact import normalization_from_vecnormalize
-    from agents.vec_env import PacingVecEnv
+    from pacegym.agents.export.artifact import normalization_from_vecnormalize
+    from pacegym.agents.vec_env import PacingVecEnv
 
     env = VecNormalize(PacingVecEnv(SCENARIO, n_envs=16, seed=0))
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=128, n_epochs=1, seed=0, device="cpu")
@@ -29,7 +29,7 @@ def ppo_model() -> tuple[Any, dict[str, Any]]:
 @pytest.fixture(scope="session")
 def ppo_artifact(ppo_model, tmp_path_factory) -> Path:
     """The PPO model exported with ONNX (read-only: copy it before tampering)."""
-    from agents.export.exporter import export_sb3
+    from pacegym.agents.export.exporter import export_sb3
 
     model, norm = ppo_model
     out = tmp_path_factory.mktemp("export") / "ppo"
@@ -46,7 +46,7 @@ def ppo_artifact(ppo_model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def recorded_obs(ppo_model) -> np.ndarray:
     """Observations the PPO policy meets in 4 episodes (at most 4,000 rows)."""
-    from agents.export.verify import SB3Controller, record_observations
+    from pacegym.agents.export.verify import SB3Controller, record_observations
 
     model, norm = ppo_model
     return record_observations(SB3Controller(model, norm), SCENARIO, 4, 0, max_rows=4000)

@@ -8,12 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.export.bundle import build_rules_source
-from agents.export.exporter import export_controller
-from agents.export.runtime import PacerError, load_pacer
-from agents.export.verify import metric_means
-from baselines.factory import CONTROLLERS, build_controller
-from envs.spaces import OBS_INDEX
+from pacegym.agents.export.bundle import build_rules_source
+from pacegym.agents.export.exporter import export_controller
+from pacegym.agents.export.runtime import PacerError, load_pacer
+from pacegym.agents.export.verify import metric_means
+from pacegym.baselines.factory import CONTROLLERS, build_controller
+from pacegym.envs.spaces import OBS_INDEX
 
 from .conftest import SCENARIO
 
@@ -78,7 +78,7 @@ def test_stateful_rule_keeps_state_of_invalid_rows(tmp_path, recorded_obs):
 
 
 def test_invalid_params_refused(tmp_path):
-    from baselines.controllers import ControllerConfigError
+    from pacegym.baselines.controllers import ControllerConfigError
 
     with pytest.raises(ControllerConfigError, match=r"controller\.params\.rate"):
         export_controller({"kind": "proportional", "params": {"rate": 5.0}}, tmp_path / "x")

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
 
-from agents.export.runtime import load_pacer
-from agents.export.verify import SB3Controller, metric_means
-from experiments.export import ExportConfigError, check_report, run_export
+from pacegym.agents.export.runtime import load_pacer
+from pacegym.agents.export.verify import SB3Controller, metric_means
+from pacegym.experiments.export import ExportConfigError, check_report, run_export
 
 from .conftest import SCENARIO
 
@@ -44,7 +44,7 @@ def _leaderboard(path: Path, winner: dict, metrics: dict) -> Path:
 
 
 def test_baseline_winner_from_leaderboard_cli(tmp_path):
-    from baselines.factory import build_controller
+    from pacegym.baselines.factory import build_controller
 
     params = {"kp": 15.0, "ki": 40.0}
     metrics = metric_means(build_controller("pid", **params), SCENARIO, 8, 0)
@@ -58,7 +58,7 @@ def test_baseline_winner_from_leaderboard_cli(tmp_path):
         [
             sys.executable,
             "-m",
-            "experiments.export",
+            "pacegym.experiments.export",
             f"source.leaderboard={lb}",
             f"out_dir={out}",
             f"hydra.run.dir={tmp_path}/h",

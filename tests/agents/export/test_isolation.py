@@ -20,7 +20,7 @@ BLOCKED = (
 )
 REPO = Path(__file__).resolve().parents[3]
 
-PROJECT = ("envs", "agents", "baselines", "experiments")
+PROJECT = ("pacegym",)
 
 BLOCKER = """
 import sys
@@ -54,7 +54,7 @@ def test_project_runtime_imports_only_numpy(ppo_artifact):
     out = _run(
         f"""
         import numpy as np
-        from agents.export.runtime import load_pacer
+        from pacegym.agents.export.runtime import load_pacer
         p = load_pacer({str(ppo_artifact)!r})
         x = np.zeros((3, 14), np.float32); x[:, 1] = 1.0; x[:, 2] = 4.7; x[:, 12] = -4.0
         print(p(x).tolist())
@@ -78,7 +78,7 @@ def test_artifact_runs_alone(ppo_artifact, tmp_path):
         x[1, 0] = np.nan
         y = p(x)
         assert y[1] == 0.0 and np.isfinite(y).all()
-        for m in ("envs", "agents", "baselines"):
+        for m in ("pacegym",):
             assert m not in sys.modules, m
         print("ok", p.name)
         """,
@@ -88,7 +88,7 @@ def test_artifact_runs_alone(ppo_artifact, tmp_path):
 
 
 def test_baseline_artifact_runs_alone(tmp_path):
-    from agents.export.exporter import export_controller
+    from pacegym.agents.export.exporter import export_controller
 
     art = export_controller({"kind": "pid", "name": "pid-test", "params": {}}, tmp_path / "pid")
     out = _run(

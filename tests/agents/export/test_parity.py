@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.export.runtime import CHUNK_ROWS, PacerError, load_pacer
-from agents.export.verify import SB3Controller, metric_means, metric_parity
-from envs.spaces import OBS_INDEX, OBS_NAMES, action_to_throttle
+from pacegym.agents.export.runtime import CHUNK_ROWS, PacerError, load_pacer
+from pacegym.agents.export.verify import SB3Controller, metric_means, metric_parity
+from pacegym.envs.spaces import OBS_INDEX, OBS_NAMES, action_to_throttle
 
 from .conftest import SCENARIO
 
@@ -106,7 +106,7 @@ def test_worker_threads_match_serial(ppo_artifact, recorded_obs):
 
 def test_worker_threads_ask_openblas_for_one_thread(ppo_artifact, recorded_obs):
     """Workers x BLAS threads must not oversubscribe the cores (numpy's OpenBLAS here)."""
-    from agents.export import runtime
+    from pacegym.agents.export import runtime
 
     setter = runtime._openblas_thread_setter()
     if setter is None:

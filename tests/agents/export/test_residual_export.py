@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.export.runtime import CHUNK_ROWS, load_pacer
-from agents.export.verify import SB3ResidualController, metric_means, record_observations
+from pacegym.agents.export.runtime import CHUNK_ROWS, load_pacer
+from pacegym.agents.export.verify import SB3ResidualController, metric_means, record_observations
 
 from .conftest import SCENARIO
 
@@ -19,10 +19,10 @@ def residual(tmp_path_factory):
     from stable_baselines3 import PPO
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from agents.export.artifact import normalization_from_vecnormalize
-    from agents.export.exporter import export_residual
-    from agents.residual import ResidualVecEnv
-    from agents.vec_env import PacingVecEnv
+    from pacegym.agents.export.artifact import normalization_from_vecnormalize
+    from pacegym.agents.export.exporter import export_residual
+    from pacegym.agents.residual import ResidualVecEnv
+    from pacegym.agents.vec_env import PacingVecEnv
 
     env = VecNormalize(ResidualVecEnv(PacingVecEnv(SCENARIO, n_envs=16, seed=1), BASE, SCALE))
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=128, n_epochs=1, seed=0, device="cpu")

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agents.export.runtime import MANIFEST_FILE, PacerError, load_pacer
-from envs.spaces import OBS_INDEX, OBS_NAMES
+from pacegym.agents.export.runtime import MANIFEST_FILE, PacerError, load_pacer
+from pacegym.envs.spaces import OBS_INDEX, OBS_NAMES
 
 
 @pytest.fixture
@@ -89,7 +89,7 @@ def test_tampered_weights_refused(artifact):
 
 def test_weights_swapped_with_matching_checksum_still_checked(artifact):
     # re-saved weights with a fresh checksum but a different shape: refused by the shape check
-    from agents.export.runtime import sha256_file
+    from pacegym.agents.export.runtime import sha256_file
 
     with np.load(artifact / "weights.npz") as z:
         arrays = {k: z[k] for k in z.files}
@@ -109,7 +109,7 @@ def test_manifest_features_must_fit_weights(artifact):
 
 
 def test_pickled_weights_refused(artifact):
-    from agents.export.runtime import sha256_file
+    from pacegym.agents.export.runtime import sha256_file
 
     with np.load(artifact / "weights.npz") as z:
         arrays = {k: z[k] for k in z.files}

@@ -1,0 +1,1 @@
+"""pacegym's Hydra configs, shipped as package data (``pkg://pacegym.conf``)."""

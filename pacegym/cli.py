@@ -1,0 +1,83 @@
+"""Console scripts: check the command's extra, then hand over to its app.
+
+Each ``pacegym-<command>`` entry point lands here first, so that a command whose
+optional dependencies are missing says which extra to install, in one line on stderr
+with exit code 2, instead of an ``ImportError`` traceback from deep inside an import.
+Nothing heavier than the standard library is imported before that check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from collections.abc import Callable
+
+EXTRAS: dict[str, tuple[str, ...]] = {
+    "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib"),
+    "train": ("torch", "stable_baselines3", "sb3_contrib", "mlflow", "onnx", "onnxruntime"),
+    "calibrate": ("pandas", "pyarrow"),
+    "dist": ("ray",),
+}
+"""Extra of ``pip install 'pacegym[<extra>]'`` -> the modules it provides (``core``: none)."""
+
+COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "simulate": ("pacegym.experiments.simulate", ("core",)),
+    "evaluate": ("pacegym.experiments.evaluate", ("core",)),
+    "tune": ("pacegym.experiments.tune", ("core",)),
+    "train": ("pacegym.experiments.train", ("core", "train")),
+    "compare": ("pacegym.experiments.compare", ("core", "train")),
+    "pipeline": ("pacegym.experiments.pipeline", ("core", "train")),
+    "export": ("pacegym.experiments.export", ("core", "train")),
+    "sweep": ("pacegym.experiments.sweep_ray", ("core", "train", "dist")),
+    "calibrate": ("pacegym.experiments.calibrate", ("core", "calibrate")),
+    "simulate_logs": ("pacegym.experiments.simulate_logs", ("core", "calibrate")),
+}
+"""Command (``pacegym-<name>``, ``_`` as ``-``) -> (module with ``main``, extras it needs)."""
+
+
+def missing_extra(extras: tuple[str, ...]) -> tuple[str, str] | None:
+    """The first (extra, module) of ``extras`` whose module cannot be found, else None."""
+    for extra in extras:
+        for module in EXTRAS[extra]:
+            if importlib.util.find_spec(module) is None:
+                return extra, module
+    return None
+
+
+def run(command: str) -> None:
+    """Run ``pacegym-<command>`` after checking its extras (exit 2 with one line if missing)."""
+    module, extras = COMMANDS[command]
+    gap = missing_extra(extras)
+    if gap is not None:
+        extra, mod = gap
+        what = "its dependencies" if extra == "core" else f"the '{extra}' extra"
+        spec = "pacegym" if extra == "core" else f"pacegym[{extra}]"
+        print(
+            f"pacegym-{command.replace('_', '-')} needs {what} (module {mod!r} is not "
+            f"installed): pip install '{spec}'",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    importlib.import_module(module).main()
+
+
+def _entry(command: str) -> Callable[[], None]:
+    def main() -> None:
+        run(command)
+
+    main.__name__ = command
+    main.__doc__ = f"Console script ``pacegym-{command.replace('_', '-')}``."
+    return main
+
+
+simulate = _entry("simulate")
+evaluate = _entry("evaluate")
+tune = _entry("tune")
+train = _entry("train")
+compare = _entry("compare")
+pipeline = _entry("pipeline")
+export = _entry("export")
+sweep = _entry("sweep")
+calibrate = _entry("calibrate")
+simulate_logs = _entry("simulate_logs")

@@ -1,0 +1,60 @@
+"""Where pacegym's own configs live, and how a config is found by name or by path.
+
+The configs are package data of ``pacegym.conf`` (a real directory in a wheel install as
+in an editable one; zipped installs are not supported). Standard library only, so that
+``pacegym.envs`` can use it without pulling anything in.
+
+A config named ``NAME`` of group ``GROUP`` (``scenario``, ``controller``, ...) is looked
+up, first hit wins, as: ``NAME`` itself when it is a path to an existing ``.yaml``/
+``.yml`` file; ``DIR/GROUP/NAME.yaml`` for each directory given by the caller; then
+``./conf/GROUP/NAME.yaml`` in the working directory (where ``pacegym-calibrate`` and
+``pacegym-tune`` write); then the package's ``GROUP/NAME.yaml``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from collections.abc import Iterable
+from pathlib import Path
+
+USER_CONF = Path("conf")
+"""The working directory's config folder, searched after explicit dirs, before the package."""
+
+
+def conf_dir() -> Path:
+    """The package's config directory (``pacegym/conf`` in site-packages, ``conf/`` in a checkout)."""
+    path = Path(str(importlib.resources.files("pacegym.conf")))
+    if not path.is_dir():  # pragma: no cover - zipped installs only
+        raise RuntimeError(f"pacegym.conf is not a directory on disk ({path}): reinstall unzipped")
+    return path
+
+
+def is_config_path(name: str) -> bool:
+    """True when ``name`` reads as a file path rather than a config name."""
+    return name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name
+
+
+def find_config(group: str, name: str, search: Iterable[str | Path] = ()) -> Path | None:
+    """The YAML file for config ``name`` of ``group`` by the module's lookup order, or None."""
+    if is_config_path(name):
+        path = Path(name).expanduser()
+        return path.resolve() if path.is_file() else None
+    for base in (*(Path(d) for d in search), USER_CONF, conf_dir()):
+        path = base / group / f"{name}.yaml"
+        if path.is_file():
+            return path.resolve()
+    return None
+
+
+def config_files(group: str, search: Iterable[str | Path] = ()) -> dict[str, Path]:
+    """Every config of ``group`` visible by name -> the file the lookup order picks, by name."""
+    files: dict[str, Path] = {}
+    for base in (*(Path(d) for d in search), USER_CONF, conf_dir()):
+        for p in sorted((base / group).glob("*.yaml")):
+            files.setdefault(p.stem, p.resolve())
+    return dict(sorted(files.items()))
+
+
+def config_names(group: str, search: Iterable[str | Path] = ()) -> list[str]:
+    """Every config name of ``group`` visible by the lookup order, sorted."""
+    return list(config_files(group, search))
