@@ -98,10 +98,8 @@ def test_config_lookup_order(tmp_path, monkeypatch):
     (first / "live_commerce.yaml").write_text("name: first\n")
     found = resources.find_config("scenario", "live_commerce", [tmp_path / "first"])
     assert found == first / "live_commerce.yaml"
-    assert (
-        resources.find_config("scenario", str(own / "live_commerce.yaml"))
-        == found.parents[2] / "conf" / "scenario" / "live_commerce.yaml"
-    )
+    by_path = resources.find_config("scenario", str(own / "live_commerce.yaml"))
+    assert by_path == (own / "live_commerce.yaml").resolve()
     assert resources.find_config("scenario", "nope") is None
     assert resources.find_config("scenario", "missing/file.yaml") is None
 
