@@ -85,9 +85,19 @@ def spec(controller: Any) -> dict[str, Any]:
 
 
 def load_controller_yaml(path: str | Path) -> Controller:
-    """Build the controller described by a ``conf/controller/*.yaml`` file."""
+    """Build the controller described by a controller YAML: a path, or the name of a
+    ``controller`` config (``pid_tuned``; ./conf/controller, then the package's)."""
     import yaml  # PyYAML (a Hydra dependency); imported here so controllers stay numpy-only
 
+    from pacegym.resources import config_names, find_config
+
+    found = find_config("controller", str(path))
+    if found is None:
+        raise ControllerConfigError(
+            f"controller = {str(path)!r}: no such file or controller config; allowed a path "
+            f"or one of {config_names('controller')}"
+        )
+    path = found
     with open(path) as fh:
         data = yaml.safe_load(fh)
     if not isinstance(data, Mapping):

@@ -4,7 +4,7 @@
     pacegym-export source.leaderboard=path/leaderboard.json out_dir=artifacts/pacer overwrite=true
     pacegym-export source.leaderboard=null source.run_id=<mlflow run id>
     pacegym-export source.leaderboard=null source.model_uri=models:/pacegym-pacer/3
-    pacegym-export source.leaderboard=null source.controller_yaml=conf/controller/pid_tuned.yaml
+    pacegym-export source.leaderboard=null source.controller_yaml=pid_tuned
     pacegym-export register.enabled=true register.name=pacegym-pacer safety.budget_guard=true
 
 Steps: resolve the source (``agents.export.source``), write the artifact
@@ -39,7 +39,9 @@ class SourceConfig:
     run_id: str | None = None  # MLflow run holding an SB3 .zip (+ normalisation statistics)
     model_uri: str | None = None  # models:/<name>/<version> (a pacer pyfunc or an SB3 model)
     model_path: str | None = None  # a local SB3 .zip
-    controller_yaml: str | None = None  # conf/controller/<name>.yaml: a baseline
+    controller_yaml: str | None = (
+        None  # a baseline: controller config name (pid_tuned) or YAML path
+    )
     normalization_path: str | None = None  # with model_path: .json/.npz (mean, var) or .pkl
     algo: str | None = None  # with model_path/run_id: PPO | A2C | SAC | TD3 | DDPG
 

@@ -30,7 +30,6 @@ ENV_IDS: dict[str, str] = {
 """Registered Gymnasium id -> the scenario preset it runs (``scenario=`` overrides it)."""
 
 
-
 def _register() -> None:
     try:
         import gymnasium
