@@ -1,131 +1,200 @@
-"""Random search, then local refinement, over each baseline's parameters on training seeds,
-scored on held-out seeds (the library part; the app is ``pacegym-tune``,
-``pacegym.experiments.tune``).
+"""Tuning a baseline's parameters for one scenario with Optuna (the library part; the
+app that writes and promotes configs is ``pacegym-tune``, ``pacegym.experiments.tune``).
 
-For each kind: ``trials`` parameter draws (plus the kind's defaults) are scored by mean
-``pacing_score`` on ``train_episodes`` episodes seeded from ``train_seed``; then
-``refine`` hill-climbing steps perturb the best numeric parameters (log-normal, 30%) and
-keep a perturbation when it scores higher on the same training seeds; the best is
-re-evaluated on ``test_episodes`` held-out episodes seeded from ``test_seed`` (disjoint
-seed ranges). ``tune`` returns the result; it writes nothing.
+For a controller kind and a scenario, Optuna's TPE sampler (seeded, multivariate)
+maximises the mean score (``pacegym.envs.metrics.SCORE_KEY``) over ``train_episodes``
+episodes seeded from ``train_seed``. The kind's defaults and the incumbent (the curated
+parameters in use, if any) are enqueued as the first trials, so the search never returns
+something that scores lower on the training seeds than what it started from. The best
+parameters are then confirmed on ``test_episodes`` held-out episodes seeded from
+``test_seed`` (a disjoint seed range), paired against the incumbent on the same episodes
+(common random numbers), so the caller can decide whether to replace it.
+
+The search spaces are data (``SPACES``): parameter -> ``Log(lo, hi)``, ``Uniform(lo,
+hi)`` or ``Choice(values)``; parameters not listed keep the kind's defaults. Optuna is
+imported by ``tune`` only (extra ``tune``): the rest of ``pacegym.baselines`` stays
+numpy-only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import CONTROLLERS, build_controller
-from pacegym.baselines.harness import run_episodes
-from pacegym.baselines.stats import aggregate
-
-Sampler = Callable[[np.random.Generator], dict[str, Any]]
-
-
-def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
-    return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+from pacegym.baselines.harness import Rollout, run_episodes
+from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.params import ScenarioParams
 
 
-def _tracking(rng: np.random.Generator, plans: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        "plan": str(rng.choice(plans)),
-        "decay_rate": round(float(rng.uniform(0.5, 3.5)), 2),
-        "early_close": round(
-            float(rng.choice([0.0, rng.uniform(0.0, 0.2), rng.uniform(0.2, 0.5)])), 3
-        ),
-        "in_flight_weight": round(float(rng.choice([0.0, rng.uniform(0.0, 1.0), 1.0])), 2),
-    }
+@dataclass(frozen=True)
+class Log:
+    """A positive parameter searched on a log scale in [lo, hi]."""
+
+    lo: float
+    hi: float
 
 
-def _proportional(rng: np.random.Generator, plans: tuple[str, ...]) -> dict[str, Any]:
-    return {
-        **_tracking(rng, plans),
-        "rate": round(_log_uniform(rng, 0.02, 0.4), 3),
-        "start": str(rng.choice(["capacity", "fixed"])),
-        "p_start": round(_log_uniform(rng, 0.001, 0.3), 4),
-        "p_min": 0.001,
-        "deadband": round(float(rng.choice([0.0, rng.uniform(0.0, 0.02)])), 4),
-        "pace_limit": round(float(rng.choice([0.0, rng.uniform(1.05, 3.0)])), 2),
-    }
+@dataclass(frozen=True)
+class Uniform:
+    """A parameter searched uniformly in [lo, hi]."""
+
+    lo: float
+    hi: float
 
 
-SPACES: dict[str, Sampler] = {
-    "on_off": lambda rng: _tracking(rng, ("uniform", "exp_decay")),
-    "proportional": lambda rng: _proportional(rng, ("uniform", "forecast")),
-    "exp_decay": lambda rng: {**_proportional(rng, ("exp_decay",)), "plan": "exp_decay"},
-    "pid": lambda rng: {
-        **_tracking(rng, ("uniform", "exp_decay")),
-        "kp": round(_log_uniform(rng, 1.0, 200.0), 2),
-        "ki": round(_log_uniform(rng, 1.0, 1000.0), 2),
-        "kd": round(float(rng.choice([0.0, _log_uniform(rng, 0.001, 0.1)])), 4),
-        "feedforward": str(rng.choice(["capacity", "none"])),
-        "p_base": round(_log_uniform(rng, 0.01, 0.5), 3),
-        "i_limit": round(float(rng.uniform(0.5, 3.0)), 2),
+@dataclass(frozen=True)
+class Choice:
+    """A categorical parameter (strings or numbers)."""
+
+    values: tuple[Any, ...]
+
+
+Dimension = Log | Uniform | Choice
+
+_TRACKING: dict[str, Dimension] = {
+    "decay_rate": Uniform(0.5, 3.5),  # [1/flight]
+    "early_close": Uniform(0.0, 0.4),  # [share of flight]
+    "in_flight_weight": Uniform(0.0, 1.0),  # [-]
+}
+_PROPORTIONAL: dict[str, Dimension] = {
+    **_TRACKING,
+    "rate": Log(0.02, 0.4),  # [-] per update
+    "start": Choice(("capacity", "fixed")),
+    "p_start": Log(1e-3, 0.3),  # [-]
+    "deadband": Uniform(0.0, 0.02),  # [share of budget]
+    "pace_limit": Choice((0.0, 1.1, 1.25, 1.5, 2.0, 3.0)),  # [x plan pace], 0: off
+}
+
+SPACES: dict[str, dict[str, Dimension]] = {
+    "on_off": {**_TRACKING, "plan": Choice(("uniform", "forecast", "exp_decay"))},
+    "proportional": {**_PROPORTIONAL, "plan": Choice(("uniform", "forecast", "exp_decay"))},
+    "exp_decay": {**_PROPORTIONAL, "decay_rate": Uniform(0.5, 4.0)},
+    "pid": {
+        **_TRACKING,
+        "plan": Choice(("uniform", "forecast", "exp_decay")),
+        "kp": Log(1.0, 200.0),  # [decades / share]
+        "ki": Log(1.0, 1000.0),  # [decades / (share x flight)]
+        "kd": Choice((0.0, 0.001, 0.003, 0.01, 0.03, 0.1)),  # [decades / (share / flight)]
+        "feedforward": Choice(("capacity", "none")),
+        "p_base": Log(0.01, 0.5),  # [-]
+        "i_limit": Uniform(0.5, 3.0),  # [decades]
     },
 }
-"""kind -> sampler of a parameter dict (the search space)."""
+"""kind -> search space; every kind of ``CONTROLLERS`` has one (tested)."""
 
 
-def perturb(rng: np.random.Generator, params: dict[str, Any], scale: float = 0.3) -> dict[str, Any]:
-    """A neighbour of ``params``: each positive numeric value scaled by exp(scale * z) with
-    probability 1/2 (categorical values, zeros and booleans are kept)."""
-    out = dict(params)
-    for key, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            continue
-        if rng.random() < 0.5:
-            out[key] = round(float(value) * math.exp(scale * rng.standard_normal()), 4)
+def suggest(trial: Any, space: Mapping[str, Dimension]) -> dict[str, Any]:
+    """Parameters drawn by an Optuna ``trial`` from ``space``."""
+    out: dict[str, Any] = {}
+    for name, dim in space.items():
+        if isinstance(dim, Log):
+            out[name] = trial.suggest_float(name, dim.lo, dim.hi, log=True)
+        elif isinstance(dim, Uniform):
+            out[name] = trial.suggest_float(name, dim.lo, dim.hi)
+        else:
+            out[name] = trial.suggest_categorical(name, list(dim.values))
     return out
 
 
-def score(kind: str, params: dict[str, Any], scenario: str, episodes: int, seed: int) -> dict:
-    """Aggregate metrics (``baselines.stats.aggregate``) of one parameter set."""
-    roll = run_episodes(build_controller(kind, **params), scenario, episodes, seed)
-    return aggregate(roll.metrics, n_boot=500, seed=seed)
+def in_space(params: Mapping[str, Any], space: Mapping[str, Dimension]) -> dict[str, Any]:
+    """The subset of ``params`` that ``space`` can represent (to enqueue as a trial)."""
+    out: dict[str, Any] = {}
+    for name, dim in space.items():
+        if name not in params:
+            continue
+        v = params[name]
+        if isinstance(dim, Choice):
+            if v in dim.values:
+                out[name] = v
+        elif isinstance(v, int | float) and dim.lo <= float(v) <= dim.hi:
+            out[name] = float(v)
+    return out
 
 
-def tune(
-    kind: str,
-    scenario: str = "live_commerce",
-    trials: int = 40,
-    train_episodes: int = 300,
-    train_seed: int = 100_000,
-    test_episodes: int = 1000,
-    test_seed: int = 0,
-    seed: int = 0,
-    refine: int = 40,
-) -> dict[str, Any]:
-    """Best parameters of ``kind`` by train mean pacing_score, with default/tuned test scores."""
+def full_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Every parameter of ``kind``'s config, ``params`` over the defaults (validated)."""
+    return dataclasses.asdict(build_controller(kind, **dict(params)).config)  # type: ignore[attr-defined]
+
+
+def rollout(
+    kind: str, params: Mapping[str, Any], scenario: str | ScenarioParams, episodes: int, seed: int
+) -> Rollout:
+    """Episodes of one parameter set (common random numbers for a seed)."""
+    return run_episodes(build_controller(kind, **dict(params)), scenario, episodes, seed)
+
+
+def check_seeds(train_seed: int, train_episodes: int, test_seed: int, test_episodes: int) -> None:
+    """Training and held-out seed ranges must be disjoint (the harness uses seed + i)."""
     if train_seed < test_seed + test_episodes and test_seed < train_seed + train_episodes:
         raise ValueError(
             f"train seeds [{train_seed}, {train_seed + train_episodes}) overlap held-out seeds "
             f"[{test_seed}, {test_seed + test_episodes}): choose disjoint --train-seed"
         )
-    rng = np.random.default_rng(seed)
+
+
+def tune(
+    kind: str,
+    scenario: str | ScenarioParams = "live_commerce",
+    trials: int = 60,
+    train_episodes: int = 200,
+    train_seed: int = 100_000,
+    test_episodes: int = 1000,
+    test_seed: int = 0,
+    seed: int = 0,
+    incumbent: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tune ``kind`` on ``scenario``; confirm on held-out seeds against ``incumbent``.
+
+    Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
+    "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
+    defaults when None), "difference" ((mean, low, high) of tuned - incumbent on the
+    held-out score), "score_key"}``.
+    """
+    import optuna
+
+    if kind not in SPACES:
+        raise ValueError(f"kind = {kind!r}: allowed {sorted(SPACES)}")
+    if trials < 1 or train_episodes < 1 or test_episodes < 1:
+        raise ValueError("trials, train_episodes and test_episodes must be >= 1")
+    check_seeds(train_seed, train_episodes, test_seed, test_episodes)
+    space = SPACES[kind]
     defaults = dataclasses.asdict(CONTROLLERS[kind][1]())
-    candidates = [defaults] + [SPACES[kind](rng) for _ in range(trials)]
-    best, best_score = defaults, -math.inf
-    for params in candidates:
-        s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
-        if s > best_score:
-            best, best_score = params, s
-    for _ in range(refine):
-        params = perturb(rng, best)
+    base = full_params(kind, incumbent) if incumbent is not None else defaults
+    fixed = {k: v for k, v in base.items() if k not in space}  # e.g. p_min, p_max
+
+    def objective(trial: Any) -> float:
+        params = {**fixed, **suggest(trial, space)}
         try:
             build_controller(kind, **params)
-        except ValueError:  # a perturbation left the parameter's allowed range
-            continue
-        s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
-        if s > best_score:
-            best, best_score = params, s
+        except ControllerConfigError:
+            return -math.inf
+        metrics = rollout(kind, params, scenario, train_episodes, train_seed).metrics
+        return float(metrics[SCORE_KEY].mean())
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    )
+    study.enqueue_trial(in_space(defaults, space), skip_if_exists=True)
+    study.enqueue_trial(in_space(base, space), skip_if_exists=True)
+    study.optimize(objective, n_trials=trials)
+    best = full_params(kind, {**fixed, **study.best_params})
+    tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed)
+    base_roll = rollout(kind, base, scenario, test_episodes, test_seed)
     return {
         "kind": kind,
-        "params": dataclasses.asdict(build_controller(kind, **best).config),  # type: ignore[attr-defined]
-        "train": best_score,
-        "test": score(kind, best, scenario, test_episodes, test_seed),
-        "test_default": score(kind, defaults, scenario, test_episodes, test_seed),
+        "score_key": SCORE_KEY,
+        "params": best,
+        "train": float(study.best_value),
+        "trials": len(study.trials),
+        "best_trial": int(study.best_trial.number),
+        "test": aggregate(tuned_roll.metrics, n_boot=1000, seed=test_seed),
+        "incumbent_test": aggregate(base_roll.metrics, n_boot=1000, seed=test_seed),
+        "difference": paired_difference(tuned_roll, base_roll, SCORE_KEY, 1000, test_seed),
     }

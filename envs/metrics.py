@@ -39,6 +39,8 @@ METRIC_KEYS: tuple[str, ...] = (
     "spike_ratio",
     "margin",
 )
+SCORE_KEY = "pacing_score"
+"""The metric that ranks, tunes and trains (leaderboards, ``pacegym-tune``, rewards)."""
 HIGHER_IS_BETTER = {"pacing_score": True, "delivery": True, "margin": True}
 
 

@@ -40,24 +40,36 @@ from pacegym.experiments import config as _config  # noqa: F401  (registers the 
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments.hydra_app import hydra_app, scenario_dict
-from pacegym.resources import config_files
+from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
 
 
-def find_baselines(patterns: Sequence[str], search: Sequence[str | Path] = ()) -> list[Path]:
+def find_baselines(
+    patterns: Sequence[str],
+    scenario: str = TUNED_DEFAULT_SCENARIO,
+    search: Sequence[str | Path] = (),
+) -> list[Path]:
     """Controller YAMLs matching ``patterns``: paths, or names/globs of the ``controller``
-    configs visible by ``pacegym.resources`` lookup (``search`` dirs, ./conf, the package)."""
-    available = list(config_files("controller", search).values())
+    configs visible by ``pacegym.resources`` lookup (``search`` dirs, ./conf, the package).
+
+    The scenario's own set comes first: a glob is matched in ``controller/<scenario>/``
+    (the sets ``pacegym-tune`` writes per scenario) when that folder has a match, else
+    among the top-level configs (the live-commerce set and the untuned defaults).
+    """
+    own = list(config_files(f"controller/{scenario}", search).values())
+    top = list(config_files("controller", search).values())
     found: list[Path] = []
     for pat in patterns:
         p = Path(pat)
         if p.suffix in (".yaml", ".yml") and p.is_file():
             found.append(p)
             continue
-        hits = [f for f in available if fnmatch.fnmatch(f.stem, pat)]
+        hits = [f for f in own if fnmatch.fnmatch(f.stem, pat)] or [
+            f for f in top if fnmatch.fnmatch(f.stem, pat)
+        ]
         if not hits:
             raise ValueError(
                 f"compare.baselines entry {pat!r} matches no controller config: available "
-                f"{[f.stem for f in available]}"
+                f"{sorted({f.stem for f in own + top})}"
             )
         found.extend(h for h in hits if h not in found)
     return found
@@ -132,7 +144,9 @@ def compare(
     c = cfg.compare
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
-    baselines = [(p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines))]
+    baselines = [
+        (p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines), scenario.name)
+    ]
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))

@@ -1,20 +1,27 @@
-"""``pacegym-tune``: tune the baselines and write them as controller YAMLs.
+"""``pacegym-tune``: tune the baselines for a scenario with Optuna and promote the winners.
 
-    pacegym-tune --scenario live_commerce [--kinds pid exp_decay] [--trials 40] [--out DIR]
+    pacegym-tune --scenario daily_budget [--kinds pid exp_decay] [--trials 60] [--force]
 
-The search itself is ``pacegym.baselines.tune.tune``. Each kind is written as
-``<out>/<kind>_tuned.yaml`` (``{kind, name, params}``, the format
-``pacegym.baselines.factory.from_spec`` reads; scores as comments), by default into
-``./conf/controller`` of the working directory, never into the installed package: use it
-with ``--config-dir ./conf`` or ``controller=/abs/path.yaml`` style overrides. An existing
-file is replaced only with ``--overwrite``; every file is written beside its target and
-renamed into place, so an interrupted run leaves no half-written YAML.
+For each kind, ``pacegym.baselines.tune.tune`` searches on training seeds and confirms on
+held-out seeds against the incumbent, the curated tuned set in use for this scenario
+(``pacegym.resources.tuned_config``). Everything goes into the run folder
+(``--out``, default ``outputs/tune/<scenario>/<time>/``): ``<kind>_tuned.yaml`` and
+``report.json``. A tuned set replaces the curated file only when it is better on the
+held-out seeds (paired 95% CI of the score difference above zero), or with ``--force``;
+it is promoted to ``--promote-dir`` (default ``./conf/controller``: in a checkout, the
+repository's curated configs; elsewhere, the working directory's own ``conf``), as
+``<kind>_tuned.yaml`` for live commerce and ``<scenario>/<kind>_tuned.yaml`` otherwise.
+The YAML header records the provenance (command, time, seeds, scores, the file it
+replaced). Files are written beside their target and renamed into place.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
 import os
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -22,75 +29,117 @@ from typing import Any
 import yaml
 
 from pacegym.baselines.tune import SPACES, tune
+from pacegym.envs.params import ScenarioError
+from pacegym.envs.scenarios import resolve, scenario_names
+from pacegym.resources import tuned_config, tuned_config_name
 
 
-def write_yaml(result: dict[str, Any], path: Path, command: str) -> None:
-    """Write the tuned controller in the ``conf/controller`` format, scores as comments."""
-    t, d = result["test"], result["test_default"]
-    header = (
-        f"# Tuned by: {command}\n"
-        f"# train mean pacing_score {result['train']:.4f}; held-out ({t['episodes']} "
-        f"episodes) {t['pacing_score']:.4f} [{t['pacing_score_ci'][0]:.4f}, "
-        f"{t['pacing_score_ci'][1]:.4f}] (defaults: {d['pacing_score']:.4f})\n"
-    )
-    body = {"kind": result["kind"], "name": f"{result['kind']} (tuned)", "params": result["params"]}
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
         with os.fdopen(fd, "w") as f:
-            f.write(header + yaml.safe_dump(body, sort_keys=False))
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def yaml_text(result: dict[str, Any], scenario: str, provenance: list[str]) -> str:
+    """The tuned controller in the ``controller`` config format, provenance as comments."""
+    body = {
+        "kind": result["kind"],
+        "name": f"{result['kind']} (tuned)",
+        "params": result["params"],
+    }
+    header = "".join(f"# {line}\n" for line in provenance)
+    return header + yaml.safe_dump(body, sort_keys=False)
+
+
+def _score_line(agg: dict[str, Any], key: str) -> str:
+    lo, hi = agg[f"{key}_ci"]
+    return f"{agg[key]:.4f} [{lo:.4f}, {hi:.4f}]"
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--scenario", default="live_commerce")
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    ap.add_argument("--scenario", default="live_commerce", help="preset, scenario name or path")
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
-    ap.add_argument("--trials", type=int, default=40)
-    ap.add_argument("--refine", type=int, default=40)
-    ap.add_argument("--train-episodes", type=int, default=300)
+    ap.add_argument("--trials", type=int, default=60)
+    ap.add_argument("--train-episodes", type=int, default=200)
     ap.add_argument("--train-seed", type=int, default=100_000)
     ap.add_argument("--test-episodes", type=int, default=1000)
     ap.add_argument("--test-seed", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", type=Path, default=Path("conf") / "controller")
-    ap.add_argument("--overwrite", action="store_true", help="replace existing *_tuned.yaml")
+    ap.add_argument("--out", type=Path, default=None, help="run folder")
+    ap.add_argument("--promote-dir", type=Path, default=Path("conf") / "controller")
+    ap.add_argument("--force", action="store_true", help="promote even when not better")
+    ap.add_argument("--no-promote", action="store_true", help="only write the run folder")
     args = ap.parse_args(argv)
-    if args.trials < 0 or args.refine < 0 or args.train_episodes < 1 or args.test_episodes < 1:
-        ap.error("--trials and --refine must be >= 0 and --train-episodes / --test-episodes >= 1")
-    targets = {kind: args.out / f"{kind}_tuned.yaml" for kind in args.kinds}
-    existing = [str(p) for p in targets.values() if p.exists()]
-    if existing and not args.overwrite:
-        ap.error(f"--out = {str(args.out)!r} already holds {existing}: pass --overwrite to replace")
-    command = (
-        f"pacegym-tune --scenario {args.scenario} --trials {args.trials} "
-        f"--refine {args.refine} --seed {args.seed}"
-    )
-    print("| kind | train score | held-out score [95% CI] | held-out, defaults |")
-    print("|---|---:|---:|---:|")
+    for key in ("trials", "train_episodes", "test_episodes"):
+        if getattr(args, key) < 1:
+            ap.error(f"--{key.replace('_', '-')} = {getattr(args, key)}: allowed [1, inf)")
+    try:
+        scenario = resolve(args.scenario)
+    except ScenarioError as e:
+        ap.error(f"{e}; known: {scenario_names()}")
+    stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
+    out = args.out or Path("outputs") / "tune" / scenario.name / stamp
+    out.mkdir(parents=True, exist_ok=True)
+    command = "pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv)
+    report: dict[str, Any] = {"scenario": scenario.name, "command": command, "kinds": {}}
+    print(f"tuning on {scenario.name}: {args.trials} trials x {args.train_episodes} episodes")
+    print("| kind | train | held-out tuned | held-out incumbent | tuned - incumbent | promoted |")
+    print("|---|---:|---:|---:|---:|---|")
     for kind in args.kinds:
+        current = tuned_config(kind, scenario.name)
+        incumbent = yaml.safe_load(current.read_text()).get("params") if current else None
         res = tune(
             kind,
-            args.scenario,
+            scenario,
             args.trials,
             args.train_episodes,
             args.train_seed,
             args.test_episodes,
             args.test_seed,
             args.seed,
-            args.refine,
+            incumbent,
         )
-        write_yaml(res, targets[kind], command)
-        t = res["test"]
-        lo, hi = t["pacing_score_ci"]
+        key = res["score_key"]
+        mean, lo, hi = res["difference"]
+        better = lo > 0.0
+        provenance = [
+            f"Tuned by: {command}",
+            f"at {stamp} on scenario {scenario.name}; Optuna TPE seed {args.seed}, "
+            f"{res['trials']} trials x {args.train_episodes} training episodes from seed "
+            f"{args.train_seed}",
+            f"held-out {key} ({args.test_episodes} episodes from seed {args.test_seed}): "
+            f"{_score_line(res['test'], key)}; incumbent "
+            f"{current if current else 'defaults'}: {_score_line(res['incumbent_test'], key)}; "
+            f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
+        ]
+        text = yaml_text(res, scenario.name, provenance)
+        write_atomic(out / f"{kind}_tuned.yaml", text)
+        promoted = None
+        if not args.no_promote and (better or args.force):
+            promoted = args.promote_dir / f"{tuned_config_name(kind, scenario.name)}.yaml"
+            write_atomic(promoted, text)
+        report["kinds"][kind] = {
+            **res,
+            "incumbent": str(current) if current else None,
+            "promoted": str(promoted) if promoted else None,
+        }
         print(
-            f"| {kind} | {res['train']:.4f} | {t['pacing_score']:.4f} [{lo:.4f}, {hi:.4f}] | "
-            f"{res['test_default']['pacing_score']:.4f} |"
+            f"| {kind} | {res['train']:.4f} | {_score_line(res['test'], key)} | "
+            f"{_score_line(res['incumbent_test'], key)} | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
+            f"{promoted or ('no: not better' if not args.no_promote else 'no')} |"
         )
-    print(f"wrote {', '.join(str(p) for p in targets.values())}")
+    write_atomic(out / "report.json", json.dumps(report, indent=2, default=str))
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

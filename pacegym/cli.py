@@ -16,7 +16,8 @@ from collections.abc import Callable
 EXTRAS: dict[str, tuple[str, ...]] = {
     "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib"),
     "train": ("torch", "stable_baselines3", "sb3_contrib", "mlflow", "onnx", "onnxruntime"),
-    "calibrate": ("pandas", "pyarrow"),
+    "calibrate": ("pandas", "pyarrow", "threadpoolctl"),
+    "tune": ("optuna",),
     "dist": ("ray",),
 }
 """Extra of ``pip install 'pacegym[<extra>]'`` -> the modules it provides (``core``: none)."""
@@ -24,7 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
 COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "simulate": ("pacegym.experiments.simulate", ("core",)),
     "evaluate": ("pacegym.experiments.evaluate", ("core",)),
-    "tune": ("pacegym.experiments.tune", ("core",)),
+    "tune": ("pacegym.experiments.tune", ("core", "tune")),
     "train": ("pacegym.experiments.train", ("core", "train")),
     "compare": ("pacegym.experiments.compare", ("core", "train")),
     "pipeline": ("pacegym.experiments.pipeline", ("core", "train")),

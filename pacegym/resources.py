@@ -5,8 +5,8 @@ in an editable one; zipped installs are not supported). Standard library only, s
 ``pacegym.envs`` can use it without pulling anything in.
 
 A config named ``NAME`` of group ``GROUP`` (``scenario``, ``controller``, ...) is looked
-up, first hit wins, as: ``NAME`` itself when it is a path to an existing ``.yaml``/
-``.yml`` file; ``DIR/GROUP/NAME.yaml`` for each directory given by the caller; then
+up, first hit wins, as: ``NAME`` itself when it ends in ``.yaml``/``.yml`` (a path;
+other names may still hold ``/``: nested groups such as ``daily_budget/pid_tuned``); ``DIR/GROUP/NAME.yaml`` for each directory given by the caller; then
 ``./conf/GROUP/NAME.yaml`` in the working directory (where ``pacegym-calibrate`` and
 ``pacegym-tune`` write); then the package's ``GROUP/NAME.yaml``.
 """
@@ -31,7 +31,7 @@ def conf_dir() -> Path:
 
 def is_config_path(name: str) -> bool:
     """True when ``name`` reads as a file path rather than a config name."""
-    return name.endswith((".yaml", ".yml")) or "/" in name or "\\" in name
+    return name.endswith((".yaml", ".yml"))
 
 
 def find_config(group: str, name: str, search: Iterable[str | Path] = ()) -> Path | None:
@@ -58,3 +58,22 @@ def config_files(group: str, search: Iterable[str | Path] = ()) -> dict[str, Pat
 def config_names(group: str, search: Iterable[str | Path] = ()) -> list[str]:
     """Every config name of ``group`` visible by the lookup order, sorted."""
     return list(config_files(group, search))
+
+
+TUNED_DEFAULT_SCENARIO = "live_commerce"
+"""The scenario whose tuned set is the top-level ``controller/<kind>_tuned.yaml``."""
+
+
+def tuned_config_name(kind: str, scenario: str) -> str:
+    """The config name of ``kind``'s tuned set for ``scenario``: ``<kind>_tuned`` for
+    live commerce, ``<scenario>/<kind>_tuned`` for every other scenario."""
+    if scenario == TUNED_DEFAULT_SCENARIO:
+        return f"{kind}_tuned"
+    return f"{scenario}/{kind}_tuned"
+
+
+def tuned_config(kind: str, scenario: str, search: Iterable[str | Path] = ()) -> Path | None:
+    """The curated tuned config of ``kind`` for ``scenario`` by the lookup order, falling
+    back to the live-commerce set when the scenario has none; None when neither exists."""
+    own = find_config("controller", tuned_config_name(kind, scenario), search)
+    return own if own is not None else find_config("controller", f"{kind}_tuned", search)

@@ -64,7 +64,7 @@ def test_missing_extra_is_one_line_and_exit_2(monkeypatch, capsys):
 
 def test_core_commands_need_no_extra():
     for command, (_module, extras) in cli.COMMANDS.items():
-        if command in ("simulate", "evaluate", "tune"):
+        if command in ("simulate", "evaluate"):
             assert extras == ("core",), command
     assert set(cli.EXTRAS) >= {e for _m, extras in cli.COMMANDS.values() for e in extras}
 

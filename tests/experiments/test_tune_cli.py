@@ -1,0 +1,46 @@
+"""``pacegym-tune``: writes its run folder, promotes only what is better on held-out seeds."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from pacegym.experiments import tune as app
+from pacegym.resources import tuned_config, tuned_config_name
+
+SMALL = ["--kinds", "on_off", "--trials", "2", "--train-episodes", "8", "--test-episodes", "16"]
+
+
+def test_not_better_is_not_promoted_and_force_is(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    promote = tmp_path / "conf" / "controller"
+    # a curated incumbent that the search cannot beat with 2 trials: the tuned set itself
+    app.main(["--scenario", "daily_budget", *SMALL, "--out", "run1", "--force"])
+    target = promote / "daily_budget" / "on_off_tuned.yaml"
+    assert target.is_file() and tuned_config("on_off", "daily_budget") == target.resolve()
+    before = target.read_text()
+    assert "# Tuned by: pacegym-tune --scenario daily_budget" in before
+    app.main(["--scenario", "daily_budget", *SMALL, "--out", "run2", "--seed", "1"])
+    report = json.loads((tmp_path / "run2" / "report.json").read_text())
+    entry = report["kinds"]["on_off"]
+    assert entry["incumbent"] == str(target.resolve())
+    if entry["difference"][1] <= 0.0:  # not significantly better: the curated file stays
+        assert entry["promoted"] is None and target.read_text() == before
+    assert yaml.safe_load((tmp_path / "run2" / "on_off_tuned.yaml").read_text())["kind"] == "on_off"
+
+
+def test_live_commerce_set_is_top_level_and_others_per_scenario():
+    assert tuned_config_name("pid", "live_commerce") == "pid_tuned"
+    assert tuned_config_name("pid", "daily_budget") == "daily_budget/pid_tuned"
+
+
+def test_bad_arguments_exit_2(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    for argv in (["--trials", "0"], ["--scenario", "nope"]):
+        with pytest.raises(SystemExit) as e:
+            app.main(argv)
+        assert e.value.code == 2
+    assert "--trials = 0: allowed [1, inf)" in capsys.readouterr().err
+    assert not (tmp_path / "outputs").exists()
