@@ -16,7 +16,7 @@ from collections.abc import Callable
 EXTRAS: dict[str, tuple[str, ...]] = {
     "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib"),
     "train": ("torch", "stable_baselines3", "sb3_contrib", "mlflow", "onnx", "onnxruntime"),
-    "calibrate": ("pandas", "pyarrow"),
+    "calibrate": ("pandas", "pyarrow", "threadpoolctl"),
     "dist": ("ray",),
 }
 """Extra of ``pip install 'pacegym[<extra>]'`` -> the modules it provides (``core``: none)."""
