@@ -3,8 +3,10 @@
 Public names (imported lazily, so ``agents.export``'s numpy-only parts never pull in
 torch): ``PacingVecEnv`` (SB3 VecEnv view), ``ResidualVecEnv`` and ``compose``
 (residual policies), ``SB3Controller``/``load_controller``/``save_model`` (trained
-policies behind the ``Controller`` protocol), ``train_agent``/``TrainResult``
-(training with held-out evaluation, checkpoints and exact resume).
+policies behind the ``Controller`` protocol), ``AgentSettings``/``TrainSettings``
+(the typed agent and training settings, the one source of their defaults),
+``train_agent``/``TrainResult`` (training with held-out evaluation, checkpoints and
+exact resume).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _EXPORTS = {
     "SB3Controller": "pacegym.agents.policy",
     "load_controller": "pacegym.agents.policy",
     "save_model": "pacegym.agents.policy",
+    "AgentSettings": "pacegym.agents.settings",
+    "TrainSettings": "pacegym.agents.settings",
     "TrainResult": "pacegym.agents.training",
     "train_agent": "pacegym.agents.training",
 }

@@ -1,8 +1,9 @@
-"""Algorithm registry and construction of the training env and SB3 model from config.
+"""Algorithm registry and construction of the training env and SB3 model from settings.
 
-``agent`` config (schema ``experiments.config.AgentConfig``): ``algo`` one of
-``ALGOS``, ``policy`` (SB3 policy alias), ``net_arch``, ``hyperparams`` (keyword
-arguments of the algorithm's constructor), ``normalize_obs``/``normalize_reward``/
+Everything here reads an ``agents.settings.AgentSettings`` (keys, types and defaults
+are declared there): ``algo`` one of ``ALGOS``, ``policy`` (SB3 policy alias),
+``net_arch``, ``hyperparams`` (keyword arguments of the algorithm's constructor; one
+left out takes the constructor's default), ``normalize_obs``/``normalize_reward``/
 ``clip_obs`` (VecNormalize), ``residual`` (``enabled``, ``base``, ``scale_decades``).
 Every check here runs before any training time is spent.
 """
@@ -10,7 +11,6 @@ Every check here runs before any training time is spent.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -20,6 +20,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from pacegym.agents.residual import ResidualVecEnv
+from pacegym.agents.settings import AgentConfigError, AgentSettings
 from pacegym.agents.vec_env import PacingVecEnv
 from pacegym.envs.pacing_env import action_space
 
@@ -46,8 +47,20 @@ ACTION_SPACES: dict[str, tuple[type[gym.Space], ...]] = {
 """Action spaces each algorithm supports (SB3 checks this only inside the constructor)."""
 
 
-class AgentConfigError(ValueError):
-    """The agent config cannot train on this env (named key, value and allowed values)."""
+__all__ = [
+    "ACTION_SPACES",
+    "ALGOS",
+    "OFF_POLICY",
+    "AgentConfigError",
+    "algo_class",
+    "build_model",
+    "check_agent",
+    "constructor_default",
+    "is_recurrent",
+    "make_env",
+    "space_shape",
+    "wrap_env",
+]
 
 
 def algo_class(algo: str) -> type[BaseAlgorithm]:
@@ -56,9 +69,14 @@ def algo_class(algo: str) -> type[BaseAlgorithm]:
     return ALGOS[algo]
 
 
-def check_agent(agent: Mapping[str, Any]) -> type[BaseAlgorithm]:
+def constructor_default(cls: type[BaseAlgorithm], name: str) -> Any:
+    """The default of argument ``name`` of ``cls``'s constructor (SB3 is its one source)."""
+    return inspect.signature(cls.__init__).parameters[name].default
+
+
+def check_agent(agent: AgentSettings) -> type[BaseAlgorithm]:
     """Validate algorithm, action space, policy alias and hyperparameter names."""
-    algo = str(agent["algo"])
+    algo = agent.algo
     cls = algo_class(algo)
     spaces = ACTION_SPACES[algo]
     if not isinstance(action_space(), spaces):
@@ -67,13 +85,13 @@ def check_agent(agent: Mapping[str, Any]) -> type[BaseAlgorithm]:
             f"{[s.__name__ for s in spaces]}, but pacegym's action is a continuous "
             f"{action_space()}: use one of ppo, sac, td3, recurrent_ppo, a2c, ddpg"
         )
-    policy = str(agent["policy"])
+    policy = agent.policy
     if policy not in cls.policy_aliases:
         raise AgentConfigError(
             f"agent.policy = {policy!r} for {algo}: allowed {sorted(cls.policy_aliases)}"
         )
     allowed = set(inspect.signature(cls.__init__).parameters) - {"self", "policy", "env"}
-    for key in agent.get("hyperparams") or {}:
+    for key in agent.hyperparams:
         if key not in allowed:
             raise AgentConfigError(
                 f"agent.hyperparams.{key} is not a {cls.__name__} argument: allowed {sorted(allowed)}"
@@ -82,43 +100,45 @@ def check_agent(agent: Mapping[str, Any]) -> type[BaseAlgorithm]:
 
 
 def make_env(
-    scenario: Any, agent: Mapping[str, Any], n_envs: int, seed: int
+    scenario: Any, agent: AgentSettings, n_envs: int, seed: int
 ) -> tuple[VecEnv, PacingVecEnv]:
     """The (possibly residual, normalised) training env and its inner ``PacingVecEnv``."""
-    if n_envs < 1:
-        raise AgentConfigError(f"train.n_envs = {n_envs}: must be >= 1")
     pacing = PacingVecEnv(scenario, n_envs=n_envs, seed=seed)
     return wrap_env(pacing, agent), pacing
 
 
-def wrap_env(pacing: PacingVecEnv, agent: Mapping[str, Any]) -> VecEnv:
+def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
+    """``pacing`` wrapped as ``agent`` says: residual on its base, then ``VecNormalize``.
+
+    The return normalisation discounts with the algorithm's own ``gamma`` (the
+    constructor's default when ``agent.hyperparams`` leaves it out).
+    """
     env: VecEnv = pacing
-    res = agent.get("residual") or {}
-    if res.get("enabled"):
-        env = ResidualVecEnv(pacing, res.get("base") or {}, float(res.get("scale_decades", 1.0)))
-    if agent.get("normalize_obs", True) or agent.get("normalize_reward", False):
+    res = agent.residual
+    if res.enabled:
+        env = ResidualVecEnv(pacing, res.base, res.scale_decades)
+    if agent.normalized:
+        gamma = agent.hyperparams.get("gamma", constructor_default(algo_class(agent.algo), "gamma"))
         env = VecNormalize(
             env,
-            norm_obs=bool(agent.get("normalize_obs", True)),
-            norm_reward=bool(agent.get("normalize_reward", False)),
-            clip_obs=float(agent.get("clip_obs", 10.0)),
-            gamma=float((agent.get("hyperparams") or {}).get("gamma", 0.99)),
+            norm_obs=agent.normalize_obs,
+            norm_reward=agent.normalize_reward,
+            clip_obs=agent.clip_obs,
+            gamma=float(gamma),
         )
     return env
 
 
-def build_model(
-    agent: Mapping[str, Any], env: VecEnv, seed: int, device: str = "cpu"
-) -> BaseAlgorithm:
+def build_model(agent: AgentSettings, env: VecEnv, seed: int, device: str = "cpu") -> BaseAlgorithm:
     """A fresh SB3 model; constructor errors become ``AgentConfigError`` naming the agent."""
     cls = check_agent(agent)
-    hp = dict(agent.get("hyperparams") or {})
-    policy_kwargs = dict(hp.pop("policy_kwargs", {}) or {})
-    if agent.get("net_arch"):
-        policy_kwargs.setdefault("net_arch", list(agent["net_arch"]))
+    hp = dict(agent.hyperparams)
+    policy_kwargs = dict(hp.pop("policy_kwargs", None) or {})
+    if agent.net_arch:
+        policy_kwargs.setdefault("net_arch", list(agent.net_arch))
     try:
         return cls(
-            agent["policy"],
+            agent.policy,
             env,
             seed=seed,
             device=device,
@@ -127,7 +147,7 @@ def build_model(
             **hp,
         )
     except (AssertionError, TypeError, ValueError) as exc:
-        raise AgentConfigError(f"agent {agent.get('name')!r} ({agent['algo']}): {exc}") from exc
+        raise AgentConfigError(f"agent {agent.name!r} ({agent.algo}): {exc}") from exc
 
 
 def is_recurrent(model: BaseAlgorithm) -> bool:

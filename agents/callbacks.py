@@ -20,6 +20,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.checkpoint import save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
+from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.metrics import METRIC_KEYS
 
@@ -35,24 +36,20 @@ class TrainingCallback(BaseCallback):
 
     - every rollout: ``train/ep_return``, ``train/<metric>`` (means over episodes that
       ended in it), ``train/steps_per_s``;
-    - every ``eval_freq`` env-steps and at the end: ``eval/<metric>`` over
-      ``eval_episodes`` episodes seeded from ``eval_seed`` (held out from training);
-      the best ``eval/pacing_score`` model is saved to ``<run_dir>/best_model``;
-    - every ``checkpoint_freq`` env-steps and at the end: a checkpoint;
-    - stops training once ``max_seconds`` (> 0) have passed.
+    - every ``train.eval_freq`` env-steps and at the end: ``eval/<metric>`` over
+      ``train.eval_episodes`` episodes seeded from ``train.eval_seed`` (held out from
+      training); the best ``eval/pacing_score`` model is saved to ``<run_dir>/best_model``;
+    - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
+    - stops training once ``train.max_seconds`` (> 0) have passed.
     """
 
     def __init__(
         self,
         run_dir: str | Path,
-        agent: Mapping[str, Any],
+        agent: AgentSettings,
         scenario: Any,
         scenario_name: str,
-        eval_freq: int,
-        eval_episodes: int,
-        eval_seed: int,
-        checkpoint_freq: int,
-        max_seconds: float = 0.0,
+        train: TrainSettings,
         log_fn: LogFn = _no_log,
         meta: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
@@ -62,11 +59,11 @@ class TrainingCallback(BaseCallback):
         self.agent = agent
         self.scenario = scenario
         self.scenario_name = scenario_name
-        self.eval_freq = int(eval_freq)
-        self.eval_episodes = int(eval_episodes)
-        self.eval_seed = int(eval_seed)
-        self.checkpoint_freq = int(checkpoint_freq)
-        self.max_seconds = float(max_seconds)
+        self.eval_freq = train.eval_freq
+        self.eval_episodes = train.eval_episodes
+        self.eval_seed = train.eval_seed
+        self.checkpoint_freq = train.checkpoint_freq
+        self.max_seconds = train.max_seconds
         self.log_fn = log_fn
         self.meta = dict(meta or {})
         st = dict(state or {})

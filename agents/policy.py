@@ -16,6 +16,7 @@ deterministic, throttle ``= action_to_throttle(a)`` (residual: ``compose(b, a)``
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import algo_class, is_recurrent
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
+from pacegym.agents.settings import AgentSettings
 from pacegym.envs.spaces import OBS_NAMES, action_to_throttle
 
 FORMAT_VERSION = 1
@@ -113,29 +115,29 @@ class SB3Controller:
 
 def agent_meta(
     model: BaseAlgorithm,
-    agent: Mapping[str, Any],
+    agent: AgentSettings,
     vecnorm: VecNormalize | None,
     scenario_name: str,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The ``agent.json`` contents (JSON-ready)."""
-    res = dict(agent.get("residual") or {})
+    res = agent.residual
     residual = None
     names = list(OBS_NAMES)
-    if res.get("enabled"):
+    if res.enabled:
         residual = {
             "enabled": True,
-            "scale_decades": float(res.get("scale_decades", 1.0)),
+            "scale_decades": res.scale_decades,
             "floor": FLOOR,
-            "base": dict(res.get("base") or {}),
+            "base": dict(res.base),
             "formula": RESIDUAL_FORMULA,
         }
         names.append("base_log10")
     return {
         "format": FORMAT_VERSION,
-        "name": str(agent.get("name", agent["algo"])),
-        "algo": str(agent["algo"]),
-        "policy": str(agent["policy"]),
+        "name": agent.name,
+        "algo": agent.algo,
+        "policy": agent.policy,
         "recurrent": is_recurrent(model),
         "scenario": scenario_name,
         "obs_names": names,
@@ -152,7 +154,7 @@ def agent_meta(
 def save_model(
     path: str | Path,
     model: BaseAlgorithm,
-    agent: Mapping[str, Any],
+    agent: AgentSettings,
     vecnorm: VecNormalize | None,
     scenario_name: str,
     extra: Mapping[str, Any] | None = None,
@@ -185,11 +187,12 @@ def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
 def controller_from_model(
     model: BaseAlgorithm,
     vecnorm: VecNormalize | None,
-    agent: Mapping[str, Any],
+    agent: AgentSettings,
     name: str = "agent",
 ) -> SB3Controller:
     """An ``SB3Controller`` of a model in training (copies the current normalisation)."""
-    return SB3Controller(model, obs_norm_dict(vecnorm), agent.get("residual"), name)
+    residual = dataclasses.asdict(agent.residual)
+    return SB3Controller(model, obs_norm_dict(vecnorm), residual, name)
 
 
 __all__ = [

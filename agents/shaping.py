@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from pacegym.agents.settings import ShapingSettings
 from pacegym.envs import kernel as K
 
 SHAPING_TERMS: tuple[str, ...] = (
@@ -172,8 +173,8 @@ class ScoreShaping:
         return terms @ self._w, terms
 
 
-def build_shaping(spec: Mapping[str, Any] | None) -> ScoreShaping | None:
+def build_shaping(settings: ShapingSettings) -> ScoreShaping | None:
     """A shaper from ``agent.shaping`` (``enabled``, ``weights``), or None when disabled."""
-    if not spec or not spec.get("enabled"):
+    if not settings.enabled:
         return None
-    return ScoreShaping(weights=dict(spec.get("weights") or {}))
+    return ScoreShaping(weights=dict(settings.weights))

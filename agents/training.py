@@ -1,10 +1,13 @@
-"""Train an SB3 agent on the batched pacing env (no Hydra, no MLflow: plain mappings in).
+"""Train an SB3 agent on the batched pacing env (no Hydra, no MLflow: typed settings in).
 
-``train_agent(scenario, agent, train, run_dir, log_fn)`` validates everything first
-(agent/action space, scenario, domain randomisation), then trains, evaluates on held-out
-seeds, checkpoints, and writes ``<run_dir>/model`` (see ``agents.policy``), the
-evaluation curve ``<run_dir>/eval_history.csv`` and ``<run_dir>/last_model``.
-With ``train.resume`` (a run dir or checkpoint) it continues from the latest checkpoint:
+``train_agent(scenario, agent, train, run_dir, log_fn)`` takes an ``AgentSettings`` and
+a ``TrainSettings`` (``agents.settings``: every key's type, default and range; build
+them from plain mappings with ``from_mapping``). ``validate`` runs every check that can
+fail (agent/action space, scenario, domain randomisation, model build, resume point)
+without training; ``train_agent`` then trains, evaluates on held-out seeds,
+checkpoints, and writes ``<run_dir>/model`` (see ``agents.policy``), the evaluation
+curve ``<run_dir>/eval_history.csv`` and ``<run_dir>/last_model``. With
+``train.resume`` (a run dir or checkpoint) it continues from the latest checkpoint:
 same step count, weights, optimiser, normalisation, replay buffer, env and RNG state.
 """
 
@@ -21,10 +24,11 @@ import torch
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
-from pacegym.agents.algos import AgentConfigError, build_model, check_agent, make_env
+from pacegym.agents.algos import build_model, check_agent, make_env
 from pacegym.agents.callbacks import LogFn, TrainingCallback, _no_log
 from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint
 from pacegym.agents.policy import save_model
+from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.agents.shaping import build_shaping
 from pacegym.envs.core import RANDOMIZABLE
 from pacegym.envs.params import ScenarioParams
@@ -70,29 +74,26 @@ def randomised_scenario(scenario: ScenarioParams, ranges: Mapping[str, Any]) -> 
     return resolve(data)
 
 
-def validate(scenario: Any, agent: Mapping[str, Any], train: Mapping[str, Any]) -> None:
+def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
     """Every check that can fail, without training: scenario, ranges, agent, model build.
 
     Builds the env and the model once (well under a second) so that bad hyperparameter
-    values fail here, before an MLflow run is opened or any time is spent.
+    values fail here, before an MLflow run is opened or any time is spent. (The
+    settings' own keys and ranges were checked when they were constructed.)
     """
     check_agent(agent)
-    sc = randomised_scenario(resolve(scenario), train.get("randomize") or {})
-    if int(train["total_timesteps"]) < 1:
-        raise AgentConfigError(f"train.total_timesteps = {train['total_timesteps']}: must be >= 1")
-    if train.get("select", "best") not in ("best", "last"):
-        raise AgentConfigError(f"train.select = {train.get('select')!r}: allowed ['best', 'last']")
-    env, _ = make_env(sc, agent, int(train["n_envs"]), int(train["seed"]))
-    build_shaping(agent.get("shaping"))
-    build_model(agent, env, int(train["seed"]), str(train.get("device", "cpu")))
-    if train.get("resume"):
-        latest_checkpoint(str(train["resume"]))
+    sc = randomised_scenario(resolve(scenario), train.randomize)
+    env, _ = make_env(sc, agent, train.n_envs, train.seed)
+    build_shaping(agent.shaping)
+    build_model(agent, env, train.seed, train.device)
+    if train.resume:
+        latest_checkpoint(train.resume)
 
 
 def train_agent(
     scenario: Any,
-    agent: Mapping[str, Any],
-    train: Mapping[str, Any],
+    agent: AgentSettings,
+    train: TrainSettings,
     run_dir: str | Path,
     log_fn: LogFn = _no_log,
     meta: Mapping[str, Any] | None = None,
@@ -102,46 +103,32 @@ def train_agent(
     run_dir.mkdir(parents=True, exist_ok=True)
     cls = check_agent(agent)
     eval_sc = resolve(scenario)
-    train_sc = randomised_scenario(eval_sc, train.get("randomize") or {})
-    total = int(train["total_timesteps"])
-    if total < 1:
-        raise AgentConfigError(f"train.total_timesteps = {total}: must be >= 1")
-    seed = int(train["seed"])
-    torch.set_num_threads(int(train.get("torch_threads", 1)))
+    train_sc = randomised_scenario(eval_sc, train.randomize)
+    seed = train.seed
+    torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
-    env, pacing = make_env(train_sc, agent, int(train["n_envs"]), seed)
-    pacing.shaping = build_shaping(agent.get("shaping"))  # training reward only
+    env, pacing = make_env(train_sc, agent, train.n_envs, seed)
+    pacing.shaping = build_shaping(agent.shaping)  # training reward only
     resumed_from = None
     state: dict[str, Any] = {}
-    if train.get("resume"):
-        ckpt = latest_checkpoint(str(train["resume"]))
-        model, env, saved = load_checkpoint(ckpt, cls, env, str(train.get("device", "cpu")))
+    if train.resume:
+        ckpt = latest_checkpoint(train.resume)
+        model, env, saved = load_checkpoint(ckpt, cls, env, train.device)
         state = dict(saved.get("extra") or {})
         resumed_from = str(ckpt)
     else:
-        model = build_model(agent, env, seed, str(train.get("device", "cpu")))
+        model = build_model(agent, env, seed, train.device)
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(
-        run_dir,
-        agent,
-        eval_sc,
-        eval_sc.name,
-        eval_freq=int(train.get("eval_freq", 0)),
-        eval_episodes=int(train.get("eval_episodes", 128)),
-        eval_seed=int(train.get("eval_seed", 1_000_000)),
-        checkpoint_freq=int(train.get("checkpoint_freq", 0)),
-        max_seconds=60.0 * float(train.get("max_minutes", 0.0)),
-        log_fn=log_fn,
-        meta=extra,
-        state=state,
+        run_dir, agent, eval_sc, eval_sc.name, train, log_fn=log_fn, meta=extra, state=state
     )
     t0 = time.perf_counter()
     model.learn(
-        total_timesteps=max(total - start, 0),
+        total_timesteps=max(train.total_timesteps - start, 0),
         callback=cb,
         reset_num_timesteps=False,
-        progress_bar=bool(train.get("progress_bar", False)),
+        progress_bar=train.progress_bar,
     )
     wall = time.perf_counter() - t0
     vecnorm = env if isinstance(env, VecNormalize) else None
@@ -150,7 +137,7 @@ def train_agent(
     if model_dir.exists():
         shutil.rmtree(model_dir)
     best = run_dir / "best_model"
-    chosen = best if train.get("select", "best") == "best" and best.is_dir() else last_dir
+    chosen = best if train.select == "best" and best.is_dir() else last_dir
     shutil.copytree(chosen, model_dir)
     cb.write_history(run_dir / "eval_history.csv")
     hist = cb.history

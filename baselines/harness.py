@@ -20,6 +20,9 @@ from pacegym.envs.pacing_env import SEED_HIGH
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
 
+BATCH_SIZE = 1024
+"""[campaigns] episodes stepped together by default (one ``PacingCore`` of this size)."""
+
 
 def episode_seeds(seed: int, episodes: int) -> np.ndarray:
     """The episode seeds ``PacingEnv.reset(seed=seed + i)`` draws, i = 0..episodes-1."""
@@ -53,7 +56,7 @@ def run_episodes(
     scenario: str | ScenarioParams | dict,
     episodes: int,
     seed: int = 0,
-    batch_size: int = 1024,
+    batch_size: int = BATCH_SIZE,
     record: bool = False,
 ) -> Rollout:
     """Evaluate ``controller`` on ``episodes`` episodes of ``scenario`` seeded from ``seed``."""

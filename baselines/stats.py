@@ -16,6 +16,10 @@ from typing import Any
 
 import numpy as np
 
+N_BOOT = 2000
+"""Default number of bootstrap resamples (every caller's default refers to this)."""
+LEVEL = 0.95
+"""Default confidence level of the intervals."""
 _CHUNK = 4_000_000  # [elements] bootstrap index matrix built in chunks of this size
 
 
@@ -30,7 +34,7 @@ def _check(n_boot: int, level: float) -> None:
         raise ValueError(f"level = {level}: allowed (0, 1)")
 
 
-def bootstrap_means(values: np.ndarray, n_boot: int = 2000, seed: int = 0) -> np.ndarray:
+def bootstrap_means(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
     """Means of ``n_boot`` resamples of the rows of ``values`` ``(n,)`` or ``(n, k)``.
 
     Returns ``(n_boot,)`` or ``(n_boot, k)``; every column uses the same resampled rows.
@@ -49,7 +53,7 @@ def bootstrap_means(values: np.ndarray, n_boot: int = 2000, seed: int = 0) -> np
 
 
 def aggregate(
-    metrics: Any, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+    metrics: Any, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL
 ) -> dict[str, Any]:
     """Mean of every metric with its bootstrap interval.
 
@@ -72,7 +76,7 @@ def aggregate(
 
 
 def paired_difference(
-    a: Any, b: Any, key: str, n_boot: int = 2000, seed: int = 0, level: float = 0.95
+    a: Any, b: Any, key: str, n_boot: int = N_BOOT, seed: int = 0, level: float = LEVEL
 ) -> tuple[float, float, float]:
     """``(mean, low, high)`` of ``a[key] - b[key]`` over paired episodes (same seeds).
 

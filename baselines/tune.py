@@ -194,7 +194,7 @@ def tune(
         "train": float(study.best_value),
         "trials": len(study.trials),
         "best_trial": int(study.best_trial.number),
-        "test": aggregate(tuned_roll.metrics, n_boot=1000, seed=test_seed),
-        "incumbent_test": aggregate(base_roll.metrics, n_boot=1000, seed=test_seed),
-        "difference": paired_difference(tuned_roll, base_roll, SCORE_KEY, 1000, test_seed),
+        "test": aggregate(tuned_roll.metrics, seed=test_seed),
+        "incumbent_test": aggregate(base_roll.metrics, seed=test_seed),
+        "difference": paired_difference(tuned_roll, base_roll, SCORE_KEY, seed=test_seed),
     }

@@ -20,26 +20,27 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
 from pacegym.agents.algos import build_model, make_env
+from pacegym.agents.settings import AgentSettings
 from pacegym.envs.pacing_env import PacingEnv
 from pacegym.experiments.config import CONF_DIR
 
 
-def _agent(name: str = "ppo") -> dict:
-    return yaml.safe_load((CONF_DIR / "agent" / f"{name}.yaml").read_text())
-
-
-def learn_rate(agent: dict, n_envs: int, steps: int) -> float:
-    env, _ = make_env("live_commerce", agent, n_envs, 0)
-    model = build_model(agent, env, 0)
-    model.learn(n_envs * agent["hyperparams"]["n_steps"])  # warm-up (numba, torch)
-    t = time.perf_counter()
-    model.learn(steps, reset_num_timesteps=False)
-    return (model.num_timesteps - n_envs * agent["hyperparams"]["n_steps"]) / (
-        time.perf_counter() - t
+def _agent(name: str = "ppo") -> AgentSettings:
+    return AgentSettings.from_mapping(
+        yaml.safe_load((CONF_DIR / "agent" / f"{name}.yaml").read_text())
     )
 
 
-def rollout_rate(agent: dict, n_envs: int, steps: int) -> float:
+def learn_rate(agent: AgentSettings, n_envs: int, steps: int) -> float:
+    env, _ = make_env("live_commerce", agent, n_envs, 0)
+    model = build_model(agent, env, 0)
+    model.learn(n_envs * agent.hyperparams["n_steps"])  # warm-up (numba, torch)
+    t = time.perf_counter()
+    model.learn(steps, reset_num_timesteps=False)
+    return (model.num_timesteps - n_envs * agent.hyperparams["n_steps"]) / (time.perf_counter() - t)
+
+
+def rollout_rate(agent: AgentSettings, n_envs: int, steps: int) -> float:
     env, _ = make_env("live_commerce", agent, n_envs, 0)
     model = build_model(agent, env, 0)
     obs = env.reset()
@@ -52,9 +53,9 @@ def rollout_rate(agent: dict, n_envs: int, steps: int) -> float:
     return done / (time.perf_counter() - t)
 
 
-def dummy_rate(agent: dict, n_envs: int, steps: int) -> float:
+def dummy_rate(agent: AgentSettings, n_envs: int, steps: int) -> float:
     env = VecNormalize(DummyVecEnv([PacingEnv for _ in range(n_envs)]))
-    hp = {**agent["hyperparams"], "n_steps": max(agent["hyperparams"]["n_steps"], 256)}
+    hp = {**agent.hyperparams, "n_steps": max(agent.hyperparams["n_steps"], 256)}
     hp["batch_size"] = min(hp["batch_size"], hp["n_steps"] * n_envs)
     model = PPO("MlpPolicy", env, seed=0, policy_kwargs={"net_arch": [64, 64]}, **hp)
     model.learn(hp["n_steps"] * n_envs)

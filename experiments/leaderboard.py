@@ -34,8 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pacegym.baselines.harness import Rollout
-from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.baselines.stats import LEVEL, N_BOOT, aggregate, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS
+
+PRIMARY = "pacing_score"
+"""Default ranking metric (``compare.primary``; higher is better)."""
 
 
 @dataclass
@@ -52,9 +55,9 @@ class Entry:
 
 def build(
     entries: Sequence[Entry],
-    primary: str = "pacing_score",
-    n_boot: int = 2000,
-    level: float = 0.95,
+    primary: str = PRIMARY,
+    n_boot: int = N_BOOT,
+    level: float = LEVEL,
 ) -> tuple[list[dict[str, Any]], str | None]:
     """Rows (best first) and the best baseline's name (None when there is no baseline)."""
     if not entries:

@@ -24,7 +24,12 @@ from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from pacegym.experiments.config import CONF_DIR
-from pacegym.experiments.tracking import ensure_store
+from pacegym.experiments.tracking import DEFAULT_URI, ensure_store
+
+EXPERIMENT = "sweep_ppo_live"
+"""The experiment file swept when ``--experiment`` is not given."""
+CPUS_PER_TRIAL = 1.0
+"""[CPUs] Ray resources reserved per trial when ``--cpus-per-trial`` is not given."""
 
 
 def search_space(experiment: str, overrides: list[str]) -> dict[str, list[str]]:
@@ -86,7 +91,7 @@ def run(
     out: Path,
     num_cpus: int | None,
     address: str | None,
-    cpus_per_trial: float = 1.0,
+    cpus_per_trial: float = CPUS_PER_TRIAL,
 ) -> dict[str, Any]:
     """Run the sweep; returns the best trial's params and score."""
     import ray
@@ -136,12 +141,12 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--experiment", default="sweep_ppo_live")
-    ap.add_argument("--tracking-uri", default="sqlite:///mlflow.db")
+    ap.add_argument("--experiment", default=EXPERIMENT)
+    ap.add_argument("--tracking-uri", default=DEFAULT_URI)
     ap.add_argument("--out", type=Path, default=Path("multirun/ray"))
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
     ap.add_argument("--address", default=None, help="an existing Ray cluster, e.g. auto")
-    ap.add_argument("--cpus-per-trial", type=float, default=1.0)
+    ap.add_argument("--cpus-per-trial", type=float, default=CPUS_PER_TRIAL)
     ap.add_argument("overrides", nargs="*", help="Hydra overrides; 'key=a,b' adds a grid axis")
     a = ap.parse_args(argv)
     best = run(

@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
+from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.agents.training import TrainResult, train_agent, validate
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
@@ -40,46 +41,47 @@ def run_dir_of(cfg: DictConfig) -> Path:
         return Path("outputs/train")
 
 
-def containers(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """Plain (scenario, agent, train) dicts of a composed config."""
+def settings_of(cfg: DictConfig) -> tuple[dict[str, Any], AgentSettings, TrainSettings]:
+    """The scenario (a plain dict) and the typed agent and train settings of a composed config.
+
+    Raises ``AgentConfigError`` naming the key for an unknown key or a value out of range.
+    """
     scenario = scenario_dict(cfg)
-    agent = OmegaConf.to_container(cfg.agent, resolve=True)
-    train = OmegaConf.to_container(cfg.train, resolve=True)
-    return scenario, agent, train  # type: ignore[return-value]
+    return scenario, AgentSettings.from_mapping(cfg.agent), TrainSettings.from_mapping(cfg.train)
 
 
-def _resume_run_id(train: dict[str, Any]) -> str | None:
-    if not train.get("resume"):
+def _resume_run_id(train: TrainSettings) -> str | None:
+    if not train.resume:
         return None
-    state = read_state(latest_checkpoint(str(train["resume"])))
+    state = read_state(latest_checkpoint(train.resume))
     return (state.get("extra") or {}).get("mlflow_run_id")
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     """Validate, then train with tracking; returns the ``TrainResult``."""
     out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
-    scenario, agent, train_cfg = containers(cfg)
-    validate(scenario, agent, train_cfg)  # config errors surface before any run exists
+    scenario, agent, run_settings = settings_of(cfg)
+    validate(scenario, agent, run_settings)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
     tags = {
         "run_type": "train",
-        "agent_name": str(agent["name"]),
-        "policy_kind": str(agent["algo"]),
-        "residual": str(bool((agent.get("residual") or {}).get("enabled"))),
+        "agent_name": agent.name,
+        "policy_kind": agent.algo,
+        "residual": str(agent.residual.enabled),
         "run_dir": str(out.resolve()),
     }
     with tracking.start_run(
-        cfg, f"train-{agent['name']}", tags, run_id=_resume_run_id(train_cfg)
+        cfg, f"train-{agent.name}", tags, run_id=_resume_run_id(run_settings)
     ) as run:
         run_id = run.info.run_id if run is not None else None
         result = train_agent(
             scenario,
             agent,
-            train_cfg,
+            run_settings,
             out,
             log_fn=tracking.log_metrics,
-            meta={"mlflow_run_id": run_id, "agent_name": agent["name"]},
+            meta={"mlflow_run_id": run_id, "agent_name": agent.name},
         )
         summary = {
             "model_dir": str(result.model_dir.resolve()),
@@ -104,7 +106,7 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             mlflow.set_tag("model_dir", str(result.model_dir.resolve()))
             if result.history:
                 fig = figures.learning_curve(
-                    result.history, f"{agent['name']} on {scenario.get('name')}"
+                    result.history, f"{agent.name} on {scenario.get('name')}"
                 )
                 fig.savefig(out / "learning_curve.png", dpi=100)
                 tracking.log_figure(fig, "plots/learning_curve.png")

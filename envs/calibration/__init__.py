@@ -1,7 +1,8 @@
 """Calibration: fit a scenario to an ad server's logs, and simulate logs from a scenario.
 
-numpy, pandas and pyarrow only. See ``docs/calibration.md`` and the console scripts
-``pacegym-calibrate`` / ``pacegym-simulate-logs``.
+numpy, pandas, pyarrow and threadpoolctl only (the ``calibrate`` extra). See
+``docs/calibration.md`` and the console scripts ``pacegym-calibrate`` /
+``pacegym-simulate-logs``.
 """
 
 from __future__ import annotations

@@ -16,10 +16,10 @@ Two routes, both returning a ``DelayFit`` (an empirical CDF for
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
 
@@ -137,14 +137,10 @@ def fit_joined(log: EventLog) -> DelayFit:
     return DelayFit(points, max_delay, min(render, 1.0), "joined", d.size, ks, float("nan"), d)
 
 
-def _one_blas_thread() -> contextlib.AbstractContextManager:
+def _one_blas_thread() -> threadpool_limits:
     """Single-threaded BLAS for the small matrix work here: multi-threaded OpenBLAS on
     180x180 problems spins and thrashes on a busy 2-core machine (20x slower, measured).
-    Uses threadpoolctl when installed; otherwise leaves BLAS as it is."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # optional
-        return contextlib.nullcontext()
+    The previous limits are restored when the block ends."""
     return threadpool_limits(limits=1, user_api="blas")
 
 

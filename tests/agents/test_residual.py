@@ -6,6 +6,7 @@ import pytest
 from pacegym.agents.algos import build_model, make_env
 from pacegym.agents.policy import SB3Controller, load_controller, save_model
 from pacegym.agents.residual import FLOOR, ResidualVecEnv, base_feature, build_base, compose
+from pacegym.agents.settings import AgentSettings, ResidualSettings
 from pacegym.agents.vec_env import PacingVecEnv
 from pacegym.baselines.harness import run_episodes
 from pacegym.baselines.protocol import Controller
@@ -42,15 +43,12 @@ def test_residual_env_with_zero_action_matches_the_base_controller():
 
 
 def test_sb3_controller_is_a_controller_and_roundtrips(tmp_path):
-    agent = {
-        "name": "tiny",
-        "algo": "ppo",
-        "policy": "MlpPolicy",
-        "net_arch": [8],
-        "hyperparams": {"n_steps": 8, "batch_size": 32},
-        "normalize_obs": True,
-        "residual": {"enabled": True, "base": PID, "scale_decades": 1.0},
-    }
+    agent = AgentSettings(
+        name="tiny",
+        net_arch=[8],
+        hyperparams={"n_steps": 8, "batch_size": 32},
+        residual=ResidualSettings(enabled=True, base=PID, scale_decades=1.0),
+    )
     env, _ = make_env("live_commerce", agent, 4, 0)
     model = build_model(agent, env, 0)
     save_model(tmp_path / "m", model, agent, env, "live_commerce")

@@ -1,10 +1,13 @@
 """An interrupted run resumed from its checkpoint equals the uninterrupted run."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
 from pacegym.agents.algos import algo_class
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
+from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.agents.training import train_agent
 
 HP = {
@@ -15,24 +18,27 @@ HP = {
 
 @pytest.mark.parametrize("algo", ["ppo", "sac"])
 def test_resume_continues_step_count_and_rng_state(tmp_path, algo):
-    agent = {
-        "name": algo,
-        "algo": algo,
-        "policy": "MlpPolicy",
-        "net_arch": [16],
-        "hyperparams": HP[algo],
-        "normalize_obs": True,
-        "normalize_reward": True,
-    }
-    base = {"n_envs": 8, "seed": 3, "eval_freq": 0, "eval_episodes": 4, "checkpoint_freq": 128}
-    full = train_agent("live_commerce", agent, {**base, "total_timesteps": 512}, tmp_path / "full")
-    cut = train_agent("live_commerce", agent, {**base, "total_timesteps": 256}, tmp_path / "cut")
+    agent = AgentSettings(
+        name=algo,
+        algo=algo,
+        net_arch=[16],
+        hyperparams=HP[algo],
+        normalize_obs=True,
+        normalize_reward=True,
+    )
+    base = TrainSettings(
+        n_envs=8, seed=3, eval_freq=0, eval_episodes=4, checkpoint_freq=128, progress_bar=False
+    )
+    full = train_agent(
+        "live_commerce", agent, replace(base, total_timesteps=512), tmp_path / "full"
+    )
+    cut = train_agent("live_commerce", agent, replace(base, total_timesteps=256), tmp_path / "cut")
     ckpt = latest_checkpoint(tmp_path / "cut")
     assert read_state(ckpt)["num_timesteps"] == 256
     resumed = train_agent(
         "live_commerce",
         agent,
-        {**base, "total_timesteps": 512, "resume": str(tmp_path / "cut")},
+        replace(base, total_timesteps=512, resume=str(tmp_path / "cut")),
         tmp_path / "resumed",
     )
     assert cut.num_timesteps == 256

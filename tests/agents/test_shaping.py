@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pacegym.agents.settings import ShapingSettings
 from pacegym.agents.shaping import SHAPING_TERMS, ScoreShaping, build_shaping, delay_tails
 from pacegym.agents.vec_env import PacingVecEnv
 from pacegym.baselines.factory import from_spec
@@ -75,9 +76,9 @@ def test_env_reward_untouched_and_config() -> None:
     # same trajectories (shaping only changes the reward)
     for a, b in zip(plain, shaped, strict=True):
         assert a["pacing_score"] == b["pacing_score"]
-    assert build_shaping(None) is None and build_shaping({"enabled": False}) is None
-    assert isinstance(
-        build_shaping({"enabled": True, "weights": {"env_tracking": 0.5}}), ScoreShaping
-    )
+    assert build_shaping(ShapingSettings()) is None
+    assert build_shaping(ShapingSettings(enabled=False, weights={"billable": 2.0})) is None
+    shaper = build_shaping(ShapingSettings(enabled=True, weights={"env_tracking": 0.5}))
+    assert isinstance(shaper, ScoreShaping) and dict(shaper.weights) == {"env_tracking": 0.5}
     with pytest.raises(ValueError, match="unknown terms"):
         ScoreShaping(weights={"nope": 1.0})

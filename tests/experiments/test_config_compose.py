@@ -9,6 +9,7 @@ from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from pacegym.agents.algos import check_agent
+from pacegym.agents.settings import AgentSettings
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments.config import CONF_DIR
 
@@ -29,7 +30,7 @@ def _compose(app: str, overrides: list[str]):
 @pytest.mark.parametrize("agent", AGENTS)
 def test_every_agent_composes_and_passes_checks(agent):
     cfg = _compose("train", [f"agent={agent}"])
-    check_agent(cfg.agent)
+    check_agent(AgentSettings.from_mapping(cfg.agent))
     assert cfg.agent.algo in ("ppo", "sac", "td3", "recurrent_ppo")
 
 
@@ -52,7 +53,7 @@ def test_every_experiment_file(experiment):
     app = "compare" if experiment.startswith("compare_") else "train"
     cfg = _compose(app, [f"experiment={experiment}"])
     if app == "train":
-        check_agent(cfg.agent)
+        check_agent(AgentSettings.from_mapping(cfg.agent))
         assert cfg.train.total_timesteps > 0
 
 
