@@ -35,10 +35,10 @@ from typing import Any
 
 from pacegym.baselines.harness import Rollout
 from pacegym.baselines.stats import LEVEL, N_BOOT, aggregate, paired_difference
-from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 
-PRIMARY = "pacing_score"
-"""Default ranking metric (``compare.primary``; higher is better)."""
+PRIMARY = SCORE_KEY
+"""Default ranking metric (``compare.primary``; higher is better): the env's score."""
 
 
 @dataclass
