@@ -64,4 +64,4 @@ def test_residual_threads_match_serial(residual):
     threaded.reset(len(big))
     np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)  # 2nd step
-    assert threaded._pool is not None
+    assert threaded.workers.pool is not None
