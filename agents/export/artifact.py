@@ -109,7 +109,7 @@ def normalization_from_stats(
             f"normalization: mean {m.shape} and var {v.shape} must be ({n},), finite, var >= 0"
         )
     return {
-        "rule": "z = clip((x - mean) / sqrt(var + epsilon), -clip, clip) in float64, then float32",
+        "rule": runtime.Normalization.RULE,
         "mean": m.tolist(),
         "var": v.tolist(),
         "epsilon": float(epsilon),

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pacegym.agents.export.runtime import CHUNK_ROWS, PacerError, load_pacer
-from pacegym.agents.export.verify import SB3Controller, metric_means, metric_parity
+from pacegym.agents.export.verify import metric_means, metric_parity
+from pacegym.agents.policy import SB3Controller
 from pacegym.envs.spaces import OBS_INDEX, OBS_NAMES, action_to_throttle
 
 from .conftest import SCENARIO
