@@ -10,13 +10,14 @@ one entry in ``loader.KINDS``; the ``Pacer`` does not change.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from .workers import Runner
 
 
+@runtime_checkable
 class RowPath(Protocol):
     """The latency path of a kind that has one: a single valid row, few numpy calls."""
 
@@ -29,6 +30,7 @@ class RowPath(Protocol):
         ...
 
 
+@runtime_checkable
 class PolicyKind(Protocol):
     """What the ``Pacer`` asks of a policy kind.
 
