@@ -10,8 +10,9 @@ Model directory (written by ``save_model``, read by ``load_controller``)::
 
 The controller's action for an observation batch ``obs`` (float32, ``(n, N_OBS)``):
 ``x = obs`` (residual: ``concat(obs, log10(max(b, 1e-4)))`` with ``b = base.act(obs)``),
-``z = clip((x - mean) / sqrt(var + epsilon), -clip, clip)``, ``a = policy(z)``
-deterministic, throttle ``= action_to_throttle(a)`` (residual: ``compose(b, a)``).
+``z = normalise(x)`` (``agents.export.runtime.Normalization``, the formula the exported
+pacer runs too), ``a = policy(z)`` deterministic, throttle ``= action_to_throttle(a)``
+(residual: ``compose(b, a)``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import algo_class, is_recurrent
+from pacegym.agents.export.runtime import Normalization
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
 from pacegym.agents.settings import AgentSettings
 from pacegym.envs.spaces import OBS_NAMES, action_to_throttle
@@ -52,7 +54,14 @@ def obs_norm_dict(vecnorm: VecNormalize | None) -> dict[str, Any] | None:
 
 
 class SB3Controller:
-    """A trained SB3 policy behind the ``Controller`` protocol (deterministic actions)."""
+    """A trained SB3 policy behind the ``Controller`` protocol (deterministic actions).
+
+    The reference an exported pacer is checked against (``agents/export/verify.py``).
+    ``obs_norm``: ``{mean, var, epsilon, clip}`` (``agent.json``'s ``obs_norm`` or a
+    manifest's ``policy.normalization``), None when the model saw raw observations.
+    ``residual``: ``{"enabled": True, "base": controller config, "scale_decades"}`` for a
+    residual agent (``agents/residual.py``), else None.
+    """
 
     def __init__(
         self,
@@ -64,13 +73,7 @@ class SB3Controller:
         self.model = model
         self.name = name
         self.kind = "agent"
-        self._norm = None
-        if obs_norm:
-            self._norm = (
-                np.asarray(obs_norm["mean"], dtype=np.float64),
-                np.sqrt(np.asarray(obs_norm["var"], dtype=np.float64) + obs_norm["epsilon"]),
-                float(obs_norm["clip"]),
-            )
+        self._norm = Normalization.from_spec(obs_norm, where="obs_norm") if obs_norm else None
         self.residual = dict(residual) if residual and residual.get("enabled") else None
         self.base = build_base(self.residual["base"]) if self.residual else None
         self._recurrent = is_recurrent(model)
@@ -86,12 +89,14 @@ class SB3Controller:
             self.base.reset(n)
 
     def normalise(self, x: np.ndarray) -> np.ndarray:
+        """The model's float32 input for rows ``x`` (the exported pacer's ``Normalization``)."""
         if self._norm is None:
             return x.astype(np.float32)
-        mean, std, clip = self._norm
-        return np.clip((x - mean) / std, -clip, clip).astype(np.float32)
+        return self._norm(x)
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
+    def _step(self, obs: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(base throttles or None, deterministic actions (n,))`` for one batch; the base
+        rule's and a recurrent policy's state advance."""
         x = np.asarray(obs, dtype=np.float64)
         b = None
         if self.base is not None:
@@ -107,7 +112,15 @@ class SB3Controller:
             self._starts = np.zeros(z.shape[0], dtype=bool)
         else:
             a, _ = self.model.predict(z, deterministic=True)
-        a = np.asarray(a, dtype=np.float64).reshape(-1)
+        return b, np.asarray(a, dtype=np.float64).reshape(-1)
+
+    def actions(self, obs: np.ndarray) -> np.ndarray:
+        """The deterministic actions before the throttle mapping (residual: the correction
+        ``a``; the base rule advances as in ``act``), as an exported pacer's ``actions``."""
+        return self._step(obs)[1]
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        b, a = self._step(obs)
         if b is not None:
             return compose(b, a, float(self.residual["scale_decades"]))  # type: ignore[index]
         return action_to_throttle(a)[0]

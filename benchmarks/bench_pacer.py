@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> None:
     from pacegym.agents.export.exporter import export_controller, export_sb3
     from pacegym.agents.export.runtime import load_pacer
     from pacegym.agents.export.sb3_policy import TorchActor
-    from pacegym.agents.export.verify import SB3Controller, record_observations
+    from pacegym.agents.export.verify import record_observations
+    from pacegym.agents.policy import SB3Controller
     from pacegym.agents.vec_env import PacingVecEnv
 
     torch.set_num_threads(args.threads)

@@ -129,13 +129,7 @@ def run_export(cfg: Any) -> dict[str, Any]:
     from pacegym.agents.export import runtime
     from pacegym.agents.export.artifact import Safety
     from pacegym.agents.export.exporter import export_controller, export_residual, export_sb3
-    from pacegym.agents.export.verify import (
-        SB3Controller,
-        SB3ResidualController,
-        action_parity,
-        metric_parity,
-        record_observations,
-    )
+    from pacegym.agents.export.verify import action_parity, metric_parity, record_observations
 
     if not 0.0 < cfg.verify.action_tolerance <= 1e-2:
         raise ExportConfigError(
@@ -180,13 +174,10 @@ def run_export(cfg: Any) -> dict[str, Any]:
     report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
     scenario = chosen.get("scenario") or "live_commerce"
     if src.model is not None:
-        if src.residual is not None:
-            res = src.residual
-            ref: Any = SB3ResidualController(
-                src.model, src.normalization, res["base"], res["scale_decades"]
-            )
-        else:
-            ref = SB3Controller(src.model, src.normalization)
+        from pacegym.agents.policy import SB3Controller
+
+        residual = None if src.residual is None else {"enabled": True, **src.residual}
+        ref = SB3Controller(src.model, src.normalization, residual)
         obs = record_observations(
             ref, scenario, int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
         )

@@ -1,6 +1,6 @@
 """Export a pacing policy as a self-contained, numpy-only artifact, and serve it.
 
-Serving (numpy only): ``from agents.export import load_pacer``. Writing artifacts
+Serving (numpy only): ``from pacegym.agents.export import load_pacer``. Writing artifacts
 (``agents.export.exporter``, ``registry``, ``source``) needs torch, SB3 or MLflow and is
 imported explicitly; this package's ``__init__`` imports the runtime alone.
 """

@@ -2,85 +2,24 @@
 
 - ``record_observations(controller, scenario, episodes, seed)``: the observations a
   controller meets in the env (rows of running campaigns, every step);
-- ``action_parity(pacer, model, normalization, obs)``: max |pacer action - SB3
-  ``predict(normalised obs, deterministic=True)``|; the export contract is <= 1e-5;
+- ``action_parity(pacer, reference, obs)``: max |pacer action - the reference's action|,
+  the reference being ``agents.policy.SB3Controller`` (the SB3 model's deterministic
+  ``predict`` on the observations normalised by the same ``Normalization`` as the pacer);
+  the export contract is <= 1e-5;
 - ``metric_parity(pacer, chosen_on)``: re-runs the leaderboard's scenario and seeds through
   ``baselines.harness.run_episodes`` and returns the largest |difference| of the metric means.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from pacegym.baselines.harness import run_episodes
 
-
-class SB3Controller:
-    """A stable-baselines3 model as a ``Controller`` (the reference the pacer must match)."""
-
-    def __init__(self, model: Any, normalization: dict[str, Any] | None, name: str = "sb3"):
-        self.model = model
-        self.normalization = normalization
-        self.name = name
-
-    def normalize(self, obs: np.ndarray) -> np.ndarray:
-        """SB3 ``VecNormalize.normalize_obs`` from the exported statistics."""
-        n = self.normalization
-        if n is None:
-            return np.asarray(obs, dtype=np.float32)
-        z = (obs - np.asarray(n["mean"])) / np.sqrt(np.asarray(n["var"]) + n["epsilon"])
-        return np.clip(z, -n["clip"], n["clip"]).astype(np.float32)
-
-    def actions(self, obs: np.ndarray) -> np.ndarray:
-        a, _ = self.model.predict(self.normalize(obs), deterministic=True)
-        return np.asarray(a, dtype=np.float64).reshape(-1)
-
-    def reset(self, n: int) -> None:
-        """Stateless (MLP policies)."""
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        from pacegym.envs.spaces import action_to_throttle
-
-        return action_to_throttle(self.actions(obs))[0]
-
-
-class SB3ResidualController(SB3Controller):
-    """A residual agent (``agents/residual.py``) as a ``Controller``: base rule + SB3 correction."""
-
-    def __init__(
-        self,
-        model: Any,
-        normalization: dict[str, Any] | None,
-        base: dict[str, Any],
-        scale_decades: float,
-        name: str = "sb3-residual",
-    ):
-        from pacegym.baselines.factory import from_spec
-
-        super().__init__(model, normalization, name)
-        self.base = from_spec({"kind": base["kind"], "params": dict(base.get("params") or {})})
-        self.scale = float(scale_decades)
-
-    def reset(self, n: int) -> None:
-        self.base.reset(n)
-
-    def _base_and_x(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        from pacegym.agents.residual import base_feature
-
-        b = np.asarray(self.base.act(obs), dtype=np.float64)
-        return b, np.concatenate([obs, base_feature(b)[:, None]], axis=1)
-
-    def actions(self, obs: np.ndarray) -> np.ndarray:
-        _, x = self._base_and_x(obs)
-        return super().actions(x)
-
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        from pacegym.agents.residual import compose
-
-        b, x = self._base_and_x(obs)
-        return compose(b, SB3Controller.actions(self, x), self.scale)
+if TYPE_CHECKING:  # SB3 is imported only by callers that have a model
+    from pacegym.agents.policy import SB3Controller
 
 
 class _Recorder:
@@ -110,7 +49,7 @@ def record_observations(
 
 
 def action_parity(pacer: Any, reference: SB3Controller, obs: np.ndarray) -> float:
-    """Max |pacer action - SB3 deterministic action| over ``obs``."""
+    """Max |pacer action - SB3 deterministic action| over ``obs`` (``actions`` of both)."""
     return float(np.abs(pacer.actions(obs) - reference.actions(obs)).max())
 
 

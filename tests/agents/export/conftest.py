@@ -46,7 +46,8 @@ def ppo_artifact(ppo_model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def recorded_obs(ppo_model) -> np.ndarray:
     """Observations the PPO policy meets in 4 episodes (at most 4,000 rows)."""
-    from pacegym.agents.export.verify import SB3Controller, record_observations
+    from pacegym.agents.export.verify import record_observations
+    from pacegym.agents.policy import SB3Controller
 
     model, norm = ppo_model
     return record_observations(SB3Controller(model, norm), SCENARIO, 4, 0, max_rows=4000)

@@ -12,7 +12,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from pacegym.agents.export.runtime import load_pacer
-from pacegym.agents.export.verify import SB3Controller, metric_means
+from pacegym.agents.export.verify import metric_means
+from pacegym.agents.policy import SB3Controller
 from pacegym.experiments.export import ExportConfigError, check_report, run_export
 
 from .conftest import SCENARIO

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pacegym.agents.export.runtime import CHUNK_ROWS, PacerError, load_pacer
-from pacegym.agents.export.verify import SB3Controller, metric_means, metric_parity
+from pacegym.agents.export.verify import metric_means, metric_parity
+from pacegym.agents.policy import SB3Controller
 from pacegym.envs.spaces import OBS_INDEX, OBS_NAMES, action_to_throttle
 
 from .conftest import SCENARIO
@@ -99,22 +100,22 @@ def test_worker_threads_match_serial(ppo_artifact, recorded_obs):
     np.testing.assert_allclose(threaded(bad), serial(bad), rtol=1e-6, atol=1e-9)
     np.testing.assert_array_equal(threaded.last_invalid, serial.last_invalid)
     assert threaded.last_invalid.sum() == len(range(0, len(big), 7))
-    assert threaded._pool is not None and serial._pool is None
+    assert threaded.workers.pool is not None and serial.workers.pool is None
     threaded.close()
     np.testing.assert_allclose(threaded(bad), serial(bad), rtol=1e-6, atol=1e-9)  # restarts
 
 
 def test_worker_threads_ask_openblas_for_one_thread(ppo_artifact, recorded_obs):
     """Workers x BLAS threads must not oversubscribe the cores (numpy's OpenBLAS here)."""
-    from pacegym.agents.export import runtime
+    from pacegym.agents.export.runtime.workers import _openblas_thread_setter
 
-    setter = runtime._openblas_thread_setter()
+    setter = _openblas_thread_setter()
     if setter is None:
         pytest.skip("numpy's BLAS has no openblas_set_num_threads_local")
     pacer = load_pacer(ppo_artifact, threads=2)
     pacer(blocks(recorded_obs))  # starts the workers
-    assert pacer._pool is not None
-    previous = [pacer._workers().submit(setter, 1).result() for _ in range(4)]
+    assert pacer.workers.pool is not None
+    previous = [pacer.workers.executor().submit(setter, 1).result() for _ in range(4)]
     assert previous == [1, 1, 1, 1]  # the initialiser had already set one thread
 
 
@@ -134,7 +135,7 @@ def test_worker_threads_restart_in_a_forked_child(ppo_artifact, recorded_obs):
     big = blocks(recorded_obs)
     pacer = load_pacer(ppo_artifact, threads=2)
     expected = pacer(big)
-    assert pacer._pool is not None  # the parent's workers are running now
+    assert pacer.workers.pool is not None  # the parent's workers are running now
     read, write = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: answer 1 if the same throttles come back, then leave at once

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from pacegym.agents.export.runtime import CHUNK_ROWS, load_pacer
-from pacegym.agents.export.verify import SB3ResidualController, metric_means, record_observations
+from pacegym.agents.export.verify import metric_means, record_observations
+from pacegym.agents.policy import SB3Controller
 
 from .conftest import SCENARIO
 
@@ -31,7 +32,8 @@ def residual(tmp_path_factory):
     art = export_residual(
         model, BASE, SCALE, tmp_path_factory.mktemp("res") / "r", normalization=norm
     )
-    return SB3ResidualController(model, norm, BASE, SCALE), art
+    ref = SB3Controller(model, norm, {"enabled": True, "base": BASE, "scale_decades": SCALE})
+    return ref, art
 
 
 def test_residual_corrections_match(residual):
@@ -64,4 +66,4 @@ def test_residual_threads_match_serial(residual):
     threaded.reset(len(big))
     np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(threaded(big), serial(big), rtol=1e-6, atol=1e-9)  # 2nd step
-    assert threaded._pool is not None
+    assert threaded.workers.pool is not None

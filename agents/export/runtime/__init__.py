@@ -1,0 +1,90 @@
+"""pacegym pacer runtime: serve an exported pacing policy with numpy alone.
+
+Every exported artifact ships this package as one file, ``pacer.py``, generated from its
+modules by ``agents/export/bundle.py``; it imports only numpy and the standard library
+(never torch, stable-baselines3, gymnasium, hydra or mlflow), and never unpickles anything.
+
+    import pacer                                  # or: from pacegym.agents.export import load_pacer
+    p = pacer.load("artifacts/pacer")             # checks schema, features, sha256 of the weights
+    throttles = p({"time_elapsed": [...], ...})   # or a 2-D array in manifest feature order
+
+Contract of ``Pacer.__call__(observations)``:
+- input: a mapping ``{feature name: 1-D array}`` with exactly the manifest's features, or a
+  ``(n, n_features)`` array in the manifest's order (a 1-D array is one campaign);
+- output: ``(n,)`` float64 throttles (pass-through rates) in [0, 1], never NaN;
+- a row with any NaN, infinite or out-of-range feature (outside the manifest's
+  ``[low, high]``) gets ``safety.fallback_throttle`` (default 0.0: stop serving) and is
+  flagged in ``Pacer.last_invalid``; the policy never sees it;
+- with ``safety.budget_guard`` on, a row with ``reported_spend + in_flight >= 1`` (reported
+  plus in-flight spend has reached the budget) gets throttle 0 and is flagged in
+  ``Pacer.last_guarded``;
+- a call of more than ``CHUNK_ROWS`` rows to an MLP or residual policy is shared among
+  worker threads (``load(..., threads=...)``); results agree with one thread to float32
+  rounding (BLAS thread counts change the summation order; tested to 1e-7).
+
+Refused at load time with ``PacerError`` (never a silent wrong answer): an unknown schema
+or schema version, missing or duplicated manifest fields, features that do not match the
+weights or the caller's ``features=`` list, a weights file whose sha256 differs from the
+manifest's (corrupted or tampered), arrays whose shape or dtype differs from the manifest,
+object arrays (no pickle), and unknown policy kinds, activations or action mappings.
+The ``Pacer`` is also a pacegym ``Controller`` (``name``, ``reset(n)``, ``act(obs)``).
+
+Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``manifest``
+(schema, field checks, checksummed files), ``normalize`` (VecNormalize's formula),
+``workers`` (threads, BLAS), ``kinds`` (the ``PolicyKind`` protocol, the action mapping),
+``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind each), ``frontend``
+(the ``Pacer``) and ``loader`` (``load``).
+"""
+
+from .frontend import SMALL_ROWS, Pacer
+from .kinds import ActionMap, PolicyKind, RowPath
+from .loader import BACKENDS, KINDS, build_policy, load, load_pacer
+from .manifest import (
+    ACTION_MAPPINGS,
+    MANIFEST_FILE,
+    SCHEMA,
+    SCHEMA_VERSION,
+    PacerError,
+    check_manifest,
+    read_manifest,
+    sha256_file,
+)
+from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
+from .normalize import Normalization
+from .onnx_backend import OnnxPolicy
+from .residual import ResidualPolicy
+from .rule import RulePolicy
+from .workers import MAX_THREADS, Workers, usable_cpus
+
+__all__ = [
+    "ACTION_MAPPINGS",
+    "ACTIVATIONS",
+    "BACKENDS",
+    "CHUNK_ROWS",
+    "FAST_MIN_ROWS",
+    "KINDS",
+    "MANIFEST_FILE",
+    "MAX_THREADS",
+    "SCHEMA",
+    "SCHEMA_VERSION",
+    "SMALL_ROWS",
+    "ActionMap",
+    "Mlp",
+    "MlpPolicy",
+    "Normalization",
+    "OnnxPolicy",
+    "Pacer",
+    "PacerError",
+    "PolicyKind",
+    "ResidualPolicy",
+    "RowPath",
+    "RulePolicy",
+    "Workers",
+    "build_policy",
+    "check_manifest",
+    "load",
+    "load_pacer",
+    "read_manifest",
+    "sha256_file",
+    "usable_cpus",
+]

@@ -1,0 +1,188 @@
+"""The ``Pacer``: inputs to a float32 matrix, safety around any policy kind, worker threads."""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from .kinds import ActionMap, PolicyKind
+from .manifest import PacerError
+from .workers import Runner, Workers, run_serial
+
+SMALL_ROWS = 4  # up to this many rows, a per-row path with fewer numpy calls [rows]
+
+
+class Pacer:
+    """A loaded pacing policy: ``throttles = pacer(observations)``. See ``load``'s module.
+
+    Owns what every kind shares: the input mapping (``as_matrix``), the range check of every
+    feature, the fallback for invalid rows, the refusal of NaN or out-of-range throttles, the
+    budget guard and the worker threads. ``policy`` (a ``PolicyKind``) turns valid rows into
+    throttles. Also a pacegym ``Controller`` (``name``, ``reset(n)``, ``act(obs)``).
+    """
+
+    def __init__(
+        self, manifest: dict[str, Any], policy: PolicyKind, path: str, guard: bool, threads: int = 1
+    ) -> None:
+        self.manifest = manifest
+        self.path = path
+        self.name = str(manifest.get("name", "pacer"))
+        self.kind = str(manifest["policy"]["kind"])
+        obs = manifest["observation"]["features"]
+        self.features: tuple[str, ...] = tuple(f["name"] for f in obs)
+        self._feature_set = frozenset(self.features)
+        self.low = np.array([f["low"] for f in obs], dtype=np.float32)
+        self.high = np.array([f["high"] for f in obs], dtype=np.float32)
+        self.action_map = ActionMap.from_manifest(manifest)
+        self.fallback = self.action_map.fallback
+        self.budget_guard = guard
+        idx = {n: i for i, n in enumerate(self.features)}
+        self._guard_cols = (idx.get("reported_spend"), idx.get("in_flight"))
+        if guard and None in self._guard_cols:
+            raise PacerError(
+                "safety.budget_guard needs features 'reported_spend' and 'in_flight';"
+                f" the artifact has {self.features}"
+            )
+        self.policy = policy
+        self._row = policy.row_path
+        self._bounds = (self.low.astype(float).tolist(), self.high.astype(float).tolist())
+        self._box = self._bounds
+        if self._row is not None:  # valid rows the normalisation clip leaves alone
+            self._box = (
+                [max(a, b) for a, b in zip(self._bounds[0], self._row.box[0], strict=True)],
+                [min(a, b) for a, b in zip(self._bounds[1], self._row.box[1], strict=True)],
+            )
+        self.workers = Workers(threads if policy.parallel else 1)
+        self.last_invalid = np.zeros(0, dtype=bool)
+        self.last_guarded = np.zeros(0, dtype=bool)
+
+    def as_matrix(self, observations: Any) -> np.ndarray:
+        """Observations as a float32 ``(n, n_features)`` array in manifest order."""
+        if type(observations) is not np.ndarray and isinstance(observations, Mapping):
+            if observations.keys() != self._feature_set:  # one set comparison when they match
+                keys = set(observations)
+                missing = [f for f in self.features if f not in keys]
+                extra = sorted(str(k) for k in keys - self._feature_set)
+                raise PacerError(
+                    f"observation features: missing {missing}, unexpected {extra};"
+                    f" expected exactly {list(self.features)}"
+                )
+            try:  # one (n_features, n) array: a single numpy call for the common case
+                x = np.array([observations[f] for f in self.features], dtype=np.float32)
+            except ValueError:
+                lens = {f: np.size(observations[f]) for f in self.features}
+                raise PacerError(f"observation features have different lengths: {lens}") from None
+            if x.ndim == 1:  # scalars: one campaign
+                return x[None, :]
+            if x.ndim > 2:
+                raise PacerError(
+                    f"observation features must be 1-D arrays, got shape {x.shape[1:]}"
+                )
+            return x.T if x.shape[1] <= SMALL_ROWS else np.ascontiguousarray(x.T)
+        x = np.asarray(observations, dtype=np.float32)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise PacerError(
+                f"observations have shape {x.shape}: allowed (n, {len(self.features)}), columns"
+                f" in the order {list(self.features)}"
+            )
+        return x
+
+    def __call__(self, observations: Any) -> np.ndarray:
+        """Throttles ``(n,)`` float64 in [0, 1] for a batch of campaigns."""
+        x = self.as_matrix(observations)
+        n = x.shape[0]
+        if n <= SMALL_ROWS and self._row is not None:
+            return self._small(x)
+        out = np.empty(n, dtype=np.float64)
+        invalid = np.empty(n, dtype=bool)
+        guarded = np.zeros(n, dtype=bool)
+        step = self.policy.block_rows
+        if step:  # independent rows: blocks may run on the workers, each one whole
+
+            def block(s: int, e: int) -> None:
+                self._block(x[s:e], out[s:e], invalid[s:e], guarded[s:e], run_serial)
+
+            self.workers.run(block, n, step)
+        else:  # one block, rows keep their index; the kind may use the workers itself
+            self._block(x, out, invalid, guarded, self.workers.run)
+        self.last_invalid, self.last_guarded = invalid, guarded
+        return out
+
+    def _small(self, x: np.ndarray) -> np.ndarray:
+        """Same contract as the block path, row by row (latency path, few numpy calls)."""
+        n = x.shape[0]
+        out = np.empty(n, dtype=np.float64)
+        invalid = np.zeros(n, dtype=bool)
+        guarded = np.zeros(n, dtype=bool)
+        one = self._row.one_throttle  # type: ignore[union-attr]
+        lows, highs = self._bounds
+        box_lo, box_hi = self._box
+        le = operator.le
+        for i in range(n):
+            row = x[i].tolist()
+            # NaN fails every comparison, +-inf one of them: one test covers all bad values;
+            # the box (valid and unclipped) holds nearly every row, so it is tried first
+            in_box = all(map(le, box_lo, row)) and all(map(le, row, box_hi))
+            ok = in_box or (all(map(le, lows, row)) and all(map(le, row, highs)))
+            p = self.fallback
+            if ok:
+                p = one(row, in_box)
+                if p != p:  # NaN from overflowing weights: never served
+                    ok, p = False, self.fallback
+            if ok and self.budget_guard:
+                r, f = self._guard_cols
+                if row[r] + row[f] >= 1.0:
+                    guarded[i], p = True, 0.0
+            out[i] = p
+            invalid[i] = not ok
+        self.last_invalid, self.last_guarded = invalid, guarded
+        return out
+
+    def _block(
+        self, x: np.ndarray, out: np.ndarray, invalid: np.ndarray, guarded: np.ndarray, run: Runner
+    ) -> None:
+        # NaN fails both comparisons, +-inf fails one: one test covers all bad values.
+        ok = ((x >= self.low) & (x <= self.high)).all(axis=1)
+        np.logical_not(ok, out=invalid)
+        out[:] = self.policy.throttle(x, ok, run)
+        out[invalid] = self.fallback
+        if out.size and not (out.min() >= 0.0 and out.max() <= 1.0):  # NaN fails both
+            bad = ~((out >= 0.0) & (out <= 1.0))  # a kind that misbehaves never serves NaN
+            out[bad] = self.fallback
+            invalid |= bad
+        if self.budget_guard:
+            r, f = self._guard_cols
+            np.logical_and(x[:, r].astype(np.float64) + x[:, f] >= 1.0, ok, out=guarded)
+            out[guarded] = 0.0
+
+    def actions(self, observations: Any) -> np.ndarray:
+        """The deterministic actions before the throttle mapping (no input checks).
+
+        ``mlp``: the clipped action; ``residual``: the correction ``a`` (state of the base
+        rule advances as in a call); rules have none (``PacerError``).
+        """
+        return self.policy.actions(self.as_matrix(observations), self.workers.run)
+
+    def action_to_throttle(self, action: np.ndarray) -> np.ndarray:
+        """The manifest's action mapping: clip to [low, high], then to a throttle in [0, 1]."""
+        return self.action_map.throttle(action)
+
+    def reset(self, n: int) -> None:
+        """Controller protocol: start ``n`` campaigns (clears the state of stateful rules)."""
+        self.policy.reset(n)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """Controller protocol: throttles for a ``(n, n_features)`` batch."""
+        return self(obs)
+
+    def close(self) -> None:
+        """Stop the worker threads (a later large call starts them again)."""
+        self.workers.close()
+
+    def __repr__(self) -> str:
+        return f"Pacer(name={self.name!r}, kind={self.kind!r}, path={self.path!r})"

@@ -1,0 +1,77 @@
+"""Policy kind ``residual``: a learned correction on top of a rule (``agents/residual.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .manifest import _float, _need
+from .mlp import CHUNK_ROWS, Mlp
+from .rule import RulePolicy
+from .workers import Runner
+
+
+class ResidualPolicy:
+    """A rule's throttle ``b`` scaled by a network's correction ``a``::
+
+    b = rule(obs);  x = concat(obs, log10(clip(b, floor, 1)))
+    a = clip(mlp(normalise(x)), -1, 1);  p = clip(max(b, floor) * 10 ** (scale_decades a), 0, 1)
+
+    The rule keeps per-row state, so a call is one block; the network's blocks are stateless
+    and run on the worker threads (``run``).
+    """
+
+    block_rows = 0
+    parallel = True
+    row_path = None
+
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        arrays: Mapping[str, np.ndarray],
+        root: str,
+        obs: Sequence[Mapping[str, Any]],
+    ) -> None:
+        self.base = RulePolicy(_need(spec, "base", "policy"), root, obs)
+        self.mlp = Mlp(spec, arrays, len(obs) + 1)
+        self.scale = _float(spec, "scale_decades", "policy", 0.0, 10.0)
+        self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
+
+    @classmethod
+    def from_artifact(
+        cls, m: Mapping[str, Any], root: str, arrays: Mapping[str, np.ndarray]
+    ) -> ResidualPolicy:
+        """From a checked manifest, its weights and the artifact's ``rules.py``."""
+        return cls(m["policy"], arrays, root, m["observation"]["features"])
+
+    def reset(self, n: int) -> None:
+        self.base.reset(n)
+
+    def raw_actions(
+        self, x: np.ndarray, ok: np.ndarray, run: Runner
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``(base throttles, corrections a in [-1, 1])`` for all rows of ``x``.
+
+        The base rule sees all rows at once (it keeps per-row state); the network runs in
+        blocks of ``CHUNK_ROWS`` through ``run``.
+        """
+        b = self.base.throttle(x, ok, run)
+        feat = np.log10(np.clip(np.nan_to_num(b, nan=0.0), self.floor, 1.0)).astype(np.float32)
+        xa = np.concatenate([x, feat[:, None]], axis=1)
+        a = np.empty(len(x), dtype=np.float64)
+
+        def block(s: int, e: int) -> None:
+            a[s:e] = self.mlp.actions(xa[s:e])
+
+        run(block, len(x), CHUNK_ROWS)
+        return b, np.clip(np.nan_to_num(a), -1.0, 1.0)
+
+    def throttle(self, x: np.ndarray, ok: np.ndarray, run: Runner) -> np.ndarray:
+        b, a = self.raw_actions(x, ok, run)
+        return np.clip(np.maximum(b, self.floor) * 10.0 ** (self.scale * a), 0.0, 1.0)
+
+    def actions(self, x: np.ndarray, run: Runner) -> np.ndarray:
+        """The corrections ``a`` (the base rule's state advances as in a call)."""
+        return self.raw_actions(x, np.ones(len(x), dtype=bool), run)[1]
