@@ -24,7 +24,14 @@ from pacegym.envs.params import (
     TrafficParams,
 )
 from pacegym.envs.scenarios import PRESETS, from_dict, resolve, to_dict
-from pacegym.envs.spaces import OBS_FEATURES, OBS_NAMES, action_to_throttle, throttle_to_action
+from pacegym.envs.spaces import (
+    OBS_FEATURES,
+    OBS_NAMES,
+    ObsFeature,
+    action_to_throttle,
+    observation_table,
+    throttle_to_action,
+)
 
 __all__ = [
     "ENV_IDS",
@@ -36,6 +43,7 @@ __all__ = [
     "EpisodeTotals",
     "ForecastParams",
     "MoneyParams",
+    "ObsFeature",
     "PacingCore",
     "PlanParams",
     "RewardParams",
@@ -49,6 +57,7 @@ __all__ = [
     "action_to_throttle",
     "episode_metrics",
     "from_dict",
+    "observation_table",
     "resolve",
     "throttle_to_action",
     "to_dict",
