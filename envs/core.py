@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from pacegym.envs import jit_cache, plans, rng
 from pacegym.envs import kernel as K
-from pacegym.envs import plans, rng
 from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
 from pacegym.envs.forecast import forecast_week
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
@@ -29,6 +29,8 @@ from pacegym.envs.params import ScenarioParams, bounds, is_range
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import N_OBS
 from pacegym.envs.traffic import profile_array
+
+jit_cache.refresh_kernels()  # before any kernel runs: recompile if a kernel source changed
 
 RANDOMIZABLE: tuple[str, ...] = (
     "time.flight_min",
