@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pacegym import ENV_IDS
 from pacegym.envs.core import PacingCore, StepResult
+from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS, EpisodeTotals, episode_metrics
 from pacegym.envs.params import (
     DelayParams,
@@ -39,6 +40,8 @@ __all__ = [
     "OBS_FEATURES",
     "OBS_NAMES",
     "PRESETS",
+    "RANDOMIZABLE",
+    "REWARD_TERMS",
     "DelayParams",
     "EpisodeTotals",
     "ForecastParams",

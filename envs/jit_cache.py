@@ -3,7 +3,8 @@
 ``cache=True`` keys a compiled function on its own source file only (numba's
 documentation, "Cache invalidation"): a global it reads from another module is frozen
 into the cached machine code, and so is every jitted function it calls or inlines. The
-kernel reads its samplers and stream ids from ``envs.rng``; after an edit of that,
+kernels read their column indices from ``envs.layout``, their observation bounds from
+``envs.spaces`` and their samplers from ``envs.rng``; after an edit of one of those,
 the cache would go on running the old code.
 
 ``refresh_kernels()`` (run by ``envs.core`` at import, before any kernel runs) compares
@@ -26,6 +27,10 @@ from numba.core.dispatcher import Dispatcher
 KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.rng",
     "pacegym.envs.spaces",
+    "pacegym.envs.layout",
+    "pacegym.envs.traffic",
+    "pacegym.envs.observe",
+    "pacegym.envs.reset_kernel",
     "pacegym.envs.kernel",
 )
 """Modules whose compiled code or constants end up in each other's cached machine code."""

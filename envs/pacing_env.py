@@ -9,7 +9,7 @@ import numpy as np
 from gymnasium import spaces
 
 from pacegym.envs.core import PacingCore
-from pacegym.envs.kernel import REWARD_TERMS
+from pacegym.envs.layout import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.spaces import N_OBS, OBS_HIGH, OBS_LOW, action_to_throttle, observation_table
