@@ -30,7 +30,7 @@ import numpy as np
 from pacegym.envs import jit_cache, plans, rng
 from pacegym.envs import kernel as K
 from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
-from pacegym.envs.forecast import forecast_week
+from pacegym.envs.history import forecast_week
 from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
 from pacegym.envs.observe import write_obs_rows
@@ -62,7 +62,15 @@ class StepResult:
 
 
 class PacingCore:
-    """``n`` campaigns of one scenario, stepped together."""
+    """``n`` campaigns of one scenario, stepped together.
+
+    A scenario whose ``forecast.kind`` is data-driven (``seasonal_naive``,
+    ``holt_winters``) makes the constructor build a learned forecast first: it simulates
+    ``forecast.history_days`` days of the scenario's traffic with a second, one-campaign
+    core and fits the forecaster to it (``envs.history.forecast_week``; seconds for 14
+    days, cached per scenario for the process). ``forecast.kind = "perturbed"`` (the
+    default) simulates nothing.
+    """
 
     def __init__(self, scenario: str | ScenarioParams | dict, n: int) -> None:
         if int(n) < 1:
@@ -100,8 +108,8 @@ class PacingCore:
         self.prof, self.prof_mode = profile_array(sc.traffic)
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
-        else:  # learned from simulated past days (cached per scenario)
-            self.fc_prof, self.fc_mode = forecast_week(sc), 1
+        else:  # learned: simulates the history days with a PacingCore (see the class docstring)
+            self.fc_prof, self.fc_mode = forecast_week(sc, PacingCore), 1
         self.dow = np.asarray(sc.traffic.dow_factors, dtype=float)
         self.start_day = sc.time.start_day
         self.slot_s = float(sc.time.slot_s)
