@@ -4,8 +4,9 @@
 its column indices and clipping bounds from it (``envs.observe``), the Box from
 ``OBS_LOW``/``OBS_HIGH``, the exported pacer's manifest its names, units and ranges,
 and ``observation_table()`` renders it for ``PacingEnv``'s docstring and the README.
-Each row is one ``float32`` column of the observation (one row per campaign, in this
-order). Every value is clipped to its ``[low, high]``.
+Each entry describes one ``float32`` column of the observation, in order (the core's
+observation array has one row per campaign). Every value is clipped to its
+``[low, high]``.
 
 Everything is what production knows at decision time: reported spend lags by
 the reporting latency and excludes impressions still in flight, which the
