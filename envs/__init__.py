@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pacegym import ENV_IDS
 from pacegym.envs.core import PacingCore, StepResult
+from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS, EpisodeTotals, episode_metrics
 from pacegym.envs.params import (
     DelayParams,
@@ -24,7 +25,14 @@ from pacegym.envs.params import (
     TrafficParams,
 )
 from pacegym.envs.scenarios import PRESETS, from_dict, resolve, to_dict
-from pacegym.envs.spaces import OBS_FEATURES, OBS_NAMES, action_to_throttle, throttle_to_action
+from pacegym.envs.spaces import (
+    OBS_FEATURES,
+    OBS_NAMES,
+    ObsFeature,
+    action_to_throttle,
+    observation_table,
+    throttle_to_action,
+)
 
 __all__ = [
     "ENV_IDS",
@@ -32,10 +40,13 @@ __all__ = [
     "OBS_FEATURES",
     "OBS_NAMES",
     "PRESETS",
+    "RANDOMIZABLE",
+    "REWARD_TERMS",
     "DelayParams",
     "EpisodeTotals",
     "ForecastParams",
     "MoneyParams",
+    "ObsFeature",
     "PacingCore",
     "PlanParams",
     "RewardParams",
@@ -49,6 +60,7 @@ __all__ = [
     "action_to_throttle",
     "episode_metrics",
     "from_dict",
+    "observation_table",
     "resolve",
     "throttle_to_action",
     "to_dict",

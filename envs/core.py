@@ -10,45 +10,37 @@ Memory per campaign is fixed by the scenario, never by traffic or impressions:
 the delay ring buffer (``max_delay_ticks`` int32), the reported-spend history,
 the plan, forecast and slot-spend arrays (``max_slots`` float64 each), and a
 few scalars; see ``bytes_per_campaign``.
+
+The compiled kernels (``envs.kernel`` step, ``envs.reset_kernel``, ``envs.observe``)
+take flat argument lists; the core binds them once, by parameter name, to its
+attributes of the same names (``_bind``), so each list is written only in the
+kernel's signature.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from pacegym.envs import jit_cache, plans, rng
 from pacegym.envs import kernel as K
-from pacegym.envs import plans, rng
 from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
-from pacegym.envs.forecast import forecast_week
+from pacegym.envs.history import forecast_week
+from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
+from pacegym.envs.observe import write_obs_rows
 from pacegym.envs.params import ScenarioParams, bounds, is_range
+from pacegym.envs.reset_kernel import draw_uniform, init_rows
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import N_OBS
 from pacegym.envs.traffic import profile_array
 
-RANDOMIZABLE: tuple[str, ...] = (
-    "time.flight_min",
-    "time.start_minute",
-    "traffic.base_rate",
-    "traffic.noise_sd",
-    "traffic.noise_tau_s",
-    "traffic.surge_rate_per_h",
-    "traffic.surge_mean_s",
-    "forecast.bias",
-    "forecast.noise_sd",
-    "serving.fill_rate",
-    "delay.quantile_s",
-    "delay.quantile",
-    "delay.sigma",
-    "delay.render_prob",
-    "delay.report_latency_s",
-    "money.budget",
-)
-"""Parameters that may be ranges; drawn in this order from each campaign's scenario stream."""
+jit_cache.refresh_kernels()  # before any kernel runs: recompile if a kernel source changed
 
 _DELAY_SHAPE = ("delay.quantile_s", "delay.quantile", "delay.sigma")
 
@@ -64,13 +56,21 @@ class StepResult:
 
     obs: np.ndarray  # (n, N_OBS) float32
     reward: np.ndarray  # (n,) float64, weighted sum of terms
-    terms: np.ndarray  # (n, len(REWARD_TERMS)) float64
+    terms: np.ndarray  # (n, len(REWARD_TERMS)) float64, columns in REWARD_TERMS order
     finished: np.ndarray  # (n,) bool, episode ended at this step
     invalid: np.ndarray  # (n,) bool, throttle was non-finite and replaced by 0
 
 
 class PacingCore:
-    """``n`` campaigns of one scenario, stepped together."""
+    """``n`` campaigns of one scenario, stepped together.
+
+    A scenario whose ``forecast.kind`` is data-driven (``seasonal_naive``,
+    ``holt_winters``) makes the constructor build a learned forecast first: it simulates
+    ``forecast.history_days`` days of the scenario's traffic with a second, one-campaign
+    core and fits the forecaster to it (``envs.history.forecast_week``; seconds for 14
+    days, cached per scenario for the process). ``forecast.kind = "perturbed"`` (the
+    default) simulates nothing.
+    """
 
     def __init__(self, scenario: str | ScenarioParams | dict, n: int) -> None:
         if int(n) < 1:
@@ -97,31 +97,49 @@ class PacingCore:
         self.plan_cum = np.ones((n, self.max_slots + 1))
         self.fc_cum = np.ones((n, self.max_slots + 1))
         self.obs = np.zeros((n, N_OBS), dtype=np.float32)
-        self.terms = np.zeros((n, len(K.REWARD_TERMS)))
+        self.terms = np.zeros((n, len(REWARD_TERMS)))
         self.reward = np.zeros(n)
         self.finished = np.zeros(n, dtype=np.bool_)
         self.invalid = np.zeros(n, dtype=np.bool_)
         self._slot_index = np.arange(self.max_slots + 1, dtype=float)
         self.ist[:, K.I_DONE] = 1  # nothing runs before reset
 
-        self._prof, self._prof_mode = profile_array(sc.traffic)
+        # the world the kernels read (never rebound: the bound argument lists hold them)
+        self.prof, self.prof_mode = profile_array(sc.traffic)
         if sc.forecast.kind == "perturbed":
-            self._fc_prof, self._fc_mode = np.zeros(1), 0
-        else:  # learned from simulated past days (cached per scenario)
-            self._fc_prof, self._fc_mode = forecast_week(sc), 1
-        self._dow = np.asarray(sc.traffic.dow_factors, dtype=float)
-        self._surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
-        self._surge_cum = np.cumsum(sc.traffic.surge_probs)
-        rw = sc.reward
-        self._weights = np.array([rw.billable, rw.waste, rw.tracking, rw.smoothness])
+            self.fc_prof, self.fc_mode = np.zeros(1), 0
+        else:  # learned: simulates the history days with a PacingCore (see the class docstring)
+            self.fc_prof, self.fc_mode = forecast_week(sc, PacingCore), 1
+        self.dow = np.asarray(sc.traffic.dow_factors, dtype=float)
+        self.start_day = sc.time.start_day
+        self.slot_s = float(sc.time.slot_s)
+        self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
+        self.surge_cum = np.cumsum(sc.traffic.surge_probs)
+        self.weights = np.array([getattr(sc.reward, term) for term in REWARD_TERMS])
         self._ranges = np.array([bounds(_get(sc, k)) for k in RANDOMIZABLE])
-        self._per_campaign_delay = any(is_range(_get(sc, k)) for k in _DELAY_SHAPE)
-        rows = n if self._per_campaign_delay else 1
+        self.per_campaign_delay = any(is_range(_get(sc, k)) for k in _DELAY_SHAPE)
+        rows = n if self.per_campaign_delay else 1
         self.alias_prob = np.ones((rows, self.n_delay))
         self.alias_idx = np.zeros((rows, self.n_delay), dtype=np.int64)
-        if not self._per_campaign_delay:
+        if not self.per_campaign_delay:
             d = sc.delay
             self._build_delay(0, float(d.quantile_s), float(d.quantile), float(d.sigma))  # type: ignore[arg-type]
+
+        step = K.step_parallel if n >= K.PARALLEL_MIN_CAMPAIGNS else K.step_serial
+        self._step_kernel = step
+        self._step_args = self._bind(step, "throttle")
+        self._init_args = self._bind(init_rows, "rows", "vals")
+        self._obs_args = self._bind(write_obs_rows, "rows")
+
+    def _bind(self, kernel: Callable[..., None], *leading: str) -> tuple[Any, ...]:
+        """The kernel's arguments after ``leading``, taken by name from this core's attributes.
+
+        The arrays are allocated once and updated in place, so the tuple stays valid.
+        """
+        names = list(inspect.signature(getattr(kernel, "py_func", kernel)).parameters)
+        if names[: len(leading)] != list(leading):
+            raise TypeError(f"{kernel}: expected leading parameters {leading}, got {names}")
+        return tuple(getattr(self, name) for name in names[len(leading) :])
 
     # -- episodes -------------------------------------------------------------------------
 
@@ -141,54 +159,21 @@ class PacingCore:
         if rows.size == 0:
             return
         seeds = np.asarray(seeds, dtype=np.uint64).reshape(-1)
-        sc, tp = self.scenario, self.scenario.time
         rng.seed_streams(self.streams, rows, seeds)
         u = np.empty((rows.size, len(RANDOMIZABLE)))
-        K.draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, u)
+        draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, u)
         lo, hi = self._ranges[:, 0], self._ranges[:, 1]
         vals = lo + u * (hi - lo)
-        K.init_rows(
-            rows,
-            vals,
-            self.par,
-            self.ist,
-            self.fst,
-            self.streams,
-            self.pending,
-            self.hist,
-            self.slot_spend,
-            self.fc_cum,
-            self._prof,
-            self._prof_mode,
-            self._dow,
-            tp.start_day,
-            self.tick_s,
-            float(tp.slot_s),
-            self.tps,
-            self._per_campaign_delay,
-            self._fc_prof,
-            self._fc_mode,
-        )
-        if self._per_campaign_delay:
+        init_rows(rows, vals, *self._init_args)
+        if self.per_campaign_delay:
             cols = [vals[:, RANDOMIZABLE.index(k)] for k in _DELAY_SHAPE]
             for r, q_s, q, sigma in zip(rows, *cols, strict=True):
                 self._build_delay(int(r), float(q_s), float(q), float(sigma))
         slots = self.par[rows, K.P_FLIGHT_TICKS] / self.tps
         time_share = self._slot_index[None, :] / slots[:, None]
-        plan = plans.cumulative_share(sc.plan, time_share, self.fc_cum[rows])
+        plan = plans.cumulative_share(self.scenario.plan, time_share, self.fc_cum[rows])
         self.plan_cum[rows] = np.clip(plan, 0.0, 1.0)
-        K.write_obs_rows(
-            rows,
-            self.obs,
-            self.par,
-            self.ist,
-            self.fst,
-            self.hist,
-            self.plan_cum,
-            self.fc_cum,
-            self.tps,
-            self.price,
-        )
+        write_obs_rows(rows, *self._obs_args)
 
     # -- stepping -------------------------------------------------------------------------
 
@@ -203,37 +188,7 @@ class PacingCore:
             raise ValueError(
                 f"throttle has {th.shape[0]} values; expected one per campaign ({self.n})"
             )
-        kernel = K.step_parallel if self.n >= K.PARALLEL_MIN_CAMPAIGNS else K.step_serial
-        kernel(
-            th,
-            self.par,
-            self.ist,
-            self.fst,
-            self.streams,
-            self.pending,
-            self.hist,
-            self.slot_spend,
-            self.plan_cum,
-            self.fc_cum,
-            self.alias_prob,
-            self.alias_idx,
-            self._prof,
-            self._prof_mode,
-            self._dow,
-            self.scenario.time.start_day,
-            self._surge_factors,
-            self._surge_cum,
-            self.tick_s,
-            self.tps,
-            self.price,
-            self.media,
-            self._weights,
-            self.obs,
-            self.terms,
-            self.reward,
-            self.finished,
-            self.invalid,
-        )
+        self._step_kernel(th, *self._step_args)
         return StepResult(self.obs, self.reward, self.terms, self.finished, self.invalid)
 
     # -- read-outs ------------------------------------------------------------------------
@@ -301,6 +256,6 @@ class PacingCore:
             self.finished,
             self.invalid,
         ]
-        if self._per_campaign_delay:
+        if self.per_campaign_delay:
             arrays += [self.alias_prob, self.alias_idx]
         return int(sum(a.nbytes for a in arrays) // self.n)

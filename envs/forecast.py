@@ -17,23 +17,18 @@ periods. Two are provided:
   history). Updates use ratios clipped to ``[1/clip, clip]``, so a 10-100x surge
   moves neither the level nor the seasonal much.
 
-``forecast_week(scenario)`` trains the scenario's ``forecast.kind`` forecaster on
-``forecast.history_days`` days of traffic simulated by the core and returns the
-expected requests per minute of the following week (Monday 00:00 onwards); the
-core plans from it instead of the perturbed truth.
+Pure numpy (and one compiled smoothing pass): nothing here runs the simulator. The
+history a scenario's learned forecast is trained on is simulated by the core in
+``envs.history`` (``forecast_week``), which picks the forecaster from ``FORECASTERS``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numba as nb
 import numpy as np
-
-from pacegym.envs.params import ScenarioError, ScenarioParams
 
 WEEK_MIN = 7 * 1440
 
@@ -203,59 +198,4 @@ def mape_by_horizon(
             float(100.0 * errs[lo - 1 : hi].sum() / max(n[lo - 1 : hi].sum(), 1))
             for lo, hi in buckets
         ]
-    return out
-
-
-def history_scenario(scenario: ScenarioParams) -> ScenarioParams:
-    """The scenario's traffic over ``forecast.history_days`` days ending Monday 00:00."""
-    days = int(scenario.forecast.history_days)
-    time = dataclasses.replace(
-        scenario.time, flight_min=days * 1440.0, start_minute=0.0, start_day=(-days) % 7
-    )
-    money = dataclasses.replace(scenario.money, budget=1e12)
-    forecast = dataclasses.replace(scenario.forecast, kind="perturbed")
-    return dataclasses.replace(scenario, time=time, money=money, forecast=forecast)
-
-
-def simulated_history(scenario: ScenarioParams) -> np.ndarray:
-    """Requests per minute of one campaign over the history days, from the core."""
-    from pacegym.envs import kernel as K  # the core imports this module: import it lazily
-    from pacegym.envs.core import PacingCore
-
-    hist = history_scenario(scenario)
-    core = PacingCore(hist, 1)
-    core.reset(np.zeros(1, np.int64), np.array([scenario.forecast.history_seed], np.uint64))
-    tps_min = round(60.0 / hist.time.tick_s)
-    out = np.zeros(hist.time.max_flight_ticks + 1)
-    zero = np.zeros(1)
-    t = 0
-    while not core.done[0]:
-        core.step(zero)
-        t += 1
-        out[t] = core.ist[0, K.I_REQUESTS]
-    per_tick = np.diff(out[: t + 1])
-    if tps_min < 1 or abs(60.0 / hist.time.tick_s - tps_min) > 1e-9:
-        raise ScenarioError(
-            f"time.tick_s = {hist.time.tick_s}: a data-driven forecast needs ticks that divide a "
-            "minute"
-        )
-    return per_tick.reshape(-1, tps_min).sum(axis=1)
-
-
-@functools.lru_cache(maxsize=16)
-def forecast_week(scenario: ScenarioParams) -> np.ndarray:
-    """Forecast requests per minute for the week after the history (index: minute of week)."""
-    kind = scenario.forecast.kind
-    if kind not in FORECASTERS:
-        raise ScenarioError(f"forecast.kind = {kind!r}: allowed {sorted(FORECASTERS)}")
-    if scenario.traffic.profile == "broadcast":
-        raise ScenarioError(
-            f"forecast.kind = {kind!r} learns a per-minute profile from past days; "
-            "traffic.profile = 'broadcast' is indexed by flight share: use 'intraday' or "
-            "'trace', or forecast.kind = 'perturbed'"
-        )
-    history = simulated_history(scenario)
-    pred = FORECASTERS[kind]().fit(history).predict(WEEK_MIN)
-    out = np.maximum(pred, 0.0)
-    out.flags.writeable = False
     return out

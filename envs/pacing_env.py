@@ -9,10 +9,10 @@ import numpy as np
 from gymnasium import spaces
 
 from pacegym.envs.core import PacingCore
-from pacegym.envs.kernel import REWARD_TERMS
+from pacegym.envs.layout import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioParams
-from pacegym.envs.spaces import OBS_HIGH, OBS_LOW, action_to_throttle
+from pacegym.envs.spaces import N_OBS, OBS_HIGH, OBS_LOW, action_to_throttle, observation_table
 
 SEED_HIGH = 2**63
 """Episode seeds are drawn from ``np_random`` in [0, SEED_HIGH)."""
@@ -41,11 +41,11 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
     cost. The physics is ``envs.core.PacingCore``; this class is its one-campaign view.
 
     ## Observation Space
-    ``Box(14,)`` float32, documented feature by feature (name, unit, range) in
-    ``envs.spaces`` and the README: time elapsed/remaining, budget, reported
-    (lagged) spend, the reference plan and the plan error, served spend and serving
-    rate, expected spend still in flight, forecast traffic share elapsed, forecast
-    capacity against budget left, and the last throttle.
+    ``Box(N_OBS,)`` float32, one column per feature, each clipped to its range (the
+    table is ``envs.spaces.OBS_FEATURES``; reported spend lags and excludes impressions
+    still in flight):
+
+    OBSERVATION_TABLE
 
     ## Action Space
     ``Box(-1, 1, (1,))``: ``p = 10 ** (2 (a - 1))``, four decades of throttle from
@@ -111,3 +111,14 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
             m = self.core.metrics(np.zeros(1, dtype=np.int64))
             info["metrics"] = {k: float(m[k][0]) for k in METRIC_KEYS}
         return res.obs[0].copy(), float(res.reward[0]), terminated, False, info
+
+
+def _document_observation(doc: str | None) -> str | None:
+    """The class docstring with the observation table rendered from ``OBS_FEATURES``."""
+    if doc is None:  # python -OO
+        return None
+    table = observation_table().replace("\n", "\n    ")  # the docstring's indentation
+    return doc.replace("N_OBS", str(N_OBS)).replace("OBSERVATION_TABLE", table)
+
+
+PacingEnv.__doc__ = _document_observation(PacingEnv.__doc__)

@@ -1,27 +1,16 @@
 """Observation features and the action-to-throttle mapping, shared by every view.
 
-Observation (``float32``, one row per campaign, in this order):
-
-| #  | name                | unit                              | range       |
-|----|---------------------|-----------------------------------|-------------|
-| 0  | time_elapsed        | share of flight                   | [0, 1]      |
-| 1  | time_remaining      | share of flight                   | [0, 1]      |
-| 2  | budget_log10        | log10 currency                    | [-12, 12]   |
-| 3  | reported_spend      | share of budget (lagged, counted) | [0, 100]    |
-| 4  | plan                | share of budget, reference plan   | [0, 1]      |
-| 5  | plan_error          | plan - reported_spend             | [-100, 1]   |
-| 6  | served_spend        | served impressions x price / budget | [0, 100]  |
-| 7  | serving_rate        | recent served spend / uniform pace | [0, 1e4]   |
-| 8  | in_flight           | served, not yet reported, expected spend / budget | [0, 100] |
-| 9  | forecast_elapsed    | share of forecast flight traffic already past | [0, 1] |
-| 10 | capacity_log10      | log10(forecast full-throttle spend left / budget left) | [-3, 3] |
-| 11 | last_throttle       | pass-through rate of the last step | [0, 1]     |
-| 12 | last_throttle_log10 | log10 of it, floored at -4        | [-4, 0]     |
-| 13 | exhausted           | 1 once reported spend >= budget   | {0, 1}      |
+``OBS_FEATURES`` is the observation contract, the one table of it: the kernel takes
+its column indices and clipping bounds from it (``envs.observe``), the Box from
+``OBS_LOW``/``OBS_HIGH``, the exported pacer's manifest its names, units and ranges,
+and ``observation_table()`` renders it for ``PacingEnv``'s docstring and the README.
+Each entry describes one ``float32`` column of the observation, in order (the core's
+observation array has one row per campaign). Every value is clipped to its
+``[low, high]``.
 
 Everything is what production knows at decision time: reported spend lags by
 the reporting latency and excludes impressions still in flight, which the
-controller can only estimate (feature 8, from served counts and the render
+controller can only estimate (``in_flight``, from served counts and the render
 probability).
 
 Action: ``Box(-1, 1, (1,))``, mapped log-linearly onto four decades of
@@ -35,34 +24,96 @@ finite actions outside [-1, 1] are clipped.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numba as nb
 import numpy as np
 
-OBS_FEATURES: tuple[tuple[str, str, float, float], ...] = (
-    ("time_elapsed", "share of flight", 0.0, 1.0),
-    ("time_remaining", "share of flight", 0.0, 1.0),
-    ("budget_log10", "log10 currency", -12.0, 12.0),
-    ("reported_spend", "share of budget", 0.0, 100.0),
-    ("plan", "share of budget", 0.0, 1.0),
-    ("plan_error", "share of budget", -100.0, 1.0),
-    ("served_spend", "share of budget", 0.0, 100.0),
-    ("serving_rate", "x uniform pace", 0.0, 1e4),
-    ("in_flight", "share of budget", 0.0, 100.0),
-    ("forecast_elapsed", "share of forecast traffic", 0.0, 1.0),
-    ("capacity_log10", "log10 ratio", -3.0, 3.0),
-    ("last_throttle", "pass-through rate", 0.0, 1.0),
-    ("last_throttle_log10", "log10 pass-through rate", -4.0, 0.0),
-    ("exhausted", "flag", 0.0, 1.0),
-)
-OBS_NAMES: tuple[str, ...] = tuple(f[0] for f in OBS_FEATURES)
-N_OBS = len(OBS_FEATURES)
-OBS_INDEX = {name: i for i, name in enumerate(OBS_NAMES)}
-OBS_LOW = np.array([f[2] for f in OBS_FEATURES], dtype=np.float32)
-OBS_HIGH = np.array([f[3] for f in OBS_FEATURES], dtype=np.float32)
-
 THROTTLE_DECADES = 4.0
 MIN_POSITIVE_THROTTLE = 10.0 ** (-THROTTLE_DECADES)
+
+
+class ObsFeature(NamedTuple):
+    """One observation column."""
+
+    name: str
+    unit: str  # physical unit (the exported manifest's ``unit``)
+    low: float  # the value is clipped to [low, high]
+    high: float
+    description: str  # what it measures (the rendered table's "unit" column)
+
+
+OBS_FEATURES: tuple[ObsFeature, ...] = (
+    ObsFeature("time_elapsed", "share of flight", 0.0, 1.0, "share of flight"),
+    ObsFeature("time_remaining", "share of flight", 0.0, 1.0, "share of flight"),
+    ObsFeature("budget_log10", "log10 currency", -12.0, 12.0, "log10 currency"),
+    ObsFeature(
+        "reported_spend",
+        "share of budget",
+        0.0,
+        100.0,
+        "share of budget (lagged, counted impressions only)",
+    ),
+    ObsFeature("plan", "share of budget", 0.0, 1.0, "share of budget, reference plan now"),
+    ObsFeature("plan_error", "share of budget", -100.0, 1.0, "plan - reported_spend"),
+    ObsFeature(
+        "served_spend", "share of budget", 0.0, 100.0, "served impressions x price / budget"
+    ),
+    ObsFeature("serving_rate", "x uniform pace", 0.0, 1e4, "recent served spend / uniform pace"),
+    ObsFeature(
+        "in_flight",
+        "share of budget",
+        0.0,
+        100.0,
+        "expected spend served but not yet reported / budget",
+    ),
+    ObsFeature(
+        "forecast_elapsed",
+        "share of forecast traffic",
+        0.0,
+        1.0,
+        "share of the flight's forecast traffic already past",
+    ),
+    ObsFeature(
+        "capacity_log10",
+        "log10 ratio",
+        -3.0,
+        3.0,
+        "log10(forecast full-throttle spend left / budget left)",
+    ),
+    ObsFeature("last_throttle", "pass-through rate", 0.0, 1.0, "pass-through rate"),
+    ObsFeature(
+        "last_throttle_log10",
+        "log10 pass-through rate",
+        -THROTTLE_DECADES,  # the action's range: throttles below 1e-4 read as the floor
+        0.0,
+        f"log10 of it, floored at {-THROTTLE_DECADES:g}",
+    ),
+    ObsFeature("exhausted", "flag", 0.0, 1.0, "1 once reported spend >= budget"),
+)
+OBS_NAMES: tuple[str, ...] = tuple(f.name for f in OBS_FEATURES)
+N_OBS = len(OBS_FEATURES)
+OBS_INDEX = {name: i for i, name in enumerate(OBS_NAMES)}
+OBS_LOW = np.array([f.low for f in OBS_FEATURES], dtype=np.float32)
+OBS_HIGH = np.array([f.high for f in OBS_FEATURES], dtype=np.float32)
+
+
+def _number(x: float) -> str:
+    """``12``, ``-4``, ``1e4``: the table's way of writing a bound."""
+    if abs(x) < 1e4:
+        return f"{x:g}"
+    mantissa, exponent = f"{x:e}".split("e")
+    return f"{float(mantissa):g}e{int(exponent)}"
+
+
+def observation_table() -> str:
+    """``OBS_FEATURES`` as a markdown table (columns #, name, unit, range; flags as ``{0, 1}``)."""
+    lines = ["| # | name | unit | range |", "|---|---|---|---|"]
+    for i, f in enumerate(OBS_FEATURES):
+        lo, hi = _number(f.low), _number(f.high)
+        span = f"{{{lo}, {hi}}}" if f.unit == "flag" else f"[{lo}, {hi}]"
+        lines.append(f"| {i} | {f.name} | {f.description} | {span} |")
+    return "\n".join(lines)
 
 
 @nb.njit(cache=True)

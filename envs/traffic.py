@@ -8,6 +8,10 @@ Three kinds, selected by ``traffic.profile``:
   peaks), indexed by minute of day and multiplied by ``dow_factors``;
 - ``trace``: per-minute request counts replayed from a CSV file (column
   ``requests``), indexed by minute since midnight of the start day, wrapping.
+
+``profile_array`` encodes a profile as values and an indexing mode; ``shape_at``
+(compiled) is the one formula that reads it: the step draws traffic from it tick by
+tick, and the perturbed forecast sums it slot by slot.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import csv
 import math
 from pathlib import Path
 
+import numba as nb
 import numpy as np
 
 from pacegym.envs.params import ScenarioError, TrafficParams
@@ -89,3 +94,31 @@ def profile_array(params: TrafficParams) -> tuple[np.ndarray, int]:
         return intraday_profile(), PROFILE_BY_MINUTE
     trace = read_trace(params.trace_csv or "")
     return trace / trace.mean(), PROFILE_BY_MINUTE
+
+
+@nb.njit(cache=True, inline="always")
+def shape_at(
+    prof: np.ndarray,
+    mode: int,
+    dow: np.ndarray,
+    start_day: int,
+    dt_s: float,
+    start_min: float,
+    n_intervals: float,
+    t: int,
+) -> float:
+    """Expected traffic multiplier (profile x day-of-week) at the middle of interval ``t``.
+
+    The flight is ``n_intervals`` intervals of ``dt_s`` seconds (ticks in the step, plan
+    slots in the forecast) starting at ``start_min`` [min after midnight] of day
+    ``start_day``; ``mode`` and ``prof`` are ``profile_array``'s.
+    """
+    if mode == PROFILE_BY_FLIGHT_SHARE:
+        x = (t + 0.5) / n_intervals
+        pos = min(max(x, 0.0), 1.0) * (prof.shape[0] - 1)
+        i = min(int(pos), prof.shape[0] - 2)
+        f = pos - i
+        return prof[i] + f * (prof[i + 1] - prof[i])
+    minute = start_min + (t + 0.5) * dt_s / 60.0
+    day = (start_day + int(minute // 1440.0)) % 7
+    return prof[int(minute) % prof.shape[0]] * dow[day]

@@ -10,7 +10,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from pacegym.envs.core import PacingCore
-from pacegym.envs.kernel import REWARD_TERMS
+from pacegym.envs.layout import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.pacing_env import SEED_HIGH, action_space, observation_space
 from pacegym.envs.params import ScenarioParams

@@ -66,8 +66,8 @@ def observation_spec() -> dict[str, Any]:
     return {
         "dtype": "float32",
         "features": [
-            {"index": i, "name": n, "unit": u, "low": float(lo), "high": float(hi)}
-            for i, (n, u, lo, hi) in enumerate(OBS_FEATURES)
+            {"index": i, "name": f.name, "unit": f.unit, "low": float(f.low), "high": float(f.high)}
+            for i, f in enumerate(OBS_FEATURES)
         ],
     }
 

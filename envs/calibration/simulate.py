@@ -2,7 +2,8 @@
 
 The core runs ``campaigns`` campaigns under a fixed throttle with an unreachable
 budget (serving never stops) and its per-tick counters (eligible requests, served,
-counted impressions) are read after every step. Nothing here models traffic or
+counted impressions) are read after every step (``envs.history.record_counters``, which
+also records the history a learned forecast trains on). Nothing here models traffic or
 serving: per-minute aggregates *are* the core's counts.
 
 The joined event form additionally needs one timestamp per event and a delay per
@@ -27,6 +28,7 @@ import pyarrow as pa
 from pacegym.envs import kernel as K
 from pacegym.envs.core import PacingCore
 from pacegym.envs.delays import continuous_cdf
+from pacegym.envs.history import record_counters
 from pacegym.envs.params import ScenarioError, ScenarioParams, is_range
 from pacegym.envs.scenarios import resolve
 
@@ -75,16 +77,8 @@ def run_core(
     sc = log_scenario(scenario, days)
     core = PacingCore(sc, campaigns)
     core.reset(np.arange(campaigns), seed + np.arange(campaigns, dtype=np.uint64))
-    n_t = sc.time.max_flight_ticks
     cols = (K.I_REQUESTS, K.I_SERVED, K.I_COUNTED)
-    rec = np.zeros((3, campaigns, n_t + 1), dtype=np.int64)
-    th = np.full(campaigns, float(throttle))
-    t = 0
-    while not core.done.all():
-        core.step(th)
-        t += 1
-        rec[:, :, t] = core.ist[:, cols].T
-    per_tick = np.diff(rec[:, :, : t + 1], axis=2)
+    per_tick = record_counters(core, np.full(campaigns, float(throttle)), cols)
     start_min = core.par[:, K.P_START_MIN]
     start_ns = (
         ORIGIN_NS

@@ -10,10 +10,9 @@ from pacegym.envs.forecast import (
     ForecastError,
     HoltWinters,
     SeasonalNaive,
-    forecast_week,
     mape_by_horizon,
-    simulated_history,
 )
+from pacegym.envs.history import forecast_week, simulated_history
 from pacegym.envs.scenarios import from_dict
 
 
@@ -50,7 +49,9 @@ def test_too_little_history_is_an_error():
 
 
 def test_holt_winters_beats_seasonal_naive_on_noisy_simulated_history():
-    y = simulated_history(learned(days=10))  # noise, surges, day-of-week: the core's traffic
+    y = simulated_history(
+        learned(days=10), PacingCore
+    )  # noise, surges, day-of-week: the core's traffic
     origins = [d * 1440 + off for d in (7, 8) for off in (0, 720)]
     res = mape_by_horizon(y, {"naive": SeasonalNaive(), "hw": HoltWinters()}, origins)
     assert np.mean(res["hw"]) < np.mean(res["naive"])
@@ -59,7 +60,7 @@ def test_holt_winters_beats_seasonal_naive_on_noisy_simulated_history():
 
 def test_env_plans_from_a_learned_forecast():
     sc = learned()
-    week = forecast_week(sc)
+    week = forecast_week(sc, PacingCore)
     assert week.shape == (7 * 1440,) and np.all(week >= 0)
     core = PacingCore(sc, 4)
     core.reset(np.arange(4), np.arange(4, dtype=np.uint64))

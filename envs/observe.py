@@ -1,0 +1,127 @@
+"""The compiled observation: one row of ``envs.spaces.OBS_FEATURES`` per campaign.
+
+Column indices (``O_*``) and clipping bounds come from ``OBS_FEATURES``; numba freezes
+them into the machine code as constants. Every feature is clipped to its declared
+``[low, high]``, so the Box holds by construction.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from pacegym.envs.layout import (
+    F_LAST_P,
+    F_RATE_EW,
+    I_SERVED,
+    I_T,
+    P_BUDGET,
+    P_FC_TOTAL,
+    P_FILL,
+    P_FLIGHT_TICKS,
+    P_LATENCY_TICKS,
+    P_RENDER,
+)
+from pacegym.envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_INDEX, OBS_LOW
+
+O_TIME_ELAPSED = OBS_INDEX["time_elapsed"]
+O_TIME_REMAINING = OBS_INDEX["time_remaining"]
+O_BUDGET_LOG10 = OBS_INDEX["budget_log10"]
+O_REPORTED_SPEND = OBS_INDEX["reported_spend"]
+O_PLAN = OBS_INDEX["plan"]
+O_PLAN_ERROR = OBS_INDEX["plan_error"]
+O_SERVED_SPEND = OBS_INDEX["served_spend"]
+O_SERVING_RATE = OBS_INDEX["serving_rate"]
+O_IN_FLIGHT = OBS_INDEX["in_flight"]
+O_FORECAST_ELAPSED = OBS_INDEX["forecast_elapsed"]
+O_CAPACITY_LOG10 = OBS_INDEX["capacity_log10"]
+O_LAST_THROTTLE = OBS_INDEX["last_throttle"]
+O_LAST_THROTTLE_LOG10 = OBS_INDEX["last_throttle_log10"]
+O_EXHAUSTED = OBS_INDEX["exhausted"]
+
+# float64 copies: the clip happens before the float32 store, exactly as with literals
+_LOW = OBS_LOW.astype(np.float64)
+_HIGH = OBS_HIGH.astype(np.float64)
+
+
+@nb.njit(cache=True, inline="always")
+def interp_cum(cum: np.ndarray, b: int, pos: float, n_slots: int) -> float:
+    """Row ``b`` of a cumulative per-slot curve (plan, forecast) at ``pos`` slots elapsed."""
+    if pos >= n_slots:
+        return cum[b, n_slots]
+    s = int(pos)
+    f = pos - s
+    return cum[b, s] + f * (cum[b, s + 1] - cum[b, s])
+
+
+@nb.njit(cache=True, inline="always")
+def _put(obs: np.ndarray, b: int, k: int, x: float) -> None:
+    obs[b, k] = min(max(x, _LOW[k]), _HIGH[k])
+
+
+@nb.njit(cache=True)
+def write_obs(
+    b: int,
+    obs: np.ndarray,
+    par: np.ndarray,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    hist: np.ndarray,
+    plan_cum: np.ndarray,
+    fc_cum: np.ndarray,
+    tps: int,
+    price: float,
+) -> None:
+    """Observation row of campaign ``b`` (the table is ``envs.spaces.OBS_FEATURES``)."""
+    budget = par[b, P_BUDGET]
+    ft = par[b, P_FLIGHT_TICKS]
+    t = ist[b, I_T]
+    n_slots = int(ft) // tps
+    lat = int(par[b, P_LATENCY_TICKS])
+    H = hist.shape[1]
+    reported = hist[b, (t - lat) % H] if t >= lat else 0.0
+    pos = t / tps
+    plan = interp_cum(plan_cum, b, pos, n_slots)
+    fc = interp_cum(fc_cum, b, pos, n_slots)
+    served_spend = ist[b, I_SERVED] * price
+    in_flight = max(served_spend * par[b, P_RENDER] - reported, 0.0)
+    left = budget - reported - in_flight
+    full = (1.0 - fc) * par[b, P_FC_TOTAL] * par[b, P_FILL] * par[b, P_RENDER] * price
+    # nothing left to spend reads as the most capacity there is
+    cap = _HIGH[O_CAPACITY_LOG10] if left <= 0.0 else math.log10(max(full, 1e-300) / left)
+    p = fst[b, F_LAST_P]
+    p_log = math.log10(p) if p > MIN_POSITIVE_THROTTLE else _LOW[O_LAST_THROTTLE_LOG10]
+    _put(obs, b, O_TIME_ELAPSED, t / ft)
+    _put(obs, b, O_TIME_REMAINING, 1.0 - t / ft)
+    _put(obs, b, O_BUDGET_LOG10, math.log10(budget))
+    _put(obs, b, O_REPORTED_SPEND, reported / budget)
+    _put(obs, b, O_PLAN, plan)
+    _put(obs, b, O_PLAN_ERROR, plan - reported / budget)
+    _put(obs, b, O_SERVED_SPEND, served_spend / budget)
+    _put(obs, b, O_SERVING_RATE, fst[b, F_RATE_EW] / (budget / ft))
+    _put(obs, b, O_IN_FLIGHT, in_flight / budget)
+    _put(obs, b, O_FORECAST_ELAPSED, fc)
+    _put(obs, b, O_CAPACITY_LOG10, cap)
+    _put(obs, b, O_LAST_THROTTLE, p)
+    _put(obs, b, O_LAST_THROTTLE_LOG10, p_log)
+    _put(obs, b, O_EXHAUSTED, 1.0 if reported >= budget else 0.0)
+
+
+@nb.njit(cache=True)
+def write_obs_rows(
+    rows: np.ndarray,
+    obs: np.ndarray,
+    par: np.ndarray,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    hist: np.ndarray,
+    plan_cum: np.ndarray,
+    fc_cum: np.ndarray,
+    tps: int,
+    price: float,
+) -> None:
+    """``write_obs`` for each campaign in ``rows`` (after a reset)."""
+    for i in range(rows.shape[0]):
+        write_obs(rows[i], obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price)

@@ -1,0 +1,155 @@
+"""The compiled reset: parameters, forecast and zero state of new episodes.
+
+``PacingCore.reset`` seeds the campaigns' streams, draws the ``RANDOMIZABLE``
+parameters (``draw_uniform``, scaled to their ranges in numpy) and hands the matrix of
+drawn values (columns ``V_*``) to ``init_rows``, which fills the rows of the packed
+arrays (columns ``P_*``, ``I_*``, ``F_*``; ``envs.layout``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from pacegym.envs import rng
+from pacegym.envs.layout import (
+    F_NOISE_X,
+    F_SURGE,
+    I_T95,
+    P_BASE_RATE,
+    P_BUDGET,
+    P_DELAY_ROW,
+    P_FC_TOTAL,
+    P_FILL,
+    P_FLIGHT_TICKS,
+    P_LATENCY_TICKS,
+    P_NOISE_PHI,
+    P_NOISE_SD,
+    P_RENDER,
+    P_START_MIN,
+    P_SURGE_END,
+    P_SURGE_START,
+    V_BASE_RATE,
+    V_BUDGET,
+    V_FC_BIAS,
+    V_FC_SD,
+    V_FILL,
+    V_FLIGHT_MIN,
+    V_LATENCY,
+    V_NOISE_SD,
+    V_NOISE_TAU,
+    V_RENDER,
+    V_START_MIN,
+    V_SURGE_MEAN,
+    V_SURGE_RATE,
+)
+from pacegym.envs.traffic import shape_at
+
+
+@nb.njit(cache=True)
+def draw_uniform(streams: np.ndarray, rows: np.ndarray, stream: int, out: np.ndarray) -> None:
+    """``out[i, j]``: uniforms from stream ``stream`` of campaign ``rows[i]``."""
+    for i in range(rows.shape[0]):
+        st = streams[rows[i], stream]
+        for j in range(out.shape[1]):
+            out[i, j] = rng.uniform(st)
+
+
+@nb.njit(cache=True)
+def _learned_slot(
+    fc_prof: np.ndarray, start_day: int, start_min: float, s: int, slot_s: float
+) -> float:
+    """Learned forecast requests in plan slot ``s``: the per-minute forecast summed over the
+    slot's minutes (the mid-slot minute, scaled, when a slot is shorter than a minute)."""
+    n_min = max(1, math.floor(slot_s / 60.0 + 0.5))
+    width = slot_s / 60.0 / n_min  # [min] per sub-interval
+    out = 0.0
+    for k in range(n_min):
+        minute = start_day * 1440.0 + start_min + s * slot_s / 60.0 + (k + 0.5) * width
+        out += fc_prof[int(minute) % fc_prof.shape[0]] * width
+    return out
+
+
+@nb.njit(cache=True)
+def init_rows(
+    rows: np.ndarray,
+    vals: np.ndarray,
+    par: np.ndarray,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    streams: np.ndarray,
+    pending: np.ndarray,
+    hist: np.ndarray,
+    slot_spend: np.ndarray,
+    fc_cum: np.ndarray,
+    prof: np.ndarray,
+    prof_mode: int,
+    dow: np.ndarray,
+    start_day: int,
+    tick_s: float,
+    slot_s: float,
+    tps: int,
+    per_campaign_delay: bool,
+    fc_prof: np.ndarray,
+    fc_mode: int,
+) -> None:
+    """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
+
+    ``fc_mode`` 0: the forecast is the true expected profile (``shape_at`` of ``prof``,
+    ``dow``, per plan slot) x bias x noise; 1: a learned forecast, ``fc_prof[minute of
+    week]`` [requests/min] from Monday 00:00, replaces the expected profile (bias and
+    noise still apply).
+    """
+    max_slots = slot_spend.shape[1]
+    n_hist = hist.shape[1]
+    for i in range(rows.shape[0]):
+        b = rows[i]
+        v = vals[i]
+        slots = min(max(round(v[V_FLIGHT_MIN] * 60.0 / slot_s), 1), max_slots)
+        ft = slots * tps
+        par[b, P_BUDGET] = v[V_BUDGET]
+        par[b, P_BASE_RATE] = v[V_BASE_RATE]
+        par[b, P_FILL] = v[V_FILL]
+        par[b, P_RENDER] = v[V_RENDER]
+        par[b, P_NOISE_SD] = v[V_NOISE_SD]
+        par[b, P_NOISE_PHI] = math.exp(-tick_s / v[V_NOISE_TAU])
+        par[b, P_SURGE_START] = -math.expm1(-v[V_SURGE_RATE] * tick_s / 3600.0)
+        par[b, P_SURGE_END] = -math.expm1(-tick_s / v[V_SURGE_MEAN])
+        par[b, P_START_MIN] = v[V_START_MIN]
+        par[b, P_FLIGHT_TICKS] = ft
+        par[b, P_LATENCY_TICKS] = min(max(round(v[V_LATENCY] / tick_s), 0), n_hist - 2)
+        par[b, P_DELAY_ROW] = b if per_campaign_delay else 0
+
+        # forecast: expected traffic per slot x bias x log-normal error (scenario stream)
+        st = streams[b, rng.STREAM_SCENARIO]
+        sd = v[V_FC_SD]
+        total = 0.0
+        fc_cum[b, 0] = 0.0
+        for s in range(max_slots):
+            if s < slots:
+                if fc_mode == 1:
+                    expected = _learned_slot(fc_prof, start_day, v[V_START_MIN], s, slot_s)
+                else:
+                    shape = shape_at(
+                        prof, prof_mode, dow, start_day, slot_s, v[V_START_MIN], slots, s
+                    )
+                    expected = v[V_BASE_RATE] * slot_s * shape
+                z = rng.normal(st)
+                total += expected * v[V_FC_BIAS] * math.exp(sd * z - 0.5 * sd * sd)
+            fc_cum[b, s + 1] = total
+        for s in range(max_slots + 1):
+            fc_cum[b, s] = min(fc_cum[b, s] / total, 1.0) if total > 0.0 else min(s / slots, 1.0)
+        par[b, P_FC_TOTAL] = total
+
+        for k in range(ist.shape[1]):
+            ist[b, k] = 0
+        ist[b, I_T95] = -1
+        for k in range(fst.shape[1]):
+            fst[b, k] = 0.0
+        fst[b, F_SURGE] = 1.0
+        fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
+        pending[b, :] = 0
+        hist[b, :] = 0.0
+        slot_spend[b, :] = 0.0

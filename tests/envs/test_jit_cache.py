@@ -1,0 +1,63 @@
+"""Cached kernels recompile when a module they take constants from changes."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+from pacegym.envs import jit_cache
+
+KERN = textwrap.dedent(
+    """
+    import importlib.util
+    import sys
+
+    import numba as nb
+
+    import consts
+
+    # by path: importing pacegym.envs would cost seconds per run
+    spec = importlib.util.spec_from_file_location("jit_cache", {path!r})
+    jit_cache = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(jit_cache)
+
+    @nb.njit(cache=True)
+    def value():
+        return consts.X
+
+    _SOURCES = jit_cache.fingerprint([consts.__file__, __file__])
+
+    @nb.njit(cache=True)
+    def _probe():
+        return _SOURCES
+
+    stale = jit_cache.drop_stale(_probe, _SOURCES, [sys.modules[__name__]])
+    print(stale, value())
+    """
+)
+
+
+def _run(tmp_path) -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache"), "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", "import kern"], env=env, capture_output=True, text=True, check=True
+    )
+    return out.stdout.strip()
+
+
+def test_a_changed_constant_module_drops_the_stale_cache(tmp_path):
+    (tmp_path / "kern.py").write_text(KERN.format(path=jit_cache.__file__))
+    (tmp_path / "consts.py").write_text("X = 1\n")
+    assert _run(tmp_path) == "True 1"  # nothing cached yet: nothing to trust
+    assert _run(tmp_path) == "False 1"  # cached, sources unchanged
+    (tmp_path / "consts.py").write_text("X = 2\n")  # kern.py unchanged: numba alone keeps 1
+    assert _run(tmp_path) == "True 2"
+    assert _run(tmp_path) == "False 2"
+
+
+def test_the_kernels_were_compiled_against_their_current_sources():
+    assert jit_cache._compiled_sources() == jit_cache._SOURCES != 0
+    modules = [sys.modules[m] for m in jit_cache.KERNEL_MODULES]
+    assert jit_cache.fingerprint(m.__file__ for m in modules) == jit_cache._SOURCES
+    names = {d.py_func.__name__ for d in jit_cache.dispatchers(modules)}
+    assert {"step_serial", "step_parallel", "init_rows", "write_obs", "shape_at"} <= names
