@@ -10,13 +10,12 @@ from __future__ import annotations
 from pacegym import ENV_IDS
 from pacegym.envs.core import PacingCore, StepResult
 from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
-from pacegym.envs.metrics import METRIC_KEYS, EpisodeTotals, episode_metrics
+from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY, EpisodeTotals, episode_metrics
 from pacegym.envs.params import (
     DelayParams,
     ForecastParams,
     MoneyParams,
     PlanParams,
-    RewardParams,
     ScenarioError,
     ScenarioParams,
     ScoreParams,
@@ -42,6 +41,7 @@ __all__ = [
     "PRESETS",
     "RANDOMIZABLE",
     "REWARD_TERMS",
+    "SCORE_KEY",
     "DelayParams",
     "EpisodeTotals",
     "ForecastParams",
@@ -49,7 +49,6 @@ __all__ = [
     "ObsFeature",
     "PacingCore",
     "PlanParams",
-    "RewardParams",
     "ScenarioError",
     "ScenarioParams",
     "ScoreParams",

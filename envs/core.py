@@ -115,12 +115,19 @@ class PacingCore:
         self.slot_s = float(sc.time.slot_s)
         self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self.surge_cum = np.cumsum(sc.traffic.surge_probs)
-        self.weights = np.array([getattr(sc.reward, term) for term in REWARD_TERMS])
+        # the reward pays pacing_score_v2: delivery at weight 1, the rest by ScoreParams name
+        self.weights = np.array(
+            [1.0 if term == "delivery" else getattr(sc.score, term) for term in REWARD_TERMS]
+        )
+        self.win_slots = sc.score.window_slots(self.slot_s)
+        self.tolerance = float(sc.score.tolerance)
+        self.burst_tolerance = float(sc.score.burst_tolerance)
         self._ranges = np.array([bounds(_get(sc, k)) for k in RANDOMIZABLE])
         self.per_campaign_delay = any(is_range(_get(sc, k)) for k in _DELAY_SHAPE)
         rows = n if self.per_campaign_delay else 1
         self.alias_prob = np.ones((rows, self.n_delay))
         self.alias_idx = np.zeros((rows, self.n_delay), dtype=np.int64)
+        self.surv = np.zeros((rows, self.n_delay + 1))  # P(delay >= j ticks), j = 0..n_delay
         if not self.per_campaign_delay:
             d = sc.delay
             self._build_delay(0, float(d.quantile_s), float(d.quantile), float(d.sigma))  # type: ignore[arg-type]
@@ -152,6 +159,8 @@ class PacingCore:
     def _build_delay(self, row: int, quantile_s: float, quantile: float, sigma: float) -> None:
         q = self.delay_probabilities(quantile_s, quantile, sigma)
         alias_table(q, self.alias_prob[row], self.alias_idx[row])
+        self.surv[row, :-1] = np.cumsum(q[::-1])[::-1]
+        self.surv[row, -1] = 0.0
 
     def reset(self, rows: np.ndarray, seeds: np.ndarray) -> None:
         """Start a new episode in each of ``rows``, campaign ``rows[i]`` seeded by ``seeds[i]``."""
@@ -222,6 +231,7 @@ class PacingCore:
             slot_spend=self.slot_spend[r].copy(),
             plan_cum=self.plan_cum[r].copy(),
             ticks_per_slot=self.tps,
+            slot_s=self.slot_s,
         )
 
     def metrics(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -257,5 +267,5 @@ class PacingCore:
             self.invalid,
         ]
         if self.per_campaign_delay:
-            arrays += [self.alias_prob, self.alias_idx]
+            arrays += [self.alias_prob, self.alias_idx, self.surv]
         return int(sum(a.nbytes for a in arrays) // self.n)

@@ -23,14 +23,18 @@ from pacegym.envs.layout import *  # noqa: F403 -- the layout is part of this mo
 from pacegym.envs.layout import (
     F_BILLABLE,
     F_COUNTED_SPEND,
+    F_EXP_POST,
     F_LAST_P,
     F_MEDIA,
     F_NOISE_X,
     F_RATE_EW,
+    F_SLOT_EXCESS,
     F_SUM_DP,
     F_SURGE,
     F_WASTE_OVER,
     F_WASTE_POST,
+    F_WIN_EXCESS,
+    F_WIN_SPEND,
     I_COUNTED,
     I_COUNTED_POST,
     I_DONE,
@@ -53,12 +57,12 @@ from pacegym.envs.layout import (
     P_START_MIN,
     P_SURGE_END,
     P_SURGE_START,
-    R_BILLABLE,
-    R_SMOOTHNESS,
-    R_TRACKING,
+    R_BURST,
+    R_DELIVERY,
+    R_MISPLACED,
     R_WASTE,
 )
-from pacegym.envs.observe import interp_cum, write_obs
+from pacegym.envs.observe import write_obs
 from pacegym.envs.traffic import shape_at
 
 _RATE_EW = 0.1  # weight of the newest tick in the serving-rate average
@@ -77,6 +81,7 @@ def _step(
     fc_cum: np.ndarray,
     alias_prob: np.ndarray,
     alias_idx: np.ndarray,
+    surv: np.ndarray,
     prof: np.ndarray,
     prof_mode: int,
     dow: np.ndarray,
@@ -88,6 +93,9 @@ def _step(
     price: float,
     media: float,
     weights: np.ndarray,
+    win_slots: int,
+    tolerance: float,
+    burst_tolerance: float,
     obs: np.ndarray,
     terms: np.ndarray,
     reward: np.ndarray,
@@ -96,9 +104,15 @@ def _step(
 ) -> None:
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
-    ``weights[k]`` weighs ``terms[:, k]`` (``REWARD_TERMS`` order). Campaigns run in
-    parallel threads; results do not depend on the thread count because each campaign
-    only touches its own rows and random streams.
+    ``weights[k]`` weighs ``terms[:, k]`` (``REWARD_TERMS`` order); the terms pay
+    ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md): billable
+    spend; waste (over-budget cost when counted, post-end cost in expectation when served,
+    ``surv[row, j]`` being the probability that a rendered impression's delay is at least
+    ``j`` ticks, the realised remainder settled at the last step); and the growth of the
+    current window's (``win_slots`` plan slots, ``tolerance``) and plan slot's
+    (``burst_tolerance``) spend above the plan. Campaigns run in parallel threads;
+    results do not depend on the thread count because each campaign only touches its own
+    rows and random streams.
     """
     D = pending.shape[1]
     H = hist.shape[1]
@@ -170,6 +184,10 @@ def _step(
             pending[b, (head + k) % D] += 1
         ist[b, I_NEVER] += never
         ist[b, I_IN_FLIGHT] += served - never
+        # post-end waste in expectation: counted at t + k, after the flight iff k >= ft - t
+        left = int(ft) - t
+        exp_post = served * render * surv[row, left] * media if left < D else 0.0
+        fst[b, F_EXP_POST] += exp_post
 
         counted = pending[b, head]
         pending[b, head] = 0
@@ -186,7 +204,26 @@ def _step(
         fst[b, F_COUNTED_SPEND] += spend
         fst[b, F_MEDIA] += counted * media
         fst[b, F_WASTE_OVER] += over_cost
-        slot_spend[b, t // tps] += spend
+        slot = t // tps
+        slot_spend[b, slot] += spend
+        # spend above the plan: the current window's and slot's excess, charged as it grows
+        n_slots = int(ft) // tps
+        if t % (tps * win_slots) == 0:
+            fst[b, F_WIN_SPEND] = 0.0
+            fst[b, F_WIN_EXCESS] = 0.0
+        if t % tps == 0:
+            fst[b, F_SLOT_EXCESS] = 0.0
+        fst[b, F_WIN_SPEND] += spend
+        w0 = (slot // win_slots) * win_slots
+        w1 = min(w0 + win_slots, n_slots)
+        allowed = (1.0 + tolerance) * (plan_cum[b, w1] - plan_cum[b, w0]) * budget
+        excess = max(fst[b, F_WIN_SPEND] - allowed, 0.0)
+        d_misplaced = excess - fst[b, F_WIN_EXCESS]
+        fst[b, F_WIN_EXCESS] = excess
+        allowed = (1.0 + burst_tolerance) * (plan_cum[b, slot + 1] - plan_cum[b, slot]) * budget
+        excess = max(slot_spend[b, slot] - allowed, 0.0)
+        d_burst = excess - fst[b, F_SLOT_EXCESS]
+        fst[b, F_SLOT_EXCESS] = excess
         if ist[b, I_T95] < 0 and fst[b, F_BILLABLE] >= 0.95 * budget:
             ist[b, I_T95] = t + 1
         fst[b, F_RATE_EW] += _RATE_EW * (served * price - fst[b, F_RATE_EW])
@@ -198,12 +235,10 @@ def _step(
         ist[b, I_T] = t
         hist[b, t % H] = fst[b, F_COUNTED_SPEND]
 
-        n_slots = int(ft) // tps
-        plan = interp_cum(plan_cum, b, t / tps, n_slots)
-        terms[b, R_BILLABLE] = bill / budget
-        terms[b, R_WASTE] = -over_cost / budget
-        terms[b, R_TRACKING] = -abs(fst[b, F_COUNTED_SPEND] / budget - plan) / ft
-        terms[b, R_SMOOTHNESS] = -dp / ft
+        terms[b, R_DELIVERY] = bill / budget
+        terms[b, R_WASTE] = -(over_cost + exp_post) / budget
+        terms[b, R_MISPLACED] = -d_misplaced / budget
+        terms[b, R_BURST] = -d_burst / budget
 
         if t >= int(ft):
             # drain: every impression still in flight is counted after the flight, within
@@ -213,7 +248,8 @@ def _step(
             ist[b, I_IN_FLIGHT] = 0
             fst[b, F_WASTE_POST] += post * media
             fst[b, F_MEDIA] += post * media
-            terms[b, R_WASTE] -= post * media / budget
+            # settle: the realised post-end cost minus what was charged in expectation
+            terms[b, R_WASTE] -= (post * media - fst[b, F_EXP_POST]) / budget
             ist[b, I_DONE] = 1
             finished[b] = True
         for k in range(terms.shape[1]):

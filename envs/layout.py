@@ -15,7 +15,7 @@ arrays: numba's ``prange`` loop (the parallel step) drops writes made through
 NamedTuple fields.
 
 ``REWARD_TERMS`` and ``RANDOMIZABLE`` are also named lists users see: reward terms in
-``info["reward_terms"]`` (weights by the same names in ``RewardParams``), and the
+``info["reward_terms"]`` (weights by the same names in ``ScoreParams``), and the
 scenario keys that may be ranges (``agents.training`` checks them).
 """
 
@@ -90,6 +90,10 @@ FST_COLUMNS: tuple[str, ...] = (
     "last_p",  # last throttle
     "sum_dp",  # sum |throttle change|
     "rate_ew",  # [currency/tick] exponentially weighted served spend rate
+    "exp_post",  # [currency] expected post-end media cost charged at serve time so far
+    "win_spend",  # [currency] counted spend in the current scoring window
+    "win_excess",  # [currency] misplaced spend charged for the current window
+    "slot_excess",  # [currency] burst spend charged for the current plan slot
 )
 """Float state (float64 columns of ``fst``)."""
 
@@ -103,15 +107,20 @@ F_COUNTED_SPEND = FST_COLUMNS.index("counted_spend")
 F_LAST_P = FST_COLUMNS.index("last_p")
 F_SUM_DP = FST_COLUMNS.index("sum_dp")
 F_RATE_EW = FST_COLUMNS.index("rate_ew")
+F_EXP_POST = FST_COLUMNS.index("exp_post")
+F_WIN_SPEND = FST_COLUMNS.index("win_spend")
+F_WIN_EXCESS = FST_COLUMNS.index("win_excess")
+F_SLOT_EXCESS = FST_COLUMNS.index("slot_excess")
 N_FST = len(FST_COLUMNS)
 
-REWARD_TERMS: tuple[str, ...] = ("billable", "waste", "tracking", "smoothness")
-"""Reward terms (columns of ``terms``), each weighted by the ``RewardParams`` field of its name."""
+REWARD_TERMS: tuple[str, ...] = ("delivery", "waste", "misplaced", "burst")
+"""Reward terms (columns of ``terms``, signed), the per-step parts of ``pacing_score_v2``:
+``delivery`` has weight 1, the others the ``ScoreParams`` field of their name."""
 
-R_BILLABLE = REWARD_TERMS.index("billable")
+R_DELIVERY = REWARD_TERMS.index("delivery")
 R_WASTE = REWARD_TERMS.index("waste")
-R_TRACKING = REWARD_TERMS.index("tracking")
-R_SMOOTHNESS = REWARD_TERMS.index("smoothness")
+R_MISPLACED = REWARD_TERMS.index("misplaced")
+R_BURST = REWARD_TERMS.index("burst")
 
 RANDOMIZABLE: tuple[str, ...] = (
     "time.flight_min",

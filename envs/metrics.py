@@ -14,9 +14,17 @@ Definitions (DESIGN.md "Metrics"; shares are of the budget unless stated):
 - ``smoothness``: mean |throttle change| per step;
 - ``spike_ratio``: max counted spend in a slot / uniform slot budget (budget / slots);
 - ``margin``: (billed revenue - media cost) / budget, media cost including waste;
-- ``pacing_score``: delivery - w_waste (wasted_post_end + wasted_over_budget)
-  - w_tracking tracking_error - w_spike max(spike_ratio - 1, 0); weights in
-  ``ScoreParams`` (config ``scenario.score``). Higher is better.
+- ``misplaced``: budget spent at the wrong time: the sum over scoring windows
+  (``score.granularity_min``, whole plan slots from the flight start, the last one
+  partial) of max(counted spend in the window - (1 + ``score.tolerance``) x the plan's
+  spend for it, 0) / budget;
+- ``burst``: the same over single plan slots with ``score.burst_tolerance``;
+- ``pacing_score_v2`` (``SCORE_KEY``, the score that ranks, tunes and trains):
+  delivery - w_waste (wasted_post_end + wasted_over_budget) - w_misplaced misplaced
+  - w_burst burst, weights in ``ScoreParams`` (``scenario.score``); the env's reward
+  terms sum to it over an episode (docs/objective.md). Higher is better;
+- ``pacing_score_v1``: the first version, delivery - w_waste (wasted shares)
+  - w_tracking tracking_error - w_spike max(spike_ratio - 1, 0).
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import numpy as np
 from pacegym.envs.params import ScoreParams
 
 METRIC_KEYS: tuple[str, ...] = (
-    "pacing_score",
+    "pacing_score_v2",
     "delivery",
     "wasted_post_end",
     "wasted_over_budget",
@@ -38,10 +46,18 @@ METRIC_KEYS: tuple[str, ...] = (
     "smoothness",
     "spike_ratio",
     "margin",
+    "misplaced",
+    "burst",
+    "pacing_score_v1",
 )
-SCORE_KEY = "pacing_score"
+SCORE_KEY = "pacing_score_v2"
 """The metric that ranks, tunes and trains (leaderboards, ``pacegym-tune``, rewards)."""
-HIGHER_IS_BETTER = {"pacing_score": True, "delivery": True, "margin": True}
+HIGHER_IS_BETTER = {
+    "pacing_score_v2": True,
+    "pacing_score_v1": True,
+    "delivery": True,
+    "margin": True,
+}
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,34 @@ class EpisodeTotals:
     slot_spend: np.ndarray  # (n, max_slots) [currency] counted spend per plan slot
     plan_cum: np.ndarray  # (n, max_slots + 1) [share of budget] reference plan
     ticks_per_slot: int
+    slot_s: float = 60.0  # [s] plan slot length (scoring windows are whole slots)
+
+
+def excess_above_plan(
+    slot_spend: np.ndarray,
+    planned: np.ndarray,
+    n_slots: np.ndarray,
+    window: int,
+    tolerance: float,
+) -> np.ndarray:
+    """Sum over windows of ``window`` slots of max(spend - (1 + tolerance) x plan, 0).
+
+    ``slot_spend`` and ``planned`` are ``(n, max_slots)`` in currency; slots at or past
+    ``n_slots`` (per campaign) are outside the flight and ignored; the last window of a
+    flight may be partial. Returns ``(n,)`` in currency.
+    """
+    n, m = slot_spend.shape
+    inside = np.arange(m)[None, :] < n_slots[:, None]
+    spend = np.where(inside, slot_spend, 0.0)
+    plan = np.where(inside, planned, 0.0)
+    n_win = -(-m // window)
+    pad = n_win * window - m
+    if pad:
+        spend = np.pad(spend, ((0, 0), (0, pad)))
+        plan = np.pad(plan, ((0, 0), (0, pad)))
+    w_spend = spend.reshape(n, n_win, window).sum(axis=2)
+    w_plan = plan.reshape(n, n_win, window).sum(axis=2)
+    return np.maximum(w_spend - (1.0 + tolerance) * w_plan, 0.0).sum(axis=1)
 
 
 def episode_metrics(tot: EpisodeTotals, score: ScoreParams) -> dict[str, np.ndarray]:
@@ -90,10 +134,23 @@ def episode_metrics(tot: EpisodeTotals, score: ScoreParams) -> dict[str, np.ndar
         "smoothness": tot.sum_dp / np.maximum(tot.ticks - 1, 1),
         "spike_ratio": spike_ratio,
         "margin": (tot.billable - tot.media_cost) / budget,
+        "misplaced": excess_above_plan(
+            tot.slot_spend, planned, n_slots, score.window_slots(tot.slot_s), score.tolerance
+        )
+        / budget,
+        "burst": excess_above_plan(tot.slot_spend, planned, n_slots, 1, score.burst_tolerance)
+        / budget,
     }
-    out["pacing_score"] = (
+    wasted = wasted_post_end + wasted_over_budget
+    out["pacing_score_v2"] = (
         delivery
-        - score.waste * (wasted_post_end + wasted_over_budget)
+        - score.waste * wasted
+        - score.misplaced * out["misplaced"]
+        - score.burst * out["burst"]
+    )
+    out["pacing_score_v1"] = (
+        delivery
+        - score.waste * wasted
         - score.tracking * tracking_error
         - score.spike * np.maximum(spike_ratio - 1.0, 0.0)
     )

@@ -320,22 +320,44 @@ class PlanParams:
 
 
 @dataclass(frozen=True)
-class RewardParams:
-    """Weights of the named reward terms (``info["reward_terms"]``)."""
-
-    billable: float = 1.0  # + billable spend this step / budget
-    waste: float = 1.0  # - wasted media cost this step / budget
-    tracking: float = 1.0  # - |counted share - plan share| / flight ticks
-    smoothness: float = 0.0  # - |throttle change| / flight ticks
-
-
-@dataclass(frozen=True)
 class ScoreParams:
-    """Weights of ``pacing_score`` = delivery - waste x (wasted shares) - tracking x error - spike x excess."""
+    """The advertiser's reading of a flight: weights and windows of the score.
 
-    waste: float = 1.0
-    tracking: float = 0.02
-    spike: float = 0.01
+    ``pacing_score_v2 = delivery - waste x wasted - misplaced x (spend above
+    (1 + tolerance) x plan per window of granularity_min) - burst x (spend above
+    (1 + burst_tolerance) x plan per plan slot)``, every term a share of the budget
+    (``envs.metrics``, docs/objective.md). The env's reward pays the same terms step by
+    step with these weights. ``tracking`` and ``spike`` weight only the old
+    ``pacing_score_v1``.
+    """
+
+    waste: float = 1.0  # [-] weight of wasted media cost (post-end + over budget)
+    misplaced: float = 1.0  # [-] weight of spend above the plan per window
+    burst: float = 1.0  # [-] weight of spend above the plan per plan slot
+    granularity_min: float = 10.0  # [min] window over which spend is held to the plan
+    tolerance: float = 0.2  # [share of the window's plan] spend allowed above it
+    burst_tolerance: float = 1.0  # [share of the slot's plan] spend allowed above it
+    tracking: float = 0.02  # [-] pacing_score_v1 only: weight of tracking_error
+    spike: float = 0.01  # [-] pacing_score_v1 only: weight of max(spike_ratio - 1, 0)
+
+    def __post_init__(self) -> None:
+        for key in ("waste", "misplaced", "burst", "tracking", "spike"):
+            check(f"score.{key}", getattr(self, key), 0.0, 100.0, allow_range=False)
+        check(
+            "score.granularity_min",
+            self.granularity_min,
+            0.0,
+            525_600.0,
+            low_open=True,
+            unit="min",
+            allow_range=False,
+        )
+        check("score.tolerance", self.tolerance, 0.0, 10.0, allow_range=False)
+        check("score.burst_tolerance", self.burst_tolerance, 0.0, 100.0, allow_range=False)
+
+    def window_slots(self, slot_s: float) -> int:
+        """Plan slots per scoring window (at least one)."""
+        return max(1, round(self.granularity_min * 60.0 / slot_s))
 
 
 @dataclass(frozen=True)
@@ -350,7 +372,6 @@ class ScenarioParams:
     delay: DelayParams = field(default_factory=DelayParams)
     money: MoneyParams = field(default_factory=MoneyParams)
     plan: PlanParams = field(default_factory=PlanParams)
-    reward: RewardParams = field(default_factory=RewardParams)
     score: ScoreParams = field(default_factory=ScoreParams)
 
     @property

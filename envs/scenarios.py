@@ -21,7 +21,6 @@ from pacegym.envs.params import (
     ForecastParams,
     MoneyParams,
     PlanParams,
-    RewardParams,
     ScenarioError,
     ScenarioParams,
     ScoreParams,
@@ -39,35 +38,51 @@ SECTIONS: dict[str, type] = {
     "delay": DelayParams,
     "money": MoneyParams,
     "plan": PlanParams,
-    "reward": RewardParams,
     "score": ScoreParams,
 }
 
 
 def live_commerce() -> ScenarioParams:
-    """A 60-120 min broadcast; full throttle would spend the budget in well under half of it."""
-    return ScenarioParams(name="live_commerce", time=TimeParams(flight_min=(60.0, 120.0)))
+    """A 60-120 min broadcast; full throttle would spend the budget in well under half of it.
+
+    Intent: early reach during the broadcast (the seed's exp-decay plan, rate 2), held to
+    10-min windows within 20%; post-end impressions are waste.
+    """
+    return ScenarioParams(
+        name="live_commerce",
+        time=TimeParams(flight_min=(60.0, 120.0)),
+        plan=PlanParams(kind="exp_decay", decay_rate=2.0),
+        score=ScoreParams(granularity_min=10.0, tolerance=0.2),
+    )
 
 
 def daily_budget() -> ScenarioParams:
-    """A 24 h campaign on an intraday profile, planned by forecast traffic share."""
+    """A 24 h campaign on an intraday profile, planned by forecast traffic share.
+
+    Intent: all-day presence, each hour its forecast share within 10%.
+    """
     return ScenarioParams(
         name="daily_budget",
         time=TimeParams(flight_min=1440.0, start_minute=0.0),
         traffic=TrafficParams(base_rate=1.0, profile="intraday", surge_rate_per_h=0.2),
         money=MoneyParams(budget=200_000.0),
         plan=PlanParams(kind="forecast"),
+        score=ScoreParams(granularity_min=60.0, tolerance=0.1),
     )
 
 
 def multi_day_flight() -> ScenarioParams:
-    """Three days; the daily budget must be met on average (total = 3 x daily)."""
+    """Three days; the daily budget must be met on average (total = 3 x daily).
+
+    Intent: each day its forecast share within 10%.
+    """
     return ScenarioParams(
         name="multi_day_flight",
         time=TimeParams(flight_min=3 * 1440.0, start_minute=0.0),
         traffic=TrafficParams(base_rate=1.0, profile="intraday", surge_rate_per_h=0.2),
         money=MoneyParams(budget=600_000.0),
         plan=PlanParams(kind="forecast"),
+        score=ScoreParams(granularity_min=1440.0, tolerance=0.1),
     )
 
 
@@ -124,6 +139,11 @@ def from_dict(data: Mapping[str, Any], base: ScenarioParams | None = None) -> Sc
         if section == "name":
             updates["name"] = str(values)
             continue
+        if section == "reward":
+            raise ScenarioError(
+                "scenario.reward is gone: the env's reward is the score, set its weights in "
+                "scenario.score (waste, misplaced, burst; docs/objective.md)"
+            )
         if section not in SECTIONS:
             raise ScenarioError(
                 f"scenario.{section} is not a scenario section: allowed {sorted(SECTIONS)} or 'name'"

@@ -8,7 +8,11 @@ from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.pacing_env import PacingEnv
 from pacegym.envs.spaces import OBS_INDEX
 
-TINY = {"base": "live_commerce", "time": {"flight_min": [10.0, 20.0]}}
+TINY = {
+    "base": "live_commerce",
+    "time": {"flight_min": [10.0, 20.0]},
+    "plan": {"kind": "uniform"},  # the by-hand numbers below assume equal slots
+}
 
 
 class Alternating:
@@ -59,8 +63,9 @@ def test_harness_episode_i_is_pacing_env_reset_with_seed_plus_i():
 
 
 def test_zero_throttle_episode_metrics_by_hand():
-    """Nothing served: delivery 0, no waste; each uniform slot misses its whole budget,
-    so tracking_error = sqrt(mean(1^2)) = 1 and pacing_score = -0.02 x 1."""
+    """Nothing served: delivery 0, no waste, nothing above the plan; each uniform slot
+    misses its whole budget, so tracking_error = sqrt(mean(1^2)) = 1, pacing_score_v1 =
+    -0.02 x 1 and pacing_score_v2 = 0 (under-delivery is charged once, in delivery)."""
     roll = run_episodes(Zero(), TINY, 4, seed=0, record=True)
     m = roll.metrics
     for k, v in {
@@ -73,7 +78,10 @@ def test_zero_throttle_episode_metrics_by_hand():
         "smoothness": 0.0,
         "spike_ratio": 0.0,
         "margin": 0.0,
-        "pacing_score": -0.02,
+        "pacing_score_v1": -0.02,
+        "misplaced": 0.0,
+        "burst": 0.0,
+        "pacing_score_v2": 0.0,
     }.items():
         np.testing.assert_allclose(m[k], v, err_msg=k)
     assert np.all(roll.traces["counted_spend"][np.isfinite(roll.traces["counted_spend"])] == 0)

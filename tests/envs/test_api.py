@@ -36,7 +36,7 @@ def test_make_vec_uses_native_vector_env(env_id):
     assert obs.shape == (3, len(envs.OBS_NAMES))
     obs, _rew, _term, _trunc, info = venv.step(venv.action_space.sample())
     assert venv.observation_space.contains(obs)
-    assert set(info["reward_terms"]) == {"billable", "waste", "tracking", "smoothness"}
+    assert set(info["reward_terms"]) == {"delivery", "waste", "misplaced", "burst"}
 
 
 def test_episode_end_carries_metrics_and_reward_terms():
@@ -49,8 +49,8 @@ def test_episode_end_carries_metrics_and_reward_terms():
         assert not trunc
     assert set(info["metrics"]) == set(envs.METRIC_KEYS)
     assert 0.0 < info["metrics"]["delivery"] <= 1.0
-    # default weights: billable, waste and tracking 1, smoothness 0
-    assert np.isfinite(total)
+    # the reward is the score: its episode sum is the episode's pacing_score_v2
+    assert total == pytest.approx(info["metrics"][envs.SCORE_KEY], abs=1e-9)
     with pytest.raises(RuntimeError, match="call reset"):
         env.unwrapped.step(np.array([0.0], dtype=np.float32))
 
@@ -58,7 +58,7 @@ def test_episode_end_carries_metrics_and_reward_terms():
 def test_reward_is_weighted_sum_of_named_terms():
     scenario = {
         "base": "live_commerce",
-        "reward": {"billable": 2.0, "waste": 0.5, "tracking": 3.0, "smoothness": 1.0},
+        "score": {"waste": 0.5, "misplaced": 3.0, "burst": 2.0},
     }
     env = PacingEnv(scenario)
     env.reset(seed=1)
@@ -66,9 +66,7 @@ def test_reward_is_weighted_sum_of_named_terms():
     for _ in range(50):
         _, r, _, _, info = env.step(rng.uniform(-1, 1, size=1).astype(np.float32))
         t = info["reward_terms"]
-        expected = (
-            2.0 * t["billable"] + 0.5 * t["waste"] + 3.0 * t["tracking"] + 1.0 * t["smoothness"]
-        )
+        expected = t["delivery"] + 0.5 * t["waste"] + 3.0 * t["misplaced"] + 2.0 * t["burst"]
         assert r == pytest.approx(expected, abs=1e-12)
 
 

@@ -80,7 +80,7 @@ def test_sb3_adapter_matches_vector_env():
         if vterm.any():
             for i in np.flatnonzero(vterm):
                 np.testing.assert_array_equal(infos[i]["terminal_observation"], vobs[i])
-                assert set(infos[i]["metrics"]) >= {"delivery", "pacing_score"}
+                assert set(infos[i]["metrics"]) >= {"delivery", "pacing_score_v2"}
             # SB3 resets in the same step; the Gymnasium vector env on the next one
             vobs_next, vrew_next, _, _, _ = venv.step(acts[t + 1])
             np.testing.assert_array_equal(vobs_next[vterm], sobs[vterm])

@@ -10,7 +10,7 @@ from pacegym.envs import kernel as K
 from pacegym.envs import layout as L
 from pacegym.envs.core import RANDOMIZABLE as CORE_RANDOMIZABLE
 from pacegym.envs.core import PacingCore
-from pacegym.envs.params import RewardParams, ScenarioParams
+from pacegym.envs.params import ScenarioParams, ScoreParams
 from pacegym.envs.scenarios import from_dict, resolve
 from pacegym.envs.traffic import profile_array, shape_at
 
@@ -77,9 +77,11 @@ def test_core_arrays_have_the_layout_widths():
 
 
 def test_reward_weights_are_bound_by_term_name():
-    assert {f.name for f in dataclasses.fields(RewardParams)} == set(L.REWARD_TERMS)
-    weights = {"billable": 1.5, "waste": 2.0, "tracking": 3.0, "smoothness": 5.0}
-    core = PacingCore({"base": "live_commerce", "reward": weights}, 3)
+    score_fields = {f.name for f in dataclasses.fields(ScoreParams)}
+    assert set(L.REWARD_TERMS) - {"delivery"} <= score_fields
+    given = {"waste": 2.0, "misplaced": 3.0, "burst": 5.0}
+    core = PacingCore({"base": "live_commerce", "score": given}, 3)
+    weights = {"delivery": 1.0, **given}
     np.testing.assert_array_equal(core.weights, [weights[t] for t in L.REWARD_TERMS])
     core.reset(np.arange(3), np.arange(3, dtype=np.uint64))
     th = np.random.default_rng(0).uniform(0.0, 1.0, (50, 3))
@@ -99,12 +101,14 @@ def test_reward_terms_add_up_to_their_named_totals():
     while not core.done.all():
         sums += core.step(rng.uniform(0.0, 1.0, 4)).terms
     tot = core.totals()
-    np.testing.assert_allclose(sums[:, L.R_BILLABLE] * tot.budget, tot.billable, rtol=1e-9)
+    m = core.metrics()
+    np.testing.assert_allclose(sums[:, L.R_DELIVERY] * tot.budget, tot.billable, rtol=1e-9)
     waste = tot.wasted_over + tot.wasted_post
     np.testing.assert_allclose(-sums[:, L.R_WASTE] * tot.budget, waste, rtol=1e-9)
     assert np.all(waste > 0)  # over budget and after the end: both kinds happen here
-    np.testing.assert_allclose(-sums[:, L.R_SMOOTHNESS] * tot.flight_ticks, tot.sum_dp, rtol=1e-9)
-    assert np.all(sums[:, L.R_TRACKING] < 0)
+    np.testing.assert_allclose(-sums[:, L.R_MISPLACED], m["misplaced"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(-sums[:, L.R_BURST], m["burst"], rtol=1e-9, atol=1e-12)
+    assert np.all(m["misplaced"] > 0) and np.all(m["burst"] > 0)
 
 
 def test_drawn_parameters_land_in_their_columns():

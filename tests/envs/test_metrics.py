@@ -28,7 +28,17 @@ def test_two_slot_episode_by_hand():
         plan_cum=np.array([[0.0, 0.5, 1.0]]),
         ticks_per_slot=4,
     )
-    m = episode_metrics(tot, ScoreParams(waste=1.0, tracking=0.5, spike=0.25))
+    score = ScoreParams(
+        waste=1.0,
+        tracking=0.5,
+        spike=0.25,
+        misplaced=2.0,
+        burst=3.0,
+        granularity_min=2.0,
+        tolerance=0.1,
+        burst_tolerance=0.1,
+    )
+    m = episode_metrics(tot, score)
     assert m["delivery"][0] == pytest.approx(0.9)
     assert m["wasted_post_end"][0] == pytest.approx(0.16)
     assert m["wasted_over_budget"][0] == 0.0
@@ -40,4 +50,12 @@ def test_two_slot_episode_by_hand():
     assert m["spike_ratio"][0] == pytest.approx(1.2)
     assert m["margin"][0] == pytest.approx((90 - 88) / 100)
     expected = 0.9 - 0.16 - 0.5 * np.sqrt(0.1) - 0.25 * 0.2
-    assert m["pacing_score"][0] == pytest.approx(expected)
+    assert m["pacing_score_v1"][0] == pytest.approx(expected)
+    # one 2-slot window: 90 spent against 1.1 x 100 allowed -> nothing misplaced; slots:
+    # 60 against 1.1 x 50 = 55 -> 5 above the plan, 30 against 55 -> none
+    assert m["misplaced"][0] == 0.0
+    assert m["burst"][0] == pytest.approx(0.05)
+    assert m["pacing_score_v2"][0] == pytest.approx(0.9 - 0.16 - 2.0 * 0.0 - 3.0 * 0.05)
+    # windows of one slot: the first slot's 5 above its allowance is misplaced too
+    one = episode_metrics(tot, ScoreParams(granularity_min=1.0, tolerance=0.1))
+    assert one["misplaced"][0] == pytest.approx(0.05)

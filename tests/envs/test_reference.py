@@ -3,6 +3,11 @@
 Recorded at commit 0308b47 (kernel.py with its own copy of the profile formula and
 literal observation columns and bounds); the split was bit-identical there, and these
 catch any later change to the formulas. The tolerance allows another CPU's libm.
+
+Re-recorded for the objective (``pacing_score_v2``): the rewards are the new score's
+terms, and live commerce's plan is the advertiser's exp-decay plan, which moves its
+``plan`` and ``plan_error`` observations (columns 4 and 5); the forecasts and every other
+observation are the numbers of 0308b47, unchanged.
 """
 
 import numpy as np
@@ -18,10 +23,10 @@ REFERENCE = {
             [0.006026173547746129, 0.01481165231415031, 0.02372775843515111],
         ],
         "fc_total": [48823.0518082494, 36715.7175252038],
-        "reward": [0.6415206450348004, 0.8654725761772851],
+        "reward": [-0.19057117164177595, 0.6018187126212785],
         "obs_sum": [
             260.2771626722533, 339.7228374052793, 2819.381904602051, 275.40060018339136,
-            260.2771626722533, -15.123437515032492, 396.9962023133412, 909.7108985213563,
+            362.7658170661889, 87.36521761422046, 396.9962023133412, 909.7108985213563,
             109.68571393983439, 260.0466384360334, 772.8666442632675, 180.00000715255737,
             -313.7272596359253, 68.0,
         ],
@@ -32,7 +37,7 @@ REFERENCE = {
             [0.0006515070051728678, 0.0014893505719230328, 0.0022485595357207375],
         ],
         "fc_total": [86865.89741606003, 86321.9863240715],
-        "reward": [0.03049961801773244, 0.02215666023979182],
+        "reward": [0.029085472241111257, 0.02265000000000002],
         "obs_sum": [
             15.677083342772676, 584.3229166269302, 3180.618095397949, 7.057800021550065,
             12.365587244610651, 5.307787231969996, 9.993600018293364, 351.76774391531944,
