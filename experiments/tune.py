@@ -31,7 +31,7 @@ import yaml
 from pacegym.baselines.tune import SPACES, tune
 from pacegym.envs.params import ScenarioError
 from pacegym.envs.scenarios import resolve, scenario_names
-from pacegym.resources import tuned_config, tuned_config_name
+from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -56,6 +56,18 @@ def yaml_text(result: dict[str, Any], scenario: str, provenance: list[str]) -> s
     }
     header = "".join(f"# {line}\n" for line in provenance)
     return header + yaml.safe_dump(body, sort_keys=False)
+
+
+def _where(path: Path | None) -> str:
+    """A config file as the lookup names it (package-relative), or 'defaults'."""
+    if path is None:
+        return "defaults"
+    for base in (conf_dir(), Path.cwd() / "conf"):
+        try:
+            return f"controller config {path.relative_to(base.resolve() / 'controller').with_suffix('')}"
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _score_line(agg: dict[str, Any], key: str) -> str:
@@ -118,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
             f"{res['trials']} trials x {args.train_episodes} training episodes from seed "
             f"{args.train_seed}",
             f"held-out {key} ({args.test_episodes} episodes from seed {args.test_seed}): "
-            f"{_score_line(res['test'], key)}; incumbent "
-            f"{current if current else 'defaults'}: {_score_line(res['incumbent_test'], key)}; "
+            f"{_score_line(res['test'], key)}; incumbent {_where(current)}: "
+            f"{_score_line(res['incumbent_test'], key)}; "
             f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
         ]
         text = yaml_text(res, scenario.name, provenance)
