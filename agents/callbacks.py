@@ -22,7 +22,7 @@ from pacegym.agents.checkpoint import save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import run_episodes
-from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 
 LogFn = Callable[[Mapping[str, float], int], None]
 
@@ -38,7 +38,7 @@ class TrainingCallback(BaseCallback):
       ended in it), ``train/steps_per_s``;
     - every ``train.eval_freq`` env-steps and at the end: ``eval/<metric>`` over
       ``train.eval_episodes`` episodes seeded from ``train.eval_seed`` (held out from
-      training); the best ``eval/pacing_score`` model is saved to ``<run_dir>/best_model``;
+      training); the best ``eval/pacing_score_v2`` model is saved to ``<run_dir>/best_model``;
     - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
     - stops training once ``train.max_seconds`` (> 0) have passed.
     """
@@ -147,15 +147,15 @@ class TrainingCallback(BaseCallback):
         self.history.append({"step": float(step), **means})
         self.log_fn({f"eval/{k}": v for k, v in means.items()}, step)
         self.last_eval = step
-        if means["pacing_score"] > self.best:
-            self.best = means["pacing_score"]
+        if means[SCORE_KEY] > self.best:
+            self.best = means[SCORE_KEY]
             save_model(
                 self.run_dir / "best_model",
                 self.model,
                 self.agent,
                 self.vecnorm,
                 self.scenario_name,
-                {**self.meta, "eval_pacing_score": self.best, "eval_seed": self.eval_seed},
+                {**self.meta, f"eval_{SCORE_KEY}": self.best, "eval_seed": self.eval_seed},
             )
         return means
 

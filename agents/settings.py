@@ -1,7 +1,7 @@
 """Training and agent settings: the one source of their keys, types, defaults and ranges.
 
 ``TrainSettings`` (config node ``train``) and ``AgentSettings`` (node ``agent``, with
-``ResidualSettings`` and ``ShapingSettings``) are what ``agents.training`` and
+``ResidualSettings``) are what ``agents.training`` and
 ``agents.algos`` read; nothing else declares a default for these keys.
 ``experiments.config`` registers these classes with Hydra's ConfigStore as the schemas of
 the ``train`` and ``agent`` nodes, so YAML under ``conf/`` only sets values.
@@ -49,19 +49,6 @@ class ResidualSettings:
 
 
 @dataclass(frozen=True)
-class ShapingSettings:
-    """``agent.shaping``: the score-aligned training reward (``agents.shaping``)."""
-
-    SECTION: ClassVar[str] = "agent.shaping"
-
-    enabled: bool = False
-    weights: dict[str, float] = field(default_factory=dict)  # agents.shaping.SHAPING_TERMS
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-
-@dataclass(frozen=True)
 class AgentSettings:
     """``agent``: the algorithm, its network, its env wrappers (``agents.algos``)."""
 
@@ -76,7 +63,6 @@ class AgentSettings:
     normalize_reward: bool = False  # VecNormalize returns (training reward only)
     clip_obs: float = 10.0  # [std] clip of normalised observations; > 0
     residual: ResidualSettings = field(default_factory=ResidualSettings)
-    shaping: ShapingSettings = field(default_factory=ShapingSettings)
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -29,8 +29,8 @@ from pacegym.agents.callbacks import LogFn, TrainingCallback, _no_log
 from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
-from pacegym.agents.shaping import build_shaping
 from pacegym.envs.core import RANDOMIZABLE
+from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve, to_dict
 
@@ -84,7 +84,6 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
     check_agent(agent)
     sc = randomised_scenario(resolve(scenario), train.randomize)
     env, _ = make_env(sc, agent, train.n_envs, train.seed)
-    build_shaping(agent.shaping)
     build_model(agent, env, train.seed, train.device)
     if train.resume:
         latest_checkpoint(train.resume)
@@ -107,8 +106,7 @@ def train_agent(
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
-    env, pacing = make_env(train_sc, agent, train.n_envs, seed)
-    pacing.shaping = build_shaping(agent.shaping)  # training reward only
+    env, _pacing = make_env(train_sc, agent, train.n_envs, seed)
     resumed_from = None
     state: dict[str, Any] = {}
     if train.resume:
@@ -141,7 +139,7 @@ def train_agent(
     shutil.copytree(chosen, model_dir)
     cb.write_history(run_dir / "eval_history.csv")
     hist = cb.history
-    best_row = max(hist, key=lambda r: r["pacing_score"]) if hist else {}
+    best_row = max(hist, key=lambda r: r[SCORE_KEY]) if hist else {}
     sel = best_row if chosen == best else (hist[-1] if hist else {})
     steps = int(model.num_timesteps) - start
     return TrainResult(

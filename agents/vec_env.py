@@ -29,9 +29,8 @@ class PacingVecEnv(VecEnv):
 
     ``infos[i]`` carries ``reward_terms``; at an episode end also ``metrics``,
     ``terminal_observation`` and ``episode`` (``r``: return, ``l``: length), the
-    keys SB3's logger and ``Monitor`` use. With ``shaping`` (``agents.shaping.ScoreShaping``)
-    the returned reward (and ``episode["r"]``) is the shaper's, its terms summed over the
-    episode in ``infos[i]["shaping_episode"]`` at the end; ``reward_terms`` stay the env's.
+    keys SB3's logger and ``Monitor`` use. The reward is the env's own: the per-step terms
+    of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score.
     """
 
     render_mode: str | None = None
@@ -41,10 +40,8 @@ class PacingVecEnv(VecEnv):
         scenario: str | ScenarioParams | dict = "live_commerce",
         n_envs: int = 1,
         seed: int | None = None,
-        shaping: Any = None,
     ) -> None:
         self.core = PacingCore(scenario, n_envs)
-        self.shaping = shaping  # agents.shaping.ScoreShaping or None (the env's own reward)
         self.scenario = self.core.scenario
         super().__init__(n_envs, observation_space(), action_space())
         self._seeder = EpisodeSeeder(n_envs)
@@ -52,7 +49,6 @@ class PacingVecEnv(VecEnv):
         self._actions = np.zeros((n_envs, 1), dtype=np.float32)
         self._ep_return = np.zeros(n_envs)
         self._ep_len = np.zeros(n_envs, dtype=np.int64)
-        self._ep_shaping: np.ndarray | None = None  # shaping terms summed over the episode
         if seed is not None:
             self.seed(seed)
 
@@ -62,7 +58,6 @@ class PacingVecEnv(VecEnv):
         self.core.reset(self._all, self._seeder.draw(self._all))
         self._ep_return[:] = 0.0
         self._ep_len[:] = 0
-        self._ep_shaping = None
         return self.core.obs.copy()
 
     def step_async(self, actions: np.ndarray) -> None:
@@ -82,12 +77,8 @@ class PacingVecEnv(VecEnv):
         """
         if invalid is None:
             invalid = ~np.isfinite(throttle)
-        before = self.shaping.before_step(self.core) if self.shaping is not None else None
         res = self.core.step(throttle)
-        raw = res.reward
-        shaped_terms = None
-        if self.shaping is not None:
-            raw, shaped_terms = self.shaping.after_step(self.core, res, before)
+        raw = res.reward  # the env's reward: the score's terms (envs.metrics, SCORE_KEY)
         reward = raw.astype(np.float32)
         dones = res.finished.copy()
         self._ep_return += raw
@@ -101,20 +92,10 @@ class PacingVecEnv(VecEnv):
             }
             for i in range(self.num_envs)
         ]
-        if shaped_terms is not None:
-            if getattr(self, "_ep_shaping", None) is None:
-                self._ep_shaping = np.zeros_like(shaped_terms)
-            self._ep_shaping += shaped_terms
         rows = np.flatnonzero(dones)
         if rows.size:
             m = self.core.metrics(rows)
             for j, i in enumerate(rows):
-                if shaped_terms is not None:
-                    names = self.shaping.term_names
-                    infos[i]["shaping_episode"] = dict(
-                        zip(names, self._ep_shaping[i].tolist(), strict=True)
-                    )
-                    self._ep_shaping[i] = 0.0
                 infos[i]["metrics"] = {k: float(m[k][j]) for k in METRIC_KEYS}
                 infos[i]["terminal_observation"] = res.obs[i].copy()
                 infos[i]["TimeLimit.truncated"] = False

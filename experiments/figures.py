@@ -10,12 +10,14 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from pacegym.envs.metrics import SCORE_KEY
+
 
 def learning_curve(history: Sequence[Mapping[str, float]], title: str) -> Any:
-    """Held-out ``pacing_score``, ``delivery`` and waste against env-steps."""
+    """Held-out ``pacing_score_v2`` (``SCORE_KEY``), ``delivery`` and waste against env-steps."""
     fig, ax = plt.subplots(figsize=(6, 3.5))
     steps = [r["step"] for r in history]
-    for key in ("pacing_score", "delivery", "wasted_post_end", "wasted_over_budget"):
+    for key in (SCORE_KEY, "delivery", "wasted_post_end", "wasted_over_budget"):
         ax.plot(steps, [r.get(key, float("nan")) for r in history], marker="o", label=key)
     ax.set_xlabel("env-steps")
     ax.set_ylabel("held-out mean")
@@ -26,7 +28,7 @@ def learning_curve(history: Sequence[Mapping[str, float]], title: str) -> Any:
     return fig
 
 
-def leaderboard_bars(rows: Sequence[Mapping[str, Any]], key: str = "pacing_score") -> Any:
+def leaderboard_bars(rows: Sequence[Mapping[str, Any]], key: str = SCORE_KEY) -> Any:
     """Mean ``key`` with its CI per policy, best first."""
     fig, ax = plt.subplots(figsize=(6, 0.5 + 0.4 * len(rows)))
     names = [r["name"] for r in rows][::-1]

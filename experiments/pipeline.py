@@ -21,6 +21,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
@@ -66,7 +67,7 @@ def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, An
         doc = compare(cfg, out / "compare", agents=agents)
         print(lb.markdown(doc))
         summary["leaderboard"] = str((out / "compare" / "leaderboard.json").resolve())
-        summary["winner"] = {k: doc["winner"][k] for k in ("name", "type", "kind", "pacing_score")}
+        summary["winner"] = {k: doc["winner"][k] for k in ("name", "type", "kind", SCORE_KEY)}
         if cfg.pipeline.export:
             export_winner(cfg, out / "compare" / "leaderboard.json", out / "pacer")
             summary["export"] = str((out / "pacer").resolve())

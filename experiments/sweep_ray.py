@@ -10,7 +10,7 @@ overrides and runs ``experiments.train.train`` in its own run dir under
 ``--out``; every trial is an MLflow run on ``--tracking-uri`` (a server shared by all
 nodes; a sqlite file only works when every trial runs on this machine). The store is
 checked/created once in the driver before trials start. Each trial reports the
-held-out ``pacing_score``; the best trial's overrides are printed.
+held-out ``pacing_score_v2`` (``SCORE_KEY``); the best trial's overrides are printed.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments.config import CONF_DIR
 from pacegym.experiments.tracking import DEFAULT_URI, ensure_store
 
@@ -76,7 +77,7 @@ def trial(config: dict[str, Any]) -> None:
     result = train(cfg, Path(config["out"]) / name)
     tune.report(
         {
-            "pacing_score": float(result.eval.get("pacing_score", float("nan"))),
+            SCORE_KEY: float(result.eval.get(SCORE_KEY, float("nan"))),
             "env_steps": result.num_timesteps,
             "steps_per_s": result.steps_per_s,
             "mlflow_run_id": result.mlflow_run_id or "",
@@ -119,7 +120,7 @@ def run(
         tuner = tune.Tuner(
             tune.with_resources(trial, {"cpu": cpus_per_trial}),
             param_space=param_space,
-            tune_config=tune.TuneConfig(metric="pacing_score", mode="max"),
+            tune_config=tune.TuneConfig(metric=SCORE_KEY, mode="max"),
             run_config=tune.RunConfig(storage_path=str((out / "ray").resolve()), name=experiment),
         )
         results = tuner.fit()
@@ -129,7 +130,7 @@ def run(
             raise RuntimeError(f"{len(errors)} Ray trial(s) failed; first: {errors[0]}")
         return {
             "params": best.config["params"],
-            "pacing_score": best.metrics["pacing_score"],
+            SCORE_KEY: best.metrics[SCORE_KEY],
             "mlflow_run_id": best.metrics.get("mlflow_run_id"),
             "trials": len(results),
         }

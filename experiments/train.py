@@ -28,6 +28,7 @@ from omegaconf import DictConfig
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.agents.training import TrainResult, train_agent, validate
+from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
 from pacegym.experiments.hydra_app import hydra_app, scenario_dict
@@ -121,10 +122,10 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
 def _main(cfg: DictConfig) -> float:
     """Console entry point; returns the held-out pacing score (for sweepers)."""
     result = train(cfg)
-    score = result.eval.get("pacing_score", float("nan"))
+    score = result.eval.get(SCORE_KEY, float("nan"))
     print(
         f"trained {cfg.agent.name}: {result.num_timesteps} env-steps, "
-        f"{result.steps_per_s:,.0f} env-steps/s, held-out pacing_score {score:.4f}, "
+        f"{result.steps_per_s:,.0f} env-steps/s, held-out {SCORE_KEY} {score:.4f}, "
         f"model in {result.model_dir}"
     )
     return float(score)

@@ -10,7 +10,6 @@ from pacegym.agents.settings import (
     AgentConfigError,
     AgentSettings,
     ResidualSettings,
-    ShapingSettings,
     TrainSettings,
 )
 from pacegym.resources import conf_dir
@@ -33,7 +32,7 @@ def test_from_mapping_fills_defaults_and_nests():
     assert train.max_seconds == 120.0
     agent = AgentSettings.from_mapping({"residual": {"enabled": True, "base": {"kind": "pid"}}})
     assert agent.residual == ResidualSettings(enabled=True, base={"kind": "pid"})
-    assert agent.shaping == ShapingSettings() and agent.net_arch == [64, 64]
+    assert agent.net_arch == [64, 64]
 
 
 @pytest.mark.parametrize("path", AGENT_YAMLS, ids=lambda p: p.stem)
@@ -74,9 +73,9 @@ def test_whole_numbers_become_floats_and_numpy_ints_ints():
         ),
         (
             AgentSettings,
-            {"shaping": {"on": True}},
-            r"^agent\.shaping\.on = True: unknown",
-            ShapingSettings,
+            {"shaping": {"enabled": True}},
+            r"^agent\.shaping = .*: unknown",
+            AgentSettings,
         ),
     ],
 )

@@ -8,7 +8,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from pacegym.agents.algos import AgentConfigError
-from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.experiments import train as train_app
 from pacegym.experiments.compare import compare
 from pacegym.experiments.config import CONF_DIR
@@ -59,8 +59,8 @@ def test_train_then_compare_logs_runs_metrics_and_artifacts(tmp_path, store):
     assert run.data.tags["run_type"] == "train" and run.data.tags["scenario"] == "live_commerce"
     assert run.data.tags["policy_kind"] == "ppo" and "git_commit" in run.data.tags
     assert run.data.params["train.total_timesteps"] == "512"
-    assert "final/pacing_score" in run.data.metrics
-    assert len(client.get_metric_history(run.info.run_id, "eval/pacing_score")) == 2
+    assert f"final/{SCORE_KEY}" in run.data.metrics
+    assert len(client.get_metric_history(run.info.run_id, f"eval/{SCORE_KEY}")) == 2
     arts = {a.path for a in client.list_artifacts(run.info.run_id)}
     assert {"config.yaml", "model", "plots", "eval_history.csv"} <= arts
     assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {
@@ -85,7 +85,7 @@ def test_train_then_compare_logs_runs_metrics_and_artifacts(tmp_path, store):
     assert on_disk == json.loads(json.dumps(doc))
     assert [r["rank"] for r in doc["rows"]] == [1, 2, 3]
     assert {r["type"] for r in doc["rows"]} == {"agent", "baseline"}
-    scores = [r["pacing_score"] for r in doc["rows"]]
+    scores = [r[SCORE_KEY] for r in doc["rows"]]
     assert (
         scores == sorted(scores, reverse=True) and doc["winner"]["name"] == doc["rows"][0]["name"]
     )

@@ -14,6 +14,7 @@ from hydra import compose, initialize_config_dir
 from pacegym.agents.export.runtime import load_pacer
 from pacegym.agents.export.verify import metric_means
 from pacegym.agents.policy import SB3Controller
+from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments.export import ExportConfigError, check_report, run_export
 
 from .conftest import SCENARIO
@@ -77,9 +78,7 @@ def test_baseline_winner_from_leaderboard_cli(tmp_path):
         "name": "pid_tuned",
         "params": {**manifest["policy"]["controller"]["params"], **params},
     }
-    assert manifest["chosen_on"]["metrics"]["pacing_score"] == pytest.approx(
-        metrics["pacing_score"]
-    )
+    assert manifest["chosen_on"]["metrics"][SCORE_KEY] == pytest.approx(metrics[SCORE_KEY])
     assert load_pacer(out).name == "pid_tuned"
 
 
