@@ -79,6 +79,15 @@ def _interp_row(cum: np.ndarray, b: int, pos: float, n_slots: int) -> float:
 
 
 @nb.njit(cache=True, inline="always")
+def profile_minute(start_day: int, minute: float, n: int) -> int:
+    """Index into a per-minute profile of ``n`` minutes that starts on Monday 00:00, at
+    ``minute`` [min] after midnight of day ``start_day``. It wraps: a one-day profile
+    repeats daily (the day offset drops out of it exactly), a longer trace replays its
+    days in order from day ``start_day``."""
+    return (int(minute) + start_day * 1440) % n
+
+
+@nb.njit(cache=True, inline="always")
 def shape_at(
     prof: np.ndarray,
     mode: int,
@@ -98,7 +107,7 @@ def shape_at(
         return prof[i] + f * (prof[i + 1] - prof[i])
     minute = start_min + (t + 0.5) * tick_s / 60.0
     day = (start_day + int(minute // 1440.0)) % 7
-    return prof[int(minute) % prof.shape[0]] * dow[day]
+    return prof[profile_minute(start_day, minute, prof.shape[0])] * dow[day]
 
 
 @nb.njit(cache=True)
@@ -452,7 +461,7 @@ def init_rows(
                     else:
                         minute = v[V_START_MIN] + (s + 0.5) * slot_s / 60.0
                         day = (start_day + int(minute // 1440.0)) % 7
-                        shape = prof[int(minute) % prof.shape[0]] * dow[day]
+                        shape = prof[profile_minute(start_day, minute, prof.shape[0])] * dow[day]
                     z = rng.normal(st)
                     total += (
                         v[V_BASE_RATE]

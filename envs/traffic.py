@@ -7,7 +7,10 @@ Three kinds, selected by ``traffic.profile``:
 - ``intraday``: a parametric day (night trough, morning, lunch and evening
   peaks), indexed by minute of day and multiplied by ``dow_factors``;
 - ``trace``: per-minute request counts replayed from a CSV file (column
-  ``requests``), indexed by minute since midnight of the start day, wrapping.
+  ``requests``) whose first row is Monday 00:00: a flight on day ``time.start_day`` at
+  ``time.start_minute`` starts at row ``1440 start_day + start_minute``, wrapping at the
+  trace's end (a one-day trace repeats every day; a two-week trace replays both weeks
+  from the first; ``kernel.profile_minute``).
 """
 
 from __future__ import annotations
