@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib"),
+    "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib", "scipy"),
     "train": ("torch", "stable_baselines3", "sb3_contrib", "mlflow", "onnx", "onnxruntime"),
     "calibrate": ("pandas", "pyarrow"),
     "dist": ("ray",),
