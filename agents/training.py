@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import AgentConfigError, build_model, check_agent, make_env
-from pacegym.agents.callbacks import LogFn, TrainingCallback, _no_log
+from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_log
 from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint
 from pacegym.agents.policy import save_model
 from pacegym.agents.shaping import build_shaping
@@ -137,11 +138,11 @@ def train_agent(
         state=state,
     )
     t0 = time.perf_counter()
+    callbacks = [cb, ProgressBar(total)] if train.get("progress_bar", False) else [cb]
     model.learn(
         total_timesteps=max(total - start, 0),
-        callback=cb,
+        callback=CallbackList(callbacks),
         reset_num_timesteps=False,
-        progress_bar=bool(train.get("progress_bar", False)),
     )
     wall = time.perf_counter() - t0
     vecnorm = env if isinstance(env, VecNormalize) else None

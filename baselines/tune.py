@@ -22,6 +22,7 @@ import numpy as np
 from pacegym.baselines.factory import CONTROLLERS, build_controller
 from pacegym.baselines.harness import run_episodes
 from pacegym.baselines.stats import aggregate
+from pacegym.progress import bar
 
 Sampler = Callable[[np.random.Generator], dict[str, Any]]
 
@@ -98,8 +99,12 @@ def tune(
     test_seed: int = 0,
     seed: int = 0,
     refine: int = 40,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """Best parameters of ``kind`` by train mean pacing_score, with default/tuned test scores."""
+    """Best parameters of ``kind`` by train mean pacing_score, with default/tuned test scores.
+
+    ``progress``: a bar with ETA over the scored parameter sets (``pacegym.progress``).
+    """
     if train_seed < test_seed + test_episodes and test_seed < train_seed + train_episodes:
         raise ValueError(
             f"train seeds [{train_seed}, {train_seed + train_episodes}) overlap held-out seeds "
@@ -109,23 +114,32 @@ def tune(
     defaults = dataclasses.asdict(CONTROLLERS[kind][1]())
     candidates = [defaults] + [SPACES[kind](rng) for _ in range(trials)]
     best, best_score = defaults, -math.inf
-    for params in candidates:
-        s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
-        if s > best_score:
-            best, best_score = params, s
-    for _ in range(refine):
-        params = perturb(rng, best)
-        try:
-            build_controller(kind, **params)
-        except ValueError:  # a perturbation left the parameter's allowed range
-            continue
-        s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
-        if s > best_score:
-            best, best_score = params, s
+    with bar(len(candidates) + refine + 2, f"tune {kind}", "sets", enabled=progress) as pbar:
+        for params in candidates:
+            s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
+            if s > best_score:
+                best, best_score = params, s
+            pbar.update(1)
+            pbar.set_postfix(best=f"{best_score:.4f}")
+        for _ in range(refine):
+            params = perturb(rng, best)
+            pbar.update(1)
+            try:
+                build_controller(kind, **params)
+            except ValueError:  # a perturbation left the parameter's allowed range
+                continue
+            s = score(kind, params, scenario, train_episodes, train_seed)["pacing_score"]
+            if s > best_score:
+                best, best_score = params, s
+                pbar.set_postfix(best=f"{best_score:.4f}")
+        test = score(kind, best, scenario, test_episodes, test_seed)
+        pbar.update(1)
+        test_default = score(kind, defaults, scenario, test_episodes, test_seed)
+        pbar.update(1)
     return {
         "kind": kind,
         "params": dataclasses.asdict(build_controller(kind, **best).config),  # type: ignore[attr-defined]
         "train": best_score,
-        "test": score(kind, best, scenario, test_episodes, test_seed),
-        "test_default": score(kind, defaults, scenario, test_episodes, test_seed),
+        "test": test,
+        "test_default": test_default,
     }
