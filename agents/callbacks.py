@@ -22,6 +22,7 @@ from pacegym.agents.checkpoint import save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.progress import bar
 
 LogFn = Callable[[Mapping[str, float], int], None]
 
@@ -34,7 +35,9 @@ class TrainingCallback(BaseCallback):
     """Learning curve + evaluation on held-out seeds + checkpoints + wall-clock budget.
 
     - every rollout: ``train/ep_return``, ``train/<metric>`` (means over episodes that
-      ended in it), ``train/steps_per_s``;
+      ended in it), ``train/steps_per_s``, and SB3's own values of the last update
+      (``train/value_loss``, ``train/approx_kl``, ``train/entropy_loss``, ... for PPO;
+      ``train/actor_loss``, ``train/critic_loss``, ``train/ent_coef`` for SAC);
     - every ``eval_freq`` env-steps and at the end: ``eval/<metric>`` over
       ``eval_episodes`` episodes seeded from ``eval_seed`` (held out from training);
       the best ``eval/pacing_score`` model is saved to ``<run_dir>/best_model``;
@@ -115,10 +118,20 @@ class TrainingCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         step = self.model.num_timesteps
+        self.log_fn(self.sb3_values(), step)
         if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
             self.evaluate()
         if self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq:
             self.checkpoint()
+
+    def sb3_values(self) -> dict[str, float]:
+        """SB3's ``train/*`` values of the update that just ran (its logger keeps them until
+        it dumps them, after the next rollout; read right after the update)."""
+        return {
+            k: float(v)
+            for k, v in self.model.logger.name_to_value.items()
+            if k.startswith("train/") and isinstance(v, int | float | np.number)
+        }
 
     def _on_rollout_end(self) -> None:
         step = self.model.num_timesteps
@@ -175,3 +188,30 @@ class TrainingCallback(BaseCallback):
             for row in self.history:
                 w.writerow({k: row.get(k) for k in ["step", *METRIC_KEYS]})
         return p
+
+
+class ProgressBar(BaseCallback):
+    """The run's env-steps out of ``total`` with an ETA (``pacegym.progress.bar``).
+
+    Counts the whole run: a resumed run starts at its checkpoint's step count, not at 0.
+    The bar stops at ``total``; SB3 finishes its last rollout (``n_steps x n_envs``
+    env-steps for PPO) even past the budget, which ``TrainResult.num_timesteps`` reports.
+    """
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = int(total)
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        start = min(int(self.model.num_timesteps), self.total)
+        self.bar = bar(self.total, "train", "env-steps", initial=start)
+
+    def _on_step(self) -> bool:
+        done = min(int(self.model.num_timesteps), self.total)
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()
