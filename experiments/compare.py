@@ -31,6 +31,7 @@ import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pacegym import progress
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import from_spec
 from pacegym.baselines.harness import run_episodes
@@ -145,11 +146,17 @@ def compare(
         if all(md.resolve() != m.resolve() for m, _ in models):
             models.append((md, rid))
     tags = {"run_type": "compare", "policy_kind": "leaderboard"}
-    with tracking.start_run(cfg, f"compare-{scenario.name}", tags) as parent:
+    episodes = int(c.episodes)
+    with (
+        tracking.start_run(cfg, f"compare {scenario.name}", tags) as parent,
+        progress.bar(episodes * (len(controllers) + len(models)), "compare", "episodes") as pbar,
+    ):
         entries: list[lb.Entry] = []
         for path, spec, ctrl in controllers:
-            roll = run_episodes(ctrl, scenario, int(c.episodes), int(c.seed), int(c.batch_size))
             name = str(spec.get("name") or path.stem)
+            pbar.set_postfix_str(name)
+            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
+            pbar.update(episodes)
             src = {"controller": spec, "config": str(path)}
             entries.append(lb.Entry(name, "baseline", str(spec["kind"]), roll, src))
         names = {e.name for e in entries}
@@ -159,14 +166,17 @@ def compare(
             while name in names:
                 name += "'"
             names.add(name)
+            pbar.set_postfix_str(name)
             ctrl = load_controller(md, name)
-            roll = run_episodes(ctrl, scenario, int(c.episodes), int(c.seed), int(c.batch_size))
+            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
+            pbar.update(episodes)
             src = {
                 "model_dir": str(md.resolve()),
                 "train_run_id": rid or meta.get("mlflow_run_id"),
                 "residual": meta.get("residual"),
             }
             entries.append(lb.Entry(name, "agent", str(meta["algo"]), roll, src))
+        pbar.set_postfix_str("bootstrap CIs")
         rows, best = lb.build(entries, str(c.primary), int(c.n_boot), float(c.level))
         by_name = {e.name: e for e in entries}
         for r in rows:
