@@ -82,6 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             args.test_seed,
             args.seed,
             args.refine,
+            progress=True,
         )
         write_yaml(res, targets[kind], command)
         t = res["test"]
