@@ -45,6 +45,8 @@ COLORS = {
 
 FRAME_INCHES = (8.0, 5.0)  # [in] one campaign; 640 x 400 pixels at FRAME_DPI
 FRAME_DPI = 80  # even pixel sizes, as video codecs (H.264) require
+FRAME_MARGINS = {"left": 0.1, "right": 0.98, "top": 0.88, "bottom": 0.11}
+"""Fixed margins [figure share]: a layout engine would cost more than drawing the frame."""
 
 
 def throttle_axis(ax: Any) -> None:
@@ -163,9 +165,9 @@ def _surge_spans(ax: Any, tr: CampaignTrace) -> None:
 def draw_campaign(fig: Any, tr: CampaignTrace, compact: bool = False) -> None:
     """Draw ``tr`` into the empty figure ``fig`` (two panels, or one when ``compact``)."""
     if compact:
-        axes = [fig.add_subplot(1, 1, 1)]
+        axes = [fig.add_subplot(fig.add_gridspec(1, 1, **{**FRAME_MARGINS, "bottom": 0.15})[0])]
     else:
-        gs = fig.add_gridspec(2, 1, height_ratios=(2.2, 1.0), hspace=0.08)
+        gs = fig.add_gridspec(2, 1, height_ratios=(2.2, 1.0), hspace=0.08, **FRAME_MARGINS)
         axes = [fig.add_subplot(gs[0]), fig.add_subplot(gs[1])]
         axes[1].sharex(axes[0])
     ax = axes[0]
@@ -283,7 +285,7 @@ class Renderer:
                 from matplotlib.backends.backend_agg import FigureCanvasAgg
                 from matplotlib.figure import Figure
 
-                self._fig = Figure(figsize=size, dpi=FRAME_DPI, layout="constrained")
+                self._fig = Figure(figsize=size, dpi=FRAME_DPI)
                 FigureCanvasAgg(self._fig)
         return self._fig
 
