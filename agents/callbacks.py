@@ -81,6 +81,7 @@ class TrainingCallback(BaseCallback):
         self._metrics: dict[str, list[float]] = {k: [] for k in METRIC_KEYS}
         self._t0 = time.perf_counter()
         self._steps0 = 0
+        self._sb3: dict[str, float] = {}
         self.stopped_early = False
 
     @property
@@ -118,7 +119,7 @@ class TrainingCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         step = self.model.num_timesteps
-        self.log_fn(self.sb3_values(), step)
+        self._sb3 = self.sb3_values()  # logged with this rollout's metrics: one write
         if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
             self.evaluate()
         if self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq:
@@ -144,6 +145,7 @@ class TrainingCallback(BaseCallback):
         elapsed = time.perf_counter() - self._t0
         if elapsed > 0:
             out["train/steps_per_s"] = (step - self._steps0) / elapsed
+        out.update(self._sb3)
         self.log_fn(out, step)
         self._returns.clear()
         for vals in self._metrics.values():

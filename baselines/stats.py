@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 _CHUNK = 4_000_000  # [elements] resampled at once (scipy's ``batch``), bounding memory
 
@@ -55,6 +54,8 @@ def percentile_interval(
     if n == 1:  # every resample is the sample itself (scipy needs two episodes)
         value = statistic(*(np.moveaxis(x, 0, -1) for x in samples))
         return np.asarray(value), np.asarray(value)
+    from scipy import stats  # here, not at import: scipy.stats alone takes 0.5 s to import
+
     width = int(np.prod(samples[0].shape[1:], dtype=np.int64)) * len(samples)
     res = stats.bootstrap(
         samples,

@@ -35,7 +35,6 @@ from pacegym import progress
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import from_spec
 from pacegym.baselines.harness import run_episodes
-from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
@@ -118,9 +117,7 @@ def _log_entry(cfg: DictConfig, e: lb.Entry, agg: dict[str, Any]) -> str | None:
         import mlflow
 
         mlflow.log_params({"type": e.type, "kind": e.kind, "source": json.dumps(e.source)[:6000]})
-        for k in METRIC_KEYS:
-            lo, hi = agg[f"{k}_ci"]
-            tracking.log_metrics({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
+        tracking.log_metrics(lb.metric_summary(agg))
         return run.info.run_id
 
 

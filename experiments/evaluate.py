@@ -33,6 +33,7 @@ from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
 from pacegym.experiments.hydra_app import hydra_app
+from pacegym.experiments.leaderboard import metric_summary
 
 register()
 log = logging.getLogger(__name__)
@@ -65,9 +66,7 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
 def _log_controller(cfg: Any, name: str, agg: dict[str, Any]) -> None:
     tags = {"run_type": "evaluate_entry", "policy_name": name}
     with tracking.start_run(cfg, name, tags, nested=True, log_config=False):
-        for k in METRIC_KEYS:
-            lo, hi = agg[f"{k}_ci"]
-            tracking.log_metrics({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
+        tracking.log_metrics(metric_summary(agg))
 
 
 def _evaluate(

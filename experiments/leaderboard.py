@@ -92,6 +92,15 @@ def build(
     return [{"rank": r.pop("rank"), **r} for r in rows], (best.name if best else None)
 
 
+def metric_summary(agg: Mapping[str, Any]) -> dict[str, float]:
+    """``{key, key_ci_lo, key_ci_hi}`` of every metric of an aggregate (one MLflow write)."""
+    out: dict[str, float] = {}
+    for k in METRIC_KEYS:
+        lo, hi = agg[f"{k}_ci"]
+        out.update({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
+    return out
+
+
 def document(
     rows: list[dict[str, Any]],
     best_baseline: str | None,
