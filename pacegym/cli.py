@@ -67,8 +67,11 @@ def run(command: str) -> None:
     except KeyboardInterrupt:
         # Ctrl-C: one line, no traceback. MLflow runs still open were ended KILLED on the
         # way out, and a training run can continue from its checkpoints (train.resume).
+        # os._exit skips interpreter teardown, where libraries' threads and __del__ methods
+        # raise (the 'sys.meta_path is None' errors) after a KeyboardInterrupt.
         print(f"\npacegym-{command.replace('_', '-')}: interrupted", file=sys.stderr)
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
         os._exit(130)
 
 
