@@ -183,8 +183,7 @@ def git_commit() -> str:
 def use_experiment(cfg: Any) -> Any:
     """Point MLflow at ``cfg``'s store and experiment (created on first use, with its kind
     tag: the UI then opens on runs); returns the ``mlflow.entities.Experiment``."""
-    import mlflow
-
+    mlflow = _mlflow()
     uri = tracking_uri(cfg)
     ensure_store(uri)
     mlflow.set_tracking_uri(uri)
@@ -251,7 +250,6 @@ def start_run(
     nested: bool = False,
     run_id: str | None = None,
     log_config: bool = True,
-    description: str | None = None,
 ) -> Iterator[Any]:
     """Start (or, with ``run_id``, reopen) an MLflow run; FAILED/KILLED if the body raises.
 
@@ -275,7 +273,6 @@ def start_run(
         run_name=None if run_id else readable_name(cfg, run_name),
         nested=nested,
         parent_run_id=parent,
-        description=description,
     )
     try:
         mlflow.set_tags(all_tags)

@@ -154,3 +154,18 @@ def test_off_throttle_has_its_own_band():
     shown = throttle_display(np.array([0.0, 1e-6, 1e-4, 0.5, np.nan]))
     assert shown[0] == OFF_THROTTLE < 1e-4  # "off" is not drawn at the smallest throttle
     assert shown[1] == shown[2] == 1e-4 and shown[3] == 0.5 and np.isnan(shown[4])
+
+
+def test_sb3_make_vec_env_renders_without_falling_back():
+    """SB3's make_vec_env asks for render_mode="rgb_array" first (it used to fall back with a
+    warning); its VecEnv.render tiles the campaigns' frames."""
+    from stable_baselines3.common.env_util import make_vec_env
+
+    venv = make_vec_env("pacegym/LiveCommerce-v0", n_envs=2, seed=0)
+    assert venv.get_attr("render_mode") == ["rgb_array", "rgb_array"]
+    venv.reset()
+    venv.step(np.zeros((2, 1), dtype=np.float32))
+    tiled = venv.render()
+    assert tiled.ndim == 3 and tiled.shape[2] == 3
+    assert tiled.shape[0] * tiled.shape[1] >= 2 * 400 * 640  # both frames
+    venv.close()
