@@ -210,6 +210,8 @@ def _export_and_verify(
     cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any
 ) -> dict[str, Any]:
     """Write the artifact for ``src`` and run the checks; returns the report."""
+    import torch
+
     from pacegym.agents.export import runtime
     from pacegym.agents.export.artifact import Safety
     from pacegym.agents.export.exporter import export_controller, export_residual, export_sb3
@@ -221,6 +223,7 @@ def _export_and_verify(
         record_observations,
     )
 
+    torch.set_num_threads(1)  # small-batch SB3 inference in the checks (see compare.compare)
     stage.next("write")
     safety = Safety(float(cfg.safety.fallback_throttle), bool(cfg.safety.budget_guard))
     out = Path(cfg.out_dir)
@@ -279,6 +282,8 @@ def _export_and_verify(
     if cfg.verify.metrics:
         report["metric_parity"] = metric_parity(runtime.load(out), chosen)
         report["metric_tolerance"] = float(cfg.verify.metric_tolerance)
+        # the guard stops serving where the ranked policy did not: its metrics differ by design
+        report["metric_parity"]["enforced"] = not cfg.safety.budget_guard
     return report
 
 
@@ -333,7 +338,8 @@ def check_report(report: dict[str, Any]) -> list[str]:
     if ap and ap["max_abs_error"] > ap["tolerance"]:
         fails.append(f"action parity: max error {ap['max_abs_error']:.3g} > {ap['tolerance']:.3g}")
     mp = report.get("metric_parity") or {}
-    if mp.get("checked") and mp["max_abs_diff"] > report.get("metric_tolerance", 1e-6):
+    enforced = mp.get("enforced", True)
+    if mp.get("checked") and enforced and mp["max_abs_diff"] > report.get("metric_tolerance", 1e-6):
         fails.append(f"metric parity: max |diff| {mp['max_abs_diff']:.3g} to the leaderboard")
     return fails
 
