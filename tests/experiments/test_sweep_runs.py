@@ -7,16 +7,7 @@ import sys
 import mlflow
 import pytest
 
-TINY = [
-    "train.total_timesteps=256",
-    "train.n_envs=8",
-    "train.eval_freq=0",
-    "train.eval_episodes=4",
-    "train.checkpoint_freq=0",
-    "agent.hyperparams.n_steps=16",
-    "agent.hyperparams.batch_size=64",
-    "agent.hyperparams.n_epochs=1",
-]
+from tests.experiments.tiny import TINY_TRAIN
 
 
 @pytest.mark.slow
@@ -29,7 +20,7 @@ def test_multirun_jobs_nest_under_one_parent_in_the_local_store(tmp_path):
             "pacegym.experiments.train",
             "-m",
             "train.seed=0,1",
-            *TINY,
+            *TINY_TRAIN,
             f"hydra.sweep.dir={tmp_path / 'sweep'}",
         ],
         cwd=tmp_path,

@@ -8,21 +8,11 @@ import pytest
 pytest.importorskip("ray")
 
 from pacegym.experiments.sweep_ray import main, search_space
-
-TINY = [
-    "train.total_timesteps=256",
-    "train.n_envs=8",
-    "train.eval_freq=0",
-    "train.eval_episodes=4",
-    "train.checkpoint_freq=0",
-    "agent.hyperparams.n_steps=16",
-    "agent.hyperparams.batch_size=64",
-    "agent.hyperparams.n_epochs=1",
-]
+from tests.experiments.tiny import TINY_TRAIN
 
 
 def test_search_space_from_the_experiment_file():
-    space = search_space("sweep_ppo_live", ["agent.hyperparams.gamma=0.99,0.999", *TINY])
+    space = search_space("sweep_ppo_live", ["agent.hyperparams.gamma=0.99,0.999", *TINY_TRAIN])
     assert space["agent.hyperparams.learning_rate"] == ["0.0001", "0.0003"]
     assert space["agent.hyperparams.gamma"] == ["0.99", "0.999"]
     assert "train.n_envs" not in space
@@ -46,7 +36,7 @@ def test_ray_sweep_with_default_tracking_lands_in_the_local_store_under_one_pare
             "2",
             "--out",
             str(tmp_path / "out"),
-            *TINY,
+            *TINY_TRAIN,
             "agent.residual.scale_decades=1.0",
             "agent.hyperparams.learning_rate=1e-4,3e-4",
         ]
