@@ -23,6 +23,7 @@ from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
+from pacegym.progress import bar
 
 LogFn = Callable[[Mapping[str, float], int], None]
 
@@ -35,7 +36,9 @@ class TrainingCallback(BaseCallback):
     """Learning curve + evaluation on held-out seeds + checkpoints + wall-clock budget.
 
     - every rollout: ``train/ep_return``, ``train/<metric>`` (means over episodes that
-      ended in it), ``train/steps_per_s``;
+      ended in it), ``train/steps_per_s``, and SB3's own values of the last update
+      (``train/value_loss``, ``train/approx_kl``, ``train/entropy_loss``, ... for PPO;
+      ``train/actor_loss``, ``train/critic_loss``, ``train/ent_coef`` for SAC);
     - every ``train.eval_freq`` env-steps and at the end: ``eval/<metric>`` over
       ``train.eval_episodes`` episodes seeded from ``train.eval_seed`` (held out from
       training); the best ``eval/pacing_score_v2`` model is saved to ``<run_dir>/best_model``;
@@ -75,6 +78,7 @@ class TrainingCallback(BaseCallback):
         self._metrics: dict[str, list[float]] = {k: [] for k in METRIC_KEYS}
         self._t0 = time.perf_counter()
         self._steps0 = 0
+        self._sb3: dict[str, float] = {}
         self.stopped_early = False
 
     @property
@@ -112,10 +116,20 @@ class TrainingCallback(BaseCallback):
 
     def _on_rollout_start(self) -> None:
         step = self.model.num_timesteps
+        self._sb3 = self.sb3_values()  # logged with this rollout's metrics: one write
         if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
             self.evaluate()
         if self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq:
             self.checkpoint()
+
+    def sb3_values(self) -> dict[str, float]:
+        """SB3's ``train/*`` values of the update that just ran (its logger keeps them until
+        it dumps them, after the next rollout; read right after the update)."""
+        return {
+            k: float(v)
+            for k, v in self.model.logger.name_to_value.items()
+            if k.startswith("train/") and isinstance(v, int | float | np.number)
+        }
 
     def _on_rollout_end(self) -> None:
         step = self.model.num_timesteps
@@ -128,6 +142,7 @@ class TrainingCallback(BaseCallback):
         elapsed = time.perf_counter() - self._t0
         if elapsed > 0:
             out["train/steps_per_s"] = (step - self._steps0) / elapsed
+        out.update(self._sb3)
         self.log_fn(out, step)
         self._returns.clear()
         for vals in self._metrics.values():
@@ -172,3 +187,30 @@ class TrainingCallback(BaseCallback):
             for row in self.history:
                 w.writerow({k: row.get(k) for k in ["step", *METRIC_KEYS]})
         return p
+
+
+class ProgressBar(BaseCallback):
+    """The run's env-steps out of ``total`` with an ETA (``pacegym.progress.bar``).
+
+    Counts the whole run: a resumed run starts at its checkpoint's step count, not at 0.
+    The bar stops at ``total``; SB3 finishes its last rollout (``n_steps x n_envs``
+    env-steps for PPO) even past the budget, which ``TrainResult.num_timesteps`` reports.
+    """
+
+    def __init__(self, total: int) -> None:
+        super().__init__()
+        self.total = int(total)
+        self.bar: Any = None
+
+    def _on_training_start(self) -> None:
+        start = min(int(self.model.num_timesteps), self.total)
+        self.bar = bar(self.total, "train", "env-steps", initial=start)
+
+    def _on_step(self) -> bool:
+        done = min(int(self.model.num_timesteps), self.total)
+        if done > self.bar.n:
+            self.bar.update(done - self.bar.n)
+        return True
+
+    def _on_training_end(self) -> None:
+        self.bar.close()

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from stable_baselines3.common.callbacks import CallbackList
 from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import build_model, check_agent, make_env
-from pacegym.agents.callbacks import LogFn, TrainingCallback, _no_log
+from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_log
 from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
@@ -122,11 +123,11 @@ def train_agent(
         run_dir, agent, eval_sc, eval_sc.name, train, log_fn=log_fn, meta=extra, state=state
     )
     t0 = time.perf_counter()
+    callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
     model.learn(
         total_timesteps=max(train.total_timesteps - start, 0),
-        callback=cb,
+        callback=CallbackList(callbacks),
         reset_num_timesteps=False,
-        progress_bar=train.progress_bar,
     )
     wall = time.perf_counter() - t0
     vecnorm = env if isinstance(env, VecNormalize) else None

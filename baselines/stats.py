@@ -1,17 +1,18 @@
-"""Aggregates with seeded, vectorised 95% bootstrap intervals, and paired comparisons.
+"""Aggregates with seeded 95% bootstrap intervals, and paired comparisons.
 
 Both functions take per-episode metrics as returned by ``run_episodes(...).metrics``
 (a mapping of metric key -> ``(episodes,)`` array) or a ``Rollout`` itself. Intervals
-are percentile bootstraps of the mean over episodes: ``n_boot`` resamples drawn from
-``np.random.default_rng(seed)``, so a result is reproducible for a seed. A paired
-difference resamples the same episode indices for both controllers, which is valid
-because ``run_episodes`` gives episode ``i`` the same traffic and delays (common
-random numbers) for the same seed.
+are percentile bootstraps of the mean over episodes computed by
+``scipy.stats.bootstrap``: ``n_boot`` resamples drawn from ``np.random.default_rng(seed)``,
+so a result is reproducible for a seed. Every metric of ``aggregate`` uses the same
+resampled episodes. A paired difference (``paired=True``) resamples the same episode
+indices for both controllers, which is valid because ``run_episodes`` gives episode
+``i`` the same traffic and delays (common random numbers) for the same seed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -20,7 +21,7 @@ N_BOOT = 2000
 """Default number of bootstrap resamples (every caller's default refers to this)."""
 LEVEL = 0.95
 """Default confidence level of the intervals."""
-_CHUNK = 4_000_000  # [elements] bootstrap index matrix built in chunks of this size
+_CHUNK = 4_000_000  # [elements] resampled at once (scipy's ``batch``), bounding memory
 
 
 def _metrics(data: Any) -> Mapping[str, np.ndarray]:
@@ -34,22 +35,45 @@ def _check(n_boot: int, level: float) -> None:
         raise ValueError(f"level = {level}: allowed (0, 1)")
 
 
-def bootstrap_means(values: np.ndarray, n_boot: int = N_BOOT, seed: int = 0) -> np.ndarray:
-    """Means of ``n_boot`` resamples of the rows of ``values`` ``(n,)`` or ``(n, k)``.
+def _mean(*samples: np.ndarray, axis: int = -1) -> np.ndarray:
+    return samples[0].mean(axis=axis)
 
-    Returns ``(n_boot,)`` or ``(n_boot, k)``; every column uses the same resampled rows.
-    """
-    v = np.asarray(values, dtype=np.float64)
-    n = v.shape[0]
+
+def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    return (a - b).mean(axis=axis)
+
+
+def percentile_interval(
+    samples: tuple[np.ndarray, ...],
+    statistic: Callable[..., np.ndarray],
+    n_boot: int,
+    seed: int,
+    level: float,
+    paired: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` of the percentile bootstrap of ``statistic`` over episodes (axis 0)."""
+    n = samples[0].shape[0]
     if n < 1:
         raise ValueError("bootstrap of an empty sample: need at least 1 episode")
-    rng = np.random.default_rng(seed)
-    rows = max(1, _CHUNK // n)
-    out = []
-    for start in range(0, n_boot, rows):
-        idx = rng.integers(0, n, size=(min(rows, n_boot - start), n))
-        out.append(v[idx].mean(axis=1))
-    return np.concatenate(out)
+    if n == 1:  # every resample is the sample itself (scipy needs two episodes)
+        value = statistic(*(np.moveaxis(x, 0, -1) for x in samples))
+        return np.asarray(value), np.asarray(value)
+    from scipy import stats  # here, not at import: scipy.stats alone takes 0.5 s to import
+
+    width = int(np.prod(samples[0].shape[1:], dtype=np.int64)) * len(samples)
+    res = stats.bootstrap(
+        samples,
+        statistic,
+        n_resamples=int(n_boot),
+        batch=max(1, _CHUNK // (n * width)),
+        vectorized=True,
+        paired=paired,
+        axis=0,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    return np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high)
 
 
 def aggregate(
@@ -64,9 +88,7 @@ def aggregate(
     m = _metrics(metrics)
     keys = list(m)
     table = np.stack([np.asarray(m[k], dtype=np.float64) for k in keys], axis=1)
-    boots = bootstrap_means(table, n_boot, seed)
-    q = [100.0 * (1.0 - level) / 2.0, 100.0 * (1.0 + level) / 2.0]
-    lo, hi = np.percentile(boots, q, axis=0)
+    lo, hi = percentile_interval((table,), _mean, n_boot, seed, level)
     out: dict[str, Any] = {}
     for j, k in enumerate(keys):
         out[k] = float(table[:, j].mean())
@@ -93,7 +115,5 @@ def paired_difference(
         raise ValueError(
             f"paired_difference needs the same episodes: {da.shape[0]} vs {db.shape[0]}"
         )
-    d = da - db
-    boots = bootstrap_means(d, n_boot, seed)
-    lo, hi = np.percentile(boots, [100.0 * (1.0 - level) / 2.0, 100.0 * (1.0 + level) / 2.0])
-    return float(d.mean()), float(lo), float(hi)
+    lo, hi = percentile_interval((da, db), _mean_difference, n_boot, seed, level, paired=True)
+    return float((da - db).mean()), float(lo), float(hi)

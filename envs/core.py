@@ -235,7 +235,7 @@ class PacingCore:
         )
 
     def metrics(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
-        """Episode metrics (DESIGN.md "Metrics") of ``rows``; meaningful once they are done."""
+        """Episode metrics (``envs.metrics``) of ``rows``; meaningful once they are done."""
         return episode_metrics(self.totals(rows), self.scenario.score)
 
     def drain_profile(self, rows: np.ndarray | None = None) -> np.ndarray:

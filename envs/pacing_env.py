@@ -12,6 +12,7 @@ from pacegym.envs.core import PacingCore
 from pacegym.envs.layout import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioParams
+from pacegym.envs.render import RENDER_FPS, RENDER_MODES, Renderer
 from pacegym.envs.spaces import N_OBS, OBS_HIGH, OBS_LOW, action_to_throttle, observation_table
 
 SEED_HIGH = 2**63
@@ -53,11 +54,13 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
     (throttle 0) and are counted in ``info["invalid_actions"]``.
 
     ## Rewards
-    Weighted sum of named terms, all in shares of the budget; the terms are in
-    ``info["reward_terms"]`` and the weights in ``scenario.reward``:
-    ``billable`` (+ billable spend), ``waste`` (- media cost over budget or after the
-    flight), ``tracking`` (- |counted share - plan share| / flight ticks),
-    ``smoothness`` (- |throttle change| / flight ticks).
+    The score, paid step by step: summed over an episode the rewards equal that
+    episode's ``pacing_score_v2`` (``info["metrics"]``; docs/objective.md). The signed
+    terms, all in shares of the budget, are in ``info["reward_terms"]``, weighted by
+    ``scenario.score``: ``delivery`` (+ billable spend counted), ``waste`` (- media cost
+    over budget when counted, - expected post-end media cost of the impressions served,
+    the realised remainder settled at the last step), ``misplaced`` and ``burst`` (- the
+    growth of the current window's and plan slot's spend above the plan's allowance).
 
     ## Starting State
     Nothing spent; the scenario's ranges (domain randomisation) are drawn per episode
@@ -69,22 +72,36 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
     accounted in that last step, and ``info["metrics"]`` carries the episode metrics
     of ``envs.metrics``. No truncation.
 
+    ## Rendering
+    ``render_mode="rgb_array"``: ``render()`` returns an ``(400, 640, 3)`` uint8 frame of the
+    campaign so far (cumulative counted spend against the reference plan, served spend,
+    spend in flight, the throttle, surges shaded, the flight end; ``envs.render``), the
+    frames ``gymnasium.wrappers.RecordVideo`` writes; ``"human"``: the same figure in a
+    window, redrawn every step; ``"ansi"``: a one-line status.
+
     ## Arguments
     ``gymnasium.make("pacegym/LiveCommerce-v0")`` (also ``DailyBudget-v0``,
     ``MultiDayFlight-v0``); ``scenario`` takes a preset name, a ``ScenarioParams`` or
-    a nested dict of overrides with an optional ``base`` preset.
+    a nested dict of overrides with an optional ``base`` preset; ``render_mode`` one of
+    ``metadata["render_modes"]`` or None.
 
     ## Version History
     * v0: initial version.
     """
 
-    metadata = {"render_modes": [], "render_fps": 4}
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": RENDER_FPS}
 
-    def __init__(self, scenario: str | ScenarioParams | dict = "live_commerce") -> None:
+    def __init__(
+        self,
+        scenario: str | ScenarioParams | dict = "live_commerce",
+        render_mode: str | None = None,
+    ) -> None:
         self.core = PacingCore(scenario, 1)
         self.scenario = self.core.scenario
         self.observation_space = observation_space()
         self.action_space = action_space()
+        self.render_mode = render_mode
+        self._renderer = None if render_mode is None else Renderer(render_mode)
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -92,6 +109,10 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         episode_seed = self.np_random.integers(0, SEED_HIGH, dtype=np.uint64)
         self.core.reset(np.zeros(1, dtype=np.int64), np.array([episode_seed], dtype=np.uint64))
+        if self._renderer is not None:
+            self._renderer.reset(self.core)
+            if self.render_mode == "human":
+                self.render()
         return self.core.obs[0].copy(), {"episode_seed": int(episode_seed)}
 
     def step(self, action: np.ndarray) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -101,6 +122,10 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         if throttle.shape[0] != 1:
             raise ValueError(f"action has {throttle.shape[0]} values; expected shape (1,)")
         res = self.core.step(throttle)
+        if self._renderer is not None:
+            self._renderer.record(self.core, throttle)
+            if self.render_mode == "human":
+                self.render()
         terminated = bool(res.finished[0])
         info: dict[str, Any] = {
             "throttle": float(throttle[0]),
@@ -111,6 +136,23 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
             m = self.core.metrics(np.zeros(1, dtype=np.int64))
             info["metrics"] = {k: float(m[k][0]) for k in METRIC_KEYS}
         return res.obs[0].copy(), float(res.reward[0]), terminated, False, info
+
+    def render(self) -> np.ndarray | str | None:
+        """The campaign so far, as the ``render_mode`` asks (see "Rendering" above)."""
+        if self._renderer is None:
+            gym.logger.warn(
+                "render() without a render_mode: pass render_mode= one of "
+                f"{list(RENDER_MODES)} to gym.make"
+            )
+            return None
+        if not self._renderer.traces[0].minutes:
+            raise RuntimeError("Nothing to render yet: call reset before render.")
+        return self._renderer.render()
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+        super().close()
 
 
 def _document_observation(doc: str | None) -> str | None:

@@ -7,7 +7,10 @@ Three kinds, selected by ``traffic.profile``:
 - ``intraday``: a parametric day (night trough, morning, lunch and evening
   peaks), indexed by minute of day and multiplied by ``dow_factors``;
 - ``trace``: per-minute request counts replayed from a CSV file (column
-  ``requests``), indexed by minute since midnight of the start day, wrapping.
+  ``requests``) whose first row is Monday 00:00: a flight on day ``time.start_day`` at
+  ``time.start_minute`` starts at row ``1440 start_day + start_minute``, wrapping at the
+  trace's end (a one-day trace repeats every day; a two-week trace replays both weeks
+  from the first; ``profile_minute``).
 
 ``profile_array`` encodes a profile as values and an indexing mode; ``shape_at``
 (compiled) is the one formula that reads it: the step draws traffic from it tick by
@@ -97,6 +100,15 @@ def profile_array(params: TrafficParams) -> tuple[np.ndarray, int]:
 
 
 @nb.njit(cache=True, inline="always")
+def profile_minute(start_day: int, minute: float, n: int) -> int:
+    """Index into a per-minute profile of ``n`` minutes that starts on Monday 00:00, at
+    ``minute`` [min] after midnight of day ``start_day``. It wraps: a one-day profile
+    repeats daily (the day offset drops out of it exactly), a longer trace replays its
+    days in order from day ``start_day``."""
+    return (int(minute) + start_day * 1440) % n
+
+
+@nb.njit(cache=True, inline="always")
 def shape_at(
     prof: np.ndarray,
     mode: int,
@@ -121,4 +133,4 @@ def shape_at(
         return prof[i] + f * (prof[i + 1] - prof[i])
     minute = start_min + (t + 0.5) * dt_s / 60.0
     day = (start_day + int(minute // 1440.0)) % 7
-    return prof[int(minute) % prof.shape[0]] * dow[day]
+    return prof[profile_minute(start_day, minute, prof.shape[0])] * dow[day]

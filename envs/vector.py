@@ -14,6 +14,7 @@ from pacegym.envs.layout import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.pacing_env import SEED_HIGH, action_space, observation_space
 from pacegym.envs.params import ScenarioParams
+from pacegym.envs.render import RENDER_FPS, RENDER_MODES, Renderer
 from pacegym.envs.spaces import action_to_throttle
 
 
@@ -51,14 +52,33 @@ class PacingVectorEnv(VectorEnv):
     with seed ``s + i`` follows exactly the trajectory of ``PacingEnv`` reset with ``s + i``.
     Infos are batched dicts: ``reward_terms``, ``throttle``, ``invalid_actions`` every
     step, ``metrics`` (masked by ``_metrics``) when episodes end.
+
+    ``render_mode`` as ``PacingEnv``'s: ``render()`` draws campaign 0, or with
+    ``render_campaigns=k`` a grid of the first ``k`` campaigns (one frame; ``ansi``: one
+    line each).
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {
+        "render_modes": list(RENDER_MODES),
+        "render_fps": RENDER_FPS,
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+    }
 
     def __init__(
-        self, num_envs: int = 1, scenario: str | ScenarioParams | dict = "live_commerce", **_: Any
+        self,
+        num_envs: int = 1,
+        scenario: str | ScenarioParams | dict = "live_commerce",
+        render_mode: str | None = None,
+        render_campaigns: int = 1,
+        **_: Any,
     ) -> None:
         self.num_envs = int(num_envs)
+        self.render_mode = render_mode
+        self._renderer = (
+            None
+            if render_mode is None
+            else Renderer(render_mode, min(int(render_campaigns), self.num_envs))
+        )
         self.core = PacingCore(scenario, self.num_envs)
         self.scenario = self.core.scenario
         self.single_observation_space = observation_space()
@@ -76,6 +96,8 @@ class PacingVectorEnv(VectorEnv):
         self._seeder.seed(campaign_seeds(seed, self.num_envs))
         self.core.reset(self._all, self._seeder.draw(self._all))
         self._autoreset[:] = False
+        if self._renderer is not None:
+            self._renderer.reset(self.core)
         return self.core.obs.copy(), {}
 
     def step(
@@ -97,9 +119,27 @@ class PacingVectorEnv(VectorEnv):
             m = self.core.metrics()
             info["metrics"] = {k: np.where(terminated, m[k], 0.0) for k in METRIC_KEYS}
             info["_metrics"] = terminated
+        if self._renderer is not None:
+            self._renderer.record(self.core, throttle)
         rows = np.flatnonzero(self._autoreset)
         if rows.size:
             self.core.reset(rows, self._seeder.draw(rows))
             reward[rows] = 0.0
+            if self._renderer is not None:
+                self._renderer.reset(self.core, rows)
         self._autoreset = terminated
+        if self.render_mode == "human":
+            self.render()
         return self.core.obs.copy(), reward, terminated, np.zeros_like(terminated), info
+
+    def render(self) -> np.ndarray | str | None:
+        """Campaign 0 (or the first ``render_campaigns``) so far, as ``render_mode`` asks."""
+        if self._renderer is None:
+            return None
+        if not self._renderer.traces[0].minutes:
+            raise RuntimeError("Nothing to render yet: call reset before render.")
+        return self._renderer.render()
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if self._renderer is not None:
+            self._renderer.close()

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from pacegym import progress
 from pacegym.envs.calibration import Calibration, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import write_scenario
 from pacegym.envs.calibration.traffic_fit import calendar
@@ -202,14 +203,18 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.report_dir or Path("outputs") / "calibration" / name)
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    try:
-        log = read_log(args.log)
-        cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
-    except (LogError, ScenarioError) as e:
-        raise SystemExit(f"pacegym-calibrate: {args.log}: {e}") from None
-    seconds = time.perf_counter() - t0
-    write_scenario(cal, yaml_path, header=f"Calibrated by pacegym-calibrate from {args.log}")
-    text = report(cal, yaml_path, out, not args.no_plots, seconds)
+    with progress.stages(["read log", "fit", "report"], "calibrate") as stage:
+        try:
+            stage.next("read log")
+            log = read_log(args.log)
+            stage.next("fit")
+            cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
+        except (LogError, ScenarioError) as e:
+            raise SystemExit(f"pacegym-calibrate: {args.log}: {e}") from None
+        seconds = time.perf_counter() - t0
+        stage.next("report")
+        write_scenario(cal, yaml_path, header=f"Calibrated by pacegym-calibrate from {args.log}")
+        text = report(cal, yaml_path, out, not args.no_plots, seconds)
     print(text)
     print(f"wrote {yaml_path}, {conf / (name + '_trace.csv')}, report in {out}")
 

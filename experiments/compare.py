@@ -23,24 +23,28 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
 import yaml
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pacegym import progress
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import from_spec
 from pacegym.baselines.harness import run_episodes
-from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments.hydra_app import hydra_app, scenario_dict
 from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
+
+log = logging.getLogger(__name__)
 
 
 def find_baselines(
@@ -129,9 +133,7 @@ def _log_entry(cfg: DictConfig, e: lb.Entry, agg: dict[str, Any]) -> str | None:
         import mlflow
 
         mlflow.log_params({"type": e.type, "kind": e.kind, "source": json.dumps(e.source)[:6000]})
-        for k in METRIC_KEYS:
-            lo, hi = agg[f"{k}_ci"]
-            tracking.log_metrics({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
+        tracking.log_metrics(lb.metric_summary(agg))
         return run.info.run_id
 
 
@@ -142,6 +144,10 @@ def compare(
     out = Path(run_dir) if run_dir is not None else _run_dir()
     out.mkdir(parents=True, exist_ok=True)
     c = cfg.compare
+    # Agents act on batches of <= compare.batch_size rows through 64-wide layers: torch's
+    # intra-op threads only spin on a shared machine (a 32-episode compare of 6 policies:
+    # 41 s with torch's default 2 threads under load, 9 s with 1).
+    torch.set_num_threads(1)
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [
@@ -159,11 +165,17 @@ def compare(
         if all(md.resolve() != m.resolve() for m, _ in models):
             models.append((md, rid))
     tags = {"run_type": "compare", "policy_kind": "leaderboard"}
-    with tracking.start_run(cfg, f"compare-{scenario.name}", tags) as parent:
+    episodes = int(c.episodes)
+    with (
+        tracking.start_run(cfg, f"compare {scenario.name}", tags) as parent,
+        progress.bar(episodes * (len(controllers) + len(models)), "compare", "episodes") as pbar,
+    ):
         entries: list[lb.Entry] = []
         for path, spec, ctrl in controllers:
-            roll = run_episodes(ctrl, scenario, int(c.episodes), int(c.seed), int(c.batch_size))
             name = str(spec.get("name") or path.stem)
+            pbar.set_postfix_str(name)
+            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
+            pbar.update(episodes)
             src = {"controller": spec, "config": str(path)}
             entries.append(lb.Entry(name, "baseline", str(spec["kind"]), roll, src))
         names = {e.name for e in entries}
@@ -173,14 +185,17 @@ def compare(
             while name in names:
                 name += "'"
             names.add(name)
+            pbar.set_postfix_str(name)
             ctrl = load_controller(md, name)
-            roll = run_episodes(ctrl, scenario, int(c.episodes), int(c.seed), int(c.batch_size))
+            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
+            pbar.update(episodes)
             src = {
                 "model_dir": str(md.resolve()),
                 "train_run_id": rid or meta.get("mlflow_run_id"),
                 "residual": meta.get("residual"),
             }
             entries.append(lb.Entry(name, "agent", str(meta["algo"]), roll, src))
+        pbar.set_postfix_str("bootstrap CIs")
         rows, best = lb.build(entries, str(c.primary), int(c.n_boot), float(c.level))
         by_name = {e.name: e for e in entries}
         for r in rows:
@@ -226,8 +241,8 @@ def _run_dir() -> Path:
 
 def _main(cfg: DictConfig) -> float:
     doc = compare(cfg)
-    print(lb.markdown(doc))
-    print(f"\nleaderboard.json: {_run_dir() / 'leaderboard.json'}")
+    log.info("%s", lb.markdown(doc))
+    log.info("\nleaderboard.json: %s", _run_dir() / "leaderboard.json")
     return float(doc["winner"][str(cfg.compare.primary)])
 
 

@@ -38,6 +38,8 @@ class TrackingConfig:
     uri: str | None = None  # None: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db
     experiment: str = DEFAULT_EXPERIMENT  # MLflow experiment name
     log_model: bool = True  # upload the model directory as run artifacts
+    run_name: str | None = None  # None: derived (app, agent, a multirun job's overrides)
+    parent_run_id: str | None = None  # nest under this run (set by sweeps for their trials)
 
 
 @dataclass(frozen=True)

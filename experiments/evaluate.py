@@ -11,11 +11,16 @@ common random numbers). Writes to the run's output directory (``hydra.run.dir``)
 - ``comparison.json``: paired differences against the baseline controller
   (``{name: {key: [mean, low, high]}}``), when there are several controllers;
 - PNG plots (``experiments.plots``) unless ``plots=false``.
+
+With ``tracking=local`` (or ``server``; the default ``off`` needs no MLflow) the evaluation
+is an MLflow run (``run_type=evaluate``) with the files as artifacts and one nested run per
+controller holding its metric means and CIs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -25,10 +30,13 @@ from omegaconf import DictConfig
 from pacegym.baselines.harness import Rollout, run_episodes
 from pacegym.baselines.stats import aggregate, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
 from pacegym.experiments.hydra_app import hydra_app
+from pacegym.experiments.leaderboard import metric_summary
 
 register()
+log = logging.getLogger(__name__)
 
 
 def format_table(results: dict[str, dict[str, Any]], keys: tuple[str, ...] = METRIC_KEYS) -> str:
@@ -44,6 +52,26 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
     """Run the evaluation described by ``cfg`` and write its files to ``out_dir``."""
     scenario, controllers = build_all(cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
+    tags = {"run_type": "evaluate", "policy_kind": "baselines"}
+    with tracking.start_run(cfg, f"evaluate {scenario.name}", tags) as run:
+        results = _evaluate(cfg, out_dir, scenario, controllers)
+        if run is not None:
+            for name, agg in results.items():
+                _log_controller(cfg, name, agg)
+            tracking.log_artifact(out_dir)
+    log.info("wrote %s", out_dir / "metrics.json")
+    return results
+
+
+def _log_controller(cfg: Any, name: str, agg: dict[str, Any]) -> None:
+    tags = {"run_type": "evaluate_entry", "policy_name": name}
+    with tracking.start_run(cfg, name, tags, nested=True, log_config=False):
+        tracking.log_metrics(metric_summary(agg))
+
+
+def _evaluate(
+    cfg: Any, out_dir: Path, scenario: Any, controllers: list[Any]
+) -> dict[str, dict[str, Any]]:
     rollouts: list[Rollout] = []
     recorded: list[Rollout] = []
     results: dict[str, dict[str, Any]] = {}
@@ -55,8 +83,8 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
             n_rec = min(cfg.plot_episodes, cfg.episodes)
             recorded.append(run_episodes(ctrl, scenario, n_rec, cfg.seed, cfg.batch_size, True))
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
-    print(f"{scenario.name}: {cfg.episodes} episodes from seed {cfg.seed} (mean [95% CI])")
-    print(format_table(results))
+    log.info("%s: %d episodes from seed %d (mean [95%% CI])", scenario.name, cfg.episodes, cfg.seed)
+    log.info("%s", format_table(results))
     if len(rollouts) > 1:
         base_name = cfg.baseline or rollouts[0].name
         base = next(r for r in rollouts if r.name == base_name)
@@ -73,12 +101,11 @@ def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
         )
         for name, diffs in comparison.items():
             m, lo, hi = diffs["wasted_post_end"]
-            print(f"{name} - {base_name}: wasted_post_end {m:+.4f} [{lo:+.4f}, {hi:+.4f}]")
+            log.info("%s - %s: wasted_post_end %+.4f [%+.4f, %+.4f]", name, base_name, m, lo, hi)
     if cfg.plots:
         from pacegym.experiments.plots import plot_rollouts
 
         plot_rollouts(recorded, out_dir, scenario)
-    print(f"wrote {out_dir / 'metrics.json'}")
     return results
 
 

@@ -20,6 +20,7 @@ from pacegym.baselines.factory import from_spec
 from pacegym.baselines.protocol import Controller
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
+from pacegym.experiments.config import TrackingConfig, schema
 from pacegym.experiments.hydra_app import scenario_dict
 
 
@@ -46,11 +47,12 @@ class EvaluateConfig:
     baseline: str | None = None  # display name to pair the others against (default: first)
     plots: bool = True  # write PNGs next to metrics.json
     plot_episodes: int = 200  # [episodes] recorded for the plots (the first ones)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)  # conf: tracking=off
 
 
 def register() -> None:
     """Store the schema as ``evaluate_schema`` (referenced by ``conf/evaluate.yaml``)."""
-    ConfigStore.instance().store(name="evaluate_schema", node=EvaluateConfig)
+    ConfigStore.instance().store(name="evaluate_schema", node=schema(EvaluateConfig))
 
 
 def _plain(node: Any) -> Any:

@@ -12,6 +12,7 @@ path without editing the package: ``--config-dir DIR`` (Hydra's flag; ``DIR`` ho
 from __future__ import annotations
 
 import importlib.resources
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,10 @@ from pacegym.resources import find_config
 
 CONFIG_PATH = "pkg://pacegym.conf"
 """Hydra's primary config source for every app."""
+
+# ./conf is an optional search path (a user's own configs): its absence is the normal case,
+# not worth the UserWarning Hydra prints on every command.
+warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=conf is not")
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[..., Any]], Callable[[], Any]]:

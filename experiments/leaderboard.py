@@ -7,7 +7,7 @@
       "episodes": 512, "seed": 2000000,      # test episodes i = 0..episodes-1 use the
                                              # seeds of PacingEnv.reset(seed=seed + i)
       "level": 0.95, "n_boot": 2000,
-      "primary": "pacing_score",             # ranking key (higher is better)
+      "primary": "pacing_score_v2",          # ranking key (SCORE_KEY) (higher is better)
       "best_baseline": "<name>",             # reference of the paired differences
       "mlflow_run_id": "<parent run id>",    # null without tracking
       "rows": [                              # best first
@@ -93,6 +93,15 @@ def build(
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
     return [{"rank": r.pop("rank"), **r} for r in rows], (best.name if best else None)
+
+
+def metric_summary(agg: Mapping[str, Any]) -> dict[str, float]:
+    """``{key, key_ci_lo, key_ci_hi}`` of every metric of an aggregate (one MLflow write)."""
+    out: dict[str, float] = {}
+    for k in METRIC_KEYS:
+        lo, hi = agg[f"{k}_ci"]
+        out.update({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
+    return out
 
 
 def document(

@@ -6,13 +6,17 @@
 3. export the winner (``pipeline.export``) through ``experiments.export.run_export``
    with ``source.leaderboard`` set to that file; an export that fails fails the pipeline.
 
-Every step is an MLflow run (train, compare parent + nested entries, export); ``mlflow ui``
-shows them. Sized for < 10 minutes on a 2-core machine.
+One MLflow parent run (``run_type=pipeline``) ties the steps together: the train run, the
+compare run (with its nested run per policy) and the export run are its children, and it
+carries the winner and the artifact's path; ``mlflow ui`` shows them as one tree. A bar
+with ETA follows the stages (and the train and compare steps show their own). Sized for
+< 10 minutes on a 2-core machine.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pacegym import progress
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import leaderboard as lb
@@ -30,13 +35,18 @@ from pacegym.experiments.export import run_export
 from pacegym.experiments.hydra_app import hydra_app
 from pacegym.experiments.train import train
 
+log = logging.getLogger(__name__)
+
 
 def export_winner(cfg: DictConfig, leaderboard: Path, out_dir: Path) -> dict[str, Any]:
-    """Run the export step on the leaderboard's winner and return its report."""
+    """Run the export step on the leaderboard's winner (tracked like the other steps, in
+    the same store and experiment) and return its report."""
     overrides = [
         f"source.leaderboard={leaderboard.resolve()}",
         f"out_dir={out_dir.resolve()}",
         "overwrite=true",
+        f"tracking.enabled={str(bool(cfg.tracking.enabled)).lower()}",
+        f"tracking.experiment={cfg.tracking.experiment}",
     ]
     if cfg.tracking.uri:
         overrides.append(f"tracking.uri={cfg.tracking.uri}")
@@ -45,7 +55,8 @@ def export_winner(cfg: DictConfig, leaderboard: Path, out_dir: Path) -> dict[str
 
 
 def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
-    """Run the configured steps; returns a summary (also written to ``pipeline.json``)."""
+    """Run the configured steps under one parent run; returns a summary (also written to
+    ``pipeline.json``)."""
     out = Path(run_dir) if run_dir is not None else Path(HydraConfig.get().runtime.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     if tracking.tracking_enabled(cfg):
@@ -53,27 +64,49 @@ def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, An
     t0 = time.perf_counter()
     summary: dict[str, Any] = {}
     agents: list[str] = []
-    if cfg.pipeline.train:
-        res = train(cfg, out / "train")
-        agents.append(str(res.model_dir))
-        summary["train"] = {
-            "model_dir": str(res.model_dir),
-            "num_timesteps": res.num_timesteps,
-            "steps_per_s": res.steps_per_s,
-            "wall_s": res.wall_s,
-            "eval": res.eval,
-        }
-    if cfg.pipeline.compare:
-        doc = compare(cfg, out / "compare", agents=agents)
-        print(lb.markdown(doc))
-        summary["leaderboard"] = str((out / "compare" / "leaderboard.json").resolve())
-        summary["winner"] = {k: doc["winner"][k] for k in ("name", "type", "kind", SCORE_KEY)}
-        if cfg.pipeline.export:
+    steps = [s for s in ("train", "compare", "export") if cfg.pipeline[s]]
+    if "compare" not in steps and "export" in steps:
+        steps.remove("export")  # the export step exports compare's winner
+    tags = {"run_type": "pipeline", "policy_kind": "pipeline", "run_dir": str(out.resolve())}
+    with (
+        tracking.start_run(cfg, f"pipeline {cfg.agent.name}", tags) as parent,
+        progress.stages(steps, "pipeline") as stage,
+    ):
+        if "train" in steps:
+            stage.next("train")
+            res = train(cfg, out / "train")
+            agents.append(str(res.model_dir))
+            summary["train"] = {
+                "model_dir": str(res.model_dir),
+                "num_timesteps": res.num_timesteps,
+                "steps_per_s": res.steps_per_s,
+                "wall_s": res.wall_s,
+                "eval": res.eval,
+            }
+        if "compare" in steps:
+            stage.next("compare")
+            doc = compare(cfg, out / "compare", agents=agents)
+            log.info("%s", lb.markdown(doc))
+            summary["leaderboard"] = str((out / "compare" / "leaderboard.json").resolve())
+            summary["winner"] = {k: doc["winner"][k] for k in ("name", "type", "kind", SCORE_KEY)}
+        if "export" in steps:
+            stage.next("export")
             export_winner(cfg, out / "compare" / "leaderboard.json", out / "pacer")
             summary["export"] = str((out / "pacer").resolve())
-    summary["wall_s"] = time.perf_counter() - t0
-    (out / "pipeline.json").write_text(json.dumps(summary, indent=2, default=str))
-    print(f"\npipeline done in {summary['wall_s']:.0f} s; summary: {out / 'pipeline.json'}")
+        summary["wall_s"] = time.perf_counter() - t0
+        summary["mlflow_run_id"] = parent.info.run_id if parent is not None else None
+        (out / "pipeline.json").write_text(json.dumps(summary, indent=2, default=str))
+        if parent is not None:
+            import mlflow
+
+            winner = summary.get("winner") or {}
+            tracking.log_metrics({SCORE_KEY: winner.get(SCORE_KEY, float("nan"))})
+            tracking.log_metrics({"wall_s": summary["wall_s"]})
+            mlflow.set_tags(
+                {"winner": str(winner.get("name")), "export_dir": str(summary.get("export"))}
+            )
+            tracking.log_artifact(out / "pipeline.json")
+    log.info("\npipeline done in %.0f s; summary: %s", summary["wall_s"], out / "pipeline.json")
     return summary
 
 

@@ -1,7 +1,8 @@
 """PNG plots of recorded rollouts (``run_episodes(..., record=True)``), controllers overlaid.
 
 Panels: cumulative counted spend vs plan, counted spend per plan slot, the throttle of
-one episode, and spend counted after the flight end. Flights of different lengths are
+one episode (log axis, "off" on its own band: ``envs.render.throttle_axis``, the same as
+rendered frames), and spend counted after the flight end. Flights of different lengths are
 put on a common elapsed-share axis. Matplotlib's Agg backend: no display needed.
 """
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from pacegym.baselines.harness import Rollout
 from pacegym.envs.params import ScenarioParams
+from pacegym.envs.render import throttle_axis, throttle_display
 
 GRID = np.linspace(0.0, 1.0, 101)
 PANELS = ("cumulative_spend", "slot_spend", "throttle", "post_end")
@@ -65,8 +67,9 @@ def _throttle(ax: plt.Axes, rollouts: Sequence[Rollout]) -> None:
     for r in rollouts:
         tr = r.traces
         ft = int(tr["flight_ticks"][0])
-        ax.step(np.arange(ft) / ft, np.maximum(tr["throttle"][0, :ft], 1e-4), label=r.name)
-    ax.set(yscale="log", ylim=(8e-5, 1.5), xlabel="elapsed share of flight", ylabel="throttle")
+        ax.step(np.arange(ft) / ft, throttle_display(tr["throttle"][0, :ft]), label=r.name)
+    throttle_axis(ax)  # 0 ("off") on a band of its own below 1e-4, as rendered frames
+    ax.set(xlabel="elapsed share of flight")
     ax.set_title("throttle, episode 0")
 
 

@@ -1,16 +1,21 @@
 """Run a ``pacegym-train`` sweep on Ray Tune (one machine or a cluster), tracked in MLflow.
 
     python -m pacegym.experiments.sweep_ray --experiment sweep_ppo_live --num-cpus 2 \
-        --tracking-uri http://mlflow-host:5000 [--address auto] [override ...]
+        [--tracking-uri URI] [--address auto] [override ...]
 
 The search space is the experiment's ``hydra.sweeper.params`` (the same file that
 ``pacegym-train -m`` sweeps with joblib): every ``key: a,b,c`` becomes
 ``tune.grid_search([a, b, c])``. Each trial composes the train config with its
-overrides and runs ``experiments.train.train`` in its own run dir under
-``--out``; every trial is an MLflow run on ``--tracking-uri`` (a server shared by all
-nodes; a sqlite file only works when every trial runs on this machine). The store is
-checked/created once in the driver before trials start. Each trial reports the
-held-out ``pacing_score_v2`` (``SCORE_KEY``); the best trial's overrides are printed.
+overrides and runs ``experiments.train.train`` in its own run dir under ``--out``.
+
+Tracking goes where the user's other runs go: ``--tracking-uri``, else
+``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the working directory (made
+absolute here: Ray runs each trial in a directory of its own). The driver checks the store,
+opens one parent run (``run_type=sweep``, named after the experiment) and every trial is a
+child run named by its parameters; the parent ends with the best trial's score. A sqlite
+file only works when every trial runs on this machine; on a cluster use a server that
+every node reaches. Each trial reports the held-out ``pacing_score_v2`` (``SCORE_KEY``); the best trial's
+overrides are printed and written to ``<out>/best.json``.
 """
 
 from __future__ import annotations
@@ -25,7 +30,8 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments.config import CONF_DIR
-from pacegym.experiments.tracking import DEFAULT_URI, ensure_store
+from pacegym.experiments.sweep_runs import finish_parent, open_parent
+from pacegym.experiments.tracking import tracking_uri as default_uri
 
 EXPERIMENT = "sweep_ppo_live"
 """The experiment file swept when ``--experiment`` is not given."""
@@ -70,11 +76,15 @@ def trial(config: dict[str, Any]) -> None:
 
     from pacegym.experiments.train import train
 
-    overrides = list(config["base_overrides"]) + [f"{k}={v}" for k, v in config["params"].items()]
+    name = trial_name(config["params"])
+    overrides = [
+        *config["base_overrides"],
+        *(f"{k}={v}" for k, v in config["params"].items()),
+        f"tracking.run_name='{config['experiment']} {name}'",
+    ]
     with initialize_config_dir(config_dir=config["conf_dir"], version_base="1.3"):
         cfg = compose("train", overrides)
-    name = "_".join(f"{k.split('.')[-1]}={v}" for k, v in config["params"].items())
-    result = train(cfg, Path(config["out"]) / name)
+    result = train(cfg, Path(config["out"]) / name.replace(" ", "_"))
     tune.report(
         {
             SCORE_KEY: float(result.eval.get(SCORE_KEY, float("nan"))),
@@ -85,25 +95,42 @@ def trial(config: dict[str, Any]) -> None:
     )
 
 
+def trial_name(params: dict[str, Any]) -> str:
+    """``lr=0.0001 scale_decades=0.5``: a trial's parameters, last key segment each."""
+    return " ".join(f"{k.split('.')[-1]}={v}" for k, v in params.items())
+
+
 def run(
     experiment: str,
     overrides: list[str],
-    tracking_uri: str,
+    tracking_uri: str | None,
     out: Path,
     num_cpus: int | None,
     address: str | None,
     cpus_per_trial: float = CPUS_PER_TRIAL,
 ) -> dict[str, Any]:
-    """Run the sweep; returns the best trial's params and score."""
+    """Run the sweep under one parent run; returns the best trial's params and score.
+
+    ``tracking_uri`` None: the user's default store (module docstring).
+    """
     import ray
     from ray import tune
 
-    ensure_store(tracking_uri)  # once, before any trial: no race on a fresh sqlite store
     space = search_space(experiment, overrides)
+    uri = default_uri({"tracking": {"uri": tracking_uri}})
+    tracking = {"tracking": {"uri": uri, "experiment": _experiment_name(experiment, overrides)}}
+    # once, before any trial: the store exists (no race on a fresh sqlite file) and so
+    # does the parent every trial nests under
+    parent = open_parent(
+        tracking,
+        f"{experiment} (ray sweep)",
+        {"sweep": experiment, "search_space": json.dumps(space)[:5000]},
+    )
     base = [
         f"experiment={experiment}",
-        f"tracking.uri={tracking_uri}",
-        "train.progress_bar=false",
+        f"tracking.uri={uri}",
+        f"tracking.parent_run_id={parent}",
+        "train.progress_bar=false",  # trials share one terminal; Ray prints their status
         *_fixed(overrides),
     ]
     if address:
@@ -113,6 +140,7 @@ def run(
     try:
         param_space = {
             "params": {k: tune.grid_search(v) for k, v in space.items()},
+            "experiment": experiment,
             "base_overrides": base,
             "conf_dir": str(CONF_DIR),
             "out": str(out.resolve()),
@@ -124,18 +152,29 @@ def run(
             run_config=tune.RunConfig(storage_path=str((out / "ray").resolve()), name=experiment),
         )
         results = tuner.fit()
-        best = results.get_best_result()
-        errors = [str(r.error) for r in results if r.error is not None]
-        if errors:
-            raise RuntimeError(f"{len(errors)} Ray trial(s) failed; first: {errors[0]}")
-        return {
-            "params": best.config["params"],
-            SCORE_KEY: best.metrics[SCORE_KEY],
-            "mlflow_run_id": best.metrics.get("mlflow_run_id"),
-            "trials": len(results),
-        }
     finally:
         ray.shutdown()
+        summary = finish_parent(tracking, parent)
+    errors = [str(r.error) for r in results if r.error is not None]
+    if errors:
+        raise RuntimeError(f"{len(errors)} Ray trial(s) failed; first: {errors[0]}")
+    best = results.get_best_result()
+    return {
+        "params": best.config["params"],
+        SCORE_KEY: best.metrics[SCORE_KEY],
+        "mlflow_run_id": best.metrics.get("mlflow_run_id"),
+        "mlflow_parent_run_id": parent,
+        "tracking_uri": uri,
+        "trials": len(results),
+        "children_finished": summary["finished"],
+    }
+
+
+def _experiment_name(experiment: str, overrides: list[str]) -> str:
+    """The MLflow experiment the trials log to (``tracking.experiment`` as composed)."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", [f"experiment={experiment}", *_fixed(overrides)])
+    return str(cfg.tracking.experiment)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -143,7 +182,11 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--experiment", default=EXPERIMENT)
-    ap.add_argument("--tracking-uri", default=DEFAULT_URI)
+    ap.add_argument(
+        "--tracking-uri",
+        default=None,
+        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)",
+    )
     ap.add_argument("--out", type=Path, default=Path("multirun/ray"))
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
     ap.add_argument("--address", default=None, help="an existing Ray cluster, e.g. auto")
@@ -153,7 +196,10 @@ def main(argv: list[str] | None = None) -> None:
     best = run(
         a.experiment, a.overrides, a.tracking_uri, a.out, a.num_cpus, a.address, a.cpus_per_trial
     )
-    print(json.dumps(best, indent=2))
+    text = json.dumps(best, indent=2)
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "best.json").write_text(text + "\n")
+    print(text)
 
 
 if __name__ == "__main__":

@@ -4,10 +4,21 @@ Contract:
 
 - ``tracking_uri(cfg)``: ``cfg.tracking.uri`` if set, else ``$MLFLOW_TRACKING_URI``, else
   ``sqlite:///mlflow.db`` (a file in the working directory; artifacts under ``./mlruns``).
+  A relative sqlite path is made absolute against the working directory, so that jobs
+  that run elsewhere (Ray trials in their own directories) write to the store the user
+  meant.
+- ``use_experiment(cfg)``: the store and experiment every run of ``cfg`` goes to. The
+  experiment is tagged ``mlflow.experimentKind = custom_model_development``, so that the
+  MLflow UI opens on its training runs, not on an empty GenAI traces page.
 - ``ensure_store(uri)``: fails fast (``TrackingError``) when a server is unreachable and
   creates a fresh sqlite store once, so parallel jobs never race on table creation.
 - ``start_run(cfg, run_name, tags=None, nested=False, run_id=None)``: a context manager
-  yielding the active ``mlflow.ActiveRun``. It logs the flattened config as params,
+  yielding the active ``mlflow.ActiveRun``. Inside another active run of this process
+  (the pipeline's parent run) it nests; otherwise it nests under
+  ``cfg.tracking.parent_run_id`` or, in a Hydra multirun, under the sweep's parent run
+  (``sweep_runs.MlflowStoreCallback``). Its name is ``cfg.tracking.run_name`` if set, else
+  ``run_name`` followed by the job's overrides in a multirun (``lr=0.0003 seed=1``), so
+  that sweep runs are told apart. It logs the flattened config as params,
   the resolved config as ``config.yaml``, and tags ``scenario``, ``policy_kind``,
   ``git_commit`` (plus ``tags``). If the body raises, the run ends ``FAILED``
   (``KILLED`` on Ctrl-C) and the exception propagates: no half-written run is ever
@@ -16,13 +27,13 @@ Contract:
   yields ``None`` and logs nothing.
 - ``log_metrics(metrics, step=None, prefix="")`` and ``log_figure(fig, path)`` are
   no-ops when no run is active.
-- ``MlflowStoreCallback``: a Hydra callback that calls ``ensure_store`` once in the
-  parent process before a multirun's jobs start (``conf/hydra/callbacks``).
+- Parent runs of sweeps (Hydra multiruns, Ray): ``experiments.sweep_runs``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import signal
@@ -34,11 +45,15 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-
 DEFAULT_URI = "sqlite:///mlflow.db"
 DEFAULT_EXPERIMENT = "pacegym"
 MAX_PARAM_LEN = 6000  # [chars] MLflow 3 param value limit is 6000
+EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
+EXPERIMENT_KIND = "custom_model_development"
+"""The MLflow UI's workflow for the experiment: training runs (not GenAI traces)."""
+PARENT_FILE = ".mlflow_parent_run.json"
+"""In a Hydra multirun's sweep dir: ``{"run_id": parent run, "sweep_keys": [...]}``, the
+parent its jobs nest under and the keys the sweep varies (the jobs' names show them)."""
 
 
 class TrackingError(RuntimeError):
@@ -71,17 +86,41 @@ def _plain(cfg: Any) -> Any:
 
 
 def tracking_uri(cfg: Any = None) -> str:
-    """The tracking URI: config, then ``$MLFLOW_TRACKING_URI``, then ``sqlite:///mlflow.db``."""
-    return _get(cfg, "tracking.uri") or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    """The tracking URI: config, then ``$MLFLOW_TRACKING_URI``, then ``sqlite:///mlflow.db``
+    (a relative sqlite path made absolute against the working directory)."""
+    uri = _get(cfg, "tracking.uri") or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
+    return absolute_uri(str(uri))
+
+
+def absolute_uri(uri: str) -> str:
+    """``sqlite:///rel/path.db`` -> ``sqlite:////abs/path.db`` (cwd); other URIs unchanged."""
+    prefix = "sqlite:///"
+    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
+        path = Path(uri[len(prefix) :]).expanduser()
+        if not path.is_absolute() and str(path) != ":memory:":
+            return prefix + str(path.resolve())
+    return uri
 
 
 def tracking_enabled(cfg: Any = None) -> bool:
     return bool(_get(cfg, "tracking.enabled", True))
 
 
+def _mlflow() -> Any:
+    """The mlflow module, or a one-line ``TrackingError`` saying how to get it or go without."""
+    try:
+        import mlflow
+    except ImportError as exc:
+        raise TrackingError(
+            "tracking needs MLflow (module 'mlflow' is not installed): pip install "
+            "'pacegym[train]', or run without tracking: tracking=off"
+        ) from exc
+    return mlflow
+
+
 def ensure_store(uri: str, timeout_s: float = 5.0) -> None:
     """Check a server answers ``/health`` (or create the sqlite store) before any work starts."""
-    import mlflow
+    mlflow = _mlflow()
 
     if uri.startswith(("http://", "https://")):
         url = uri.rstrip("/") + "/health"
@@ -141,6 +180,61 @@ def git_commit() -> str:
         return "unknown"
 
 
+def use_experiment(cfg: Any) -> Any:
+    """Point MLflow at ``cfg``'s store and experiment (created on first use, with its kind
+    tag: the UI then opens on runs); returns the ``mlflow.entities.Experiment``."""
+    mlflow = _mlflow()
+    uri = tracking_uri(cfg)
+    ensure_store(uri)
+    mlflow.set_tracking_uri(uri)
+    exp = mlflow.set_experiment(_get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT)
+    kind = exp.tags.get(EXPERIMENT_KIND_TAG, "")
+    if not kind or kind.endswith("_inferred"):  # never overwrite a kind a user chose
+        mlflow.MlflowClient(uri).set_experiment_tag(
+            exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
+        )
+    return exp
+
+
+def _multirun_marker() -> dict[str, Any]:
+    """In a Hydra multirun job: the sweep's ``PARENT_FILE`` (written by
+    ``sweep_runs.MlflowStoreCallback``), else ``{}``."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized():
+        return {}
+    hc = HydraConfig.get()
+    if hc.mode != RunMode.MULTIRUN:
+        return {}
+    marker = Path(hc.sweep.dir) / PARENT_FILE
+    return json.loads(marker.read_text()) if marker.is_file() else {}
+
+
+def multirun_parent() -> str | None:
+    """In a Hydra multirun job: the sweep's parent run id, else None."""
+    return _multirun_marker().get("run_id")
+
+
+def readable_name(cfg: Any, base: str) -> str:
+    """``cfg.tracking.run_name``, else ``base`` plus, in a Hydra multirun, the job's values of
+    the keys the sweep varies (``train ppo lr=0.0003 seed=1``): a sweep's runs differ."""
+    explicit = _get(cfg, "tracking.run_name")
+    if explicit:
+        return str(explicit)
+    keys = set(_multirun_marker().get("sweep_keys", []))
+    if not keys:
+        return base
+    from hydra.core.hydra_config import HydraConfig
+
+    parts = []
+    for override in HydraConfig.get().overrides.task:
+        key, _, value = str(override).partition("=")
+        if key.lstrip("+~") in keys:
+            parts.append(f"{key.lstrip('+~').split('.')[-1]}={value}")
+    return " ".join([base, *parts])
+
+
 def default_tags(cfg: Any, policy_kind: str | None = None) -> dict[str, str]:
     """Tags every run carries: scenario, policy kind, git commit."""
     scenario = _get(cfg, "scenario.name") or _get(cfg, "scenario") or "unknown"
@@ -157,20 +251,29 @@ def start_run(
     run_id: str | None = None,
     log_config: bool = True,
 ) -> Iterator[Any]:
-    """Start (or, with ``run_id``, reopen) an MLflow run; FAILED/KILLED if the body raises."""
+    """Start (or, with ``run_id``, reopen) an MLflow run; FAILED/KILLED if the body raises.
+
+    Nests under the active run of this process, else under ``tracking.parent_run_id`` or
+    the multirun's parent (module docstring).
+    """
     if not tracking_enabled(cfg):
         yield None
         return
-    import mlflow
-
-    uri = tracking_uri(cfg)
+    mlflow = _mlflow()
+    nested = nested or mlflow.active_run() is not None
+    parent = None
     if not nested:
-        ensure_store(uri)
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(_get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT)
+        use_experiment(cfg)
+        if run_id is None:
+            parent = _get(cfg, "tracking.parent_run_id") or multirun_parent()
     all_tags = {**default_tags(cfg), **dict(tags or {})}
     previous = _raise_on_sigterm() if not nested else None
-    run = mlflow.start_run(run_id=run_id, run_name=None if run_id else run_name, nested=nested)
+    run = mlflow.start_run(
+        run_id=run_id,
+        run_name=None if run_id else readable_name(cfg, run_name),
+        nested=nested,
+        parent_run_id=parent,
+    )
     try:
         mlflow.set_tags(all_tags)
         if log_config and run_id is None:
@@ -244,15 +347,3 @@ def log_figure(fig: Any, path: str) -> None:
 
     if mlflow.active_run() is not None:
         mlflow.log_figure(fig, path)
-
-
-class MlflowStoreCallback(Callback):
-    """Hydra callback: create/check the tracking store once before a multirun's jobs start."""
-
-    def on_multirun_start(self, config: Any, **_: Any) -> None:
-        if tracking_enabled(config):
-            ensure_store(tracking_uri(config))
-
-    def on_run_start(self, config: Any, **_: Any) -> None:
-        if tracking_enabled(config):
-            ensure_store(tracking_uri(config))

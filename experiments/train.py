@@ -2,7 +2,7 @@
 
 Examples::
 
-    pacegym-train                                    # PPO on live commerce
+    pacegym-train                                    # residual PPO on the tuned PID, live commerce
     pacegym-train agent=sac train.total_timesteps=200000
     pacegym-train experiment=train_residual_live
     pacegym-train train.resume=outputs/train/<date>   # continue an interrupted run
@@ -10,28 +10,49 @@ Examples::
 
 Writes into the Hydra run dir: ``model/`` (selected model), ``best_model/``,
 ``last_model/``, ``checkpoints/``, ``eval_history.csv``, ``learning_curve.png``,
-``train_result.json``. The MLflow run (tags ``run_type=train``, ``agent_name``,
-``model_dir``) gets the flattened config, learning curves (``train/*``, ``eval/*``),
-final held-out metrics (``final/*``), the plots, the config and the model.
-A resumed run reopens the interrupted run's MLflow run.
+``train_result.json``, ``train_config.yaml`` (the scenario, agent and train settings a
+resume reads back). The MLflow run (tags ``run_type=train``, ``agent_name``,
+``model_dir``) gets the flattened config, learning curves (``train/*`` including SB3's
+own losses, ``eval/*``), the selected model's held-out metrics (``final/*`` and, for
+sorting the runs table, the plain metric names), the reference controller's score on
+the same validation episodes (``eval/reference_pacing_score_v2``: the residual agent's base,
+else the tuned PID), the plots, the config and the model.
+
+A resume (``train.resume=<run dir or checkpoint>``) continues with the agent, the scenario
+and the state-shaping train settings (``RUN_STATE_KEYS``: n_envs, seeds, randomisation)
+the run was started with (its ``train_config.yaml``); naming different ones on the command
+line is refused. It reopens the interrupted run's MLflow run.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import yaml
 from hydra.core.hydra_config import HydraConfig
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
-from pacegym.agents.settings import AgentSettings, TrainSettings
+from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.training import TrainResult, train_agent, validate
+from pacegym.baselines.factory import from_spec, load_controller_yaml
+from pacegym.baselines.harness import run_episodes
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
 from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+
+log = logging.getLogger(__name__)
+
+CONFIG_FILE = "train_config.yaml"
+"""In a train run dir: the scenario, agent and train settings the run started with."""
+REFERENCE = "pid_tuned"
+"""The controller a non-residual agent's learning curve is drawn against."""
 
 
 def run_dir_of(cfg: DictConfig) -> Path:
@@ -42,13 +63,28 @@ def run_dir_of(cfg: DictConfig) -> Path:
         return Path("outputs/train")
 
 
-def settings_of(cfg: DictConfig) -> tuple[dict[str, Any], AgentSettings, TrainSettings]:
-    """The scenario (a plain dict) and the typed agent and train settings of a composed config.
+def containers(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Plain (scenario, agent, train) dicts of a composed config (``settings_of`` types them)."""
+    scenario = scenario_dict(cfg)
+    agent = OmegaConf.to_container(cfg.agent, resolve=True)
+    train = OmegaConf.to_container(cfg.train, resolve=True)
+    return scenario, agent, train  # type: ignore[return-value]
+
+
+def settings_of(
+    cfg: DictConfig,
+) -> tuple[dict[str, Any], AgentSettings, TrainSettings, dict[str, Any]]:
+    """The scenario (a plain dict), the typed agent and train settings of a composed config,
+    with a resume's own settings (``resumed_config``), and the plain dicts saved for it.
 
     Raises ``AgentConfigError`` naming the key for an unknown key or a value out of range.
     """
-    scenario = scenario_dict(cfg)
-    return scenario, AgentSettings.from_mapping(cfg.agent), TrainSettings.from_mapping(cfg.train)
+    scenario, agent, train_cfg = containers(cfg)
+    if train_cfg.get("resume"):
+        scenario, agent, saved = resumed_config(str(train_cfg["resume"]), scenario, agent)
+        train_cfg = resumed_train(train_cfg, saved)
+    plain = {"scenario": scenario, "agent": agent, "train": train_cfg}
+    return scenario, AgentSettings.from_mapping(agent), TrainSettings.from_mapping(train_cfg), plain
 
 
 def _resume_run_id(train: TrainSettings) -> str | None:
@@ -58,13 +94,83 @@ def _resume_run_id(train: TrainSettings) -> str | None:
     return (state.get("extra") or {}).get("mlflow_run_id")
 
 
+def _named_on_command_line(group: str) -> bool:
+    """True when the Hydra job's overrides set ``group`` (``agent=sac``, ``agent.x=...``)."""
+    if not HydraConfig.initialized():
+        return False
+    keys = (str(o).split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task)
+    return any(k == group or k.startswith(f"{group}.") for k in keys)
+
+
+def resumed_config(
+    resume: str, scenario: dict[str, Any], agent: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The scenario, agent and train settings of the run that ``resume`` continues (its
+    ``train_config.yaml``, else its Hydra ``.hydra/config.yaml``). An agent or scenario named
+    on the command line that differs from the run's is refused, naming both."""
+    run_dir = latest_checkpoint(resume).parent.parent
+    for path in (run_dir / CONFIG_FILE, run_dir / ".hydra" / "config.yaml"):
+        if path.is_file():
+            saved = yaml.safe_load(path.read_text())
+            break
+    else:
+        raise AgentConfigError(
+            f"train.resume = {resume!r}: no {CONFIG_FILE} or .hydra/config.yaml in {run_dir}: "
+            "cannot tell which agent and scenario the run trained"
+        )
+    for group, now in (("agent", agent), ("scenario", scenario)):
+        if _named_on_command_line(group) and now != saved[group]:
+            raise AgentConfigError(
+                f"train.resume = {resume!r}: {group} = {now.get('name')!r} differs from the "
+                f"run's {saved[group].get('name')!r}: drop the {group} override to resume"
+            )
+    return saved["scenario"], saved["agent"], saved.get("train") or {}
+
+
+RUN_STATE_KEYS = ("n_envs", "seed", "randomize", "eval_seed", "device", "torch_threads")
+"""``train`` settings that shape a run's state: a resume keeps the run's own; the others
+(budget, evaluation and checkpoint frequency, selection, progress bar) may change."""
+
+
+def resumed_train(train: dict[str, Any], saved: Mapping[str, Any]) -> dict[str, Any]:
+    """``train`` with the run's ``RUN_STATE_KEYS`` (a differing one named on the command line
+    is refused)."""
+    out = dict(train)
+    for key in RUN_STATE_KEYS:
+        if key not in saved or saved[key] == train.get(key):
+            continue
+        if _named_on_command_line(f"train.{key}"):
+            raise AgentConfigError(
+                f"train.resume = {train['resume']!r}: train.{key} = {train.get(key)!r} differs "
+                f"from the run's {saved[key]!r}: a resume keeps it; drop the override"
+            )
+        out[key] = saved[key]
+    return out
+
+
+def reference_controller(agent: AgentSettings) -> Any:
+    """What an agent should at least match: a residual agent's base, else the tuned PID."""
+    if agent.residual.enabled:
+        return from_spec(agent.residual.base)
+    return load_controller_yaml(REFERENCE)
+
+
+def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -> tuple[str, float]:
+    """``(name, mean score)`` of ``reference_controller`` on the validation episodes."""
+    ctrl = reference_controller(agent)
+    roll = run_episodes(ctrl, scenario, train.eval_episodes, train.eval_seed)
+    return ctrl.name, float(np.mean(roll.metrics[SCORE_KEY]))
+
+
 def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     """Validate, then train with tracking; returns the ``TrainResult``."""
     out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
-    scenario, agent, run_settings = settings_of(cfg)
-    validate(scenario, agent, run_settings)  # config errors surface before any run exists
+    scenario, agent, train_s, plain = settings_of(cfg)
+    validate(scenario, agent, train_s)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / CONFIG_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
     tags = {
         "run_type": "train",
         "agent_name": agent.name,
@@ -73,17 +179,27 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
         "run_dir": str(out.resolve()),
     }
     with tracking.start_run(
-        cfg, f"train-{agent.name}", tags, run_id=_resume_run_id(run_settings)
+        cfg, f"train {agent.name}", tags, run_id=_resume_run_id(train_s)
     ) as run:
         run_id = run.info.run_id if run is not None else None
+        log.info(
+            "training %s (%s) on %s for %s env-steps; run dir %s%s",
+            agent.name,
+            agent.algo,
+            scenario.get("name"),
+            f"{train_s.total_timesteps:,}",
+            out,
+            f"; MLflow run {run_id}" if run_id else "",
+        )
         result = train_agent(
             scenario,
             agent,
-            run_settings,
+            train_s,
             out,
             log_fn=tracking.log_metrics,
             meta={"mlflow_run_id": run_id, "agent_name": agent.name},
         )
+        ref_name, ref_score = reference_score(agent, scenario, train_s)
         summary = {
             "model_dir": str(result.model_dir.resolve()),
             "num_timesteps": result.num_timesteps,
@@ -94,20 +210,25 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             "resumed_from": result.resumed_from,
             "mlflow_run_id": run_id,
             "eval": result.eval,
+            "reference": {"name": ref_name, SCORE_KEY: ref_score},
         }
         (out / "train_result.json").write_text(json.dumps(summary, indent=2))
         if run is not None:
             import mlflow
 
             tracking.log_metrics(result.eval, prefix="final/")
+            tracking.log_metrics(result.eval)  # plain names: the runs table's sort columns
             tracking.log_metrics(
                 {"steps_per_s": result.steps_per_s, "wall_s": result.wall_s},
                 prefix="final/",
             )
-            mlflow.set_tag("model_dir", str(result.model_dir.resolve()))
+            tracking.log_metrics({f"eval/reference_{SCORE_KEY}": ref_score})
+            mlflow.set_tags({"model_dir": str(result.model_dir.resolve()), "reference": ref_name})
             if result.history:
                 fig = figures.learning_curve(
-                    result.history, f"{agent.name} on {scenario.get('name')}"
+                    result.history,
+                    f"{agent.name} on {scenario.get('name')}",
+                    reference={ref_name: ref_score},
                 )
                 fig.savefig(out / "learning_curve.png", dpi=100)
                 tracking.log_figure(fig, "plots/learning_curve.png")
@@ -123,11 +244,30 @@ def _main(cfg: DictConfig) -> float:
     """Console entry point; returns the held-out pacing score (for sweepers)."""
     result = train(cfg)
     score = result.eval.get(SCORE_KEY, float("nan"))
-    print(
-        f"trained {cfg.agent.name}: {result.num_timesteps} env-steps, "
-        f"{result.steps_per_s:,.0f} env-steps/s, held-out {SCORE_KEY} {score:.4f}, "
-        f"model in {result.model_dir}"
+    summary = json.loads((result.model_dir.parent / "train_result.json").read_text())
+    ref = summary["reference"]
+    log.info(
+        "trained %s: %s env-steps, %s env-steps/s, held-out (validation) score %.4f "
+        "against %.4f for %s on the same episodes; model in %s",
+        cfg.agent.name,
+        f"{result.num_timesteps:,}",
+        f"{result.steps_per_s:,.0f}",
+        score,
+        ref[SCORE_KEY],
+        ref["name"],
+        result.model_dir,
     )
+    if score < ref[SCORE_KEY] - 0.01:
+        log.info(
+            "below %s by %.3f: %s",
+            ref["name"],
+            ref[SCORE_KEY] - score,
+            "a residual agent (agent=ppo_residual) learns a correction of a tuned controller "
+            "and starts at its score; an agent from scratch needs millions of env-steps "
+            "(e.g. experiment=train_ppo_live)"
+            if not (cfg.agent.residual and cfg.agent.residual.enabled)
+            else "train longer (train.total_timesteps) or keep train.select=best",
+        )
     return float(score)
 
 

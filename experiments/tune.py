@@ -1,5 +1,14 @@
 """``pacegym-tune``: tune the baselines for a scenario with Optuna and promote the winners.
 
+For a controller kind and a scenario, ``tune`` runs Optuna's TPE sampler (seeded,
+multivariate) on the mean score (``SCORE_KEY``) over ``train_episodes`` episodes seeded
+from ``train_seed``. The kind's defaults and the incumbent (the curated parameters in
+use) are enqueued as the first trials, so the search never returns something that scores
+lower on the training seeds than what it started from. The best parameters are then
+confirmed on ``test_episodes`` held-out episodes seeded from ``test_seed`` (a disjoint
+seed range), paired against the incumbent on the same episodes (common random numbers).
+The search spaces are ``pacegym.baselines.tune.SPACES``.
+
     pacegym-tune --scenario daily_budget [--kinds pid exp_decay] [--trials 60] [--force]
 
 For each kind, ``pacegym.baselines.tune.tune`` searches on training seeds and confirms on
@@ -18,20 +27,111 @@ replaced). Files are written beside their target and renamed into place.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
+import math
 import os
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from pacegym.baselines.tune import SPACES, tune
-from pacegym.envs.params import ScenarioError
+from pacegym.baselines.controllers import ControllerConfigError
+from pacegym.baselines.factory import CONTROLLERS, build_controller
+from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.baselines.tune import (
+    SPACES,
+    Dimension,
+    Log,
+    Uniform,
+    check_seeds,
+    full_params,
+    in_space,
+    rollout,
+)
+from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
+
+
+def suggest(trial: Any, space: Mapping[str, Dimension]) -> dict[str, Any]:
+    """Parameters drawn by an Optuna ``trial`` from ``space``."""
+    out: dict[str, Any] = {}
+    for name, dim in space.items():
+        if isinstance(dim, Log):
+            out[name] = trial.suggest_float(name, dim.lo, dim.hi, log=True)
+        elif isinstance(dim, Uniform):
+            out[name] = trial.suggest_float(name, dim.lo, dim.hi)
+        else:
+            out[name] = trial.suggest_categorical(name, list(dim.values))
+    return out
+
+
+def tune(
+    kind: str,
+    scenario: str | ScenarioParams = "live_commerce",
+    trials: int = 60,
+    train_episodes: int = 200,
+    train_seed: int = 100_000,
+    test_episodes: int = 1000,
+    test_seed: int = 0,
+    seed: int = 0,
+    incumbent: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Tune ``kind`` on ``scenario``; confirm on held-out seeds against ``incumbent``.
+
+    Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
+    "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
+    defaults when None), "difference" ((mean, low, high) of tuned - incumbent on the
+    held-out score), "score_key"}``.
+    """
+    import optuna
+
+    if kind not in SPACES:
+        raise ValueError(f"kind = {kind!r}: allowed {sorted(SPACES)}")
+    if trials < 1 or train_episodes < 1 or test_episodes < 1:
+        raise ValueError("trials, train_episodes and test_episodes must be >= 1")
+    check_seeds(train_seed, train_episodes, test_seed, test_episodes)
+    space = SPACES[kind]
+    defaults = dataclasses.asdict(CONTROLLERS[kind][1]())
+    base = full_params(kind, incumbent) if incumbent is not None else defaults
+    fixed = {k: v for k, v in base.items() if k not in space}  # e.g. p_min, p_max
+
+    def objective(trial: Any) -> float:
+        params = {**fixed, **suggest(trial, space)}
+        try:
+            build_controller(kind, **params)
+        except ControllerConfigError:
+            return -math.inf
+        metrics = rollout(kind, params, scenario, train_episodes, train_seed).metrics
+        return float(metrics[SCORE_KEY].mean())
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(
+        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True)
+    )
+    study.enqueue_trial(in_space(defaults, space), skip_if_exists=True)
+    study.enqueue_trial(in_space(base, space), skip_if_exists=True)
+    study.optimize(objective, n_trials=trials)
+    best = full_params(kind, {**fixed, **study.best_params})
+    tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed)
+    base_roll = rollout(kind, base, scenario, test_episodes, test_seed)
+    return {
+        "kind": kind,
+        "score_key": SCORE_KEY,
+        "params": best,
+        "train": float(study.best_value),
+        "trials": len(study.trials),
+        "best_trial": int(study.best_trial.number),
+        "test": aggregate(tuned_roll.metrics, seed=test_seed),
+        "incumbent_test": aggregate(base_roll.metrics, seed=test_seed),
+        "difference": paired_difference(tuned_roll, base_roll, SCORE_KEY, seed=test_seed),
+    }
 
 
 def write_atomic(path: Path, text: str) -> None:

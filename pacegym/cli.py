@@ -3,18 +3,21 @@
 Each ``pacegym-<command>`` entry point lands here first, so that a command whose
 optional dependencies are missing says which extra to install, in one line on stderr
 with exit code 2, instead of an ``ImportError`` traceback from deep inside an import.
-Nothing heavier than the standard library is imported before that check.
+Nothing heavier than the standard library is imported before that check. Ctrl-C ends a
+command with one line on stderr and exit code 130 (no traceback, and no errors from
+libraries' threads tearing down).
 """
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from collections.abc import Callable
 
 EXTRAS: dict[str, tuple[str, ...]] = {
-    "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib"),
+    "core": ("numpy", "numba", "gymnasium", "yaml", "hydra", "matplotlib", "scipy", "tqdm"),
     "train": ("torch", "stable_baselines3", "sb3_contrib", "mlflow", "onnx", "onnxruntime"),
     "calibrate": ("pandas", "pyarrow", "threadpoolctl"),
     "tune": ("optuna",),
@@ -60,7 +63,17 @@ def run(command: str) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
-    importlib.import_module(module).main()
+    try:
+        importlib.import_module(module).main()
+    except KeyboardInterrupt:
+        # Ctrl-C: one line, no traceback. MLflow runs still open were ended KILLED on the
+        # way out, and a training run can continue from its checkpoints (train.resume).
+        # os._exit skips interpreter teardown, where libraries' threads and __del__ methods
+        # raise (the 'sys.meta_path is None' errors) after a KeyboardInterrupt.
+        print(f"\npacegym-{command.replace('_', '-')}: interrupted", file=sys.stderr)
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(130)
 
 
 def _entry(command: str) -> Callable[[], None]:

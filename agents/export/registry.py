@@ -6,6 +6,8 @@ signature (one float32 column per feature -> float64 throttle) and an input exam
 (rows at the middle of each feature's range, or the ones given), registers it as
 ``name`` and returns ``(model_uri, version)``; ``mlflow.pyfunc.load_model(model_uri)``
 then serves it. It logs into the active run, or into a new run named ``export-<name>``.
+The registered model and its new version get ``description`` and ``tags`` (what the
+MLflow UI's model page shows: where the pacer came from and what it scored).
 """
 
 from __future__ import annotations
@@ -47,8 +49,13 @@ def register_pacer(
     *,
     example_rows: np.ndarray | None = None,
     tags: dict[str, str] | None = None,
+    description: str | None = None,
 ) -> tuple[str, str]:
-    """Log and register ``artifact_dir`` as model ``name``; return ``(models:/name/version, version)``."""
+    """Log and register ``artifact_dir`` as model ``name``; return ``(models:/name/version, version)``.
+
+    ``tags`` go on the run, the registered model and the version; ``description`` on the
+    model and the version.
+    """
     import mlflow
     import pandas as pd
 
@@ -74,4 +81,12 @@ def register_pacer(
         if own_run:
             mlflow.end_run()
     version = str(info.registered_model_version)
+    client = mlflow.MlflowClient()
+    all_tags = {"pacer.schema_version": str(runtime.SCHEMA_VERSION), **(tags or {})}
+    if description:
+        client.update_registered_model(name, description=description)
+        client.update_model_version(name, version, description=description)
+    for key, value in all_tags.items():
+        client.set_registered_model_tag(name, key, value)
+        client.set_model_version_tag(name, version, key, value)
     return f"models:/{name}/{version}", version

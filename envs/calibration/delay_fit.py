@@ -9,8 +9,8 @@ Two routes, both returning a ``DelayFit`` (an empirical CDF for
   ``LEVELS`` (linear in between, as ``envs.delays.continuous_cdf`` interpolates).
 - ``fit_deconvolved``: only per-minute counts. ``impressions[m] = sum_k g[k]
   serves[m - k]`` is solved for ``g >= 0`` (non-negative least squares with a small
-  second-difference penalty). ``sum(g)`` is the render probability and
-  ``P(lag <= k minutes) ~= F(60 k + 30 s)`` (a serve falls uniformly within its
+  second-difference penalty, ``scipy.optimize.nnls``). ``sum(g)`` is the render
+  probability and ``P(lag <= k minutes) ~= F(60 k + 30 s)`` (a serve falls uniformly within its
   minute), so the CDF points sit at minute midpoints.
 """
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import linalg, optimize
 from threadpoolctl import threadpool_limits
 
 from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
@@ -144,30 +145,13 @@ def _one_blas_thread() -> threadpool_limits:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def nnls_gram(H: np.ndarray, b: np.ndarray, tol: float = 1e-10) -> np.ndarray:
-    """``argmin_{x >= 0} x'Hx/2 - b'x`` for positive definite ``H`` (Lawson-Hanson active set)."""
-    n = b.size
-    x = np.zeros(n)
-    active = np.zeros(n, dtype=bool)
-    scale = max(float(np.abs(b).max()), 1e-300)
-    for _ in range(3 * n):
-        w = b - H @ x
-        cand = ~active & (w > tol * scale)
-        if not cand.any():
-            break
-        active[np.flatnonzero(cand)[np.argmax(w[cand])]] = True
-        while True:
-            z = np.zeros(n)
-            idx = np.flatnonzero(active)
-            z[idx] = np.linalg.solve(H[np.ix_(idx, idx)], b[idx])
-            if (z[idx] > 0).all():
-                x = z
-                break
-            neg = idx[z[idx] <= 0]
-            alpha = np.min(x[neg] / np.maximum(x[neg] - z[neg], 1e-300))
-            x = x + alpha * (z - x)
-            active &= x > 1e-15
-            x[~active] = 0.0
+def nnls_gram(H: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``argmin_{x >= 0} x'Hx/2 - b'x`` for positive definite ``H``, by
+    ``scipy.optimize.nnls`` on the Cholesky factor: with ``H = R'R`` and ``R'c = b`` the
+    objective is ``|Rx - c|^2 / 2`` up to a constant."""
+    R = linalg.cholesky(H, lower=False)
+    c = linalg.solve_triangular(R, b, trans="T")
+    x, _ = optimize.nnls(R, c, maxiter=50 * b.size)
     return x
 
 

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacegym.baselines.stats import aggregate, bootstrap_means, paired_difference
+from pacegym.baselines.stats import aggregate, paired_difference
 
 
 def test_aggregate_has_mean_and_ci_for_every_key_and_is_seeded():
@@ -36,9 +36,29 @@ def test_paired_difference_removes_common_noise():
 
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=50))
-def test_bootstrap_means_stay_within_the_sample_range(values):
+def test_intervals_stay_within_the_sample_range(values):
     v = np.array(values)
-    means = bootstrap_means(v, 200, seed=0)
-    assert means.shape == (200,)
-    assert np.all(means >= v.min() - 1e-6 * (1 + abs(v.min())))
-    assert np.all(means <= v.max() + 1e-6 * (1 + abs(v.max())))
+    tol = 1e-6 * (1 + np.abs(v).max())
+    agg = aggregate({"v": v}, n_boot=200, seed=0)
+    lo, hi = agg["v_ci"]
+    assert v.min() - tol <= lo <= hi <= v.max() + tol
+    mean, dlo, dhi = paired_difference({"v": v}, {"v": v[::-1].copy()}, "v", n_boot=200)
+    d = v - v[::-1]
+    assert mean == d.mean()
+    assert d.min() - 2 * tol <= dlo <= dhi <= d.max() + 2 * tol
+
+
+def test_a_single_episode_has_a_zero_width_interval():
+    agg = aggregate({"v": np.array([0.25])}, n_boot=50)
+    assert agg["v"] == 0.25 and agg["v_ci"] == [0.25, 0.25]
+
+
+def test_large_samples_are_resampled_in_batches_with_the_same_result(monkeypatch):
+    from pacegym.baselines import stats
+
+    m = {"a": np.random.default_rng(3).normal(size=2000)}
+    whole = aggregate(m, n_boot=500, seed=4)
+    monkeypatch.setattr(stats, "_CHUNK", 2000 * 7)  # 7 resamples per batch
+    batched = aggregate(m, n_boot=500, seed=4)
+    assert batched["a"] == whole["a"]
+    assert batched["a_ci"] == pytest.approx(whole["a_ci"], rel=1e-12)

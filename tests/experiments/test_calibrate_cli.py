@@ -75,3 +75,31 @@ def test_calibrated_scenarios_compose_and_run_from_any_directory(name, monkeypat
     core = PacingCore(sc, 2)
     core.reset(np.arange(2), np.arange(2, dtype=np.uint64))
     core.step(np.ones(2))
+
+
+@pytest.mark.slow
+def test_a_calibrated_scenario_is_taken_by_name_from_its_directory(tmp_path, monkeypatch, capsys):
+    """The README's promise: after pacegym-calibrate, every command of that directory takes
+    scenario=calibrated_<name> (the CLI, gym.make, the Hydra apps)."""
+    import gymnasium as gym
+
+    from pacegym.experiments import simulate
+
+    monkeypatch.chdir(tmp_path)
+    simulate_logs.main(["--days", "2", "--campaigns", "1", "--seed", "5", "--out", "logs"])
+    calibrate.main(["logs/daily_budget_minutes.csv", "--name", "mine", "--no-plots"])
+    written = tmp_path / "conf" / "scenario" / "calibrated_mine.yaml"
+    assert written.is_file() and (written.parent / "calibrated_mine_trace.csv").is_file()
+    capsys.readouterr()
+    simulate.main(["--scenario", "calibrated_mine", "--episodes", "2"])
+    assert capsys.readouterr().out.startswith("calibrated_mine, fixed throttle")
+    env = gym.make("pacegym/DailyBudget-v0", scenario="calibrated_mine")
+    env.reset(seed=0)
+    env.step(env.action_space.sample())
+    assert env.unwrapped.scenario == load_yaml(written)
+    from pacegym.experiments.evaluate_config import register
+
+    register()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="evaluate", overrides=["scenario=calibrated_mine"])
+    assert resolve(scenario_dict(cfg)) == load_yaml(written)

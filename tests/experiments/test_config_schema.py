@@ -69,14 +69,15 @@ def test_compare_schema_defaults_come_from_the_code_that_uses_them():
 
 
 def test_train_yaml_sets_no_train_value_so_the_dataclass_rules():
-    _, agent, settings = settings_of(_compose("train", []))
+    _, agent, settings, _plain = settings_of(_compose("train", []))
     assert settings == TrainSettings()
-    assert agent.name == "ppo" and agent.hyperparams["n_steps"] == 64  # conf/agent/ppo.yaml
+    # the default agent is conf/agent/ppo_residual.yaml (a correction of the tuned PID)
+    assert agent.name == "ppo_residual" and agent.hyperparams["n_steps"] == 64
 
 
 def test_pipeline_yaml_sets_only_what_differs_from_the_defaults():
     cfg = _compose("pipeline", [])
-    _, _, settings = settings_of(cfg)
+    _, _, settings, _plain = settings_of(cfg)
     default = TrainSettings()
     fields = [f.name for f in dataclasses.fields(default)]
     changed = {k for k in fields if getattr(settings, k) != getattr(default, k)}
@@ -95,7 +96,7 @@ def test_training_validation_and_test_seeds_are_disjoint(experiment):
     ``train.eval_seed + i``, test episode ``i`` ``compare.seed + i``: the ranges must not
     meet, or a model would be selected or tested on an episode it trained on."""
     overrides = [f"experiment={experiment}"] if experiment else []
-    _, _, t = settings_of(_compose("train", overrides))
+    _, _, t, _plain = settings_of(_compose("train", overrides))
     test_seed = CompareConfig().seed
     ranges = sorted(
         [

@@ -1,4 +1,5 @@
-"""The end-to-end pipeline on a tiny budget: train, compare, export hook, all tracked."""
+"""The end-to-end pipeline on a tiny budget: train, compare, export, all tracked under one
+parent run."""
 
 import json
 
@@ -6,6 +7,7 @@ import mlflow
 import pytest
 from hydra import compose, initialize_config_dir
 
+from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments.config import CONF_DIR
 from pacegym.experiments.pipeline import pipeline
 
@@ -30,7 +32,6 @@ def test_pipeline_tiny(tmp_path, monkeypatch):
         f"compare.baselines=[{pid}]",
         "compare.episodes=8",
         "compare.n_boot=100",
-        "pipeline.export=false",
     ]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose("pipeline", overrides)
@@ -39,7 +40,32 @@ def test_pipeline_tiny(tmp_path, monkeypatch):
     assert {r["name"] for r in board["rows"]} == {"pid_test", "ppo_residual"}
     assert summary["winner"]["name"] == board["winner"]["name"]
     assert summary["train"]["num_timesteps"] == 512
+    assert (tmp_path / "run" / "pacer" / "manifest.json").is_file()
     runs = mlflow.search_runs(experiment_names=["pacegym"], output_format="list")
-    types = sorted(r.data.tags.get("run_type") for r in runs)
-    assert types == ["compare", "compare_entry", "compare_entry", "train"]
+    by_type: dict[str, list] = {}
+    for r in runs:
+        by_type.setdefault(r.data.tags.get("run_type"), []).append(r)
+    assert {t: len(v) for t, v in by_type.items()} == {
+        "pipeline": 1,
+        "train": 1,
+        "compare": 1,
+        "compare_entry": 2,
+        "export": 1,
+    }
     assert all(r.info.status == "FINISHED" for r in runs)
+    (parent,) = by_type["pipeline"]
+    assert summary["mlflow_run_id"] == parent.info.run_id
+    assert parent.info.run_name == "pipeline ppo_residual"
+    assert parent.data.tags["winner"] == board["winner"]["name"]
+    assert parent.data.metrics[SCORE_KEY] == pytest.approx(board["winner"][SCORE_KEY])
+    for step in ("train", "compare", "export"):  # every step is a child of the pipeline run
+        assert by_type[step][0].data.tags["mlflow.parentRunId"] == parent.info.run_id
+    compare_id = by_type["compare"][0].info.run_id
+    assert all(e.data.tags["mlflow.parentRunId"] == compare_id for e in by_type["compare_entry"])
+    export = by_type["export"][0]
+    assert export.data.metrics[SCORE_KEY] == pytest.approx(board["winner"][SCORE_KEY])
+    train = by_type["train"][0]
+    assert train.info.run_name == "train ppo_residual"
+    assert SCORE_KEY in train.data.metrics and "train/value_loss" in train.data.metrics
+    exp = mlflow.get_experiment(parent.info.experiment_id)
+    assert exp.tags["mlflow.experimentKind"] == "custom_model_development"

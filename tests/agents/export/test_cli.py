@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -68,8 +69,20 @@ def test_baseline_winner_from_leaderboard_cli(tmp_path):
         capture_output=True,
         text=True,
         timeout=120,
+        cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
     )
     assert r.returncode == 0, r.stderr
+    import mlflow  # tracked by default in the working directory's store, like the other apps
+
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
+    (run,) = client.search_runs([client.get_experiment_by_name("pacegym").experiment_id])
+    assert run.info.run_name == "export pid_tuned" and run.info.status == "FINISHED"
+    assert run.data.tags["run_type"] == "export" and run.data.tags["policy_kind"] == "pid"
+    assert run.data.metrics[SCORE_KEY] == pytest.approx(metrics[SCORE_KEY])
+    assert run.data.metrics["metric_parity_max_abs_diff"] == 0.0
+    arts = {a.path for a in client.list_artifacts(run.info.run_id, "pacer")}
+    assert {"pacer/manifest.json", "pacer/verification.json", "pacer/rules.py"} <= arts
     report = json.loads((out / "verification.json").read_text())
     assert report["metric_parity"]["max_abs_diff"] == 0.0
     manifest = json.loads((out / "manifest.json").read_text())
@@ -141,6 +154,17 @@ def _learned_winner(tmp_path, ppo_model, uri):
 
     served = mlflow.pyfunc.load_model(report["registered"]["model_uri"])
     assert report["registered"]["model_uri"] == "models:/pacer-test/1"
+    client = mlflow.MlflowClient(uri)
+    registered = client.get_registered_model("pacer-test")
+    version = client.get_model_version("pacer-test", "1")
+    for entry in (registered, version):
+        assert "ppo-small" in entry.description and "live_commerce" in entry.description
+        assert entry.tags["source_run_id"] == run.info.run_id
+        assert float(entry.tags[f"metric.{SCORE_KEY}"]) == pytest.approx(metrics[SCORE_KEY])
+    export_run = client.get_run(version.run_id)
+    assert export_run.data.tags["run_type"] == "export"
+    assert export_run.info.run_name == "export ppo-small"
+    assert export_run.data.metrics["action_parity_max_abs_error"] <= 1e-5
     pacer = load_pacer(tmp_path / "art")
     x = np.zeros((3, 14), np.float32)
     x[:, 1], x[:, 2], x[:, 12] = 1.0, 4.7, -4.0

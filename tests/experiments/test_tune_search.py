@@ -7,8 +7,9 @@ import dataclasses
 import pytest
 
 from pacegym.baselines.factory import CONTROLLERS, build_controller
-from pacegym.baselines.tune import SPACES, Choice, Log, Uniform, in_space, rollout, tune
+from pacegym.baselines.tune import SPACES, Choice, Log, Uniform, in_space, rollout
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.experiments.tune import tune
 
 
 def test_every_kind_has_a_space_of_real_parameters():

@@ -1,0 +1,121 @@
+"""Parent runs of sweeps: one MLflow run that the jobs of a Hydra multirun or the trials of
+a Ray sweep nest under, in the store the user configured.
+
+The jobs run in other processes (joblib, Ray), so the parent is created by id with
+``MlflowClient`` rather than made active: ``open_parent`` creates it RUNNING, the jobs
+nest under it by id (``tracking.parent_run_id``, or ``<sweep dir>/.mlflow_parent_run.json``
+found by ``tracking.multirun_parent``), and ``finish_parent`` ends it FINISHED when every
+child finished (else FAILED) with the best child's score.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+from pacegym.envs.metrics import SCORE_KEY
+from pacegym.experiments.tracking import (
+    PARENT_FILE,
+    default_tags,
+    ensure_store,
+    tracking_enabled,
+    tracking_uri,
+    use_experiment,
+)
+
+SUMMARY_METRIC = SCORE_KEY
+"""The metric a sweep's parent run reports the best child of (higher is better)."""
+
+
+def open_parent(cfg: Any, name: str, tags: Mapping[str, str] | None = None) -> str:
+    """Create a RUNNING parent run for jobs of other processes (a sweep); returns its id.
+
+    Not made active here: jobs nest under it by id (``tracking.parent_run_id`` or the
+    multirun marker file) and ``finish_parent`` ends it.
+    """
+    import mlflow
+
+    exp = use_experiment(cfg)
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    run = client.create_run(
+        exp.experiment_id,
+        run_name=name,
+        tags={**default_tags(cfg, policy_kind="sweep"), "run_type": "sweep", **dict(tags or {})},
+    )
+    return str(run.info.run_id)
+
+
+def finish_parent(cfg: Any, parent_id: str) -> dict[str, Any]:
+    """End a parent run: FINISHED when every child finished, else FAILED; log how many
+    children, and the best child's ``SUMMARY_METRIC`` (metric ``best_<SCORE_KEY>``, tag
+    ``best_run_id``). Returns those figures."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    parent = client.get_run(parent_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
+    ok = [c for c in children if c.info.status == "FINISHED"]
+    scored = [c for c in ok if SUMMARY_METRIC in c.data.metrics]
+    summary: dict[str, Any] = {"children": len(children), "finished": len(ok)}
+    client.log_metric(parent_id, "children", len(children))
+    if scored:
+        best = max(scored, key=lambda c: c.data.metrics[SUMMARY_METRIC])
+        summary["best_run_id"] = best.info.run_id
+        summary[f"best_{SUMMARY_METRIC}"] = best.data.metrics[SUMMARY_METRIC]
+        client.log_metric(parent_id, f"best_{SUMMARY_METRIC}", summary[f"best_{SUMMARY_METRIC}"])
+        client.set_tag(parent_id, "best_run_id", best.info.run_id)
+        client.set_tag(parent_id, "best_run_name", best.info.run_name)
+    status = "FINISHED" if children and len(ok) == len(children) else "FAILED"
+    client.set_terminated(parent_id, status)
+    summary["status"] = status
+    return summary
+
+
+def sweep_keys(overrides: list[str], sweeper_params: Mapping[str, Any]) -> list[str]:
+    """The keys a multirun varies: command-line sweeps (``a=1,2``, ``range(...)``,
+    ``choice(...)``, ``glob(...)``) and the sweeper's ``params`` (experiment files)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    keys = [o.key_or_group for o in parser.parse_overrides(overrides) if o.is_sweep_override()]
+    return sorted({*keys, *(str(k) for k in sweeper_params)})
+
+
+class MlflowStoreCallback(Callback):
+    """Hydra callback: check/create the store once and open the parent run of a multirun.
+
+    ``on_multirun_start`` runs once in the launching process: it creates the store (no
+    race between parallel jobs), opens the sweep's parent run and writes its id to
+    ``<sweep dir>/.mlflow_parent_run.json``, where every job finds it (``multirun_parent``);
+    ``on_multirun_end`` ends it (``finish_parent``).
+    """
+
+    def on_multirun_start(self, config: Any, **_: Any) -> None:
+        if not tracking_enabled(config):
+            return
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        overrides = [str(o) for o in config.hydra.overrides.task]
+        keys = sweep_keys(overrides, config.hydra.sweeper.get("params") or {})
+        parent = open_parent(
+            config,
+            f"{config.hydra.job.name} sweep {sweep_dir.name}",
+            {"sweep_dir": str(sweep_dir.resolve()), "overrides": " ".join(overrides)[:5000]},
+        )
+        marker = {"run_id": parent, "sweep_keys": keys}
+        (sweep_dir / PARENT_FILE).write_text(json.dumps(marker))
+
+    def on_multirun_end(self, config: Any, **_: Any) -> None:
+        marker = Path(str(config.hydra.sweep.dir)) / PARENT_FILE
+        if tracking_enabled(config) and marker.is_file():
+            finish_parent(config, json.loads(marker.read_text())["run_id"])
+
+    def on_run_start(self, config: Any, **_: Any) -> None:
+        if tracking_enabled(config):
+            ensure_store(tracking_uri(config))

@@ -1,0 +1,392 @@
+"""The doc-check: every command in README.md and docs/*.md, found and run as written.
+
+``extract`` reads a Markdown file and returns its commands in document order:
+
+- each line of a fenced ``bash`` block (``\\`` continuations joined, comments dropped);
+- each fenced ``python`` block, as one script;
+- inline code that starts like a command with arguments (``pacegym-... args``,
+  ``python -m ...``, ``python benchmarks/...``, ``mlflow ...``) or a Python call that
+  makes or resolves an env (``gym.make(...)``, ``pacegym.envs.resolve(...)``).
+
+``Workspace.run`` runs one of them in a scratch directory that plays a user's working
+directory (its own ``./mlflow.db``, ``outputs/``, ``./conf``, and ``~`` for ``~/...``
+paths). It changes a command only where the docs cannot be taken literally:
+
+- budgets are shortened (``SHORTEN``: fewer env-steps, episodes, trials, days), by
+  arguments appended after the documented ones, so the documented ones still parse;
+- placeholders (``<time>``, ``<date>``, ``<sac run>``, ``<train run id>``) become what
+  earlier commands made: the newest train/compare (or SAC train) run dir, the newest train
+  run's MLflow id;
+- servers (``mlflow ui``, ``mlflow server ... &``) get a free local port, are checked to
+  answer, and are stopped;
+- ``python benchmarks/...`` (run from a clone's root) gets the clone's path;
+- a few Python recipes get a shorter flight (``PYTHON_SHORTEN``).
+
+What cannot run in a test is listed in ``COVERED_ELSEWHERE`` with the place that does run
+it (CI's install and test command). A command that is neither run nor listed fails
+``test_every_documented_command_is_known`` in ``tests/test_docs.py``: the docs cannot
+gain a command that nothing checks.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
+BIN = Path(sys.executable).parent
+"""The venv's scripts (``pacegym-*``, ``mlflow``), first on the commands' PATH."""
+
+COMMAND_STARTS = ("pacegym-", "python -m ", "python benchmarks/", "mlflow ", "python3 ")
+PYTHON_STARTS = ("gym.make(", "pacegym.envs.resolve(")
+
+TRAIN_SHORT = (
+    "train.total_timesteps=1024",
+    "train.n_envs=16",
+    "train.eval_freq=0",
+    "train.eval_episodes=8",
+    "train.checkpoint_freq=0",
+    "train.max_minutes=0",
+)
+SHORTEN: dict[str, tuple[str, ...]] = {
+    "pacegym-train": TRAIN_SHORT,
+    "pacegym-pipeline": (*TRAIN_SHORT, "compare.episodes=32", "compare.n_boot=200"),
+    "pacegym-compare": ("compare.episodes=32", "compare.n_boot=200"),
+    "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
+    "pacegym-export": ("verify.record_episodes=2",),
+    "pacegym-tune": (
+        "--trials=1",
+        "--refine=1",
+        "--train-episodes=16",
+        "--test-episodes=16",
+        "--overwrite",
+    ),
+    "pacegym-simulate": ("--episodes=16",),
+    "pacegym-simulate-logs": ("--days=4", "--campaigns=1"),
+    "python -m pacegym.experiments.sweep_ray": (
+        *(o for o in TRAIN_SHORT if "eval_freq" not in o and "checkpoint" not in o),
+        "agent.hyperparams.learning_rate=0.0003",  # one grid axis left: 2 trials
+    ),
+    f"python {REPO}/benchmarks/bench_evaluate.py": ("--episodes=50", "--repeats=1"),
+    f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
+}
+"""Program -> arguments appended to shorten its documented run (the last value wins)."""
+
+AS_IS = ("pacegym-calibrate ", "mlflow ui ", "mlflow server ")
+"""Programs the doc-check runs without shortening (quick, or servers it stops itself)."""
+
+
+def has_rule(text: str) -> bool:
+    """True when the doc-check knows how to run ``text`` (a shortening or ``AS_IS``)."""
+    text = text.replace("python benchmarks/", f"python {REPO}/benchmarks/")
+    return any(text == p or text.startswith(p + " ") for p in SHORTEN) or text.startswith(AS_IS)
+
+
+PYTHON_SHORTEN: dict[str, tuple[str, str]] = {
+    "RecordVideo(env": (
+        'gym.make("pacegym/LiveCommerce-v0", render_mode="rgb_array")',
+        'gym.make("pacegym/LiveCommerce-v0", render_mode="rgb_array",'
+        ' scenario={"base": "live_commerce", "time": {"flight_min": 5}})',
+    ),
+}
+"""A Python recipe containing the key -> (text, replacement): a shorter flight."""
+
+COVERED_ELSEWHERE: dict[str, str] = {
+    "python3 -m venv .venv": "the install: .ci/run does it on a fresh clone",
+    ". .venv/bin/activate": "the install: .ci/run does it on a fresh clone",
+    'pip install -e ".[all,dev]"': "the install: .ci/run; the wheel: tests/test_install.py",
+    "python -m pytest -q": "the test command itself: .ci/run runs it verbatim",
+}
+"""A documented command (prefix) that a test cannot run -> what runs it instead."""
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    """One documented command: where it is, ``bash`` or ``python``, and its text."""
+
+    where: str  # "README.md:42"
+    kind: str
+    text: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.where} {self.text[:60]}"
+
+
+def _strip_comment(line: str) -> str:
+    """``line`` without a trailing ``# comment`` (a ``#`` outside quotes)."""
+    quote = None
+    for i, ch in enumerate(line):
+        if quote:
+            quote = None if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch == "#" and (i == 0 or line[i - 1].isspace()):
+            return line[:i].rstrip()
+    return line.rstrip()
+
+
+def extract(path: Path) -> list[DocCommand]:
+    """The commands of one Markdown file, in document order (module docstring)."""
+    rel = path.relative_to(REPO)
+    out: list[DocCommand] = []
+    fence: str | None = None
+    block: list[tuple[int, str]] = []
+    for no, line in enumerate(path.read_text().splitlines(), start=1):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            if fence is None:
+                fence = stripped[3:].strip() or "text"
+                block = []
+                continue
+            if fence == "python":
+                out.append(
+                    DocCommand(f"{rel}:{block[0][0]}", "python", "\n".join(t for _, t in block))
+                )
+            elif fence == "bash":
+                pending, start = "", 0
+                for n, text in block:
+                    text = _strip_comment(text)
+                    if not pending:
+                        start = n
+                    if text.endswith("\\"):
+                        pending += text[:-1].rstrip() + " "
+                        continue
+                    full = (pending + text.strip()).strip()
+                    pending = ""
+                    if full:
+                        out.append(DocCommand(f"{rel}:{start}", "bash", full))
+            fence = None
+            continue
+        if fence is not None:
+            block.append((no, line))
+            continue
+        for span in re.findall(r"`([^`]+)`", line):
+            span = span.strip()
+            if span.startswith(COMMAND_STARTS) and " " in span:
+                out.append(DocCommand(f"{rel}:{no}", "bash", span))
+            elif span.startswith(PYTHON_STARTS) and span.endswith(")"):
+                out.append(DocCommand(f"{rel}:{no}", "python-expr", span))
+    return out
+
+
+def all_commands() -> list[DocCommand]:
+    return [c for doc in DOCS for c in extract(doc)]
+
+
+def covered_elsewhere(text: str) -> str | None:
+    """Why ``text`` (a whole command) is not run here, or None when it is."""
+    for prefix, reason in COVERED_ELSEWHERE.items():
+        if text.startswith(prefix):
+            return reason
+    return None
+
+
+def segments(cmd: DocCommand) -> tuple[list[str], list[str]]:
+    """``(to run, covered elsewhere)``: the ``&&``-joined parts of a bash command."""
+    parts = [p.strip() for p in cmd.text.split("&&")] if cmd.kind == "bash" else [cmd.text]
+    run = [p for p in parts if covered_elsewhere(p) is None]
+    return run, [p for p in parts if covered_elsewhere(p) is not None]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.status, r.read().decode("utf-8", "replace")
+
+
+class Workspace:
+    """A user's working directory for the documented commands (module docstring)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.home = root / "home"
+        self.port = _free_port()
+        self.servers: list[subprocess.Popen] = []
+        self.done: dict[str, str] = {}  # command as run -> where it was first documented
+        self.env = {
+            k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "VIRTUAL_ENV")
+        }
+        self.env.update(
+            HOME=str(self.home),
+            PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            MPLCONFIGDIR=str(Path.home() / ".config" / "matplotlib"),
+            MLFLOW_DISABLE_TELEMETRY="true",
+            RAY_DISABLE_USAGE_STATS="1",
+            PYTHONUNBUFFERED="1",
+        )
+        self._own_configs()
+
+    def _own_configs(self) -> None:
+        """The user's own scenario files that the README's examples name."""
+        mine = "name: mine\nbase: daily_budget\ntraffic: {base_rate: 6.0}\n"
+        for folder in (
+            self.root / "path" / "to",
+            self.root / "conf" / "scenario",
+            self.home / "pacing-conf" / "scenario",
+        ):
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / ("mine.yaml")).write_text(mine)
+
+    # -- placeholders -------------------------------------------------------------------
+
+    def _newest(self, pattern: str, marker: str) -> Path:
+        found = [p for p in self.root.glob(pattern) if (p / marker).exists()]
+        if not found:
+            raise AssertionError(f"no {pattern} with {marker} yet: an earlier command failed")
+        return max(found, key=lambda p: p.stat().st_mtime)
+
+    def substitute(self, text: str) -> str:
+        """Placeholders and literal example paths -> what earlier commands made."""
+        if re.search(r"outputs/train/(<time>|<date>|shaped_[AB])", text):
+            train = self._newest("outputs/train/*", "model/agent.json").relative_to(self.root)
+            text = re.sub(r"outputs/train/(<time>|<date>|shaped_[AB])", str(train), text)
+        if "outputs/compare/<time>" in text:
+            board = self._newest("outputs/compare/*", "leaderboard.json").relative_to(self.root)
+            text = text.replace("outputs/compare/<time>", str(board))
+        if "<sac run>" in text:
+            sac = [
+                p
+                for p in self.root.glob("outputs/train/*")
+                if (p / "train_config.yaml").is_file()
+                and "algo: sac" in (p / "train_config.yaml").read_text()
+            ]
+            assert sac, "no SAC run yet: an earlier command failed"
+            newest = max(sac, key=lambda p: p.stat().st_mtime)
+            text = text.replace("<sac run>", str(newest.relative_to(self.root)))
+        if "<train run id>" in text:
+            train = self._newest("outputs/train/*", "train_result.json")
+            run_id = json.loads((train / "train_result.json").read_text())["mlflow_run_id"]
+            text = text.replace("<train run id>", run_id)
+        text = text.replace("python benchmarks/", f"python {REPO}/benchmarks/")  # a clone's
+        text = text.replace("--port 5000", f"--port {self.port}")
+        text = text.replace("127.0.0.1:5000", f"127.0.0.1:{self.port}")
+        return text.replace("--host 0.0.0.0", "--host 127.0.0.1")
+
+    @staticmethod
+    def shorten(text: str) -> str:
+        """``text`` with its program's ``SHORTEN`` arguments appended, and documented
+        ``key=value`` arguments that they replace left out (so that two documented
+        commands that differ only in a budget are one command here)."""
+        for program in sorted(SHORTEN, key=len, reverse=True):
+            if text == program or text.startswith(program + " "):
+                extra = SHORTEN[program]
+                replaced = {a.split("=", 1)[0] for a in extra if not a.startswith("-")}
+                args = shlex.split(text[len(program) :])
+                kept = [a for a in args if "=" not in a or a.split("=", 1)[0] not in replaced]
+                return " ".join([program, *map(shlex.quote, kept), *extra])
+        return text
+
+    # -- running ------------------------------------------------------------------------
+
+    def run(self, cmd: DocCommand, timeout: float = 600) -> str:
+        """Run ``cmd``; returns its output. Raises AssertionError naming the command."""
+        if cmd.kind == "python":
+            return self._python(cmd, self._short_python(cmd.text))
+        if cmd.kind == "python-expr":
+            script = (
+                "import gymnasium as gym\nimport pacegym, pacegym.envs\n"
+                'id = "pacegym/DailyBudget-v0"\n'
+                f"made = {cmd.text}\n"
+                "if hasattr(made, 'reset'):\n    made.reset(seed=0)\n    print(made.unwrapped.scenario.name)\n"
+                "else:\n    print(made.name)\n"
+            )
+            return self._python(cmd, script)
+        todo, _ = segments(cmd)
+        outputs = []
+        for part in todo:
+            text = self.shorten(self.substitute(part))
+            if text in self.done:  # the same command documented twice: run once
+                outputs.append(f"(ran at {self.done[text]})")
+                continue
+            if text.startswith("mlflow ui"):
+                outputs.append(self._server(cmd, f"{text} --port {self.port + 1}", self.port + 1))
+                self._stop(self.servers.pop())
+            elif text.startswith("mlflow server") and text.endswith("&"):
+                outputs.append(self._server(cmd, text[:-1].strip(), self.port))
+            else:
+                outputs.append(self._shell(cmd, text, timeout))
+            self.done[text] = cmd.where
+        return "\n".join(outputs)
+
+    def _short_python(self, script: str) -> str:
+        for key, (old, new) in PYTHON_SHORTEN.items():
+            if key in script:
+                assert old in script, f"PYTHON_SHORTEN[{key!r}] no longer matches the recipe"
+                script = script.replace(old, new)
+        return script
+
+    def _python(self, cmd: DocCommand, script: str) -> str:
+        path = self.root / "snippet.py"
+        path.write_text(script)
+        return self._shell(cmd, f"python {path.name}", 600)
+
+    def _shell(self, cmd: DocCommand, text: str, timeout: float) -> str:
+        r = subprocess.run(
+            ["bash", "-c", text],
+            cwd=self.root,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if r.returncode != 0:
+            raise AssertionError(
+                f"{cmd.where}: `{cmd.text}` failed (ran `{text}`, exit {r.returncode})\n"
+                f"stdout:\n{r.stdout[-2500:]}\nstderr:\n{r.stderr[-4000:]}"
+            )
+        return r.stdout + r.stderr
+
+    def _server(self, cmd: DocCommand, text: str, port: int) -> str:
+        """Start a documented server, wait until it answers, return what it shows."""
+        proc = subprocess.Popen(
+            shlex.split(text),
+            cwd=self.root,
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        self.servers.append(proc)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise AssertionError(f"{cmd.where}: `{text}` exited: {proc.stderr.read()[-3000:]}")
+            try:
+                if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
+                    url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search"
+                    return _get(url + "?max_results=50")[1]
+            except OSError:
+                time.sleep(0.5)
+        raise AssertionError(f"{cmd.where}: `{text}` did not answer on port {port} in 90 s")
+
+    @staticmethod
+    def _stop(proc: subprocess.Popen) -> None:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+    def close(self) -> None:
+        while self.servers:
+            self._stop(self.servers.pop())

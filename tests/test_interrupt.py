@@ -1,0 +1,42 @@
+"""Ctrl-C ends a command with one line on stderr and exit code 130, and the MLflow run KILLED."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import mlflow
+import pytest
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_training_is_one_line_and_the_run_ends_killed(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "MLFLOW_TRACKING_URI"}
+    code = "from pacegym.cli import train; train()"  # what the pacegym-train script runs
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, "train.total_timesteps=50000000", "train.eval_freq=0"],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    log = None
+    while time.monotonic() < deadline and proc.poll() is None:  # wait until it trains
+        logs = list(tmp_path.glob("outputs/train/*/train.log"))
+        if logs and "training" in logs[0].read_text():
+            log = logs[0]
+            break
+        time.sleep(0.5)
+    assert log is not None, proc.communicate()[1][-2000:]
+    time.sleep(2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip().splitlines()[-1] == "pacegym-train: interrupted"
+    assert "Traceback" not in err and "meta_path" not in err
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (run,) = client.search_runs([client.get_experiment_by_name("pacegym").experiment_id])
+    assert run.info.status == "KILLED"
