@@ -67,10 +67,9 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     "pacegym-export": ("verify.record_episodes=2",),
     "pacegym-tune": (
         "--trials=1",
-        "--refine=1",
-        "--train-episodes=16",
-        "--test-episodes=16",
-        "--overwrite",
+        "--train-episodes=8",
+        "--test-episodes=8",
+        "--no-promote",
     ),
     "pacegym-simulate": ("--episodes=16",),
     "pacegym-simulate-logs": ("--days=4", "--campaigns=1"),
