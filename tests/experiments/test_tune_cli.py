@@ -44,3 +44,16 @@ def test_bad_arguments_exit_2(tmp_path, monkeypatch, capsys):
         assert e.value.code == 2
     assert "--trials = 0: allowed [1, inf)" in capsys.readouterr().err
     assert not (tmp_path / "outputs").exists()
+
+
+def test_compare_picks_the_scenarios_own_tuned_set():
+    from pacegym.experiments.compare import find_baselines
+
+    daily = find_baselines(["*_tuned"], "daily_budget")
+    assert {p.parent.name for p in daily} == {"daily_budget"} and len(daily) == 4
+    live = find_baselines(["*_tuned"], "live_commerce")
+    assert {p.parent.name for p in live} == {"controller"} and len(live) == 4
+    # a scenario without its own set falls back to the live-commerce set
+    assert find_baselines(["pid_tuned"], "calibrated_daily_budget") == [
+        p for p in live if p.stem == "pid_tuned"
+    ]
