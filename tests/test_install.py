@@ -67,6 +67,12 @@ def _tracked_copy(dest: Path) -> Path:
     return dest
 
 
+def _build_wheel(project: Path, dest: Path) -> None:
+    """A wheel of ``project`` into ``dest``, built by the test's own interpreter."""
+    cmd = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
+    _run([*cmd, "-w", dest, project], dest.parent)
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory) -> dict[str, Path]:
     """Build the wheel and install it, without extras, into a fresh venv."""
@@ -75,21 +81,7 @@ def installed(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("install")
     src = _tracked_copy(root / "src")
     wheel_dir = root / "dist"
-    _run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "-w",
-            wheel_dir,
-            src,
-        ],
-        root,
-    )
+    _build_wheel(src, wheel_dir)
     (wheel,) = wheel_dir.glob("pacegym-*.whl")
     venv = root / "venv"
     _run([sys.executable, "-m", "venv", venv], root)
@@ -250,21 +242,7 @@ def test_generic_packages_beside_it_break_nothing(installed, tmp_path):
             '[build-system]\nrequires = ["setuptools"]\nbuild-backend = "setuptools.build_meta"\n'
         )
         # built by the test's own interpreter (the fresh venv's setuptools may lack wheel)
-        _run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "wheel",
-                "-q",
-                "--no-deps",
-                "--no-build-isolation",
-                "-w",
-                tmp_path / "wheels",
-                proj,
-            ],
-            tmp_path,
-        )
+        _build_wheel(proj, tmp_path / "wheels")
     for wheel in sorted((tmp_path / "wheels").glob("*.whl")):
         _run([py, "-m", "pip", "install", "-q", "--no-deps", wheel], tmp_path)
     check = """
