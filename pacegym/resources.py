@@ -34,12 +34,17 @@ def is_config_path(name: str) -> bool:
     return name.endswith((".yaml", ".yml"))
 
 
+def _bases(search: Iterable[str | Path]) -> tuple[Path, ...]:
+    """The config folders in lookup order: the caller's, ``./conf``, the package's."""
+    return (*(Path(d) for d in search), USER_CONF, conf_dir())
+
+
 def find_config(group: str, name: str, search: Iterable[str | Path] = ()) -> Path | None:
     """The YAML file for config ``name`` of ``group`` by the module's lookup order, or None."""
     if is_config_path(name):
         path = Path(name).expanduser()
         return path.resolve() if path.is_file() else None
-    for base in (*(Path(d) for d in search), USER_CONF, conf_dir()):
+    for base in _bases(search):
         path = base / group / f"{name}.yaml"
         if path.is_file():
             return path.resolve()
@@ -49,7 +54,7 @@ def find_config(group: str, name: str, search: Iterable[str | Path] = ()) -> Pat
 def config_files(group: str, search: Iterable[str | Path] = ()) -> dict[str, Path]:
     """Every config of ``group`` visible by name -> the file the lookup order picks, by name."""
     files: dict[str, Path] = {}
-    for base in (*(Path(d) for d in search), USER_CONF, conf_dir()):
+    for base in _bases(search):
         for p in sorted((base / group).glob("*.yaml")):
             files.setdefault(p.stem, p.resolve())
     return dict(sorted(files.items()))
