@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from gymnasium.utils import seeding
 
-from pacegym.baselines.protocol import Controller
+from pacegym.baselines.protocol import Clairvoyant, Controller
 from pacegym.envs.core import PacingCore
 from pacegym.envs.kernel import F_COUNTED_SPEND
 from pacegym.envs.pacing_env import SEED_HIGH
@@ -76,6 +76,8 @@ def run_episodes(
         rows = np.arange(b)
         core.reset(rows, seeds[start : start + b])
         controller.reset(b)
+        if isinstance(controller, Clairvoyant):
+            controller.attach(core)
         max_ticks = int(core.flight_ticks.max())
         if record:
             throttle = np.full((b, max_ticks), np.nan, dtype=np.float32)

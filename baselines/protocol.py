@@ -6,9 +6,12 @@ harness compares them on identical scenarios and seeds.
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from pacegym.envs.core import PacingCore
 
 
 @runtime_checkable
@@ -28,3 +31,16 @@ class Controller(Protocol):
     def reset(self, n: int) -> None: ...
 
     def act(self, obs: np.ndarray) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Clairvoyant(Protocol):
+    """A reference policy that reads the simulator itself (``baselines.oracle``).
+
+    Contract: ``baselines.harness.run_episodes`` calls ``attach(core)`` right after
+    ``reset(n)``, once the ``n`` new episodes of ``core`` are seeded and before the first
+    ``act``. It may read ``core`` and step copies of it (``PacingCore.clone``); it must
+    never step or modify ``core`` itself. Deployable policies never implement this.
+    """
+
+    def attach(self, core: PacingCore) -> None: ...

@@ -184,6 +184,20 @@ class PacingCore:
         self.plan_cum[rows] = np.clip(plan, 0.0, 1.0)
         write_obs_rows(rows, *self._obs_args)
 
+    def clone(self) -> PacingCore:
+        """An independent copy of this core in its current state (same episodes, same
+        random streams): stepping the copy does not touch this core. Every array is copied
+        in place into a new core's buffers, so the copy's bound kernel arguments stay valid.
+        """
+        other = PacingCore(self.scenario, self.n)
+        for name, value in vars(self).items():
+            if isinstance(value, np.ndarray):
+                target = getattr(other, name)
+                if target.shape != value.shape:  # a data-driven forecast or a delay table
+                    raise RuntimeError(f"PacingCore.clone: {name} differs in shape")
+                np.copyto(target, value)
+        return other
+
     # -- stepping -------------------------------------------------------------------------
 
     def step(self, throttle: np.ndarray) -> StepResult:

@@ -1,0 +1,228 @@
+"""The clairvoyant controller: the hindsight-optimal schedule of each episode, re-planned.
+
+``OracleController`` is the reference every other policy is measured against (regret,
+normalised score; ``baselines.normalise``). It knows what no causal policy can: the
+episode's realised eligible requests (the traffic stream does not depend on actions, so a
+copy of the core stepped at throttle 0 reveals them; ``realised_requests``), the
+episode's true fill and render rates and delay distribution. From these it solves
+``baselines.hindsight`` (a linear program on HiGHS) for the schedule that maximises the
+expected score. It then runs through the same simulator on the same seeds as every
+other controller (common random numbers), so it faces the same serving and delay
+randomness; it re-solves the rest of the flight on the
+realised state (spend counted so far, impressions in flight: clairvoyant MPC),
+``replans`` times per flight, evenly spaced.
+
+It implements ``Controller`` plus ``Clairvoyant.attach(core)``: the harness
+(``baselines.harness.run_episodes``) hands it the core after each reset. Solver failures
+and time-outs are counted per episode in ``failures`` (the episode then runs at throttle
+0, a visibly bad score the caller reports and excludes; ``baselines.normalise``).
+"""
+
+from __future__ import annotations
+
+import math
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pacegym.baselines.controllers import ControllerConfigError, check_range
+from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
+from pacegym.envs import kernel as K
+from pacegym.envs.core import PacingCore
+
+
+@dataclass(frozen=True)
+class OracleConfig:
+    """Re-planning and solver settings of the clairvoyant."""
+
+    replans: int = (
+        10  # [-] re-solves on the realised state per flight, evenly spaced; 0 = open loop
+    )
+    block_min: float = 0.0  # [min] ticks sharing one throttle; 0 = one tick (auto below)
+    max_blocks: int = 1500  # [-] flights longer than this many ticks use longer blocks
+    time_limit_s: float = 60.0  # [s] HiGHS time limit per solve
+    threads: int = 2  # [-] episodes solved concurrently
+    noise_aware: bool = True  # price counting noise into the penalties (else fluid LP)
+
+    def validate(self, kind: str = "oracle") -> None:
+        check_range(kind, "replans", self.replans, 0, 1000)
+        check_range(kind, "block_min", self.block_min, 0.0, 1440.0)
+        check_range(kind, "max_blocks", self.max_blocks, 10, 1_000_000)
+        check_range(kind, "time_limit_s", self.time_limit_s, 0.0, 3600.0, low_open=True)
+        check_range(kind, "threads", self.threads, 1, 256)
+        for key in ("replans", "max_blocks", "threads"):
+            value = getattr(self, key)
+            if int(value) != value:
+                raise ControllerConfigError(
+                    f"controller.params.{key} = {value!r} is not a whole number for kind {kind!r}"
+                )
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+
+def realised_requests(core: PacingCore) -> np.ndarray:
+    """``(n, max_ticks)`` eligible requests each campaign of ``core`` will see, tick by tick.
+
+    Read from a copy of the core stepped at throttle 0: the traffic stream is consumed
+    identically whatever the throttle (``envs.kernel``), so the copy's requests are the
+    ones the real core will draw. Rows past a campaign's flight are 0.
+    """
+    probe = core.clone()
+    n = probe.n
+    ticks = int(probe.flight_ticks.max())
+    out = np.zeros((n, ticks), dtype=np.int64)
+    zero = np.zeros(n)
+    last = probe.ist[:, K.I_REQUESTS].copy()
+    t = 0
+    while not probe.done.all() and t < ticks:
+        probe.step(zero)
+        now = probe.ist[:, K.I_REQUESTS]
+        out[:, t] = now - last
+        last = now.copy()
+        t += 1
+    return out
+
+
+def hindsight_episodes(
+    core: PacingCore, requests: np.ndarray, noise_aware: bool = True
+) -> list[HindsightEpisode]:
+    """The hindsight problem of every campaign of ``core`` at the start of its episode;
+    ``noise_aware`` prices Poisson counting noise into the excesses (else the fluid model)."""
+    sc = core.scenario.score
+    eps = []
+    for b in range(core.n):
+        ft = int(core.par[b, K.P_FLIGHT_TICKS])
+        row = int(core.par[b, K.P_DELAY_ROW])
+        surv = core.surv[row]
+        q = surv[:-1] - surv[1:]
+        eps.append(
+            HindsightEpisode(
+                requests=requests[b, :ft],
+                fill=float(core.par[b, K.P_FILL]),
+                render=float(core.par[b, K.P_RENDER]),
+                q=q,
+                budget=float(core.par[b, K.P_BUDGET]),
+                price=core.price,
+                media=core.media,
+                plan_cum=core.plan_cum[b].copy(),
+                ticks_per_slot=core.tps,
+                window_slots=core.win_slots,
+                tolerance=core.tolerance,
+                burst_tolerance=core.burst_tolerance,
+                w_waste=float(sc.waste),
+                w_misplaced=float(sc.misplaced),
+                w_burst=float(sc.burst),
+                spend_variance=core.price if noise_aware else 0.0,
+            )
+        )
+    return eps
+
+
+def realised_state(core: PacingCore, b: int, ep: HindsightEpisode) -> tuple[int, np.ndarray, float]:
+    """``(t0, fixed_slot_spend, fixed_post_cost)`` of campaign ``b`` now: spend counted per
+    slot so far plus the impressions in flight placed at the tick they will be counted."""
+    t0 = int(core.ist[b, K.I_T])
+    T, tps = ep.flight_ticks, ep.ticks_per_slot
+    fixed = core.slot_spend[b, : ep.n_slots].copy()
+    D = core.n_delay
+    head = int(core.ist[b, K.I_HEAD])
+    pend = core.pending[b, (head + np.arange(D)) % D].astype(float)  # counted at t0 + k
+    when = t0 + np.arange(D)
+    inside = when < T
+    np.add.at(fixed, when[inside] // tps, pend[inside] * core.price)
+    post = float(pend[~inside].sum()) * core.media
+    return t0, fixed, post
+
+
+@dataclass
+class OracleController:
+    """Clairvoyant MPC on the hindsight LP (see the module docstring)."""
+
+    config: OracleConfig = field(default_factory=OracleConfig)
+    name: str = "oracle"
+    kind: str = "oracle"
+
+    def __post_init__(self) -> None:
+        self._core: PacingCore | None = None
+        self._episodes: list[HindsightEpisode] = []
+        self._schedule = np.zeros((0, 0))
+        self._next_plan = np.zeros(0, dtype=np.int64)
+        self._block = np.ones(0, dtype=np.int64)
+        self.failures = 0
+        self.solves = 0
+        self.solve_seconds: list[float] = []
+        self.failed = np.zeros(0, dtype=bool)
+        self.failure_messages: list[str] = []
+
+    def reset(self, n: int) -> None:
+        self._core = None
+        self._schedule = np.zeros((n, 0))
+        self.failed = np.zeros(n, dtype=bool)
+
+    def attach(self, core: PacingCore) -> None:
+        """Read the realised traffic of ``core``'s new episodes and plan each of them."""
+        self._core = core
+        req = realised_requests(core)
+        self._episodes = hindsight_episodes(core, req, bool(self.config.noise_aware))
+        ticks = req.shape[1]
+        self._schedule = np.zeros((core.n, ticks + 1))
+        self.failed = np.zeros(core.n, dtype=bool)
+        tick_min = core.tick_s / 60.0
+        ft = core.flight_ticks
+        if self.config.replans > 0:
+            self._every = np.maximum(1, ft // (int(self.config.replans) + 1))
+        else:
+            self._every = np.full(core.n, 1 << 62, dtype=np.int64)
+        self._next_plan = self._every.copy()
+        self._block = np.array([self._block_ticks(ep, tick_min) for ep in self._episodes])
+        self._plan(list(range(core.n)), self._episodes)
+
+    def _block_ticks(self, ep: HindsightEpisode, tick_min: float) -> int:
+        if self.config.block_min > 0:
+            return max(1, round(self.config.block_min / tick_min))
+        return max(1, math.ceil(ep.flight_ticks / self.config.max_blocks))
+
+    def _plan(self, rows: list[int], problems: list[HindsightEpisode]) -> None:
+        def one(i: int) -> HindsightSolution:
+            b = rows[i]
+            return solve(problems[i], int(self._block[b]), self.config.time_limit_s)
+
+        if self.config.threads > 1 and len(rows) > 1:
+            with ThreadPoolExecutor(self.config.threads) as pool:
+                sols = list(pool.map(one, range(len(rows))))
+        else:
+            sols = [one(i) for i in range(len(rows))]
+        for b, ep, sol in zip(rows, problems, sols, strict=True):
+            self.solves += 1
+            self.solve_seconds.append(sol.seconds)
+            if not sol.ok:
+                if not self.failed[b]:
+                    self.failures += 1
+                    self.failure_messages.append(f"episode row {b} at tick {ep.t0}: {sol.message}")
+                self.failed[b] = True
+                self._schedule[b, ep.t0 :] = 0.0
+                continue
+            self._schedule[b, ep.t0 : ep.flight_ticks] = sol.throttle[ep.t0 :]
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        core = self._core
+        if core is None:
+            raise RuntimeError(
+                "the oracle needs the simulator's core: run it through "
+                "baselines.harness.run_episodes (it calls attach after each reset)"
+            )
+        t = core.ist[:, K.I_T]
+        running = core.ist[:, K.I_DONE] == 0
+        due = np.flatnonzero(running & (t >= self._next_plan) & ~self.failed)
+        if due.size:
+            problems = []
+            for b in due:
+                ep = self._episodes[b]
+                t0, fixed, post = realised_state(core, int(b), ep)
+                problems.append(ep.at(t0, fixed, post))
+            self._plan([int(b) for b in due], problems)
+            self._next_plan[due] += self._every[due]
+        idx = np.minimum(t, self._schedule.shape[1] - 1)
+        return self._schedule[np.arange(core.n), idx].astype(np.float64)
