@@ -23,7 +23,9 @@ from pacegym.baselines.controllers import (
     ProportionalController,
 )
 from pacegym.baselines.controllers_pid import PIDConfig, PIDController
+from pacegym.baselines.oracle import OracleConfig, OracleController
 from pacegym.baselines.protocol import Controller
+from pacegym.baselines.reference import ReferenceConfig, ReferenceController
 
 CONTROLLERS: dict[str, tuple[type, type]] = {
     "on_off": (OnOffController, OnOffConfig),
@@ -31,16 +33,31 @@ CONTROLLERS: dict[str, tuple[type, type]] = {
     "pid": (PIDController, PIDConfig),
     "exp_decay": (ExpDecayController, ExpDecayConfig),
 }
-"""kind -> (controller class, config dataclass)."""
+"""kind -> (controller class, config dataclass): the deployable baselines (tuned, exported)."""
+
+YARDSTICKS: dict[str, tuple[type, type]] = {
+    "reference": (ReferenceController, ReferenceConfig),
+    "oracle": (OracleController, OracleConfig),
+}
+"""The normalised score's 0 and 100 (``baselines.normalise``): built like controllers, but
+never tuned, crowned or exported; the oracle is clairvoyant (``Clairvoyant``) and runs
+only through ``baselines.harness``."""
+
+
+def _registry(kind: str) -> tuple[type, type]:
+    if kind in CONTROLLERS:
+        return CONTROLLERS[kind]
+    if kind in YARDSTICKS:
+        return YARDSTICKS[kind]
+    raise ControllerConfigError(
+        f"controller.kind = {kind!r} is not a controller kind: allowed "
+        f"{sorted(CONTROLLERS) + sorted(YARDSTICKS)}"
+    )
 
 
 def config_class(kind: str) -> type:
     """The frozen config dataclass of ``kind``; raises naming the allowed kinds."""
-    if kind not in CONTROLLERS:
-        raise ControllerConfigError(
-            f"controller.kind = {kind!r} is not a controller kind: allowed {sorted(CONTROLLERS)}"
-        )
-    return CONTROLLERS[kind][1]
+    return _registry(kind)[1]
 
 
 def build_controller(kind: str, name: str | None = None, **params: Any) -> Controller:
@@ -49,8 +66,7 @@ def build_controller(kind: str, name: str | None = None, **params: Any) -> Contr
     Unknown parameter names and out-of-range values raise ``ControllerConfigError``
     naming ``controller.params.<key>``, the value and the allowed range.
     """
-    cfg_cls = config_class(kind)
-    cls = CONTROLLERS[kind][0]
+    cls, cfg_cls = _registry(kind)
     allowed = {f.name for f in dataclasses.fields(cfg_cls)}
     unknown = sorted(set(params) - allowed)
     if unknown:

@@ -43,12 +43,15 @@ class Rollout:
     With ``record=True``: ``throttle`` and ``counted_spend`` (cumulative, currency) per
     tick ``(episodes, max_ticks)`` (NaN after the flight), ``slot_spend`` and
     ``plan_cum`` per slot, ``drain`` impressions counted k ticks after the end, and
-    ``budget``/``flight_ticks`` per episode.
+    ``budget``/``flight_ticks`` per episode. ``failed`` marks the episodes on which a
+    ``Clairvoyant`` controller reported a failure (its ``failed`` attribute); None for
+    other controllers.
     """
 
     name: str
     metrics: dict[str, np.ndarray]
     traces: dict[str, np.ndarray] = field(default_factory=dict)
+    failed: np.ndarray | None = None  # (episodes,) bool: a Clairvoyant's solver failed
 
 
 def run_episodes(
@@ -69,6 +72,7 @@ def run_episodes(
     parts: list[dict[str, np.ndarray]] = []
     trace_parts: list[dict[str, np.ndarray]] = []
     core: PacingCore | None = None
+    failed: list[np.ndarray] = []
     for start in range(0, episodes, batch_size):
         b = min(batch_size, episodes - start)
         if core is None or core.n != b:
@@ -92,6 +96,8 @@ def run_episodes(
                 spend[running, t] = core.fst[running, F_COUNTED_SPEND]
             t += 1
         parts.append(core.metrics())
+        if isinstance(controller, Clairvoyant):
+            failed.append(np.asarray(getattr(controller, "failed", np.zeros(b)), dtype=bool))
         if record:
             tot = core.totals()
             trace_parts.append(
@@ -119,4 +125,5 @@ def run_episodes(
                     for a in arrs
                 ]
             traces[k] = np.concatenate(arrs)
-    return Rollout(getattr(controller, "name", type(controller).__name__), metrics, traces)
+    name = getattr(controller, "name", type(controller).__name__)
+    return Rollout(name, metrics, traces, np.concatenate(failed) if failed else None)

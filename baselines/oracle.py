@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -142,7 +143,7 @@ class OracleController:
 
     config: OracleConfig = field(default_factory=OracleConfig)
     name: str = "oracle"
-    kind: str = "oracle"
+    kind: ClassVar[str] = "oracle"
 
     def __post_init__(self) -> None:
         self._core: PacingCore | None = None

@@ -14,6 +14,11 @@ Policies:
   runs) plus, with ``compare.discover_agents``, the latest finished MLflow train run of
   every agent name on this scenario.
 
+Yardsticks (``compare.oracle``, on by default): the clairvoyant ``oracle`` and the naive
+``reference`` (``conf/controller/{oracle,reference}.yaml``) run on the same episodes;
+every row then carries its regret and normalised score (0 reference, 100 oracle) and
+the table ranks by it. ``compare.oracle=false`` leaves them out.
+
 Writes ``leaderboard.json`` (layout: ``experiments.leaderboard``) and ``leaderboard.md``
 in the run dir, prints the markdown table, and logs a parent MLflow run
 (``run_type=compare``) with one nested run per policy (``run_type=compare_entry``).
@@ -35,7 +40,7 @@ from omegaconf import DictConfig
 
 from pacegym import progress
 from pacegym.agents.policy import load_controller
-from pacegym.baselines.factory import from_spec
+from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
@@ -77,6 +82,15 @@ def find_baselines(
             )
         found.extend(h for h in hits if h not in found)
     return found
+
+
+def yardstick_configs(search: Sequence[str | Path] = ()) -> list[Path]:
+    """The ``reference`` and ``oracle`` controller configs (./conf's own first)."""
+    files = config_files("controller", search)
+    missing = [k for k in YARDSTICKS if k not in files]
+    if missing:
+        raise ValueError(f"compare.oracle = true needs controller configs {missing}")
+    return [files[k] for k in YARDSTICKS]
 
 
 def _model_dir(entry: str, cfg: DictConfig) -> tuple[Path, str | None]:
@@ -153,6 +167,8 @@ def compare(
     baselines = [
         (p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines), scenario.name)
     ]
+    if c.oracle:
+        baselines += [(p, yaml.safe_load(p.read_text())) for p in yardstick_configs()]
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
@@ -177,7 +193,9 @@ def compare(
             roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
             pbar.update(episodes)
             src = {"controller": spec, "config": str(path)}
-            entries.append(lb.Entry(name, "baseline", str(spec["kind"]), roll, src))
+            kind = str(spec["kind"])
+            role = kind if kind in YARDSTICKS else "baseline"
+            entries.append(lb.Entry(name, role, kind, roll, src))
         names = {e.name for e in entries}
         for md, rid in models:
             meta = json.loads((md / "agent.json").read_text())
@@ -227,8 +245,9 @@ def compare(
             tracking.log_figure(fig, "plots/leaderboard.png")
             figures.close(fig)
             w = doc["winner"]
-            mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
-            tracking.log_metrics({f"winner_{c.primary}": w[str(c.primary)]})
+            if w is not None:
+                mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
+                tracking.log_metrics({f"winner_{c.primary}": w[str(c.primary)]})
     return doc
 
 
@@ -243,7 +262,8 @@ def _main(cfg: DictConfig) -> float:
     doc = compare(cfg)
     log.info("%s", lb.markdown(doc))
     log.info("\nleaderboard.json: %s", _run_dir() / "leaderboard.json")
-    return float(doc["winner"][str(cfg.compare.primary)])
+    w = doc["winner"]
+    return float(w[str(cfg.compare.primary)]) if w is not None else float("nan")
 
 
 main = hydra_app("compare")(_main)

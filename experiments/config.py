@@ -53,6 +53,7 @@ class CompareConfig:
     level: float = LEVEL  # confidence level of the intervals
     batch_size: int = BATCH_SIZE  # [campaigns] stepped together by the harness
     primary: str = PRIMARY  # the metric that ranks the leaderboard (METRIC_KEYS)
+    oracle: bool = True  # add the oracle and reference rows: regret + normalised score
 
 
 @dataclass(frozen=True)

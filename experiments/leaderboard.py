@@ -9,9 +9,11 @@
       "level": 0.95, "n_boot": 2000,
       "primary": "pacing_score_v2",          # ranking key (SCORE_KEY) (higher is better)
       "best_baseline": "<name>",             # reference of the paired differences
+      "normalised": true | false,            # rows carry regret / normalised (oracle and
+                                             # reference rows present); ranked by it
       "mlflow_run_id": "<parent run id>",    # null without tracking
       "rows": [                              # best first
-        {"rank": 1, "name": "...", "type": "agent" | "baseline",
+        {"rank": 1, "name": "...", "type": "agent" | "baseline" | "oracle" | "reference",
          "kind": "ppo" | "pid" | ...,        # algorithm or controller kind
          "mlflow_run_id": "<nested compare-entry run id>",
          "run_id": "<train run id holding model/ artifacts>" | null,   # agents
@@ -21,9 +23,13 @@
                  | {"controller": {"kind", "name", "params"}, "config": "conf/..yaml"},
          "<metric>": mean, "<metric>_ci": [lo, hi],       # every envs.metrics.METRIC_KEYS
          "diff_vs_best_baseline": mean, "diff_vs_best_baseline_ci": [lo, hi],
-         "significant": true | false}       # CI of the difference excludes 0
+         "significant": true | false,       # CI of the difference excludes 0
+         "regret": mean, "regret_ci": [lo, hi],           # oracle - policy, paired
+         "normalised": x, "normalised_ci": [lo, hi],      # 0 reference, 100 oracle
+         "normalised_episodes": n, "oracle_failures_excluded": k}
       ],
-      "winner": {...}                        # a copy of rows[0]
+      "winner": {...}                        # a copy of the best agent or baseline row
+                                             # (never the oracle or the reference)
     }
 """
 
@@ -34,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pacegym.baselines.harness import Rollout
+from pacegym.baselines.normalise import normalise
 from pacegym.baselines.stats import LEVEL, N_BOOT, aggregate, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 
@@ -46,7 +53,7 @@ class Entry:
     """One evaluated policy."""
 
     name: str
-    type: str  # agent | baseline
+    type: str  # agent | baseline | oracle | reference (YARDSTICKS: the normalised scale)
     kind: str
     rollout: Rollout
     source: dict[str, Any] = field(default_factory=dict)
@@ -59,7 +66,13 @@ def build(
     n_boot: int = N_BOOT,
     level: float = LEVEL,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Rows (best first) and the best baseline's name (None when there is no baseline)."""
+    """Rows (best first) and the best baseline's name (None when there is no baseline).
+
+    With one ``oracle`` and one ``reference`` entry every row gets its regret and
+    normalised score (``baselines.normalise``) and rows are ranked by the normalised
+    score; otherwise by ``primary``. Oracle and reference rows are ranked with the rest
+    (the oracle is first by construction) but never chosen as the best baseline.
+    """
     if not entries:
         raise ValueError("compare: nothing to rank (no baselines and no agents)")
     if primary not in METRIC_KEYS:
@@ -68,6 +81,9 @@ def build(
         e.name: aggregate(e.rollout.metrics, n_boot=n_boot, seed=0, level=level) for e in entries
     }
     baselines = [e for e in entries if e.type == "baseline"]
+    oracle = next((e for e in entries if e.type == "oracle"), None)
+    reference = next((e for e in entries if e.type == "reference"), None)
+    scaled = oracle is not None and reference is not None
     best = max(baselines, key=lambda e: aggs[e.name][primary]) if baselines else None
     rows = []
     for e in entries:
@@ -88,17 +104,42 @@ def build(
             row["diff_vs_best_baseline"] = d
             row["diff_vs_best_baseline_ci"] = [lo, hi]
             row["significant"] = bool(lo > 0.0 or hi < 0.0)
+        if scaled:
+            assert oracle is not None and reference is not None
+            ns = normalise(
+                e.rollout.metrics[primary],
+                reference.rollout.metrics[primary],
+                oracle.rollout.metrics[primary],
+                oracle.rollout.failed,
+                n_boot=n_boot,
+                seed=0,
+                level=level,
+            )
+            row.update(ns.as_dict())
         rows.append(row)
-    rows.sort(key=lambda r: r[primary], reverse=True)
+    key = "normalised" if scaled else primary
+    rows.sort(key=lambda r: (not _isnan(r[key]), r[key]), reverse=True)
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
     return [{"rank": r.pop("rank"), **r} for r in rows], (best.name if best else None)
 
 
+def _isnan(x: float) -> bool:
+    return x != x
+
+
+def winner(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The best row that is a deployable policy (an agent or a baseline), or None."""
+    return next((dict(r) for r in rows if r["type"] in ("agent", "baseline")), None)
+
+
 def metric_summary(agg: Mapping[str, Any]) -> dict[str, float]:
-    """``{key, key_ci_lo, key_ci_hi}`` of every metric of an aggregate (one MLflow write)."""
+    """``{key, key_ci_lo, key_ci_hi}`` of every metric of an aggregate (one MLflow write),
+    and of ``regret`` and ``normalised`` when the row has them (finite values only)."""
     out: dict[str, float] = {}
-    for k in METRIC_KEYS:
+    for k in (*METRIC_KEYS, "regret", "normalised"):
+        if k not in agg or _isnan(agg[k]):
+            continue
         lo, hi = agg[f"{k}_ci"]
         out.update({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
     return out
@@ -124,9 +165,10 @@ def document(
         "n_boot": n_boot,
         "primary": primary,
         "best_baseline": best_baseline,
+        "normalised": bool(rows) and "normalised" in rows[0],
         "mlflow_run_id": mlflow_run_id,
         "rows": rows,
-        "winner": dict(rows[0]) if rows else None,
+        "winner": winner(rows),
     }
 
 
@@ -135,12 +177,21 @@ def _ci(r: Mapping[str, Any], key: str, digits: int = 4) -> str:
     return f"{r[key]:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
+def _fmt_ci(r: Mapping[str, Any], key: str, digits: int, sign: str = "") -> str:
+    if key not in r or _isnan(r[key]):
+        return "-"
+    lo, hi = r[f"{key}_ci"]
+    return f"{r[key]:{sign}.{digits}f} [{lo:{sign}.{digits}f}, {hi:{sign}.{digits}f}]"
+
+
 def markdown(doc: Mapping[str, Any]) -> str:
     """The leaderboard as a markdown table (means with 95% CIs)."""
     p = doc["primary"]
+    scaled = bool(doc.get("normalised"))
+    extra = "normalised (0 ref, 100 oracle) | regret | " if scaled else ""
     head = (
-        f"| # | policy | type | {p} | diff vs {doc['best_baseline']} | delivery | "
-        "wasted_post_end | wasted_over_budget | tracking_error | margin |"
+        f"| # | policy | type | {extra}{p} | diff vs {doc['best_baseline']} | delivery | "
+        "wasted_post_end | wasted_over_budget | misplaced | burst |"
     )
     lines = [
         f"Leaderboard: {doc['scenario']}, {doc['episodes']} held-out episodes "
@@ -151,19 +202,24 @@ def markdown(doc: Mapping[str, Any]) -> str:
     ]
     for r in doc["rows"]:
         if "diff_vs_best_baseline" in r:
-            lo, hi = r["diff_vs_best_baseline_ci"]
             star = " *" if r["significant"] else ""
-            diff = f"{r['diff_vs_best_baseline']:+.4f} [{lo:+.4f}, {hi:+.4f}]{star}"
+            diff = _fmt_ci(r, "diff_vs_best_baseline", 4, "+") + star
         else:
             diff = "-"
-        lines.append(
-            f"| {r['rank']} | {r['name']} | {r['type']} ({r['kind']}) | {_ci(r, p)} | {diff} | "
-            f"{_ci(r, 'delivery', 3)} | {_ci(r, 'wasted_post_end', 3)} | "
-            f"{_ci(r, 'wasted_over_budget', 3)} | {_ci(r, 'tracking_error', 3)} | "
-            f"{_ci(r, 'margin', 3)} |"
-        )
+        cells = [str(r["rank"]), r["name"], f"{r['type']} ({r['kind']})"]
+        if scaled:
+            cells += [_fmt_ci(r, "normalised", 1), _fmt_ci(r, "regret", 4)]
+        cells += [_fmt_ci(r, p, 4), diff]
+        cells += [_fmt_ci(r, k, 3) for k in ("delivery", "wasted_post_end")]
+        cells += [_fmt_ci(r, k, 3) for k in ("wasted_over_budget", "misplaced", "burst")]
+        lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
         "`*`: the paired difference's CI excludes 0 (same episodes, common random numbers)."
     )
+    if scaled:
+        lines.append(
+            "normalised = 100 (policy - reference) / (oracle - reference) on the same episodes; "
+            "regret = oracle - policy per episode (docs/oracle.md)."
+        )
     return "\n".join(lines)
