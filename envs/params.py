@@ -160,7 +160,8 @@ class TimeParams:
 
 
 MAX_NOISE_TAU_S = 1e7
-"""[s] longest noise correlation time (~116 days: longer is constant over any flight)."""
+"""[s] longest noise correlation time and mean surge duration (~116 days: longer is the
+same as forever over any flight)."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ class TrafficParams:
     surge_rate_per_h: Value = 0.5  # [1/h] in [0, 3600] surge starts per hour
     surge_factors: tuple[float, ...] = (10.0, 100.0)  # [x] in [1, 1e4] traffic multipliers
     surge_probs: tuple[float, ...] = (0.8, 0.2)  # [-] in [0, 1], summing to 1
-    surge_mean_s: Value = 120.0  # [s] in (0, 604800] mean surge duration (exponential)
+    surge_mean_s: Value = 120.0  # [s] in (0, 1e7] mean surge duration (exponential)
 
     def __post_init__(self) -> None:
         check("traffic.base_rate", self.base_rate, 0.0, 1e7, unit="requests/s")
@@ -205,7 +206,9 @@ class TrafficParams:
             "traffic.noise_tau_s", self.noise_tau_s, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s"
         )
         check("traffic.surge_rate_per_h", self.surge_rate_per_h, 0.0, 3600.0, unit="1/h")
-        check("traffic.surge_mean_s", self.surge_mean_s, 0.0, 7 * 86400.0, low_open=True, unit="s")
+        check(
+            "traffic.surge_mean_s", self.surge_mean_s, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s"
+        )
         if len(self.surge_factors) != len(self.surge_probs) or not self.surge_factors:
             raise ScenarioError(
                 "traffic.surge_factors and traffic.surge_probs must be non-empty and of equal "
