@@ -128,11 +128,13 @@ def check_memory(scenario: ScenarioParams, n: int) -> None:
     total = sum(_nbytes(*spec) for spec in specs.values())
     if total <= MAX_CORE_BYTES:
         return
-    by_key: dict[str, int] = {}
-    for name, spec in specs.items():
-        key = _SIZE_KEYS.get(name, "n (campaigns)")
-        by_key[key] = by_key.get(key, 0) + _nbytes(*spec)
-    key = max(by_key, key=by_key.__getitem__)
+    key = "n (campaigns)"  # one campaign fits: the batch is too large
+    if state_bytes(scenario, 1) > MAX_CORE_BYTES:  # one does not: name what sizes it
+        by_key: dict[str, int] = {}
+        for name, spec in specs.items():
+            k = _SIZE_KEYS.get(name, "n (campaigns)")
+            by_key[k] = by_key.get(k, 0) + _nbytes(*spec)
+        key = max(by_key, key=by_key.__getitem__)
     raise ScenarioError(
         f"n = {n} campaigns need {total / 2**30:.3g} GiB of state ({key} sets most of it, "
         f"time.tick_s = {scenario.time.tick_s:g}): allowed <= {MAX_CORE_BYTES / 2**30:g} GiB "

@@ -134,7 +134,12 @@ class TimeParams:
                 f"time.slot_s = {self.slot_s} must be a whole multiple of time.tick_s = "
                 f"{self.tick_s} [s]"
             )
-        check("time.flight_min", self.flight_min, self.slot_s / 60.0, 60.0 * 24 * 31, unit="min")
+        check("time.flight_min", self.flight_min, 0.0, 60.0 * 24 * 31, low_open=True, unit="min")
+        if bounds(self.flight_min)[0] < self.slot_s / 60.0:
+            raise ScenarioError(
+                f"time.flight_min = {_short(self.flight_min)} is shorter than one plan slot: "
+                f"allowed >= time.slot_s / 60 = {self.slot_s / 60.0:g} [min]"
+            )
         check("time.start_minute", self.start_minute, 0.0, 1440.0, high_open=True, unit="min")
         check("time.start_day", self.start_day, 0, 6, unit="day of week", allow_range=False)
         check_whole("time.start_day", self.start_day, "day of week")

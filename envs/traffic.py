@@ -105,7 +105,9 @@ def profile_array(params: TrafficParams) -> tuple[np.ndarray, int]:
     if params.profile == "intraday":
         return intraday_profile(), PROFILE_BY_MINUTE
     trace = read_trace(params.trace_csv or "")
-    if not np.isfinite(trace.sum()):  # huge counts: to [0, 1] first, their sum overflows
+    with np.errstate(over="ignore"):
+        total = trace.sum()
+    if not np.isfinite(total):  # huge counts: to [0, 1] first, their sum overflows
         trace = trace / trace.max()
     return trace / trace.mean(), PROFILE_BY_MINUTE
 
