@@ -29,7 +29,8 @@ def numeric_keys() -> list[tuple[str, str]]:
         default = cls()
         for f in dataclasses.fields(cls):
             v = getattr(default, f.name)
-            number = isinstance(v, int | float) and not isinstance(v, bool)
+            number = isinstance(v, int | float | tuple) and not isinstance(v, bool)
+            number = number and f.name != "cdf_points"  # pairs: tests/envs/test_params.py
             if number or f.name in (*TUPLES, "half_life"):
                 keys.append((section, f.name))
     return keys
