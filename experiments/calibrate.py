@@ -262,7 +262,7 @@ def main(argv: list[str] | None = None) -> None:
         help="replace existing files in --conf-dir, or shadow a shipped scenario's name",
     )
     args = ap.parse_args(argv)
-    raw = args.name or Path(args.log).name.split(".")[0]
+    raw = args.name if args.name is not None else Path(args.log).name.split(".")[0]
     conf = Path(args.conf_dir)
     t0 = time.perf_counter()
     with progress.stages(["read log", "fit", "report"], "calibrate") as stage:

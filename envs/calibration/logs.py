@@ -298,9 +298,9 @@ def event_minutes(log: EventLog) -> MinuteCounts:
     req = log.event == 0
     valid = _spans(log.campaign[req], minute[req] - lo, n_c, n_m)
     valid &= ~_silent_runs(counts[0] + counts[1] + counts[2], counts[0], valid)
-    return MinuteCounts(
-        log.campaigns, lo, counts[0], counts[1], counts[2], valid, float(log.cost[imp].sum())
-    )
+    with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
+        total_cost = float(log.cost[imp].sum())
+    return MinuteCounts(log.campaigns, lo, counts[0], counts[1], counts[2], valid, total_cost)
 
 
 def _check_grid(n_c: int, n_m: int) -> None:
@@ -389,7 +389,9 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
     # a minute without a row inside a campaign's span is a gap, not zero traffic
     logged = np.bincount(flat, minlength=n_c * n_m).reshape(n_c, n_m) > 0
     valid = _spans(campaign, minute - lo, n_c, n_m) & logged
-    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, float(cost.sum()))
+    with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
+        total_cost = float(cost.sum())
+    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, total_cost)
 
 
 def read_log(path: str | Path) -> EventLog | MinuteCounts:
