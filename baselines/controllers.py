@@ -18,6 +18,7 @@ from ``p_start`` (or the forecast capacity) at ``time_elapsed == 0``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,16 +48,23 @@ class ControllerConfigError(ValueError):
 def check_range(
     kind: str, key: str, value: float, low: float, high: float, *, low_open: bool = False
 ) -> None:
-    """Raise ``ControllerConfigError`` naming ``controller.params.<key>`` unless in range."""
+    """Raise ``ControllerConfigError`` naming ``controller.params.<key>`` unless ``value`` is
+    an int or float (not a bool) in the interval; every interval is finite, so NaN and
+    infinities are refused too."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if ok:
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float range
+            v = math.nan
         ok = (v > low if low_open else v >= low) and v <= high
     if not ok:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        text = repr(value).replace("\n", " ")  # one short line, however hostile the value
+        text = text if len(text) <= 60 else text[:57] + "..."
         raise ControllerConfigError(
-            f"controller.params.{key} = {value!r} is out of range for kind {kind!r}: "
-            f"allowed {interval}"
+            f"controller.params.{key} = {text} is out of range for kind {kind!r}: "
+            f"allowed {interval} (a finite number)"
         )
 
 

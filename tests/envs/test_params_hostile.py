@@ -64,7 +64,11 @@ def assert_refused(section: str, key: str, value: object) -> str:
 
 
 @pytest.mark.parametrize(("section", "key"), KEYS, ids=[f"{s}.{k}" for s, k in KEYS])
-@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf, 1e308, -1e308, 10**400, True])
+@pytest.mark.parametrize(
+    "value",
+    [math.nan, math.inf, -math.inf, 1e308, -1e308, 10**400, True],
+    ids=["nan", "inf", "-inf", "1e308", "-1e308", "10**400", "True"],
+)
 def test_non_finite_huge_and_boolean_values_are_refused_naming_the_key(section, key, value):
     msg = assert_refused(section, key, value)
     assert "allowed" in msg
