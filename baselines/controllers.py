@@ -18,6 +18,7 @@ from ``p_start`` (or the forecast capacity) at ``time_elapsed == 0``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -47,16 +48,23 @@ class ControllerConfigError(ValueError):
 def check_range(
     kind: str, key: str, value: float, low: float, high: float, *, low_open: bool = False
 ) -> None:
-    """Raise ``ControllerConfigError`` naming ``controller.params.<key>`` unless in range."""
+    """Raise ``ControllerConfigError`` naming ``controller.params.<key>`` unless ``value`` is
+    an int or float (not a bool) in the interval; every interval is finite, so NaN and
+    infinities are refused too."""
     ok = isinstance(value, int | float) and not isinstance(value, bool)
     if ok:
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float range
+            v = math.nan
         ok = (v > low if low_open else v >= low) and v <= high
     if not ok:
         interval = f"{'(' if low_open else '['}{low:g}, {high:g}]"
+        text = repr(value).replace("\n", " ")  # one short line, however hostile the value
+        text = text if len(text) <= 60 else text[:57] + "..."
         raise ControllerConfigError(
-            f"controller.params.{key} = {value!r} is out of range for kind {kind!r}: "
-            f"allowed {interval}"
+            f"controller.params.{key} = {text} is out of range for kind {kind!r}: "
+            f"allowed {interval} (a finite number)"
         )
 
 
@@ -73,9 +81,9 @@ class PlanTracking:
     """Plan and spend-estimate parameters shared by every baseline (mixed into each config)."""
 
     plan: str = "uniform"  # uniform | forecast | exp_decay, the controller's own plan
-    decay_rate: float = 1.5  # [1/flight] exp_decay plan: density ~ exp(-rate x elapsed)
-    early_close: float = 0.0  # [share of flight] finish the plan this much before the end
-    in_flight_weight: float = 0.0  # [-] share of in-flight spend counted as spent
+    decay_rate: float = 1.5  # [1/flight] in [0, 50] exp_decay plan: density ~ exp(-rate x t)
+    early_close: float = 0.0  # [share of flight] in [0, 0.9] finish the plan this early
+    in_flight_weight: float = 0.0  # [-] in [0, 1] share of in-flight spend counted as spent
 
     def _check_plan(self, kind: str) -> None:
         check_choice(kind, "plan", self.plan, PLAN_KINDS)
@@ -150,13 +158,13 @@ class ProportionalConfig(PlanTracking):
     never comes back; a floor of ~1e-3 still answers a 100x surge).
     """
 
-    rate: float = 0.1  # [-] r, relative throttle change per update (every tick)
-    p_start: float = 0.01  # [-] slow start: the first throttle of the flight
+    rate: float = 0.1  # [-] in (0, 1] r, relative throttle change per update (every tick)
+    p_start: float = 0.01  # [-] in [p_min, p_max] slow start: the first throttle
     start: str = "capacity"  # fixed: p_start | capacity: forecast capacity (capacity_log10)
-    p_min: float = 1e-3  # [-] throttle floor
-    p_max: float = 1.0  # [-] throttle ceiling
-    deadband: float = 0.0  # [share of budget]
-    pace_limit: float = 1.25  # [x plan pace] cut p when serving faster than this (0: off)
+    p_min: float = 1e-3  # [-] in [1e-4, 1] throttle floor
+    p_max: float = 1.0  # [-] in [p_min, 1] throttle ceiling
+    deadband: float = 0.0  # [share of budget] in [0, 1]
+    pace_limit: float = 1.25  # [x plan pace] 0 (off) or in [1, 1e4]: cut p above this pace
 
     def validate(self, kind: str = "proportional") -> None:
         self._check_plan(kind)
@@ -226,7 +234,7 @@ class ExpDecayConfig(ProportionalConfig):
     """
 
     plan: str = "exp_decay"
-    decay_rate: float = 2.0  # [1/flight] the seed's fix: ~60% less post-end waste
+    decay_rate: float = 2.0  # [1/flight] in (0, 50] the seed's fix: ~60% less post-end waste
 
     def validate(self, kind: str = "exp_decay") -> None:
         super().validate(kind)

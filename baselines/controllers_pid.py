@@ -47,14 +47,14 @@ class PIDConfig(PlanTracking):
     per share per flight (kd)."""
 
     in_flight_weight: float = 1.0  # [-] count served-but-not-reported spend (no lag)
-    kp: float = 20.0  # [decades / share]
-    ki: float = 50.0  # [decades / (share x flight)]
-    kd: float = 0.0  # [decades / (share / flight)]
+    kp: float = 20.0  # [decades / share] in [0, 1e4]
+    ki: float = 50.0  # [decades / (share x flight)] in [0, 1e5]
+    kd: float = 0.0  # [decades / (share / flight)] in [0, 1e3]
     feedforward: str = "capacity"  # capacity | none
-    p_base: float = 0.05  # [-] throttle at zero error when feedforward = none
-    p_min: float = 1e-3  # [-] throttle floor while the budget is not spent
-    p_max: float = 1.0  # [-] throttle ceiling
-    i_limit: float = 2.0  # [decades] clamp of |ki x integral|
+    p_base: float = 0.05  # [-] in [p_min, p_max] throttle at zero error (feedforward none)
+    p_min: float = 1e-3  # [-] in [1e-4, 1] throttle floor while the budget is not spent
+    p_max: float = 1.0  # [-] in [p_min, 1] throttle ceiling
+    i_limit: float = 2.0  # [decades] in [0, 10] clamp of |ki x integral|
 
     def validate(self, kind: str = "pid") -> None:
         self._check_plan(kind)

@@ -5,7 +5,13 @@ sampled uniformly per campaign and per episode (domain randomisation). Fields
 that fix array shapes (tick, slot, maximum delay) must be numbers.
 
 Every validation error names the config key, the value and the allowed range,
-e.g. ``money.budget = -5.0 is out of range: allowed (0, inf) [currency]``.
+e.g. ``money.budget = -5.0 is out of range: allowed (0, 1e+12] [currency]``.
+
+Every number is finite and inside a documented, finite range (the field comments give
+the range and the unit): NaN, infinities, booleans and numbers too large for a float are
+refused by ``check`` before any work starts, whatever the interval. The combined
+resource limits (ticks per episode here, expected requests per tick and memory per core
+in ``envs.core``) are checked where their inputs meet.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from typing import Union
+
+MAX_EPISODE_TICKS = 10_000_000
+"""[ticks] longest episode (``time.flight_min`` high end / ``time.tick_s``): a 31-day
+flight at 1 s ticks is 2.7e6; more is a config mistake that would run for days."""
 
 Value = Union[float, tuple[float, float]]
 """A number, or a ``(low, high)`` range sampled per episode."""
@@ -46,7 +56,12 @@ def check(
     unit: str = "",
     allow_range: bool = True,
 ) -> None:
-    """Raise ``ScenarioError`` unless every end of ``value`` lies in the allowed interval."""
+    """Raise ``ScenarioError`` unless every end of ``value`` is a finite number in the interval.
+
+    Non-finite values (NaN, +-inf), booleans and integers too large for a float are refused
+    even where the interval is open-ended; the message names ``key``, the value and the
+    interval.
+    """
     suffix = f" [{unit}]" if unit else ""
     interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     if is_range(value):
@@ -60,39 +75,54 @@ def check(
         ends = [value]
     for v in ends:
         try:
+            if isinstance(v, bool):
+                raise TypeError("a boolean is not a number")
             x = float(v)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise ScenarioError(
-                f"{key} = {v!r} is not a number; allowed {interval}{suffix}"
+                f"{key} = {_short(v)} is not a finite number; allowed {interval}{suffix}"
             ) from None
         bad = (
-            math.isnan(x)
+            not math.isfinite(x)
             or x < low
             or x > high
             or (low_open and x == low)
             or (high_open and x == high)
         )
         if bad:
-            raise ScenarioError(f"{key} = {v!r} is out of range: allowed {interval}{suffix}")
+            raise ScenarioError(f"{key} = {_short(v)} is out of range: allowed {interval}{suffix}")
     if is_range(value):
         lo, hi = bounds(value)  # type: ignore[arg-type]
         if lo > hi:
             raise ScenarioError(f"{key} = {list(value)} is an empty range: low must be <= high")  # type: ignore[arg-type]
 
 
+def _short(value: object) -> str:
+    """``repr`` of a value, cut to one short line (a hostile value may be huge)."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def check_whole(key: str, value: object, unit: str = "") -> None:
+    """Raise ``ScenarioError`` unless ``value`` (already range-checked) is a whole number."""
+    if float(value) != int(float(value)):  # type: ignore[arg-type]
+        suffix = f" [{unit}]" if unit else ""
+        raise ScenarioError(f"{key} = {_short(value)}: allowed a whole number{suffix}")
+
+
 @dataclass(frozen=True)
 class TimeParams:
     """Clock of the simulation."""
 
-    tick_s: float = 15.0  # [s] controller period, one env step
-    slot_s: float = 60.0  # [s] spend-plan slot; a whole number of ticks
-    flight_min: Value = 90.0  # [min] flight length, rounded to whole slots
-    start_minute: Value = 1200.0  # [min after midnight] flight start time of day
-    start_day: int = 0  # [day of week, 0 = Monday]
+    tick_s: float = 15.0  # [s] in [0.001, 86400] controller period, one env step
+    slot_s: float = 60.0  # [s] in [0.001, 86400] spend-plan slot; a whole number of ticks
+    flight_min: Value = 90.0  # [min] in [slot_s / 60, 44640] flight length, whole slots
+    start_minute: Value = 1200.0  # [min after midnight] in [0, 1440) flight start time of day
+    start_day: int = 0  # [day of week, 0 = Monday] in 0..6
 
     def __post_init__(self) -> None:
-        check("time.tick_s", self.tick_s, 0.0, low_open=True, unit="s", allow_range=False)
-        check("time.slot_s", self.slot_s, 0.0, low_open=True, unit="s", allow_range=False)
+        check("time.tick_s", self.tick_s, 1e-3, 86400.0, unit="s", allow_range=False)
+        check("time.slot_s", self.slot_s, 1e-3, 86400.0, unit="s", allow_range=False)
         if self.tick_s > self.slot_s:
             raise ScenarioError(
                 f"time.tick_s = {self.tick_s} is longer than a plan slot: allowed (0, "
@@ -104,9 +134,22 @@ class TimeParams:
                 f"time.slot_s = {self.slot_s} must be a whole multiple of time.tick_s = "
                 f"{self.tick_s} [s]"
             )
-        check("time.flight_min", self.flight_min, self.slot_s / 60.0, 60.0 * 24 * 31, unit="min")
+        check("time.flight_min", self.flight_min, 0.0, 60.0 * 24 * 31, low_open=True, unit="min")
+        if bounds(self.flight_min)[0] < self.slot_s / 60.0:
+            raise ScenarioError(
+                f"time.flight_min = {_short(self.flight_min)} is shorter than one plan slot: "
+                f"allowed >= time.slot_s / 60 = {self.slot_s / 60.0:g} [min]"
+            )
         check("time.start_minute", self.start_minute, 0.0, 1440.0, high_open=True, unit="min")
         check("time.start_day", self.start_day, 0, 6, unit="day of week", allow_range=False)
+        check_whole("time.start_day", self.start_day, "day of week")
+        ticks = bounds(self.flight_min)[1] * 60.0 / self.tick_s
+        if ticks > MAX_EPISODE_TICKS:
+            raise ScenarioError(
+                f"time.flight_min = {_short(self.flight_min)} at time.tick_s = {self.tick_s:g} "
+                f"makes {ticks:.3g} ticks per episode: allowed <= {MAX_EPISODE_TICKS:.0e} "
+                "ticks (a longer tick or a shorter flight)"
+            )
 
     @property
     def ticks_per_slot(self) -> int:
@@ -121,20 +164,25 @@ class TimeParams:
         return max(1, round(bounds(self.flight_min)[1] * 60.0 / self.slot_s))
 
 
+MAX_NOISE_TAU_S = 1e7
+"""[s] longest noise correlation time and mean surge duration (~116 days: longer is the
+same as forever over any flight)."""
+
+
 @dataclass(frozen=True)
 class TrafficParams:
     """Eligible ad requests: Poisson on base x profile x day-of-week x noise x surges."""
 
-    base_rate: Value = 8.0  # [requests/s] at profile level 1
+    base_rate: Value = 8.0  # [requests/s] in [0, 1e7] at profile level 1
     profile: str = "broadcast"  # broadcast | intraday | trace
     trace_csv: str | None = None  # per-minute CSV (column `requests`), profile = trace / mean
-    dow_factors: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1)  # [x] Mon..Sun
-    noise_sd: Value = 0.15  # [-] stationary sd of the log-rate AR(1) noise
-    noise_tau_s: Value = 600.0  # [s] correlation time of the noise
-    surge_rate_per_h: Value = 0.5  # [1/h] surge starts per hour
-    surge_factors: tuple[float, ...] = (10.0, 100.0)  # [x] traffic multipliers
-    surge_probs: tuple[float, ...] = (0.8, 0.2)  # [-] probability of each factor
-    surge_mean_s: Value = 120.0  # [s] mean surge duration (exponential)
+    dow_factors: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1)  # [x] (0, 100] Mon..Sun
+    noise_sd: Value = 0.15  # [-] in [0, 3] stationary sd of the log-rate AR(1) noise
+    noise_tau_s: Value = 600.0  # [s] in (0, 1e7] correlation time of the noise
+    surge_rate_per_h: Value = 0.5  # [1/h] in [0, 3600] surge starts per hour
+    surge_factors: tuple[float, ...] = (10.0, 100.0)  # [x] in [1, 1e4] traffic multipliers
+    surge_probs: tuple[float, ...] = (0.8, 0.2)  # [-] in [0, 1], summing to 1
+    surge_mean_s: Value = 120.0  # [s] in (0, 1e7] mean surge duration (exponential)
 
     def __post_init__(self) -> None:
         check("traffic.base_rate", self.base_rate, 0.0, 1e7, unit="requests/s")
@@ -149,20 +197,32 @@ class TrafficParams:
                 f"traffic.dow_factors has {len(self.dow_factors)} values: allowed exactly 7"
             )
         for i, f in enumerate(self.dow_factors):
-            check(f"traffic.dow_factors[{i}]", f, 0.0, low_open=True, unit="x")
+            check(
+                f"traffic.dow_factors[{i}]",
+                f,
+                0.0,
+                100.0,
+                low_open=True,
+                unit="x",
+                allow_range=False,
+            )
         check("traffic.noise_sd", self.noise_sd, 0.0, 3.0)
-        check("traffic.noise_tau_s", self.noise_tau_s, 0.0, low_open=True, unit="s")
+        check(
+            "traffic.noise_tau_s", self.noise_tau_s, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s"
+        )
         check("traffic.surge_rate_per_h", self.surge_rate_per_h, 0.0, 3600.0, unit="1/h")
-        check("traffic.surge_mean_s", self.surge_mean_s, 0.0, low_open=True, unit="s")
+        check(
+            "traffic.surge_mean_s", self.surge_mean_s, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s"
+        )
         if len(self.surge_factors) != len(self.surge_probs) or not self.surge_factors:
             raise ScenarioError(
                 "traffic.surge_factors and traffic.surge_probs must be non-empty and of equal "
                 f"length, got {len(self.surge_factors)} and {len(self.surge_probs)}"
             )
         for i, f in enumerate(self.surge_factors):
-            check(f"traffic.surge_factors[{i}]", f, 1.0, 1e4, unit="x")
+            check(f"traffic.surge_factors[{i}]", f, 1.0, 1e4, unit="x", allow_range=False)
         for i, p in enumerate(self.surge_probs):
-            check(f"traffic.surge_probs[{i}]", p, 0.0, 1.0)
+            check(f"traffic.surge_probs[{i}]", p, 0.0, 1.0, allow_range=False)
         if abs(sum(self.surge_probs) - 1.0) > 1e-6:
             raise ScenarioError(
                 f"traffic.surge_probs = {list(self.surge_probs)} sums to {sum(self.surge_probs):g}: "
@@ -181,10 +241,10 @@ class ForecastParams:
     """
 
     kind: str = "perturbed"  # perturbed | seasonal_naive | holt_winters
-    bias: Value = 1.0  # [x] multiplicative bias of the forecast
-    noise_sd: Value = 0.1  # [-] log-sd of the per-slot forecast error
-    history_days: int = 14  # [days] training history of a data-driven kind
-    history_seed: int = 0  # [-] seed of the simulated history
+    bias: Value = 1.0  # [x] in (0, 100] multiplicative bias of the forecast
+    noise_sd: Value = 0.1  # [-] in [0, 3] log-sd of the per-slot forecast error
+    history_days: int = 14  # [days] in 1..31 (2..31 for holt_winters) training history
+    history_seed: int = 0  # [-] in 0..2^63-1 seed of the simulated history
 
     def __post_init__(self) -> None:
         kinds = ("perturbed", "seasonal_naive", "holt_winters")
@@ -201,13 +261,14 @@ class ForecastParams:
                 f"forecast.history_days = {self.history_days}: allowed a whole number of days"
             )
         check("forecast.history_seed", self.history_seed, 0, 2**63 - 1, allow_range=False)
+        check_whole("forecast.history_seed", self.history_seed)
 
 
 @dataclass(frozen=True)
 class ServingParams:
     """Throttled serving."""
 
-    fill_rate: Value = 0.5  # [-] probability an admitted request is won and served
+    fill_rate: Value = 0.5  # [-] in [0, 1] probability an admitted request is won and served
 
     def __post_init__(self) -> None:
         check("serving.fill_rate", self.fill_rate, 0.0, 1.0)
@@ -222,13 +283,15 @@ class DelayParams:
     """
 
     family: str = "lognormal"  # lognormal | exponential | empirical
-    quantile_s: Value = 900.0  # [s] the typical delay
-    quantile: Value = 0.75  # [-] share counted within quantile_s
-    sigma: Value = 1.2  # [-] log-sd (lognormal only)
-    max_delay_s: float = 7200.0  # [s] nothing is counted later than this
-    render_prob: Value = 0.97  # [-] probability a served ad is ever counted
-    report_latency_s: Value = (15.0, 60.0)  # [s] lag of reported spend
-    cdf_points: tuple[tuple[float, float], ...] = ()  # empirical: (delay [s], CDF) pairs
+    quantile_s: Value = 900.0  # [s] in (0, max_delay_s) the typical delay
+    quantile: Value = 0.75  # [-] in (0, 1) share counted within quantile_s
+    sigma: Value = 1.2  # [-] in (0, 10] log-sd (lognormal only)
+    max_delay_s: float = 7200.0  # [s] in (0, 604800] nothing is counted later than this
+    render_prob: Value = 0.97  # [-] in [0, 1] probability a served ad is ever counted
+    report_latency_s: Value = (15.0, 60.0)  # [s] in [0, 3600] lag of reported spend
+    cdf_points: tuple[
+        tuple[float, float], ...
+    ] = ()  # empirical: (delay [s] in [0, max_delay_s], CDF)
 
     def __post_init__(self) -> None:
         if self.family not in ("lognormal", "exponential", "empirical"):
@@ -244,7 +307,7 @@ class DelayParams:
             unit="s",
             allow_range=False,
         )
-        check("delay.quantile_s", self.quantile_s, 0.0, low_open=True, unit="s")
+        check("delay.quantile_s", self.quantile_s, 0.0, 7 * 86400.0, low_open=True, unit="s")
         if bounds(self.quantile_s)[1] >= self.max_delay_s:
             raise ScenarioError(
                 f"delay.max_delay_s = {self.max_delay_s} is below the typical delay "
@@ -258,21 +321,38 @@ class DelayParams:
             if len(self.cdf_points) < 2:
                 raise ScenarioError("delay.cdf_points needs at least 2 (delay_s, cdf) pairs")
             last_d, last_c = -math.inf, 0.0
-            for i, (d, c) in enumerate(self.cdf_points):
-                check(f"delay.cdf_points[{i}][0]", d, 0.0, self.max_delay_s, unit="s")
-                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0)
+            for i, point in enumerate(self.cdf_points):
+                if not is_range(point):
+                    raise ScenarioError(
+                        f"delay.cdf_points[{i}] = {_short(point)}: allowed a (delay_s, cdf) pair"
+                    )
+                d, c = point
+                check(
+                    f"delay.cdf_points[{i}][0]",
+                    d,
+                    0.0,
+                    self.max_delay_s,
+                    unit="s",
+                    allow_range=False,
+                )
+                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0, allow_range=False)
                 if d <= last_d:
                     raise ScenarioError(f"delay.cdf_points[{i}] delays must increase, got {d}")
                 last_d, last_c = d, c
+
+
+MAX_PRICE = 1e6
+"""[currency/impression] highest price or media cost of one impression (a thousand
+impressions at 1e9 of any currency is no ad market)."""
 
 
 @dataclass(frozen=True)
 class MoneyParams:
     """Budget and prices."""
 
-    budget: Value = 50_000.0  # [currency] flight budget
-    price: float = 10.0  # [currency/impression] billed to the advertiser
-    media_cost: float = 8.0  # [currency/impression] paid to the publisher
+    budget: Value = 50_000.0  # [currency] in (0, 1e12] flight budget
+    price: float = 10.0  # [currency/impression] in (0, 1e6] billed to the advertiser
+    media_cost: float = 8.0  # [currency/impression] in [0, 1e6] paid to the publisher
 
     def __post_init__(self) -> None:
         check("money.budget", self.budget, 0.0, 1e12, low_open=True, unit="currency")
@@ -280,12 +360,18 @@ class MoneyParams:
             "money.price",
             self.price,
             0.0,
+            MAX_PRICE,
             low_open=True,
             unit="currency/impression",
             allow_range=False,
         )
         check(
-            "money.media_cost", self.media_cost, 0.0, unit="currency/impression", allow_range=False
+            "money.media_cost",
+            self.media_cost,
+            0.0,
+            MAX_PRICE,
+            unit="currency/impression",
+            allow_range=False,
         )
 
 
@@ -294,10 +380,10 @@ class PlanParams:
     """Spend plan as a cumulative share of budget (see ``envs.plans``)."""
 
     kind: str = "uniform"  # uniform | forecast | exp_decay
-    decay_rate: float = 1.5  # [1/flight] exp_decay: density ~ exp(-rate x elapsed share)
-    half_life: float | None = None  # [share of flight] exp_decay alternative: ln2 / rate
+    decay_rate: float = 1.5  # [1/flight] in [0, 50] exp_decay: density ~ exp(-rate x elapsed)
+    half_life: float | None = None  # [share of flight] in (0, 100] alternative: ln2 / rate
     basis: str = "time"  # time | forecast: axis along which the plan shape is laid
-    early_close: float = 0.0  # [share of flight] finish the budget this much before the end
+    early_close: float = 0.0  # [share of flight] in [0, 0.9] finish the budget this early
 
     def __post_init__(self) -> None:
         if self.kind not in ("uniform", "forecast", "exp_decay"):
@@ -331,14 +417,14 @@ class ScoreParams:
     ``pacing_score_v1``.
     """
 
-    waste: float = 1.0  # [-] weight of wasted media cost (post-end + over budget)
-    misplaced: float = 1.0  # [-] weight of spend above the plan per window
-    burst: float = 1.0  # [-] weight of spend above the plan per plan slot
-    granularity_min: float = 10.0  # [min] window over which spend is held to the plan
-    tolerance: float = 0.2  # [share of the window's plan] spend allowed above it
-    burst_tolerance: float = 1.0  # [share of the slot's plan] spend allowed above it
-    tracking: float = 0.02  # [-] pacing_score_v1 only: weight of tracking_error
-    spike: float = 0.01  # [-] pacing_score_v1 only: weight of max(spike_ratio - 1, 0)
+    waste: float = 1.0  # [-] in [0, 100] weight of wasted media cost (post-end + over budget)
+    misplaced: float = 1.0  # [-] in [0, 100] weight of spend above the plan per window
+    burst: float = 1.0  # [-] in [0, 100] weight of spend above the plan per plan slot
+    granularity_min: float = 10.0  # [min] in (0, 525600] window held to the plan
+    tolerance: float = 0.2  # [share of the window's plan] in [0, 10] allowed above it
+    burst_tolerance: float = 1.0  # [share of the slot's plan] in [0, 100] allowed above it
+    tracking: float = 0.02  # [-] in [0, 100] pacing_score_v1 only: weight of tracking_error
+    spike: float = 0.01  # [-] in [0, 100] pacing_score_v1 only: weight of spike_ratio - 1
 
     def __post_init__(self) -> None:
         for key in ("waste", "misplaced", "burst", "tracking", "spike"):

@@ -15,7 +15,12 @@ xoshiro authors recommend. No global random state exists anywhere.
 
 Samplers: Poisson by multiplication (mean < 10) or PTRS (Hoermann 1993);
 binomial by inversion (n*p < 10) or BTRS (Hoermann 1993), the algorithms
-numpy itself uses.
+numpy itself uses. Both always terminate: a non-finite or non-positive rate or
+probability draws 0 (``rate_status`` tells such an input apart); a mean above
+``NORMAL_ABOVE`` is drawn from the normal approximation (PTRS and BTRS lose their
+precision there), and every draw is capped at ``MAX_DRAW``, far below the int64 limit.
+``envs.core.PacingCore`` refuses a scenario whose expected requests per tick could come
+near these limits (``max_requests_per_tick``), so in the simulator they are a safety net.
 """
 
 from __future__ import annotations
@@ -35,6 +40,16 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
 _TWO53 = 1.0 / 9007199254740992.0
+
+NORMAL_ABOVE = 1e12
+"""Mean above which a draw is ``round(mean + sd x N(0, 1))`` (relative error of the
+approximation ~ 1 / sqrt(mean) = 1e-6)."""
+MAX_DRAW = 2**62
+"""Largest value a sampler returns (int64 sums of a few draws stay exact)."""
+
+RATE_OK = 0
+RATE_NOT_FINITE = 1
+RATE_CAPPED = 2
 
 
 @nb.njit(cache=True, inline="always")
@@ -89,10 +104,36 @@ def normal(st: np.ndarray) -> float:
 
 
 @nb.njit(cache=True)
-def poisson(st: np.ndarray, lam: float) -> int:
-    """Poisson(lam) draw; 0 for lam <= 0."""
-    if lam <= 0.0:
+def rate_status(mean: float) -> int:
+    """``RATE_OK``, ``RATE_NOT_FINITE`` (the samplers draw 0) or ``RATE_CAPPED`` (the
+    samplers approximate and cap at ``MAX_DRAW``) for a draw of this mean."""
+    if not math.isfinite(mean):
+        return RATE_NOT_FINITE
+    if mean > NORMAL_ABOVE:
+        return RATE_CAPPED
+    return RATE_OK
+
+
+@nb.njit(cache=True)
+def _normal_count(st: np.ndarray, mean: float, var: float, high: float) -> int:
+    """``round(mean + sqrt(var) N(0, 1))`` clipped to ``[0, min(high, MAX_DRAW)]``."""
+    # clip before rounding: numba's math.floor returns an int64, which a huge float overflows
+    x = mean + math.sqrt(var) * normal(st) + 0.5
+    cap = min(high, float(MAX_DRAW))
+    if x >= cap:
+        return int(cap)
+    if x < 1.0:
         return 0
+    return math.floor(x)
+
+
+@nb.njit(cache=True)
+def poisson(st: np.ndarray, lam: float) -> int:
+    """Poisson(lam) draw; 0 for lam <= 0 or non-finite; normal above ``NORMAL_ABOVE``."""
+    if not lam > 0.0 or lam == math.inf:  # NaN fails lam > 0
+        return 0
+    if lam > NORMAL_ABOVE:
+        return _normal_count(st, lam, lam, float(MAX_DRAW))
     if lam < 10.0:
         enlam = math.exp(-lam)
         k = 0
@@ -169,14 +210,17 @@ def _binomial_btrs(st: np.ndarray, n: int, p: float) -> int:
 
 @nb.njit(cache=True)
 def binomial(st: np.ndarray, n: int, p: float) -> int:
-    """Binomial(n, p) draw; exact 0 for p <= 0 and n for p >= 1."""
-    if n <= 0 or p <= 0.0:
+    """Binomial(n, p) draw; exact 0 for p <= 0 or NaN and n for p >= 1; normal when
+    ``n p (1 - p)`` exceeds ``NORMAL_ABOVE``."""
+    if n <= 0 or not p > 0.0:  # NaN fails p > 0
         return 0
     if p >= 1.0:
         return n
     flip = p > 0.5
     pp = 1.0 - p if flip else p
-    if n * pp < 10.0:
+    if n * pp * (1.0 - pp) > NORMAL_ABOVE:
+        k = min(_normal_count(st, n * pp, n * pp * (1.0 - pp), float(n)), n)
+    elif n * pp < 10.0:
         k = _binomial_inversion(st, n, pp)
     else:
         k = _binomial_btrs(st, n, pp)

@@ -30,6 +30,8 @@ from pacegym.envs.params import ScenarioError, TrafficParams
 
 PROFILE_BY_FLIGHT_SHARE = 0
 PROFILE_BY_MINUTE = 1
+MAX_TRACE_MINUTES = 2 * 366 * 1440
+"""[rows] longest trace: two years of minutes (a trace replays from its start anyway)."""
 
 
 def broadcast_profile(points: int = 101) -> np.ndarray:
@@ -54,7 +56,9 @@ def intraday_profile() -> np.ndarray:
 def read_trace(path: str | Path) -> np.ndarray:
     """Per-minute request counts from a CSV with a ``requests`` column; errors name the row.
 
-    A relative path is relative to the working directory; a scenario file's own relative
+    Counts are finite and >= 0, at most ``MAX_TRACE_MINUTES`` rows, at least one positive.
+    Only their shape matters (``profile_array`` scales them to mean 1), so huge counts are
+    fine. A relative path is relative to the working directory; a scenario file's own relative
     trace path is made absolute when the file is loaded (``scenarios.anchor_trace``).
     """
     p = Path(path).expanduser()
@@ -83,8 +87,13 @@ def read_trace(path: str | Path) -> np.ndarray:
                     "range; allowed [0, inf)"
                 )
             counts.append(value)
+            if len(counts) > MAX_TRACE_MINUTES:
+                raise ScenarioError(
+                    f"traffic.trace_csv = {str(path)!r}: more than {MAX_TRACE_MINUTES} rows; "
+                    f"allowed <= {MAX_TRACE_MINUTES} minutes (two years)"
+                )
     trace = np.asarray(counts, dtype=float)
-    if trace.size == 0 or trace.sum() <= 0:
+    if trace.size == 0 or trace.max() <= 0:
         raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: needs at least one positive count")
     return trace
 
@@ -96,6 +105,10 @@ def profile_array(params: TrafficParams) -> tuple[np.ndarray, int]:
     if params.profile == "intraday":
         return intraday_profile(), PROFILE_BY_MINUTE
     trace = read_trace(params.trace_csv or "")
+    with np.errstate(over="ignore"):
+        total = trace.sum()
+    if not np.isfinite(total):  # huge counts: to [0, 1] first, their sum overflows
+        trace = trace / trace.max()
     return trace / trace.mean(), PROFILE_BY_MINUTE
 
 

@@ -2,7 +2,11 @@
 
 pacegym-calibrate LOG [--name NAME] [--base daily_budget] [--conf-dir ./conf/scenario]
     [--report-dir outputs/calibration/<name>] [--smooth-min 15] [--max-lag-min 180]
-    [--no-plots]
+    [--no-plots] [--overwrite]
+
+NAME is a plain identifier (letters, digits, ``_``, ``-``; at most 64), never a path: the
+files go into --conf-dir and nowhere else. Existing files there, or a name that is a
+shipped scenario's (``calibrated_daily_budget``), are replaced only with --overwrite.
 
 LOG is an event log or per-minute aggregates, CSV or Parquet (columns:
 docs/calibration.md). Writes the scenario YAML and its per-minute trace CSV
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -24,13 +29,48 @@ from typing import Any
 import numpy as np
 
 from pacegym import progress
-from pacegym.envs.calibration import Calibration, LogError, calibrate, read_log
+from pacegym.envs.calibration import Calibration, CalibrationError, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import write_scenario
 from pacegym.envs.calibration.traffic_fit import calendar
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
 from pacegym.envs.params import ScenarioError
+from pacegym.envs.scenarios import PRESETS
+from pacegym.resources import conf_dir
 
 BUCKETS = ((1, 15), (16, 60), (61, 240), (241, 1440))
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
+"""A scenario name suffix: a plain identifier, never a path."""
+
+
+def shipped_scenarios() -> set[str]:
+    """Names of the scenarios pacegym ships (presets and the package's scenario files)."""
+    return set(PRESETS) | {p.stem for p in (conf_dir() / "scenario").glob("*.yaml")}
+
+
+def output_paths(raw: str, conf: Path, overwrite: bool) -> tuple[str, Path, Path]:
+    """``(name, yaml, trace)`` for ``--name raw`` in ``conf``; ``CalibrationError`` when the
+    name is not a plain identifier, or, without ``overwrite``, when it is a shipped scenario's
+    or either file exists."""
+    if not NAME.fullmatch(raw):
+        raise CalibrationError(
+            f"--name = {raw[:80]!r} is not a plain name: allowed letters, digits, '_' and '-' "
+            "(at most 64, no path; the files go into --conf-dir)"
+        )
+    name = raw if raw.startswith("calibrated_") else f"calibrated_{raw}"
+    yaml_path, trace = conf / f"{name}.yaml", conf / f"{name}_trace.csv"
+    if not overwrite:
+        if name in shipped_scenarios():
+            raise CalibrationError(
+                f"--name = {raw!r} makes {name!r}, a scenario pacegym ships: choose another "
+                "name, or pass --overwrite to shadow it"
+            )
+        for path in (yaml_path, trace):
+            if path.exists():
+                raise CalibrationError(
+                    f"--name = {raw!r}: {str(path)!r} exists; choose another name, or pass "
+                    "--overwrite to replace it"
+                )
+    return name, yaml_path, trace
 
 
 def goodness(cal: Calibration) -> dict[str, Any]:
@@ -136,6 +176,23 @@ def plots(cal: Calibration, out: Path) -> list[str]:
     return ["traffic.png", "delay.png"]
 
 
+def _utc(minute: int) -> str:
+    return str(np.datetime64(int(minute), "m"))
+
+
+def gap_text(cal: Calibration) -> str:
+    """The report's paragraph on gaps in the log (empty when there are none)."""
+    if not cal.gaps:
+        return ""
+    total = sum(g[2] for g in cal.gaps)
+    shown = ", ".join(f"{c} at {_utc(m)} ({k} min)" for c, m, k in cal.gaps[:5])
+    more = f" and {len(cal.gaps) - 5} more (fit.json)" if len(cal.gaps) > 5 else ""
+    return (
+        f"Gaps: {len(cal.gaps)} run(s), {total} minute(s) the log does not cover, skipped by "
+        f"the fits (not read as zero traffic, not interpolated): {shown}{more}.\n\n"
+    )
+
+
 def report(cal: Calibration, yaml_path: Path, out: Path, make_plots: bool, seconds: float) -> str:
     tf, d, sc = cal.traffic, cal.delay, cal.scenario
     gof = goodness(cal)
@@ -155,9 +212,13 @@ def report(cal: Calibration, yaml_path: Path, out: Path, make_plots: bool, secon
         "render_prob": d.render_prob,
         "max_delay_s": d.max_delay_s,
         "delay_quantiles_s": q,
+        "gap_minutes": sum(g[2] for g in cal.gaps),
     }
+    gap_list = [{"campaign": c, "first_minute_utc": _utc(m), "minutes": k} for c, m, k in cal.gaps]
     (out / "fit.json").write_text(
-        json.dumps({"fitted": fitted, "goodness": gof, "forecast_mape": fc}, indent=2)
+        json.dumps(
+            {"fitted": fitted, "goodness": gof, "forecast_mape": fc, "gaps": gap_list}, indent=2
+        )
     )
     files = plots(cal, out) if make_plots else []
     rows = [f"| {k} | {v} |" for k, v in fitted.items()] + [
@@ -170,6 +231,7 @@ def report(cal: Calibration, yaml_path: Path, out: Path, make_plots: bool, secon
         + "\n".join(rows)
         + "\n\n"
         + ("" if tf.dow_fitted else "Day-of-week factors not fitted (needs >= 7 days): 1.0.\n\n")
+        + gap_text(cal)
         + "## Inventory forecast\n\n"
         + fc_text
         + "".join(f"\n![{f}]({f})\n" for f in files)
@@ -194,17 +256,19 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--smooth-min", type=int, default=15)
     ap.add_argument("--max-lag-min", type=int, default=180)
     ap.add_argument("--no-plots", action="store_true")
+    ap.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files in --conf-dir, or shadow a shipped scenario's name",
+    )
     args = ap.parse_args(argv)
-    raw = args.name or Path(args.log).name.split(".")[0]
-    name = raw if raw.startswith("calibrated_") else f"calibrated_{raw}"
+    raw = args.name if args.name is not None else Path(args.log).name.split(".")[0]
     conf = Path(args.conf_dir)
-    yaml_path = conf / f"{name}.yaml"
-    trace = str((conf / f"{name}_trace.csv").resolve())
-    out = Path(args.report_dir or Path("outputs") / "calibration" / name)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with progress.stages(["read log", "fit", "report"], "calibrate") as stage:
         try:
+            name, yaml_path, trace_path = output_paths(raw, conf, args.overwrite)
+            trace = str(trace_path.resolve())
             stage.next("read log")
             log = read_log(args.log)
             stage.next("fit")
@@ -213,6 +277,8 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"pacegym-calibrate: {args.log}: {e}") from None
         seconds = time.perf_counter() - t0
         stage.next("report")
+        out = Path(args.report_dir or Path("outputs") / "calibration" / name)
+        out.mkdir(parents=True, exist_ok=True)
         write_scenario(cal, yaml_path, header=f"Calibrated by pacegym-calibrate from {args.log}")
         text = report(cal, yaml_path, out, not args.no_plots, seconds)
     print(text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
 from pacegym.envs.calibration.fit import (
     Calibration,
+    CalibrationError,
     calibrate,
     load_yaml,
     trace_reference,
@@ -20,6 +21,7 @@ from pacegym.envs.calibration.logs import (
     LogError,
     MinuteCounts,
     event_minutes,
+    gaps,
     parse_events,
     parse_minutes,
     read_log,
@@ -30,6 +32,7 @@ from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
 
 __all__ = [
     "Calibration",
+    "CalibrationError",
     "DelayFit",
     "EventLog",
     "LogError",
@@ -42,6 +45,7 @@ __all__ = [
     "fit_deconvolved",
     "fit_joined",
     "fit_traffic",
+    "gaps",
     "load_yaml",
     "minute_table",
     "parse_events",

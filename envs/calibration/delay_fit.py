@@ -181,18 +181,20 @@ def _gram(counts: MinuteCounts, K: int) -> tuple:
     fitted: list[np.ndarray] = []
     observed: list[np.ndarray] = []
     for c in range(counts.requests.shape[0]):
-        cols = np.flatnonzero(counts.valid[c])
-        if cols.size <= K:
-            continue
-        s = counts.serves[c, cols[0] : cols[-1] + 1]
-        y = counts.impressions[c, cols[0] : cols[-1] + 1]
-        g_c, b_c = lagged_gram(s, y, K)
-        G += g_c
-        b += b_c
-        t = y[K - 1 :]
-        n_rows += t.size
-        observed.append(t)
-        fitted.append(s)
+        # each run of valid minutes on its own: a gap holds neither serves nor impressions
+        edges = np.flatnonzero(np.diff(np.r_[False, counts.valid[c], False].astype(np.int8)))
+        for first, end in zip(edges[::2], edges[1::2], strict=True):
+            if end - first <= K:
+                continue
+            s = counts.serves[c, first:end]
+            y = counts.impressions[c, first:end]
+            g_c, b_c = lagged_gram(s, y, K)
+            G += g_c
+            b += b_c
+            t = y[K - 1 :]
+            n_rows += t.size
+            observed.append(t)
+            fitted.append(s)
     return G, b, fitted, observed, n_rows
 
 

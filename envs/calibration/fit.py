@@ -10,11 +10,21 @@
 | ``delay.family: empirical``, ``cdf_points``, ``max_delay_s``, ``render_prob`` | joined pairs, else deconvolution (``delay_fit``) |
 | ``delay.quantile_s`` at ``delay.quantile`` 0.75 | the fitted CDF (informative only for ``empirical``) |
 | ``money.price`` (``media_cost`` kept in the base's ratio) | impression cost / impressions, when the log has costs |
+
+Fitted values pass the same validation as hand-written ones (``ScenarioParams``, and the
+core's traffic limit ``envs.core.check_traffic`` on the fitted trace) before anything is
+written; a value out of range raises ``CalibrationError`` naming the scenario key, the
+value and the allowed range. Two fitted values are clipped to their documented bounds
+instead, as they are physically the same there: ``noise_sd`` at 3 and ``noise_tau_s`` at
+``MAX_NOISE_TAU_S``. Gaps in the log (``logs.gaps``) are skipped by the fits and listed in
+``Calibration.gaps``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +32,17 @@ import numpy as np
 import yaml
 
 from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
-from pacegym.envs.calibration.logs import EventLog, MinuteCounts, event_minutes
+from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts, event_minutes, gaps
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
-from pacegym.envs.params import ScenarioParams
+from pacegym.envs.core import check_traffic
+from pacegym.envs.params import MAX_NOISE_TAU_S, ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import from_dict, from_file, resolve, to_dict
+from pacegym.envs.traffic import PROFILE_BY_MINUTE
+
+
+class CalibrationError(LogError):
+    """The log fits no valid scenario, or the output would be unsafe; one line naming the
+    key (a scenario key, ``--name``, ...), the value and what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +54,7 @@ class Calibration:
     delay: DelayFit
     counts: MinuteCounts
     trace: np.ndarray  # (1440,) expected requests per minute on a median day
+    gaps: tuple[tuple[str, int, int], ...] = field(default=())  # (campaign, minute, length)
 
 
 def _base_rate(rates: tuple[float, ...]) -> float | list[float]:
@@ -79,7 +97,7 @@ def calibrate(
             "trace_csv": trace_csv,
             "dow_factors": [round(x, 4) for x in traffic.dow_factors],
             "noise_sd": round(min(traffic.noise_sd, 3.0), 4),
-            "noise_tau_s": round(traffic.noise_tau_s, 1),
+            "noise_tau_s": round(min(traffic.noise_tau_s, MAX_NOISE_TAU_S), 1),
             "surge_rate_per_h": round(traffic.surge_rate_per_h, 4),
             "surge_factors": [round(f, 2) for f in traffic.surge_factors],
             "surge_probs": _probs(traffic.surge_probs),
@@ -97,8 +115,14 @@ def calibrate(
     }
     if money:
         data["money"] = money
-    scenario = from_dict(data, base=sc)
-    return Calibration(scenario, traffic, delay, counts, trace)
+    try:
+        scenario = from_dict(data, base=sc)
+        check_traffic(scenario, traffic.profile, PROFILE_BY_MINUTE)
+    except ScenarioError as e:
+        raise CalibrationError(
+            f"the log fits no valid scenario: fitted {e} (check the log for absurd values)"
+        ) from None
+    return Calibration(scenario, traffic, delay, counts, trace, tuple(gaps(counts)))
 
 
 def _probs(p: tuple[float, ...]) -> list[float]:
@@ -122,17 +146,41 @@ def write_scenario(cal: Calibration, yaml_path: str | Path, header: str = "") ->
     relative one is taken relative to the working directory and written into the YAML
     relative to the YAML's folder, see ``trace_reference``)."""
     yaml_path = Path(yaml_path)
-    yaml_path.parent.mkdir(parents=True, exist_ok=True)
     trace_path = Path(cal.scenario.traffic.trace_csv or "").resolve()
-    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    if trace_path == yaml_path.resolve():
+        raise CalibrationError(f"traffic.trace_csv = {str(trace_path)!r} is the scenario YAML")
     lines = ["minute,requests"] + [f"{m},{v:.4f}" for m, v in enumerate(cal.trace)]
-    trace_path.write_text("\n".join(lines) + "\n")
     data = to_dict(cal.scenario)
     data["traffic"]["trace_csv"] = trace_reference(trace_path, yaml_path.parent)
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
-    yaml_path.write_text(comment + text)
+    yaml_path.parent.mkdir(parents=True, exist_ok=True)
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    # both files complete beside their targets first, then renamed: never half a pair
+    staged = [(_stage(trace_path, "\n".join(lines) + "\n"), trace_path)]
+    try:
+        staged.append((_stage(yaml_path, comment + text), yaml_path))
+    except BaseException:
+        staged[0][0].unlink(missing_ok=True)
+        raise
+    for tmp, target in staged:
+        os.replace(tmp, target)
     return trace_path
+
+
+def _stage(target: Path, text: str) -> Path:
+    """``text`` written to a new temporary file beside ``target`` (removed on failure)."""
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        umask = os.umask(0)  # mkstemp makes the file private; give it write_text's mode
+        os.umask(umask)
+        os.chmod(name, 0o666 & ~umask)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+    return Path(name)
 
 
 def load_yaml(path: str | Path) -> ScenarioParams:
@@ -140,4 +188,11 @@ def load_yaml(path: str | Path) -> ScenarioParams:
     return from_file(path)
 
 
-__all__ = ["Calibration", "calibrate", "load_yaml", "trace_reference", "write_scenario"]
+__all__ = [
+    "Calibration",
+    "CalibrationError",
+    "calibrate",
+    "load_yaml",
+    "trace_reference",
+    "write_scenario",
+]

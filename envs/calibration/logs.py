@@ -19,7 +19,15 @@ per-minute counts.
 
 **Per-minute aggregates** (``requests`` column present): ``campaign_id``
 (optional), ``timestamp`` (minute start), ``requests``, ``serves``,
-``impressions`` (impressions counted in that minute), ``cost`` (optional).
+``impressions`` (impressions counted in that minute), ``cost`` (optional). One row
+per campaign and minute, zero counts included; counts are at most
+``MAX_COUNT_PER_MINUTE`` (the most traffic a scenario can hold).
+
+**Gaps.** A minute inside a campaign's span that the log does not cover is a gap, not
+zero traffic: in per-minute aggregates a minute without a row, in an event log a run
+of minutes without any event that the campaign's median traffic would have filled
+with at least ``GAP_EXPECTED`` requests. Gap minutes are marked not ``valid`` (the fits
+skip them; nothing is interpolated) and ``gaps`` lists them for the report.
 
 Rows are numbered from 1 (the first data row; CSV line = row + 1). Every error
 names the column, the row and the value, and says what is allowed.
@@ -40,6 +48,12 @@ EVENTS = ("request", "serve", "impression")
 EVENT_COLUMNS = ("campaign_id", "event", "timestamp")
 MINUTE_COLUMNS = ("timestamp", "requests", "serves", "impressions")
 NS_PER_MIN = 60_000_000_000
+MAX_COUNT_PER_MINUTE = 6e12
+"""[events/min] most requests, serves or impressions of one campaign in one minute: the
+highest ``traffic.base_rate`` (1e7/s) x 60 s x the largest surge factor (1e4)."""
+GAP_EXPECTED = 200.0
+"""[requests] a run of empty minutes is a gap once the campaign's median requests per
+minute x its length reach this (a Poisson count that large is never 0)."""
 
 
 class LogError(ValueError):
@@ -67,7 +81,8 @@ class EventLog:
 class MinuteCounts:
     """Per-campaign per-minute counts on one grid of whole minutes since the epoch.
 
-    ``valid[c, m]`` is False outside campaign ``c``'s observed span; counts there are 0.
+    ``valid[c, m]`` is False outside campaign ``c``'s observed span and in its gaps (see
+    the module docstring); counts there are 0.
     """
 
     campaigns: tuple[str, ...]
@@ -170,8 +185,10 @@ def timestamps_ns(table: pa.Table, column: str) -> np.ndarray:
     )
 
 
-def _numbers(table: pa.Table, column: str, *, default: float | None = None) -> np.ndarray:
-    """A non-negative finite numeric column; errors name the first bad row."""
+def _numbers(
+    table: pa.Table, column: str, *, default: float | None = None, high: float = np.inf
+) -> np.ndarray:
+    """A non-negative finite numeric column, at most ``high``; errors name the first bad row."""
     if column not in table.column_names:
         if default is None:
             raise LogError(f"missing column {column!r}; found {table.column_names}")
@@ -186,6 +203,13 @@ def _numbers(table: pa.Table, column: str, *, default: float | None = None) -> n
         raise LogError(
             f"column {column!r}, row {row + 1}: {x[row]} is missing, negative or not finite; "
             "allowed numbers >= 0"
+        )
+    big = x > high
+    if big.any():
+        row = _first(big)
+        raise LogError(
+            f"column {column!r}, row {row + 1}: {x[row]:g} is too large; allowed [0, {high:g}] "
+            "per campaign and minute (traffic.base_rate <= 1e7/s x surge <= 1e4)"
         )
     return x
 
@@ -251,10 +275,7 @@ def event_minutes(log: EventLog) -> MinuteCounts:
     minute = log.time_ns // NS_PER_MIN
     lo, hi = int(minute.min()), int(minute.max())
     n_m = hi - lo + 1
-    if n_c * n_m > 400_000_000:
-        raise LogError(
-            f"log spans {n_m} minutes x {n_c} campaigns: too large a grid; allowed <= 4e8 cells"
-        )
+    _check_grid(n_c, n_m)
     flat = log.campaign * n_m + (minute - lo)
     counts = [
         np.bincount(flat[log.event == e], minlength=n_c * n_m).reshape(n_c, n_m).astype(float)
@@ -276,9 +297,17 @@ def event_minutes(log: EventLog) -> MinuteCounts:
     # a campaign's span is its requests' (impressions keep arriving after traffic ends)
     req = log.event == 0
     valid = _spans(log.campaign[req], minute[req] - lo, n_c, n_m)
-    return MinuteCounts(
-        log.campaigns, lo, counts[0], counts[1], counts[2], valid, float(log.cost[imp].sum())
-    )
+    valid &= ~_silent_runs(counts[0] + counts[1] + counts[2], counts[0], valid)
+    with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
+        total_cost = float(log.cost[imp].sum())
+    return MinuteCounts(log.campaigns, lo, counts[0], counts[1], counts[2], valid, total_cost)
+
+
+def _check_grid(n_c: int, n_m: int) -> None:
+    if n_c * n_m > 400_000_000:
+        raise LogError(
+            f"log spans {n_m} minutes x {n_c} campaigns: too large a grid; allowed <= 4e8 cells"
+        )
 
 
 def _spans(campaign: np.ndarray, m: np.ndarray, n_c: int, n_m: int) -> np.ndarray:
@@ -290,18 +319,53 @@ def _spans(campaign: np.ndarray, m: np.ndarray, n_c: int, n_m: int) -> np.ndarra
     return (grid >= first[:, None]) & (grid <= last[:, None])
 
 
+def _silent_runs(events: np.ndarray, req: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Minutes of runs without any event that the campaign's median requests per minute
+    would have filled with at least ``GAP_EXPECTED`` requests (see the module docstring)."""
+    out = np.zeros_like(valid)
+    for c in range(valid.shape[0]):
+        cols = np.flatnonzero(valid[c])
+        if cols.size == 0:
+            continue
+        median = float(np.median(req[c, cols]))
+        if median <= 0:
+            continue
+        empty = np.r_[False, (events[c] == 0) & valid[c], False]
+        edges = np.flatnonzero(np.diff(empty.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            if (b - a) * median >= GAP_EXPECTED:
+                out[c, a:b] = True
+    return out
+
+
+def gaps(counts: MinuteCounts) -> list[tuple[str, int, int]]:
+    """``(campaign, first minute since the epoch, minutes)`` of every run of minutes that is
+    not ``valid`` between a campaign's first and last valid minute."""
+    out = []
+    for c, name in enumerate(counts.campaigns):
+        cols = np.flatnonzero(counts.valid[c])
+        if cols.size == 0:
+            continue
+        hole = np.r_[False, ~counts.valid[c, cols[0] : cols[-1] + 1], False]
+        edges = np.flatnonzero(np.diff(hole.astype(np.int8)))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):
+            out.append((name, counts.start_minute + int(cols[0] + a), int(b - a)))
+    return out
+
+
 def parse_minutes(table: pa.Table) -> MinuteCounts:
     """Validate a per-minute aggregate table (see the module docstring)."""
     _require(table, MINUTE_COLUMNS, "per-minute log")
     campaign, campaigns = _campaigns(table)
     minute_ns = timestamps_ns(table, "timestamp")
-    req = _numbers(table, "requests")
-    srv = _numbers(table, "serves")
-    imp = _numbers(table, "impressions")
+    req = _numbers(table, "requests", high=MAX_COUNT_PER_MINUTE)
+    srv = _numbers(table, "serves", high=MAX_COUNT_PER_MINUTE)
+    imp = _numbers(table, "impressions", high=MAX_COUNT_PER_MINUTE)
     cost = _numbers(table, "cost", default=0.0)
     minute = minute_ns // NS_PER_MIN
     lo = int(minute.min())
     n_c, n_m = len(campaigns), int(minute.max()) - lo + 1
+    _check_grid(n_c, n_m)
     flat = campaign * n_m + (minute - lo)
     out = [
         np.bincount(flat, weights=x, minlength=n_c * n_m).reshape(n_c, n_m) for x in (req, srv, imp)
@@ -322,8 +386,12 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
             f"{campaigns[campaign[row]]!r} before any serve of that campaign; every impression "
             "needs a serve"
         )
-    valid = _spans(campaign, minute - lo, n_c, n_m)
-    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, float(cost.sum()))
+    # a minute without a row inside a campaign's span is a gap, not zero traffic
+    logged = np.bincount(flat, minlength=n_c * n_m).reshape(n_c, n_m) > 0
+    valid = _spans(campaign, minute - lo, n_c, n_m) & logged
+    with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
+        total_cost = float(cost.sum())
+    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, total_cost)
 
 
 def read_log(path: str | Path) -> EventLog | MinuteCounts:

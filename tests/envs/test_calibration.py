@@ -51,7 +51,7 @@ def test_configured_surge_multiplies_traffic_by_its_factor(factor):
         "traffic": {
             "noise_sd": 0.0,
             "surge_rate_per_h": 3600.0,  # a surge starts in the first tick (p = 1 - e^-15)
-            "surge_mean_s": 1e9,  # and lasts the whole flight
+            "surge_mean_s": 1e7,  # the longest allowed: lasts the whole flight
             "surge_factors": [factor],
             "surge_probs": [1.0],
         },
