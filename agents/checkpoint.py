@@ -126,6 +126,7 @@ def restore_env(env: VecEnv, state: Mapping[str, Any]) -> None:
             "resume with the same n_envs"
         )
     pacing.__dict__.update(saved.__dict__)
+    pacing._needs_reset = False  # a checkpoint is taken mid-training, after the first reset
     if residual is not None and state.get("residual"):
         residual.base = state["residual"]["base"]
         residual._resetter.controller = residual.base
