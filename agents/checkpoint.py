@@ -35,6 +35,9 @@ from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.vec_env import PacingVecEnv
 
 LATEST = "LATEST"
+AGENT_KEY = "agent_settings"
+"""In a checkpoint's bookkeeping (``state["extra"]``): the ``AgentSettings`` it trained, as a
+dict (``agents.training.check_resume`` refuses a resume with other settings)."""
 
 
 def _layers(env: VecEnv) -> tuple[VecNormalize | None, ResidualVecEnv | None, PacingVecEnv]:
