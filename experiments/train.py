@@ -217,9 +217,10 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     """Validate, then train with tracking; returns the ``TrainResult``.
 
     Every config check (``validate``, the resume's MLflow run ``resume_run``) runs before
-    a run is opened or a file written. Should the job still fail before it trained anything
-    (no metric logged, no checkpoint), the MLflow run it opened is deleted and the files it
-    wrote removed. Tracking failures while training never stop it (``TrackingGuard``).
+    a run is opened or a file written. Should the job still fail on a config error
+    (``ValueError``, ``FileNotFoundError``) before it trained anything (no metric logged, no
+    checkpoint), the MLflow run it opened is deleted and the files it wrote removed; any
+    other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking failures while training never stop it (``TrackingGuard``).
     """
     out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
     scenario, agent, train_s, plain = settings_of(cfg)
@@ -249,7 +250,7 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             if run_id is not None and resume_id is None:
                 opened.append(run_id)
             result = _train_tracked(cfg, scenario, agent, train_s, out, guard, run_id, session)
-    except Exception:
+    except (ValueError, FileNotFoundError):  # a config error (AgentConfigError, ScenarioError)
         if guard.logged == 0 and not guard.degraded and not (out / "checkpoints").exists():
             _undo(cfg, opened, out, config_file, created)
         raise
