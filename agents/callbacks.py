@@ -9,6 +9,7 @@ Metrics go to ``log_fn(metrics, step)`` (the experiments layer passes MLflow's).
 from __future__ import annotations
 
 import csv
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -18,7 +19,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from pacegym.agents.checkpoint import save_checkpoint
+from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import run_episodes
@@ -87,11 +88,14 @@ class TrainingCallback(BaseCallback):
         return env if isinstance(env, VecNormalize) else None
 
     def bookkeeping(self) -> dict[str, Any]:
+        """What a checkpoint keeps besides the model: evaluation state, the agent settings
+        (a resume must match them, ``agents.training.check_resume``) and ``meta``."""
         return {
             "best": self.best,
             "last_eval": self.last_eval,
             "last_ckpt": self.last_ckpt,
             "history": self.history,
+            AGENT_KEY: dataclasses.asdict(self.agent),
             **self.meta,
         }
 

@@ -35,6 +35,9 @@ from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.vec_env import PacingVecEnv
 
 LATEST = "LATEST"
+AGENT_KEY = "agent_settings"
+"""In a checkpoint's bookkeeping (``state["extra"]``): the ``AgentSettings`` it trained, as a
+dict (``agents.training.check_resume`` refuses a resume with other settings)."""
 
 
 def _layers(env: VecEnv) -> tuple[VecNormalize | None, ResidualVecEnv | None, PacingVecEnv]:
@@ -126,6 +129,7 @@ def restore_env(env: VecEnv, state: Mapping[str, Any]) -> None:
             "resume with the same n_envs"
         )
     pacing.__dict__.update(saved.__dict__)
+    pacing._needs_reset = False  # a checkpoint is taken mid-training, after the first reset
     if residual is not None and state.get("residual"):
         residual.base = state["residual"]["base"]
         residual._resetter.controller = residual.base

@@ -9,7 +9,12 @@ the ``train`` and ``agent`` nodes, so YAML under ``conf/`` only sets values.
 Contract: constructing a settings object checks every field's type and range, and
 ``from_mapping`` (plain mappings from Python callers, or a composed config's container)
 also rejects unknown keys; both raise ``AgentConfigError`` with one line naming the key
-(``train.eval_episodes``), the value, and the allowed range or keys. Checks that need the
+(``train.eval_episodes``), the value, and the allowed range or keys. Every numeric field
+has a documented closed or half-open ``Range`` (the classes' ``RANGES``): a float must be
+finite and inside it (NaN, inf and 1e308 are refused by name, never trained on). Numeric
+``agent.hyperparams`` are checked the same way: the known ones against
+``HYPERPARAM_RANGES`` (``learning_rate`` in (0, 1], ``gamma`` in [0, 1], ...), any other
+float (at any depth, ``policy_kwargs`` included) must be finite. Checks that need the
 algorithm (its name, policy alias, hyperparameter names) are ``agents.algos.check_agent``.
 Algorithm hyperparameters that ``agent.hyperparams`` leaves out take the SB3 constructor's
 own defaults. Nothing here imports torch or SB3.
@@ -19,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import numbers
 import types
 import typing
@@ -35,6 +41,80 @@ class AgentConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric setting: ``low``..``high``, each end open or closed.
+
+    ``str`` is the interval as the error messages print it: ``(0, 1]``.
+    """
+
+    low: float
+    high: float
+    low_open: bool = False
+    high_open: bool = False
+    integer: bool = False  # whole numbers only (a count, a seed)
+
+    def __contains__(self, value: object) -> bool:
+        if not isinstance(value, numbers.Real) or isinstance(value, bool):
+            return False
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond float range
+            return False
+        if not math.isfinite(v):
+            return False
+        above = v > self.low if self.low_open else v >= self.low
+        below = v < self.high if self.high_open else v <= self.high
+        return above and below
+
+    def __str__(self) -> str:
+        kind = "an integer" if self.integer else "a finite number"
+        lo, hi = _num(self.low), _num(self.high)
+        return (
+            f"{kind} in {'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
+        )
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e10 else f"{x:g}"
+
+
+SEED_MAX = 2**32 - 1
+"""The largest seed: numpy's and SB3's ``set_random_seed`` take seeds below 2**32."""
+FINITE = Range(-1e300, 1e300)
+"""Any other float hyperparameter: finite (no NaN, no inf)."""
+
+HYPERPARAM_RANGES: dict[str, Range] = {
+    "learning_rate": Range(0.0, 1.0, low_open=True),
+    "gamma": Range(0.0, 1.0),
+    "gae_lambda": Range(0.0, 1.0),
+    "clip_range": Range(0.0, 1.0, low_open=True),  # PPO's ratio clip 1 +- clip_range
+    "clip_range_vf": Range(0.0, 1e6, low_open=True),  # None: no value clipping
+    "ent_coef": Range(0.0, 100.0),  # SAC also takes "auto" / "auto_0.1"
+    "vf_coef": Range(0.0, 100.0),
+    "max_grad_norm": Range(0.0, 1e6, low_open=True),
+    "target_kl": Range(0.0, 1e3, low_open=True),  # None: no early stop
+    "tau": Range(0.0, 1.0, low_open=True),
+    "target_policy_noise": Range(0.0, 10.0),
+    "target_noise_clip": Range(0.0, 10.0),
+    "rms_prop_eps": Range(0.0, 1.0, low_open=True),
+    "n_steps": Range(1, 10_000_000, integer=True),
+    "batch_size": Range(1, 10_000_000, integer=True),
+    "n_epochs": Range(1, 10_000, integer=True),
+    "buffer_size": Range(1, 1_000_000_000, integer=True),
+    "learning_starts": Range(0, 1e12, integer=True),
+    "train_freq": Range(1, 10_000_000, integer=True),  # or [n, "step" | "episode"]
+    "gradient_steps": Range(-1, 1_000_000, integer=True),  # -1: as many as env-steps
+    "policy_delay": Range(1, 10_000, integer=True),
+    "sde_sample_freq": Range(-1, 1_000_000, integer=True),
+    "stats_window_size": Range(1, 1_000_000, integer=True),
+    "policy_kwargs.log_std_init": Range(-20.0, 2.0),  # [log std] of the Gaussian policy
+}
+"""``agent.hyperparams.<key>`` (dotted below ``policy_kwargs``) -> allowed values when the
+value is a number (strings, lists and None go to the SB3 constructor, checked by
+``agents.training.validate``)."""
+
+
+@dataclass(frozen=True)
 class ResidualSettings:
     """``agent.residual``: a learned correction of a classical controller (``agents.residual``)."""
 
@@ -43,6 +123,11 @@ class ResidualSettings:
     enabled: bool = False
     base: dict[str, Any] = field(default_factory=dict)  # a controller config: kind, name, params
     scale_decades: float = 1.0  # [decades] |log10 correction| of the base throttle at |a| = 1
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        # the export's runtime loads (0, 10]; a = +-1 moves the throttle 10 decades
+        "scale_decades": Range(0.0, 10.0, low_open=True),
+    }
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -61,13 +146,22 @@ class AgentSettings:
     hyperparams: dict[str, Any] = field(default_factory=dict)  # algorithm constructor kwargs
     normalize_obs: bool = True  # VecNormalize observations; statistics saved with the model
     normalize_reward: bool = False  # VecNormalize returns (training reward only)
-    clip_obs: float = 10.0  # [std] clip of normalised observations; > 0
+    clip_obs: float = 10.0  # [std] clip of normalised observations; (0, 1e6]
     residual: ResidualSettings = field(default_factory=ResidualSettings)
+
+    RANGES: ClassVar[dict[str, Range]] = {
+        "clip_obs": Range(0.0, 1e6, low_open=True),
+    }
+    NET_ARCH_RANGE: ClassVar[Range] = Range(1, 65_536, integer=True)  # [units] per layer
 
     def __post_init__(self) -> None:
         check_fields(self)
-        if self.clip_obs <= 0:
-            raise AgentConfigError(f"agent.clip_obs = {self.clip_obs}: allowed > 0")
+        for i, units in enumerate(self.net_arch):
+            if units not in self.NET_ARCH_RANGE:
+                raise AgentConfigError(
+                    f"agent.net_arch[{i}] = {units!r}: allowed {self.NET_ARCH_RANGE}"
+                )
+        check_hyperparams(self.hyperparams)
 
     @property
     def normalized(self) -> bool:
@@ -86,39 +180,35 @@ class TrainSettings:
 
     SECTION: ClassVar[str] = "train"
 
-    total_timesteps: int = 200_000  # [env-steps] campaign-steps over all campaigns; >= 1
-    n_envs: int = 128  # [campaigns] stepped per call of the batched env; >= 1
-    seed: int = 0  # training campaign i draws its episode seeds from seed + i; >= 0
+    total_timesteps: int = 200_000  # [env-steps] campaign-steps over all campaigns; [1, 1e12]
+    n_envs: int = 128  # [campaigns] stepped per call of the batched env; [1, 65536]
+    seed: int = 0  # training campaign i draws its episode seeds from seed + i; [0, 2**32 - 1]
     device: str = "cpu"  # torch device of the model
-    torch_threads: int = 1  # [threads] torch intra-op threads; >= 1
+    torch_threads: int = 1  # [threads] torch intra-op threads; [1, 1024]
     eval_freq: int = 50_000  # [env-steps] between held-out evaluations; 0: only at the end
-    eval_episodes: int = 256  # [episodes] per evaluation; >= 1
-    eval_seed: int = 1_000_000  # validation seeds (model selection); disjoint from training/test
+    eval_episodes: int = 256  # [episodes] per evaluation; [1, 1e6]
+    eval_seed: int = 1_000_000  # validation seeds (model selection); [0, 2**32 - 1]
     checkpoint_freq: int = 50_000  # [env-steps] between checkpoints; 0: only at the end
     select: str = "best"  # which model becomes <run_dir>/model: one of SELECT
-    max_minutes: float = 0.0  # [min] wall-clock budget; 0: none
+    max_minutes: float = 0.0  # [min] wall-clock budget; 0: none; [0, 1e6]
     progress_bar: bool = True  # SB3's progress bar (tqdm, rich)
     resume: str | None = None  # a run dir or checkpoint to continue from
     randomize: dict[str, Any] = field(default_factory=dict)  # {"traffic.base_rate": [4, 16]}
 
-    _AT_LEAST: ClassVar[dict[str, float]] = {
-        "total_timesteps": 1,
-        "n_envs": 1,
-        "seed": 0,
-        "torch_threads": 1,
-        "eval_freq": 0,
-        "eval_episodes": 1,
-        "eval_seed": 0,
-        "checkpoint_freq": 0,
-        "max_minutes": 0.0,
+    RANGES: ClassVar[dict[str, Range]] = {
+        "total_timesteps": Range(1, 1e12, integer=True),
+        "n_envs": Range(1, 65_536, integer=True),
+        "seed": Range(0, SEED_MAX, integer=True),
+        "torch_threads": Range(1, 1024, integer=True),
+        "eval_freq": Range(0, 1e12, integer=True),
+        "eval_episodes": Range(1, 1_000_000, integer=True),
+        "eval_seed": Range(0, SEED_MAX, integer=True),
+        "checkpoint_freq": Range(0, 1e12, integer=True),
+        "max_minutes": Range(0.0, 1e6),
     }
 
     def __post_init__(self) -> None:
         check_fields(self)
-        for key, low in self._AT_LEAST.items():
-            value = getattr(self, key)
-            if value < low:
-                raise AgentConfigError(f"train.{key} = {value}: allowed >= {low}")
         if self.select not in SELECT:
             raise AgentConfigError(f"train.select = {self.select!r}: allowed {list(SELECT)}")
 
@@ -161,19 +251,54 @@ def from_mapping(cls: type[S], data: Mapping[str, Any] | None) -> S:
 
 
 def check_fields(obj: Any) -> None:
-    """Raise ``AgentConfigError`` unless every field of ``obj`` has its annotated type.
+    """Raise ``AgentConfigError`` unless every field of ``obj`` has its annotated type and,
+    for a numeric field, lies in the class's ``RANGES`` (finite, for a float).
 
     A whole number given for a ``float`` field is stored as a float (what the YAML
     ``1`` means for ``scale_decades``), and a numpy integer as an ``int``, so equal
     settings compare equal and serialise as JSON.
     """
-    section = type(obj).SECTION
-    for key, hint in _hints(type(obj)).items():
+    cls = type(obj)
+    section = cls.SECTION
+    ranges: Mapping[str, Range] = getattr(cls, "RANGES", {})
+    for key, hint in _hints(cls).items():
         value = getattr(obj, key)
         if not _is_instance(value, hint):
             raise AgentConfigError(f"{section}.{key} = {value!r}: allowed {_type_name(hint)}")
+        if hint in (int, float) and value not in ranges.get(key, FINITE):
+            raise AgentConfigError(
+                f"{section}.{key} = {value!r}: allowed {ranges.get(key, FINITE)}"
+            )
         if hint in (int, float) and type(value) is not hint:
             object.__setattr__(obj, key, hint(value))
+
+
+def check_hyperparams(hyperparams: Mapping[str, Any], prefix: str = "") -> None:
+    """Raise ``AgentConfigError`` for a numeric ``agent.hyperparams`` value outside its
+    ``HYPERPARAM_RANGES`` entry, a non-integer for a count, or any non-finite float
+    (at any depth); other values are left to the algorithm's constructor."""
+    for key, value in hyperparams.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            check_hyperparams(value, f"{dotted}.")
+            continue
+        if isinstance(value, list | tuple):
+            for i, item in enumerate(value):
+                if _is_number(item) and item not in FINITE:
+                    raise AgentConfigError(
+                        f"agent.hyperparams.{dotted}[{i}] = {item!r}: allowed {FINITE}"
+                    )
+            continue
+        if not _is_number(value):
+            continue
+        rng = HYPERPARAM_RANGES.get(dotted, FINITE)
+        whole = isinstance(value, numbers.Integral)
+        if value not in rng or (rng.integer and not whole):
+            raise AgentConfigError(f"agent.hyperparams.{dotted} = {value!r}: allowed {rng}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 @functools.cache

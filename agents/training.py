@@ -9,10 +9,14 @@ checkpoints, and writes ``<run_dir>/model`` (see ``agents.policy``), the evaluat
 curve ``<run_dir>/eval_history.csv`` and ``<run_dir>/last_model``. With
 ``train.resume`` (a run dir or checkpoint) it continues from the latest checkpoint:
 same step count, weights, optimiser, normalisation, replay buffer, env and RNG state.
+A resume must continue the checkpoint's own run: ``check_resume`` refuses (one line,
+``AgentConfigError``) another scenario, other agent settings, another ``train.n_envs``, and
+a budget the checkpoint has already reached (nothing left to train), before any work.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import time
 from collections.abc import Mapping
@@ -27,9 +31,9 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import build_model, check_agent, make_env
 from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_log
-from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint
+from pacegym.agents.checkpoint import AGENT_KEY, latest_checkpoint, load_checkpoint, read_state
 from pacegym.agents.policy import save_model
-from pacegym.agents.settings import AgentSettings, TrainSettings
+from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.envs.core import RANDOMIZABLE
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioParams
@@ -75,8 +79,57 @@ def randomised_scenario(scenario: ScenarioParams, ranges: Mapping[str, Any]) -> 
     return resolve(data)
 
 
+def check_resume(
+    train_sc: ScenarioParams, agent: AgentSettings, train: TrainSettings
+) -> tuple[Path, dict[str, Any]]:
+    """The checkpoint ``train.resume`` continues and its state, if the resume matches it.
+
+    Refused with one ``AgentConfigError`` line naming ``train.resume``: no checkpoint there,
+    a training scenario (after ``train.randomize``) or agent settings other than the
+    checkpoint's, another ``train.n_envs``, or ``train.total_timesteps`` already reached.
+    """
+    key = f"train.resume = {train.resume!r}"
+    try:
+        ckpt = latest_checkpoint(str(train.resume))
+        state = read_state(ckpt)
+    except FileNotFoundError as exc:
+        raise AgentConfigError(str(exc)) from None
+    except Exception as exc:  # a truncated or foreign state.pkl
+        raise AgentConfigError(f"{key}: cannot read {ckpt}/state.pkl ({exc})") from None
+    saved_sc = getattr(state.get("pacing"), "scenario", None)
+    if saved_sc is not None and to_dict(saved_sc) != to_dict(train_sc):
+        raise AgentConfigError(
+            f"{key}: scenario {train_sc.name!r} (with train.randomize) differs from the "
+            f"checkpoint's {saved_sc.name!r}: resume with the run's own scenario"
+        )
+    saved_agent = (state.get("extra") or {}).get(AGENT_KEY)
+    now = {k: v for k, v in dataclasses.asdict(agent).items() if k != "name"}
+    if saved_agent is not None:
+        was = {k: v for k, v in saved_agent.items() if k != "name"}
+        diff = sorted(k for k in now.keys() | was.keys() if now.get(k) != was.get(k))
+        if diff:
+            raise AgentConfigError(
+                f"{key}: agent.{diff[0]} = {now.get(diff[0])!r} differs from the checkpoint's "
+                f"{was.get(diff[0])!r}: resume with the run's own agent settings"
+            )
+    n_saved = getattr(state.get("pacing"), "num_envs", train.n_envs)
+    if n_saved != train.n_envs:
+        raise AgentConfigError(
+            f"{key}: train.n_envs = {train.n_envs} differs from the checkpoint's {n_saved}: "
+            "resume with the same n_envs"
+        )
+    done = int(state.get("num_timesteps", 0))
+    if done >= train.total_timesteps:
+        raise AgentConfigError(
+            f"{key}: the run already reached {done:,} env-steps (train.total_timesteps = "
+            f"{train.total_timesteps:,}): nothing to train; allowed train.total_timesteps > {done}"
+        )
+    return ckpt, state
+
+
 def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
-    """Every check that can fail, without training: scenario, ranges, agent, model build.
+    """Every check that can fail, without training: scenario, ranges, agent, model build,
+    and a resume's match with its checkpoint (``check_resume``).
 
     Builds the env and the model once (well under a second) so that bad hyperparameter
     values fail here, before an MLflow run is opened or any time is spent. (The
@@ -87,7 +140,7 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
     env, _ = make_env(sc, agent, train.n_envs, train.seed)
     build_model(agent, env, train.seed, train.device)
     if train.resume:
-        latest_checkpoint(train.resume)
+        check_resume(sc, agent, train)
 
 
 def train_agent(
@@ -100,10 +153,12 @@ def train_agent(
 ) -> TrainResult:
     """Train (or resume) one agent; see the module docstring for what is written."""
     run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     cls = check_agent(agent)
     eval_sc = resolve(scenario)
     train_sc = randomised_scenario(eval_sc, train.randomize)
+    if train.resume:
+        check_resume(train_sc, agent, train)
+    run_dir.mkdir(parents=True, exist_ok=True)
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)

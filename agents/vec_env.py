@@ -20,8 +20,7 @@ from pacegym.envs.kernel import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.pacing_env import action_space, observation_space
 from pacegym.envs.params import ScenarioParams
-from pacegym.envs.spaces import action_to_throttle
-from pacegym.envs.vector import EpisodeSeeder, campaign_seeds
+from pacegym.envs.vector import NOT_RESET, EpisodeSeeder, batch_throttle, campaign_seeds
 
 
 class PacingVecEnv(VecEnv):
@@ -29,7 +28,9 @@ class PacingVecEnv(VecEnv):
 
     ``infos[i]`` carries ``reward_terms``; at an episode end also ``metrics``,
     ``terminal_observation`` and ``episode`` (``r``: return, ``l``: length), the
-    keys SB3's logger and ``Monitor`` use. The reward is the env's own: the per-step terms
+    keys SB3's logger and ``Monitor`` use. Stepping before the first ``reset`` raises
+    ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
+    raise ``ValueError``, as ``PacingEnv`` does. The reward is the env's own: the per-step terms
     of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score.
     """
 
@@ -49,6 +50,7 @@ class PacingVecEnv(VecEnv):
         self._actions = np.zeros((n_envs, 1), dtype=np.float32)
         self._ep_return = np.zeros(n_envs)
         self._ep_len = np.zeros(n_envs, dtype=np.int64)
+        self._needs_reset = True
         if seed is not None:
             self.seed(seed)
 
@@ -58,13 +60,14 @@ class PacingVecEnv(VecEnv):
         self.core.reset(self._all, self._seeder.draw(self._all))
         self._ep_return[:] = 0.0
         self._ep_len[:] = 0
+        self._needs_reset = False
         return self.core.obs.copy()
 
     def step_async(self, actions: np.ndarray) -> None:
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
-        throttle, invalid = action_to_throttle(self._actions.reshape(self.num_envs, -1)[:, 0])
+        throttle, invalid = batch_throttle(self._actions, self.num_envs)
         return self.step_throttle(throttle, invalid)
 
     def step_throttle(
@@ -75,6 +78,13 @@ class PacingVecEnv(VecEnv):
         Same returns and autoreset as ``step``; ``invalid`` (bool per campaign) only feeds
         ``info["invalid_actions"]`` (the core itself maps non-finite throttles to 0).
         """
+        if self._needs_reset:
+            raise RuntimeError(NOT_RESET)
+        throttle = np.asarray(throttle, dtype=np.float64)
+        if throttle.shape != (self.num_envs,):
+            raise ValueError(
+                f"throttles have shape {throttle.shape}; expected ({self.num_envs},), one per campaign"
+            )
         if invalid is None:
             invalid = ~np.isfinite(throttle)
         res = self.core.step(throttle)

@@ -28,6 +28,22 @@ def campaign_seeds(seed: int | list[int | None] | None, n: int) -> list[int | No
     return seeds
 
 
+def batch_throttle(actions: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Throttles and the non-finite mask of a batch of ``n`` actions, one per campaign.
+
+    ``actions`` must have shape ``(n, 1)`` (the batched action space) or ``(n,)``; any other
+    shape raises ``ValueError`` naming it (never reshaped into another campaign's action).
+    """
+    a = np.asarray(actions)
+    if a.shape not in ((n, 1), (n,)):
+        raise ValueError(f"actions have shape {a.shape}; expected ({n}, 1), one per campaign")
+    return action_to_throttle(a)
+
+
+NOT_RESET = "The vector env was never reset: call reset before step."
+"""What stepping a vector view before its first ``reset`` raises (``RuntimeError``)."""
+
+
 class EpisodeSeeder:
     """One ``np.random.Generator`` per campaign, drawing its episode seeds like ``PacingEnv``."""
 
@@ -50,6 +66,8 @@ class PacingVectorEnv(VectorEnv):
 
     Same observation, action, reward and metrics as ``PacingEnv``; sub-env ``i`` reset
     with seed ``s + i`` follows exactly the trajectory of ``PacingEnv`` reset with ``s + i``.
+    ``step`` before the first ``reset`` raises ``RuntimeError``; actions of another shape
+    than ``(num_envs, 1)`` (or ``(num_envs,)``) raise ``ValueError``, as ``PacingEnv`` does.
     Infos are batched dicts: ``reward_terms``, ``throttle``, ``invalid_actions`` every
     step, ``metrics`` (masked by ``_metrics``) when episodes end.
 
@@ -88,6 +106,7 @@ class PacingVectorEnv(VectorEnv):
         self._seeder = EpisodeSeeder(self.num_envs)
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._all = np.arange(self.num_envs)
+        self._needs_reset = True
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -96,6 +115,7 @@ class PacingVectorEnv(VectorEnv):
         self._seeder.seed(campaign_seeds(seed, self.num_envs))
         self.core.reset(self._all, self._seeder.draw(self._all))
         self._autoreset[:] = False
+        self._needs_reset = False
         if self._renderer is not None:
             self._renderer.reset(self.core)
         return self.core.obs.copy(), {}
@@ -103,7 +123,9 @@ class PacingVectorEnv(VectorEnv):
     def step(
         self, actions: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        throttle, invalid = action_to_throttle(np.asarray(actions).reshape(self.num_envs, -1)[:, 0])
+        if self._needs_reset:
+            raise RuntimeError(NOT_RESET)
+        throttle, invalid = batch_throttle(actions, self.num_envs)
         res = self.core.step(throttle)
         reward = res.reward.copy()
         terminated = res.finished.copy()

@@ -90,9 +90,10 @@ def sweep_keys(overrides: list[str], sweeper_params: Mapping[str, Any]) -> list[
 class MlflowStoreCallback(Callback):
     """Hydra callback: check/create the store once and open the parent run of a multirun.
 
-    ``on_multirun_start`` runs once in the launching process: it creates the store (no
-    race between parallel jobs), opens the sweep's parent run and writes its id to
-    ``<sweep dir>/.mlflow_parent_run.json``, where every job finds it (``multirun_parent``);
+    ``on_multirun_start`` runs once in the launching process: it creates the store and the
+    experiment (no race between parallel jobs), opens the sweep's parent run and writes its
+    id and experiment id to ``<sweep dir>/.mlflow_parent_run.json``, where every job finds
+    them (``multirun_parent``, ``use_experiment``);
     ``on_multirun_end`` ends it (``finish_parent``).
     """
 
@@ -108,7 +109,12 @@ class MlflowStoreCallback(Callback):
             f"{config.hydra.job.name} sweep {sweep_dir.name}",
             {"sweep_dir": str(sweep_dir.resolve()), "overrides": " ".join(overrides)[:5000]},
         )
-        marker = {"run_id": parent, "sweep_keys": keys}
+        # the jobs file their runs in the parent's experiment by id: created once, here,
+        # before any job starts (parallel jobs never look it up or create it by name)
+        import mlflow
+
+        exp_id = mlflow.MlflowClient(tracking_uri(config)).get_run(parent).info.experiment_id
+        marker = {"run_id": parent, "experiment_id": exp_id, "sweep_keys": keys}
         (sweep_dir / PARENT_FILE).write_text(json.dumps(marker))
 
     def on_multirun_end(self, config: Any, **_: Any) -> None:

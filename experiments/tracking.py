@@ -22,9 +22,16 @@ Contract:
   the resolved config as ``config.yaml``, and tags ``scenario``, ``policy_kind``,
   ``git_commit`` (plus ``tags``). If the body raises, the run ends ``FAILED``
   (``KILLED`` on Ctrl-C) and the exception propagates: no half-written run is ever
-  marked finished. ``cfg`` is any mapping/DictConfig with an optional ``tracking``
+  marked finished. Against a server (``http(s)://``) it bounds MLflow's HTTP retries for
+  the run (``HTTP_BOUNDS``, unless the user set those variables), and a server that
+  cannot be told the run's end status does not turn a finished job into a crash (a
+  warning line instead). It always creates the run in the experiment ``use_experiment``
+  returned (by id), never in MLflow's "Default". ``cfg`` is any mapping/DictConfig with an optional ``tracking``
   node (``uri``, ``experiment``, ``enabled``); with ``tracking.enabled: false`` it
   yields ``None`` and logs nothing.
+- ``find_run(cfg, run_id)``: the run in ``cfg``'s store, or None (deleted, another store);
+  ``delete_run(cfg, run_id)`` deletes one (a run opened for a job that then failed on a
+  user error).
 - ``log_metrics(metrics, step=None, prefix="")`` and ``log_figure(fig, path)`` are
   no-ops when no run is active.
 - Parent runs of sweeps (Hydra multiruns, Ray): ``experiments.sweep_runs``.
@@ -38,6 +45,7 @@ import math
 import os
 import signal
 import subprocess
+import sys
 import threading
 import urllib.error
 import urllib.request
@@ -52,8 +60,17 @@ EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 """The MLflow UI's workflow for the experiment: training runs (not GenAI traces)."""
 PARENT_FILE = ".mlflow_parent_run.json"
-"""In a Hydra multirun's sweep dir: ``{"run_id": parent run, "sweep_keys": [...]}``, the
-parent its jobs nest under and the keys the sweep varies (the jobs' names show them)."""
+"""In a Hydra multirun's sweep dir: ``{"run_id": parent run, "experiment_id": its experiment,
+"sweep_keys": [...]}``, the parent its jobs nest under, the experiment they file their runs
+in (created once, before the jobs start), and the keys the sweep varies (the jobs' names)."""
+HTTP_BOUNDS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",  # [s] sleeps 1, 2 between the tries
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0.5",  # [s]
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "10",  # [s] per try
+}
+"""MLflow's HTTP settings during a run against a server: a call to a dead server gives up
+within about 35 s (MLflow's defaults retry for minutes). A variable the user set wins."""
 
 
 class TrackingError(RuntimeError):
@@ -182,12 +199,17 @@ def git_commit() -> str:
 
 def use_experiment(cfg: Any) -> Any:
     """Point MLflow at ``cfg``'s store and experiment (created on first use, with its kind
-    tag: the UI then opens on runs); returns the ``mlflow.entities.Experiment``."""
+    tag: the UI then opens on runs); returns the ``mlflow.entities.Experiment``. A job of a
+    Hydra multirun uses the experiment its sweep created, by id (``PARENT_FILE``)."""
     mlflow = _mlflow()
     uri = tracking_uri(cfg)
     ensure_store(uri)
     mlflow.set_tracking_uri(uri)
-    exp = mlflow.set_experiment(_get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT)
+    exp_id = _multirun_marker().get("experiment_id")
+    if exp_id is not None:
+        exp = mlflow.set_experiment(experiment_id=str(exp_id))
+    else:
+        exp = mlflow.set_experiment(_get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT)
     kind = exp.tags.get(EXPERIMENT_KIND_TAG, "")
     if not kind or kind.endswith("_inferred"):  # never overwrite a kind a user chose
         mlflow.MlflowClient(uri).set_experiment_tag(
@@ -262,18 +284,26 @@ def start_run(
     mlflow = _mlflow()
     nested = nested or mlflow.active_run() is not None
     parent = None
-    if not nested:
-        use_experiment(cfg)
+    if nested:
+        exp_id = mlflow.active_run().info.experiment_id
+    else:
+        exp_id = use_experiment(cfg).experiment_id
         if run_id is None:
             parent = _get(cfg, "tracking.parent_run_id") or multirun_parent()
     all_tags = {**default_tags(cfg), **dict(tags or {})}
     previous = _raise_on_sigterm() if not nested else None
-    run = mlflow.start_run(
-        run_id=run_id,
-        run_name=None if run_id else readable_name(cfg, run_name),
-        nested=nested,
-        parent_run_id=parent,
-    )
+    saved_env = _bound_http(tracking_uri(cfg)) if not nested else {}
+    try:
+        run = mlflow.start_run(
+            run_id=run_id,
+            experiment_id=None if run_id else exp_id,
+            run_name=None if run_id else readable_name(cfg, run_name),
+            nested=nested,
+            parent_run_id=parent,
+        )
+    except BaseException:
+        _restore(previous, saved_env)
+        raise
     try:
         mlflow.set_tags(all_tags)
         if log_config and run_id is None:
@@ -286,16 +316,73 @@ def start_run(
                 mlflow.log_dict(dict(plain), "config.yaml")
         yield run
     except KeyboardInterrupt:
-        mlflow.end_run(status="KILLED")
+        _end_run("KILLED")
         raise
     except BaseException:
-        mlflow.end_run(status="FAILED")
+        _end_run("FAILED")
         raise
     else:
-        mlflow.end_run(status="FINISHED")
+        _end_run("FINISHED")
     finally:
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
+        _restore(previous, saved_env)
+
+
+def _end_run(status: str) -> None:
+    """End the active run; a store that cannot be told (a server gone) gets a warning line,
+    the job's own outcome stands."""
+    import mlflow
+
+    try:
+        mlflow.end_run(status=status)
+    except Exception as exc:  # end_run pops the run before it calls the store
+        print(
+            f"tracking: could not mark the MLflow run {status} ({type(exc).__name__}: "
+            f"{_first_line(exc)}); the run's files are complete",
+            file=sys.stderr,
+        )
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else ""
+
+
+def _bound_http(uri: str) -> dict[str, str | None]:
+    """Set ``HTTP_BOUNDS`` (those the user left unset) for a server URI; returns what to
+    restore."""
+    if not uri.startswith(("http://", "https://")):
+        return {}
+    saved = {k: os.environ.get(k) for k in HTTP_BOUNDS if k not in os.environ}
+    os.environ.update({k: HTTP_BOUNDS[k] for k in saved})
+    return saved
+
+
+def _restore(previous: Any, saved_env: Mapping[str, str | None]) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
+    for key, value in saved_env.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+def find_run(cfg: Any, run_id: str) -> Any:
+    """The ``mlflow.entities.Run`` ``run_id`` in ``cfg``'s store, or None when it is not
+    there (deleted, or logged to another store)."""
+    mlflow = _mlflow()
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    try:
+        run = client.get_run(run_id)
+    except mlflow.exceptions.MlflowException:
+        return None
+    return None if run.info.lifecycle_stage == "deleted" else run
+
+
+def delete_run(cfg: Any, run_id: str) -> None:
+    """Delete ``run_id`` from ``cfg``'s store (a run opened for a job that failed on a user
+    error, before it logged anything)."""
+    _mlflow().MlflowClient(tracking_uri(cfg)).delete_run(run_id)
 
 
 def _raise_on_sigterm() -> Any:

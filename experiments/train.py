@@ -21,13 +21,24 @@ else the tuned PID), the plots, the config and the model.
 A resume (``train.resume=<run dir or checkpoint>``) continues with the agent, the scenario
 and the state-shaping train settings (``RUN_STATE_KEYS``: n_envs, seeds, randomisation)
 the run was started with (its ``train_config.yaml``); naming different ones on the command
-line is refused. It reopens the interrupted run's MLflow run.
+line is refused, and so is one that does not match its checkpoint (another scenario or
+agent, a budget already reached: ``agents.training.check_resume``). It reopens the
+interrupted run's MLflow run; a run that finished is never reopened (the resume gets a new
+run, tagged ``resumed_from_run_id``), and a second resume from a checkpoint that another
+resume has continued since is refused (``resume_run``).
+
+Tracking never stops training: MLflow's HTTP retries are bounded during the run, and
+should the server fail, the job says so in one line (stderr and ``TRACKING_STATUS`` in
+the run dir), buffers its metrics locally and still saves its model and checkpoints
+(``experiments.tracking_guard``). A job that fails before it trains leaves no MLflow run
+and none of its files behind.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -46,6 +57,7 @@ from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
 from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+from pacegym.experiments.tracking_guard import TrackingGuard
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +99,47 @@ def settings_of(
     return scenario, AgentSettings.from_mapping(agent), TrainSettings.from_mapping(train_cfg), plain
 
 
-def _resume_run_id(train: TrainSettings) -> str | None:
-    if not train.resume:
-        return None
-    state = read_state(latest_checkpoint(train.resume))
-    return (state.get("extra") or {}).get("mlflow_run_id")
+SESSION_TAG = "pacegym.session"
+"""MLflow tag of a train run: the session (one ``train`` call) writing to it now. Its
+checkpoints record it too, so a second resume from a checkpoint older than another resume
+of the same run is told apart (``resume_run``)."""
+
+
+def resume_run(cfg: DictConfig, train: TrainSettings) -> tuple[str | None, dict[str, str]]:
+    """The MLflow run a resume logs into, and the tags of a new one.
+
+    An interrupted run is reopened: ``(its id, {})``. A run that finished (or is not in this
+    store) is never reopened: ``(None, {"resumed_from_run_id": id})`` starts a new run. A
+    resume from a checkpoint that another resume of the same run has continued since
+    (another session whose run dir holds checkpoints) is refused naming that run dir: its
+    metrics would repeat the steps already logged.
+    """
+    if not train.resume or not tracking.tracking_enabled(cfg):
+        return None, {}
+    extra = read_state(latest_checkpoint(train.resume)).get("extra") or {}
+    old = extra.get("mlflow_run_id")
+    if not old:
+        return None, {}
+    run = tracking.find_run(cfg, old)
+    if run is None or run.info.status == "FINISHED":
+        return None, {"resumed_from_run_id": str(old)}
+    other = run.data.tags.get(SESSION_TAG)
+    other_dir = run.data.tags.get("run_dir")
+    mine = extra.get("session")
+    if other and mine and other != mine and other_dir and _has_checkpoint(other_dir):
+        raise AgentConfigError(
+            f"train.resume = {train.resume!r}: MLflow run {old} was resumed since this "
+            f"checkpoint, into {other_dir}: resume from there (train.resume={other_dir})"
+        )
+    return str(old), {}
+
+
+def _has_checkpoint(run_dir: str) -> bool:
+    try:
+        latest_checkpoint(run_dir)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 def _named_on_command_line(group: str) -> bool:
@@ -108,7 +156,10 @@ def resumed_config(
     """The scenario, agent and train settings of the run that ``resume`` continues (its
     ``train_config.yaml``, else its Hydra ``.hydra/config.yaml``). An agent or scenario named
     on the command line that differs from the run's is refused, naming both."""
-    run_dir = latest_checkpoint(resume).parent.parent
+    try:
+        run_dir = latest_checkpoint(resume).parent.parent
+    except FileNotFoundError as exc:
+        raise AgentConfigError(str(exc)) from None
     for path in (run_dir / CONFIG_FILE, run_dir / ".hydra" / "config.yaml"):
         if path.is_file():
             saved = yaml.safe_load(path.read_text())
@@ -163,80 +214,129 @@ def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
-    """Validate, then train with tracking; returns the ``TrainResult``."""
+    """Validate, then train with tracking; returns the ``TrainResult``.
+
+    Every config check (``validate``, the resume's MLflow run ``resume_run``) runs before
+    a run is opened or a file written. Should the job still fail on a config error
+    (``ValueError``, ``FileNotFoundError``) before it trained anything (no metric logged, no
+    checkpoint), the MLflow run it opened is deleted and the files it wrote removed; any
+    other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking failures while training never stop it (``TrackingGuard``).
+    """
     out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
     scenario, agent, train_s, plain = settings_of(cfg)
     validate(scenario, agent, train_s)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
+    resume_id, resume_tags = resume_run(cfg, train_s)
+    session = uuid.uuid4().hex
+    created = not out.exists()
     out.mkdir(parents=True, exist_ok=True)
-    (out / CONFIG_FILE).write_text(yaml.safe_dump(plain, sort_keys=False))
+    config_file = out / CONFIG_FILE
+    config_file.write_text(yaml.safe_dump(plain, sort_keys=False))
     tags = {
         "run_type": "train",
         "agent_name": agent.name,
         "policy_kind": agent.algo,
         "residual": str(agent.residual.enabled),
         "run_dir": str(out.resolve()),
+        SESSION_TAG: session,
+        **resume_tags,
     }
-    with tracking.start_run(
-        cfg, f"train {agent.name}", tags, run_id=_resume_run_id(train_s)
-    ) as run:
-        run_id = run.info.run_id if run is not None else None
-        log.info(
-            "training %s (%s) on %s for %s env-steps; run dir %s%s",
-            agent.name,
-            agent.algo,
-            scenario.get("name"),
-            f"{train_s.total_timesteps:,}",
-            out,
-            f"; MLflow run {run_id}" if run_id else "",
-        )
-        result = train_agent(
-            scenario,
-            agent,
-            train_s,
-            out,
-            log_fn=tracking.log_metrics,
-            meta={"mlflow_run_id": run_id, "agent_name": agent.name},
-        )
-        ref_name, ref_score = reference_score(agent, scenario, train_s)
-        summary = {
-            "model_dir": str(result.model_dir.resolve()),
-            "num_timesteps": result.num_timesteps,
-            "steps_this_run": result.steps_this_run,
-            "wall_s": result.wall_s,
-            "steps_per_s": result.steps_per_s,
-            "stopped_early": result.stopped_early,
-            "resumed_from": result.resumed_from,
-            "mlflow_run_id": run_id,
-            "eval": result.eval,
-            "reference": {"name": ref_name, SCORE_KEY: ref_score},
-        }
-        (out / "train_result.json").write_text(json.dumps(summary, indent=2))
-        if run is not None:
-            import mlflow
+    guard = TrackingGuard(out)
+    opened: list[str] = []  # a run this call created (not a reopened one)
+    try:
+        with tracking.start_run(cfg, f"train {agent.name}", tags, run_id=resume_id) as run:
+            run_id = run.info.run_id if run is not None else None
+            if run_id is not None and resume_id is None:
+                opened.append(run_id)
+            result = _train_tracked(cfg, scenario, agent, train_s, out, guard, run_id, session)
+    except (ValueError, FileNotFoundError):  # a config error (AgentConfigError, ScenarioError)
+        if guard.logged == 0 and not guard.degraded and not (out / "checkpoints").exists():
+            _undo(cfg, opened, out, config_file, created)
+        raise
+    return result
 
-            tracking.log_metrics(result.eval, prefix="final/")
-            tracking.log_metrics(result.eval)  # plain names: the runs table's sort columns
-            tracking.log_metrics(
-                {"steps_per_s": result.steps_per_s, "wall_s": result.wall_s},
-                prefix="final/",
-            )
-            tracking.log_metrics({f"eval/reference_{SCORE_KEY}": ref_score})
-            mlflow.set_tags({"model_dir": str(result.model_dir.resolve()), "reference": ref_name})
-            if result.history:
-                fig = figures.learning_curve(
-                    result.history,
-                    f"{agent.name} on {scenario.get('name')}",
-                    reference={ref_name: ref_score},
-                )
-                fig.savefig(out / "learning_curve.png", dpi=100)
-                tracking.log_figure(fig, "plots/learning_curve.png")
-                figures.close(fig)
-            tracking.log_artifact(out / "eval_history.csv")
-            tracking.log_artifact(out / "train_result.json")
-            if cfg.tracking.log_model:
-                tracking.log_artifact(result.model_dir, "model")
+
+def _undo(cfg: DictConfig, opened: list[str], out: Path, config_file: Path, created: bool) -> None:
+    """Remove what a job that failed before training left: its fresh MLflow run, its config
+    file, its run dir if it created it and nothing else is in it."""
+    for run_id in opened:
+        try:
+            tracking.delete_run(cfg, run_id)
+        except Exception as exc:  # the store itself failed: the FAILED run stays
+            log.warning("could not delete the MLflow run %s of the failed job: %s", run_id, exc)
+    config_file.unlink(missing_ok=True)
+    if created and out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+
+
+def _train_tracked(
+    cfg: DictConfig,
+    scenario: dict[str, Any],
+    agent: AgentSettings,
+    train_s: TrainSettings,
+    out: Path,
+    guard: TrackingGuard,
+    run_id: str | None,
+    session: str,
+) -> TrainResult:
+    """The body of ``train`` inside its MLflow run (``run_id`` None: tracking off)."""
+    log.info(
+        "training %s (%s) on %s for %s env-steps; run dir %s%s",
+        agent.name,
+        agent.algo,
+        scenario.get("name"),
+        f"{train_s.total_timesteps:,}",
+        out,
+        f"; MLflow run {run_id}" if run_id else "",
+    )
+    result = train_agent(
+        scenario,
+        agent,
+        train_s,
+        out,
+        log_fn=guard.log_metrics,
+        meta={"mlflow_run_id": run_id, "agent_name": agent.name, "session": session},
+    )
+    ref_name, ref_score = reference_score(agent, scenario, train_s)
+    summary = {
+        "model_dir": str(result.model_dir.resolve()),
+        "num_timesteps": result.num_timesteps,
+        "steps_this_run": result.steps_this_run,
+        "wall_s": result.wall_s,
+        "steps_per_s": result.steps_per_s,
+        "stopped_early": result.stopped_early,
+        "resumed_from": result.resumed_from,
+        "mlflow_run_id": run_id,
+        "tracking": guard.reason or ("ok" if run_id else "off"),
+        "eval": result.eval,
+        "reference": {"name": ref_name, SCORE_KEY: ref_score},
+    }
+    (out / "train_result.json").write_text(json.dumps(summary, indent=2))
+    if run_id is None:
+        return result
+    import mlflow
+
+    guard.log_metrics(result.eval, prefix="final/")
+    guard.log_metrics(result.eval)  # plain names: the runs table's sort columns
+    guard.log_metrics({"steps_per_s": result.steps_per_s, "wall_s": result.wall_s}, prefix="final/")
+    guard.log_metrics({f"eval/reference_{SCORE_KEY}": ref_score})
+    guard.call(
+        mlflow.set_tags, {"model_dir": str(result.model_dir.resolve()), "reference": ref_name}
+    )
+    if result.history:
+        fig = figures.learning_curve(
+            result.history,
+            f"{agent.name} on {scenario.get('name')}",
+            reference={ref_name: ref_score},
+        )
+        fig.savefig(out / "learning_curve.png", dpi=100)
+        guard.call(tracking.log_figure, fig, "plots/learning_curve.png")
+        figures.close(fig)
+    guard.call(tracking.log_artifact, out / "eval_history.csv")
+    guard.call(tracking.log_artifact, out / "train_result.json")
+    if cfg.tracking.log_model:
+        guard.call(tracking.log_artifact, result.model_dir, "model")
     return result
 
 

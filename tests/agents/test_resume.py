@@ -7,8 +7,8 @@ import torch
 
 from pacegym.agents.algos import algo_class
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
-from pacegym.agents.settings import AgentSettings, TrainSettings
-from pacegym.agents.training import train_agent
+from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
+from pacegym.agents.training import train_agent, validate
 
 HP = {
     "ppo": {"n_steps": 16, "batch_size": 64, "n_epochs": 2},
@@ -53,3 +53,81 @@ def test_resume_continues_step_count_and_rng_state(tmp_path, algo):
 def test_resume_without_checkpoint_names_the_key(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"train\.resume"):
         latest_checkpoint(tmp_path)
+    agent = AgentSettings(net_arch=[8])
+    with pytest.raises(AgentConfigError, match=r"^train\.resume = .*: no checkpoint found"):
+        train_agent("live_commerce", agent, TrainSettings(resume=str(tmp_path)), tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+TINY_AGENT = AgentSettings(name="ppo", net_arch=[8], hyperparams=HP["ppo"] | {"n_epochs": 1})
+TINY_TRAIN = TrainSettings(
+    total_timesteps=128,
+    n_envs=8,
+    eval_freq=0,
+    eval_episodes=2,
+    checkpoint_freq=0,
+    progress_bar=False,
+)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("resume") / "run"
+    train_agent("live_commerce", TINY_AGENT, TINY_TRAIN, run)
+    return run
+
+
+@pytest.mark.parametrize(
+    ("scenario", "agent", "train", "match"),
+    [
+        (
+            "daily_budget",
+            TINY_AGENT,
+            {"total_timesteps": 512},
+            r"scenario 'daily_budget' .* differs from the checkpoint's 'live_commerce'",
+        ),
+        (
+            "live_commerce",
+            replace(TINY_AGENT, net_arch=[16]),
+            {"total_timesteps": 512},
+            r"agent\.net_arch = \[16\] differs from the checkpoint's \[8\]",
+        ),
+        (
+            "live_commerce",
+            replace(TINY_AGENT, algo="sac", hyperparams={}),
+            {"total_timesteps": 512},
+            r"agent\.algo = 'sac' differs from the checkpoint's 'ppo'",
+        ),
+        (
+            "live_commerce",
+            TINY_AGENT,
+            {"total_timesteps": 512, "randomize": {"traffic.base_rate": [4.0, 16.0]}},
+            r"scenario 'live_commerce' \(with train\.randomize\) differs",
+        ),
+        (
+            "live_commerce",
+            TINY_AGENT,
+            {"total_timesteps": 512, "n_envs": 4},
+            r"train\.n_envs = 4 differs from the checkpoint's 8",
+        ),
+        (
+            "live_commerce",
+            TINY_AGENT,
+            {"total_timesteps": 128},
+            r"the run already reached 128 env-steps .*allowed train\.total_timesteps > 128",
+        ),
+    ],
+    ids=["scenario", "net_arch", "algo", "randomize", "n_envs", "finished"],
+)
+def test_a_resume_that_does_not_match_its_checkpoint_is_refused_before_any_work(
+    finished_run, tmp_path, scenario, agent, train, match
+):
+    settings = replace(TINY_TRAIN, resume=str(finished_run), **train)
+    for call in (
+        lambda: validate(scenario, agent, settings),
+        lambda: train_agent(scenario, agent, settings, tmp_path / "resumed"),
+    ):
+        with pytest.raises(AgentConfigError, match=rf"^train\.resume = '.*': {match}") as info:
+            call()
+        assert "\n" not in str(info.value)
+    assert not (tmp_path / "resumed").exists()

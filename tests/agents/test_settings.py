@@ -90,19 +90,26 @@ def test_unknown_keys_fail_naming_key_value_and_allowed_keys(cls, data, match, s
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"total_timesteps": 0}, r"train\.total_timesteps = 0: allowed >= 1"),
-        ({"n_envs": 0}, r"train\.n_envs = 0: allowed >= 1"),
-        ({"eval_episodes": 0}, r"train\.eval_episodes = 0: allowed >= 1"),
-        ({"eval_freq": -1}, r"train\.eval_freq = -1: allowed >= 0"),
-        ({"checkpoint_freq": -5}, r"train\.checkpoint_freq = -5: allowed >= 0"),
-        ({"torch_threads": 0}, r"train\.torch_threads = 0: allowed >= 1"),
-        ({"seed": -1}, r"train\.seed = -1: allowed >= 0"),
-        ({"eval_seed": -1}, r"train\.eval_seed = -1: allowed >= 0"),
-        ({"max_minutes": -1.0}, r"train\.max_minutes = -1\.0: allowed >= 0"),
+        (
+            {"total_timesteps": 0},
+            r"train\.total_timesteps = 0: allowed an integer in \[1, 1e\+12\]",
+        ),
+        ({"n_envs": 0}, r"train\.n_envs = 0: allowed an integer in \[1, 65536\]"),
+        ({"eval_episodes": 0}, r"train\.eval_episodes = 0: allowed an integer in \[1, 1000000\]"),
+        ({"eval_freq": -1}, r"train\.eval_freq = -1: allowed an integer in \[0, "),
+        ({"checkpoint_freq": -5}, r"train\.checkpoint_freq = -5: allowed an integer in \[0, "),
+        ({"torch_threads": 0}, r"train\.torch_threads = 0: allowed an integer in \[1, 1024\]"),
+        ({"seed": -1}, r"train\.seed = -1: allowed an integer in \[0, 4294967295\]"),
+        ({"eval_seed": -1}, r"train\.eval_seed = -1: allowed an integer in \[0, 4294967295\]"),
+        ({"max_minutes": -1.0}, r"train\.max_minutes = -1\.0: allowed a finite number in \[0, "),
         ({"select": "worst"}, r"train\.select = 'worst': allowed \['best', 'last'\]"),
         ({"n_envs": "8"}, r"train\.n_envs = '8': allowed int"),
         ({"progress_bar": "yes"}, r"train\.progress_bar = 'yes': allowed bool"),
         ({"resume": 3}, r"train\.resume = 3: allowed str \| None"),
+        ({"max_minutes": float("nan")}, r"train\.max_minutes = nan: allowed a finite number"),
+        ({"max_minutes": float("inf")}, r"train\.max_minutes = inf: allowed a finite number"),
+        ({"seed": 2**32}, r"train\.seed = 4294967296: allowed an integer in \[0, 4294967295\]"),
+        ({"n_envs": 10**30}, r"train\.n_envs = 1000000000000000000000000000000: allowed"),
     ],
 )
 def test_bad_train_values_fail_by_name(data, match):
@@ -113,7 +120,25 @@ def test_bad_train_values_fail_by_name(data, match):
 @pytest.mark.parametrize(
     ("data", "match"),
     [
-        ({"clip_obs": 0.0}, r"agent\.clip_obs = 0\.0: allowed > 0"),
+        ({"clip_obs": 0.0}, r"agent\.clip_obs = 0\.0: allowed a finite number in \(0, "),
+        ({"clip_obs": -5.0}, r"agent\.clip_obs = -5\.0: allowed a finite number in \(0, "),
+        ({"clip_obs": float("nan")}, r"agent\.clip_obs = nan: allowed"),
+        ({"net_arch": [64, 0]}, r"agent\.net_arch\[1\] = 0: allowed an integer in \[1, 65536\]"),
+        ({"residual": {"scale_decades": 0.0}}, r"agent\.residual\.scale_decades = 0\.0: allowed"),
+        ({"hyperparams": {"gamma": 1.5}}, r"agent\.hyperparams\.gamma = 1\.5: allowed .* \[0, 1\]"),
+        ({"hyperparams": {"learning_rate": 0}}, r"agent\.hyperparams\.learning_rate = 0: allowed"),
+        (
+            {"hyperparams": {"n_steps": 8.5}},
+            r"agent\.hyperparams\.n_steps = 8\.5: allowed an integer",
+        ),
+        (
+            {"hyperparams": {"policy_kwargs": {"log_std_init": float("inf")}}},
+            r"agent\.hyperparams\.policy_kwargs\.log_std_init = inf: allowed .* \[-20, 2\]",
+        ),
+        (
+            {"hyperparams": {"anything": float("nan")}},
+            r"agent\.hyperparams\.anything = nan: allowed",
+        ),
         ({"net_arch": [64, "x"]}, r"agent\.net_arch = \[64, 'x'\]: allowed list\[int\]"),
         ({"normalize_obs": 1}, r"agent\.normalize_obs = 1: allowed bool"),
         ({"residual": {"enabled": "no"}}, r"agent\.residual\.enabled = 'no': allowed bool"),

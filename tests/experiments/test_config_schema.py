@@ -111,9 +111,13 @@ def test_training_validation_and_test_seeds_are_disjoint(experiment):
 @pytest.mark.parametrize(
     ("override", "match"),
     [
-        ("train.eval_episodes=0", r"train\.eval_episodes = 0: allowed >= 1"),
+        ("train.eval_episodes=0", r"train\.eval_episodes = 0: allowed an integer in \[1, "),
         ("train.select=worst", r"train\.select = 'worst': allowed \['best', 'last'\]"),
-        ("agent.clip_obs=0", r"agent\.clip_obs = 0\.0: allowed > 0"),
+        ("agent.clip_obs=0", r"agent\.clip_obs = 0\.0: allowed a finite number in \(0, "),
+        ("agent.clip_obs=-5", r"agent\.clip_obs = -5\.0: allowed a finite number in \(0, "),
+        ("agent.clip_obs=nan", r"agent\.clip_obs = nan: allowed a finite number"),
+        ("train.max_minutes=inf", r"train\.max_minutes = inf: allowed a finite number"),
+        ("agent.hyperparams.gae_lambda=2.0", r"agent\.hyperparams\.gae_lambda = 2\.0: allowed"),
     ],
 )
 def test_bad_value_fails_by_name_before_any_mlflow_run(tmp_path, monkeypatch, override, match):
