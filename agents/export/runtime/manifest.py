@@ -2,8 +2,7 @@
 
 Every file the runtime reads goes through here: ``read_manifest`` (JSON, schema, version,
 features, action, safety), ``load_arrays`` (``weights.npz``, sha256 and declared shapes),
-``load_module`` (a generated python file such as ``rules.py``, sha256 first) and
-``artifact_file`` (a plain file name inside the artifact, never a path out of it).
+and ``artifact_file`` (a plain file name inside the artifact, never a path out of it).
 """
 
 from __future__ import annotations
@@ -137,32 +136,3 @@ def load_arrays(root: str, m: dict[str, Any]) -> dict[str, np.ndarray]:
         if not np.isfinite(a).all():
             raise PacerError(f"weights.arrays.{k}: contains NaN or infinite values")
     return arrays
-
-
-def load_module(root: str, spec: Mapping[str, Any], where: str) -> Any:
-    """Import a checksummed python file of the artifact (never a pickle)."""
-    import importlib.util
-    import sys
-
-    fname = _need(spec, "file", where)
-    fpath = artifact_file(root, fname, where)
-    digest = sha256_file(fpath)
-    if digest != _need(spec, "sha256", where):
-        raise PacerError(
-            f"{where}.sha256 mismatch for {fname}: manifest {spec['sha256']}, file {digest};"
-            " the file is corrupted or was changed after export: refusing to load"
-        )
-    name = f"_pacegym_rules_{digest[:16]}"
-    if name in sys.modules:
-        return sys.modules[name]
-    mspec = importlib.util.spec_from_file_location(name, fpath)
-    if mspec is None or mspec.loader is None:
-        raise PacerError(f"{where}.file = {fname!r}: cannot be imported")
-    module = importlib.util.module_from_spec(mspec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    try:
-        mspec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module
