@@ -42,6 +42,7 @@ RUNTIME_MODULES = (
     "residual",
     "onnx_backend",
     "frontend",
+    "schema",
     "loader",
 )
 """The runtime's modules in dependency order (its ``__init__`` follows them)."""

@@ -2,7 +2,7 @@
 
 ``manifest.policy.controller`` is ``{"kind", "name", "params"}``; ``kind`` picks one of
 the rules below (``on_off``, ``proportional``, ``pid``, ``exp_decay``) and ``params`` may
-only set that kind's parameters (``PARAMS``: default, type and range of each), so an
+only set that kind's parameters (``RULE_PARAMS``: default, type and range of each), so an
 artifact carries numbers and choices, never code. The arithmetic is the project's
 baselines (``baselines/controllers.py``, ``controllers_pid.py``, ``envs/plans.py``)
 written again with numpy alone, operation for operation: the tests in
@@ -36,7 +36,7 @@ _PROPORTIONAL = {
     "deadband": (0.0, (0.0, 1.0)),
     "pace_limit": (1.25, (0.0, 1e4)),  # 0 (off) or [1, 1e4]: checked below
 }
-PARAMS: dict[str, dict[str, tuple[Any, tuple[Any, ...]]]] = {
+RULE_PARAMS: dict[str, dict[str, tuple[Any, tuple[Any, ...]]]] = {
     "on_off": dict(_PLAN),
     "proportional": dict(_PROPORTIONAL),
     "exp_decay": {
@@ -78,11 +78,11 @@ FEATURES = (
 def check_params(kind: Any, params: Any, where: str = "policy.controller") -> dict[str, Any]:
     """The full parameter dict of rule ``kind`` (defaults filled in), or ``PacerError``
     naming ``<where>.params.<key>``, the value and the allowed range."""
-    if kind not in PARAMS:
-        raise PacerError(f"manifest field {where}.kind = {kind!r}: allowed {sorted(PARAMS)}")
+    if kind not in RULE_PARAMS:
+        raise PacerError(f"manifest field {where}.kind = {kind!r}: allowed {sorted(RULE_PARAMS)}")
     if not isinstance(params, Mapping):
         raise PacerError(f"manifest field {where}.params must be an object, got {params!r}")
-    table = PARAMS[kind]
+    table = RULE_PARAMS[kind]
     unknown = sorted(set(params) - set(table))
     if unknown:
         raise PacerError(
