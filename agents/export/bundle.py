@@ -289,3 +289,38 @@ def check_runtime_source(text: str, public: Sequence[str] = ("load", "load_pacer
     missing = [n for n in public if n not in namespace]
     if missing:
         raise BundleError(f"pacer.py does not define {missing}")
+
+
+PYFUNC_FILE = Path(__file__).with_name("pyfunc_model.py")
+
+
+def build_pyfunc_source() -> str:
+    """The code MLflow logs for a registered pacer: ``pacer.py``'s runtime, then the
+    wrapper of ``pyfunc_model.py`` with its project imports dropped (their names are the
+    runtime's). The wrapper is read as text, not imported (importing it would register a
+    model with MLflow)."""
+    runtime = build_runtime_source()
+    src = PYFUNC_FILE.read_text(encoding="utf-8")
+    tree = ast.parse(src)
+    lines = src.splitlines()
+    head: list[str] = []
+    body: list[str] = []
+    for i, node in enumerate(tree.body):
+        if i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            if _is_project_import(node) or _imported_modules(node) == ["__future__"]:
+                continue
+            head.append(ast.unparse(node))
+            continue
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        body.append("\n".join(lines[start - 1 : node.end_lineno]))
+    text = (
+        f"{runtime}\n\n# --- from pacegym.agents.export.pyfunc_model ---\n\n"
+        + "\n".join(head)
+        + "\n\n\n"
+        + "\n\n\n".join(body)
+        + "\n"
+    )
+    compile(text, "pacer_pyfunc.py", "exec")
+    return text
