@@ -252,3 +252,24 @@ def write_artifact(
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return out
+
+
+def copy_artifact(src_dir: str | Path, out_dir: str | Path, *, overwrite: bool = False) -> Path:
+    """Copy the artifact ``src_dir`` (e.g. a registered pacer) to ``out_dir``: checked by
+    ``runtime.load`` first, only the files its manifest names, published like
+    ``write_artifact`` (never over anything but a previous artifact)."""
+    src, out = Path(src_dir), Path(out_dir)
+    check_target(out, overwrite)
+    m = runtime.load(src).manifest
+    names = [runtime.MANIFEST_FILE, *m["files"]]
+    names += [spec["file"] for spec in (m.get("weights"), m.get("onnx")) if spec]
+    tmp = temp_sibling(out)
+    try:
+        for name in dict.fromkeys(names):
+            shutil.copyfile(src / name, tmp / name)
+        runtime.load(tmp)
+        publish(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
