@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,16 +64,16 @@ class SourceConfig:
 
 @dataclass
 class SafetyConfig:
-    fallback_throttle: float = 0.0  # [pass-through rate] for NaN / inf / out-of-range rows
+    fallback_throttle: float = 0.0  # [pass-through rate] in [0, 1], for NaN/inf/out-of-range rows
     budget_guard: bool = False  # throttle 0 once reported_spend + in_flight >= 1
 
 
 @dataclass
 class VerifyConfig:
-    action_tolerance: float = 1e-5  # [action units] max |pacer - SB3 deterministic action|
-    record_episodes: int = 8  # [episodes] whose observations are replayed for the check
+    action_tolerance: float = 1e-5  # [action units] in (0, 0.01]: max |pacer - SB3 action|
+    record_episodes: int = 8  # [episodes] in [1, 1000], replayed for the action check
     metrics: bool = True  # re-run the leaderboard's scenario and seeds with the pacer
-    metric_tolerance: float = 1e-6  # max |difference| of a metric mean to the leaderboard's
+    metric_tolerance: float = 1e-6  # [metric units] in [0, 0.01]: max |metric mean difference|
 
 
 @dataclass
@@ -173,12 +172,45 @@ def _scenario_dict(scenario: Any) -> Any:
     return None if scenario is None else to_dict(resolve(scenario))
 
 
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "safety.fallback_throttle": (0.0, 1.0, False, False),
+    "verify.action_tolerance": (0.0, 1e-2, True, False),
+    "verify.metric_tolerance": (0.0, 1e-2, False, False),
+    "verify.record_episodes": (1, 1000, False, True),
+}
+"""Config key -> (low, high, low open, integer): every number of the export config
+(docs/export.md lists them)."""
+
+
+def check_config(cfg: Any) -> None:
+    """Raise ``ExportConfigError`` (one line: key, value, allowed range) unless every number
+    of ``cfg`` is finite and in ``RANGES`` and ``out_dir`` may take an artifact; runs before
+    any work, so a bad setting leaves nothing behind."""
+    import math
+
+    from pacegym.agents.export.publish import ArtifactTargetError, check_target
+
+    for key, (lo, hi, lo_open, integer) in RANGES.items():
+        section, name = key.split(".")
+        v = cfg[section][name]
+        kind = int if integer else int | float
+        ok = isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v)
+        if not (ok and (v > lo if lo_open else v >= lo) and v <= hi):
+            what = "an integer" if integer else "a number"
+            raise ExportConfigError(
+                f"{key} = {v!r}: allowed {what} in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
+            )
+    if not isinstance(cfg.out_dir, str) or not cfg.out_dir.strip():
+        raise ExportConfigError(f"out_dir = {cfg.out_dir!r}: allowed a directory path")
+    try:
+        check_target(cfg.out_dir, bool(cfg.overwrite))
+    except ArtifactTargetError as e:
+        raise ExportConfigError(str(e)) from None
+
+
 def run_export(cfg: Any) -> dict[str, Any]:
     """Export, verify (and register) as configured; return the report written to the artifact."""
-    if not 0.0 < cfg.verify.action_tolerance <= 1e-2:
-        raise ExportConfigError(
-            f"verify.action_tolerance = {cfg.verify.action_tolerance}: allowed (0, 0.01]"
-        )
+    check_config(cfg)
     src = resolve_source(cfg)
     chosen = dict(src.chosen_on)
     chosen["scenario"] = _scenario_dict(chosen.get("scenario"))
@@ -214,7 +246,7 @@ def _export_and_verify(
     import torch
 
     from pacegym.agents.export import runtime
-    from pacegym.agents.export.artifact import Safety
+    from pacegym.agents.export.artifact import Safety, copy_artifact
     from pacegym.agents.export.exporter import export_controller, export_residual, export_sb3
     from pacegym.agents.export.verify import action_parity, metric_parity, record_observations
 
@@ -224,10 +256,7 @@ def _export_and_verify(
     out = Path(cfg.out_dir)
     common = {"name": name, "chosen_on": chosen, "source": src.info, "safety": safety}
     if src.pacer_dir is not None:
-        if out.exists() and any(out.iterdir()) and not cfg.overwrite:
-            raise FileExistsError(f"{out} exists and is not empty: pass overwrite=true")
-        runtime.load(src.pacer_dir)
-        shutil.copytree(src.pacer_dir, out, dirs_exist_ok=True)
+        copy_artifact(src.pacer_dir, out, overwrite=cfg.overwrite)
     elif src.controller is not None:
         export_controller(src.controller, out, overwrite=cfg.overwrite, **common)
     elif src.residual is not None:

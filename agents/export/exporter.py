@@ -4,7 +4,7 @@
 layers (``sb3_policy.actor_layers``) into ``weights.npz`` and, with ``onnx=True``, writes
 ``policy.onnx`` from the same torch modules (``TorchActor``; the dynamo exporter of torch
 2.13 handles the actor alone, not SB3's whole policy). ``export_controller(spec, out_dir)``
-writes a baseline as ``{"kind", "name", "params"}`` plus the generated ``rules.py``.
+writes a baseline as ``{"kind", "name", "params"}`` (data; the runtime holds the rules).
 Both return the artifact directory, already loaded once by the numpy runtime.
 """
 

@@ -1,9 +1,12 @@
 """MLflow pyfunc model of a pacer artifact ("models from code": nothing is pickled).
 
-MLflow copies this file into the logged model and runs it at load time; the pacer
-artifact directory travels as the model's ``pacer`` artifact, and ``load_context`` imports
-that artifact's own ``pacer.py`` by path, so prediction uses numpy only (pandas appears
-only because MLflow hands the input over as a DataFrame).
+``registry.register_pacer`` logs this wrapper, preceded by the whole runtime
+(``bundle.build_pyfunc_source``), as the model's code: MLflow runs that code at load
+time, and the pacer artifact directory travels as the model's ``pacer`` artifact, read
+as data only (``manifest.json``, ``weights.npz``). The artifact's own ``pacer.py`` is
+never imported. ``load_context`` pins the manifest: ``model_config["manifest_sha256"]``
+(also the registered version's ``pacer.manifest_sha256`` tag) must equal the sha256 of
+the logged ``manifest.json``, which holds the sha256 of every other file.
 
 ``predict(model_input)``: a DataFrame (or mapping) with one column per feature, or a
 ``(n, n_features)`` array in manifest order -> ``(n,)`` float64 throttles in [0, 1].
@@ -11,33 +14,25 @@ only because MLflow hands the input over as a DataFrame).
 
 from __future__ import annotations
 
-import importlib.util
-import os
-import sys
 from typing import Any
 
 import mlflow.pyfunc
 from mlflow.models import set_model
 
-
-def _import_runtime(artifact_dir: str) -> Any:
-    path = os.path.join(artifact_dir, "pacer.py")
-    name = f"_pacegym_pacer_{abs(hash(os.path.abspath(path)))}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+from pacegym.agents.export.runtime import load
 
 
 class PacerModel(mlflow.pyfunc.PythonModel):
-    """Serves ``pacer.load(artifacts["pacer"])``; see the module docstring."""
+    """Serves ``load(artifacts["pacer"], expected_digest=model_config["manifest_sha256"])``."""
 
     def load_context(self, context: Any) -> None:
-        root = context.artifacts["pacer"]
-        self.pacer = _import_runtime(root).load(root)
+        config = context.model_config or {}
+        if not config.get("manifest_sha256"):
+            raise ValueError(
+                "model_config.manifest_sha256 is missing: register the pacer with"
+                " pacegym's register_pacer, which pins its manifest digest"
+            )
+        self.pacer = load(context.artifacts["pacer"], expected_digest=config["manifest_sha256"])
 
     # no type hints on predict: MLflow would try to derive a schema from them
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]

@@ -36,6 +36,7 @@ Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``m
 (the ``Pacer``) and ``loader`` (``load``).
 """
 
+from .controllers import RULE_PARAMS, Rule, check_params
 from .frontend import SMALL_ROWS, Pacer
 from .kinds import ActionMap, PolicyKind, RowPath
 from .loader import BACKENDS, KINDS, build_policy, load, load_pacer
@@ -45,8 +46,6 @@ from .manifest import (
     SCHEMA,
     SCHEMA_VERSION,
     PacerError,
-    check_manifest,
-    read_manifest,
     sha256_file,
 )
 from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
@@ -54,6 +53,7 @@ from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
 from .residual import ResidualPolicy
 from .rule import RulePolicy
+from .schema import MANIFEST, check_digest, check_manifest, manifest_digest, read_manifest
 from .workers import MAX_THREADS, Workers, usable_cpus
 
 __all__ = [
@@ -63,8 +63,10 @@ __all__ = [
     "CHUNK_ROWS",
     "FAST_MIN_ROWS",
     "KINDS",
+    "MANIFEST",
     "MANIFEST_FILE",
     "MAX_THREADS",
+    "RULE_PARAMS",
     "SCHEMA",
     "SCHEMA_VERSION",
     "SMALL_ROWS",
@@ -78,12 +80,16 @@ __all__ = [
     "PolicyKind",
     "ResidualPolicy",
     "RowPath",
+    "Rule",
     "RulePolicy",
     "Workers",
     "build_policy",
+    "check_digest",
     "check_manifest",
+    "check_params",
     "load",
     "load_pacer",
+    "manifest_digest",
     "read_manifest",
     "sha256_file",
     "usable_cpus",

@@ -58,6 +58,7 @@ class Pacer:
         self.workers = Workers(threads if policy.parallel else 1)
         self.last_invalid = np.zeros(0, dtype=bool)
         self.last_guarded = np.zeros(0, dtype=bool)
+        self.manifest_sha256: str | None = None  # set by ``load``: what expected_digest pins
 
     def as_matrix(self, observations: Any) -> np.ndarray:
         """Observations as a float32 ``(n, n_features)`` array in manifest order."""
@@ -132,7 +133,7 @@ class Pacer:
             p = self.fallback
             if ok:
                 p = one(row, in_box)
-                if p != p:  # NaN from overflowing weights: never served
+                if not 0.0 <= p <= 1.0:  # NaN (overflowing weights) or out of range: never served
                     ok, p = False, self.fallback
             if ok and self.budget_guard:
                 r, f = self._guard_cols

@@ -10,11 +10,12 @@ import numpy as np
 
 from .frontend import Pacer
 from .kinds import PolicyKind
-from .manifest import PacerError, load_arrays, read_manifest
+from .manifest import PacerError, artifact_file, load_arrays, sha256_file
 from .mlp import MlpPolicy
 from .onnx_backend import OnnxPolicy
 from .residual import ResidualPolicy
 from .rule import RulePolicy
+from .schema import read_manifest_digest
 from .workers import MAX_THREADS, usable_cpus
 
 KINDS: dict[str, Callable[[Mapping[str, Any], str, Mapping[str, np.ndarray]], PolicyKind]] = {
@@ -46,6 +47,7 @@ def load(
     budget_guard: bool | None = None,
     backend: str = "numpy",
     threads: int | None = None,
+    expected_digest: str | None = None,
 ) -> Pacer:
     """Load and check the artifact directory ``path``; return a ready ``Pacer``.
 
@@ -56,13 +58,24 @@ def load(
     more than ``CHUNK_ROWS`` rows (default: the usable CPUs, at most ``MAX_THREADS``; 1 runs
     everything in the caller's thread, for services that already run one call per core);
     onnx backend, onnxruntime's intra-op threads (default: its own choice).
+    ``expected_digest``: the sha256 that ``manifest.json`` must have (e.g. the registered
+    model's ``pacer.manifest_sha256`` tag); the manifest holds the sha256 of every other
+    file, all checked here, so this pins the whole artifact. Without it the checks prove
+    integrity only (see ``schema``). Nothing in the artifact is ever imported or executed:
+    its files are JSON, npz without pickle and, for the onnx backend, an ONNX graph.
     """
     if threads is not None and (
         isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
     ):
         raise PacerError(f"threads = {threads!r}: allowed an integer >= 1, or None (automatic)")
     root = os.fspath(path)
-    m = read_manifest(root)
+    m, digest = read_manifest_digest(root, expected_digest)
+    for fname, fdigest in m["files"].items():
+        if sha256_file(artifact_file(root, fname, f"files.{fname}")) != fdigest:
+            raise PacerError(
+                f"files.{fname}: sha256 differs from the manifest's; the file is corrupted or"
+                " was changed after export: refusing to load"
+            )
     names = [f["name"] for f in m["observation"]["features"]]
     if features is not None:
         missing = [n for n in names if n not in features]
@@ -75,7 +88,9 @@ def load(
     policy = build_policy(m, root, backend, threads)
     guard = bool(m["safety"].get("budget_guard", False)) if budget_guard is None else budget_guard
     workers = (threads or min(usable_cpus(), MAX_THREADS)) if backend == "numpy" else 1
-    return Pacer(m, policy, root, guard, workers)
+    pacer = Pacer(m, policy, root, guard, workers)
+    pacer.manifest_sha256 = digest
+    return pacer
 
 
 load_pacer = load

@@ -1,16 +1,13 @@
 """The artifact on disk: schema, manifest field checks, checksummed files, no pickle.
 
-Every file the runtime reads goes through here: ``read_manifest`` (JSON, schema, version,
-features, action, safety), ``load_arrays`` (``weights.npz``, sha256 and declared shapes),
-``load_module`` (a generated python file such as ``rules.py``, sha256 first) and
-``artifact_file`` (a plain file name inside the artifact, never a path out of it).
+Every file the runtime reads goes through here or ``schema`` (``read_manifest``: the
+manifest's every field, its digest): ``load_arrays`` (``weights.npz``, sha256 and declared shapes),
+and ``artifact_file`` (a plain file name inside the artifact, never a path out of it).
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import math
 import os
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +15,7 @@ from typing import Any
 import numpy as np
 
 SCHEMA = "pacegym.pacer"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: strict field schema; baseline rules as data (no rules.py)
 MANIFEST_FILE = "manifest.json"
 ACTION_MAPPINGS = ("log10_decades", "identity")
 
@@ -49,52 +46,6 @@ def _float(d: Mapping[str, Any], key: str, where: str, lo: float, hi: float) -> 
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= float(v) <= hi:
         raise PacerError(f"manifest field {where}.{key} = {v!r}: allowed a number in [{lo}, {hi}]")
     return float(v)
-
-
-def check_manifest(m: Any) -> None:
-    """Raise ``PacerError`` unless ``m`` is a manifest this runtime can serve."""
-    if not isinstance(m, dict):
-        raise PacerError(f"{MANIFEST_FILE} must hold a JSON object, got {type(m).__name__}")
-    if _need(m, "schema", "manifest") != SCHEMA:
-        raise PacerError(f"manifest.schema = {m['schema']!r}: allowed {SCHEMA!r}")
-    v = _need(m, "schema_version", "manifest")
-    if v != SCHEMA_VERSION:
-        raise PacerError(
-            f"manifest.schema_version = {v!r}: this runtime serves version {SCHEMA_VERSION};"
-            " use the pacer.py shipped with the artifact or re-export it"
-        )
-    feats = _need(_need(m, "observation", "manifest"), "features", "observation")
-    if not isinstance(feats, list) or not feats:
-        raise PacerError("manifest field observation.features must be a non-empty list")
-    names = []
-    for i, f in enumerate(feats):
-        names.append(_need(f, "name", f"observation.features[{i}]"))
-        lo = _float(f, "low", f"observation.features[{i}]", -math.inf, math.inf)
-        _float(f, "high", f"observation.features[{i}]", lo, math.inf)
-    dup = sorted({n for n in names if names.count(n) > 1})
-    if dup:
-        raise PacerError(f"observation.features: duplicated names {dup}")
-    act = _need(m, "action", "manifest")
-    if _need(act, "mapping", "action") not in ACTION_MAPPINGS:
-        raise PacerError(f"action.mapping = {act['mapping']!r}: allowed {ACTION_MAPPINGS}")
-    lo = _float(act, "low", "action", -math.inf, math.inf)
-    _float(act, "high", "action", lo, math.inf)
-    _float(_need(m, "safety", "manifest"), "fallback_throttle", "safety", 0.0, 1.0)
-    _need(_need(m, "policy", "manifest"), "kind", "policy")
-
-
-def read_manifest(root: str) -> dict[str, Any]:
-    """The checked ``manifest.json`` of the artifact directory ``root``."""
-    mpath = os.path.join(root, MANIFEST_FILE)
-    if not os.path.isfile(mpath):
-        raise PacerError(f"{mpath} not found: pass the artifact directory written by export")
-    with open(mpath, encoding="utf-8") as f:
-        try:
-            m = json.load(f)
-        except json.JSONDecodeError as e:
-            raise PacerError(f"{mpath} is not valid JSON: {e}") from None
-    check_manifest(m)
-    return m
 
 
 def artifact_file(root: str, fname: Any, where: str) -> str:
@@ -137,32 +88,3 @@ def load_arrays(root: str, m: dict[str, Any]) -> dict[str, np.ndarray]:
         if not np.isfinite(a).all():
             raise PacerError(f"weights.arrays.{k}: contains NaN or infinite values")
     return arrays
-
-
-def load_module(root: str, spec: Mapping[str, Any], where: str) -> Any:
-    """Import a checksummed python file of the artifact (never a pickle)."""
-    import importlib.util
-    import sys
-
-    fname = _need(spec, "file", where)
-    fpath = artifact_file(root, fname, where)
-    digest = sha256_file(fpath)
-    if digest != _need(spec, "sha256", where):
-        raise PacerError(
-            f"{where}.sha256 mismatch for {fname}: manifest {spec['sha256']}, file {digest};"
-            " the file is corrupted or was changed after export: refusing to load"
-        )
-    name = f"_pacegym_rules_{digest[:16]}"
-    if name in sys.modules:
-        return sys.modules[name]
-    mspec = importlib.util.spec_from_file_location(name, fpath)
-    if mspec is None or mspec.loader is None:
-        raise PacerError(f"{where}.file = {fname!r}: cannot be imported")
-    module = importlib.util.module_from_spec(mspec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    try:
-        mspec.loader.exec_module(module)
-    except BaseException:
-        del sys.modules[name]
-        raise
-    return module

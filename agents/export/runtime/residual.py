@@ -34,7 +34,7 @@ class ResidualPolicy:
         root: str,
         obs: Sequence[Mapping[str, Any]],
     ) -> None:
-        self.base = RulePolicy(_need(spec, "base", "policy"), root, obs)
+        self.base = RulePolicy(_need(spec, "base", "policy"), obs, "policy.base")
         self.mlp = Mlp(spec, arrays, len(obs) + 1)
         self.scale = _float(spec, "scale_decades", "policy", 0.0, 10.0)
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
@@ -43,7 +43,7 @@ class ResidualPolicy:
     def from_artifact(
         cls, m: Mapping[str, Any], root: str, arrays: Mapping[str, np.ndarray]
     ) -> ResidualPolicy:
-        """From a checked manifest, its weights and the artifact's ``rules.py``."""
+        """From a checked manifest, its weights."""
         return cls(m["policy"], arrays, root, m["observation"]["features"])
 
     def reset(self, n: int) -> None:

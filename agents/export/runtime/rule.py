@@ -1,4 +1,4 @@
-"""Policy kind ``rule``: a classical controller (on/off, proportional, PID, exp_decay)."""
+"""Policy kind ``rule``: a classical controller (on/off, proportional, PID, exp_decay) as data."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from typing import Any
 
 import numpy as np
 
-from .manifest import PacerError, _need, load_module
+from .controllers import build_rule
+from .manifest import PacerError, _need
 from .workers import Runner
 
 
 class RulePolicy:
-    """A baseline controller rebuilt from the artifact's ``rules.py``.
+    """A baseline rule (``controllers.Rule``) from ``policy.controller``: kind and params.
 
-    ``rules.py`` is generated at export from the project's one implementation of each
-    rule (``baselines/``, ``envs/plans.py``); its sha256 is checked before it is imported.
+    The rule's code is the runtime's own (``controllers``); the artifact gives only its
+    kind and checked parameters, so loading runs nothing from the artifact.
     Rules keep per-row state (PID), so a call is one block and rows keep their index.
     Rows flagged invalid are fed a neutral in-range row and their controller state is
     restored afterwards, so a bad input never disturbs a stateful rule.
@@ -25,36 +26,21 @@ class RulePolicy:
     parallel = False
     row_path = None
 
-    def __init__(self, spec: Mapping[str, Any], root: str, obs: Sequence[Mapping[str, Any]]):
+    def __init__(self, spec: Mapping[str, Any], obs: Sequence[Mapping[str, Any]], where: str):
         features = [f["name"] for f in obs]
         lo = np.array([f["low"] for f in obs], dtype=np.float32)
         hi = np.array([f["high"] for f in obs], dtype=np.float32)
         self._neutral = np.clip(np.zeros_like(lo), lo, hi)
-        ctrl = _need(spec, "controller", "policy")
-        kind = _need(ctrl, "kind", "policy.controller")
-        params = _need(ctrl, "params", "policy.controller")
-        rules = load_module(root, _need(spec, "rules", "policy"), "policy.rules")
-        order = list(getattr(rules, "OBS_INDEX", {}))
-        if order != list(features):
-            raise PacerError(
-                f"policy.rules reads features {order}; the manifest lists {list(features)}"
-            )
-        registry = rules.CONTROLLERS
-        if kind not in registry:
-            raise PacerError(f"policy.controller.kind = {kind!r}: allowed {sorted(registry)}")
-        cls, cfg_cls = registry[kind]
-        try:
-            config = cfg_cls(**params)
-            self.controller = cls(config, name=str(ctrl.get("name", kind)))
-        except (TypeError, ValueError) as e:
-            raise PacerError(f"policy.controller.params: {e}") from None
+        ctrl = _need(spec, "controller", where)
+        self.controller = build_rule(ctrl, features, f"{where}.controller")
+        self.name = str(ctrl.get("name", ctrl["kind"]))
 
     @classmethod
     def from_artifact(
         cls, m: Mapping[str, Any], root: str, arrays: Mapping[str, np.ndarray]
     ) -> RulePolicy:
-        """From a checked manifest and the artifact's ``rules.py`` (no weights)."""
-        return cls(m["policy"], root, m["observation"]["features"])
+        """From a checked manifest (no weights, no other file)."""
+        return cls(m["policy"], m["observation"]["features"], "policy")
 
     def reset(self, n: int) -> None:
         self.controller.reset(n)

@@ -82,7 +82,7 @@ def test_baseline_winner_from_leaderboard_cli(tmp_path):
     assert run.data.metrics[SCORE_KEY] == pytest.approx(metrics[SCORE_KEY])
     assert run.data.metrics["metric_parity_max_abs_diff"] == 0.0
     arts = {a.path for a in client.list_artifacts(run.info.run_id, "pacer")}
-    assert {"pacer/manifest.json", "pacer/verification.json", "pacer/rules.py"} <= arts
+    assert {"pacer/manifest.json", "pacer/verification.json", "pacer/pacer.py"} <= arts
     report = json.loads((out / "verification.json").read_text())
     assert report["metric_parity"]["max_abs_diff"] == 0.0
     manifest = json.loads((out / "manifest.json").read_text())

@@ -1,0 +1,132 @@
+"""Put an artifact directory in place: never over anything that is not a pacer artifact.
+
+Contract of ``publish(tmp, out, overwrite)`` (``tmp``: a finished artifact built in a
+sibling folder of ``out``, e.g. by ``temp_sibling``):
+
+- ``out`` missing, or an empty directory: ``tmp`` is renamed to ``out``;
+- ``out`` a previous pacegym artifact (``manifest.json`` with ``schema: pacegym.pacer``
+  and nothing but the files an export writes, ``ARTIFACT_FILES``) and ``overwrite``:
+  the old one is renamed aside, ``tmp`` renamed into place, then the old one removed;
+  if the second rename fails the old one is put back, so a reader sees the old artifact
+  or the new one, never a mix and never nothing for longer than a rename;
+- anything else is refused with ``ArtifactTargetError`` before anything is touched: a
+  file, a directory holding any other file or folder, a symlink, the working directory
+  or one of its parents, the home directory or one of its parents, the filesystem root.
+
+``check_target`` runs the same checks alone, so a command can refuse a bad ``out_dir``
+before it starts any work.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+ARTIFACT_SCHEMA = "pacegym.pacer"
+ARTIFACT_FILES = frozenset(
+    {
+        "manifest.json",
+        "pacer.py",
+        "weights.npz",
+        "policy.onnx",
+        "verification.json",
+        "rules.py",  # written by exports of schema version 1
+    }
+)
+"""Every file name an export writes into an artifact directory (no folders)."""
+
+
+class ArtifactTargetError(ValueError):
+    """``out_dir`` may not be written or replaced; the message names it and why."""
+
+
+def _protected(out: Path) -> str | None:
+    """Why ``out`` (resolved) must never be replaced, or None."""
+    cwd = Path.cwd().resolve()
+    home = Path.home().resolve()
+    if out == Path(out.anchor):
+        return "it is the filesystem root"
+    if out == cwd or out in cwd.parents:
+        return "it is the working directory or one of its parents"
+    if out == home or out in home.parents:
+        return "it is the home directory or one of its parents"
+    return None
+
+
+def _is_artifact(out: Path) -> str | None:
+    """None when ``out`` is a pacegym artifact directory; else why it is not."""
+    entries = sorted(os.listdir(out))
+    foreign = [e for e in entries if e not in ARTIFACT_FILES or not (out / e).is_file()]
+    if foreign:
+        return f"it holds {foreign[:3]} that no export writes"
+    try:
+        m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return "it has no readable manifest.json"
+    if not isinstance(m, dict) or m.get("schema") != ARTIFACT_SCHEMA:
+        return f"its manifest.json is not a {ARTIFACT_SCHEMA!r} manifest"
+    return None
+
+
+def check_target(out_dir: str | os.PathLike[str], overwrite: bool) -> None:
+    """Raise ``ArtifactTargetError`` unless an artifact may be published at ``out_dir``."""
+    out = Path(out_dir).expanduser()
+    if out.is_symlink():
+        raise ArtifactTargetError(f"out_dir = {str(out)!r} is a symlink: allowed a directory path")
+    res = out.resolve()
+    why = _protected(res)
+    if why is not None:
+        raise ArtifactTargetError(
+            f"out_dir = {str(out)!r}: refusing to write there, {why}; allowed a new or"
+            " empty directory, or a previous pacer artifact (with overwrite=true)"
+        )
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise ArtifactTargetError(f"out_dir = {str(out)!r} is a file: allowed a directory path")
+    if not any(out.iterdir()):
+        return
+    why = _is_artifact(out)
+    if why is not None:
+        raise ArtifactTargetError(
+            f"out_dir = {str(out)!r} is not a pacer artifact ({why}): refusing to replace"
+            " it; choose a new or empty directory"
+        )
+    if not overwrite:
+        raise ArtifactTargetError(
+            f"out_dir = {str(out)!r} holds a pacer artifact: pass overwrite=true to replace it"
+        )
+
+
+def temp_sibling(out_dir: str | os.PathLike[str]) -> Path:
+    """A new private directory beside ``out_dir`` (same filesystem: renames are atomic)."""
+    out = Path(out_dir).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.new-", dir=out.parent))
+
+
+def publish(tmp: Path, out_dir: str | os.PathLike[str], overwrite: bool) -> Path:
+    """Move the finished artifact ``tmp`` to ``out_dir`` (see the module docstring)."""
+    out = Path(out_dir).expanduser()
+    check_target(out, overwrite)
+    tmp.chmod(0o755)  # mkdtemp makes it private; the artifact is read by a service
+    if not out.exists():
+        tmp.rename(out)
+        return out
+    if not any(out.iterdir()):
+        out.rmdir()
+        tmp.rename(out)
+        return out
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
+    old.rmdir()  # a free name on the same filesystem
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return out
