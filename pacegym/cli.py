@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "tune": ("pacegym.experiments.tune", ("core", "tune")),
     "train": ("pacegym.experiments.train", ("core", "train")),
     "compare": ("pacegym.experiments.compare", ("core", "train")),
+    "benchmark": ("pacegym.experiments.benchmark", ("core", "train")),
     "pipeline": ("pacegym.experiments.pipeline", ("core", "train")),
     "export": ("pacegym.experiments.export", ("core", "train")),
     "sweep": ("pacegym.experiments.sweep_ray", ("core", "train", "dist")),
@@ -95,3 +96,4 @@ export = _entry("export")
 sweep = _entry("sweep")
 calibrate = _entry("calibrate")
 simulate_logs = _entry("simulate_logs")
+benchmark = _entry("benchmark")
