@@ -1,0 +1,119 @@
+"""pacegym-benchmark on a two-scenario suite; the suite's files; compare's yardstick rows."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import pytest
+from hydra import compose, initialize_config_dir
+
+from pacegym.envs.scenarios import resolve
+from pacegym.experiments import benchmark
+from pacegym.experiments.compare import compare
+from pacegym.experiments.config import CONF_DIR
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _cfg(app, overrides):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name=app, overrides=overrides)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    yield f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.end_run()
+
+
+def test_every_suite_scenario_resolves_and_the_trace_regenerates():
+    cfg = _cfg("benchmark", [])
+    names = [e.scenario for e in cfg.benchmark.suite]
+    assert len(names) >= 11 and len(set(names)) == len(names)
+    budgets = []
+    for name in names:
+        sc = resolve(name)
+        budgets.append(sc.money.budget)
+    assert min(budgets) <= 1e3 and max(budgets) >= 1e7
+    out = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "make_bursty_trace.py"), "--check"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_benchmark_writes_the_normalised_table(store, tmp_path):
+    cfg = _cfg(
+        "benchmark",
+        [
+            "benchmark.only=[live_commerce,suite/small_budget]",
+            "benchmark.episodes_short=6",
+            "benchmark.n_boot=200",
+            f"tracking.uri={store}",
+        ],
+    )
+    out = tmp_path / "run"
+    result = benchmark.run_suite(cfg, out)
+    assert set(result["scenarios"]) == {"live_commerce", "suite/small_budget"}
+    for doc in result["scenarios"].values():
+        rows = {r["name"]: r for r in doc["rows"]}
+        assert rows["oracle"]["normalised"] == pytest.approx(100.0)
+        assert rows["reference"]["normalised"] == pytest.approx(0.0, abs=1e-9)
+        assert {"pid_tuned", "on_off_tuned", "proportional_tuned", "exp_decay_tuned"} <= set(rows)
+        for r in doc["rows"]:
+            for key in ("normalised", "regret", "delivery", "waste", "off_plan"):
+                assert math.isfinite(r[key]), (r["name"], key)
+        assert doc["winner"]["type"] in ("baseline", "agent")
+        assert doc["oracle_failures"] == 0
+    summary = result["summary"]["mean_normalised"]
+    assert summary["oracle"] == pytest.approx(100.0)
+    assert set(result["summary"]["headroom"]) == set(result["scenarios"])
+    md = (out / "benchmark.md").read_text()
+    assert "mean over the suite" in md and "suite/small_budget" in md
+    assert json.loads((out / "benchmark.json").read_text())["seed"] == cfg.benchmark.seed
+    assert (out / "benchmark.png").stat().st_size > 10_000
+    run = mlflow.MlflowClient(store).search_runs(
+        [mlflow.MlflowClient(store).get_experiment_by_name("pacegym").experiment_id],
+        filter_string="tags.run_type = 'benchmark'",
+    )[0]
+    assert run.info.status == "FINISHED"
+    assert run.data.metrics["suite.oracle.mean_normalised"] == pytest.approx(100.0)
+
+
+def test_benchmark_refuses_a_scenario_outside_the_suite(tmp_path):
+    cfg = _cfg("benchmark", ["benchmark.only=[nowhere]"])
+    with pytest.raises(ValueError, match="benchmark.only = 'nowhere'"):
+        benchmark.run_suite(cfg, tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_compare_ranks_by_normalised_score_and_never_crowns_a_yardstick(store, tmp_path):
+    doc = compare(_cfg("compare", cfg_overrides(store)), tmp_path / "c")
+    assert doc["normalised"] is True
+    types = [r["type"] for r in doc["rows"]]
+    assert types[0] == "oracle" and set(types) == {"oracle", "reference", "baseline"}
+    values = [r["normalised"] for r in doc["rows"]]
+    assert values == sorted(values, reverse=True)
+    assert doc["winner"]["type"] == "baseline"
+    assert doc["best_baseline"] in ("pid (tuned)", "on_off (tuned)", "on/off (tuned)")
+    off = compare(_cfg("compare", [*cfg_overrides(store), "compare.oracle=false"]), tmp_path / "d")
+    assert off["normalised"] is False
+    assert {r["type"] for r in off["rows"]} == {"baseline"}
+
+
+def cfg_overrides(store):
+    return [
+        "compare.episodes=6",
+        "compare.n_boot=200",
+        "compare.discover_agents=false",
+        "compare.baselines=[pid_tuned,on_off_tuned]",
+        f"tracking.uri={store}",
+    ]
