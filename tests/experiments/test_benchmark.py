@@ -90,7 +90,7 @@ def test_benchmark_writes_the_normalised_table(store, tmp_path):
 
 def test_benchmark_refuses_a_scenario_outside_the_suite(tmp_path):
     cfg = _cfg("benchmark", ["benchmark.only=[nowhere]"])
-    with pytest.raises(ValueError, match="benchmark.only = 'nowhere'"):
+    with pytest.raises(ValueError, match=r"benchmark\.only = 'nowhere'"):
         benchmark.run_suite(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
 
