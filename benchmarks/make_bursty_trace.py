@@ -29,7 +29,13 @@ from pacegym.envs.traffic import intraday_profile
 
 SEED = 20261130
 DAYS = 14
-OUT = Path(__file__).resolve().parents[1] / "conf" / "scenario" / "suite" / "bursty_intraday_trace.csv"
+OUT = (
+    Path(__file__).resolve().parents[1]
+    / "conf"
+    / "scenario"
+    / "suite"
+    / "bursty_intraday_trace.csv"
+)
 DOW = (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1)
 
 
@@ -37,9 +43,7 @@ def trace(seed: int = SEED, days: int = DAYS) -> np.ndarray:
     """Per-minute request counts (int) for ``days`` days from Monday 00:00."""
     rng = np.random.default_rng(seed)
     n = days * 1440
-    shape = np.tile(intraday_profile(), days) * np.repeat(
-        [DOW[d % 7] for d in range(days)], 1440
-    )
+    shape = np.tile(intraday_profile(), days) * np.repeat([DOW[d % 7] for d in range(days)], 1440)
     phi = np.exp(-1.0 / 20.0)
     eps = rng.normal(0.0, 0.35 * np.sqrt(1 - phi**2), n)
     x = np.empty(n)

@@ -63,6 +63,12 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     "pacegym-train": TRAIN_SHORT,
     "pacegym-pipeline": (*TRAIN_SHORT, "compare.episodes=32", "compare.n_boot=200"),
     "pacegym-compare": ("compare.episodes=32", "compare.n_boot=200"),
+    "pacegym-benchmark": (
+        "benchmark.only=[live_commerce,suite/small_budget]",
+        "benchmark.episodes_short=4",
+        "benchmark.episodes_long=2",
+        "benchmark.n_boot=200",
+    ),
     "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
     "pacegym-export": ("verify.record_episodes=2",),
     "pacegym-tune": (
@@ -79,6 +85,7 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     ),
     f"python {REPO}/benchmarks/bench_evaluate.py": ("--episodes=50", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
+    f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2",),
 }
 """Program -> arguments appended to shorten its documented run (the last value wins)."""
 
