@@ -8,6 +8,10 @@ common random numbers). Writes to the run's output directory (``hydra.run.dir``)
 
 - ``metrics.json``: ``{controller name: {key: mean, key_ci: [low, high], ..., episodes}}``
   for every key of ``envs.metrics.METRIC_KEYS`` (95% bootstrap intervals);
+- with ``oracle=true`` (the default) the naive ``reference`` and the clairvoyant
+  ``oracle`` run too, and every controller's entry also holds ``regret`` (oracle -
+  controller, paired) and ``normalised`` (0 reference, 100 oracle) with CIs
+  (``baselines.normalise``, docs/oracle.md); ``oracle=false`` leaves them out;
 - ``comparison.json``: paired differences against the baseline controller
   (``{name: {key: [mean, low, high]}}``), when there are several controllers;
 - PNG plots (``experiments.plots``) unless ``plots=false``.
@@ -27,9 +31,11 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
+from pacegym.baselines.factory import YARDSTICKS
 from pacegym.baselines.harness import Rollout, run_episodes
+from pacegym.baselines.normalise import normalise
 from pacegym.baselines.stats import aggregate, paired_difference
-from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
 from pacegym.experiments.hydra_app import hydra_app
@@ -79,12 +85,40 @@ def _evaluate(
         roll = run_episodes(ctrl, scenario, cfg.episodes, cfg.seed, cfg.batch_size)
         rollouts.append(roll)
         results[ctrl.name] = aggregate(roll.metrics, n_boot=cfg.n_boot, seed=cfg.seed)
-        if cfg.plots:
+        if cfg.plots and getattr(ctrl, "kind", None) not in YARDSTICKS:
             n_rec = min(cfg.plot_episodes, cfg.episodes)
             recorded.append(run_episodes(ctrl, scenario, n_rec, cfg.seed, cfg.batch_size, True))
+    kinds = {getattr(c, "kind", None): r for c, r in zip(controllers, rollouts, strict=True)}
+    if "oracle" in kinds and "reference" in kinds:
+        o, ref = kinds["oracle"], kinds["reference"]
+        for roll in rollouts:
+            ns = normalise(
+                roll.metrics[SCORE_KEY],
+                ref.metrics[SCORE_KEY],
+                o.metrics[SCORE_KEY],
+                o.failed,
+                n_boot=cfg.n_boot,
+                seed=cfg.seed,
+            )
+            results[roll.name].update(ns.as_dict())
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
     log.info("%s: %d episodes from seed %d (mean [95%% CI])", scenario.name, cfg.episodes, cfg.seed)
     log.info("%s", format_table(results))
+    if "oracle" in kinds and "reference" in kinds:
+        log.info("normalised score (0 reference, 100 oracle) and regret to the oracle:")
+        for name, agg in results.items():
+            lo, hi = agg["normalised_ci"]
+            rlo, rhi = agg["regret_ci"]
+            log.info(
+                "  %-28s %6.1f [%6.1f, %6.1f]   regret %.4f [%.4f, %.4f]",
+                name,
+                agg["normalised"],
+                lo,
+                hi,
+                agg["regret"],
+                rlo,
+                rhi,
+            )
     if len(rollouts) > 1:
         base_name = cfg.baseline or rollouts[0].name
         base = next(r for r in rollouts if r.name == base_name)

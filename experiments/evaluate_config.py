@@ -47,6 +47,7 @@ class EvaluateConfig:
     baseline: str | None = None  # display name to pair the others against (default: first)
     plots: bool = True  # write PNGs next to metrics.json
     plot_episodes: int = 200  # [episodes] recorded for the plots (the first ones)
+    oracle: bool = True  # add the reference and oracle rows: regret + normalised score
     tracking: TrackingConfig = field(default_factory=TrackingConfig)  # conf: tracking=off
 
 
@@ -97,6 +98,11 @@ def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
             controllers.append(from_spec(spec))
         except ControllerConfigError as err:
             raise ControllerConfigError(f"controllers.{key}: {err}") from None
+    if cfg.get("oracle", False):
+        from pacegym.baselines.factory import YARDSTICKS, load_controller_yaml
+
+        have = {getattr(c, "kind", None) for c in controllers}
+        controllers += [load_controller_yaml(k) for k in YARDSTICKS if k not in have]
     names = [c.name for c in controllers]
     if len(set(names)) != len(names):
         raise ControllerConfigError(f"controller names must be unique, got {names}")
