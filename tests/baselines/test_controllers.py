@@ -7,7 +7,13 @@ import pytest
 
 from pacegym.baselines import build_controller
 from pacegym.baselines.controllers import ControllerConfigError
-from pacegym.baselines.factory import CONTROLLERS, from_spec, load_controller_yaml, spec
+from pacegym.baselines.factory import (
+    CONTROLLERS,
+    YARDSTICKS,
+    from_spec,
+    load_controller_yaml,
+    spec,
+)
 from pacegym.baselines.protocol import Controller
 from pacegym.envs.params import PlanParams
 from pacegym.envs.plans import cumulative_share
@@ -169,4 +175,4 @@ def test_controller_yaml_files_build(tmp_path):
     assert {f.stem for f in files} >= set(CONTROLLERS)
     for f in files:
         c = load_controller_yaml(f)
-        assert c.kind in CONTROLLERS
+        assert c.kind in CONTROLLERS or c.kind in YARDSTICKS

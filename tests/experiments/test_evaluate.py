@@ -27,10 +27,12 @@ def cfg(*overrides: str):
 
 @pytest.mark.parametrize("controller", CONTROLLER_FILES)
 def test_every_controller_file_composes_and_builds(controller):
-    c = cfg(f"controller={controller}")
+    c = cfg(f"controller={controller}", "oracle=false")
     scenario, controllers = build_all(c)
     assert scenario.name == "live_commerce" and len(controllers) == 1
     assert controllers[0].kind == c.controller.kind
+    with_yardsticks = [k.kind for k in build_all(cfg(f"controller={controller}"))[1]]
+    assert sorted(with_yardsticks) == sorted({c.controller.kind, "reference", "oracle"})
 
 
 @pytest.mark.parametrize("scenario", ["live_commerce", "daily_budget", "multi_day_flight"])
@@ -41,7 +43,8 @@ def test_scenario_group_composes(scenario):
 def test_seed_experiment_composes_three_controllers():
     c = cfg("experiment=seed_live_commerce")
     _, controllers = build_all(c)
-    assert [k.kind for k in controllers] == ["proportional", "exp_decay", "on_off"]
+    kinds = ["proportional", "exp_decay", "on_off", "reference", "oracle"]
+    assert [k.kind for k in controllers] == kinds
     assert c.episodes == 1000 and c.baseline == controllers[0].name
 
 
@@ -70,14 +73,16 @@ def test_evaluate_writes_metrics_comparison_and_plots(tmp_path):
     c = cfg("experiment=seed_live_commerce", *TINY)
     results = evaluate(c, tmp_path)
     data = json.loads((tmp_path / "metrics.json").read_text())
-    assert data == results and len(data) == 3
+    assert data == results and len(data) == 5
     for agg in data.values():
-        for k in METRIC_KEYS:
+        for k in (*METRIC_KEYS, "normalised", "regret"):
             assert isinstance(agg[k], float)
             lo, hi = agg[f"{k}_ci"]
             assert lo <= agg[k] + 1e-12 and agg[k] <= hi + 1e-12
+    assert data["oracle"]["normalised"] == 100.0 and data["reference"]["normalised"] == 0.0
+    assert data["oracle"]["oracle_failures_excluded"] == 0
     comp = json.loads((tmp_path / "comparison.json").read_text())
-    assert len(comp["differences"]) == 2
+    assert len(comp["differences"]) == 4
     assert (tmp_path / "evaluation.png").stat().st_size > 10_000
 
 
