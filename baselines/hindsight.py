@@ -240,8 +240,11 @@ def solve(
     ep: HindsightEpisode,
     block: int = 1,
     time_limit_s: float = 60.0,
+    method: str = "highs",
 ) -> HindsightSolution:
-    """Maximise the episode's expected ``pacing_score_v2`` over schedules from ``t0`` (HiGHS).
+    """Maximise the episode's expected ``pacing_score_v2`` over schedules from ``t0`` (HiGHS;
+    ``method`` is scipy's: ``highs`` lets HiGHS choose, ``highs-ipm`` forces its interior
+    point method, the fallback when the simplex stops on numerical trouble).
 
     Variables, all scaled by 1/budget so that the objective is a score: one throttle per
     block in [0, 1]; slot spend ``S_j`` (equalities ``S = A p + fixed``); and one
@@ -329,7 +332,7 @@ def solve(
         A_eq=A_eq,
         b_eq=fixed,
         bounds=bounds,
-        method="highs",
+        method=method,
         options={"time_limit": float(time_limit_s), "presolve": True},
     )
     seconds = time.perf_counter() - t_start

@@ -13,9 +13,12 @@ realised state (spend counted so far, impressions in flight: clairvoyant MPC),
 ``replans`` times per flight, evenly spaced.
 
 It implements ``Controller`` plus ``Clairvoyant.attach(core)``: the harness
-(``baselines.harness.run_episodes``) hands it the core after each reset. Solver failures
-and time-outs are counted per episode in ``failures`` (the episode then runs at throttle
-0, a visibly bad score the caller reports and excludes; ``baselines.normalise``).
+(``baselines.harness.run_episodes``) hands it the core after each reset. A solve that
+HiGHS's simplex gives up on is retried with its interior point method. A first plan that
+still fails (or times out) is counted per episode in ``failures`` and marked in
+``failed`` (the episode then runs at throttle 0, a visibly bad score the caller reports
+and excludes; ``baselines.normalise``); a re-plan that fails keeps the standing plan and
+is counted in ``replan_fallbacks``. ``failure_messages`` holds HiGHS's words for each.
 """
 
 from __future__ import annotations
@@ -152,6 +155,7 @@ class OracleController:
         self._next_plan = np.zeros(0, dtype=np.int64)
         self._block = np.ones(0, dtype=np.int64)
         self.failures = 0
+        self.replan_fallbacks = 0
         self.solves = 0
         self.solve_seconds: list[float] = []
         self.failed = np.zeros(0, dtype=bool)
@@ -187,8 +191,12 @@ class OracleController:
 
     def _plan(self, rows: list[int], problems: list[HindsightEpisode]) -> None:
         def one(i: int) -> HindsightSolution:
-            b = rows[i]
-            return solve(problems[i], int(self._block[b]), self.config.time_limit_s)
+            b, limit = rows[i], self.config.time_limit_s
+            sol = solve(problems[i], int(self._block[b]), limit)
+            if not sol.ok:  # numerical trouble in the simplex: HiGHS's interior point
+                retry = solve(problems[i], int(self._block[b]), limit, method="highs-ipm")
+                sol = retry if retry.ok else sol
+            return sol
 
         if self.config.threads > 1 and len(rows) > 1:
             with ThreadPoolExecutor(self.config.threads) as pool:
@@ -198,12 +206,16 @@ class OracleController:
         for b, ep, sol in zip(rows, problems, sols, strict=True):
             self.solves += 1
             self.solve_seconds.append(sol.seconds)
+            if not sol.ok and ep.t0 > 0:
+                # a re-plan failed: the standing plan is still a whole schedule; keep it
+                self.replan_fallbacks += 1
+                self.failure_messages.append(f"re-plan kept, row {b} tick {ep.t0}: {sol.message}")
+                continue
             if not sol.ok:
-                if not self.failed[b]:
-                    self.failures += 1
-                    self.failure_messages.append(f"episode row {b} at tick {ep.t0}: {sol.message}")
+                self.failures += 1
+                self.failure_messages.append(f"episode row {b} at tick 0: {sol.message}")
                 self.failed[b] = True
-                self._schedule[b, ep.t0 :] = 0.0
+                self._schedule[b, :] = 0.0
                 continue
             self._schedule[b, ep.t0 : ep.flight_ticks] = sol.throttle[ep.t0 :]
 
