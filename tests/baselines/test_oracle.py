@@ -167,3 +167,23 @@ def test_the_oracle_beats_every_tuned_baseline(scenario):
         assert oracle > roll.metrics[SCORE_KEY].mean(), kind
     ref = run_episodes(build_controller("reference"), scenario, n, seed=4_000)
     assert oracle > ref.metrics[SCORE_KEY].mean()
+
+
+def test_a_failed_replan_keeps_the_standing_plan(monkeypatch):
+    import pacegym.baselines.oracle as oracle_mod
+    from pacegym.baselines.hindsight import HindsightSolution
+
+    real = oracle_mod.solve
+
+    def flaky(ep, block=1, time_limit_s=60.0, method="highs"):
+        if ep.t0 > 0:
+            return HindsightSolution(np.zeros(ep.flight_ticks), float("nan"), 4, "trouble", 0.0)
+        return real(ep, block, time_limit_s, method)
+
+    monkeypatch.setattr(oracle_mod, "solve", flaky)
+    o = OracleController(OracleConfig(replans=3))
+    roll = run_episodes(o, "live_commerce", 2, seed=0)
+    assert o.failures == 0 and not roll.failed.any()
+    assert o.replan_fallbacks == 3 * 2  # 3 re-plans x 2 episodes (each after its retry)
+    open_loop = run_episodes(OracleController(OracleConfig(replans=0)), "live_commerce", 2, seed=0)
+    assert np.array_equal(roll.metrics[SCORE_KEY], open_loop.metrics[SCORE_KEY])
