@@ -23,12 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from pacegym import progress
+from pacegym import errors, progress
 from pacegym.envs.calibration import Calibration, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import write_scenario
 from pacegym.envs.calibration.traffic_fit import calendar
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
 from pacegym.envs.params import ScenarioError
+from pacegym.envs.scenarios import resolve
 
 BUCKETS = ((1, 15), (16, 60), (61, 240), (241, 1440))
 
@@ -178,8 +179,24 @@ def report(cal: Calibration, yaml_path: Path, out: Path, make_plots: bool, secon
     return text
 
 
+def _read(path: str) -> Any:
+    """``read_log(path)``; a file that cannot be read as a log raises ``LogError`` naming it
+    (the console reports it in one line, exit code 2: ``pacegym.errors``)."""
+    import pyarrow as pa
+
+    try:
+        return read_log(path)
+    except LogError as e:
+        if path in str(e):
+            raise
+        raise LogError(f"LOG = {path!r}: {e}") from e
+    except (pa.ArrowException, UnicodeDecodeError, OSError) as e:
+        what = " ".join(str(e).split())
+        raise LogError(f"LOG = {path!r}: not a readable CSV or Parquet log ({what})") from e
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(
+    ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("log")
@@ -195,24 +212,29 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--max-lag-min", type=int, default=180)
     ap.add_argument("--no-plots", action="store_true")
     args = ap.parse_args(argv)
+    if not 1 <= args.smooth_min <= 1440:
+        ap.error(f"--smooth-min = {args.smooth_min}: allowed [1, 1440] [min]")
+    if args.max_lag_min < 2:
+        ap.error(f"--max-lag-min = {args.max_lag_min}: allowed >= 2 [min]")
+    try:
+        resolve(args.base)  # before the log is read: a typo is refused at once
+    except ScenarioError as e:
+        ap.error(f"--base = {args.base!r}: {e}")
     raw = args.name or Path(args.log).name.split(".")[0]
     name = raw if raw.startswith("calibrated_") else f"calibrated_{raw}"
     conf = Path(args.conf_dir)
     yaml_path = conf / f"{name}.yaml"
     trace = str((conf / f"{name}_trace.csv").resolve())
     out = Path(args.report_dir or Path("outputs") / "calibration" / name)
-    out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     with progress.stages(["read log", "fit", "report"], "calibrate") as stage:
-        try:
-            stage.next("read log")
-            log = read_log(args.log)
-            stage.next("fit")
-            cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
-        except (LogError, ScenarioError) as e:
-            raise SystemExit(f"pacegym-calibrate: {args.log}: {e}") from None
+        stage.next("read log")
+        log = _read(args.log)
+        stage.next("fit")
+        cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
         seconds = time.perf_counter() - t0
         stage.next("report")
+        out.mkdir(parents=True, exist_ok=True)  # only now: a refused log leaves no folder
         write_scenario(cal, yaml_path, header=f"Calibrated by pacegym-calibrate from {args.log}")
         text = report(cal, yaml_path, out, not args.no_plots, seconds)
     print(text)
