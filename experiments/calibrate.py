@@ -28,13 +28,13 @@ from typing import Any
 
 import numpy as np
 
-from pacegym import progress
+from pacegym import errors, progress
 from pacegym.envs.calibration import Calibration, CalibrationError, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import write_scenario
 from pacegym.envs.calibration.traffic_fit import calendar
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
 from pacegym.envs.params import ScenarioError
-from pacegym.envs.scenarios import PRESETS
+from pacegym.envs.scenarios import PRESETS, resolve
 from pacegym.resources import conf_dir
 
 BUCKETS = ((1, 15), (16, 60), (61, 240), (241, 1440))
@@ -240,8 +240,24 @@ def report(cal: Calibration, yaml_path: Path, out: Path, make_plots: bool, secon
     return text
 
 
+def _read(path: str) -> Any:
+    """``read_log(path)``; a file that cannot be read as a log raises ``LogError`` naming it
+    (the console reports it in one line, exit code 2: ``pacegym.errors``)."""
+    import pyarrow as pa
+
+    try:
+        return read_log(path)
+    except LogError as e:
+        if path in str(e):
+            raise
+        raise LogError(f"LOG = {path!r}: {e}") from e
+    except (pa.ArrowException, UnicodeDecodeError, OSError) as e:
+        what = " ".join(str(e).split())
+        raise LogError(f"LOG = {path!r}: not a readable CSV or Parquet log ({what})") from e
+
+
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(
+    ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("log")
@@ -262,23 +278,28 @@ def main(argv: list[str] | None = None) -> None:
         help="replace existing files in --conf-dir, or shadow a shipped scenario's name",
     )
     args = ap.parse_args(argv)
+    if not 1 <= args.smooth_min <= 1440:
+        ap.error(f"--smooth-min = {args.smooth_min}: allowed [1, 1440] [min]")
+    if args.max_lag_min < 2:
+        ap.error(f"--max-lag-min = {args.max_lag_min}: allowed >= 2 [min]")
+    try:
+        resolve(args.base)  # before the log is read: a typo is refused at once
+    except ScenarioError as e:
+        ap.error(f"--base = {args.base!r}: {e}")
     raw = args.name if args.name is not None else Path(args.log).name.split(".")[0]
     conf = Path(args.conf_dir)
+    name, yaml_path, trace_path = output_paths(raw, conf, args.overwrite)
+    trace = str(trace_path.resolve())
+    out = Path(args.report_dir or Path("outputs") / "calibration" / name)
     t0 = time.perf_counter()
     with progress.stages(["read log", "fit", "report"], "calibrate") as stage:
-        try:
-            name, yaml_path, trace_path = output_paths(raw, conf, args.overwrite)
-            trace = str(trace_path.resolve())
-            stage.next("read log")
-            log = read_log(args.log)
-            stage.next("fit")
-            cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
-        except (LogError, ScenarioError) as e:
-            raise SystemExit(f"pacegym-calibrate: {args.log}: {e}") from None
+        stage.next("read log")
+        log = _read(args.log)
+        stage.next("fit")
+        cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
         seconds = time.perf_counter() - t0
         stage.next("report")
-        out = Path(args.report_dir or Path("outputs") / "calibration" / name)
-        out.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)  # only now: a refused log leaves no folder
         write_scenario(cal, yaml_path, header=f"Calibrated by pacegym-calibrate from {args.log}")
         text = report(cal, yaml_path, out, not args.no_plots, seconds)
     print(text)

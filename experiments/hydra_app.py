@@ -7,20 +7,34 @@ path without editing the package: ``--config-dir DIR`` (Hydra's flag; ``DIR`` ho
 ``scenario/``, ``controller/`` ... folders, searched before the package's), and
 ``./conf`` of the working directory is searched too, after the package (where
 ``pacegym-calibrate`` and ``pacegym-tune`` write by default).
+
+Errors (``pacegym.errors``): a user error (bad override, unknown key, missing config group
+option, a setting out of range) ends the app with one line on stderr and exit code 2, and
+leaves no run folder behind: the folder Hydra made for the job is removed when it held
+nothing but Hydra's own files when the job started (a ``hydra.run.dir`` that already held
+other files is left as it is). Hydra's own error printing (a stripped traceback, exit 1) is
+bypassed: Hydra is run with ``HYDRA_FULL_ERROR=1`` so that its errors reach
+``pacegym.errors.report``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib.resources
+import os
+import shutil
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from pacegym import errors
 from pacegym.envs.scenarios import anchor_trace
 from pacegym.resources import find_config
 
@@ -33,8 +47,131 @@ warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, 
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[..., Any]], Callable[[], Any]]:
-    """``hydra.main`` on ``pacegym.conf/<config_name>.yaml`` (version_base 1.3)."""
-    return hydra.main(version_base="1.3", config_path=CONFIG_PATH, config_name=config_name)
+    """``hydra.main`` on ``pacegym.conf/<config_name>.yaml`` (version_base 1.3), with the
+    console error contract of ``pacegym.errors`` (module docstring)."""
+
+    prog = f"pacegym-{config_name}"
+
+    def decorate(task: Callable[..., Any]) -> Callable[[], Any]:
+        hydra_main = hydra.main(
+            version_base="1.3", config_path=CONFIG_PATH, config_name=config_name
+        )(_clean_on_user_error(task, prog))
+
+        @functools.wraps(task)
+        def main() -> Any:
+            with errors.reported(prog), _env("HYDRA_FULL_ERROR", "1"):
+                return hydra_main()
+
+        return main
+
+    return decorate
+
+
+@contextlib.contextmanager
+def _env(name: str, value: str) -> Iterator[None]:
+    """``os.environ[name] = value`` for the body, restored after."""
+    before = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
+def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., Any]:
+    """``task`` that, on a user error, removes the run folder Hydra made for it (when it held
+    only Hydra's files at the start) before ending the command (``errors.report``, exit 2).
+
+    A multirun on Hydra's basic launcher (jobs one after the other in this process) stops
+    at the first user error the same way; with a launcher of other processes (joblib) the
+    error is re-raised for the launcher to collect (a ``SystemExit`` would end its worker).
+    """
+
+    @functools.wraps(task)  # Hydra names the job (and its log file) after the task's module
+    def wrapped(cfg: DictConfig) -> Any:
+        hc = HydraConfig.get()
+        out = Path(hc.runtime.output_dir)
+        fresh = _holds_only_hydra_files(out, hc)
+        try:
+            return task(cfg)
+        except Exception as exc:
+            if errors.user_message(exc) is None:
+                raise
+            if fresh:
+                _remove_run_dir(out)
+                if hc.mode == RunMode.MULTIRUN:
+                    _remove_sweep_dir(Path(str(hc.sweep.dir)))
+            if hc.mode == RunMode.MULTIRUN and not _in_process(hc):
+                raise
+            raise SystemExit(errors.report(prog, exc)) from None
+
+    return wrapped
+
+
+def _in_process(hc: Any) -> bool:
+    """True for Hydra's basic launcher, which runs a multirun's jobs in this process."""
+    return str(hc.launcher.get("_target_", "")).endswith(".BasicLauncher")
+
+
+def _hydra_files(hc: Any) -> set[str]:
+    """What Hydra writes into a job's folder before the job runs (relative paths)."""
+    files = {f"{hc.job.name}.log"}
+    if hc.output_subdir is not None:
+        sub = str(hc.output_subdir)
+        files |= {sub, *(f"{sub}/{f}" for f in ("config.yaml", "hydra.yaml", "overrides.yaml"))}
+    return files
+
+
+def _holds_only_hydra_files(out: Path, hc: Any) -> bool:
+    """True when the job folder holds nothing that Hydra did not write for this job."""
+    if not out.is_dir():
+        return False
+    found = {p.relative_to(out).as_posix() for p in out.rglob("*")}
+    return found <= _hydra_files(hc)
+
+
+def _remove_run_dir(out: Path) -> None:
+    """Remove a failed job's folder and the parents left empty, never the working directory
+    or a folder above it, and parents only inside the working directory."""
+    cwd = Path.cwd().resolve()
+    out = out.resolve()
+    if out == cwd or out in cwd.parents:
+        return
+    _close_log_files(out)
+    shutil.rmtree(out, ignore_errors=True)
+    parent = out.parent
+    while parent != cwd and cwd in parent.parents:
+        try:
+            parent.rmdir()  # only when empty
+        except OSError:
+            break
+        parent = parent.parent
+
+
+def _remove_sweep_dir(sweep: Path) -> None:
+    """Remove a multirun's folder when its first job failed: nothing in it but Hydra's
+    ``multirun.yaml`` (a sweep with finished jobs, or a parent-run marker, is kept)."""
+    if sweep.is_dir() and {p.name for p in sweep.iterdir()} <= {"multirun.yaml"}:
+        _remove_run_dir(sweep)
+
+
+def _close_log_files(folder: Path) -> None:
+    """Close and detach the log file handlers writing into ``folder`` (Hydra's ``<job>.log``)
+    before it goes: a later message must not reopen a file there."""
+    import logging
+
+    for logger in (logging.getLogger(), *logging.Logger.manager.loggerDict.values()):
+        if not isinstance(logger, logging.Logger):
+            continue
+        for handler in list(logger.handlers):
+            if isinstance(handler, logging.FileHandler) and (
+                folder in Path(handler.baseFilename).resolve().parents
+            ):
+                handler.close()
+                logger.removeHandler(handler)
 
 
 def scenario_file(cfg: DictConfig) -> Path | None:

@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 
+from pacegym import errors
 from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioError, ScenarioParams
@@ -30,7 +31,7 @@ def simulate(
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(
+    ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
     if args.episodes < 1:
         ap.error(f"--episodes = {args.episodes} is out of range: allowed [1, inf)")
+    if args.seed < 0:
+        ap.error(f"--seed = {args.seed} is out of range: allowed [0, inf)")
     try:
         scenario = resolve(args.scenario)
     except ScenarioError as e:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from pacegym import errors
 from pacegym.envs.calibration import event_table, minute_table, run_core
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
@@ -41,7 +42,7 @@ def write_table(table: pa.Table, path: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(
+    ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--scenario", default="daily_budget")
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
     if args.campaigns < 1:
         ap.error(f"--campaigns = {args.campaigns}: allowed >= 1")
+    if args.seed < 0:
+        ap.error(f"--seed = {args.seed}: allowed >= 0")
     scenario = load_scenario(args.scenario)
     t0 = time.perf_counter()
     tc = run_core(scenario, args.campaigns, args.seed, args.days, args.throttle)

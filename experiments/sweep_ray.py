@@ -28,7 +28,9 @@ from typing import Any
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
+from pacegym import errors
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.experiments import hydra_app  # noqa: F401  (filters Hydra's missing ./conf warning)
 from pacegym.experiments.config import CONF_DIR
 from pacegym.experiments.sweep_runs import finish_parent, open_parent
 from pacegym.experiments.tracking import tracking_uri as default_uri
@@ -178,7 +180,7 @@ def _experiment_name(experiment: str, overrides: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(
+    ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--experiment", default=EXPERIMENT)
@@ -193,6 +195,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--cpus-per-trial", type=float, default=CPUS_PER_TRIAL)
     ap.add_argument("overrides", nargs="*", help="Hydra overrides; 'key=a,b' adds a grid axis")
     a = ap.parse_args(argv)
+    if a.num_cpus is not None and a.num_cpus < 1:
+        ap.error(f"--num-cpus = {a.num_cpus}: allowed an integer >= 1 (or leave it out)")
+    if not a.cpus_per_trial > 0:
+        ap.error(f"--cpus-per-trial = {a.cpus_per_trial}: allowed > 0")
     best = run(
         a.experiment, a.overrides, a.tracking_uri, a.out, a.num_cpus, a.address, a.cpus_per_trial
     )

@@ -40,6 +40,7 @@ from typing import Any
 
 import yaml
 
+from pacegym import errors
 from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import CONTROLLERS, build_controller
 from pacegym.baselines.stats import aggregate, paired_difference
@@ -176,7 +177,7 @@ def _score_line(agg: dict[str, Any], key: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = argparse.ArgumentParser(
+    ap = errors.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument("--scenario", default="live_commerce", help="preset, scenario name or path")
@@ -195,13 +196,19 @@ def main(argv: list[str] | None = None) -> None:
     for key in ("trials", "train_episodes", "test_episodes"):
         if getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')} = {getattr(args, key)}: allowed [1, inf)")
+    for key in ("train_seed", "test_seed", "seed"):
+        if getattr(args, key) < 0:
+            ap.error(f"--{key.replace('_', '-')} = {getattr(args, key)}: allowed [0, inf)")
+    try:
+        check_seeds(args.train_seed, args.train_episodes, args.test_seed, args.test_episodes)
+    except ValueError as e:
+        ap.error(f"--train-seed = {args.train_seed}: {e}")
     try:
         scenario = resolve(args.scenario)
     except ScenarioError as e:
         ap.error(f"{e}; known: {scenario_names()}")
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = args.out or Path("outputs") / "tune" / scenario.name / stamp
-    out.mkdir(parents=True, exist_ok=True)
+    out = args.out or Path("outputs") / "tune" / scenario.name / stamp  # write_atomic makes it
     command = "pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv)
     report: dict[str, Any] = {"scenario": scenario.name, "command": command, "kinds": {}}
     print(f"tuning on {scenario.name}: {args.trials} trials x {args.train_episodes} episodes")

@@ -5,7 +5,10 @@ optional dependencies are missing says which extra to install, in one line on st
 with exit code 2, instead of an ``ImportError`` traceback from deep inside an import.
 Nothing heavier than the standard library is imported before that check. Ctrl-C ends a
 command with one line on stderr and exit code 130 (no traceback, and no errors from
-libraries' threads tearing down).
+libraries' threads tearing down). Every other error goes through ``pacegym.errors``: a user
+error (a bad setting, override or input) is one line on stderr and exit code 2, a bug its
+traceback and exit code 1; ``--debug`` anywhere on the command line (taken out before the
+command sees its arguments) or ``PACEGYM_DEBUG=1`` adds the traceback to a user error.
 """
 
 from __future__ import annotations
@@ -64,8 +67,13 @@ def run(command: str) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
+    from pacegym import errors
+
+    if errors.take_debug_flag(sys.argv):
+        os.environ[errors.DEBUG_ENV] = "1"  # read by every layer that reports (hydra_app too)
     try:
-        importlib.import_module(module).main()
+        with errors.reported(f"pacegym-{command.replace('_', '-')}"):
+            importlib.import_module(module).main()
     except KeyboardInterrupt:
         # Ctrl-C: one line, no traceback. MLflow runs still open were ended KILLED on the
         # way out, and a training run can continue from its checkpoints (train.resume).

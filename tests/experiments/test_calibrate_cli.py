@@ -8,7 +8,7 @@ import pytest
 import yaml
 from hydra import compose, initialize_config_dir
 
-from pacegym.envs.calibration import load_yaml
+from pacegym.envs.calibration import LogError, load_yaml
 from pacegym.envs.core import PacingCore
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import calibrate, simulate_logs
@@ -53,11 +53,14 @@ def test_simulate_logs_then_calibrate(tmp_path, capsys):
     assert "calibrated_t.yaml" in capsys.readouterr().out
 
 
-def test_bad_log_exits_with_the_error(tmp_path):
+def test_a_bad_log_raises_the_log_error_naming_the_file(tmp_path):
+    """The console reports it in one line with exit code 2 (tests/test_battery.py)."""
     path = tmp_path / "bad.csv"
     path.write_text("timestamp,requests,serves,impressions\n2024-01-01 00:00,1,-2,0\n")
-    with pytest.raises(SystemExit, match=r"column 'serves', row 1: -2\.0"):
-        calibrate.main([str(path), "--conf-dir", str(tmp_path), "--report-dir", str(tmp_path)])
+    report = tmp_path / "report"
+    with pytest.raises(LogError, match=r"^LOG = '.*bad\.csv': .*column 'serves', row 1: -2\.0"):
+        calibrate.main([str(path), "--conf-dir", str(tmp_path), "--report-dir", str(report)])
+    assert not report.exists()  # the report folder is made only once the log is fitted
 
 
 CALIBRATED = sorted(p.stem for p in (CONF_DIR / "scenario").glob("calibrated_*.yaml"))

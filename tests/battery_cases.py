@@ -1,0 +1,177 @@
+"""The bad inputs of the console-script battery (``tests/test_battery.py``): one row each.
+
+A row is a console script, its command line, the key its one-line error must name, and the
+files to put in the (otherwise empty) working directory first. ``fix_in`` marks a row that
+does not meet the contract yet: the test is ``xfail(strict=True)`` naming the file that must
+fix it, so that the fix flips it to a failure until the mark is removed. Add a row to extend
+the battery; the README's "Reliability" section states how many rows there are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+MINUTES_HEAD = b"timestamp,requests,serves,impressions\n"
+ONE_MINUTE = MINUTES_HEAD + b"2024-01-01 00:00,10,5,3\n"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input to one console script."""
+
+    script: str  # console script name, a key of pyproject's [project.scripts]
+    args: tuple[str, ...]  # its command line after the script name
+    key: str  # what the one error line must name (the setting, flag or file)
+    files: Mapping[str, bytes] = field(default_factory=dict)  # written into the cwd first
+    fix_in: str | None = None  # not one clean line yet: the file that must fix it, and why
+
+    @property
+    def id(self) -> str:
+        return f"{self.script.removeprefix('pacegym-')}:{' '.join(self.args)}"
+
+
+def _c(script: str, args: str, key: str, fix_in: str | None = None, **files: bytes) -> Case:
+    return Case(f"pacegym-{script}", tuple(args.split()), key, dict(files), fix_in)
+
+
+FAILED_RUN = "checks it after the MLflow run started: the run is left FAILED"
+
+CASES: tuple[Case, ...] = (
+    # pacegym-simulate (argparse)
+    _c("simulate", "--throttle 2", "--throttle"),
+    _c("simulate", "--episodes 0", "--episodes"),
+    _c("simulate", "--scenario nope", "scenario = 'nope'"),
+    _c("simulate", "--seed -1", "--seed"),
+    _c("simulate", "--bogus", "--bogus"),
+    # pacegym-evaluate (Hydra)
+    _c("evaluate", "controller=nope", "controller = 'nope'"),
+    _c("evaluate", "episodes=abc", "episodes = 'abc'"),
+    _c("evaluate", "foo=1", "foo = 1"),
+    _c("evaluate", "x=[", "x=["),
+    _c("evaluate", "scenario=nope", "scenario = 'nope'"),
+    _c("evaluate", "tracking=nope", "tracking = 'nope'"),
+    _c("evaluate", "scenario.money.budget=-5", "money.budget = -5"),
+    _c("evaluate", "scenario.time.tick_s=0", "time.tick_s = 0"),
+    _c("evaluate", "scenario.traffic.base_rate=1e300", "traffic.base_rate"),
+    _c("evaluate", "scenario.traffic.foo=2", "scenario.traffic.foo"),
+    _c("evaluate", "+scenario.foo=1", "scenario.foo"),
+    _c("evaluate", "controller=pid controller.params.kp=-1", "controller.params.kp = -1"),
+    _c("evaluate", "batch_size=0", "batch_size = 0"),
+    _c("evaluate", "plots=maybe", "plots = 'maybe'"),
+    _c("evaluate", "-m batch_size=0,1", "batch_size = 0"),
+    _c(
+        "evaluate",
+        "seed=-1",
+        "seed = -1",
+        fix_in="experiments/evaluate_config.py: seed is not checked (gymnasium.error.Error "
+        "from baselines/harness.py, a traceback)",
+    ),
+    # pacegym-train (Hydra, torch)
+    _c("train", "train.total_timesteps=0", "train.total_timesteps = 0"),
+    _c("train", "train.foo=1", "train.foo"),
+    _c("train", "agent=nope", "agent = 'nope'"),
+    _c("train", "agent.algo=nope", "agent.algo = 'nope'"),
+    _c("train", "agent.clip_obs=0", "agent.clip_obs"),
+    _c("train", "train.resume=nowhere", "train.resume = 'nowhere'"),
+    _c(
+        "train",
+        "train.device=tpu train.total_timesteps=256",
+        "train.device",
+        fix_in="agents/settings.py: train.device is not checked (torch RuntimeError from "
+        "inside SB3, a traceback)",
+    ),
+    _c(
+        "train",
+        "-m train.n_envs=0,1",
+        "train.n_envs = 0",
+        fix_in="experiments/sweep_runs.py / experiments/tracking.py: the multirun's parent "
+        "MLflow run is left RUNNING (on_multirun_end never runs when a job fails)",
+    ),
+    # pacegym-compare (Hydra, torch)
+    _c("compare", "compare.baselines=[nope]", "compare.baselines"),
+    _c("compare", "compare.agents=[nowhere] compare.discover_agents=false", "compare.agents"),
+    _c(
+        "compare",
+        "compare.episodes=0",
+        "compare.episodes",
+        fix_in=f"experiments/compare.py: compare.episodes is not checked; baselines/harness.py "
+        f"names it 'episodes' and {FAILED_RUN}",
+    ),
+    _c(
+        "compare",
+        "compare.primary=nope compare.episodes=2",
+        "compare.primary = 'nope'",
+        fix_in=f"experiments/compare.py: compare.primary (experiments/leaderboard.py) {FAILED_RUN}",
+    ),
+    # pacegym-pipeline (Hydra, torch)
+    _c("pipeline", "pipeline.train=maybe", "pipeline.train = 'maybe'"),
+    _c("pipeline", "agent=nope", "agent = 'nope'"),
+    _c(
+        "pipeline",
+        "train.total_timesteps=0",
+        "train.total_timesteps = 0",
+        fix_in=f"experiments/pipeline.py: opens its parent run before the train settings are "
+        f"validated; {FAILED_RUN}",
+    ),
+    # pacegym-export (Hydra, torch)
+    _c("export", "source.leaderboard=nope", "source.leaderboard = 'nope'"),
+    _c("export", "source.leaderboard=null", "source"),
+    _c("export", "source.leaderboard=null source.model_path=nowhere", "source.model_path"),
+    _c("export", "source.leaderboard=null source.controller_yaml=nope", "controller = 'nope'"),
+    _c(
+        "export",
+        "source.leaderboard=null source.controller_yaml=pid_tuned verify.action_tolerance=1",
+        "verify.action_tolerance = 1",
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.controller_yaml=pid_tuned safety.fallback_throttle=2",
+        "safety.fallback_throttle = 2",
+        fix_in=f"experiments/export.py: safety.fallback_throttle (agents/export/artifact.py) "
+        f"{FAILED_RUN}",
+    ),
+    Case(
+        "pacegym-export",
+        ("source.leaderboard=null", "source.controller_yaml=pid_tuned"),
+        "out_dir",
+        {"artifacts/pacer/keep.txt": b"not the command's\n"},
+        fix_in="agents/export/artifact.py: the FileExistsError does not start with the key "
+        f"(out_dir = ...: ... overwrite=true), a traceback; experiments/export.py {FAILED_RUN}",
+    ),
+    # pacegym-calibrate (argparse)
+    _c("calibrate", "nope.csv", "nope.csv"),
+    _c("calibrate", "e.csv", "e.csv", **{"e.csv": MINUTES_HEAD}),
+    _c("calibrate", "x.txt", "x.txt", **{"x.txt": b"a\n"}),
+    _c("calibrate", "w.csv", "w.csv", **{"w.csv": b"a,b\n1,2\n"}),
+    _c("calibrate", "bin.csv", "LOG = 'bin.csv'", **{"bin.csv": b"\xff\xfe\x00\x81\n\x00"}),
+    _c("calibrate", "g.parquet", "LOG = 'g.parquet'", **{"g.parquet": b"not parquet"}),
+    _c(
+        "calibrate",
+        "neg.csv",
+        "column 'serves'",
+        **{"neg.csv": MINUTES_HEAD + b"2024-01-01 00:00,1,-2,0\n"},
+    ),
+    _c("calibrate", "m.csv --base nope", "--base = 'nope'", **{"m.csv": ONE_MINUTE}),
+    _c("calibrate", "m.csv --smooth-min -5", "--smooth-min", **{"m.csv": ONE_MINUTE}),
+    _c("calibrate", "m.csv --max-lag-min 0", "--max-lag-min", **{"m.csv": ONE_MINUTE}),
+    # pacegym-simulate-logs (argparse)
+    _c("simulate-logs", "--campaigns 0", "--campaigns"),
+    _c("simulate-logs", "--throttle 2", "--throttle"),
+    _c("simulate-logs", "--scenario nope", "scenario = 'nope'"),
+    _c("simulate-logs", "--days -1", "time.flight_min"),
+    _c("simulate-logs", "--seed -1", "--seed"),
+    _c("simulate-logs", "--format xml", "--format"),
+    # pacegym-tune (argparse)
+    _c("tune", "--trials 0", "--trials"),
+    _c("tune", "--scenario nope", "scenario = 'nope'"),
+    _c("tune", "--kinds nope", "--kinds"),
+    _c("tune", "--train-seed -1", "--train-seed"),
+    _c("tune", "--test-seed 100000", "--train-seed"),
+    # pacegym-sweep (argparse + Hydra compose, Ray)
+    _c("sweep", "--num-cpus 0", "--num-cpus"),
+    _c("sweep", "--cpus-per-trial 0", "--cpus-per-trial"),
+    _c("sweep", "--experiment nope", "experiment = 'nope'"),
+    _c("sweep", "foo=1", "foo = 1"),
+)
+"""Every bad input of the battery."""
