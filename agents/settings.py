@@ -26,6 +26,7 @@ import dataclasses
 import functools
 import math
 import numbers
+import re
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -174,6 +175,10 @@ class AgentSettings:
         return from_mapping(cls, data)
 
 
+DEVICE = re.compile(r"cpu|cuda|cuda:\d{1,3}|mps|auto")
+"""The torch devices ``train.device`` may name (SB3's ``auto`` picks one)."""
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """``train``: budget, batched env, held-out evaluation, checkpoints (``agents.training``)."""
@@ -183,7 +188,7 @@ class TrainSettings:
     total_timesteps: int = 200_000  # [env-steps] campaign-steps over all campaigns; [1, 1e12]
     n_envs: int = 128  # [campaigns] stepped per call of the batched env; [1, 65536]
     seed: int = 0  # training campaign i draws its episode seeds from seed + i; [0, 2**32 - 1]
-    device: str = "cpu"  # torch device of the model
+    device: str = "cpu"  # torch device of the model: cpu, cuda, cuda:<n>, mps or auto
     torch_threads: int = 1  # [threads] torch intra-op threads; [1, 1024]
     eval_freq: int = 50_000  # [env-steps] between held-out evaluations; 0: only at the end
     eval_episodes: int = 256  # [episodes] per evaluation; [1, 1e6]
@@ -211,6 +216,10 @@ class TrainSettings:
         check_fields(self)
         if self.select not in SELECT:
             raise AgentConfigError(f"train.select = {self.select!r}: allowed {list(SELECT)}")
+        if not DEVICE.fullmatch(str(self.device)):
+            raise AgentConfigError(
+                f"train.device = {self.device!r}: allowed cpu, cuda, cuda:<n>, mps or auto"
+            )
 
     @property
     def max_seconds(self) -> float:

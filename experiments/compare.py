@@ -84,6 +84,26 @@ def find_baselines(
     return found
 
 
+def check_config(c: Any) -> None:
+    """Refuse a bad ``compare`` section before any run is opened (one line naming the key)."""
+    from pacegym.envs.metrics import METRIC_KEYS
+
+    for key, low, high in (
+        ("episodes", 1, 10_000_000),
+        ("n_boot", 1, 1_000_000),
+        ("batch_size", 1, 1_000_000),
+        ("seed", 0, 2**63 - 1),
+    ):
+        value = c[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"compare.{key} = {value!r}: allowed an integer in [{low}, {high}]")
+    level = c.level
+    if not isinstance(level, int | float) or not 0.0 < float(level) < 1.0:
+        raise ValueError(f"compare.level = {level!r}: allowed (0, 1)")
+    if c.primary not in METRIC_KEYS:
+        raise ValueError(f"compare.primary = {c.primary!r}: allowed {list(METRIC_KEYS)}")
+
+
 def yardstick_configs(search: Sequence[str | Path] = ()) -> list[Path]:
     """The ``reference`` and ``oracle`` controller configs (./conf's own first)."""
     files = config_files("controller", search)
@@ -158,6 +178,7 @@ def compare(
     out = Path(run_dir) if run_dir is not None else _run_dir()
     out.mkdir(parents=True, exist_ok=True)
     c = cfg.compare
+    check_config(c)
     # Agents act on batches of <= compare.batch_size rows through 64-wide layers: torch's
     # intra-op threads only spin on a shared machine (a 32-episode compare of 6 policies:
     # 41 s with torch's default 2 threads under load, 9 s with 1).

@@ -72,10 +72,16 @@ def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
 
     Raises ``ValueError`` (``ScenarioError`` / ``ControllerConfigError``) naming the key.
     """
-    for key, low in (("episodes", 1), ("batch_size", 1), ("n_boot", 1), ("plot_episodes", 1)):
+    for key, low, high in (
+        ("episodes", 1, 10_000_000),
+        ("batch_size", 1, 1_000_000),
+        ("n_boot", 1, 1_000_000),
+        ("plot_episodes", 1, 100_000),
+        ("seed", 0, 2**63 - 1),
+    ):
         value = cfg[key]
-        if not isinstance(value, int) or value < low:
-            raise ValueError(f"{key} = {value!r}: allowed an integer >= {low}")
+        if not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{key} = {value!r}: allowed an integer in [{low}, {high}]")
     scenario = resolve(scenario_dict(cfg))
     specs = _plain(cfg.controllers) or {}
     if not specs:

@@ -153,8 +153,19 @@ def _remove_run_dir(out: Path) -> None:
 
 def _remove_sweep_dir(sweep: Path) -> None:
     """Remove a multirun's folder when its first job failed: nothing in it but Hydra's
-    ``multirun.yaml`` (a sweep with finished jobs, or a parent-run marker, is kept)."""
-    if sweep.is_dir() and {p.name for p in sweep.iterdir()} <= {"multirun.yaml"}:
+    ``multirun.yaml`` and the parent-run marker (a sweep with finished jobs is kept). The
+    sweep's parent MLflow run is settled first (``sweep_runs.settle_abandoned``: deleted
+    when no job finished)."""
+    import json
+
+    from pacegym.experiments.tracking import PARENT_FILE
+
+    marker = sweep / PARENT_FILE
+    if marker.is_file():
+        from pacegym.experiments.sweep_runs import settle_abandoned
+
+        settle_abandoned(str(json.loads(marker.read_text())["run_id"]))
+    if sweep.is_dir() and {p.name for p in sweep.iterdir()} <= {"multirun.yaml", PARENT_FILE}:
         _remove_run_dir(sweep)
 
 

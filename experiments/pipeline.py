@@ -26,14 +26,15 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pacegym import progress
+from pacegym.agents.training import validate
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
-from pacegym.experiments.compare import compare
+from pacegym.experiments.compare import check_config, compare
 from pacegym.experiments.export import run_export
 from pacegym.experiments.hydra_app import hydra_app
-from pacegym.experiments.train import train
+from pacegym.experiments.train import settings_of, train
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,11 @@ def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, An
     """Run the configured steps under one parent run; returns a summary (also written to
     ``pipeline.json``)."""
     out = Path(run_dir) if run_dir is not None else Path(HydraConfig.get().runtime.output_dir)
+    # every setting of every step is checked before the parent run opens or a file is written
+    if cfg.pipeline.train:
+        validate(*settings_of(cfg)[:3])
+    if cfg.pipeline.compare:
+        check_config(cfg.compare)
     out.mkdir(parents=True, exist_ok=True)
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))  # fail fast, before training

@@ -10,6 +10,7 @@ child finished (else FAILED) with the best child's score.
 
 from __future__ import annotations
 
+import atexit
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,7 +22,6 @@ from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments.tracking import (
     PARENT_FILE,
     default_tags,
-    ensure_store,
     tracking_enabled,
     tracking_uri,
     use_experiment,
@@ -116,12 +116,38 @@ class MlflowStoreCallback(Callback):
         exp_id = mlflow.MlflowClient(tracking_uri(config)).get_run(parent).info.experiment_id
         marker = {"run_id": parent, "experiment_id": exp_id, "sweep_keys": keys}
         (sweep_dir / PARENT_FILE).write_text(json.dumps(marker))
+        # a job that stops the multirun (a user error, exit 2) skips on_multirun_end: settle
+        # the parent on the way out instead, never leave it RUNNING
+        _OPEN_PARENTS[parent] = tracking_uri(config)
+        atexit.register(settle_abandoned, parent)
 
     def on_multirun_end(self, config: Any, **_: Any) -> None:
         marker = Path(str(config.hydra.sweep.dir)) / PARENT_FILE
         if tracking_enabled(config) and marker.is_file():
-            finish_parent(config, json.loads(marker.read_text())["run_id"])
+            run_id = json.loads(marker.read_text())["run_id"]
+            _OPEN_PARENTS.pop(run_id, None)
+            finish_parent(config, run_id)
 
-    def on_run_start(self, config: Any, **_: Any) -> None:
-        if tracking_enabled(config):
-            ensure_store(tracking_uri(config))
+
+_OPEN_PARENTS: dict[str, str] = {}
+"""Parent runs opened by ``on_multirun_start`` and not ended yet -> their tracking URI."""
+
+
+def settle_abandoned(parent_id: str) -> None:
+    """End a multirun's parent run that ``on_multirun_end`` never reached: deleted when no
+    job finished (the sweep did nothing: absent, like its run folder), else FAILED."""
+    uri = _OPEN_PARENTS.pop(parent_id, None)
+    if uri is None:
+        return
+    import mlflow
+
+    client = mlflow.MlflowClient(uri)
+    run = client.get_run(parent_id)
+    if run.info.status != "RUNNING":
+        return
+    children = client.search_runs(
+        [run.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
+    client.set_terminated(parent_id, "FAILED")
+    if not any(c.info.status == "FINISHED" for c in children):
+        client.delete_run(parent_id)

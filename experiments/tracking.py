@@ -209,7 +209,11 @@ def use_experiment(cfg: Any) -> Any:
     if exp_id is not None:
         exp = mlflow.set_experiment(experiment_id=str(exp_id))
     else:
-        exp = mlflow.set_experiment(_get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT)
+        name = _get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT
+        client = mlflow.MlflowClient(uri)
+        if client.get_experiment_by_name(name) is None:  # quietly: set_experiment logs INFO
+            client.create_experiment(name)
+        exp = mlflow.set_experiment(name)
     kind = exp.tags.get(EXPERIMENT_KIND_TAG, "")
     if not kind or kind.endswith("_inferred"):  # never overwrite a kind a user chose
         mlflow.MlflowClient(uri).set_experiment_tag(

@@ -76,7 +76,10 @@ def _bad_runs(root: Path) -> list[str]:
     if not db.is_file():
         return []
     with sqlite3.connect(db) as con:
-        rows = con.execute("SELECT run_uuid, status FROM runs").fetchall()
+        # a deleted run (lifecycle stage "deleted") is absent for the user: not counted
+        rows = con.execute(
+            "SELECT run_uuid, status FROM runs WHERE lifecycle_stage != 'deleted'"
+        ).fetchall()
     return [f"{rid} {status}" for rid, status in rows if status != "FINISHED"]
 
 
@@ -173,8 +176,8 @@ def test_the_readme_states_the_battery_size() -> None:
     assert m is not None, "README's Reliability section does not state the battery's size"
     assert (int(m.group(1)), int(m.group(2))) == (len(CASES), n_scripts)
     xfails = sum(c.fix_in is not None for c in CASES)
-    m = re.search(r"(\d+)\s+of\s+them\s+are\s+marked", section)
-    assert m is not None and int(m.group(1)) == xfails
+    m = re.search(r"(\d+|None)\s+of\s+them\s+(?:are|is)\s+marked", section)
+    assert m is not None and (0 if m.group(1) == "None" else int(m.group(1))) == xfails
 
 
 @pytest.mark.slow
@@ -196,11 +199,6 @@ def test_debug_shows_the_traceback_of_a_user_error(how: str, tmp_path: Path) -> 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="experiments/sweep_runs.py: MlflowStoreCallback.on_run_start creates ./mlflow.db "
-    "(and prints MLflow's table-creation lines) before the app validates its settings",
-)
 def test_a_refused_train_in_a_fresh_directory_creates_no_store(tmp_path: Path) -> None:
     case = Case("pacegym-train", ("train.n_envs=0",), "train.n_envs = 0")
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}

@@ -148,7 +148,7 @@ def test_a_refused_job_leaves_no_run_folder(tmp_path, monkeypatch, capsys):
     assert code == 2
     assert (
         capsys.readouterr().err.strip()
-        == "pacegym-evaluate: error: batch_size = 0: allowed an integer >= 1"
+        == "pacegym-evaluate: error: batch_size = 0: allowed an integer in [1, 1000000]"
     )
     assert list(tmp_path.iterdir()) == []
 

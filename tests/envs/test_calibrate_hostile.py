@@ -140,7 +140,7 @@ def test_name_is_a_plain_identifier_and_nothing_is_written(name, tmp_path, monke
     monkeypatch.chdir(tmp_path)
     log = tmp_path / "log.csv"
     log.write_text("not even read")
-    with pytest.raises(SystemExit, match=r"--name = .* is not a plain name"):
+    with pytest.raises(LogError, match=r"--name = .* is not a plain name"):
         cli.main([str(log), f"--name={name}"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["log.csv"]
 
@@ -149,17 +149,17 @@ def test_a_shipped_name_or_an_existing_file_needs_overwrite(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     log = tmp_path / "log.csv"
     log.write_text("not even read")
-    with pytest.raises(SystemExit, match=r"'calibrated_daily_budget', a scenario pacegym ships"):
+    with pytest.raises(LogError, match=r"'calibrated_daily_budget', a scenario pacegym ships"):
         cli.main([str(log), "--name", "daily_budget"])
     conf = tmp_path / "conf" / "scenario"
     conf.mkdir(parents=True)
     mine = conf / "calibrated_mine.yaml"
     mine.write_text("name: calibrated_mine\n")
-    with pytest.raises(SystemExit, match=r"calibrated_mine\.yaml' exists; .* --overwrite"):
+    with pytest.raises(LogError, match=r"calibrated_mine\.yaml' exists; .* --overwrite"):
         cli.main([str(log), "--name", "mine"])
     assert mine.read_text() == "name: calibrated_mine\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["conf", "log.csv"]  # no report dir
     # with --overwrite the checks pass and the (unreadable) log is what stops it
-    with pytest.raises(SystemExit, match=r"log\.csv"):
+    with pytest.raises(LogError, match=r"log\.csv"):
         cli.main([str(log), "--name", "mine", "--overwrite"])
     assert mine.read_text() == "name: calibrated_mine\n"
