@@ -94,6 +94,7 @@ def test_console_command_end_to_end(tmp_path):
     proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "metrics.json").read_text())
-    assert list(data) == ["PID"] and set(METRIC_KEYS) <= set(data["PID"])
+    assert list(data) == ["PID", "reference", "oracle"] and set(METRIC_KEYS) <= set(data["PID"])
+    assert 0.0 <= data["PID"]["normalised"] <= 100.0  # this tiny flight: PID and reference both 1
     assert "| PID |" in proc.stdout
     assert OmegaConf.load(out / ".hydra" / "config.yaml").controller.kind == "pid"
