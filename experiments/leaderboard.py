@@ -28,8 +28,10 @@
          "normalised": x, "normalised_ci": [lo, hi],      # 0 reference, 100 oracle
          "normalised_episodes": n, "oracle_failures_excluded": k}
       ],
-      "winner": {...}                        # a copy of the best agent or baseline row
-                                             # (never the oracle or the reference)
+      "winner": {...}                        # a copy of the row to deploy (never the oracle
+                                             # or the reference; an agent only when its lead
+                                             # over the best baseline is significant), with
+                                             # "winner_reason"
     }
 """
 
@@ -129,8 +131,28 @@ def _isnan(x: float) -> bool:
 
 
 def winner(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    """The best row that is a deployable policy (an agent or a baseline), or None."""
-    return next((dict(r) for r in rows if r["type"] in ("agent", "baseline")), None)
+    """The policy to deploy, or None: the best agent or baseline row, except that an agent
+    wins only when its lead over the best baseline is significant (the paired CI of the
+    difference lies above zero); otherwise the best baseline wins. ``winner_reason`` says
+    which rule chose it."""
+    deployable = [r for r in rows if r["type"] in ("agent", "baseline")]
+    if not deployable:
+        return None
+    top = dict(deployable[0])
+    base = next((dict(r) for r in deployable if r["type"] == "baseline"), None)
+    if top["type"] != "agent" or base is None:
+        top["winner_reason"] = "best deployable policy"
+        return top
+    d = top.get("diff_vs_best_baseline", 0.0)
+    lo, hi = top.get("diff_vs_best_baseline_ci", (0.0, 0.0))
+    if lo > 0.0:
+        top["winner_reason"] = f"agent leads the best baseline by {d:+.4f} [{lo:+.4f}, {hi:+.4f}]"
+        return top
+    base["winner_reason"] = (
+        f"agent {top['name']!r} ranks first by {d:+.4f} [{lo:+.4f}, {hi:+.4f}] over the best "
+        "baseline, not significantly: the best baseline is exported"
+    )
+    return base
 
 
 def metric_summary(agg: Mapping[str, Any]) -> dict[str, float]:

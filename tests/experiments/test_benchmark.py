@@ -117,3 +117,22 @@ def cfg_overrides(store):
         "compare.baselines=[pid_tuned,on_off_tuned]",
         f"tracking.uri={store}",
     ]
+
+
+def test_an_agent_wins_only_with_a_significant_lead():
+    from pacegym.experiments.leaderboard import winner
+
+    def row(name, type_, lo, hi):
+        return {"name": name, "type": type_, "diff_vs_best_baseline_ci": [lo, hi]}
+
+    rows = [
+        {"name": "oracle", "type": "oracle"},
+        row("agent", "agent", -0.001, 0.004),
+        row("pid", "baseline", 0.0, 0.0),
+        {"name": "reference", "type": "reference"},
+    ]
+    w = winner(rows)
+    assert w["name"] == "pid" and "not significantly" in w["winner_reason"]
+    rows[1] = row("agent", "agent", 0.001, 0.004)
+    assert winner(rows)["name"] == "agent"
+    assert winner([rows[0], rows[3]]) is None

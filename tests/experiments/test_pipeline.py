@@ -37,8 +37,9 @@ def test_pipeline_tiny(tmp_path, monkeypatch):
         cfg = compose("pipeline", overrides)
         summary = pipeline(cfg, tmp_path / "run")
     board = json.loads((tmp_path / "run" / "compare" / "leaderboard.json").read_text())
-    assert {r["name"] for r in board["rows"]} == {"pid_test", "ppo_residual"}
+    assert {r["name"] for r in board["rows"]} == {"pid_test", "ppo_residual", "oracle", "reference"}
     assert summary["winner"]["name"] == board["winner"]["name"]
+    assert board["winner"]["type"] in ("agent", "baseline") and board["normalised"]
     assert summary["train"]["num_timesteps"] == 512
     assert (tmp_path / "run" / "pacer" / "manifest.json").is_file()
     runs = mlflow.search_runs(experiment_names=["pacegym"], output_format="list")
@@ -49,7 +50,7 @@ def test_pipeline_tiny(tmp_path, monkeypatch):
         "pipeline": 1,
         "train": 1,
         "compare": 1,
-        "compare_entry": 2,
+        "compare_entry": 4,
         "export": 1,
     }
     assert all(r.info.status == "FINISHED" for r in runs)
