@@ -282,6 +282,8 @@ def _run_dir() -> Path:
 def _main(cfg: DictConfig) -> float:
     doc = compare(cfg)
     log.info("%s", lb.markdown(doc))
+    if doc["winner"] is not None:
+        log.info("winner: %s (%s)", doc["winner"]["name"], doc["winner"]["winner_reason"])
     log.info("\nleaderboard.json: %s", _run_dir() / "leaderboard.json")
     w = doc["winner"]
     return float(w[str(cfg.compare.primary)]) if w is not None else float("nan")

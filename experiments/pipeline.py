@@ -94,7 +94,9 @@ def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, An
             doc = compare(cfg, out / "compare", agents=agents)
             log.info("%s", lb.markdown(doc))
             summary["leaderboard"] = str((out / "compare" / "leaderboard.json").resolve())
-            summary["winner"] = {k: doc["winner"][k] for k in ("name", "type", "kind", SCORE_KEY)}
+            keys = ("name", "type", "kind", SCORE_KEY, "winner_reason")
+            summary["winner"] = {k: doc["winner"][k] for k in keys}
+            log.info("winner: %s (%s)", doc["winner"]["name"], doc["winner"]["winner_reason"])
         if "export" in steps:
             stage.next("export")
             export_winner(cfg, out / "compare" / "leaderboard.json", out / "pacer")
