@@ -95,13 +95,15 @@ class HindsightEpisode:
 @dataclass(frozen=True)
 class HindsightSolution:
     """A solved schedule: ``throttle[t]`` for ``t0 <= t < flight_ticks`` (zeros before),
-    the LP's expected score (the fluid value), HiGHS's status and the solve time [s]."""
+    the LP's expected score, HiGHS's status and message, the solve time [s] (all methods
+    tried together) and the method that solved it."""
 
     throttle: np.ndarray
     value: float
     status: int
     message: str
     seconds: float
+    method: str = "highs"  # the scipy HiGHS method that solved it (or failed last)
 
     @property
     def ok(self) -> bool:
@@ -240,11 +242,14 @@ def solve(
     ep: HindsightEpisode,
     block: int = 1,
     time_limit_s: float = 60.0,
-    method: str = "highs",
+    methods: tuple[str, ...] = ("highs", "highs-ipm"),
 ) -> HindsightSolution:
-    """Maximise the episode's expected ``pacing_score_v2`` over schedules from ``t0`` (HiGHS;
-    ``method`` is scipy's: ``highs`` lets HiGHS choose, ``highs-ipm`` forces its interior
-    point method, the fallback when the simplex stops on numerical trouble).
+    """Maximise the episode's expected ``pacing_score_v2`` over schedules from ``t0`` (HiGHS).
+
+    ``methods`` are scipy's HiGHS methods tried in turn until one solves: ``highs`` (HiGHS
+    chooses; its dual simplex here) and then ``highs-ipm`` (its interior point method),
+    which solves the LPs on which the simplex stops with "model status unknown" (numerical
+    trouble: it happened on a few 24-h flights). ``HindsightSolution.method`` says which.
 
     Variables, all scaled by 1/budget so that the objective is a score: one throttle per
     block in [0, 1]; slot spend ``S_j`` (equalities ``S = A p + fixed``); and one
@@ -325,21 +330,25 @@ def solve(
     bounds[:, 1] = np.inf
     bounds[:nb_, 1] = 1.0
     bounds[nb_ : nb_ + ns, 0] = -np.inf
-    res = linprog(
-        c,
-        A_ub=A_ub,
-        b_ub=np.concatenate(b_ub),
-        A_eq=A_eq,
-        b_eq=fixed,
-        bounds=bounds,
-        method=method,
-        options={"time_limit": float(time_limit_s), "presolve": True},
-    )
-    seconds = time.perf_counter() - t_start
+    b_ub_all = np.concatenate(b_ub)
     throttle = np.zeros(T)
-    if res.status != 0 or res.x is None:
-        return HindsightSolution(throttle, math.nan, int(res.status), str(res.message), seconds)
-    p = np.clip(res.x[:nb_], 0.0, 1.0)
-    throttle[ep.t0 :] = np.repeat(p, block)[: T - ep.t0]
-    value = -float(res.fun) - ep.w_waste * ep.fixed_post_cost / B
-    return HindsightSolution(throttle, value, 0, str(res.message), seconds)
+    for method in methods:
+        left = time_limit_s - (time.perf_counter() - t_start)
+        res = linprog(
+            c,
+            A_ub=A_ub,
+            b_ub=b_ub_all,
+            A_eq=A_eq,
+            b_eq=fixed,
+            bounds=bounds,
+            method=method,
+            options={"time_limit": max(left, 1e-6), "presolve": True},
+        )
+        if res.status == 0 and res.x is not None:
+            p = np.clip(res.x[:nb_], 0.0, 1.0)
+            throttle[ep.t0 :] = np.repeat(p, block)[: T - ep.t0]
+            value = -float(res.fun) - ep.w_waste * ep.fixed_post_cost / B
+            seconds = time.perf_counter() - t_start
+            return HindsightSolution(throttle, value, 0, str(res.message), seconds, method)
+    seconds = time.perf_counter() - t_start
+    return HindsightSolution(throttle, math.nan, int(res.status), str(res.message), seconds, method)

@@ -14,7 +14,8 @@ realised state (spend counted so far, impressions in flight: clairvoyant MPC),
 
 It implements ``Controller`` plus ``Clairvoyant.attach(core)``: the harness
 (``baselines.harness.run_episodes``) hands it the core after each reset. A solve that
-HiGHS's simplex gives up on is retried with its interior point method. A first plan that
+HiGHS's simplex gives up on is retried with its interior point method (``solve``). A
+first plan that
 still fails (or times out) is counted per episode in ``failures`` and marked in
 ``failed`` (the episode then runs at throttle 0, a visibly bad score the caller reports
 and excludes; ``baselines.normalise``); a re-plan that fails keeps the standing plan and
@@ -191,12 +192,7 @@ class OracleController:
 
     def _plan(self, rows: list[int], problems: list[HindsightEpisode]) -> None:
         def one(i: int) -> HindsightSolution:
-            b, limit = rows[i], self.config.time_limit_s
-            sol = solve(problems[i], int(self._block[b]), limit)
-            if not sol.ok:  # numerical trouble in the simplex: HiGHS's interior point
-                retry = solve(problems[i], int(self._block[b]), limit, method="highs-ipm")
-                sol = retry if retry.ok else sol
-            return sol
+            return solve(problems[i], int(self._block[rows[i]]), self.config.time_limit_s)
 
         if self.config.threads > 1 and len(rows) > 1:
             with ThreadPoolExecutor(self.config.threads) as pool:

@@ -6,7 +6,8 @@
 Targets (issue "A clairvoyant reference"): one 24-h episode (5,760 ticks) solves in
 seconds; the suite with the tuned baselines runs in <= 15 minutes on 2 cores. Prints
 markdown tables: the LP of a whole flight from tick 0 (median over ``--episodes``
-episodes, HiGHS through scipy, one thread), the oracle's full episode (the LP plus its
+episodes, HiGHS through scipy, one thread; "by IPM": solves the simplex left to the
+interior point method), the oracle's full episode (the LP plus its
 re-plans on the realised state, two episodes solved at a time), and with ``--suite`` the
 wall time per suite scenario of ``pacegym-benchmark`` at its default episode counts
 (tracking off).
@@ -33,19 +34,20 @@ from pacegym.envs.core import PacingCore
 SCENARIOS = ("live_commerce", "suite/long_delay_tail", "daily_budget", "multi_day_flight")
 
 
-def lp_times(scenario: str, episodes: int) -> tuple[int, int, list[float]]:
+def lp_times(scenario: str, episodes: int) -> tuple[int, int, list[float], int]:
     core = PacingCore(scenario, episodes)
     core.reset(np.arange(episodes), episode_seeds(123, episodes))
     eps = hindsight_episodes(core, realised_requests(core))
     cfg = OracleConfig()
-    times, ticks, block = [], 0, 1
+    times, ticks, block, ipm = [], 0, 1, 0
     for ep in eps:
         block = max(1, -(-ep.flight_ticks // cfg.max_blocks))
         sol = solve(ep, block, cfg.time_limit_s)
         assert sol.ok, sol.message
         times.append(sol.seconds)
+        ipm += sol.method == "highs-ipm"
         ticks = ep.flight_ticks
-    return ticks, block, times
+    return ticks, block, times, ipm
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,11 +57,12 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     run_episodes(OracleController(), "live_commerce", 2, seed=0)  # warm-up (numba, scipy)
     print(f"Hindsight LP of a whole flight, median of {args.episodes} episodes\n")
-    print("| scenario | ticks | ticks per decision | LP solve median [s] | max [s] |")
-    print("|---|---:|---:|---:|---:|")
+    print("| scenario | ticks | ticks per decision | LP solve median [s] | max [s] | by IPM |")
+    print("|---|---:|---:|---:|---:|---:|")
     for sc in SCENARIOS:
-        ticks, block, t = lp_times(sc, args.episodes)
-        print(f"| {sc} | {ticks:,} | {block} | {statistics.median(t):.2f} | {max(t):.2f} |")
+        ticks, block, t, ipm = lp_times(sc, args.episodes)
+        med = statistics.median(t)
+        print(f"| {sc} | {ticks:,} | {block} | {med:.2f} | {max(t):.2f} | {ipm} |")
     print("\nOracle episodes (LP + 10 re-plans), two solved at a time\n")
     print("| scenario | episodes | wall [s] | per episode [s] | solves |")
     print("|---|---:|---:|---:|---:|")

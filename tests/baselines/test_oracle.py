@@ -175,15 +175,22 @@ def test_a_failed_replan_keeps_the_standing_plan(monkeypatch):
 
     real = oracle_mod.solve
 
-    def flaky(ep, block=1, time_limit_s=60.0, method="highs"):
+    def flaky(ep, block=1, time_limit_s=60.0):
         if ep.t0 > 0:
             return HindsightSolution(np.zeros(ep.flight_ticks), float("nan"), 4, "trouble", 0.0)
-        return real(ep, block, time_limit_s, method)
+        return real(ep, block, time_limit_s)
 
     monkeypatch.setattr(oracle_mod, "solve", flaky)
     o = OracleController(OracleConfig(replans=3))
     roll = run_episodes(o, "live_commerce", 2, seed=0)
     assert o.failures == 0 and not roll.failed.any()
-    assert o.replan_fallbacks == 3 * 2  # 3 re-plans x 2 episodes (each after its retry)
+    assert o.replan_fallbacks == 3 * 2  # 3 re-plans x 2 episodes
     open_loop = run_episodes(OracleController(OracleConfig(replans=0)), "live_commerce", 2, seed=0)
     assert np.array_equal(roll.metrics[SCORE_KEY], open_loop.metrics[SCORE_KEY])
+
+
+def test_the_interior_point_fallback_finds_the_same_optimum():
+    ep = tiny_episode(spend_variance=1.0)
+    simplex, ipm = solve(ep, methods=("highs",)), solve(ep, methods=("highs-ipm",))
+    assert simplex.ok and ipm.ok and ipm.method == "highs-ipm"
+    assert ipm.value == pytest.approx(simplex.value, abs=1e-6)
