@@ -160,9 +160,14 @@ def resolve_source(cfg: Any) -> Any:
         return S.from_model_uri(value)
     if key == "model_path":
         return S.from_files(model_file(str(value)), cfg.source.normalization_path, cfg.source.algo)
-    from pacegym.baselines.factory import load_controller_yaml, spec
+    from pacegym.baselines.factory import CONTROLLERS, YARDSTICKS, load_controller_yaml, spec
 
     ctrl = load_controller_yaml(value)
+    if ctrl.kind in YARDSTICKS:
+        raise ExportConfigError(
+            f"source.controller_yaml = {value!r} is the {ctrl.kind!r} yardstick, not a "
+            f"deployable policy: allowed kinds {sorted(CONTROLLERS)}"
+        )
     return S.Source(ctrl.name, controller=spec(ctrl), info={"controller_yaml": str(value)})
 
 

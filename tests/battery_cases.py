@@ -112,6 +112,11 @@ CASES: tuple[Case, ...] = (
     _c("export", "source.leaderboard=null source.controller_yaml=nope", "controller = 'nope'"),
     _c(
         "export",
+        "source.leaderboard=null source.controller_yaml=oracle",
+        "source.controller_yaml = 'oracle'",
+    ),
+    _c(
+        "export",
         "source.leaderboard=null source.controller_yaml=pid_tuned verify.action_tolerance=1",
         "verify.action_tolerance = 1",
     ),
