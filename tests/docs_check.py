@@ -30,6 +30,7 @@ gain a command that nothing checks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -88,6 +89,9 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2",),
 }
 """Program -> arguments appended to shorten its documented run (the last value wins)."""
+
+_RESUMES = itertools.count()
+"""Resumes shortened so far (``Runner.shorten``)."""
 
 AS_IS = ("pacegym-calibrate ", "mlflow ui ", "mlflow server ")
 """Programs the doc-check runs without shortening (quick, or servers it stops itself)."""
@@ -293,6 +297,15 @@ class Workspace:
         for program in sorted(SHORTEN, key=len, reverse=True):
             if text == program or text.startswith(program + " "):
                 extra = SHORTEN[program]
+                if "train.resume=" in text:  # a resume must have steps left to train:
+                    # each one gets 1,024 more (the docs resume the same run more than once)
+                    total = 1024 * (2 + next(_RESUMES))
+                    extra = tuple(
+                        f"train.total_timesteps={total}"
+                        if a.startswith("train.total_timesteps=")
+                        else a
+                        for a in extra
+                    )
                 replaced = {a.split("=", 1)[0] for a in extra if not a.startswith("-")}
                 args = shlex.split(text[len(program) :])
                 kept = [a for a in args if "=" not in a or a.split("=", 1)[0] not in replaced]
