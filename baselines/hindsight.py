@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
+from scipy.special import erf
 
 
 @dataclass(frozen=True)
@@ -197,14 +198,8 @@ def expected_excess(mean: np.ndarray, threshold: np.ndarray, scale: float) -> np
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.where(sd > 0, d / np.where(sd > 0, sd, 1.0), 0.0)
     phi = np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)
-    big_phi = 0.5 * (1.0 + _erf(z / math.sqrt(2.0)))
+    big_phi = 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
     return np.where(sd > 0, d * big_phi + sd * phi, np.maximum(d, 0.0))
-
-
-def _erf(x: np.ndarray) -> np.ndarray:
-    from scipy.special import erf
-
-    return erf(x)
 
 
 _CUT_Z = np.array([-1.0, 0.0, 1.0])

@@ -43,11 +43,11 @@ from pacegym import progress
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import BATCH_SIZE, run_episodes
 from pacegym.baselines.stats import LEVEL, N_BOOT
-from pacegym.envs.params import bounds
+from pacegym.envs.params import ScenarioParams, bounds
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
-from pacegym.experiments.config import TrackingConfig, schema
+from pacegym.experiments.config import SEED_LIMITS, TrackingConfig, check_ints, schema
 from pacegym.experiments.hydra_app import hydra_app
 
 log = logging.getLogger(__name__)
@@ -88,10 +88,14 @@ COLUMNS = ("normalised", "regret", "pacing_score_v2", "delivery", "waste", "off_
 
 
 def _check(b: Any) -> None:
-    for key, low in (("episodes_short", 1), ("episodes_long", 1), ("batch_size", 1)):
-        v = int(getattr(b, key))
-        if v < low or v > 1_000_000:
-            raise ValueError(f"benchmark.{key} = {v}: allowed [{low}, 1000000]")
+    limits = {
+        "episodes_short": (1, 1_000_000),
+        "episodes_long": (1, 1_000_000),
+        "batch_size": (1, 1_000_000),
+        "n_boot": (1, 1_000_000),
+        "seed": SEED_LIMITS,
+    }
+    check_ints("benchmark.", b, limits)
     lf = float(b.long_flight_min)
     if not math.isfinite(lf) or lf <= 0:
         raise ValueError(f"benchmark.long_flight_min = {lf}: allowed (0, inf) [min]")
@@ -101,12 +105,14 @@ def _check(b: Any) -> None:
         raise ValueError(f"benchmark.only = {unknown[0]!r} is not in the suite: allowed {names}")
 
 
-def _policies(entry: Any, patterns: list[str]) -> list[tuple[str, dict[str, Any], Path]]:
-    """(row name, controller spec, config path) of the scenario's baselines + yardsticks."""
+def _policies(
+    entry: Any, sc: ScenarioParams, patterns: list[str]
+) -> list[tuple[str, dict[str, Any], Path]]:
+    """(row name, controller spec, config path) of the baselines and yardsticks of suite
+    entry ``entry`` (its scenario ``sc``)."""
     from pacegym.experiments.compare import find_baselines, yardstick_configs
     from pacegym.resources import config_files
 
-    sc = resolve(str(entry.scenario))
     own = config_files(f"controller/{sc.name}")
     family = sc.name if own or not entry.baselines_from else str(entry.baselines_from)
     out = []
@@ -127,7 +133,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
         sc = resolve(str(e.scenario))
         long = bounds(sc.time.flight_min)[1] >= float(b.long_flight_min)
         episodes = int(b.episodes_long if long else b.episodes_short)
-        ctrls = [(n, s, p, from_spec(s)) for n, s, p in _policies(e, list(b.baselines))]
+        ctrls = [(n, s, p, from_spec(s)) for n, s, p in _policies(e, sc, list(b.baselines))]
         plans.append((str(e.scenario), sc, episodes, ctrls))
     agents = []
     if b.agents:
@@ -230,11 +236,10 @@ def summary(docs: dict[str, Any]) -> dict[str, Any]:
     mean = {k: float(np.mean(v)) for k, v in per.items() if len(v) == n}
     losses = {}
     for key, doc in docs.items():
-        rows = {r["type"]: r for r in doc["rows"] if r["type"] == "oracle"}
+        o = next((r for r in doc["rows"] if r["type"] == "oracle"), None)
         w = doc["winner"]
-        if w is None or "oracle" not in rows:
+        if w is None or o is None:
             continue
-        o = rows["oracle"]
         gap = {
             "delivery": o["delivery"] - w["delivery"],
             "waste": w["waste"] - o["waste"],

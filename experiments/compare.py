@@ -43,7 +43,7 @@ from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.scenarios import resolve
-from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
+from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments.hydra_app import hydra_app, scenario_dict
@@ -88,15 +88,13 @@ def check_config(c: Any) -> None:
     """Refuse a bad ``compare`` section before any run is opened (one line naming the key)."""
     from pacegym.envs.metrics import METRIC_KEYS
 
-    for key, low, high in (
-        ("episodes", 1, 10_000_000),
-        ("n_boot", 1, 1_000_000),
-        ("batch_size", 1, 1_000_000),
-        ("seed", 0, 2**63 - 1),
-    ):
-        value = c[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"compare.{key} = {value!r}: allowed an integer in [{low}, {high}]")
+    limits = {
+        "episodes": (1, 10_000_000),
+        "n_boot": (1, 1_000_000),
+        "batch_size": (1, 1_000_000),
+        "seed": _config.SEED_LIMITS,
+    }
+    _config.check_ints("compare.", c, limits)
     level = c.level
     if not isinstance(level, int | float) or not 0.0 < float(level) < 1.0:
         raise ValueError(f"compare.level = {level!r}: allowed (0, 1)")

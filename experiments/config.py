@@ -88,6 +88,19 @@ class PipelineApp:
     pipeline: PipelineStepsConfig = field(default_factory=PipelineStepsConfig)
 
 
+SEED_LIMITS = (0, 2**63 - 1)
+"""Allowed range of an app's seed setting."""
+
+
+def check_ints(prefix: str, node: Any, limits: dict[str, tuple[int, int]]) -> None:
+    """Refuse, before any work, a setting of ``node`` that is not an integer in its
+    ``limits[key] = (low, high)``: ``ValueError`` naming ``<prefix><key>`` in one line."""
+    for key, (low, high) in limits.items():
+        value = node[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{prefix}{key} = {value!r}: allowed an integer in [{low}, {high}]")
+
+
 def schema(cls: type) -> DictConfig:
     """The structured config of dataclass ``cls``, writable at every level.
 

@@ -20,7 +20,7 @@ from pacegym.baselines.factory import from_spec
 from pacegym.baselines.protocol import Controller
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
-from pacegym.experiments.config import TrackingConfig, schema
+from pacegym.experiments.config import SEED_LIMITS, TrackingConfig, check_ints, schema
 from pacegym.experiments.hydra_app import scenario_dict
 
 
@@ -72,16 +72,14 @@ def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
 
     Raises ``ValueError`` (``ScenarioError`` / ``ControllerConfigError``) naming the key.
     """
-    for key, low, high in (
-        ("episodes", 1, 10_000_000),
-        ("batch_size", 1, 1_000_000),
-        ("n_boot", 1, 1_000_000),
-        ("plot_episodes", 1, 100_000),
-        ("seed", 0, 2**63 - 1),
-    ):
-        value = cfg[key]
-        if not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{key} = {value!r}: allowed an integer in [{low}, {high}]")
+    limits = {
+        "episodes": (1, 10_000_000),
+        "batch_size": (1, 1_000_000),
+        "n_boot": (1, 1_000_000),
+        "plot_episodes": (1, 100_000),
+        "seed": SEED_LIMITS,
+    }
+    check_ints("", cfg, limits)
     scenario = resolve(scenario_dict(cfg))
     specs = _plain(cfg.controllers) or {}
     if not specs:

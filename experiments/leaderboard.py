@@ -37,6 +37,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,14 +121,10 @@ def build(
             row.update(ns.as_dict())
         rows.append(row)
     key = "normalised" if scaled else primary
-    rows.sort(key=lambda r: (not _isnan(r[key]), r[key]), reverse=True)
+    rows.sort(key=lambda r: (not math.isnan(r[key]), r[key]), reverse=True)
     for i, r in enumerate(rows, start=1):
         r["rank"] = i
     return [{"rank": r.pop("rank"), **r} for r in rows], (best.name if best else None)
-
-
-def _isnan(x: float) -> bool:
-    return x != x
 
 
 def winner(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
@@ -160,7 +157,7 @@ def metric_summary(agg: Mapping[str, Any]) -> dict[str, float]:
     and of ``regret`` and ``normalised`` when the row has them (finite values only)."""
     out: dict[str, float] = {}
     for k in (*METRIC_KEYS, "regret", "normalised"):
-        if k not in agg or _isnan(agg[k]):
+        if k not in agg or math.isnan(agg[k]):
             continue
         lo, hi = agg[f"{k}_ci"]
         out.update({k: agg[k], f"{k}_ci_lo": lo, f"{k}_ci_hi": hi})
@@ -200,7 +197,7 @@ def _ci(r: Mapping[str, Any], key: str, digits: int = 4) -> str:
 
 
 def _fmt_ci(r: Mapping[str, Any], key: str, digits: int, sign: str = "") -> str:
-    if key not in r or _isnan(r[key]):
+    if key not in r or math.isnan(r[key]):
         return "-"
     lo, hi = r[f"{key}_ci"]
     return f"{r[key]:{sign}.{digits}f} [{lo:{sign}.{digits}f}, {hi:{sign}.{digits}f}]"
