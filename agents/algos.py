@@ -19,6 +19,7 @@ from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from pacegym.agents.features import SelectFeatures
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.settings import AgentConfigError, AgentSettings
 from pacegym.agents.vec_env import PacingVecEnv
@@ -108,7 +109,8 @@ def make_env(
 
 
 def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
-    """``pacing`` wrapped as ``agent`` says: residual on its base, then ``VecNormalize``.
+    """``pacing`` wrapped as ``agent`` says: residual on its base (or ``agent.features``
+    selected), then ``VecNormalize``.
 
     The return normalisation discounts with the algorithm's own ``gamma`` (the
     constructor's default when ``agent.hyperparams`` leaves it out).
@@ -116,7 +118,9 @@ def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
     env: VecEnv = pacing
     res = agent.residual
     if res.enabled:
-        env = ResidualVecEnv(pacing, res.base, res.scale_decades)
+        env = ResidualVecEnv(pacing, res.base, res.scale_decades, agent.features)
+    elif agent.features:
+        env = SelectFeatures(pacing, agent.features)
     if agent.normalized:
         gamma = agent.hyperparams.get("gamma", constructor_default(algo_class(agent.algo), "gamma"))
         env = VecNormalize(

@@ -42,7 +42,8 @@ class TrainingCallback(BaseCallback):
       ``train/actor_loss``, ``train/critic_loss``, ``train/ent_coef`` for SAC);
     - every ``train.eval_freq`` env-steps and at the end: ``eval/<metric>`` over
       ``train.eval_episodes`` episodes seeded from ``train.eval_seed`` (held out from
-      training); the best ``eval/pacing_score_v2`` model is saved to ``<run_dir>/best_model``;
+      training), split evenly over the scenarios when ``scenario`` is a list (then also
+      ``eval/<scenario>/pacing_score_v2``); the best ``eval/pacing_score_v2`` model is saved to ``<run_dir>/best_model``;
     - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
     - stops training once ``train.max_seconds`` (> 0) have passed.
     """
@@ -161,10 +162,19 @@ class TrainingCallback(BaseCallback):
         """Mean metrics of the current deterministic policy on the held-out seeds."""
         step = self.model.num_timesteps
         ctrl = controller_from_model(self.model, self.vecnorm, self.agent)
-        roll = run_episodes(ctrl, self.scenario, self.eval_episodes, seed=self.eval_seed)
-        means = {k: float(np.mean(v)) for k, v in roll.metrics.items()}
+        scenarios = self.scenario if isinstance(self.scenario, list) else [self.scenario]
+        per = -(-self.eval_episodes // len(scenarios))  # each scenario equally often
+        metrics: dict[str, list[np.ndarray]] = {}
+        logged: dict[str, float] = {}
+        for sc in scenarios:
+            roll = run_episodes(ctrl, sc, per, seed=self.eval_seed)
+            for k, v in roll.metrics.items():
+                metrics.setdefault(k, []).append(np.asarray(v))
+            if len(scenarios) > 1:
+                logged[f"eval/{sc.name}/{SCORE_KEY}"] = float(np.mean(roll.metrics[SCORE_KEY]))
+        means = {k: float(np.mean(np.concatenate(v))) for k, v in metrics.items()}
         self.history.append({"step": float(step), **means})
-        self.log_fn({f"eval/{k}": v for k, v in means.items()}, step)
+        self.log_fn({**{f"eval/{k}": v for k, v in means.items()}, **logged}, step)
         self.last_eval = step
         if means[SCORE_KEY] > self.best:
             self.best = means[SCORE_KEY]

@@ -31,6 +31,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from pacegym.agents.features import SelectFeatures
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.vec_env import PacingVecEnv
 
@@ -45,6 +46,8 @@ def _layers(env: VecEnv) -> tuple[VecNormalize | None, ResidualVecEnv | None, Pa
     inner = env.venv if vecnorm is not None else env
     residual = inner if isinstance(inner, ResidualVecEnv) else None
     pacing = residual.pacing if residual is not None else inner
+    if isinstance(pacing, SelectFeatures):  # agent.features without a residual
+        pacing = pacing.venv
     if not isinstance(pacing, PacingVecEnv):
         raise TypeError(f"expected a PacingVecEnv inside the training env, got {type(pacing)}")
     return vecnorm, residual, pacing

@@ -9,7 +9,8 @@ Model directory (written by ``save_model``, read by ``load_controller``)::
                              residual formula, base controller config, steps, seed
 
 The controller's action for an observation batch ``obs`` (float32, ``(n, N_OBS)``):
-``x = obs`` (residual: ``concat(obs, log10(max(b, 1e-4)))`` with ``b = base.act(obs)``),
+``x = obs[:, sel]`` (``sel``: ``agent.features``, all columns by default; residual:
+``concat(obs[:, sel], log10(max(b, 1e-4)))`` with ``b = base.act(obs)``),
 ``z = normalise(x)`` (``agents.export.runtime.Normalization``, the formula the exported
 pacer runs too), ``a = policy(z)`` deterministic, throttle ``= action_to_throttle(a)``
 (residual: ``compose(b, a)``).
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +30,14 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import algo_class, is_recurrent
 from pacegym.agents.export.runtime import Normalization
+from pacegym.agents.features import feature_index, feature_names
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
 from pacegym.agents.settings import AgentSettings
-from pacegym.envs.spaces import OBS_NAMES, action_to_throttle
+from pacegym.envs.spaces import action_to_throttle
 
 FORMAT_VERSION = 1
 RESIDUAL_FORMULA = (
-    "b = base.act(obs); x = concat(obs, log10(max(b, floor))); "
+    "b = base.act(obs); x = concat(obs[:, features], log10(max(b, floor))); "
     "a = clip(policy(normalise(x)), -1, 1); p = clip(max(b, floor) * 10 ** (scale_decades * a), 0, 1)"
 )
 
@@ -60,7 +62,8 @@ class SB3Controller:
     ``obs_norm``: ``{mean, var, epsilon, clip}`` (``agent.json``'s ``obs_norm`` or a
     manifest's ``policy.normalization``), None when the model saw raw observations.
     ``residual``: ``{"enabled": True, "base": controller config, "scale_decades"}`` for a
-    residual agent (``agents/residual.py``), else None.
+    residual agent (``agents/residual.py``), else None. ``features``: the observation
+    columns the policy reads (``agent.features``; ``()``: all).
     """
 
     def __init__(
@@ -69,8 +72,11 @@ class SB3Controller:
         obs_norm: Mapping[str, Any] | None = None,
         residual: Mapping[str, Any] | None = None,
         name: str = "agent",
+        features: Sequence[str] = (),
     ) -> None:
         self.model = model
+        self.features = list(features)
+        self._index = feature_index(features)
         self.name = name
         self.kind = "agent"
         self._norm = Normalization.from_spec(obs_norm, where="obs_norm") if obs_norm else None
@@ -97,7 +103,7 @@ class SB3Controller:
     def _step(self, obs: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """``(base throttles or None, deterministic actions (n,))`` for one batch; the base
         rule's and a recurrent policy's state advance."""
-        x = np.asarray(obs, dtype=np.float64)
+        x = np.asarray(obs, dtype=np.float64)[:, self._index]
         b = None
         if self.base is not None:
             b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(-1)
@@ -136,7 +142,7 @@ def agent_meta(
     """The ``agent.json`` contents (JSON-ready)."""
     res = agent.residual
     residual = None
-    names = list(OBS_NAMES)
+    names = feature_names(agent.features)
     if res.enabled:
         residual = {
             "enabled": True,
@@ -154,6 +160,7 @@ def agent_meta(
         "recurrent": is_recurrent(model),
         "scenario": scenario_name,
         "obs_names": names,
+        "features": feature_names(agent.features),
         "obs_norm": obs_norm_dict(vecnorm),
         "action": "throttle = 10 ** (2 * (a - 1)) for a in (-1, 1]; a <= -1 -> 0 "
         "(envs.spaces.action_to_throttle)",
@@ -194,7 +201,13 @@ def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
         )
     meta = json.loads(meta_path.read_text())
     model = algo_class(meta["algo"]).load(d / "model.zip", device="cpu")
-    return SB3Controller(model, meta.get("obs_norm"), meta.get("residual"), name or meta["name"])
+    return SB3Controller(
+        model,
+        meta.get("obs_norm"),
+        meta.get("residual"),
+        name or meta["name"],
+        meta.get("features") or (),
+    )
 
 
 def controller_from_model(
@@ -205,7 +218,7 @@ def controller_from_model(
 ) -> SB3Controller:
     """An ``SB3Controller`` of a model in training (copies the current normalisation)."""
     residual = dataclasses.asdict(agent.residual)
-    return SB3Controller(model, obs_norm_dict(vecnorm), residual, name)
+    return SB3Controller(model, obs_norm_dict(vecnorm), residual, name, agent.features)
 
 
 __all__ = [

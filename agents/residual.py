@@ -3,14 +3,15 @@
 The one place the composition is defined (the exported numpy pacer reproduces it):
 
     b      = base.act(obs)                                  # base throttle in [0, 1]
-    x      = concat(obs, log10(max(b, FLOOR)))              # the agent's observation
+    x      = concat(obs[:, sel], log10(max(b, FLOOR)))      # the agent's observation
     a      = clip(policy(normalise(x)), -1, 1)              # deterministic action
     p      = clip(max(b, FLOOR) * 10 ** (scale_decades * a), 0, 1)
 
 ``FLOOR = 1e-4`` (the smallest positive throttle of ``envs.spaces``) and
 ``scale_decades`` (config ``agent.residual.scale_decades``) are saved in the model's
 ``agent.json`` with the base controller's config (``kind``, ``params``). ``a = 0``
-reproduces the base controller exactly.
+reproduces the base controller exactly. ``sel`` is ``agent.features``
+(``agents.features``; all columns by default); the base reads the whole observation.
 
 ``ResidualVecEnv`` is the SB3 training view: it steps the base controller on every
 observation and feeds the composed throttle to ``PacingVecEnv.step_throttle``.
@@ -18,15 +19,16 @@ observation and feeds the composed throttle to ``PacingVecEnv.step_throttle``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvStepReturn, VecEnvWrapper
 
+from pacegym.agents.features import feature_index, selected_space
 from pacegym.agents.vec_env import PacingVecEnv
-from pacegym.envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_LOW
+from pacegym.envs.spaces import MIN_POSITIVE_THROTTLE
 
 FLOOR = MIN_POSITIVE_THROTTLE
 
@@ -44,11 +46,9 @@ def base_feature(base: np.ndarray) -> np.ndarray:
     return np.log10(np.clip(b, FLOOR, 1.0)).astype(np.float32)
 
 
-def augmented_space() -> gym.spaces.Box:
-    """Observation space of a residual agent: the env's features plus ``base_log10``."""
-    low = np.append(OBS_LOW, np.float32(-4.0)).astype(np.float32)
-    high = np.append(OBS_HIGH, np.float32(0.0)).astype(np.float32)
-    return gym.spaces.Box(low, high, dtype=np.float32)
+def augmented_space(features: Sequence[str] = ()) -> gym.spaces.Box:
+    """Observation space of a residual agent: the selected features plus ``base_log10``."""
+    return selected_space(features, extra=1)
 
 
 def build_base(spec: Mapping[str, Any]) -> Any:
@@ -86,12 +86,19 @@ class RowResetter:
 class ResidualVecEnv(VecEnvWrapper):
     """Residual training view: actions are corrections of a base controller's throttle."""
 
-    def __init__(self, venv: PacingVecEnv, base_spec: Mapping[str, Any], scale_decades: float):
+    def __init__(
+        self,
+        venv: PacingVecEnv,
+        base_spec: Mapping[str, Any],
+        scale_decades: float,
+        features: Sequence[str] = (),
+    ):
         if not scale_decades > 0:
             raise ValueError(
                 f"agent.residual.scale_decades = {scale_decades}: must be > 0 (e.g. 0.5-2)"
             )
-        super().__init__(venv, observation_space=augmented_space())
+        super().__init__(venv, observation_space=augmented_space(features))
+        self.index = feature_index(features)
         self.pacing = venv
         self.base_spec = dict(base_spec)
         self.scale = float(scale_decades)
@@ -102,7 +109,7 @@ class ResidualVecEnv(VecEnvWrapper):
 
     def _augment(self, obs: np.ndarray) -> np.ndarray:
         self._b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(-1)
-        return np.concatenate([obs, base_feature(self._b)[:, None]], axis=1)
+        return np.concatenate([obs[:, self.index], base_feature(self._b)[:, None]], axis=1)
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -122,7 +129,9 @@ class ResidualVecEnv(VecEnvWrapper):
         rows = np.flatnonzero(dones)
         for i in rows:
             term = infos[i]["terminal_observation"]
-            infos[i]["terminal_observation"] = np.append(term, feat[i]).astype(np.float32)
+            infos[i]["terminal_observation"] = np.append(term[self.index], feat[i]).astype(
+                np.float32
+            )
         if rows.size:
             self._resetter(rows)
         return self._augment(obs), reward, dones, infos

@@ -148,6 +148,9 @@ class AgentSettings:
     normalize_obs: bool = True  # VecNormalize observations; statistics saved with the model
     normalize_reward: bool = False  # VecNormalize returns (training reward only)
     clip_obs: float = 10.0  # [std] clip of normalised observations; (0, 1e6]
+    # the observation columns the policy reads, by name (envs.spaces.OBS_NAMES); []: all.
+    # Leaving out budget_log10 makes the input scale-free (shares, ratios, log-ratios only)
+    features: list[str] = field(default_factory=list)
     residual: ResidualSettings = field(default_factory=ResidualSettings)
 
     RANGES: ClassVar[dict[str, Range]] = {
@@ -163,6 +166,7 @@ class AgentSettings:
                     f"agent.net_arch[{i}] = {units!r}: allowed {self.NET_ARCH_RANGE}"
                 )
         check_hyperparams(self.hyperparams)
+        check_features(self.features)
 
     @property
     def normalized(self) -> bool:
@@ -199,6 +203,12 @@ class TrainSettings:
     progress_bar: bool = True  # SB3's progress bar (tqdm, rich)
     resume: str | None = None  # a run dir or checkpoint to continue from
     randomize: dict[str, Any] = field(default_factory=dict)  # {"traffic.base_rate": [4, 16]}
+    # domain randomisation over scenarios: the campaigns are split evenly over these (names
+    # or paths, envs.mixture.CoreMixture); []: the run's scenario alone
+    scenarios: list[str] = field(default_factory=list)
+    # [decades] per scale-like key (envs.mixture.JITTERABLE): each scenario's value v becomes
+    # the per-episode range [v / 10**d, v * 10**d]; {"traffic.base_rate": 0.3}
+    jitter: dict[str, Any] = field(default_factory=dict)
 
     RANGES: ClassVar[dict[str, Range]] = {
         "total_timesteps": Range(1, 1e12, integer=True),
@@ -280,6 +290,20 @@ def check_fields(obj: Any) -> None:
             )
         if hint in (int, float) and type(value) is not hint:
             object.__setattr__(obj, key, hint(value))
+
+
+def check_features(features: Sequence[str]) -> None:
+    """Raise ``AgentConfigError`` unless ``agent.features`` names distinct observation columns."""
+    from pacegym.envs.spaces import OBS_NAMES  # numpy-light; the settings stay torch-free
+
+    for i, name in enumerate(features):
+        if name not in OBS_NAMES:
+            raise AgentConfigError(
+                f"agent.features[{i}] = {name!r}: not an observation feature; allowed "
+                f"{list(OBS_NAMES)}"
+            )
+        if name in features[:i]:
+            raise AgentConfigError(f"agent.features[{i}] = {name!r}: listed twice")
 
 
 def check_hyperparams(hyperparams: Mapping[str, Any], prefix: str = "") -> None:

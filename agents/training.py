@@ -36,6 +36,7 @@ from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.envs.core import RANDOMIZABLE
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.mixture import jittered
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve, to_dict
 
@@ -55,6 +56,11 @@ class TrainResult:
     stopped_early: bool
     resumed_from: str | None
     mlflow_run_id: str | None
+
+
+def mixture_name(scenarios: list[ScenarioParams]) -> str:
+    """The label of a model trained on several scenarios: ``mixture(a, b, ...)``."""
+    return f"mixture({', '.join(s.name for s in scenarios)})"
 
 
 def randomised_scenario(scenario: ScenarioParams, ranges: Mapping[str, Any]) -> ScenarioParams:
@@ -79,8 +85,22 @@ def randomised_scenario(scenario: ScenarioParams, ranges: Mapping[str, Any]) -> 
     return resolve(data)
 
 
+def training_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioParams]:
+    """The scenarios the training campaigns run: ``train.scenarios`` (domain randomisation,
+    ``envs.mixture``) or the run's ``scenario``, each with ``train.randomize`` ranges and
+    ``train.jitter`` applied. Errors name the key (``ScenarioError``)."""
+    names = list(train.scenarios) or [scenario]
+    return [jittered(randomised_scenario(resolve(s), train.randomize), train.jitter) for s in names]
+
+
+def evaluation_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioParams]:
+    """The scenarios validation episodes run (model selection): ``train.scenarios`` as given
+    (no ranges, no jitter), or the run's ``scenario``."""
+    return [resolve(s) for s in (list(train.scenarios) or [scenario])]
+
+
 def check_resume(
-    train_sc: ScenarioParams, agent: AgentSettings, train: TrainSettings
+    train_sc: ScenarioParams | list[ScenarioParams], agent: AgentSettings, train: TrainSettings
 ) -> tuple[Path, dict[str, Any]]:
     """The checkpoint ``train.resume`` continues and its state, if the resume matches it.
 
@@ -96,11 +116,16 @@ def check_resume(
         raise AgentConfigError(str(exc)) from None
     except Exception as exc:  # a truncated or foreign state.pkl
         raise AgentConfigError(f"{key}: cannot read {ckpt}/state.pkl ({exc})") from None
-    saved_sc = getattr(state.get("pacing"), "scenario", None)
-    if saved_sc is not None and to_dict(saved_sc) != to_dict(train_sc):
+    pacing = state.get("pacing")
+    now_scs = list(train_sc) if isinstance(train_sc, list) else [train_sc]
+    saved_scs = list(getattr(pacing, "scenarios", ()) or [getattr(pacing, "scenario", None)])
+    if saved_scs != [None] and [to_dict(s) for s in saved_scs] != [to_dict(s) for s in now_scs]:
+        now_names = ", ".join(s.name for s in now_scs)
+        was_names = ", ".join(s.name for s in saved_scs)
         raise AgentConfigError(
-            f"{key}: scenario {train_sc.name!r} (with train.randomize) differs from the "
-            f"checkpoint's {saved_sc.name!r}: resume with the run's own scenario"
+            f"{key}: scenario {now_names!r} (with train.randomize, train.scenarios, "
+            f"train.jitter) differs from the checkpoint's {was_names!r}: resume with the "
+            "run's own scenario"
         )
     saved_agent = (state.get("extra") or {}).get(AGENT_KEY)
     now = {k: v for k, v in dataclasses.asdict(agent).items() if k != "name"}
@@ -136,8 +161,14 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
     settings' own keys and ranges were checked when they were constructed.)
     """
     check_agent(agent)
-    sc = randomised_scenario(resolve(scenario), train.randomize)
-    env, _ = make_env(sc, agent, train.n_envs, train.seed)
+    sc = training_scenarios(scenario, train)
+    if len(sc) > train.n_envs:
+        raise AgentConfigError(
+            f"train.n_envs = {train.n_envs}: {len(sc)} train.scenarios need at least one "
+            f"campaign each; allowed train.n_envs >= {len(sc)}"
+        )
+    evaluation_scenarios(scenario, train)
+    env, _ = make_env(sc if train.scenarios else sc[0], agent, train.n_envs, train.seed)
     build_model(agent, env, train.seed, train.device)
     if train.resume:
         check_resume(sc, agent, train)
@@ -154,8 +185,10 @@ def train_agent(
     """Train (or resume) one agent; see the module docstring for what is written."""
     run_dir = Path(run_dir)
     cls = check_agent(agent)
-    eval_sc = resolve(scenario)
-    train_sc = randomised_scenario(eval_sc, train.randomize)
+    eval_scs = evaluation_scenarios(scenario, train)
+    train_scs = training_scenarios(scenario, train)
+    train_sc: ScenarioParams | list[ScenarioParams] = train_scs if train.scenarios else train_scs[0]
+    name = mixture_name(eval_scs) if train.scenarios else eval_scs[0].name
     if train.resume:
         check_resume(train_sc, agent, train)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -175,7 +208,7 @@ def train_agent(
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(
-        run_dir, agent, eval_sc, eval_sc.name, train, log_fn=log_fn, meta=extra, state=state
+        run_dir, agent, eval_scs, name, train, log_fn=log_fn, meta=extra, state=state
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
@@ -186,7 +219,7 @@ def train_agent(
     )
     wall = time.perf_counter() - t0
     vecnorm = env if isinstance(env, VecNormalize) else None
-    last_dir = save_model(run_dir / "last_model", model, agent, vecnorm, eval_sc.name, extra)
+    last_dir = save_model(run_dir / "last_model", model, agent, vecnorm, name, extra)
     model_dir = run_dir / "model"
     if model_dir.exists():
         shutil.rmtree(model_dir)

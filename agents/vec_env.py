@@ -18,6 +18,7 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 from pacegym.envs.core import PacingCore
 from pacegym.envs.kernel import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.mixture import CoreMixture
 from pacegym.envs.pacing_env import action_space, observation_space
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.vector import NOT_RESET, EpisodeSeeder, batch_throttle, campaign_seeds
@@ -28,7 +29,9 @@ class PacingVecEnv(VecEnv):
 
     ``infos[i]`` carries ``reward_terms``; at an episode end also ``metrics``,
     ``terminal_observation`` and ``episode`` (``r``: return, ``l``: length), the
-    keys SB3's logger and ``Monitor`` use. Stepping before the first ``reset`` raises
+    keys SB3's logger and ``Monitor`` use. A list of scenarios spreads the campaigns over them
+    (``envs.mixture.CoreMixture``: domain-randomised training); ``scenario`` is then the
+    first and ``scenarios`` all of them. Stepping before the first ``reset`` raises
     ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
     raise ``ValueError``, as ``PacingEnv`` does. The reward is the env's own: the per-step terms
     of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score.
@@ -38,11 +41,16 @@ class PacingVecEnv(VecEnv):
 
     def __init__(
         self,
-        scenario: str | ScenarioParams | dict = "live_commerce",
+        scenario: str | ScenarioParams | dict | list | tuple = "live_commerce",
         n_envs: int = 1,
         seed: int | None = None,
     ) -> None:
-        self.core = PacingCore(scenario, n_envs)
+        if isinstance(scenario, list | tuple):
+            self.core: PacingCore | CoreMixture = CoreMixture(scenario, n_envs)
+            self.scenarios: tuple[ScenarioParams, ...] = self.core.scenarios
+        else:
+            self.core = PacingCore(scenario, n_envs)
+            self.scenarios = (self.core.scenario,)
         self.scenario = self.core.scenario
         super().__init__(n_envs, observation_space(), action_space())
         self._seeder = EpisodeSeeder(n_envs)

@@ -5,7 +5,10 @@ Every controller is batched (one row per campaign), numpy-only and rebuilt from
 Each computes its own target from the observation:
 
 - target share ``x* = cumulative_share(plan, time_elapsed, forecast_elapsed)`` of its
-  own plan (``envs.plans``), independent of the scenario's reference plan;
+  own plan (``envs.plans``), independent of the scenario's reference plan; or, with
+  ``plan = "observed"``, the reference plan itself as the observation reports it
+  (``plan``: the advertiser's plan now, whatever its shape), so one parameter set
+  follows every scenario's plan;
 - spent share ``s = reported_spend + in_flight_weight x in_flight``: reported spend
   lags serving by the impression delay (75% within 15 min) and the reporting latency;
   ``in_flight`` is the expected spend already served but not yet counted, so
@@ -28,7 +31,9 @@ from pacegym.envs.params import PlanParams
 from pacegym.envs.plans import cumulative_share
 from pacegym.envs.spaces import OBS_INDEX
 
-PLAN_KINDS = ("uniform", "forecast", "exp_decay")
+PLAN_KINDS = ("uniform", "forecast", "exp_decay", "observed")
+OWN_PLANS = ("uniform", "forecast", "exp_decay")
+"""Plans a controller computes itself (``observed`` reads the observation's ``plan``)."""
 START_MODES = ("fixed", "capacity")
 
 _T = OBS_INDEX["time_elapsed"]
@@ -39,6 +44,7 @@ _CAPACITY = OBS_INDEX["capacity_log10"]
 _LAST_P = OBS_INDEX["last_throttle"]
 _RATE = OBS_INDEX["serving_rate"]
 _EXHAUSTED = OBS_INDEX["exhausted"]
+_PLAN = OBS_INDEX["plan"]
 
 
 class ControllerConfigError(ValueError):
@@ -80,7 +86,7 @@ def check_choice(kind: str, key: str, value: str, allowed: tuple[str, ...]) -> N
 class PlanTracking:
     """Plan and spend-estimate parameters shared by every baseline (mixed into each config)."""
 
-    plan: str = "uniform"  # uniform | forecast | exp_decay, the controller's own plan
+    plan: str = "uniform"  # uniform | forecast | exp_decay (its own) | observed (the env's)
     decay_rate: float = 1.5  # [1/flight] in [0, 50] exp_decay plan: density ~ exp(-rate x t)
     early_close: float = 0.0  # [share of flight] in [0, 0.9] finish the plan this early
     in_flight_weight: float = 0.0  # [-] in [0, 1] share of in-flight spend counted as spent
@@ -97,7 +103,10 @@ class PlanTracking:
 
 
 def plan_target(cfg: PlanTracking, obs: np.ndarray) -> np.ndarray:
-    """Planned cumulative spend share now, ``(n,)``, from the controller's own plan."""
+    """Planned cumulative spend share now, ``(n,)``: the controller's own plan, or the
+    observation's ``plan`` for ``plan = "observed"``."""
+    if cfg.plan == "observed":
+        return obs[:, _PLAN].astype(np.float64)
     return cumulative_share(cfg.plan_params, obs[:, _T], obs[:, _FORECAST])
 
 
@@ -176,6 +185,11 @@ class ProportionalConfig(PlanTracking):
         check_range(kind, "deadband", self.deadband, 0.0, 1.0)
         if self.pace_limit != 0.0:
             check_range(kind, "pace_limit", self.pace_limit, 1.0, 1e4)
+            if self.plan == "observed":
+                raise ControllerConfigError(
+                    f"{kind}.pace_limit = {self.pace_limit!r}: plan 'observed' has no pace to "
+                    "limit against; allowed 0 (off) with plan 'observed'"
+                )
 
 
 def proportional_step(cfg: ProportionalConfig, obs: np.ndarray) -> np.ndarray:

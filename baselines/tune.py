@@ -8,9 +8,11 @@ itself (Optuna, the ``tune`` extra) is ``pacegym.experiments.tune``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from pacegym.baselines.factory import build_controller
 from pacegym.baselines.harness import Rollout, run_episodes
@@ -94,11 +96,24 @@ def full_params(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return dataclasses.asdict(build_controller(kind, **dict(params)).config)  # type: ignore[attr-defined]
 
 
+Scenarios = str | ScenarioParams | Sequence[str | ScenarioParams]
+"""One scenario, or several tuned for at once (one parameter set for all of them)."""
+
+
 def rollout(
-    kind: str, params: Mapping[str, Any], scenario: str | ScenarioParams, episodes: int, seed: int
+    kind: str, params: Mapping[str, Any], scenario: Scenarios, episodes: int, seed: int
 ) -> Rollout:
-    """Episodes of one parameter set (common random numbers for a seed)."""
-    return run_episodes(build_controller(kind, **dict(params)), scenario, episodes, seed)
+    """Episodes of one parameter set (common random numbers for a seed).
+
+    Several scenarios share ``episodes`` evenly (``ceil(episodes / k)`` each, the same seeds
+    in each), metrics concatenated in scenario order, so the mean weighs them equally.
+    """
+    if isinstance(scenario, str | ScenarioParams):
+        return run_episodes(build_controller(kind, **dict(params)), scenario, episodes, seed)
+    per = -(-episodes // len(scenario))
+    parts = [rollout(kind, params, sc, per, seed) for sc in scenario]
+    metrics = {k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics}
+    return Rollout(parts[0].name, metrics)
 
 
 def check_seeds(train_seed: int, train_episodes: int, test_seed: int, test_episodes: int) -> None:

@@ -273,6 +273,7 @@ def _export_and_verify(
             out,
             normalization=src.normalization,
             overwrite=cfg.overwrite,
+            inputs=src.inputs,
             **common,
         )
     else:
@@ -282,6 +283,7 @@ def _export_and_verify(
             normalization=src.normalization,
             onnx=cfg.onnx,
             overwrite=cfg.overwrite,
+            inputs=src.inputs,
             **common,
         )
     # verification runs the policy as served: the manifest's guard setting included
@@ -293,7 +295,7 @@ def _export_and_verify(
         from pacegym.agents.policy import SB3Controller
 
         residual = None if src.residual is None else {"enabled": True, **src.residual}
-        ref = SB3Controller(src.model, src.normalization, residual)
+        ref = SB3Controller(src.model, src.normalization, residual, features=src.inputs or ())
         obs = record_observations(
             ref, scenario, int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
         )

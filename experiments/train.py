@@ -50,7 +50,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
-from pacegym.agents.training import TrainResult, train_agent, validate
+from pacegym.agents.training import TrainResult, evaluation_scenarios, train_agent, validate
 from pacegym.baselines.factory import from_spec, load_controller_yaml
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.metrics import SCORE_KEY
@@ -199,6 +199,13 @@ def resumed_train(train: dict[str, Any], saved: Mapping[str, Any]) -> dict[str, 
     return out
 
 
+def train_label(scenario: dict[str, Any], train: TrainSettings) -> str:
+    """What the run trains on, for messages: the scenario, or ``N scenarios (a, b, ...)``."""
+    if not train.scenarios:
+        return str(scenario.get("name"))
+    return f"{len(train.scenarios)} scenarios ({', '.join(train.scenarios)})"
+
+
 def reference_controller(agent: AgentSettings) -> Any:
     """What an agent should at least match: a residual agent's base, else the tuned PID."""
     if agent.residual.enabled:
@@ -207,10 +214,13 @@ def reference_controller(agent: AgentSettings) -> Any:
 
 
 def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -> tuple[str, float]:
-    """``(name, mean score)`` of ``reference_controller`` on the validation episodes."""
+    """``(name, mean score)`` of ``reference_controller`` on the validation episodes (the
+    same split over ``train.scenarios`` as the agent's, ``agents.callbacks``)."""
     ctrl = reference_controller(agent)
-    roll = run_episodes(ctrl, scenario, train.eval_episodes, train.eval_seed)
-    return ctrl.name, float(np.mean(roll.metrics[SCORE_KEY]))
+    scenarios = evaluation_scenarios(scenario, train)
+    per = -(-train.eval_episodes // len(scenarios))
+    scores = [run_episodes(ctrl, sc, per, train.eval_seed).metrics[SCORE_KEY] for sc in scenarios]
+    return ctrl.name, float(np.mean(np.concatenate(scores)))
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
@@ -281,11 +291,12 @@ def _train_tracked(
     session: str,
 ) -> TrainResult:
     """The body of ``train`` inside its MLflow run (``run_id`` None: tracking off)."""
+    where = train_label(scenario, train_s)
     log.info(
         "training %s (%s) on %s for %s env-steps; run dir %s%s",
         agent.name,
         agent.algo,
-        scenario.get("name"),
+        where,
         f"{train_s.total_timesteps:,}",
         out,
         f"; MLflow run {run_id}" if run_id else "",
@@ -327,7 +338,7 @@ def _train_tracked(
     if result.history:
         fig = figures.learning_curve(
             result.history,
-            f"{agent.name} on {scenario.get('name')}",
+            f"{agent.name} on {where}",
             reference={ref_name: ref_score},
         )
         fig.savefig(out / "learning_curve.png", dpi=100)

@@ -10,6 +10,12 @@ seed range), paired against the incumbent on the same episodes (common random nu
 The search spaces are ``pacegym.baselines.tune.SPACES``.
 
     pacegym-tune --scenario daily_budget [--kinds pid exp_decay] [--trials 60] [--force]
+    pacegym-tune --scenario live_commerce daily_budget suite/surge_storm --name generalist \
+        --kinds pid --fix plan=observed      # one set for several scenarios, plan pinned
+
+Several ``--scenario`` values tune one parameter set for all of them (the objective is
+the mean score over their episodes, each scenario equally often); the set is named
+``--name`` (required then). ``--fix key=value`` pins a parameter (it is not searched).
 
 For each kind, ``pacegym.baselines.tune.tune`` searches on training seeds and confirms on
 held-out seeds against the incumbent, the curated tuned set in use for this scenario
@@ -32,6 +38,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 import sys
 import tempfile
 from collections.abc import Mapping
@@ -48,6 +55,7 @@ from pacegym.baselines.tune import (
     SPACES,
     Dimension,
     Log,
+    Scenarios,
     Uniform,
     check_seeds,
     full_params,
@@ -55,7 +63,7 @@ from pacegym.baselines.tune import (
     rollout,
 )
 from pacegym.envs.metrics import SCORE_KEY
-from pacegym.envs.params import ScenarioError, ScenarioParams
+from pacegym.envs.params import ScenarioError
 from pacegym.envs.scenarios import resolve, scenario_names
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
@@ -75,7 +83,7 @@ def suggest(trial: Any, space: Mapping[str, Dimension]) -> dict[str, Any]:
 
 def tune(
     kind: str,
-    scenario: str | ScenarioParams = "live_commerce",
+    scenario: Scenarios = "live_commerce",
     trials: int = 60,
     train_episodes: int = 200,
     train_seed: int = 100_000,
@@ -83,8 +91,10 @@ def tune(
     test_seed: int = 0,
     seed: int = 0,
     incumbent: Mapping[str, Any] | None = None,
+    fix: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Tune ``kind`` on ``scenario``; confirm on held-out seeds against ``incumbent``.
+    """Tune ``kind`` on ``scenario`` (or several, ``baselines.tune.rollout``); confirm on
+    held-out seeds against ``incumbent``. ``fix``: parameters pinned, not searched.
 
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
@@ -98,10 +108,11 @@ def tune(
     if trials < 1 or train_episodes < 1 or test_episodes < 1:
         raise ValueError("trials, train_episodes and test_episodes must be >= 1")
     check_seeds(train_seed, train_episodes, test_seed, test_episodes)
-    space = SPACES[kind]
-    defaults = dataclasses.asdict(CONTROLLERS[kind][1]())
-    base = full_params(kind, incumbent) if incumbent is not None else defaults
-    fixed = {k: v for k, v in base.items() if k not in space}  # e.g. p_min, p_max
+    fix = dict(fix or {})
+    space = {k: v for k, v in SPACES[kind].items() if k not in fix}
+    defaults = {**dataclasses.asdict(CONTROLLERS[kind][1]()), **fix}
+    base = full_params(kind, incumbent) if incumbent is not None else full_params(kind, defaults)
+    fixed = {**{k: v for k, v in base.items() if k not in space}, **fix}  # e.g. p_min, p_max
 
     def objective(trial: Any) -> float:
         params = {**fixed, **suggest(trial, space)}
@@ -176,11 +187,37 @@ def _score_line(agg: dict[str, Any], key: str) -> str:
     return f"{agg[key]:.4f} [{lo:.4f}, {hi:.4f}]"
 
 
+def parse_fix(ap: argparse.ArgumentParser, items: list[str], kinds: list[str]) -> dict[str, Any]:
+    """``--fix key=value ...`` as a dict (values read as YAML scalars), each checked against
+    every tuned kind's parameters (``ap.error`` naming the key otherwise)."""
+    fix: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            ap.error(f"--fix = {item!r}: allowed KEY=VALUE (e.g. plan=observed)")
+        fix[key] = yaml.safe_load(value)
+    for kind in kinds:
+        try:
+            full_params(kind, fix)
+        except (ControllerConfigError, TypeError, ValueError) as e:
+            ap.error(f"--fix = {' '.join(items)!r} for {kind}: {e}")
+    return fix
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = errors.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--scenario", default="live_commerce", help="preset, scenario name or path")
+    ap.add_argument(
+        "--scenario",
+        nargs="+",
+        default=["live_commerce"],
+        help="preset, scenario name or path; several: one set for all (needs --name)",
+    )
+    ap.add_argument("--name", default=None, help="name of a set tuned for several scenarios")
+    ap.add_argument(
+        "--fix", nargs="*", default=[], metavar="KEY=VALUE", help="pin a parameter (not searched)"
+    )
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -204,19 +241,35 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         ap.error(f"--train-seed = {args.train_seed}: {e}")
     try:
-        scenario = resolve(args.scenario)
+        scenarios = [resolve(s) for s in args.scenario]
     except ScenarioError as e:
         ap.error(f"{e}; known: {scenario_names()}")
+    if len(scenarios) > 1 and not args.name:
+        ap.error(f"--name = None: {len(scenarios)} scenarios need a name for their set")
+    if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", args.name):
+        ap.error(f"--name = {args.name!r}: allowed a plain identifier (letters, digits, _)")
+    fix = parse_fix(ap, args.fix, args.kinds)
+    scenario: Scenarios = scenarios if len(scenarios) > 1 else scenarios[0]
+    name = args.name or scenarios[0].name
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = args.out or Path("outputs") / "tune" / scenario.name / stamp  # write_atomic makes it
+    out = args.out or Path("outputs") / "tune" / name / stamp  # write_atomic makes it
     command = "pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv)
-    report: dict[str, Any] = {"scenario": scenario.name, "command": command, "kinds": {}}
-    print(f"tuning on {scenario.name}: {args.trials} trials x {args.train_episodes} episodes")
+    report: dict[str, Any] = {
+        "scenario": name,
+        "scenarios": [s.name for s in scenarios],
+        "fix": fix,
+        "command": command,
+        "kinds": {},
+    }
+    where = ", ".join(s.name for s in scenarios)
+    print(f"tuning on {where}: {args.trials} trials x {args.train_episodes} episodes")
     print("| kind | train | held-out tuned | held-out incumbent | tuned - incumbent | promoted |")
     print("|---|---:|---:|---:|---:|---|")
     for kind in args.kinds:
-        current = tuned_config(kind, scenario.name)
+        current = tuned_config(kind, name)
         incumbent = yaml.safe_load(current.read_text()).get("params") if current else None
+        if incumbent is not None and fix:
+            incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
         res = tune(
             kind,
             scenario,
@@ -227,13 +280,14 @@ def main(argv: list[str] | None = None) -> None:
             args.test_seed,
             args.seed,
             incumbent,
+            fix,
         )
         key = res["score_key"]
         mean, lo, hi = res["difference"]
         better = lo > 0.0
         provenance = [
             f"Tuned by: {command}",
-            f"at {stamp} on scenario {scenario.name}; Optuna TPE seed {args.seed}, "
+            f"at {stamp} on scenario {where}; Optuna TPE seed {args.seed}, "
             f"{res['trials']} trials x {args.train_episodes} training episodes from seed "
             f"{args.train_seed}",
             f"held-out {key} ({args.test_episodes} episodes from seed {args.test_seed}): "
@@ -241,11 +295,11 @@ def main(argv: list[str] | None = None) -> None:
             f"{_score_line(res['incumbent_test'], key)}; "
             f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
         ]
-        text = yaml_text(res, scenario.name, provenance)
+        text = yaml_text(res, name, provenance)
         write_atomic(out / f"{kind}_tuned.yaml", text)
         promoted = None
         if not args.no_promote and (better or args.force):
-            promoted = args.promote_dir / f"{tuned_config_name(kind, scenario.name)}.yaml"
+            promoted = args.promote_dir / f"{tuned_config_name(kind, name)}.yaml"
             write_atomic(promoted, text)
         report["kinds"][kind] = {
             **res,

@@ -117,9 +117,12 @@ def normalization_from_stats(
 
 
 def mlp_policy(
-    layers: list[tuple[np.ndarray, np.ndarray, str]], normalization: dict[str, Any] | None
+    layers: list[tuple[np.ndarray, np.ndarray, str]],
+    normalization: dict[str, Any] | None,
+    inputs: list[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """``manifest.policy`` and the npz arrays of a dense network."""
+    """``manifest.policy`` and the npz arrays of a dense network; ``inputs``: the feature
+    names it reads (``agent.features``), None for all of them."""
     arrays: dict[str, np.ndarray] = {}
     spec_layers = []
     for i, (w, b, act) in enumerate(layers):
@@ -134,6 +137,9 @@ def mlp_policy(
         "layers": spec_layers,
         "normalization": normalization,
     }
+    if inputs is not None:
+        spec["inputs"] = list(inputs)
+        spec["rule"] = "h = act(h @ weight + bias) per layer, from the normalised inputs"
     return spec, arrays
 
 
@@ -143,13 +149,14 @@ def residual_policy(
     base_spec: Mapping[str, Any],
     scale_decades: float,
     floor: float,
+    inputs: list[str] | None = None,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """``manifest.policy`` of a residual agent (``agents/residual.py``): rule + MLP correction."""
-    spec, arrays = mlp_policy(layers, normalization)
+    spec, arrays = mlp_policy(layers, normalization, inputs)
     spec.update(
         kind="residual",
-        rule="b = base(obs); x = concat(obs, log10(clip(b, floor, 1))); a = clip(mlp(norm(x)),"
-        " -1, 1); throttle = clip(max(b, floor) * 10 ** (scale_decades a), 0, 1)",
+        rule="b = base(obs); x = concat(obs[inputs], log10(clip(b, floor, 1))); a = "
+        "clip(mlp(norm(x)), -1, 1); throttle = clip(max(b, floor) * 10 ** (scale_decades a), 0, 1)",
         base=rule_policy(base_spec),
         scale_decades=float(scale_decades),
         floor=float(floor),

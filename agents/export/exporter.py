@@ -30,13 +30,15 @@ from pacegym.agents.export.artifact import (
 from pacegym.envs.spaces import N_OBS
 
 
-def write_onnx(model: Any, normalization: dict[str, Any] | None, path: Path) -> None:
+def write_onnx(
+    model: Any, normalization: dict[str, Any] | None, path: Path, inputs: list[str] | None = None
+) -> None:
     """``policy.onnx``: raw float32 observations ``obs (n, N_OBS)`` -> clipped ``action (n, 1)``."""
     import torch
 
     from pacegym.agents.export.sb3_policy import TorchActor
 
-    actor = TorchActor(model, normalization).eval()
+    actor = TorchActor(model, normalization, inputs).eval()
     dummy = torch.zeros(4, N_OBS, dtype=torch.float32)
     batch = torch.export.Dim("batch", min=1)
     log = logging.getLogger("torch.onnx")
@@ -69,17 +71,19 @@ def export_sb3(
     safety: Safety = DEFAULT_SAFETY,
     onnx: bool = True,
     overwrite: bool = False,
+    inputs: list[str] | None = None,
 ) -> Path:
     """Write the artifact of an SB3 model's deterministic policy.
 
     ``normalization``: ``artifact.normalization_from_vecnormalize(vec_normalize)`` (or
     ``normalization_from_stats``) when the model was trained on normalised observations;
-    None when it saw raw observations.
+    None when it saw raw observations. ``inputs``: the features the model reads
+    (``agent.features``), None for all.
     """
     from pacegym.agents.export.sb3_policy import action_bounds, actor_layers
 
     low, high = action_bounds(model)
-    policy, arrays = mlp_policy(actor_layers(model), normalization)
+    policy, arrays = mlp_policy(actor_layers(model), normalization, inputs)
     src = {"kind": "sb3", "algo": type(model).__name__, **dict(source or {})}
     return write_artifact(
         out_dir,
@@ -90,7 +94,7 @@ def export_sb3(
         source=src,
         safety=safety,
         action=action_spec(low, high),
-        onnx_writer=(lambda p: write_onnx(model, normalization, p)) if onnx else None,
+        onnx_writer=(lambda p: write_onnx(model, normalization, p, inputs)) if onnx else None,
         overwrite=overwrite,
     )
 
@@ -107,6 +111,7 @@ def export_residual(
     source: Mapping[str, Any] | None = None,
     safety: Safety = DEFAULT_SAFETY,
     overwrite: bool = False,
+    inputs: list[str] | None = None,
 ) -> Path:
     """Write the artifact of a residual agent: ``base`` ``{"kind", "params"}`` + the model's MLP.
 
@@ -118,7 +123,7 @@ def export_residual(
 
     base_spec = spec(from_spec(dict(base)))
     policy, arrays = residual_policy(
-        actor_layers(model), normalization, base_spec, scale_decades, FLOOR
+        actor_layers(model), normalization, base_spec, scale_decades, FLOOR, inputs
     )
     src = {"kind": "sb3-residual", "algo": type(model).__name__, **dict(source or {})}
     return write_artifact(

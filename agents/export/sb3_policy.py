@@ -113,8 +113,16 @@ class TorchActor(nn.Module):
     the numpy one to 1e-5 (tested), not bit for bit.
     """
 
-    def __init__(self, model: Any, normalization: dict[str, Any] | None) -> None:
+    def __init__(
+        self, model: Any, normalization: dict[str, Any] | None, inputs: list[str] | None = None
+    ) -> None:
         super().__init__()
+        from pacegym.envs.spaces import OBS_INDEX
+
+        self.select = inputs is not None
+        if inputs is not None:  # the raw observation's columns the network reads
+            idx = torch.tensor([OBS_INDEX[n] for n in inputs], dtype=torch.long)
+            self.register_buffer("index", idx)
         self.net = nn.Sequential(*_actor_modules(getattr(model, "policy", model))).float()
         self.net.eval()
         low, high = action_bounds(model)
@@ -129,6 +137,8 @@ class TorchActor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         x = obs
+        if self.select:
+            x = torch.index_select(x, 1, self.index)
         if self.normalize:  # Normalization.__call__ as graph ops (ONNX cannot call numpy)
             x = torch.clamp((x - self.mean) / self.std, -self.clip, self.clip)
         a = self.net(x)

@@ -47,6 +47,7 @@ class Source:
     controller: dict[str, Any] | None = None
     pacer_dir: Path | None = None
     residual: dict[str, Any] | None = None  # {"base": {kind, params}, "scale_decades"}
+    inputs: list[str] | None = None  # the features the model reads (agent.features); None: all
     chosen_on: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
 
@@ -173,7 +174,9 @@ def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str |
             f"{model_path}: recurrent policies cannot be exported (no state in the artifact)"
         )
     residual = read_residual(meta_path)
-    n = None if residual is None else len(OBS_FEATURES) + 1
+    inputs = read_inputs(meta)
+    n = len(inputs) if inputs is not None else len(OBS_FEATURES)
+    n += 0 if residual is None else 1
     if meta.get("obs_norm") is not None:  # pacegym-train's agent.json: plain numbers, no pickle
         o = meta["obs_norm"]
         norm = normalization_from_stats(o["mean"], o["var"], o["epsilon"], o["clip"], n)
@@ -182,8 +185,25 @@ def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str |
         norm = load_normalization(Path(norm_path), n) if norm_path else None
     info = {"model_path": str(model_path), "normalization_path": str(norm_path or "")}
     return Source(
-        Path(model_path).stem, model=model, normalization=norm, residual=residual, info=info
+        Path(model_path).stem,
+        model=model,
+        normalization=norm,
+        residual=residual,
+        inputs=inputs,
+        info=info,
     )
+
+
+def read_inputs(meta: dict[str, Any]) -> list[str] | None:
+    """The observation features an ``agent.json``'s model reads (``features``), None when
+    it reads all of them; unknown names raise ``ExportError``."""
+    names = meta.get("features")
+    if not names or list(names) == [f.name for f in OBS_FEATURES]:
+        return None
+    known = {f.name for f in OBS_FEATURES}
+    if not isinstance(names, list) or any(n not in known for n in names):
+        raise ExportError(f"agent.json features = {names!r}: allowed names of {sorted(known)}")
+    return [str(n) for n in names]
 
 
 def read_residual(path: Path) -> dict[str, Any] | None:

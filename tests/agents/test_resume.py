@@ -102,7 +102,8 @@ def finished_run(tmp_path_factory):
             "live_commerce",
             TINY_AGENT,
             {"total_timesteps": 512, "randomize": {"traffic.base_rate": [4.0, 16.0]}},
-            r"scenario 'live_commerce' \(with train\.randomize\) differs",
+            r"scenario 'live_commerce' \(with train\.randomize, train\.scenarios, train\.jitter\) "
+            "differs",
         ),
         (
             "live_commerce",

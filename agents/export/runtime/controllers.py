@@ -21,7 +21,7 @@ import numpy as np
 from .manifest import PacerError
 
 _PLAN = {
-    "plan": ("uniform", ("uniform", "forecast", "exp_decay")),
+    "plan": ("uniform", ("uniform", "forecast", "exp_decay", "observed")),
     "decay_rate": (1.5, (0.0, 50.0)),
     "early_close": (0.0, (0.0, 0.9)),
     "in_flight_weight": (0.0, (0.0, 1.0)),
@@ -64,6 +64,7 @@ rules: ``p_min <= p_start, p_base <= p_max``, ``rate > 0``, ``pace_limit`` 0 or 
 ``exp_decay``'s ``decay_rate > 0``."""
 FEATURES = (
     "time_elapsed",
+    "plan",
     "reported_spend",
     "in_flight",
     "forecast_elapsed",
@@ -124,6 +125,8 @@ def _check_cross(kind: str, p: dict[str, Any], where: str) -> None:
         refuse("rate", "(0, 1]")
     if "pace_limit" in p and p["pace_limit"] != 0.0 and p["pace_limit"] < 1.0:
         refuse("pace_limit", "0 (off) or [1, 10000]")
+    if p.get("pace_limit", 0.0) != 0.0 and p.get("plan") == "observed":
+        refuse("pace_limit", "0 (off) with plan 'observed'")
     if kind == "exp_decay" and not p["decay_rate"] > 0.0:
         refuse("decay_rate", "(0, 50]")
 
@@ -164,6 +167,8 @@ class Rule:
         return shape(p["plan"], x, p["decay_rate"])
 
     def _target(self, obs: np.ndarray) -> np.ndarray:
+        if self.p["plan"] == "observed":
+            return obs[:, self.i["plan"]].astype(np.float64)
         return self._cumulative(obs[:, self.i["time_elapsed"]], obs[:, self.i["forecast_elapsed"]])
 
     def _spent(self, obs: np.ndarray) -> np.ndarray:

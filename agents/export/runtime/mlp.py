@@ -9,7 +9,7 @@ campaign with one matrix-vector product per layer, layer 1 in float64.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,14 +66,45 @@ def _fold_tanh(layers: list[tuple[np.ndarray, np.ndarray, str]]) -> list[tuple[A
     return folded
 
 
+def input_index(
+    spec: Mapping[str, Any], features: Sequence[Mapping[str, Any]], extra: int = 0
+) -> np.ndarray | None:
+    """Columns of the pacer's rows the network reads: ``policy.inputs`` (feature names, in
+    order) plus the ``extra`` columns appended after the features (a residual's
+    ``base_log10``); None when ``inputs`` is absent (every column, in order). Unknown or
+    repeated names are refused naming ``policy.inputs``."""
+    inputs = spec.get("inputs")
+    if inputs is None:
+        return None
+    names = [f["name"] for f in features]
+    for i, name in enumerate(inputs):
+        if name not in names or name in inputs[:i]:
+            raise PacerError(
+                f"manifest field policy.inputs[{i}] = {name!r}: allowed a feature of"
+                f" observation.features, each once ({names})"
+            )
+    idx = [names.index(n) for n in inputs] + [len(names) + k for k in range(extra)]
+    return np.array(idx, dtype=np.int64)
+
+
 class Mlp:
     """Dense layers ``x @ W + b`` with activations, on normalised inputs (``Normalization``).
 
     ``spec``: ``manifest.policy`` (``layers``, ``normalization``); ``n_in``: input width.
-    One output (the action); float32 throughout the block path.
+    ``index``: the columns of the rows it is given that it reads (``input_index``), in
+    which case ``n_in`` is ``len(index)``. One output (the action); float32 throughout the
+    block path.
     """
 
-    def __init__(self, spec: Mapping[str, Any], arrays: Mapping[str, np.ndarray], n_in: int):
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        arrays: Mapping[str, np.ndarray],
+        n_in: int,
+        index: np.ndarray | None = None,
+    ):
+        self.index = index
+        n_in = n_in if index is None else len(index)
         layers = _need(spec, "layers", "policy")
         if not isinstance(layers, list) or not layers:
             raise PacerError("manifest field policy.layers must be a non-empty list")
@@ -104,8 +135,9 @@ class Mlp:
         return x if self.norm is None else self.norm(x)
 
     def actions(self, x: np.ndarray) -> np.ndarray:
-        """Raw outputs ``(n,)`` float32 for valid float32 rows ``x`` ``(n, n_in)``."""
-        h = self.normalize(x)
+        """Raw outputs ``(n,)`` float32 for valid float32 rows ``x`` (``(n, n_in)``, or the
+        full rows that ``index`` selects from)."""
+        h = self.normalize(x if self.index is None else x[:, self.index])
         if len(h) < FAST_MIN_ROWS:
             for w, b, act in self.layers:
                 h = h @ w
@@ -141,7 +173,9 @@ class MlpPolicy:
 
     def __init__(self, net: Mlp, amap: ActionMap) -> None:
         self.net, self.amap = net, amap
-        self.row_path = self
+        # the row path folds layer 1 over every feature; a network reading some of them
+        # (policy.inputs) serves single rows through the block path
+        self.row_path = self if net.index is None else None
         w1, b1, act0 = net.layers[0]
         w, b = w1.astype(np.float64), b1.astype(np.float64)
         self._row_plain = np.ascontiguousarray(np.vstack([w, b[None]]).T)  # input [z, 1]
@@ -165,7 +199,8 @@ class MlpPolicy:
         cls, m: Mapping[str, Any], root: str, arrays: Mapping[str, np.ndarray]
     ) -> MlpPolicy:
         """From a checked manifest and its weights (``root`` unused: no other files)."""
-        net = Mlp(m["policy"], arrays, len(m["observation"]["features"]))
+        feats = m["observation"]["features"]
+        net = Mlp(m["policy"], arrays, len(feats), input_index(m["policy"], feats))
         return cls(net, ActionMap.from_manifest(m))
 
     def reset(self, n: int) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .manifest import _float, _need
-from .mlp import CHUNK_ROWS, Mlp
+from .mlp import CHUNK_ROWS, Mlp, input_index
 from .rule import RulePolicy
 from .workers import Runner
 
@@ -16,7 +16,7 @@ from .workers import Runner
 class ResidualPolicy:
     """A rule's throttle ``b`` scaled by a network's correction ``a``::
 
-    b = rule(obs);  x = concat(obs, log10(clip(b, floor, 1)))
+    b = rule(obs);  x = concat(obs[inputs], log10(clip(b, floor, 1)))
     a = clip(mlp(normalise(x)), -1, 1);  p = clip(max(b, floor) * 10 ** (scale_decades a), 0, 1)
 
     The rule keeps per-row state, so a call is one block; the network's blocks are stateless
@@ -35,7 +35,7 @@ class ResidualPolicy:
         obs: Sequence[Mapping[str, Any]],
     ) -> None:
         self.base = RulePolicy(_need(spec, "base", "policy"), obs, "policy.base")
-        self.mlp = Mlp(spec, arrays, len(obs) + 1)
+        self.mlp = Mlp(spec, arrays, len(obs) + 1, input_index(spec, obs, extra=1))
         self.scale = _float(spec, "scale_decades", "policy", 0.0, 10.0)
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
 

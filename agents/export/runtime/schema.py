@@ -185,6 +185,8 @@ MLP_FIELDS: dict[str, Check] = {
     "rule": text,
     "layers": array(LAYER, 1, 16),
     "normalization": nullable(NORMALIZATION),
+    # the observation features the network reads, in order (absent: all of them)
+    "inputs": array(text, 1, 256),
 }
 
 
@@ -196,7 +198,7 @@ def controller(v: Any, where: str) -> None:
 
 RULE = obj({"kind": const("rule"), "controller": controller})
 POLICIES: dict[str, Check] = {
-    "mlp": obj(MLP_FIELDS),
+    "mlp": obj(MLP_FIELDS, optional=("inputs",)),
     "rule": RULE,
     "residual": obj(
         {
@@ -205,7 +207,8 @@ POLICIES: dict[str, Check] = {
             "base": RULE,
             "scale_decades": num(0.0, 10.0),
             "floor": num(1e-12, 1.0),
-        }
+        },
+        optional=("inputs",),
     ),
 }
 

@@ -44,6 +44,8 @@ def valid_params(draw, kind: str) -> dict:
         out["rate"] = 0.05
     if "pace_limit" in p and 0.0 < p["pace_limit"] < 1.0:
         out["pace_limit"] = 1.0
+    if p.get("plan") == "observed" and "pace_limit" in p:
+        out["pace_limit"] = 0.0  # the observed plan has no pace to limit against
     if kind == "exp_decay" and p["decay_rate"] <= 0.0:
         out["decay_rate"] = 0.5
     return out
@@ -101,6 +103,7 @@ def test_out_of_range_params_refused_like_the_baselines(kind, data):
         ("proportional", {"p_min": 0.5, "p_max": 0.1}, r"params\.p_max = 0\.1"),
         ("proportional", {"rate": 0.0}, r"params\.rate = 0\.0: allowed \(0, 1\]"),
         ("exp_decay", {"plan": "uniform"}, r"params\.plan = 'uniform'"),
+        ("proportional", {"plan": "observed"}, r"params\.pace_limit = 1\.25: allowed 0"),
         ("python", {}, r"policy\.controller\.kind = 'python'"),
     ],
 )
