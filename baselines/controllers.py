@@ -187,8 +187,9 @@ class ProportionalConfig(PlanTracking):
             check_range(kind, "pace_limit", self.pace_limit, 1.0, 1e4)
             if self.plan == "observed":
                 raise ControllerConfigError(
-                    f"{kind}.pace_limit = {self.pace_limit!r}: plan 'observed' has no pace to "
-                    "limit against; allowed 0 (off) with plan 'observed'"
+                    f"controller.params.pace_limit = {self.pace_limit!r} is not allowed for "
+                    f"kind {kind!r} with plan 'observed' (it has no pace to limit against): "
+                    "allowed 0 (off)"
                 )
 
 

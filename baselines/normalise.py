@@ -64,6 +64,43 @@ def _regret_stat(o: np.ndarray, p: np.ndarray, axis: int = -1) -> np.ndarray:
     return (o - p).mean(axis=axis)
 
 
+def _difference_stat(
+    p: np.ndarray, b: np.ndarray, r: np.ndarray, o: np.ndarray, axis: int = -1
+) -> np.ndarray:
+    span = o.mean(axis=axis) - r.mean(axis=axis)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(span > 0, 100.0 * (p.mean(axis=axis) - b.mean(axis=axis)) / span, np.nan)
+
+
+def normalised_difference(
+    policy: np.ndarray,
+    baseline: np.ndarray,
+    reference: np.ndarray,
+    oracle: np.ndarray,
+    oracle_failed: np.ndarray | None = None,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+    level: float = LEVEL,
+) -> tuple[float, float, float]:
+    """``(mean, low, high)`` of ``normalised(policy) - normalised(baseline)`` in normalised
+    points, ``100 (mean p - mean b) / (mean oracle - mean reference)``, over the same
+    episodes; the CI resamples all four together (paired). Episodes where ``oracle_failed``
+    are excluded, as in ``normalise``; NaN when none is left."""
+    arrs = [
+        np.asarray(x, dtype=np.float64).reshape(-1) for x in (policy, baseline, reference, oracle)
+    ]
+    if len({a.shape for a in arrs}) != 1:
+        raise ValueError(f"normalised_difference needs the same episodes: {[len(a) for a in arrs]}")
+    if oracle_failed is not None:
+        keep = ~np.asarray(oracle_failed, dtype=bool)
+        arrs = [a[keep] for a in arrs]
+    if arrs[0].size == 0:
+        return float("nan"), float("nan"), float("nan")
+    lo, hi = percentile_interval(tuple(arrs), _difference_stat, n_boot, seed, level, paired=True)
+    mean = float(_difference_stat(*(a[None, :] for a in arrs))[0])
+    return mean, float(lo), float(hi)
+
+
 def normalise(
     policy: np.ndarray,
     reference: np.ndarray,

@@ -246,7 +246,72 @@ def summary(docs: dict[str, Any]) -> dict[str, Any]:
             "off_plan": w["off_plan"] - o["off_plan"],
         }
         losses[key] = {"best": w["name"], "gap": gap, "most": max(gap, key=lambda k: gap[k])}
-    return {"mean_normalised": mean, "headroom": losses}
+    return {"mean_normalised": mean, "headroom": losses, "agents": verdicts(docs)}
+
+
+HEADROOM_POINTS = 2.0
+"""[normalised points] a scenario's best tuned baseline "leaves headroom" when it scores
+below ``100 - HEADROOM_POINTS``: there an agent must beat it significantly."""
+MEAN_GAIN_POINTS = 5.0
+"""[normalised points] the suite mean an agent must add to the per-scenario best baselines."""
+REGRET_SHARE = 1.0 / 3.0
+"""Share of the best baselines' regret to the oracle (normalised points, suite mean) that an
+agent must close."""
+
+
+def verdicts(docs: dict[str, Any]) -> dict[str, Any]:
+    """Each agent against each scenario's best tuned baseline, and the generalist's tests.
+
+    Per scenario: the best baseline (by the score, ``leaderboard.build``), its normalised
+    score, the agent's, and their paired difference in normalised points with its CI. The
+    tests (issue 15): ``never_worse`` (no scenario's CI lies below zero),
+    ``better_where_headroom`` (CI above zero on every scenario where the best baseline is
+    below 100 - ``HEADROOM_POINTS``), ``mean_gain`` (suite mean of the agent minus suite
+    mean of the per-scenario best baselines, >= ``MEAN_GAIN_POINTS``) and
+    ``regret_closed`` (that gain over the baselines' mean distance to 100, >=
+    ``REGRET_SHARE``). Scenarios without an oracle scale are skipped, and the tests fail.
+    """
+    out: dict[str, Any] = {}
+    agents = dict.fromkeys(
+        r["name"] for d in docs.values() for r in d["rows"] if r["type"] == "agent"
+    )
+    for name in agents:
+        per: dict[str, Any] = {}
+        for key, doc in docs.items():
+            by = {r["name"]: r for r in doc["rows"]}
+            best = by.get(doc.get("best_baseline") or "")
+            a = by.get(name)
+            if a is None or best is None or "normalised_diff_vs_best_baseline" not in a:
+                continue
+            lo, hi = a["normalised_diff_vs_best_baseline_ci"]
+            headroom = 100.0 - best["normalised"]
+            per[key] = {
+                "best_baseline": best["name"],
+                "best_normalised": best["normalised"],
+                "normalised": a["normalised"],
+                "diff": a["normalised_diff_vs_best_baseline"],
+                "diff_ci": [lo, hi],
+                "headroom": headroom,
+                "worse": bool(hi < 0.0),
+                "better": bool(lo > 0.0),
+                "must_beat": bool(headroom > HEADROOM_POINTS),
+            }
+        complete = len(per) == len(docs) and all(math.isfinite(v["diff"]) for v in per.values())
+        gain = float(np.mean([v["diff"] for v in per.values()])) if per else float("nan")
+        room = float(np.mean([v["headroom"] for v in per.values()])) if per else float("nan")
+        closed = gain / room if room > 0 else float("nan")
+        out[name] = {
+            "scenarios": per,
+            "mean_gain": gain,
+            "mean_headroom": room,
+            "regret_closed": closed,
+            "never_worse": complete and not any(v["worse"] for v in per.values()),
+            "better_where_headroom": complete
+            and all(v["better"] for v in per.values() if v["must_beat"]),
+            "mean_gain_met": complete and gain >= MEAN_GAIN_POINTS,
+            "regret_closed_met": complete and closed >= REGRET_SHARE,
+        }
+    return out
 
 
 def policy_order(result: dict[str, Any]) -> list[str]:
@@ -312,6 +377,7 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {key} | oracle failures excluded | {doc['oracle_failures']} | | | | | |"
             )
+    lines += _verdict_lines(result["summary"].get("agents") or {})
     head_room = result["summary"]["headroom"]
     if head_room:
         lines += ["", "Where the best deployable policy loses most to the oracle", ""]
@@ -324,6 +390,41 @@ def markdown(result: dict[str, Any]) -> str:
                 f"{g['off_plan']:+.4f} | {h['most']} |"
             )
     return "\n".join(lines)
+
+
+def _verdict_lines(agents: dict[str, Any]) -> list[str]:
+    """Each agent against every scenario's best tuned baseline, and the tests' outcome."""
+    lines: list[str] = []
+    for name, v in agents.items():
+        lines += [
+            "",
+            f"{name} against each scenario's best tuned baseline (normalised points; paired "
+            "95% CI; `must beat`: the baseline leaves more than "
+            f"{HEADROOM_POINTS:g} points to the oracle)",
+            "",
+            "| scenario | best tuned baseline | its score | agent | agent - baseline | must beat | outcome |",
+            "|---|---|---:|---:|---:|---|---|",
+        ]
+        for key, s in v["scenarios"].items():
+            lo, hi = s["diff_ci"]
+            outcome = "worse" if s["worse"] else "better" if s["better"] else "tie"
+            lines.append(
+                f"| {key} | {s['best_baseline']} | {s['best_normalised']:.1f} | "
+                f"{s['normalised']:.1f} | {s['diff']:+.1f} [{lo:+.1f}, {hi:+.1f}] | "
+                f"{'yes' if s['must_beat'] else 'no'} | {outcome} |"
+            )
+        yes = {True: "met", False: "not met"}
+        lines += [
+            "",
+            f"- never worse than the best tuned baseline: {yes[v['never_worse']]}",
+            f"- better (CI above 0) wherever it leaves > {HEADROOM_POINTS:g} points: "
+            f"{yes[v['better_where_headroom']]}",
+            f"- suite mean gain {v['mean_gain']:+.1f} points (needs >= {MEAN_GAIN_POINTS:g}): "
+            f"{yes[v['mean_gain_met']]}",
+            f"- regret closed {100 * v['regret_closed']:.0f}% of {v['mean_headroom']:.1f} points "
+            f"(needs >= {100 * REGRET_SHARE:.0f}%): {yes[v['regret_closed_met']]}",
+        ]
+    return lines
 
 
 def plot(result: dict[str, Any], path: Path) -> None:

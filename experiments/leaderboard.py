@@ -26,6 +26,7 @@
          "significant": true | false,       # CI of the difference excludes 0
          "regret": mean, "regret_ci": [lo, hi],           # oracle - policy, paired
          "normalised": x, "normalised_ci": [lo, hi],      # 0 reference, 100 oracle
+         "normalised_diff_vs_best_baseline": d, "..._ci": [lo, hi],  # in normalised points
          "normalised_episodes": n, "oracle_failures_excluded": k}
       ],
       "winner": {...}                        # a copy of the row to deploy (never the oracle
@@ -43,7 +44,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pacegym.baselines.harness import Rollout
-from pacegym.baselines.normalise import normalise
+from pacegym.baselines.normalise import normalise, normalised_difference
 from pacegym.baselines.stats import LEVEL, N_BOOT, aggregate, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 
@@ -119,6 +120,19 @@ def build(
                 level=level,
             )
             row.update(ns.as_dict())
+            if best is not None:
+                d, lo, hi = normalised_difference(
+                    e.rollout.metrics[primary],
+                    best.rollout.metrics[primary],
+                    reference.rollout.metrics[primary],
+                    oracle.rollout.metrics[primary],
+                    oracle.rollout.failed,
+                    n_boot=n_boot,
+                    seed=0,
+                    level=level,
+                )
+                row["normalised_diff_vs_best_baseline"] = d
+                row["normalised_diff_vs_best_baseline_ci"] = [lo, hi]
         rows.append(row)
     key = "normalised" if scaled else primary
     rows.sort(key=lambda r: (not math.isnan(r[key]), r[key]), reverse=True)

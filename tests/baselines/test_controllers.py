@@ -54,6 +54,19 @@ def test_on_off_counts_in_flight_when_asked():
     assert build_controller("on_off", in_flight_weight=1.0).act(obs)[0] == 0.0
 
 
+def test_observed_plan_follows_the_observations_plan_whatever_its_shape():
+    """plan = observed targets the env's reference plan (the ``plan`` feature), so the same
+    parameters track an exp-decay broadcast plan and a forecast-shaped daily plan."""
+    c = build_controller("on_off", plan="observed")
+    obs = make_obs(4, time_elapsed=0.5, reported_spend=[0.2, 0.2, 0.7, 0.7], plan=[0.3, 0.1, 0.8, 0.6])
+    assert c.act(obs).tolist() == [1.0, 0.0, 1.0, 0.0]
+    pid = build_controller("pid", plan="observed")
+    pid.reset(2)
+    below = make_obs(2, time_elapsed=0.5, reported_spend=0.4, plan=[0.5, 0.3])
+    p = pid.act(below)
+    assert p[0] > p[1]  # behind the observed plan: a higher throttle
+
+
 def test_proportional_is_linkedins_multiplicative_rule_with_floor_and_slow_start():
     c = build_controller("proportional", rate=0.1, pace_limit=0.0, start="fixed", p_start=0.02)
     under = make_obs(1, time_elapsed=0.5, reported_spend=0.4, last_throttle=0.5)
@@ -155,6 +168,7 @@ def test_every_plan_integrates_to_the_budget_and_early_close_ends_on_time(plan):
         ("exp_decay", {"plan": "uniform"}, "plan"),
         ("on_off", {"plan": "hourly"}, "plan"),
         ("on_off", {"gain": 1.0}, "gain"),
+        ("proportional", {"plan": "observed"}, "pace_limit"),  # no pace to limit against
     ],
 )
 def test_bad_parameters_name_key_value_and_range(kind, params, key):

@@ -48,3 +48,23 @@ def test_scale_undefined_when_the_oracle_does_not_beat_the_reference():
     assert math.isnan(normalised_value(0.5, 0.9, 0.8))
     with pytest.raises(ValueError, match="same episodes"):
         normalise(np.zeros(3), np.zeros(4), np.zeros(3))
+
+
+def test_normalised_difference_is_the_difference_of_normalised_scores():
+    from pacegym.baselines.normalise import normalised_difference
+
+    p, r, o = scores()
+    b = r + 0.5 * (o - r)
+    d, lo, hi = normalised_difference(p, b, r, o, n_boot=400)
+    assert d == pytest.approx(normalise(p, r, o).normalised - normalise(b, r, o).normalised)
+    assert 5 < d < 15 and lo <= d <= hi and lo > 0  # p beats b by ~10 points, clearly
+    d0, lo0, hi0 = normalised_difference(b, b, r, o, n_boot=400)
+    assert d0 == 0.0 and lo0 == 0.0 and hi0 == 0.0
+    failed = np.zeros(len(p), dtype=bool)
+    failed[:10] = True
+    df, _, _ = normalised_difference(p, b, r, o, failed, n_boot=100)
+    want = normalise(p[10:], r[10:], o[10:]).normalised - normalise(b[10:], r[10:], o[10:]).normalised
+    assert df == pytest.approx(want)
+    assert math.isnan(normalised_difference(p, b, r, o, np.ones(len(p), bool))[0])
+    with pytest.raises(ValueError, match="same episodes"):
+        normalised_difference(p, b[:-1], r, o)

@@ -136,3 +136,37 @@ def test_an_agent_wins_only_with_a_significant_lead():
     rows[1] = row("agent", "agent", 0.001, 0.004)
     assert winner(rows)["name"] == "agent"
     assert winner([rows[0], rows[3]]) is None
+
+
+def _doc(best_norm, agent_norm, lo, hi):
+    return {
+        "best_baseline": "pid_tuned",
+        "rows": [
+            {"name": "pid_tuned", "type": "baseline", "normalised": best_norm},
+            {
+                "name": "gen",
+                "type": "agent",
+                "normalised": agent_norm,
+                "normalised_diff_vs_best_baseline": agent_norm - best_norm,
+                "normalised_diff_vs_best_baseline_ci": [lo, hi],
+            },
+        ],
+    }
+
+
+def test_verdicts_apply_the_generalists_tests():
+    docs = {
+        "a": _doc(90.0, 97.0, 4.0, 10.0),  # better where the baseline leaves 10 points
+        "b": _doc(99.0, 99.5, -0.5, 1.5),  # a tie where it leaves 1 point: allowed
+    }
+    v = benchmark.verdicts(docs)["gen"]
+    assert v["never_worse"] and v["better_where_headroom"]
+    assert v["mean_gain"] == pytest.approx(3.75) and not v["mean_gain_met"]
+    assert v["regret_closed"] == pytest.approx(3.75 / 5.5) and v["regret_closed_met"]
+    assert v["scenarios"]["b"]["must_beat"] is False
+    docs["b"] = _doc(95.0, 94.0, -2.0, -0.1)  # worse, significantly
+    v = benchmark.verdicts(docs)["gen"]
+    assert not v["never_worse"] and not v["better_where_headroom"]
+    md = "\n".join(benchmark._verdict_lines({"gen": v}))
+    assert "| b | pid_tuned | 95.0 | 94.0 | -1.0 [-2.0, -0.1] | yes | worse |" in md
+    assert "never worse than the best tuned baseline: not met" in md

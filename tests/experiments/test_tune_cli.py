@@ -57,3 +57,44 @@ def test_compare_picks_the_scenarios_own_tuned_set():
     assert find_baselines(["pid_tuned"], "calibrated_daily_budget") == [
         p for p in live if p.stem == "pid_tuned"
     ]
+
+
+def test_one_set_for_several_scenarios_with_a_pinned_parameter(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["--scenario", "live_commerce", "suite/small_budget", "--name", "both"]
+    app.main([*argv, *SMALL, "--fix", "plan=observed", "--out", "run", "--force"])
+    target = tmp_path / "conf" / "controller" / "both" / "on_off_tuned.yaml"
+    data = yaml.safe_load(target.read_text())
+    assert data["params"]["plan"] == "observed"
+    report = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert report["scenarios"] == ["live_commerce", "small_budget"]
+    assert report["fix"] == {"plan": "observed"}
+    assert "on scenario live_commerce, small_budget" in target.read_text()
+
+
+def test_several_scenarios_share_the_episodes_evenly():
+    from pacegym.baselines.tune import rollout
+
+    both = rollout("pid", {}, ["live_commerce", "daily_budget"], 6, 0)
+    alone = rollout("pid", {}, "daily_budget", 3, 0)
+    assert len(both.metrics["pacing_score_v2"]) == 6
+    assert list(both.metrics["pacing_score_v2"][3:]) == list(alone.metrics["pacing_score_v2"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--scenario", "live_commerce", "daily_budget"], "--name = None: 2 scenarios need a name"),
+        (["--name", "../x"], "--name = '../x': allowed a plain identifier"),
+        (["--fix", "plan"], "--fix = 'plan': allowed KEY=VALUE"),
+        (["--fix", "plan=nowhere"], "--fix = 'plan=nowhere' for on_off"),
+        (["--fix", "colour=red"], "--fix = 'colour=red' for on_off"),
+    ],
+)
+def test_bad_scenario_sets_and_fixes_exit_2(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        app.main([*argv, *SMALL])
+    assert e.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "outputs").exists() and not (tmp_path / "conf").exists()
