@@ -58,7 +58,9 @@ def test_observed_plan_follows_the_observations_plan_whatever_its_shape():
     """plan = observed targets the env's reference plan (the ``plan`` feature), so the same
     parameters track an exp-decay broadcast plan and a forecast-shaped daily plan."""
     c = build_controller("on_off", plan="observed")
-    obs = make_obs(4, time_elapsed=0.5, reported_spend=[0.2, 0.2, 0.7, 0.7], plan=[0.3, 0.1, 0.8, 0.6])
+    obs = make_obs(
+        4, time_elapsed=0.5, reported_spend=[0.2, 0.2, 0.7, 0.7], plan=[0.3, 0.1, 0.8, 0.6]
+    )
     assert c.act(obs).tolist() == [1.0, 0.0, 1.0, 0.0]
     pid = build_controller("pid", plan="observed")
     pid.reset(2)

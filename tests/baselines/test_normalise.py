@@ -63,7 +63,9 @@ def test_normalised_difference_is_the_difference_of_normalised_scores():
     failed = np.zeros(len(p), dtype=bool)
     failed[:10] = True
     df, _, _ = normalised_difference(p, b, r, o, failed, n_boot=100)
-    want = normalise(p[10:], r[10:], o[10:]).normalised - normalise(b[10:], r[10:], o[10:]).normalised
+    want = (
+        normalise(p[10:], r[10:], o[10:]).normalised - normalise(b[10:], r[10:], o[10:]).normalised
+    )
     assert df == pytest.approx(want)
     assert math.isnan(normalised_difference(p, b, r, o, np.ones(len(p), bool))[0])
     with pytest.raises(ValueError, match="same episodes"):

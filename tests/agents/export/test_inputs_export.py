@@ -30,7 +30,9 @@ def _train(residual: bool):
     from pacegym.agents.vec_env import PacingVecEnv
 
     pacing = PacingVecEnv(SCENARIO, n_envs=16, seed=1)
-    inner = ResidualVecEnv(pacing, BASE, 1.0, INPUTS) if residual else SelectFeatures(pacing, INPUTS)
+    inner = (
+        ResidualVecEnv(pacing, BASE, 1.0, INPUTS) if residual else SelectFeatures(pacing, INPUTS)
+    )
     env = VecNormalize(inner)
     model = PPO("MlpPolicy", env, n_steps=32, batch_size=128, n_epochs=1, seed=0, device="cpu")
     model.learn(512)
