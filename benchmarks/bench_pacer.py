@@ -1,6 +1,7 @@
 """Benchmark the exported pacer: numpy runtime vs onnxruntime vs torch eager inference.
 
     python benchmarks/bench_pacer.py [--rows 1000000] [--repeats 5] [--threads 2]
+    python benchmarks/bench_pacer.py --artifact artifacts/pacer   # an exported pacer as is
 
 Policy: SB3 PPO's default actor (2 x 64 tanh) with observation normalisation, exported by
 ``agents.export``; inputs are observations recorded in the live-commerce env, tiled.
@@ -48,7 +49,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--repeats", type=int, default=9)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--artifact", default=None, help="time this exported pacer instead")
+    ap.add_argument("--scenario", default="live_commerce", help="with --artifact: its inputs")
     args = ap.parse_args(argv)
+    if args.artifact:
+        bench_artifact(args.artifact, args.scenario, args.rows, args.repeats, args.threads)
+        return
 
     import torch
     from stable_baselines3 import PPO
@@ -126,6 +132,35 @@ def main(argv: list[str] | None = None) -> None:
     for batch_name, name, us, ratio in rows:
         shown = f"{us:.1f} µs" if us < 1e4 else f"{us / 1e6:.3f} s"
         print(f"| {batch_name} | {name} | {shown} | {ratio:.2f}x |")
+
+
+def bench_artifact(path: str, scenario: str, rows: int, repeats: int, threads: int) -> None:
+    """Time an exported pacer (any kind: a residual agent's too) on observations it meets in
+    ``scenario``, tiled to ``rows`` campaigns: 1 campaign, then ``rows`` with 1 and ``threads``
+    worker threads. A stateful base rule is reset to the batch size once, as a service would."""
+    from pacegym.agents.export.runtime import load_pacer
+    from pacegym.agents.export.verify import record_observations
+
+    probe = load_pacer(path, threads=1)
+    obs = record_observations(probe, scenario, 8, 0, max_rows=50_000)
+    big = np.ascontiguousarray(np.resize(obs, (rows, obs.shape[1])))
+    one = obs[100:101].copy()
+    p1, pn, single = (
+        load_pacer(path, threads=1),
+        load_pacer(path, threads=threads),
+        load_pacer(path),
+    )
+    single.reset(1)
+    p1.reset(rows)
+    pn.reset(rows)
+    t_one = _interleaved({"1": lambda: single(one)}, repeats, inner=2000)["1"]
+    t_big = _interleaved({"1": lambda: p1(big), "n": lambda: pn(big)}, repeats, inner=1)
+    kind = probe.manifest["policy"]["kind"]
+    print(f"{path} ({kind}), {scenario} observations, medians of {repeats} interleaved rounds")
+    print("| batch | path | median |\n|---|---|---:|")
+    print(f"| 1 campaign | numpy pacer | {t_one * 1e6:.1f} µs |")
+    print(f"| {rows:,} campaigns | numpy pacer (1 thread) | {t_big['1']:.3f} s |")
+    print(f"| {rows:,} campaigns | numpy pacer ({threads} threads) | {t_big['n']:.3f} s |")
 
 
 if __name__ == "__main__":
