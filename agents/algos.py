@@ -101,10 +101,10 @@ def check_agent(agent: AgentSettings) -> type[BaseAlgorithm]:
 
 
 def make_env(
-    scenario: Any, agent: AgentSettings, n_envs: int, seed: int
+    scenario: Any, agent: AgentSettings, n_envs: int, seed: int, reward_scale: str = "none"
 ) -> tuple[VecEnv, PacingVecEnv]:
     """The (possibly residual, normalised) training env and its inner ``PacingVecEnv``."""
-    pacing = PacingVecEnv(scenario, n_envs=n_envs, seed=seed)
+    pacing = PacingVecEnv(scenario, n_envs=n_envs, seed=seed, reward_scale=reward_scale)
     return wrap_env(pacing, agent), pacing
 
 

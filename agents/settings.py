@@ -35,6 +35,9 @@ from typing import Any, ClassVar, TypeVar
 
 SELECT = ("best", "last")
 """``train.select``: the best model on the validation seeds, or the last one."""
+REWARD_SCALES = ("none", "flight")
+"""``train.reward_scale``: the env's reward as is, or times the campaign's flight ticks /
+``agents.vec_env.REFERENCE_TICKS`` (every tick of every flight length weighs alike)."""
 
 
 class AgentConfigError(ValueError):
@@ -209,6 +212,9 @@ class TrainSettings:
     # [decades] per scale-like key (envs.mixture.JITTERABLE): each scenario's value v becomes
     # the per-episode range [v / 10**d, v * 10**d]; {"traffic.base_rate": 0.3}
     jitter: dict[str, Any] = field(default_factory=dict)
+    # training reward: "none" (the env's: the score's per-tick terms) or "flight" (times the
+    # flight's ticks / 240, so a 3-day flight's ticks weigh as much as a 1-hour flight's)
+    reward_scale: str = "none"
 
     RANGES: ClassVar[dict[str, Range]] = {
         "total_timesteps": Range(1, 1e12, integer=True),
@@ -226,6 +232,10 @@ class TrainSettings:
         check_fields(self)
         if self.select not in SELECT:
             raise AgentConfigError(f"train.select = {self.select!r}: allowed {list(SELECT)}")
+        if self.reward_scale not in REWARD_SCALES:
+            raise AgentConfigError(
+                f"train.reward_scale = {self.reward_scale!r}: allowed {list(REWARD_SCALES)}"
+            )
         if not DEVICE.fullmatch(str(self.device)):
             raise AgentConfigError(
                 f"train.device = {self.device!r}: allowed cpu, cuda, cuda:<n>, mps or auto"

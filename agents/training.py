@@ -168,7 +168,9 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
             f"campaign each; allowed train.n_envs >= {len(sc)}"
         )
     evaluation_scenarios(scenario, train)
-    env, _ = make_env(sc if train.scenarios else sc[0], agent, train.n_envs, train.seed)
+    env, _ = make_env(
+        sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale
+    )
     build_model(agent, env, train.seed, train.device)
     if train.resume:
         check_resume(sc, agent, train)
@@ -195,7 +197,7 @@ def train_agent(
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
-    env, _pacing = make_env(train_sc, agent, train.n_envs, seed)
+    env, _pacing = make_env(train_sc, agent, train.n_envs, seed, train.reward_scale)
     resumed_from = None
     state: dict[str, Any] = {}
     if train.resume:

@@ -23,6 +23,9 @@ from pacegym.envs.pacing_env import action_space, observation_space
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.vector import NOT_RESET, EpisodeSeeder, batch_throttle, campaign_seeds
 
+REFERENCE_TICKS = 240
+"""[ticks] flight length whose reward ``reward_scale="flight"`` leaves unchanged (1 hour)."""
+
 
 class PacingVecEnv(VecEnv):
     """``n_envs`` campaigns of one scenario for SB3 algorithms.
@@ -34,7 +37,10 @@ class PacingVecEnv(VecEnv):
     first and ``scenarios`` all of them. Stepping before the first ``reset`` raises
     ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
     raise ``ValueError``, as ``PacingEnv`` does. The reward is the env's own: the per-step terms
-    of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score.
+    of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score. With
+    ``reward_scale="flight"`` (training only) each campaign's reward is multiplied by its
+    flight's ticks / ``REFERENCE_TICKS``: a tick of a 3-day flight then carries as much
+    reward as a tick of a 1-hour one (``episode["r"]`` is scaled alike; ``metrics`` not).
     """
 
     render_mode: str | None = None
@@ -44,7 +50,11 @@ class PacingVecEnv(VecEnv):
         scenario: str | ScenarioParams | dict | list | tuple = "live_commerce",
         n_envs: int = 1,
         seed: int | None = None,
+        reward_scale: str = "none",
     ) -> None:
+        if reward_scale not in ("none", "flight"):
+            raise ValueError(f"reward_scale = {reward_scale!r}: allowed ['none', 'flight']")
+        self.reward_scale = reward_scale
         if isinstance(scenario, list | tuple):
             self.core: PacingCore | CoreMixture = CoreMixture(scenario, n_envs)
             self.scenarios: tuple[ScenarioParams, ...] = self.core.scenarios
@@ -97,6 +107,8 @@ class PacingVecEnv(VecEnv):
             invalid = ~np.isfinite(throttle)
         res = self.core.step(throttle)
         raw = res.reward  # the env's reward: the score's terms (envs.metrics, SCORE_KEY)
+        if self.reward_scale == "flight":
+            raw = raw * (self.core.flight_ticks / REFERENCE_TICKS)
         reward = raw.astype(np.float32)
         dones = res.finished.copy()
         self._ep_return += raw

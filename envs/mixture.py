@@ -150,6 +150,10 @@ class CoreMixture:
     def done(self) -> np.ndarray:
         return np.concatenate([c.done for c in self.cores])
 
+    @property
+    def flight_ticks(self) -> np.ndarray:
+        return np.concatenate([c.flight_ticks for c in self.cores])
+
     def metrics(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """``PacingCore.metrics`` of global ``rows`` (in that order), each by its own score."""
         r = np.arange(self.n) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)

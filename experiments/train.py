@@ -178,7 +178,17 @@ def resumed_config(
     return saved["scenario"], saved["agent"], saved.get("train") or {}
 
 
-RUN_STATE_KEYS = ("n_envs", "seed", "randomize", "eval_seed", "device", "torch_threads")
+RUN_STATE_KEYS = (
+    "n_envs",
+    "seed",
+    "randomize",
+    "scenarios",
+    "jitter",
+    "reward_scale",
+    "eval_seed",
+    "device",
+    "torch_threads",
+)
 """``train`` settings that shape a run's state: a resume keeps the run's own; the others
 (budget, evaluation and checkpoint frequency, selection, progress bar) may change."""
 

@@ -106,3 +106,25 @@ def test_scale_free_input_does_not_change_with_the_budget():
     )
     for name in ("time_elapsed", "plan", "capacity_log10"):
         assert abs(a[:, OBS_INDEX[name]].mean() - b[:, OBS_INDEX[name]].mean()) < 0.35
+
+
+def test_flight_reward_scale_weighs_every_tick_alike_and_leaves_metrics():
+    from pacegym.agents.vec_env import REFERENCE_TICKS
+
+    scs = ["live_commerce", "daily_budget"]
+    plain = PacingVecEnv(scs, 4, seed=3)
+    scaled = PacingVecEnv(scs, 4, seed=3, reward_scale="flight")
+    plain.reset(), scaled.reset()
+    ticks = scaled.core.flight_ticks
+    assert ticks[2] == 5760 and ticks[0] < 600  # a daily and a live-commerce flight
+    act = np.full((4, 1), 0.3, dtype=np.float32)
+    for _ in range(30):
+        _, r0, _, _ = plain.step(act)
+        _, r1, _, _ = scaled.step(act)
+        np.testing.assert_allclose(r1, r0 * ticks / REFERENCE_TICKS, rtol=1e-6)
+    with pytest.raises(ValueError, match="reward_scale"):
+        PacingVecEnv("live_commerce", 1, reward_scale="episode")
+    with pytest.raises(AgentConfigError, match=r"train\.reward_scale = 'x'"):
+        from pacegym.agents.settings import TrainSettings
+
+        TrainSettings(reward_scale="x")
