@@ -9,7 +9,8 @@ the suite's hard cases in ``conf/scenario/suite/``) the app runs, on the same ep
 (common random numbers): the tuned baselines of the scenario (its own set
 ``conf/controller/<scenario>/`` when there is one, else the set of the preset it varies,
 ``baselines_from``), every agent of ``benchmark.agents``, the naive ``reference`` and the
-clairvoyant ``oracle``. Each row gets its normalised score (0 reference, 100 oracle),
+clairvoyant ``oracle``; ``benchmark.controllers`` adds controller configs that run unchanged
+on every scenario, ranked like agents (the generalist's base). Each row gets its normalised score (0 reference, 100 oracle),
 its regret to the oracle (paired CIs; ``baselines.normalise``), delivery, waste and
 off-plan share (misplaced + burst), through the same leaderboard code as
 ``pacegym-compare``. Short flights run ``episodes_short`` episodes, flights of
@@ -17,7 +18,8 @@ off-plan share (misplaced + burst), through the same leaderboard code as
 
 Writes to the run dir: ``benchmark.json`` (every scenario's leaderboard document plus the
 summary), ``benchmark.md`` (scenario x policy table, the summary row: mean normalised
-score over the suite) and ``benchmark.png``; with tracking, one parent MLflow run
+score over the suite; each agent against each scenario's best tuned baseline,
+``verdicts``) and ``benchmark.png``; with tracking, one parent MLflow run
 (``run_type=benchmark``) with per-scenario metrics and the files as artifacts. Oracle
 solver failures are counted per scenario and excluded from the normalisation, never
 hidden.
@@ -49,6 +51,7 @@ from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.config import SEED_LIMITS, TrackingConfig, check_ints, schema
 from pacegym.experiments.hydra_app import hydra_app
+from pacegym.resources import find_config
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +68,9 @@ class BenchmarkConfig:
     only: list[str] = field(default_factory=list)  # run these suite scenarios only (all: [])
     baselines: list[str] = field(default_factory=lambda: ["*_tuned"])  # controller globs
     agents: list[str] = field(default_factory=list)  # model dirs (with agent.json)
+    # controller configs that run unchanged on every scenario, ranked like agents (one
+    # policy for the whole suite, e.g. the generalist's base, generalist/pid_tuned)
+    controllers: list[str] = field(default_factory=list)
     episodes_short: int = 200  # [episodes] per policy on flights shorter than long_flight_min
     episodes_long: int = 50  # [episodes] per policy on flights of long_flight_min or more
     long_flight_min: float = 1440.0  # [min]
@@ -136,6 +142,17 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
         ctrls = [(n, s, p, from_spec(s)) for n, s, p in _policies(e, sc, list(b.baselines))]
         plans.append((str(e.scenario), sc, episodes, ctrls))
     agents = []
+    for c in b.controllers:
+        from pacegym.baselines.factory import load_controller_yaml
+
+        path = find_config("controller", str(c))
+        if path is None:
+            raise ValueError(f"benchmark.controllers entry {str(c)!r}: no such controller config")
+        ctrl = load_controller_yaml(path)
+        label = str(c).replace("/", ".")
+        agents.append(
+            (label, ctrl.kind, path, lambda p, name: _named(load_controller_yaml(p), name))
+        )
     if b.agents:
         from pacegym.agents.policy import load_controller
 
@@ -173,7 +190,8 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
                 pbar.set_postfix_str(f"{sc.name}: {name}")
                 roll = run_episodes(load(md, name), sc, episodes, int(b.seed), int(b.batch_size))
                 pbar.update(episodes)
-                rows.append(lb.Entry(name, "agent", algo, roll, {"model_dir": str(md.resolve())}))
+                src = {"model_dir": str(md.resolve())} if md.is_dir() else {"config": str(md)}
+                rows.append(lb.Entry(name, "agent", algo, roll, src))
             built, best = lb.build(rows, lb.PRIMARY, int(b.n_boot), float(b.level))
             for r in built:
                 r["waste"] = r["wasted_post_end"] + r["wasted_over_budget"]
@@ -219,6 +237,11 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
             for f in ("benchmark.json", "benchmark.md", "benchmark.png"):
                 tracking.log_artifact(out / f)
     return result
+
+
+def _named(ctrl: Any, name: str) -> Any:
+    ctrl.name = name
+    return ctrl
 
 
 def _slug(s: str) -> str:

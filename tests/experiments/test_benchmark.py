@@ -170,3 +170,28 @@ def test_verdicts_apply_the_generalists_tests():
     md = "\n".join(benchmark._verdict_lines({"gen": v}))
     assert "| b | pid_tuned | 95.0 | 94.0 | -1.0 [-2.0, -0.1] | yes | worse |" in md
     assert "never worse than the best tuned baseline: not met" in md
+
+
+def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_path):
+    cfg = _cfg(
+        "benchmark",
+        [
+            "benchmark.only=[suite/small_budget]",
+            "benchmark.episodes_short=6",
+            "benchmark.n_boot=200",
+            "benchmark.controllers=[generalist/pid_tuned]",
+            "tracking=off",
+        ],
+    )
+    result = benchmark.run_suite(cfg, tmp_path / "run")
+    rows = {r["name"]: r for r in result["scenarios"]["suite/small_budget"]["rows"]}
+    assert rows["generalist.pid_tuned"]["type"] == "agent"
+    v = result["summary"]["agents"]["generalist.pid_tuned"]
+    assert set(v["scenarios"]) == {"suite/small_budget"}
+    assert (
+        "generalist.pid_tuned against each scenario's best tuned baseline"
+        in (tmp_path / "run" / "benchmark.md").read_text()
+    )
+    bad = _cfg("benchmark", ["benchmark.controllers=[nowhere]", "tracking=off"])
+    with pytest.raises(ValueError, match=r"benchmark\.controllers entry 'nowhere'"):
+        benchmark.run_suite(bad, tmp_path / "bad")
