@@ -72,6 +72,20 @@ def _difference_stat(
         return np.where(span > 0, 100.0 * (p.mean(axis=axis) - b.mean(axis=axis)) / span, np.nan)
 
 
+def _paired(
+    where: str, oracle_failed: np.ndarray | None, *scores: np.ndarray
+) -> tuple[list[np.ndarray], int]:
+    """Per-episode ``scores`` as float64 vectors of one length (``ValueError`` naming
+    ``where`` otherwise), the episodes where ``oracle_failed`` dropped; and how many."""
+    arrs = [np.asarray(x, dtype=np.float64).reshape(-1) for x in scores]
+    if len({a.shape for a in arrs}) != 1:
+        raise ValueError(f"{where} needs the same episodes: {[len(a) for a in arrs]}")
+    if oracle_failed is None:
+        return arrs, 0
+    keep = ~np.asarray(oracle_failed, dtype=bool)
+    return [a[keep] for a in arrs], int((~keep).sum())
+
+
 def normalised_difference(
     policy: np.ndarray,
     baseline: np.ndarray,
@@ -86,14 +100,7 @@ def normalised_difference(
     points, ``100 (mean p - mean b) / (mean oracle - mean reference)``, over the same
     episodes; the CI resamples all four together (paired). Episodes where ``oracle_failed``
     are excluded, as in ``normalise``; NaN when none is left."""
-    arrs = [
-        np.asarray(x, dtype=np.float64).reshape(-1) for x in (policy, baseline, reference, oracle)
-    ]
-    if len({a.shape for a in arrs}) != 1:
-        raise ValueError(f"normalised_difference needs the same episodes: {[len(a) for a in arrs]}")
-    if oracle_failed is not None:
-        keep = ~np.asarray(oracle_failed, dtype=bool)
-        arrs = [a[keep] for a in arrs]
+    arrs, _ = _paired("normalised_difference", oracle_failed, policy, baseline, reference, oracle)
     if arrs[0].size == 0:
         return float("nan"), float("nan"), float("nan")
     lo, hi = percentile_interval(tuple(arrs), _difference_stat, n_boot, seed, level, paired=True)
@@ -112,14 +119,7 @@ def normalise(
 ) -> NormalisedScores:
     """Regret and normalised score of per-episode scores ``policy`` (same episodes as
     ``reference`` and ``oracle``), episodes where ``oracle_failed`` excluded."""
-    p, r, o = (np.asarray(x, dtype=np.float64).reshape(-1) for x in (policy, reference, oracle))
-    if not (p.shape == r.shape == o.shape):
-        raise ValueError(
-            f"normalise needs the same episodes: {p.shape[0]}, {r.shape[0]}, {o.shape[0]}"
-        )
-    keep = np.ones(p.shape, dtype=bool) if oracle_failed is None else ~np.asarray(oracle_failed)
-    excluded = int((~keep).sum())
-    p, r, o = p[keep], r[keep], o[keep]
+    (p, r, o), excluded = _paired("normalise", oracle_failed, policy, reference, oracle)
     if p.size == 0:
         nan = float("nan")
         return NormalisedScores(nan, (nan, nan), nan, (nan, nan), 0, excluded)

@@ -110,26 +110,14 @@ def build(
             row["significant"] = bool(lo > 0.0 or hi < 0.0)
         if scaled:
             assert oracle is not None and reference is not None
-            ns = normalise(
-                e.rollout.metrics[primary],
-                reference.rollout.metrics[primary],
-                oracle.rollout.metrics[primary],
-                oracle.rollout.failed,
-                n_boot=n_boot,
-                seed=0,
-                level=level,
-            )
-            row.update(ns.as_dict())
+            yard = (reference.rollout.metrics[primary], oracle.rollout.metrics[primary])
+            boot = {"n_boot": n_boot, "seed": 0, "level": level}
+            score = e.rollout.metrics[primary]
+            row.update(normalise(score, *yard, oracle.rollout.failed, **boot).as_dict())
             if best is not None:
+                best_score = best.rollout.metrics[primary]
                 d, lo, hi = normalised_difference(
-                    e.rollout.metrics[primary],
-                    best.rollout.metrics[primary],
-                    reference.rollout.metrics[primary],
-                    oracle.rollout.metrics[primary],
-                    oracle.rollout.failed,
-                    n_boot=n_boot,
-                    seed=0,
-                    level=level,
+                    score, best_score, *yard, oracle.rollout.failed, **boot
                 )
                 row["normalised_diff_vs_best_baseline"] = d
                 row["normalised_diff_vs_best_baseline_ci"] = [lo, hi]
