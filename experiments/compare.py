@@ -42,7 +42,7 @@ from pacegym import progress
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
-from pacegym.envs.scenarios import resolve
+from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
@@ -251,6 +251,7 @@ def compare(
             int(c.n_boot),
             float(c.level),
             parent.info.run_id if parent is not None else None,
+            to_dict(scenario),
         )
         (out / "leaderboard.json").write_text(json.dumps(doc, indent=2))
         md_text = lb.markdown(doc)

@@ -4,6 +4,7 @@
 
     {
       "scenario": "live_commerce",          # scenario name
+      "scenario_config": {...},             # the whole scenario (what an export re-runs)
       "episodes": 512, "seed": 2000000,      # test episodes i = 0..episodes-1 use the
                                              # seeds of PacingEnv.reset(seed=seed + i)
       "level": 0.95, "n_boot": 2000,
@@ -176,10 +177,14 @@ def document(
     n_boot: int,
     level: float,
     mlflow_run_id: str | None,
+    scenario_config: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``leaderboard.json`` document (module docstring)."""
+    """The ``leaderboard.json`` document (module docstring). ``scenario_config``: the whole
+    scenario as plain data, so a reader can rebuild it (a suite scenario's name alone,
+    ``plentiful_traffic``, is not a config it can look up)."""
     return {
         "scenario": scenario,
+        "scenario_config": dict(scenario_config) if scenario_config is not None else None,
         "episodes": episodes,
         "seed": seed,
         "level": level,

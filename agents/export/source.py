@@ -84,7 +84,9 @@ def from_leaderboard(path: str | Path) -> Source:
     chosen = {
         "leaderboard": str(p.resolve()),
         "name": winner["name"],
-        "scenario": board.get("scenario", row.get("scenario")),
+        # the whole scenario where the leaderboard has it (a suite scenario's name is not a
+        # config name), else its name
+        "scenario": board.get("scenario_config") or board.get("scenario", row.get("scenario")),
         "seed": board.get("seed", row.get("seed")),
         "episodes": board.get("episodes", row.get("episodes")),
         "metrics": row_metrics(row) or row_metrics(winner),

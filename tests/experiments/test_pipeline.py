@@ -70,3 +70,27 @@ def test_pipeline_tiny(tmp_path, monkeypatch):
     assert SCORE_KEY in train.data.metrics and "train/value_loss" in train.data.metrics
     exp = mlflow.get_experiment(parent.info.experiment_id)
     assert exp.tags["mlflow.experimentKind"] == "custom_model_development"
+
+
+@pytest.mark.slow
+def test_pipeline_on_a_suite_scenario_exports_with_metric_parity(tmp_path, monkeypatch):
+    """A suite scenario's name (small_budget) is not a config name: the leaderboard keeps the
+    whole scenario, so the export re-runs it and checks the metrics on the same seeds."""
+    monkeypatch.chdir(tmp_path)
+    overrides = [
+        "tracking=off",
+        "scenario=suite/small_budget",
+        "pipeline.train=false",
+        "compare.baselines=[pid_tuned,on_off_tuned]",
+        "compare.episodes=8",
+        "compare.n_boot=100",
+        "compare.discover_agents=false",
+    ]
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("pipeline", overrides)
+        pipeline(cfg, tmp_path / "run")
+    board = json.loads((tmp_path / "run" / "compare" / "leaderboard.json").read_text())
+    assert board["scenario"] == "small_budget"
+    assert board["scenario_config"]["money"]["budget"] == 1000.0
+    report = json.loads((tmp_path / "run" / "pacer" / "verification.json").read_text())
+    assert report["metric_parity"]["checked"] and report["metric_parity"]["max_abs_diff"] < 1e-9
