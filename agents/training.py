@@ -37,7 +37,7 @@ from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettin
 from pacegym.envs.core import RANDOMIZABLE
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.mixture import jittered
-from pacegym.envs.params import ScenarioParams
+from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, to_dict
 
 
@@ -89,14 +89,24 @@ def training_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioPara
     """The scenarios the training campaigns run: ``train.scenarios`` (domain randomisation,
     ``envs.mixture``) or the run's ``scenario``, each with ``train.randomize`` ranges and
     ``train.jitter`` applied. Errors name the key (``ScenarioError``)."""
-    names = list(train.scenarios) or [scenario]
-    return [jittered(randomised_scenario(resolve(s), train.randomize), train.jitter) for s in names]
+    return [
+        jittered(randomised_scenario(sc, train.randomize), train.jitter)
+        for sc in evaluation_scenarios(scenario, train)
+    ]
 
 
 def evaluation_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioParams]:
     """The scenarios validation episodes run (model selection): ``train.scenarios`` as given
     (no ranges, no jitter), or the run's ``scenario``."""
-    return [resolve(s) for s in (list(train.scenarios) or [scenario])]
+    if not train.scenarios:
+        return [resolve(scenario)]
+    out = []
+    for i, name in enumerate(train.scenarios):
+        try:
+            out.append(resolve(name))
+        except ScenarioError as exc:
+            raise AgentConfigError(f"train.scenarios[{i}] = {name!r}: {exc}") from None
+    return out
 
 
 def check_resume(

@@ -68,6 +68,10 @@ CASES: tuple[Case, ...] = (
     _c("train", "agent.algo=nope", "agent.algo = 'nope'"),
     _c("train", "agent.clip_obs=0", "agent.clip_obs"),
     _c("train", "train.resume=nowhere", "train.resume = 'nowhere'"),
+    _c("train", "train.scenarios=[live_commerce,nowhere]", "train.scenarios[1] = 'nowhere'"),
+    _c("train", "+train.jitter={serving.fill_rate:0.1}", "train.jitter.serving.fill_rate"),
+    _c("train", "agent.features=[budget]", "agent.features[0] = 'budget'"),
+    _c("train", "train.reward_scale=episode", "train.reward_scale = 'episode'"),
     _c(
         "train",
         "train.device=tpu train.total_timesteps=256",
@@ -96,6 +100,7 @@ CASES: tuple[Case, ...] = (
     _c("benchmark", "benchmark.episodes_short=0", "benchmark.episodes_short = 0"),
     _c("benchmark", "benchmark.foo=1", "benchmark.foo"),
     _c("benchmark", "benchmark.agents=[nowhere]", "benchmark.agents"),
+    _c("benchmark", "benchmark.controllers=[nowhere]", "benchmark.controllers"),
     _c("benchmark", "benchmark.long_flight_min=nan", "benchmark.long_flight_min"),
     # pacegym-pipeline (Hydra, torch)
     _c("pipeline", "pipeline.train=maybe", "pipeline.train = 'maybe'"),
@@ -160,6 +165,8 @@ CASES: tuple[Case, ...] = (
     _c("tune", "--kinds nope", "--kinds"),
     _c("tune", "--train-seed -1", "--train-seed"),
     _c("tune", "--test-seed 100000", "--train-seed"),
+    _c("tune", "--scenario live_commerce daily_budget", "--name"),
+    _c("tune", "--fix plan=nowhere --kinds pid", "--fix"),
     # pacegym-sweep (argparse + Hydra compose, Ray)
     _c("sweep", "--num-cpus 0", "--num-cpus"),
     _c("sweep", "--cpus-per-trial 0", "--cpus-per-trial"),
