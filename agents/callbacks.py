@@ -43,7 +43,8 @@ class TrainingCallback(BaseCallback):
     - every ``train.eval_freq`` env-steps and at the end: ``eval/<metric>`` over
       ``train.eval_episodes`` episodes seeded from ``train.eval_seed`` (held out from
       training), split evenly over the scenarios when ``scenario`` is a list (then also
-      ``eval/<scenario>/pacing_score_v2``); the best ``eval/pacing_score_v2`` model is saved to ``<run_dir>/best_model``;
+      ``eval/<scenario>/pacing_score_v2``); the best ``eval/pacing_score_v2`` model is
+      saved to ``<run_dir>/best_model``;
     - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
     - stops training once ``train.max_seconds`` (> 0) have passed.
     """

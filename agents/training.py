@@ -177,7 +177,6 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
             f"train.n_envs = {train.n_envs}: {len(sc)} train.scenarios need at least one "
             f"campaign each; allowed train.n_envs >= {len(sc)}"
         )
-    evaluation_scenarios(scenario, train)
     env, _ = make_env(
         sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale
     )

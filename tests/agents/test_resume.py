@@ -7,7 +7,12 @@ import torch
 
 from pacegym.agents.algos import algo_class
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
-from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
+from pacegym.agents.settings import (
+    AgentConfigError,
+    AgentSettings,
+    ResidualSettings,
+    TrainSettings,
+)
 from pacegym.agents.training import train_agent, validate
 
 HP = {
@@ -132,3 +137,45 @@ def test_a_resume_that_does_not_match_its_checkpoint_is_refused_before_any_work(
             call()
         assert "\n" not in str(info.value)
     assert not (tmp_path / "resumed").exists()
+
+
+def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path):
+    """train.scenarios, train.jitter, agent.features and the flight-scaled reward: the
+    checkpoint holds the mixture's cores, and the resumed run equals the uninterrupted one."""
+    agent = AgentSettings(
+        name="gen",
+        net_arch=[16],
+        hyperparams=HP["ppo"],
+        normalize_reward=True,
+        features=["time_elapsed", "plan", "plan_error", "reported_spend", "in_flight"],
+        residual=ResidualSettings(
+            enabled=True, base={"kind": "pid", "params": {"plan": "observed"}}
+        ),
+    )
+    base = TrainSettings(
+        n_envs=8,
+        seed=5,
+        eval_freq=0,
+        eval_episodes=4,
+        checkpoint_freq=128,
+        progress_bar=False,
+        scenarios=["live_commerce", "suite/small_budget"],
+        jitter={"traffic.base_rate": 0.3},
+        reward_scale="flight",
+    )
+    full = train_agent("live_commerce", agent, replace(base, total_timesteps=512), tmp_path / "f")
+    train_agent("live_commerce", agent, replace(base, total_timesteps=256), tmp_path / "c")
+    resumed = train_agent(
+        "live_commerce",
+        agent,
+        replace(base, total_timesteps=512, resume=str(tmp_path / "c")),
+        tmp_path / "r",
+    )
+    a = algo_class("ppo").load(full.last_model_dir / "model.zip").policy.state_dict()
+    b = algo_class("ppo").load(resumed.last_model_dir / "model.zip").policy.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    other = replace(
+        base, total_timesteps=512, resume=str(tmp_path / "c"), scenarios=["live_commerce"]
+    )
+    with pytest.raises(AgentConfigError, match=r"differs from the checkpoint's"):
+        validate("live_commerce", agent, other)
