@@ -86,3 +86,11 @@ def test_jitter_widens_scale_keys_by_a_factor():
 def test_bad_jitter_is_refused_by_key(jitter, key):
     with pytest.raises(ScenarioError, match=f"train.jitter.{key}"):
         jittered(resolve("live_commerce"), jitter)
+
+
+def test_every_jitterable_key_is_randomisable():
+    """A jitter turns a value into a per-episode range, which only randomisable keys take."""
+    from pacegym.envs.layout import RANDOMIZABLE
+    from pacegym.envs.mixture import JITTERABLE
+
+    assert set(JITTERABLE) <= set(RANDOMIZABLE)
