@@ -22,7 +22,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
-from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.progress import bar
 
@@ -164,16 +164,12 @@ class TrainingCallback(BaseCallback):
         step = self.model.num_timesteps
         ctrl = controller_from_model(self.model, self.vecnorm, self.agent)
         scenarios = self.scenario if isinstance(self.scenario, list) else [self.scenario]
-        per = -(-self.eval_episodes // len(scenarios))  # each scenario equally often
-        metrics: dict[str, list[np.ndarray]] = {}
+        rolls = run_split(ctrl, scenarios, self.eval_episodes, self.eval_seed)
+        means = {k: float(np.mean(v)) for k, v in joined_metrics(rolls).items()}
         logged: dict[str, float] = {}
-        for sc in scenarios:
-            roll = run_episodes(ctrl, sc, per, seed=self.eval_seed)
-            for k, v in roll.metrics.items():
-                metrics.setdefault(k, []).append(np.asarray(v))
-            if len(scenarios) > 1:
+        if len(scenarios) > 1:
+            for sc, roll in zip(scenarios, rolls, strict=True):
                 logged[f"eval/{sc.name}/{SCORE_KEY}"] = float(np.mean(roll.metrics[SCORE_KEY]))
-        means = {k: float(np.mean(np.concatenate(v))) for k, v in metrics.items()}
         self.history.append({"step": float(step), **means})
         self.log_fn({**{f"eval/{k}": v for k, v in means.items()}, **logged}, step)
         self.last_eval = step

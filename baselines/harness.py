@@ -8,6 +8,7 @@ can be replayed in the single env.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -52,6 +53,25 @@ class Rollout:
     metrics: dict[str, np.ndarray]
     traces: dict[str, np.ndarray] = field(default_factory=dict)
     failed: np.ndarray | None = None  # (episodes,) bool: a Clairvoyant's solver failed
+
+
+def run_split(
+    controller: Controller,
+    scenarios: Sequence[str | ScenarioParams | dict],
+    episodes: int,
+    seed: int = 0,
+    batch_size: int = BATCH_SIZE,
+) -> list[Rollout]:
+    """``run_episodes`` on each of ``scenarios`` with ``ceil(episodes / k)`` episodes each,
+    seeded alike, one ``Rollout`` per scenario in order: a mean over all of them weighs
+    every scenario equally (validation and tuning over a suite)."""
+    per = -(-episodes // len(scenarios))
+    return [run_episodes(controller, sc, per, seed, batch_size) for sc in scenarios]
+
+
+def joined_metrics(rollouts: Sequence[Rollout]) -> dict[str, np.ndarray]:
+    """The per-episode metrics of ``rollouts`` concatenated in order."""
+    return {k: np.concatenate([r.metrics[k] for r in rollouts]) for k in rollouts[0].metrics}
 
 
 def run_episodes(

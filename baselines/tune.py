@@ -12,10 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from pacegym.baselines.factory import build_controller
-from pacegym.baselines.harness import Rollout, run_episodes
+from pacegym.baselines.harness import Rollout, joined_metrics, run_episodes, run_split
 from pacegym.envs.params import ScenarioParams
 
 
@@ -108,12 +106,11 @@ def rollout(
     Several scenarios share ``episodes`` evenly (``ceil(episodes / k)`` each, the same seeds
     in each), metrics concatenated in scenario order, so the mean weighs them equally.
     """
+    ctrl = build_controller(kind, **dict(params))
     if isinstance(scenario, str | ScenarioParams):
-        return run_episodes(build_controller(kind, **dict(params)), scenario, episodes, seed)
-    per = -(-episodes // len(scenario))
-    parts = [rollout(kind, params, sc, per, seed) for sc in scenario]
-    metrics = {k: np.concatenate([p.metrics[k] for p in parts]) for k in parts[0].metrics}
-    return Rollout(parts[0].name, metrics)
+        return run_episodes(ctrl, scenario, episodes, seed)
+    parts = run_split(ctrl, scenario, episodes, seed)
+    return Rollout(parts[0].name, joined_metrics(parts))
 
 
 def check_seeds(train_seed: int, train_episodes: int, test_seed: int, test_episodes: int) -> None:

@@ -141,7 +141,8 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
         episodes = int(b.episodes_long if long else b.episodes_short)
         ctrls = [(n, s, p, from_spec(s)) for n, s, p in _policies(e, sc, list(b.baselines))]
         plans.append((str(e.scenario), sc, episodes, ctrls))
-    agents = []
+    # (row name, kind, source path, controller): loaded once, reset by every rollout
+    agents: list[tuple[str, str, Path, Any]] = []
     for c in b.controllers:
         from pacegym.baselines.factory import load_controller_yaml
 
@@ -149,10 +150,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
         if path is None:
             raise ValueError(f"benchmark.controllers entry {str(c)!r}: no such controller config")
         ctrl = load_controller_yaml(path)
-        label = str(c).replace("/", ".")
-        agents.append(
-            (label, ctrl.kind, path, lambda p, name: _named(load_controller_yaml(p), name))
-        )
+        agents.append((str(c).replace("/", "."), ctrl.kind, path, ctrl))
     if b.agents:
         from pacegym.agents.policy import load_controller
 
@@ -162,7 +160,8 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
             if not (md / "agent.json").is_file():
                 raise ValueError(f"benchmark.agents entry {str(a)!r}: no agent.json in it")
             meta = json.loads((md / "agent.json").read_text())
-            agents.append((str(meta["name"]), str(meta["algo"]), md, load_controller))
+            name = str(meta["name"])
+            agents.append((name, str(meta["algo"]), md, load_controller(md, name)))
     out.mkdir(parents=True, exist_ok=True)
     total = sum(ep * (len(c) + len(agents)) for _, _, ep, c in plans)
     docs: dict[str, Any] = {}
@@ -186,9 +185,9 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
                     failures = int(getattr(ctrl, "failures", 0))
                 src = {"controller": spec, "config": str(path)}
                 rows.append(lb.Entry(name, role, kind, roll, src))
-            for name, algo, md, load in agents:
+            for name, algo, md, agent in agents:
                 pbar.set_postfix_str(f"{sc.name}: {name}")
-                roll = run_episodes(load(md, name), sc, episodes, int(b.seed), int(b.batch_size))
+                roll = run_episodes(agent, sc, episodes, int(b.seed), int(b.batch_size))
                 pbar.update(episodes)
                 src = {"model_dir": str(md.resolve())} if md.is_dir() else {"config": str(md)}
                 rows.append(lb.Entry(name, "agent", algo, roll, src))
@@ -237,11 +236,6 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
             for f in ("benchmark.json", "benchmark.md", "benchmark.png"):
                 tracking.log_artifact(out / f)
     return result
-
-
-def _named(ctrl: Any, name: str) -> Any:
-    ctrl.name = name
-    return ctrl
 
 
 def _slug(s: str) -> str:

@@ -52,7 +52,7 @@ from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.training import TrainResult, evaluation_scenarios, train_agent, validate
 from pacegym.baselines.factory import from_spec, load_controller_yaml
-from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
@@ -228,9 +228,8 @@ def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -
     same split over ``train.scenarios`` as the agent's, ``agents.callbacks``)."""
     ctrl = reference_controller(agent)
     scenarios = evaluation_scenarios(scenario, train)
-    per = -(-train.eval_episodes // len(scenarios))
-    scores = [run_episodes(ctrl, sc, per, train.eval_seed).metrics[SCORE_KEY] for sc in scenarios]
-    return ctrl.name, float(np.mean(np.concatenate(scores)))
+    rolls = run_split(ctrl, scenarios, train.eval_episodes, train.eval_seed)
+    return ctrl.name, float(np.mean(joined_metrics(rolls)[SCORE_KEY]))
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
