@@ -11,6 +11,7 @@ Every check here runs before any training time is spent.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -101,10 +102,29 @@ def check_agent(agent: AgentSettings) -> type[BaseAlgorithm]:
 
 
 def make_env(
-    scenario: Any, agent: AgentSettings, n_envs: int, seed: int, reward_scale: str = "none"
+    scenario: Any,
+    agent: AgentSettings,
+    n_envs: int,
+    seed: int,
+    reward_scale: str = "none",
+    scenario_weights: Sequence[float] | None = None,
 ) -> tuple[VecEnv, PacingVecEnv]:
-    """The (possibly residual, normalised) training env and its inner ``PacingVecEnv``."""
-    pacing = PacingVecEnv(scenario, n_envs=n_envs, seed=seed, reward_scale=reward_scale)
+    """The (possibly residual, normalised) training env and its inner ``PacingVecEnv``.
+
+    ``reward_scale`` is ``train.reward_scale``: ``"normalised"`` is the env's ``"flight"``
+    with ``scenario_weights`` (``agents.weighting.scenario_weights``, required then).
+    """
+    if reward_scale == "normalised":
+        if scenario_weights is None:
+            raise ValueError("reward_scale = 'normalised' needs scenario_weights")
+        reward_scale = "flight"
+    pacing = PacingVecEnv(
+        scenario,
+        n_envs=n_envs,
+        seed=seed,
+        reward_scale=reward_scale,
+        scenario_weights=scenario_weights,
+    )
     return wrap_env(pacing, agent), pacing
 
 

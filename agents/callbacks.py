@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
+from pacegym.agents.weighting import NORMALISED_KEY, normalised
 from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.progress import bar
@@ -44,7 +45,10 @@ class TrainingCallback(BaseCallback):
       ``train.eval_episodes`` episodes seeded from ``train.eval_seed`` (held out from
       training), split evenly over the scenarios when ``scenario`` is a list (then also
       ``eval/<scenario>/pacing_score_v2``); the best ``eval/pacing_score_v2`` model is
-      saved to ``<run_dir>/best_model``;
+      saved to ``<run_dir>/best_model``. Given ``reference`` (the reference's mean score per
+      scenario on the same episodes, ``agents.weighting``) it also logs
+      ``eval/<scenario>/normalised`` and their mean ``eval/normalised``, and the best
+      ``eval/normalised`` model is kept instead (``select_key``);
     - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
     - stops training once ``train.max_seconds`` (> 0) have passed.
     """
@@ -59,8 +63,11 @@ class TrainingCallback(BaseCallback):
         log_fn: LogFn = _no_log,
         meta: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
+        reference: Sequence[float] | np.ndarray | None = None,
     ) -> None:
         super().__init__()
+        self.reference = None if reference is None else np.asarray(reference, dtype=np.float64)
+        self.select_key = SCORE_KEY if reference is None else NORMALISED_KEY
         self.run_dir = Path(run_dir)
         self.agent = agent
         self.scenario = scenario
@@ -170,18 +177,26 @@ class TrainingCallback(BaseCallback):
         if len(scenarios) > 1:
             for sc, roll in zip(scenarios, rolls, strict=True):
                 logged[f"eval/{sc.name}/{SCORE_KEY}"] = float(np.mean(roll.metrics[SCORE_KEY]))
+        if self.reference is not None:
+            per = [
+                float(normalised(np.mean(roll.metrics[SCORE_KEY]), ref))
+                for roll, ref in zip(rolls, self.reference, strict=True)
+            ]
+            for sc, v in zip(scenarios, per, strict=True):
+                logged[f"eval/{sc.name}/{NORMALISED_KEY}"] = v
+            means[NORMALISED_KEY] = float(np.mean(per))
         self.history.append({"step": float(step), **means})
         self.log_fn({**{f"eval/{k}": v for k, v in means.items()}, **logged}, step)
         self.last_eval = step
-        if means[SCORE_KEY] > self.best:
-            self.best = means[SCORE_KEY]
+        if means[self.select_key] > self.best:
+            self.best = means[self.select_key]
             save_model(
                 self.run_dir / "best_model",
                 self.model,
                 self.agent,
                 self.vecnorm,
                 self.scenario_name,
-                {**self.meta, f"eval_{SCORE_KEY}": self.best, "eval_seed": self.eval_seed},
+                {**self.meta, f"eval_{self.select_key}": self.best, "eval_seed": self.eval_seed},
             )
         return means
 
@@ -190,13 +205,17 @@ class TrainingCallback(BaseCallback):
         return save_checkpoint(self.run_dir, self.model, self.bookkeeping())
 
     def write_history(self, path: str | Path) -> Path:
-        """The evaluation curve as CSV (``step`` then ``METRIC_KEYS``)."""
+        """The evaluation curve as CSV (``step``, ``METRIC_KEYS``, then ``normalised`` when
+        the run selects on it)."""
         p = Path(path)
+        keys = ["step", *METRIC_KEYS]
+        if self.select_key != SCORE_KEY:
+            keys.append(self.select_key)
         with open(p, "w", newline="") as fh:
-            w = csv.DictWriter(fh, fieldnames=["step", *METRIC_KEYS])
+            w = csv.DictWriter(fh, fieldnames=keys)
             w.writeheader()
             for row in self.history:
-                w.writerow({k: row.get(k) for k in ["step", *METRIC_KEYS]})
+                w.writerow({k: row.get(k) for k in keys})
         return p
 
 

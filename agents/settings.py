@@ -35,9 +35,11 @@ from typing import Any, ClassVar, TypeVar
 
 SELECT = ("best", "last")
 """``train.select``: the best model on the validation seeds, or the last one."""
-REWARD_SCALES = ("none", "flight")
-"""``train.reward_scale``: the env's reward as is, or times the campaign's flight ticks /
-``agents.vec_env.REFERENCE_TICKS`` (every tick of every flight length weighs alike)."""
+REWARD_SCALES = ("none", "flight", "normalised")
+"""``train.reward_scale``: the env's reward as is; times the campaign's flight ticks /
+``agents.vec_env.REFERENCE_TICKS`` (every tick of every flight length weighs alike); or
+that times its scenario's weight in normalised points, with the model selected on the mean
+normalised score (``agents.weighting``)."""
 
 
 class AgentConfigError(ValueError):
@@ -212,8 +214,10 @@ class TrainSettings:
     # [decades] per scale-like key (envs.mixture.JITTERABLE): each scenario's value v becomes
     # the per-episode range [v / 10**d, v * 10**d]; {"traffic.base_rate": 0.3}
     jitter: dict[str, Any] = field(default_factory=dict)
-    # training reward: "none" (the env's: the score's per-tick terms) or "flight" (times the
-    # flight's ticks / 240, so a 3-day flight's ticks weigh as much as a 1-hour flight's)
+    # training reward: "none" (the env's: the score's per-tick terms), "flight" (times the
+    # flight's ticks / 240, so a 3-day flight's ticks weigh as much as a 1-hour flight's) or
+    # "normalised" (flight, times 1 / (1 - the reference's score) of the campaign's scenario,
+    # and the model selected on the mean normalised score: agents.weighting)
     reward_scale: str = "none"
 
     RANGES: ClassVar[dict[str, Range]] = {

@@ -34,8 +34,8 @@ from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_l
 from pacegym.agents.checkpoint import AGENT_KEY, latest_checkpoint, load_checkpoint, read_state
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
+from pacegym.agents.weighting import reference_scores, scenario_weights
 from pacegym.envs.core import RANDOMIZABLE
-from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.mixture import jittered
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, to_dict
@@ -177,8 +177,9 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
             f"train.n_envs = {train.n_envs}: {len(sc)} train.scenarios need at least one "
             f"campaign each; allowed train.n_envs >= {len(sc)}"
         )
+    ones = [1.0] * len(sc)  # the weights' values do not matter to the checks
     env, _ = make_env(
-        sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale
+        sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale, ones
     )
     build_model(agent, env, train.seed, train.device)
     if train.resume:
@@ -206,7 +207,11 @@ def train_agent(
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
-    env, _pacing = make_env(train_sc, agent, train.n_envs, seed, train.reward_scale)
+    reference = weights = None
+    if train.reward_scale == "normalised":
+        reference = reference_scores(eval_scs, train.eval_episodes, train.eval_seed)
+        weights = scenario_weights(reference)
+    env, _pacing = make_env(train_sc, agent, train.n_envs, seed, train.reward_scale, weights)
     resumed_from = None
     state: dict[str, Any] = {}
     if train.resume:
@@ -219,7 +224,15 @@ def train_agent(
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(
-        run_dir, agent, eval_scs, name, train, log_fn=log_fn, meta=extra, state=state
+        run_dir,
+        agent,
+        eval_scs,
+        name,
+        train,
+        log_fn=log_fn,
+        meta=extra,
+        state=state,
+        reference=reference,
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
@@ -239,7 +252,7 @@ def train_agent(
     shutil.copytree(chosen, model_dir)
     cb.write_history(run_dir / "eval_history.csv")
     hist = cb.history
-    best_row = max(hist, key=lambda r: r[SCORE_KEY]) if hist else {}
+    best_row = max(hist, key=lambda r: r[cb.select_key]) if hist else {}
     sel = best_row if chosen == best else (hist[-1] if hist else {})
     steps = int(model.num_timesteps) - start
     return TrainResult(

@@ -41,6 +41,8 @@ class PacingVecEnv(VecEnv):
     ``reward_scale="flight"`` (training only) each campaign's reward is multiplied by its
     flight's ticks / ``REFERENCE_TICKS``: a tick of a 3-day flight then carries as much
     reward as a tick of a 1-hour one (``episode["r"]`` is scaled alike; ``metrics`` not).
+    ``scenario_weights`` (one finite number > 0 per scenario, training only) multiplies
+    each campaign's reward by its scenario's weight on top (``agents.weighting``).
     """
 
     render_mode: str | None = None
@@ -51,6 +53,7 @@ class PacingVecEnv(VecEnv):
         n_envs: int = 1,
         seed: int | None = None,
         reward_scale: str = "none",
+        scenario_weights: Sequence[float] | None = None,
     ) -> None:
         if reward_scale not in ("none", "flight"):
             raise ValueError(f"reward_scale = {reward_scale!r}: allowed ['none', 'flight']")
@@ -62,6 +65,16 @@ class PacingVecEnv(VecEnv):
             self.core = PacingCore(scenario, n_envs)
             self.scenarios = (self.core.scenario,)
         self.scenario = self.core.scenario
+        self._weight: np.ndarray | None = None
+        if scenario_weights is not None:
+            w = np.asarray(scenario_weights, dtype=np.float64).reshape(-1)
+            if w.shape[0] != len(self.scenarios) or not np.all(np.isfinite(w) & (w > 0)):
+                raise ValueError(
+                    f"scenario_weights = {list(w)}: allowed one finite number > 0 per "
+                    f"scenario ({len(self.scenarios)})"
+                )
+            block = self.core.block_of if isinstance(self.core, CoreMixture) else 0
+            self._weight = np.broadcast_to(w[block], (n_envs,)).copy()
         super().__init__(n_envs, observation_space(), action_space())
         self._seeder = EpisodeSeeder(n_envs)
         self._all = np.arange(n_envs)
@@ -109,6 +122,8 @@ class PacingVecEnv(VecEnv):
         raw = res.reward  # the env's reward: the score's terms (envs.metrics, SCORE_KEY)
         if self.reward_scale == "flight":
             raw = raw * (self.core.flight_ticks / REFERENCE_TICKS)
+        if self._weight is not None:
+            raw = raw * self._weight
         reward = raw.astype(np.float32)
         dones = res.finished.copy()
         self._ep_return += raw

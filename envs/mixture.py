@@ -164,6 +164,11 @@ class CoreMixture:
                 out[k][pos] = m[k]
         return out
 
+    @property
+    def block_of(self) -> np.ndarray:
+        """The index into ``scenarios`` of every campaign (``(n,)`` int)."""
+        return self._block_of.copy()
+
     def scenario_of(self, rows: np.ndarray) -> list[str]:
         """The scenario name of each of ``rows``."""
         return [self.scenarios[int(i)].name for i in self._block_of[np.asarray(rows)]]

@@ -51,6 +51,7 @@ from omegaconf import DictConfig, OmegaConf
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.training import TrainResult, evaluation_scenarios, train_agent, validate
+from pacegym.agents.weighting import NORMALISED_KEY, normalised, reference_scores
 from pacegym.baselines.factory import from_spec, load_controller_yaml
 from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.envs.metrics import SCORE_KEY
@@ -223,13 +224,23 @@ def reference_controller(agent: AgentSettings) -> Any:
     return load_controller_yaml(REFERENCE)
 
 
-def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -> tuple[str, float]:
-    """``(name, mean score)`` of ``reference_controller`` on the validation episodes (the
-    same split over ``train.scenarios`` as the agent's, ``agents.callbacks``)."""
+def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -> dict[str, Any]:
+    """``name`` and mean ``pacing_score_v2`` of ``reference_controller`` on the validation
+    episodes (the same split over ``train.scenarios`` as the agent's, ``agents.callbacks``),
+    and with ``train.reward_scale: normalised`` its mean ``normalised`` score, the agent's
+    selection key (``agents.weighting``)."""
     ctrl = reference_controller(agent)
     scenarios = evaluation_scenarios(scenario, train)
     rolls = run_split(ctrl, scenarios, train.eval_episodes, train.eval_seed)
-    return ctrl.name, float(np.mean(joined_metrics(rolls)[SCORE_KEY]))
+    out: dict[str, Any] = {
+        "name": ctrl.name,
+        SCORE_KEY: float(np.mean(joined_metrics(rolls)[SCORE_KEY])),
+    }
+    if train.reward_scale == "normalised":
+        zero = reference_scores(scenarios, train.eval_episodes, train.eval_seed)
+        per = [float(np.mean(r.metrics[SCORE_KEY])) for r in rolls]
+        out[NORMALISED_KEY] = float(np.mean(normalised(per, zero)))
+    return out
 
 
 def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
@@ -318,7 +329,8 @@ def _train_tracked(
         log_fn=guard.log_metrics,
         meta={"mlflow_run_id": run_id, "agent_name": agent.name, "session": session},
     )
-    ref_name, ref_score = reference_score(agent, scenario, train_s)
+    ref = reference_score(agent, scenario, train_s)
+    ref_name, ref_score = ref["name"], ref[SCORE_KEY]
     summary = {
         "model_dir": str(result.model_dir.resolve()),
         "num_timesteps": result.num_timesteps,
@@ -330,7 +342,7 @@ def _train_tracked(
         "mlflow_run_id": run_id,
         "tracking": guard.reason or ("ok" if run_id else "off"),
         "eval": result.eval,
-        "reference": {"name": ref_name, SCORE_KEY: ref_score},
+        "reference": ref,
     }
     (out / "train_result.json").write_text(json.dumps(summary, indent=2))
     if run_id is None:
@@ -340,7 +352,7 @@ def _train_tracked(
     guard.log_metrics(result.eval, prefix="final/")
     guard.log_metrics(result.eval)  # plain names: the runs table's sort columns
     guard.log_metrics({"steps_per_s": result.steps_per_s, "wall_s": result.wall_s}, prefix="final/")
-    guard.log_metrics({f"eval/reference_{SCORE_KEY}": ref_score})
+    guard.log_metrics({f"eval/reference_{k}": v for k, v in ref.items() if k != "name"})
     guard.call(
         mlflow.set_tags, {"model_dir": str(result.model_dir.resolve()), "reference": ref_name}
     )
@@ -377,11 +389,23 @@ def _main(cfg: DictConfig) -> float:
         ref["name"],
         result.model_dir,
     )
-    if score < ref[SCORE_KEY] - 0.01:
+    if NORMALISED_KEY in ref:
         log.info(
-            "below %s by %.3f: %s",
+            "selected on the mean normalised score (0 = reference, 100 = perfect): %.1f "
+            "against %.1f for %s",
+            result.eval.get(NORMALISED_KEY, float("nan")),
+            ref[NORMALISED_KEY],
             ref["name"],
-            ref[SCORE_KEY] - score,
+        )
+    # the selection key decides "below": 0.01 of the score, or 1 normalised point
+    key, tol = (NORMALISED_KEY, 1.0) if NORMALISED_KEY in ref else (SCORE_KEY, 0.01)
+    mine = result.eval.get(key, float("nan"))
+    if mine < ref[key] - tol:
+        log.info(
+            "below %s by %.3f (%s): %s",
+            ref["name"],
+            ref[key] - mine,
+            key,
             "a residual agent (agent=ppo_residual) learns a correction of a tuned controller "
             "and starts at its score; an agent from scratch needs millions of env-steps "
             "(e.g. experiment=train_ppo_live)"

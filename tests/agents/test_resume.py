@@ -139,9 +139,11 @@ def test_a_resume_that_does_not_match_its_checkpoint_is_refused_before_any_work(
     assert not (tmp_path / "resumed").exists()
 
 
-def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path):
-    """train.scenarios, train.jitter, agent.features and the flight-scaled reward: the
-    checkpoint holds the mixture's cores, and the resumed run equals the uninterrupted one."""
+@pytest.mark.parametrize("reward_scale", ["flight", "normalised"])
+def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path, reward_scale):
+    """train.scenarios, train.jitter, agent.features and the flight-scaled (or normalised)
+    reward: the checkpoint holds the mixture's cores, and the resumed run equals the
+    uninterrupted one."""
     agent = AgentSettings(
         name="gen",
         net_arch=[16],
@@ -161,7 +163,7 @@ def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path):
         progress_bar=False,
         scenarios=["live_commerce", "suite/small_budget"],
         jitter={"traffic.base_rate": 0.3},
-        reward_scale="flight",
+        reward_scale=reward_scale,
     )
     full = train_agent("live_commerce", agent, replace(base, total_timesteps=512), tmp_path / "f")
     train_agent("live_commerce", agent, replace(base, total_timesteps=256), tmp_path / "c")
