@@ -44,6 +44,7 @@ from omegaconf import DictConfig
 from pacegym import progress
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import BATCH_SIZE, run_episodes
+from pacegym.baselines.normalise import normalise
 from pacegym.baselines.stats import LEVEL, N_BOOT
 from pacegym.envs.params import ScenarioParams, bounds
 from pacegym.envs.scenarios import resolve
@@ -207,6 +208,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
                 None,
             )
             doc["oracle_failures"] = failures
+            doc["hindsight"] = hindsight(rows, int(b.n_boot), float(b.level))
             doc["seconds"] = time.perf_counter() - t0
             docs[key] = doc
             timing[key] = doc["seconds"]
@@ -242,6 +244,52 @@ def _slug(s: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in s)
 
 
+HINDSIGHT_POOLS = ("baselines", "deployable")
+"""The policy pools of ``hindsight``: the tuned baselines, or every policy but the yardsticks."""
+
+
+def hindsight(entries: list[lb.Entry], n_boot: int, level: float) -> dict[str, Any] | None:
+    """A perfect per-episode switch among the benchmarked policies, chosen in hindsight.
+
+    For each pool of ``HINDSIGHT_POOLS``, the best ``pacing_score_v2`` of its policies on
+    every episode, normalised like a row (CI by the same paired bootstrap), and how often
+    each policy is the one chosen. No causal policy can switch like this (it sees the
+    episode's outcome); it bounds what any ensemble of, or selector among, these policies
+    could score, and shows how far their strengths complement each other. None without
+    the oracle and reference rows.
+    """
+    oracle = next((e for e in entries if e.type == "oracle"), None)
+    ref = next((e for e in entries if e.type == "reference"), None)
+    if oracle is None or ref is None:
+        return None
+    out: dict[str, Any] = {}
+    for pool in HINDSIGHT_POOLS:
+        members = [
+            e
+            for e in entries
+            if e.type not in YARDSTICKS and (pool == "deployable" or e.type == "baseline")
+        ]
+        if not members:
+            continue
+        scores = np.stack([e.rollout.metrics[lb.PRIMARY] for e in members])
+        pick = scores.argmax(axis=0)
+        norm = normalise(
+            scores.max(axis=0),
+            ref.rollout.metrics[lb.PRIMARY],
+            oracle.rollout.metrics[lb.PRIMARY],
+            oracle.rollout.failed,
+            n_boot=n_boot,
+            seed=0,
+            level=level,
+        )
+        out[pool] = {
+            "normalised": norm.normalised,
+            "normalised_ci": list(norm.normalised_ci),
+            "chosen": {e.name: float(np.mean(pick == i)) for i, e in enumerate(members)},
+        }
+    return out
+
+
 def summary(docs: dict[str, Any]) -> dict[str, Any]:
     """Mean normalised score over the suite per policy (policies present on every
     scenario), and where each scenario's best deployable policy loses most to the oracle."""
@@ -263,7 +311,17 @@ def summary(docs: dict[str, Any]) -> dict[str, Any]:
             "off_plan": w["off_plan"] - o["off_plan"],
         }
         losses[key] = {"best": w["name"], "gap": gap, "most": max(gap, key=lambda k: gap[k])}
-    return {"mean_normalised": mean, "headroom": losses, "agents": verdicts(docs)}
+    switch = {}
+    for pool in HINDSIGHT_POOLS:
+        vals = [(d.get("hindsight") or {}).get(pool, {}).get("normalised") for d in docs.values()]
+        if vals and all(v is not None for v in vals):
+            switch[pool] = float(np.mean(vals))
+    return {
+        "mean_normalised": mean,
+        "headroom": losses,
+        "agents": verdicts(docs),
+        "hindsight_mean": switch,
+    }
 
 
 HEADROOM_POINTS = 2.0
@@ -395,6 +453,7 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {key} | oracle failures excluded | {doc['oracle_failures']} | | | | | |"
             )
     lines += _verdict_lines(result["summary"].get("agents") or {})
+    lines += _hindsight_lines(result)
     head_room = result["summary"]["headroom"]
     if head_room:
         lines += ["", "Where the best deployable policy loses most to the oracle", ""]
@@ -441,6 +500,37 @@ def _verdict_lines(agents: dict[str, Any]) -> list[str]:
             f"- regret closed {100 * v['regret_closed']:.0f}% of {v['mean_headroom']:.1f} points "
             f"(needs >= {100 * REGRET_SHARE:.0f}%): {yes[v['regret_closed_met']]}",
         ]
+    return lines
+
+
+def _hindsight_lines(result: dict[str, Any]) -> list[str]:
+    """The per-episode switch in hindsight (``hindsight``) per scenario, and its suite mean."""
+    docs = result["scenarios"]
+    if not any(d.get("hindsight") for d in docs.values()):
+        return []
+    lines = [
+        "",
+        "A perfect per-episode switch, chosen in hindsight (not a causal policy: it bounds "
+        "any selector among or ensemble of the policies above); normalised, with the "
+        "policy chosen most often",
+        "",
+        "| scenario | among tuned baselines | most chosen | among all deployable | most chosen |",
+        "|---|---:|---|---:|---|",
+    ]
+    for key, doc in docs.items():
+        h = doc.get("hindsight") or {}
+        cells = []
+        for pool in HINDSIGHT_POOLS:
+            v = h.get(pool)
+            if v is None:
+                cells += ["-", "-"]
+                continue
+            top = max(v["chosen"], key=lambda n: v["chosen"][n])
+            cells += [_cell(v, "normalised", 1), f"{top} ({100 * v['chosen'][top]:.0f}%)"]
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
+    mean = result["summary"].get("hindsight_mean") or {}
+    cells = [f"**{mean[p]:.1f}**" if p in mean else "" for p in HINDSIGHT_POOLS]
+    lines.append(f"| **mean over the suite** | {cells[0]} | | {cells[1]} | |")
     return lines
 
 

@@ -188,10 +188,43 @@ def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_pat
     assert rows["generalist.pid_tuned"]["type"] == "agent"
     v = result["summary"]["agents"]["generalist.pid_tuned"]
     assert set(v["scenarios"]) == {"suite/small_budget"}
-    assert (
-        "generalist.pid_tuned against each scenario's best tuned baseline"
-        in (tmp_path / "run" / "benchmark.md").read_text()
-    )
+    md = (tmp_path / "run" / "benchmark.md").read_text()
+    assert "generalist.pid_tuned against each scenario's best tuned baseline" in md
+    # the switch in hindsight is at least every policy it chooses among
+    h = result["scenarios"]["suite/small_budget"]["hindsight"]
+    deploy = [r for r in rows.values() if r["type"] in ("baseline", "agent")]
+    assert h["deployable"]["normalised"] >= max(r["normalised"] for r in deploy) - 1e-9
+    assert h["baselines"]["normalised"] <= h["deployable"]["normalised"] + 1e-9
+    assert set(h["baselines"]["chosen"]) == {r["name"] for r in deploy if r["type"] == "baseline"}
+    assert sum(h["deployable"]["chosen"].values()) == pytest.approx(1.0)
+    assert result["summary"]["hindsight_mean"]["deployable"] == h["deployable"]["normalised"]
+    assert "A perfect per-episode switch, chosen in hindsight" in md
     bad = _cfg("benchmark", ["benchmark.controllers=[nowhere]", "tracking=off"])
     with pytest.raises(ValueError, match=r"benchmark\.controllers entry 'nowhere'"):
         benchmark.run_suite(bad, tmp_path / "bad")
+
+
+def test_the_hindsight_switch_takes_each_episodes_best_policy():
+    import numpy as np
+
+    from pacegym.baselines.harness import Rollout
+    from pacegym.experiments import leaderboard as lb
+
+    def entry(name, kind, scores):
+        roll = Rollout(name, {lb.PRIMARY: np.asarray(scores, dtype=float)})
+        role = kind if kind in ("oracle", "reference") else "baseline"
+        return lb.Entry(name, "agent" if kind == "agent" else role, kind, roll)
+
+    entries = [
+        entry("oracle", "oracle", [1.0, 1.0, 1.0, 1.0]),
+        entry("reference", "reference", [0.0, 0.0, 0.0, 0.0]),
+        entry("a", "pid", [0.9, 0.5, 0.9, 0.5]),
+        entry("b", "on_off", [0.5, 0.9, 0.5, 0.8]),
+        entry("g", "agent", [0.95, 0.1, 0.1, 0.1]),
+    ]
+    h = benchmark.hindsight(entries, 200, 0.95)
+    assert h["baselines"]["normalised"] == pytest.approx(100 * np.mean([0.9, 0.9, 0.9, 0.8]))
+    assert h["baselines"]["chosen"] == {"a": 0.5, "b": 0.5}
+    assert h["deployable"]["normalised"] == pytest.approx(100 * np.mean([0.95, 0.9, 0.9, 0.8]))
+    assert h["deployable"]["chosen"]["g"] == 0.25
+    assert benchmark.hindsight(entries[2:], 200, 0.95) is None
