@@ -20,6 +20,7 @@ from stable_baselines3 import A2C, DDPG, DQN, PPO, SAC, TD3
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from pacegym.agents.discount import DISCOUNT_ALGOS, FlightDiscountBuffer
 from pacegym.agents.features import SelectFeatures
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.settings import AgentConfigError, AgentSettings
@@ -153,10 +154,28 @@ def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
     return env
 
 
-def build_model(agent: AgentSettings, env: VecEnv, seed: int, device: str = "cpu") -> BaseAlgorithm:
-    """A fresh SB3 model; constructor errors become ``AgentConfigError`` naming the agent."""
+def build_model(
+    agent: AgentSettings,
+    env: VecEnv,
+    seed: int,
+    device: str = "cpu",
+    discount_scales: Sequence[float] | None = None,
+) -> BaseAlgorithm:
+    """A fresh SB3 model; constructor errors become ``AgentConfigError`` naming the agent.
+
+    ``discount_scales`` (one per env; ``agents.discount.flight_scales``) discounts env ``i``
+    by ``gamma ** scales[i]`` (``train.discount: flight``; PPO and A2C only).
+    """
     cls = check_agent(agent)
     hp = dict(agent.hyperparams)
+    if discount_scales is not None:
+        if agent.algo not in DISCOUNT_ALGOS:
+            raise AgentConfigError(
+                f"train.discount = 'flight': agent.algo = {agent.algo!r} has no rollout "
+                f"buffer to discount; allowed with {list(DISCOUNT_ALGOS)}"
+            )
+        hp["rollout_buffer_class"] = FlightDiscountBuffer
+        hp["rollout_buffer_kwargs"] = {"scales": list(discount_scales)}
     policy_kwargs = dict(hp.pop("policy_kwargs", None) or {})
     if agent.net_arch:
         policy_kwargs.setdefault("net_arch", list(agent.net_arch))

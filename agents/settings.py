@@ -40,6 +40,9 @@ REWARD_SCALES = ("none", "flight", "normalised")
 ``agents.vec_env.REFERENCE_TICKS`` (every tick of every flight length weighs alike); or
 that times its scenario's weight in normalised points, with the model selected on the mean
 normalised score (``agents.weighting``)."""
+DISCOUNTS = ("constant", "flight")
+"""``train.discount``: SB3's one ``gamma`` per env-step, or ``gamma ** (240 / flight ticks)``
+per campaign, one horizon in shares of every flight (``agents.discount``; PPO and A2C)."""
 
 
 class AgentConfigError(ValueError):
@@ -219,6 +222,9 @@ class TrainSettings:
     # "normalised" (flight, times 1 / (1 - the reference's score) of the campaign's scenario,
     # and the model selected on the mean normalised score: agents.weighting)
     reward_scale: str = "none"
+    # discount: "constant" (gamma per env-step) or "flight" (gamma ** (240 / flight ticks) per
+    # campaign: every flight length sees its end alike; agents.discount, PPO and A2C)
+    discount: str = "constant"
 
     RANGES: ClassVar[dict[str, Range]] = {
         "total_timesteps": Range(1, 1e12, integer=True),
@@ -240,6 +246,8 @@ class TrainSettings:
             raise AgentConfigError(
                 f"train.reward_scale = {self.reward_scale!r}: allowed {list(REWARD_SCALES)}"
             )
+        if self.discount not in DISCOUNTS:
+            raise AgentConfigError(f"train.discount = {self.discount!r}: allowed {list(DISCOUNTS)}")
         if not DEVICE.fullmatch(str(self.device)):
             raise AgentConfigError(
                 f"train.device = {self.device!r}: allowed cpu, cuda, cuda:<n>, mps or auto"

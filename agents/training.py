@@ -32,6 +32,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.algos import build_model, check_agent, make_env
 from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_log
 from pacegym.agents.checkpoint import AGENT_KEY, latest_checkpoint, load_checkpoint, read_state
+from pacegym.agents.discount import flight_scales
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.weighting import reference_scores, scenario_weights
@@ -109,6 +110,12 @@ def evaluation_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioPa
     return out
 
 
+def discount_scales(scenarios: list[ScenarioParams], train: TrainSettings) -> list[float] | None:
+    """Per-campaign discount exponents for ``train.discount: flight`` (``agents.discount``),
+    else None (SB3's constant ``gamma``)."""
+    return flight_scales(scenarios, train.n_envs) if train.discount == "flight" else None
+
+
 def check_resume(
     train_sc: ScenarioParams | list[ScenarioParams], agent: AgentSettings, train: TrainSettings
 ) -> tuple[Path, dict[str, Any]]:
@@ -181,7 +188,7 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
     env, _ = make_env(
         sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale, ones
     )
-    build_model(agent, env, train.seed, train.device)
+    build_model(agent, env, train.seed, train.device, discount_scales(sc, train))
     if train.resume:
         check_resume(sc, agent, train)
 
@@ -220,7 +227,7 @@ def train_agent(
         state = dict(saved.get("extra") or {})
         resumed_from = str(ckpt)
     else:
-        model = build_model(agent, env, seed, train.device)
+        model = build_model(agent, env, seed, train.device, discount_scales(train_scs, train))
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(

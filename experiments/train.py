@@ -186,6 +186,7 @@ RUN_STATE_KEYS = (
     "scenarios",
     "jitter",
     "reward_scale",
+    "discount",
     "eval_seed",
     "device",
     "torch_threads",

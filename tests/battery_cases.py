@@ -72,6 +72,8 @@ CASES: tuple[Case, ...] = (
     _c("train", "+train.jitter={serving.fill_rate:0.1}", "train.jitter.serving.fill_rate"),
     _c("train", "agent.features=[budget]", "agent.features[0] = 'budget'"),
     _c("train", "train.reward_scale=episode", "train.reward_scale = 'episode'"),
+    _c("train", "train.discount=hourly", "train.discount = 'hourly'"),
+    _c("train", "agent=sac train.discount=flight", "train.discount = 'flight': agent.algo = 'sac'"),
     _c(
         "train",
         "train.device=tpu train.total_timesteps=256",

@@ -2,11 +2,13 @@
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
-from pacegym.agents.algos import algo_class
-from pacegym.agents.checkpoint import latest_checkpoint, read_state
+from pacegym.agents.algos import algo_class, make_env
+from pacegym.agents.checkpoint import latest_checkpoint, load_checkpoint, read_state
+from pacegym.agents.discount import flight_scales
 from pacegym.agents.settings import (
     AgentConfigError,
     AgentSettings,
@@ -14,6 +16,7 @@ from pacegym.agents.settings import (
     TrainSettings,
 )
 from pacegym.agents.training import train_agent, validate
+from pacegym.envs.scenarios import resolve
 
 HP = {
     "ppo": {"n_steps": 16, "batch_size": 64, "n_epochs": 2},
@@ -139,11 +142,13 @@ def test_a_resume_that_does_not_match_its_checkpoint_is_refused_before_any_work(
     assert not (tmp_path / "resumed").exists()
 
 
-@pytest.mark.parametrize("reward_scale", ["flight", "normalised"])
-def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path, reward_scale):
-    """train.scenarios, train.jitter, agent.features and the flight-scaled (or normalised)
-    reward: the checkpoint holds the mixture's cores, and the resumed run equals the
-    uninterrupted one."""
+@pytest.mark.parametrize(
+    ("reward_scale", "discount"), [("flight", "constant"), ("normalised", "flight")]
+)
+def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path, reward_scale, discount):
+    """train.scenarios, train.jitter, agent.features, the flight-scaled (or normalised)
+    reward and the per-flight discount: the checkpoint holds the mixture's cores, and the
+    resumed run equals the uninterrupted one."""
     agent = AgentSettings(
         name="gen",
         net_arch=[16],
@@ -164,6 +169,7 @@ def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path, reward_scale
         scenarios=["live_commerce", "suite/small_budget"],
         jitter={"traffic.base_rate": 0.3},
         reward_scale=reward_scale,
+        discount=discount,
     )
     full = train_agent("live_commerce", agent, replace(base, total_timesteps=512), tmp_path / "f")
     train_agent("live_commerce", agent, replace(base, total_timesteps=256), tmp_path / "c")
@@ -176,6 +182,13 @@ def test_a_domain_randomised_residual_run_resumes_exactly(tmp_path, reward_scale
     a = algo_class("ppo").load(full.last_model_dir / "model.zip").policy.state_dict()
     b = algo_class("ppo").load(resumed.last_model_dir / "model.zip").policy.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
+    if discount == "flight":  # the resumed model still discounts per flight
+        env, _ = make_env(base.scenarios, agent, 8, 5, "flight", [1.0, 1.0])
+        ckpt = latest_checkpoint(str(tmp_path / "r"))
+        model, _, _ = load_checkpoint(ckpt, algo_class("ppo"), env, "cpu")
+        scales = flight_scales([resolve(s) for s in base.scenarios], 8)
+        np.testing.assert_allclose(model.rollout_buffer.gamma, 0.99 ** np.array(scales), 1e-6)
+        assert model.rollout_buffer.gamma[0] > 0.99  # 90-minute flights: past 1 hour
     other = replace(
         base, total_timesteps=512, resume=str(tmp_path / "c"), scenarios=["live_commerce"]
     )
