@@ -113,7 +113,7 @@ def make_env(
     """The (possibly residual, normalised) training env and its inner ``PacingVecEnv``.
 
     ``reward_scale`` is ``train.reward_scale``: ``"normalised"`` is the env's ``"flight"``
-    with ``scenario_weights`` (``agents.weighting.scenario_weights``, required then).
+    with ``scenario_weights`` (``baselines.weighting.scenario_weights``, required then).
     """
     if reward_scale == "normalised":
         if scenario_weights is None:

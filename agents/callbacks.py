@@ -22,8 +22,8 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
-from pacegym.agents.weighting import NORMALISED_KEY, normalised
 from pacegym.baselines.harness import joined_metrics, run_split
+from pacegym.baselines.weighting import NORMALISED_KEY, normalised
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.progress import bar
 
@@ -46,7 +46,7 @@ class TrainingCallback(BaseCallback):
       training), split evenly over the scenarios when ``scenario`` is a list (then also
       ``eval/<scenario>/pacing_score_v2``); the best ``eval/pacing_score_v2`` model is
       saved to ``<run_dir>/best_model``. Given ``reference`` (the reference's mean score per
-      scenario on the same episodes, ``agents.weighting``) it also logs
+      scenario on the same episodes, ``baselines.weighting``) it also logs
       ``eval/<scenario>/normalised`` and their mean ``eval/normalised``, and the best
       ``eval/normalised`` model is kept instead (``select_key``);
     - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;

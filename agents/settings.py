@@ -39,7 +39,7 @@ REWARD_SCALES = ("none", "flight", "normalised")
 """``train.reward_scale``: the env's reward as is; times the campaign's flight ticks /
 ``agents.vec_env.REFERENCE_TICKS`` (every tick of every flight length weighs alike); or
 that times its scenario's weight in normalised points, with the model selected on the mean
-normalised score (``agents.weighting``)."""
+normalised score (``baselines.weighting``)."""
 DISCOUNTS = ("constant", "flight")
 """``train.discount``: SB3's one ``gamma`` per env-step, or ``gamma ** (240 / flight ticks)``
 per campaign, one horizon in shares of every flight (``agents.discount``; PPO and A2C)."""
@@ -220,7 +220,7 @@ class TrainSettings:
     # training reward: "none" (the env's: the score's per-tick terms), "flight" (times the
     # flight's ticks / 240, so a 3-day flight's ticks weigh as much as a 1-hour flight's) or
     # "normalised" (flight, times 1 / (1 - the reference's score) of the campaign's scenario,
-    # and the model selected on the mean normalised score: agents.weighting)
+    # and the model selected on the mean normalised score: baselines.weighting)
     reward_scale: str = "none"
     # discount: "constant" (gamma per env-step) or "flight" (gamma ** (240 / flight ticks) per
     # campaign: every flight length sees its end alike; agents.discount, PPO and A2C)

@@ -35,7 +35,7 @@ from pacegym.agents.checkpoint import AGENT_KEY, latest_checkpoint, load_checkpo
 from pacegym.agents.discount import flight_scales
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
-from pacegym.agents.weighting import reference_scores, scenario_weights
+from pacegym.baselines.weighting import reference_scores, scenario_weights
 from pacegym.envs.core import RANDOMIZABLE
 from pacegym.envs.mixture import jittered
 from pacegym.envs.params import ScenarioError, ScenarioParams

@@ -42,7 +42,7 @@ class PacingVecEnv(VecEnv):
     flight's ticks / ``REFERENCE_TICKS``: a tick of a 3-day flight then carries as much
     reward as a tick of a 1-hour one (``episode["r"]`` is scaled alike; ``metrics`` not).
     ``scenario_weights`` (one finite number > 0 per scenario, training only) multiplies
-    each campaign's reward by its scenario's weight on top (``agents.weighting``).
+    each campaign's reward by its scenario's weight on top (``baselines.weighting``).
     """
 
     render_mode: str | None = None

@@ -14,6 +14,7 @@ from typing import Any
 
 from pacegym.baselines.factory import build_controller
 from pacegym.baselines.harness import Rollout, joined_metrics, run_episodes, run_split
+from pacegym.baselines.weighting import with_normalised
 from pacegym.envs.params import ScenarioParams
 
 
@@ -99,18 +100,29 @@ Scenarios = str | ScenarioParams | Sequence[str | ScenarioParams]
 
 
 def rollout(
-    kind: str, params: Mapping[str, Any], scenario: Scenarios, episodes: int, seed: int
+    kind: str,
+    params: Mapping[str, Any],
+    scenario: Scenarios,
+    episodes: int,
+    seed: int,
+    reference: Sequence[float] | None = None,
 ) -> Rollout:
     """Episodes of one parameter set (common random numbers for a seed).
 
     Several scenarios share ``episodes`` evenly (``ceil(episodes / k)`` each, the same seeds
     in each), metrics concatenated in scenario order, so the mean weighs them equally.
+    ``reference`` (the reference's mean score per scenario on these episodes,
+    ``baselines.weighting.reference_scores``) adds the per-episode ``normalised`` metric.
     """
     ctrl = build_controller(kind, **dict(params))
-    if isinstance(scenario, str | ScenarioParams):
+    single = isinstance(scenario, str | ScenarioParams)
+    if single and reference is None:
         return run_episodes(ctrl, scenario, episodes, seed)
-    parts = run_split(ctrl, scenario, episodes, seed)
-    return Rollout(parts[0].name, joined_metrics(parts))
+    scs = [scenario] if single else list(scenario)  # type: ignore[list-item]
+    parts = run_split(ctrl, scs, episodes, seed)
+    if reference is None:
+        return Rollout(parts[0].name, joined_metrics(parts))
+    return Rollout(parts[0].name, with_normalised(parts, reference))
 
 
 def check_seeds(train_seed: int, train_episodes: int, test_seed: int, test_episodes: int) -> None:

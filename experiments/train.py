@@ -51,9 +51,9 @@ from omegaconf import DictConfig, OmegaConf
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.training import TrainResult, evaluation_scenarios, train_agent, validate
-from pacegym.agents.weighting import NORMALISED_KEY, normalised, reference_scores
 from pacegym.baselines.factory import from_spec, load_controller_yaml
 from pacegym.baselines.harness import joined_metrics, run_split
+from pacegym.baselines.weighting import NORMALISED_KEY, normalised, reference_scores
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
@@ -229,7 +229,7 @@ def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -
     """``name`` and mean ``pacing_score_v2`` of ``reference_controller`` on the validation
     episodes (the same split over ``train.scenarios`` as the agent's, ``agents.callbacks``),
     and with ``train.reward_scale: normalised`` its mean ``normalised`` score, the agent's
-    selection key (``agents.weighting``)."""
+    selection key (``baselines.weighting``)."""
     ctrl = reference_controller(agent)
     scenarios = evaluation_scenarios(scenario, train)
     rolls = run_split(ctrl, scenarios, train.eval_episodes, train.eval_seed)

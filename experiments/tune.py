@@ -16,6 +16,10 @@ The search spaces are ``pacegym.baselines.tune.SPACES``.
 Several ``--scenario`` values tune one parameter set for all of them (the objective is
 the mean score over their episodes, each scenario equally often); the set is named
 ``--name`` (required then). ``--fix key=value`` pins a parameter (it is not searched).
+``--objective normalised`` maximises the mean normalised score instead, each scenario
+against the reference on the same episodes (``baselines.weighting``): the benchmark's
+weighting, in which a surge storm's wide score range no longer outweighs the rest; the
+held-out comparison and the promotion rule are then in normalised points.
 
 For each kind, ``pacegym.baselines.tune.tune`` searches on training seeds and confirms on
 held-out seeds against the incumbent, the curated tuned set in use for this scenario
@@ -62,10 +66,14 @@ from pacegym.baselines.tune import (
     in_space,
     rollout,
 )
+from pacegym.baselines.weighting import NORMALISED_KEY, reference_scores
 from pacegym.envs.metrics import SCORE_KEY
-from pacegym.envs.params import ScenarioError
+from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
+
+OBJECTIVES = ("score", "normalised")
+"""``--objective``: the mean ``pacing_score_v2``, or the mean normalised score."""
 
 
 def suggest(trial: Any, space: Mapping[str, Dimension]) -> dict[str, Any]:
@@ -92,6 +100,7 @@ def tune(
     seed: int = 0,
     incumbent: Mapping[str, Any] | None = None,
     fix: Mapping[str, Any] | None = None,
+    objective: str = "score",
 ) -> dict[str, Any]:
     """Tune ``kind`` on ``scenario`` (or several, ``baselines.tune.rollout``); confirm on
     held-out seeds against ``incumbent``. ``fix``: parameters pinned, not searched.
@@ -99,7 +108,10 @@ def tune(
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
     defaults when None), "difference" ((mean, low, high) of tuned - incumbent on the
-    held-out score), "score_key"}``.
+    held-out score), "score_key"}``. ``objective``: ``"score"`` (the mean
+    ``pacing_score_v2``) or ``"normalised"`` (the mean normalised score, each scenario
+    against the reference on the same episodes: ``baselines.weighting``; ``score_key`` is
+    then ``normalised`` and the held-out comparison is in its points).
     """
     import optuna
 
@@ -108,6 +120,18 @@ def tune(
     if trials < 1 or train_episodes < 1 or test_episodes < 1:
         raise ValueError("trials, train_episodes and test_episodes must be >= 1")
     check_seeds(train_seed, train_episodes, test_seed, test_episodes)
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective = {objective!r}: allowed {list(OBJECTIVES)}")
+    key = NORMALISED_KEY if objective == "normalised" else SCORE_KEY
+    train_ref = test_ref = None
+    if objective == "normalised":
+        scs = (
+            [resolve(scenario)]
+            if isinstance(scenario, str | ScenarioParams)
+            else [resolve(x) for x in scenario]
+        )
+        train_ref = reference_scores(scs, train_episodes, train_seed)
+        test_ref = reference_scores(scs, test_episodes, test_seed)
     fix = dict(fix or {})
     space = {k: v for k, v in SPACES[kind].items() if k not in fix}
     defaults = {**dataclasses.asdict(CONTROLLERS[kind][1]()), **fix}
@@ -120,8 +144,8 @@ def tune(
             build_controller(kind, **params)
         except ControllerConfigError:
             return -math.inf
-        metrics = rollout(kind, params, scenario, train_episodes, train_seed).metrics
-        return float(metrics[SCORE_KEY].mean())
+        metrics = rollout(kind, params, scenario, train_episodes, train_seed, train_ref).metrics
+        return float(metrics[key].mean())
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study = optuna.create_study(
@@ -131,18 +155,18 @@ def tune(
     study.enqueue_trial(in_space(base, space), skip_if_exists=True)
     study.optimize(objective, n_trials=trials)
     best = full_params(kind, {**fixed, **study.best_params})
-    tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed)
-    base_roll = rollout(kind, base, scenario, test_episodes, test_seed)
+    tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed, test_ref)
+    base_roll = rollout(kind, base, scenario, test_episodes, test_seed, test_ref)
     return {
         "kind": kind,
-        "score_key": SCORE_KEY,
+        "score_key": key,
         "params": best,
         "train": float(study.best_value),
         "trials": len(study.trials),
         "best_trial": int(study.best_trial.number),
         "test": aggregate(tuned_roll.metrics, seed=test_seed),
         "incumbent_test": aggregate(base_roll.metrics, seed=test_seed),
-        "difference": paired_difference(tuned_roll, base_roll, SCORE_KEY, seed=test_seed),
+        "difference": paired_difference(tuned_roll, base_roll, key, seed=test_seed),
     }
 
 
@@ -218,6 +242,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument(
         "--fix", nargs="*", default=[], metavar="KEY=VALUE", help="pin a parameter (not searched)"
     )
+    ap.add_argument(
+        "--objective",
+        choices=OBJECTIVES,
+        default="score",
+        help="what to maximise: the mean score, or the mean normalised score (each scenario "
+        "weighed in normalised points, for a set tuned for several)",
+    )
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -281,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
             args.seed,
             incumbent,
             fix,
+            args.objective,
         )
         key = res["score_key"]
         mean, lo, hi = res["difference"]

@@ -12,7 +12,7 @@ from pacegym.agents.algos import make_env
 from pacegym.agents.settings import AgentSettings, ResidualSettings, TrainSettings
 from pacegym.agents.training import train_agent
 from pacegym.agents.vec_env import PacingVecEnv
-from pacegym.agents.weighting import (
+from pacegym.baselines.weighting import (
     GAP_FLOOR,
     NORMALISED_KEY,
     gaps,

@@ -98,3 +98,34 @@ def test_bad_scenario_sets_and_fixes_exit_2(tmp_path, monkeypatch, capsys, argv,
     assert e.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "outputs").exists() and not (tmp_path / "conf").exists()
+
+
+def test_the_normalised_objective_weighs_each_scenario_in_its_own_points(tmp_path, monkeypatch):
+    import numpy as np
+
+    from pacegym.baselines.tune import rollout
+    from pacegym.baselines.weighting import normalised, reference_scores
+    from pacegym.envs.scenarios import resolve
+
+    scs = ["suite/surge_storm", "daily_budget"]
+    ref = reference_scores([resolve(s) for s in scs], 4, 0)
+    roll = rollout("pid", {}, scs, 4, 0, ref)
+    score = roll.metrics["pacing_score_v2"]
+    np.testing.assert_allclose(
+        roll.metrics["normalised"],
+        np.concatenate([normalised(score[:2], ref[0]), normalised(score[2:], ref[1])]),
+    )
+    monkeypatch.chdir(tmp_path)
+    argv = ["--scenario", *scs, "--name", "both", "--objective", "normalised"]
+    app.main([*argv, *SMALL, "--out", "run", "--no-promote"])
+    entry = json.loads((tmp_path / "run" / "report.json").read_text())["kinds"]["on_off"]
+    assert entry["score_key"] == "normalised"
+    params = entry["params"]
+    test_ref = reference_scores([resolve(s) for s in scs], 16, 0)
+    again = rollout("on_off", params, scs, 16, 0, test_ref)
+    assert entry["test"]["normalised"] == pytest.approx(float(again.metrics["normalised"].mean()))
+    assert (
+        "held-out normalised (16 episodes" in (tmp_path / "run" / "on_off_tuned.yaml").read_text()
+    )
+    with pytest.raises(ValueError, match=r"objective = 'x': allowed \['score', 'normalised'\]"):
+        app.tune("pid", scs, 1, 2, 100, 2, 0, objective="x")

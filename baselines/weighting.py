@@ -1,4 +1,4 @@
-"""Weigh every scenario of a domain-randomised run as the benchmark does: in normalised points.
+"""Weigh every scenario of a run over several as the benchmark does: in normalised points.
 
 The benchmark ranks by the mean over the suite of the normalised score, ``100 (score -
 reference) / (oracle - reference)`` (``baselines.normalise``), so a point of
@@ -7,12 +7,14 @@ about 0.17 on surge storms (the reference scores -5) and 6.5 on three-day flight
 scores 0.84). A run that trains and selects on the raw score weighs the scenarios by that
 spread instead, and the surges drown the rest. ``train.reward_scale: normalised`` weighs
 each campaign's reward by its scenario's ``1 / gap`` and selects the model on the mean
-normalised score, with ``gap = 1 - reference score``: the reference's regret to a perfect
+normalised score, and ``pacegym-tune --objective normalised`` tunes one set for several
+scenarios on it, with ``gap = 1 - reference score``: the reference's regret to a perfect
 score, which stands in for its regret to the oracle (an LP per episode, too slow for
 validation; the oracle scores 0.80-0.997 on the suite, so the two differ by at most a fifth).
 
-The reference (``baselines.reference``: a constant throttle from the forecast) is run once,
-on the validation episodes; it is deterministic, so a resumed run gets the same weights.
+The reference (``baselines.reference``: a constant throttle from the forecast) is run once
+on the same episodes (validation, or tuning's training and held-out seeds); it is
+deterministic, so a resumed run gets the same weights.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pacegym.baselines.harness import run_split
+from pacegym.baselines.harness import Rollout, joined_metrics, run_split
 from pacegym.baselines.reference import ReferenceController
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioParams
@@ -56,3 +58,15 @@ def scenario_weights(reference: Sequence[float] | np.ndarray) -> np.ndarray:
 def normalised(score: float | np.ndarray, reference: float | np.ndarray) -> np.ndarray:
     """``100 (score - reference) / gap``: 0 is the reference, 100 a perfect score."""
     return 100.0 * (np.asarray(score, dtype=np.float64) - reference) / gaps(reference)
+
+
+def with_normalised(
+    rollouts: Sequence[Rollout], reference: Sequence[float] | np.ndarray
+) -> dict[str, np.ndarray]:
+    """The rollouts' metrics concatenated in order, plus ``normalised`` per episode: each
+    episode's score against its own scenario's ``reference`` (one per rollout)."""
+    out = joined_metrics(rollouts)
+    out[NORMALISED_KEY] = np.concatenate(
+        [normalised(r.metrics[SCORE_KEY], ref) for r, ref in zip(rollouts, reference, strict=True)]
+    )
+    return out
