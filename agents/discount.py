@@ -3,8 +3,10 @@
 SB3 discounts every env-step alike (``gamma``). A 1-hour flight is 240 ticks and a 3-day
 flight 17,280, so with ``gamma = 0.999`` (a horizon of about 1,000 ticks) a short flight
 sees its end from every tick while a long flight's first 16,000 ticks do not see theirs:
-under-delivery, settled only as the flight runs out, is invisible where it is caused, and
-long training drifts into it (docs/training.md, "The generalist").
+under-delivery, settled only as the flight runs out, is invisible where it is caused.
+Measured on the generalist (docs/training.md, "The generalist"), it did not help: the
+24-h and 3-day flights fell apart sooner than with one ``gamma`` (the variance of their
+long returns, not the horizon, is what hurts them). It stays an option, off by default.
 
 ``FlightDiscountBuffer`` discounts campaign ``i`` with ``gamma ** (REFERENCE_TICKS /
 ticks_i)``: every flight gets the horizon of a 1-hour flight at ``gamma``, measured in

@@ -184,7 +184,8 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
             f"train.n_envs = {train.n_envs}: {len(sc)} train.scenarios need at least one "
             f"campaign each; allowed train.n_envs >= {len(sc)}"
         )
-    ones = [1.0] * len(sc)  # the weights' values do not matter to the checks
+    # the weights' values do not matter to the checks (the real ones need the reference run)
+    ones = [1.0] * len(sc) if train.reward_scale == "normalised" else None
     env, _ = make_env(
         sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale, ones
     )
