@@ -44,6 +44,7 @@ from pacegym.envs.reset_kernel import draw_uniform, init_rows
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import N_OBS
 from pacegym.envs.traffic import PROFILE_BY_MINUTE, profile_array
+from pacegym.envs.walk_forward import start_days, walk_forward_forecast
 
 jit_cache.refresh_kernels()  # before any kernel runs: recompile if a kernel source changed
 
@@ -236,12 +237,24 @@ class PacingCore:
         self.ist[:, K.I_DONE] = 1  # nothing runs before reset
 
         # the world the kernels read (never rebound: the bound argument lists hold them)
+        self.dow = np.asarray(sc.traffic.dow_factors, dtype=float)
+        trace_min = self.prof.shape[0] if sc.traffic.profile == "trace" else None
+        self.day_lo, self.day_hi = start_days(sc, trace_min)
+        # one start day: the kernels add it (as ever); several: reset draws one per episode
+        # and folds it into the start minute, and the kernels' start day is 0
+        self.draw_day = is_range(sc.time.start_day) or sc.traffic.days != "all"
+        self.start_day = 0 if self.draw_day else self.day_lo
+        self.fc_day0, self.fc_horizon = self.day_lo, 1
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
+        elif sc.forecast.fit_on == "trace":  # walk-forward on the trace's days before the flight
+            minutes = np.arange(self.prof.shape[0])
+            expected = self.prof * self.dow[(minutes // 1440) % 7]
+            table = walk_forward_forecast(sc, expected.tobytes(), (self.day_lo, self.day_hi))
+            self.fc_prof, self.fc_mode = table.reshape(-1), 2
+            self.fc_horizon = table.shape[1]
         else:  # learned: simulates the history days with a PacingCore (see the class docstring)
             self.fc_prof, self.fc_mode = forecast_week(sc, PacingCore), 1
-        self.dow = np.asarray(sc.traffic.dow_factors, dtype=float)
-        self.start_day = sc.time.start_day
         self.slot_s = float(sc.time.slot_s)
         self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self.surge_cum = np.cumsum(sc.traffic.surge_probs)
@@ -299,6 +312,12 @@ class PacingCore:
         draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, u)
         lo, hi = self._ranges[:, 0], self._ranges[:, 1]
         vals = lo + u * (hi - lo)
+        if self.draw_day:  # a whole day, after the RANDOMIZABLE draws of the same stream
+            ud = np.empty((rows.size, 1))
+            draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, ud)
+            n_days = self.day_hi - self.day_lo + 1
+            day = self.day_lo + np.minimum(np.floor(ud[:, 0] * n_days), n_days - 1)
+            vals[:, K.V_START_MIN] += day * 1440.0
         init_rows(rows, vals, *self._init_args)
         if self.per_campaign_delay:
             cols = [vals[:, RANDOMIZABLE.index(k)] for k in _DELAY_SHAPE]

@@ -68,8 +68,9 @@ def history_scenario(scenario: ScenarioParams) -> ScenarioParams:
         scenario.time, flight_min=days * 1440.0, start_minute=0.0, start_day=(-days) % 7
     )
     money = dataclasses.replace(scenario.money, budget=1e12)
-    forecast = dataclasses.replace(scenario.forecast, kind="perturbed")
-    return dataclasses.replace(scenario, time=time, money=money, forecast=forecast)
+    forecast = dataclasses.replace(scenario.forecast, kind="perturbed", fit_on="simulated")
+    traffic = dataclasses.replace(scenario.traffic, days="all")
+    return dataclasses.replace(scenario, time=time, traffic=traffic, money=money, forecast=forecast)
 
 
 def simulated_history(scenario: ScenarioParams, make_core: CoreFactory) -> np.ndarray:

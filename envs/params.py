@@ -20,6 +20,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Union
 
+MAX_TRACE_DAYS = 2 * 366
+"""[days] longest trace (``traffic.trace_csv``) and latest ``time.start_day``: two years."""
+
 MAX_EPISODE_TICKS = 10_000_000
 """[ticks] longest episode (``time.flight_min`` high end / ``time.tick_s``): a 31-day
 flight at 1 s ticks is 2.7e6; more is a config mistake that would run for days."""
@@ -118,7 +121,7 @@ class TimeParams:
     slot_s: float = 60.0  # [s] in [0.001, 86400] spend-plan slot; a whole number of ticks
     flight_min: Value = 90.0  # [min] in [slot_s / 60, 44640] flight length, whole slots
     start_minute: Value = 1200.0  # [min after midnight] in [0, 1440) flight start time of day
-    start_day: int = 0  # [day of week, 0 = Monday] in 0..6
+    start_day: Value = 0  # [day, 0 = Monday] in 0..MAX_TRACE_DAYS a whole day; a range draws one
 
     def __post_init__(self) -> None:
         check("time.tick_s", self.tick_s, 1e-3, 86400.0, unit="s", allow_range=False)
@@ -141,8 +144,9 @@ class TimeParams:
                 f"allowed >= time.slot_s / 60 = {self.slot_s / 60.0:g} [min]"
             )
         check("time.start_minute", self.start_minute, 0.0, 1440.0, high_open=True, unit="min")
-        check("time.start_day", self.start_day, 0, 6, unit="day of week", allow_range=False)
-        check_whole("time.start_day", self.start_day, "day of week")
+        check("time.start_day", self.start_day, 0, MAX_TRACE_DAYS, unit="day")
+        for end in bounds(self.start_day):
+            check_whole("time.start_day", end, "day")
         ticks = bounds(self.flight_min)[1] * 60.0 / self.tick_s
         if ticks > MAX_EPISODE_TICKS:
             raise ScenarioError(
@@ -169,6 +173,11 @@ MAX_NOISE_TAU_S = 1e7
 same as forever over any flight)."""
 
 
+DAY_SETS = ("all", "train", "test")
+"""``traffic.days``: every day ``time.start_day`` allows, or a trace's days before
+``traffic.split_day`` (tuning, training) or from it on (test; see ``envs.calendar``)."""
+
+
 @dataclass(frozen=True)
 class TrafficParams:
     """Eligible ad requests: Poisson on base x profile x day-of-week x noise x surges."""
@@ -176,6 +185,8 @@ class TrafficParams:
     base_rate: Value = 8.0  # [requests/s] in [0, 1e7] at profile level 1
     profile: str = "broadcast"  # broadcast | intraday | trace
     trace_csv: str | None = None  # per-minute CSV (column `requests`), profile = trace / mean
+    split_day: int | None = None  # [trace day] in 1..MAX_TRACE_DAYS first test day (trace only)
+    days: str = "all"  # all | train | test: days a flight starts on (train/test: see split_day)
     dow_factors: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1)  # [x] (0, 100] Mon..Sun
     noise_sd: Value = 0.15  # [-] in [0, 3] stationary sd of the log-rate AR(1) noise
     noise_tau_s: Value = 600.0  # [s] in (0, 1e7] correlation time of the noise
@@ -192,6 +203,29 @@ class TrafficParams:
             )
         if self.profile == "trace" and not self.trace_csv:
             raise ScenarioError("traffic.profile = 'trace' needs traffic.trace_csv (a CSV path)")
+        if self.split_day is not None:
+            check(
+                "traffic.split_day",
+                self.split_day,
+                1,
+                MAX_TRACE_DAYS,
+                unit="day",
+                allow_range=False,
+            )
+            check_whole("traffic.split_day", self.split_day, "day")
+            if self.profile != "trace":
+                raise ScenarioError(
+                    f"traffic.split_day = {self.split_day} splits a recorded trace: allowed only "
+                    f"with traffic.profile = 'trace' (got {self.profile!r})"
+                )
+        if self.days not in DAY_SETS:
+            raise ScenarioError(
+                f"traffic.days = {_short(self.days)}: allowed " + ", ".join(map(repr, DAY_SETS))
+            )
+        if self.days != "all" and self.split_day is None:
+            raise ScenarioError(
+                f"traffic.days = {self.days!r} needs traffic.split_day (the trace's first test day)"
+            )
         if len(self.dow_factors) != 7:
             raise ScenarioError(
                 f"traffic.dow_factors has {len(self.dow_factors)} values: allowed exactly 7"
@@ -235,9 +269,11 @@ class ForecastParams:
     """Inventory forecast of remaining traffic per plan slot.
 
     ``perturbed``: the true expected profile x bias x log-normal noise. A data-driven
-    kind (``seasonal_naive``, ``holt_winters``; see ``envs.forecast``) is trained on
-    ``history_days`` days of the scenario's own simulated traffic (seed
-    ``history_seed``) and replaces the true profile; bias and noise still apply on top.
+    kind (``seasonal_naive``, ``holt_winters``; see ``envs.forecast``) replaces the true
+    profile; bias and noise still apply on top. It is trained on ``history_days`` days of
+    the scenario's own simulated traffic (seed ``history_seed``; ``fit_on = simulated``) or,
+    on a recorded trace (``fit_on = trace``), walk-forward on the ``history_days`` trace days
+    before each flight's start day, never on the flight's own days (``envs.calendar``).
     """
 
     kind: str = "perturbed"  # perturbed | seasonal_naive | holt_winters
@@ -245,9 +281,19 @@ class ForecastParams:
     noise_sd: Value = 0.1  # [-] in [0, 3] log-sd of the per-slot forecast error
     history_days: int = 14  # [days] in 1..31 (2..31 for holt_winters) training history
     history_seed: int = 0  # [-] in 0..2^63-1 seed of the simulated history
+    fit_on: str = "simulated"  # simulated | trace (walk-forward on the days before the flight)
 
     def __post_init__(self) -> None:
         kinds = ("perturbed", "seasonal_naive", "holt_winters")
+        if self.fit_on not in ("simulated", "trace"):
+            raise ScenarioError(
+                f"forecast.fit_on = {_short(self.fit_on)}: allowed 'simulated', 'trace'"
+            )
+        if self.fit_on == "trace" and self.kind == "perturbed":
+            raise ScenarioError(
+                "forecast.fit_on = 'trace' fits a learned forecaster: allowed with forecast.kind "
+                "'seasonal_naive' or 'holt_winters' (got 'perturbed')"
+            )
         if self.kind not in kinds:
             raise ScenarioError(
                 f"forecast.kind = {self.kind!r}: allowed " + ", ".join(repr(k) for k in kinds)
@@ -459,6 +505,19 @@ class ScenarioParams:
     money: MoneyParams = field(default_factory=MoneyParams)
     plan: PlanParams = field(default_factory=PlanParams)
     score: ScoreParams = field(default_factory=ScoreParams)
+
+    def __post_init__(self) -> None:
+        tr, fc = self.traffic, self.forecast
+        if tr.days != "all" and bounds(self.time.start_day) != (0.0, 0.0):
+            raise ScenarioError(
+                f"time.start_day = {_short(self.time.start_day)} and traffic.days = {tr.days!r} both "
+                "pick the start days: leave time.start_day at 0 when traffic.days is set"
+            )
+        if fc.fit_on == "trace" and tr.profile != "trace":
+            raise ScenarioError(
+                f"forecast.fit_on = 'trace' needs a recorded trace: allowed with traffic.profile "
+                f"= 'trace' (got {tr.profile!r})"
+            )
 
     @property
     def max_delay_ticks(self) -> int:

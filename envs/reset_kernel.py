@@ -73,6 +73,24 @@ def _learned_slot(
 
 
 @nb.njit(cache=True)
+def _walk_forward_slot(
+    fc_prof: np.ndarray, fc_day0: int, fc_horizon: int, start_min: float, s: int, slot_s: float
+) -> float:
+    """Walk-forward forecast [profile units x min] of plan slot ``s`` of a flight starting
+    ``start_min`` [min] after trace row 0: row ``day - fc_day0`` of the flattened
+    ``(days, fc_horizon)`` table, read from midnight of the start day (as ``_learned_slot``)."""
+    n_min = max(1, math.floor(slot_s / 60.0 + 0.5))
+    width = slot_s / 60.0 / n_min  # [min] per sub-interval
+    day = int(start_min // 1440.0)
+    base = (day - fc_day0) * fc_horizon
+    out = 0.0
+    for k in range(n_min):
+        minute = start_min - day * 1440.0 + s * slot_s / 60.0 + (k + 0.5) * width
+        out += fc_prof[base + min(int(minute), fc_horizon - 1)] * width
+    return out
+
+
+@nb.njit(cache=True)
 def init_rows(
     rows: np.ndarray,
     vals: np.ndarray,
@@ -94,13 +112,17 @@ def init_rows(
     per_campaign_delay: bool,
     fc_prof: np.ndarray,
     fc_mode: int,
+    fc_day0: int,
+    fc_horizon: int,
 ) -> None:
     """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
 
     ``fc_mode`` 0: the forecast is the true expected profile (``shape_at`` of ``prof``,
     ``dow``, per plan slot) x bias x noise; 1: a learned forecast, ``fc_prof[minute of
     week]`` [requests/min] from Monday 00:00, replaces the expected profile (bias and
-    noise still apply).
+    noise still apply); 2: a walk-forward forecast of a trace (``envs.walk_forward``),
+    ``fc_prof`` the flattened ``(days, fc_horizon)`` table from day ``fc_day0`` in profile
+    units, times the campaign's base rate.
     """
     max_slots = slot_spend.shape[1]
     n_hist = hist.shape[1]
@@ -131,6 +153,14 @@ def init_rows(
             if s < slots:
                 if fc_mode == 1:
                     expected = _learned_slot(fc_prof, start_day, v[V_START_MIN], s, slot_s)
+                elif fc_mode == 2:
+                    expected = (
+                        v[V_BASE_RATE]
+                        * 60.0
+                        * _walk_forward_slot(
+                            fc_prof, fc_day0, fc_horizon, v[V_START_MIN], s, slot_s
+                        )
+                    )
                 else:
                     shape = shape_at(
                         prof, prof_mode, dow, start_day, slot_s, v[V_START_MIN], slots, s

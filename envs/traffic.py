@@ -26,11 +26,11 @@ from pathlib import Path
 import numba as nb
 import numpy as np
 
-from pacegym.envs.params import ScenarioError, TrafficParams
+from pacegym.envs.params import MAX_TRACE_DAYS, ScenarioError, TrafficParams
 
 PROFILE_BY_FLIGHT_SHARE = 0
 PROFILE_BY_MINUTE = 1
-MAX_TRACE_MINUTES = 2 * 366 * 1440
+MAX_TRACE_MINUTES = MAX_TRACE_DAYS * 1440
 """[rows] longest trace: two years of minutes (a trace replays from its start anyway)."""
 
 

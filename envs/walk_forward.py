@@ -1,0 +1,118 @@
+"""Which days a flight starts on, and a trace's forecast fitted only on the days before it.
+
+A recorded trace (``traffic.profile = trace``) is a calendar: row 0 is Monday 00:00 and
+day ``d`` is rows ``1440 d .. 1440 (d + 1) - 1``. A scenario on it draws each episode's
+start day from ``start_days``:
+
+- ``traffic.days = all``: ``time.start_day`` (a day, or a ``[low, high]`` range of days);
+- ``train``: every day whose flight (``time.start_minute`` + ``time.flight_min`` at their
+  highest) ends by midnight of ``traffic.split_day``, from the first day with
+  ``forecast.history_days`` of history when the forecast is fitted on the trace;
+- ``test``: every day from ``traffic.split_day`` whose flight ends within the trace.
+
+So tuning and training (``days: train``) never see a test day, and a scenario scored on
+``days: test`` meets only days after everything it was tuned on: a time-ordered split.
+
+``walk_forward_forecast`` is the day-ahead forecast of such a scenario with
+``forecast.fit_on = trace``: for each possible start day ``d`` it fits
+``forecast.kind``'s forecaster on the ``history_days`` trace days before ``d`` (rows
+``1440 (d - history_days) .. 1440 d - 1``, nothing later) and predicts from midnight of
+``d`` to the latest end of a flight starting that day. The flight's own days are never
+in its history; ``forecast_history_rows`` names the rows used, which a test checks.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import numpy as np
+
+from pacegym.envs.forecast import FORECASTERS
+from pacegym.envs.params import ScenarioError, ScenarioParams, bounds
+
+DAY_MIN = 1440
+
+
+def flight_span_min(scenario: ScenarioParams) -> float:
+    """[min] latest end of a flight after midnight of its start day (highest start minute
+    plus the longest flight)."""
+    return bounds(scenario.time.start_minute)[1] + bounds(scenario.time.flight_min)[1]
+
+
+def horizon_min(scenario: ScenarioParams) -> int:
+    """[min] length of each start day's forecast: whole days covering ``flight_span_min``."""
+    return DAY_MIN * math.ceil(flight_span_min(scenario) / DAY_MIN)
+
+
+def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int, int]:
+    """``(low, high)``: the whole days (inclusive) a flight of ``scenario`` may start on.
+
+    ``trace_minutes`` is the trace's length (``None`` for a parametric profile). Raises
+    ``ScenarioError`` naming ``traffic.split_day`` when the split leaves no day.
+    """
+    tr, fc = scenario.traffic, scenario.forecast
+    first = int(fc.history_days) if fc.fit_on == "trace" else 0
+    span = flight_span_min(scenario)
+    if tr.days == "all":
+        lo, hi = (int(v) for v in bounds(scenario.time.start_day))
+        if lo < first:
+            raise ScenarioError(
+                f"time.start_day = {lo}: forecast.fit_on = 'trace' fits on the "
+                f"forecast.history_days = {first} days before the flight: allowed >= {first}"
+            )
+        return lo, hi
+    split = int(tr.split_day)  # type: ignore[arg-type]  # validated: days != all needs it
+    n = int(trace_minutes or 0)
+    if split * DAY_MIN >= n:
+        raise ScenarioError(
+            f"traffic.split_day = {split} is at or after the trace's end ({n / DAY_MIN:g} days): "
+            f"allowed < {n // DAY_MIN}"
+        )
+    if tr.days == "train":
+        lo, hi = first, math.floor((split * DAY_MIN - span) / DAY_MIN)
+    else:
+        lo, hi = split, math.floor((n - span) / DAY_MIN)
+    if hi < lo:
+        raise ScenarioError(
+            f"traffic.split_day = {split} leaves no {tr.days} day for a flight of up to "
+            f"{span:g} min after midnight of its start day (trace of {n / DAY_MIN:g} days, "
+            f"{first} history days): move the split"
+        )
+    return lo, hi
+
+
+def forecast_history_rows(scenario: ScenarioParams, day: int) -> range:
+    """Trace rows (minutes) the forecast of a flight starting on ``day`` is fitted on."""
+    days = int(scenario.forecast.history_days)
+    return range((day - days) * DAY_MIN, day * DAY_MIN)
+
+
+@functools.lru_cache(maxsize=16)
+def walk_forward_forecast(
+    scenario: ScenarioParams, expected: bytes, days: tuple[int, int]
+) -> np.ndarray:
+    """Forecast expected traffic [profile units] per minute, one row per start day.
+
+    ``expected`` is the trace's expected traffic per minute (profile x day-of-week
+    factor, float64 bytes, so that the result can be cached); ``days`` the inclusive
+    ``start_days``. Row ``d - days[0]`` holds ``horizon_min`` minutes from midnight of day
+    ``d``, predicted by ``forecast.kind``'s forecaster fitted on ``forecast_history_rows``
+    only. Read-only, cached per scenario.
+    """
+    series = np.frombuffer(expected, dtype=np.float64)
+    horizon = horizon_min(scenario)
+    lo, hi = days
+    out = np.empty((hi - lo + 1, horizon))
+    make = FORECASTERS[scenario.forecast.kind]
+    for d in range(lo, hi + 1):
+        rows = forecast_history_rows(scenario, d)
+        if rows.start < 0:
+            raise ScenarioError(
+                f"time.start_day = {d}: the forecast needs forecast.history_days = "
+                f"{scenario.forecast.history_days} trace days before it"
+            )
+        out[d - lo] = make().fit(series[rows.start : rows.stop]).predict(horizon)
+    np.maximum(out, 0.0, out=out)
+    out.flags.writeable = False
+    return out
