@@ -54,6 +54,13 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
     tr, fc = scenario.traffic, scenario.forecast
     first = int(fc.history_days) if fc.fit_on == "trace" else 0
     span = flight_span_min(scenario)
+    n = int(trace_minutes or 0)
+    split = tr.split_day
+    if split is not None and split * DAY_MIN >= n:
+        raise ScenarioError(
+            f"traffic.split_day = {split} is at or after the trace's end ({n / DAY_MIN:g} days): "
+            f"allowed < {n // DAY_MIN}"
+        )
     if tr.days == "all":
         lo, hi = (int(v) for v in bounds(scenario.time.start_day))
         if lo < first:
@@ -62,13 +69,7 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
                 f"forecast.history_days = {first} days before the flight: allowed >= {first}"
             )
         return lo, hi
-    split = int(tr.split_day)  # type: ignore[arg-type]  # validated: days != all needs it
-    n = int(trace_minutes or 0)
-    if split * DAY_MIN >= n:
-        raise ScenarioError(
-            f"traffic.split_day = {split} is at or after the trace's end ({n / DAY_MIN:g} days): "
-            f"allowed < {n // DAY_MIN}"
-        )
+    split = int(split)  # type: ignore[arg-type]  # validated: days != all needs it
     if tr.days == "train":
         lo, hi = first, math.floor((split * DAY_MIN - span) / DAY_MIN)
     else:
