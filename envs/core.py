@@ -38,6 +38,7 @@ from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
 from pacegym.envs.history import forecast_week
 from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
+from pacegym.envs.nowcast import smoothing_weight
 from pacegym.envs.observe import write_obs_rows
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds, is_range
 from pacegym.envs.reset_kernel import draw_uniform, init_rows
@@ -90,6 +91,7 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
         "slot_spend": ((n, slots), np.float64),
         "plan_cum": ((n, slots + 1), np.float64),
         "fc_cum": ((n, slots + 1), np.float64),
+        "nc_cum": ((n, slots + 1 if sc.forecast.nowcast != "none" else 1), np.float64),
         "obs": ((n, N_OBS), np.float32),
         "terms": ((n, len(REWARD_TERMS)), np.float64),
         "reward": ((n,), np.float64),
@@ -110,6 +112,7 @@ _SIZE_KEYS = {  # which scenario keys set an array's length (for the error messa
     "slot_spend": "time.flight_min / time.slot_s",
     "plan_cum": "time.flight_min / time.slot_s",
     "fc_cum": "time.flight_min / time.slot_s",
+    "nc_cum": "time.flight_min / time.slot_s",
 }
 
 
@@ -201,6 +204,7 @@ class PacingCore:
     slot_spend: np.ndarray
     plan_cum: np.ndarray
     fc_cum: np.ndarray
+    nc_cum: np.ndarray
     obs: np.ndarray
     terms: np.ndarray
     reward: np.ndarray
@@ -240,10 +244,12 @@ class PacingCore:
         self.dow = np.asarray(sc.traffic.dow_factors, dtype=float)
         trace_min = self.prof.shape[0] if sc.traffic.profile == "trace" else None
         self.day_lo, self.day_hi = start_days(sc, trace_min)
-        # one start day: the kernels add it (as ever); several: reset draws one per episode
-        # and folds it into the start minute, and the kernels' start day is 0
+        # one start day: the kernels add it (as ever); several: reset draws one per episode.
+        # A drawn day, or any day of a walk-forward forecast (its table is read by day), is
+        # folded into the start minute, and the kernels' start day is 0.
         self.draw_day = is_range(sc.time.start_day) or sc.traffic.days != "all"
-        self.start_day = 0 if self.draw_day else self.day_lo
+        self.fold_day = self.draw_day or sc.forecast.fit_on == "trace"
+        self.start_day = 0 if self.fold_day else self.day_lo
         self.fc_day0, self.fc_horizon = self.day_lo, 1
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
@@ -256,6 +262,10 @@ class PacingCore:
         else:  # learned: simulates the history days with a PacingCore (see the class docstring)
             self.fc_prof, self.fc_mode = forecast_week(sc, PacingCore), 1
         self.slot_s = float(sc.time.slot_s)
+        fc = sc.forecast  # the nowcast (envs.nowcast): per-tick level weight, per-slot decay
+        self.nowcast = fc.nowcast != "none"
+        self.nc_alpha = smoothing_weight(self.tick_s / 60.0, float(fc.nowcast_tau_min))
+        self.nc_phi = math.exp(-float(sc.time.slot_s) / 60.0 / float(fc.nowcast_decay_min))
         self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self.surge_cum = np.cumsum(sc.traffic.surge_probs)
         # the reward pays pacing_score_v2: delivery at weight 1, the rest by ScoreParams name
@@ -312,11 +322,13 @@ class PacingCore:
         draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, u)
         lo, hi = self._ranges[:, 0], self._ranges[:, 1]
         vals = lo + u * (hi - lo)
-        if self.draw_day:  # a whole day, after the RANDOMIZABLE draws of the same stream
-            ud = np.empty((rows.size, 1))
-            draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, ud)
-            n_days = self.day_hi - self.day_lo + 1
-            day = self.day_lo + np.minimum(np.floor(ud[:, 0] * n_days), n_days - 1)
+        if self.fold_day:
+            day = np.full(rows.size, float(self.day_lo))
+            if self.draw_day:  # a whole day, after the RANDOMIZABLE draws of the same stream
+                ud = np.empty((rows.size, 1))
+                draw_uniform(self.streams, rows, rng.STREAM_SCENARIO, ud)
+                n_days = self.day_hi - self.day_lo + 1
+                day += np.minimum(np.floor(ud[:, 0] * n_days), n_days - 1)
             vals[:, K.V_START_MIN] += day * 1440.0
         init_rows(rows, vals, *self._init_args)
         if self.per_campaign_delay:
@@ -419,6 +431,7 @@ class PacingCore:
             self.slot_spend,
             self.plan_cum,
             self.fc_cum,
+            self.nc_cum,
             self.obs,
             self.terms,
             self.reward,

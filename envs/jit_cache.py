@@ -29,6 +29,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.spaces",
     "pacegym.envs.layout",
     "pacegym.envs.traffic",
+    "pacegym.envs.nowcast",
     "pacegym.envs.observe",
     "pacegym.envs.reset_kernel",
     "pacegym.envs.kernel",

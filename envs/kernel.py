@@ -26,6 +26,8 @@ from pacegym.envs.layout import (
     F_EXP_POST,
     F_LAST_P,
     F_MEDIA,
+    F_NC_EXPECTED,
+    F_NC_SEEN,
     F_NOISE_X,
     F_RATE_EW,
     F_SLOT_EXCESS,
@@ -48,6 +50,7 @@ from pacegym.envs.layout import (
     P_BASE_RATE,
     P_BUDGET,
     P_DELAY_ROW,
+    P_FC_TOTAL,
     P_FILL,
     P_FLIGHT_TICKS,
     P_LATENCY_TICKS,
@@ -62,6 +65,7 @@ from pacegym.envs.layout import (
     R_MISPLACED,
     R_WASTE,
 )
+from pacegym.envs.nowcast import update_seen
 from pacegym.envs.observe import write_obs
 from pacegym.envs.traffic import shape_at
 
@@ -101,6 +105,10 @@ def _step(
     reward: np.ndarray,
     finished: np.ndarray,
     invalid: np.ndarray,
+    nc_cum: np.ndarray,
+    nc_alpha: float,
+    nc_phi: float,
+    nowcast: bool,
 ) -> None:
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
@@ -158,6 +166,11 @@ def _step(
         )
         requests = rng.poisson(st_traffic, lam)
         ist[b, I_REQUESTS] += requests
+        if nowcast:  # the intraday forecast's level: requests seen against forecast
+            s_now = t // tps
+            expected = (fc_cum[b, s_now + 1] - fc_cum[b, s_now]) * par[b, P_FC_TOTAL] / tps
+            fst[b, F_NC_SEEN] = update_seen(fst[b, F_NC_SEEN], requests, expected, nc_alpha)
+            fst[b, F_NC_EXPECTED] += nc_alpha * (expected - fst[b, F_NC_EXPECTED])
 
         # serving: stops once reported spend reaches the budget
         lat = int(par[b, P_LATENCY_TICKS])
@@ -254,7 +267,9 @@ def _step(
             finished[b] = True
         for k in range(terms.shape[1]):
             reward[b] += weights[k] * terms[b, k]
-        write_obs(b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price)
+        write_obs(
+            b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast
+        )
 
 
 def _renamed(func: types.FunctionType, name: str) -> types.FunctionType:

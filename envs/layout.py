@@ -94,6 +94,8 @@ FST_COLUMNS: tuple[str, ...] = (
     "win_spend",  # [currency] counted spend in the current scoring window
     "win_excess",  # [currency] misplaced spend charged for the current window
     "slot_excess",  # [currency] burst spend charged for the current plan slot
+    "nc_seen",  # [requests/tick] nowcast: smoothed requests seen (capped; envs.nowcast)
+    "nc_expected",  # [requests/tick] nowcast: smoothed requests forecast
 )
 """Float state (float64 columns of ``fst``)."""
 
@@ -111,6 +113,8 @@ F_EXP_POST = FST_COLUMNS.index("exp_post")
 F_WIN_SPEND = FST_COLUMNS.index("win_spend")
 F_WIN_EXCESS = FST_COLUMNS.index("win_excess")
 F_SLOT_EXCESS = FST_COLUMNS.index("slot_excess")
+F_NC_SEEN = FST_COLUMNS.index("nc_seen")
+F_NC_EXPECTED = FST_COLUMNS.index("nc_expected")
 N_FST = len(FST_COLUMNS)
 
 REWARD_TERMS: tuple[str, ...] = ("delivery", "waste", "misplaced", "burst")

@@ -14,6 +14,8 @@ import numpy as np
 
 from pacegym.envs.layout import (
     F_LAST_P,
+    F_NC_EXPECTED,
+    F_NC_SEEN,
     F_RATE_EW,
     I_SERVED,
     I_T,
@@ -24,6 +26,7 @@ from pacegym.envs.layout import (
     P_LATENCY_TICKS,
     P_RENDER,
 )
+from pacegym.envs.nowcast import discounted_remaining, level
 from pacegym.envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_INDEX, OBS_LOW
 
 O_TIME_ELAPSED = OBS_INDEX["time_elapsed"]
@@ -73,8 +76,16 @@ def write_obs(
     fc_cum: np.ndarray,
     tps: int,
     price: float,
+    nc_cum: np.ndarray,
+    nc_phi: float,
+    nowcast: bool,
 ) -> None:
-    """Observation row of campaign ``b`` (the table is ``envs.spaces.OBS_FEATURES``)."""
+    """Observation row of campaign ``b`` (the table is ``envs.spaces.OBS_FEATURES``).
+
+    With ``nowcast``, the forecast traffic left (``capacity_log10``) is corrected by the
+    level of the traffic seen (``envs.nowcast``); the plan and ``forecast_elapsed`` stay
+    the day-ahead forecast's.
+    """
     budget = par[b, P_BUDGET]
     ft = par[b, P_FLIGHT_TICKS]
     t = ist[b, I_T]
@@ -88,7 +99,11 @@ def write_obs(
     served_spend = ist[b, I_SERVED] * price
     in_flight = max(served_spend * par[b, P_RENDER] - reported, 0.0)
     left = budget - reported - in_flight
-    full = (1.0 - fc) * par[b, P_FC_TOTAL] * par[b, P_FILL] * par[b, P_RENDER] * price
+    remaining = (1.0 - fc) * par[b, P_FC_TOTAL]  # [requests] forecast left in the flight
+    if nowcast:
+        r = level(fst[b, F_NC_SEEN], fst[b, F_NC_EXPECTED])
+        remaining += (r - 1.0) * discounted_remaining(nc_cum, b, pos, n_slots, nc_phi)
+    full = remaining * par[b, P_FILL] * par[b, P_RENDER] * price
     # nothing left to spend reads as the most capacity there is
     cap = _HIGH[O_CAPACITY_LOG10] if left <= 0.0 else math.log10(max(full, 1e-300) / left)
     p = fst[b, F_LAST_P]
@@ -121,7 +136,12 @@ def write_obs_rows(
     fc_cum: np.ndarray,
     tps: int,
     price: float,
+    nc_cum: np.ndarray,
+    nc_phi: float,
+    nowcast: bool,
 ) -> None:
     """``write_obs`` for each campaign in ``rows`` (after a reset)."""
     for i in range(rows.shape[0]):
-        write_obs(rows[i], obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price)
+        write_obs(
+            rows[i], obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast
+        )

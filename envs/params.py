@@ -282,6 +282,9 @@ class ForecastParams:
     history_days: int = 14  # [days] in 1..31 (2..31 for holt_winters) training history
     history_seed: int = 0  # [-] in 0..2^63-1 seed of the simulated history
     fit_on: str = "simulated"  # simulated | trace (walk-forward on the days before the flight)
+    nowcast: str = "none"  # none | smoothing: corrected by the traffic seen (envs.nowcast)
+    nowcast_tau_min: float = 15.0  # [min] in (0, 1440] time constant of the traffic-seen level
+    nowcast_decay_min: float = 120.0  # [min] in (0, 100000] decay of a departure over the horizon
 
     def __post_init__(self) -> None:
         kinds = ("perturbed", "seasonal_naive", "holt_winters")
@@ -289,6 +292,28 @@ class ForecastParams:
             raise ScenarioError(
                 f"forecast.fit_on = {_short(self.fit_on)}: allowed 'simulated', 'trace'"
             )
+        if self.nowcast not in ("none", "smoothing"):
+            raise ScenarioError(
+                f"forecast.nowcast = {_short(self.nowcast)}: allowed 'none', 'smoothing'"
+            )
+        check(
+            "forecast.nowcast_tau_min",
+            self.nowcast_tau_min,
+            0.0,
+            1440.0,
+            low_open=True,
+            unit="min",
+            allow_range=False,
+        )
+        check(
+            "forecast.nowcast_decay_min",
+            self.nowcast_decay_min,
+            0.0,
+            1e5,
+            low_open=True,
+            unit="min",
+            allow_range=False,
+        )
         if self.fit_on == "trace" and self.kind == "perturbed":
             raise ScenarioError(
                 "forecast.fit_on = 'trace' fits a learned forecaster: allowed with forecast.kind "

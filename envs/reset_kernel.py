@@ -45,6 +45,7 @@ from pacegym.envs.layout import (
     V_SURGE_MEAN,
     V_SURGE_RATE,
 )
+from pacegym.envs.nowcast import fill_discounted
 from pacegym.envs.traffic import shape_at
 
 
@@ -114,6 +115,9 @@ def init_rows(
     fc_mode: int,
     fc_day0: int,
     fc_horizon: int,
+    nc_cum: np.ndarray,
+    nc_phi: float,
+    nowcast: bool,
 ) -> None:
     """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
 
@@ -172,6 +176,8 @@ def init_rows(
         for s in range(max_slots + 1):
             fc_cum[b, s] = min(fc_cum[b, s] / total, 1.0) if total > 0.0 else min(s / slots, 1.0)
         par[b, P_FC_TOTAL] = total
+        if nowcast:
+            fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
         for k in range(ist.shape[1]):
             ist[b, k] = 0

@@ -134,11 +134,26 @@ def test_episodes_draw_every_test_day_and_the_forecast_follows_the_day(trace_csv
 
 def test_a_single_start_day_keeps_its_fixed_path(trace_csv):
     sc = _scenario(trace_csv)
-    sc = dataclasses.replace(sc, time=dataclasses.replace(sc.time, start_day=15))
+    simulated = dataclasses.replace(sc.forecast, kind="perturbed", fit_on="simulated")
+    sc = dataclasses.replace(
+        sc, time=dataclasses.replace(sc.time, start_day=15), forecast=simulated
+    )
     core = PacingCore(sc, 1)
-    assert not core.draw_day and core.start_day == 15
+    assert not core.fold_day and core.start_day == 15
     core.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))
     assert core.par[0, K.P_START_MIN] < DAY_MIN  # the kernels add the day
+
+
+def test_a_single_start_day_reads_its_own_walk_forward_forecast(trace_csv):
+    sc = _scenario(trace_csv)
+    sc = dataclasses.replace(sc, time=dataclasses.replace(sc.time, start_day=20, start_minute=0.0))
+    core = PacingCore(sc, 1)
+    assert core.fold_day and core.start_day == 0 and core.day_lo == core.day_hi == 20
+    core.reset(np.zeros(1, np.int64), np.zeros(1, np.uint64))
+    assert core.par[0, K.P_START_MIN] == 20 * DAY_MIN
+    per_slot = np.diff(core.fc_cum[0]) * core.par[0, K.P_FC_TOTAL]  # [requests] a minute each
+    expected = core.fc_prof[:DAY_MIN] * 60.0 * sc.traffic.base_rate
+    np.testing.assert_allclose(per_slot, expected, rtol=1e-9)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,91 @@
+"""Error of the intraday forecast (nowcast) by horizon against the day-ahead forecast, per trace.
+
+For every shipped real-traffic daily scenario (``conf/scenario/traces/*_daily.yaml``) and
+each of its days (test days by default, ``--days train`` for the days the nowcast's
+settings were chosen on), a flight from midnight: the day-ahead forecast is the
+scenario's walk-forward forecast of that day (``envs.walk_forward``, fitted on the 14 days
+before it), the nowcast corrects it with the traffic seen since midnight
+(``envs.nowcast``). Every 15 minutes both predict the requests of the next 15 min, 1 h,
+4 h and the rest of the day; the table prints the MAPE [%] of each over all origins and
+days, and the nowcast's reduction of the 1-hour error.
+
+    python benchmarks/bench_nowcast.py                       # test days, scenario settings
+    python benchmarks/bench_nowcast.py --days train --grid   # choose tau and decay
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+
+import numpy as np
+
+from pacegym.envs.core import PacingCore
+from pacegym.envs.nowcast import nowcast_windows
+from pacegym.envs.params import ForecastParams
+from pacegym.envs.scenarios import resolve
+from pacegym.envs.walk_forward import DAY_MIN, walk_forward_forecast
+
+TRACES = ("taxi", "amzn", "fb", "i94", "bike")
+HORIZONS = np.array([15, 60, 240, -1])
+LABELS = ("15 min", "1 h", "4 h", "rest of day")
+ORIGINS = np.arange(15, DAY_MIN - 15 + 1, 15)
+DEFAULT = ForecastParams()
+
+
+def day_pairs(name: str, days: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(actual, day-ahead) requests per minute [profile units] of each day of ``days``."""
+    sc = resolve(f"traces/{name}_daily")
+    sc = dataclasses.replace(sc, traffic=dataclasses.replace(sc.traffic, days=days))
+    core = PacingCore(sc, 1)
+    expected = core.prof * core.dow[(np.arange(core.prof.size) // DAY_MIN) % 7]
+    lo, hi = core.day_lo, core.day_hi
+    table = walk_forward_forecast(sc, expected.tobytes(), (lo, hi))
+    return [
+        (expected[d * DAY_MIN : (d + 1) * DAY_MIN], table[d - lo, :DAY_MIN])
+        for d in range(lo, hi + 1)
+    ]
+
+
+def mape(pairs: list[tuple[np.ndarray, np.ndarray]], tau: float, decay: float) -> np.ndarray:
+    """MAPE [%] per horizon: rows day-ahead, nowcast."""
+    err = np.zeros((2, HORIZONS.size))
+    count = np.zeros(HORIZONS.size)
+    for actual, ahead in pairs:
+        act, fc, now = nowcast_windows(actual, ahead, ORIGINS, HORIZONS, tau, decay)
+        ok = act > 0
+        safe = np.where(ok, act, 1.0)
+        err[0] += np.where(ok, np.abs(fc - act) / safe, 0.0).sum(axis=0)
+        err[1] += np.where(ok, np.abs(now - act) / safe, 0.0).sum(axis=0)
+        count += ok.sum(axis=0)
+    return 100.0 * err / np.maximum(count, 1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--days", choices=("train", "test"), default="test")
+    ap.add_argument("--grid", action="store_true", help="search tau x decay on these days")
+    ap.add_argument("--tau", type=float, default=DEFAULT.nowcast_tau_min, help="[min]")
+    ap.add_argument("--decay", type=float, default=DEFAULT.nowcast_decay_min, help="[min]")
+    args = ap.parse_args()
+    pairs = {n: day_pairs(n, args.days) for n in TRACES}
+    if args.grid:
+        print("| tau [min] | decay [min] | mean 1-h reduction | worst trace |")
+        print("|---:|---:|---:|---:|")
+        for tau, decay in itertools.product((15, 30, 60, 120), (60, 120, 240, 480, 960)):
+            red = [1 - (e := mape(p, tau, decay))[1, 1] / e[0, 1] for p in pairs.values()]
+            print(f"| {tau} | {decay} | {100 * np.mean(red):.1f}% | {100 * min(red):.1f}% |")
+        return
+    tau, decay = args.tau, args.decay
+    print(f"{args.days} days; nowcast tau {tau:g} min, decay {decay:g} min; MAPE [%]")
+    print("| trace | days | " + " | ".join(f"{h} ahead / now" for h in LABELS) + " | 1-h cut |")
+    print("|---|---:|" + "---:|" * (len(LABELS) + 1))
+    for name, p in pairs.items():
+        e = mape(p, tau, decay)
+        cells = " | ".join(f"{e[0, k]:.1f} / {e[1, k]:.1f}" for k in range(len(LABELS)))
+        print(f"| {name} | {len(p)} | {cells} | {100 * (1 - e[1, 1] / e[0, 1]):.0f}% |")
+
+
+if __name__ == "__main__":
+    main()
