@@ -61,6 +61,12 @@ CASES: tuple[Case, ...] = (
     _c("evaluate", "plots=maybe", "plots = 'maybe'"),
     _c("evaluate", "-m batch_size=0,1", "batch_size = 0"),
     _c("evaluate", "seed=-1", "seed = -1"),
+    # real traffic: the trace calendar and the intraday forecast
+    _c("evaluate", "scenario=traces/taxi_daily scenario.traffic.split_day=80", "traffic.split_day"),
+    _c("evaluate", "scenario=traces/taxi_daily scenario.traffic.days=later", "traffic.days"),
+    _c("evaluate", "scenario=traces/taxi_daily scenario.time.start_day=3", "time.start_day"),
+    _c("evaluate", "scenario.forecast.nowcast=kalman", "forecast.nowcast"),
+    _c("evaluate", "scenario.forecast.fit_on=trace", "forecast.fit_on"),
     # pacegym-train (Hydra, torch)
     _c("train", "train.total_timesteps=0", "train.total_timesteps = 0"),
     _c("train", "train.foo=1", "train.foo"),
