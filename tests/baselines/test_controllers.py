@@ -115,12 +115,12 @@ def test_pid_does_not_wind_up_when_the_budget_is_exhausted():
     for t in range(200):  # far under plan but the budget is reported spent: no integration
         obs = make_obs(1, time_elapsed=t / 400, reported_spend=1.0, exhausted=1.0)
         assert c.act(obs)[0] == 0.0
-    assert c.integral[0] == 0.0
+    assert c.rule.integral[0] == 0.0
     # saturated at p_max while far under plan: the integral stays bounded (conditional)
     c.reset(1)
     for t in range(200):
         c.act(make_obs(1, time_elapsed=t / 400, reported_spend=0.0))
-    assert abs(c.config.ki * c.integral[0]) <= c.config.i_limit + 1e-12
+    assert abs(c.config.ki * c.rule.integral[0]) <= c.config.i_limit + 1e-12
     p_over = c.act(make_obs(1, time_elapsed=0.5, reported_spend=0.6))[0]
     assert p_over < 0.1  # reacts at once to an overshoot: no stored windup to unwind
 
@@ -130,9 +130,9 @@ def test_pid_resets_its_state_at_flight_start():
     c.reset(2)
     c.act(make_obs(2, time_elapsed=0.3, reported_spend=0.29))  # small error: not saturated
     c.act(make_obs(2, time_elapsed=0.31, reported_spend=0.3))
-    assert np.all(c.integral != 0)
+    assert np.all(c.rule.integral != 0)
     c.act(make_obs(2, time_elapsed=[0.0, 0.32], reported_spend=[0.0, 0.31]))
-    assert c.integral[0] == 0.0 and c.integral[1] != 0.0
+    assert c.rule.integral[0] == 0.0 and c.rule.integral[1] != 0.0
 
 
 @pytest.mark.parametrize(
