@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 PLAN_SHAPES = ("uniform", "forecast", "exp_decay")
-"""The plan shapes (a rule may also follow the observed plan, ``controllers.RULE_PARAMS``)."""
+"""The plan shapes (a rule may also follow the observed plan, ``rule_params.RULE_PARAMS``)."""
 
 
 def shape(kind: str, x: np.ndarray, rate: float) -> np.ndarray:
