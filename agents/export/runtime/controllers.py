@@ -79,6 +79,12 @@ class Rule:
             self.prev_error = np.zeros(n)
             self.prev_time = np.zeros(n)
 
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """Start the rows ``rows`` again (as ``reset`` would), the others untouched."""
+        if self.kind == "pid":
+            for state in (self.integral, self.prev_error, self.prev_time):
+                state[rows] = 0.0
+
     def _cumulative(self, time_share: np.ndarray, forecast_share: np.ndarray) -> np.ndarray:
         p = self.p
         x = forecast_share if p["plan"] == "forecast" else time_share
