@@ -15,23 +15,18 @@ from typing import Any
 
 from pacegym.baselines.controllers import (
     ControllerConfigError,
-    ExpDecayConfig,
     ExpDecayController,
-    OnOffConfig,
     OnOffController,
-    ProportionalConfig,
     ProportionalController,
 )
-from pacegym.baselines.controllers_pid import PIDConfig, PIDController
+from pacegym.baselines.controllers_pid import PIDController
 from pacegym.baselines.oracle import OracleConfig, OracleController
 from pacegym.baselines.protocol import Controller
 from pacegym.baselines.reference import ReferenceConfig, ReferenceController
 
 CONTROLLERS: dict[str, tuple[type, type]] = {
-    "on_off": (OnOffController, OnOffConfig),
-    "proportional": (ProportionalController, ProportionalConfig),
-    "pid": (PIDController, PIDConfig),
-    "exp_decay": (ExpDecayController, ExpDecayConfig),
+    c.kind: (c, c.config_class)
+    for c in (OnOffController, ProportionalController, PIDController, ExpDecayController)
 }
 """kind -> (controller class, config dataclass): the deployable baselines (tuned, exported)."""
 

@@ -1,9 +1,11 @@
 """Spend plans: the cumulative share of budget that should be spent by a point in the flight.
 
-One implementation shared by the env (reference plan for observations and the
-tracking metrics) and by the controllers. All functions are vectorised over
-campaigns and return values in [0, 1], 0 at the start and 1 at the end (or at
-the early-close point).
+The env's reference plan (for observations and the tracking metrics) on the plan shapes
+that the baseline rules and every exported pacer use too: the shapes are written once,
+in the pacer runtime's ``plans`` module (``pacegym.agents.export.runtime.plans``: numpy
+alone, no import from the project, so importing it from here pulls in no layer above the
+simulator). All functions are vectorised over campaigns and return values in [0, 1], 0 at
+the start and 1 at the end (or at the early-close point).
 
 - ``uniform``: linear in the basis;
 - ``forecast`` (LinkedIn): cumulative forecast traffic share x budget, i.e. the
@@ -18,15 +20,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from pacegym.agents.export.runtime.plans import plan_cumulative, shape
 from pacegym.envs.params import PlanParams
 
-
-def shape(kind: str, x: np.ndarray, rate: float) -> np.ndarray:
-    """Cumulative share of a plan shape at basis position ``x`` in [0, 1]."""
-    x = np.clip(x, 0.0, 1.0)
-    if kind == "exp_decay" and rate > 1e-9:
-        return -np.expm1(-rate * x) / -np.expm1(-rate)
-    return x
+__all__ = ["cumulative_share", "shape"]
 
 
 def cumulative_share(
@@ -36,7 +33,5 @@ def cumulative_share(
     use_forecast = plan.kind == "forecast" or plan.basis == "forecast"
     if use_forecast and forecast_share is None:
         raise ValueError(f"plan.kind = {plan.kind!r} / plan.basis = {plan.basis!r} needs forecasts")
-    x = np.asarray(forecast_share if use_forecast else time_share, dtype=float)
-    if plan.early_close > 0.0:
-        x = x / (1.0 - plan.early_close)
-    return shape(plan.kind, x, plan.rate)
+    x = forecast_share if use_forecast else time_share
+    return plan_cumulative(plan.kind, x, plan.rate, plan.early_close)

@@ -5,7 +5,7 @@ are concatenated in ``RUNTIME_MODULES`` order, so the runtime is written once, a
 modules, and shipped as one file. Their imports of each other are dropped (every
 imported name must then be defined, once, earlier in the file; checked) and their other
 imports are merged into one header. The baseline rules are part of the runtime
-(``runtime/controllers.py``); an artifact carries their kind and parameters only, so no
+(``runtime/plans.py``, ``rule_params.py``, ``controllers.py``); an artifact carries their kind and parameters only, so no
 loader ever runs code from an artifact. ``build_pyfunc_source``: the same runtime
 followed by the MLflow pyfunc wrapper (``pyfunc_model.py``), the code MLflow logs with a
 registered pacer.
@@ -36,6 +36,8 @@ RUNTIME_MODULES = (
     "normalize",
     "workers",
     "kinds",
+    "plans",
+    "rule_params",
     "controllers",
     "mlp",
     "rule",

@@ -1,6 +1,7 @@
 """Each baseline on hand-made observations, and the factory's contract."""
 
 import dataclasses
+import pickle
 
 import numpy as np
 import pytest
@@ -20,6 +21,7 @@ from pacegym.envs.plans import cumulative_share
 from pacegym.envs.spaces import N_OBS, OBS_INDEX
 
 IX = OBS_INDEX
+STATE = ("integral", "prev_error", "prev_time")  # the PID rule's per-campaign state
 
 
 def make_obs(n=1, **features):
@@ -115,12 +117,12 @@ def test_pid_does_not_wind_up_when_the_budget_is_exhausted():
     for t in range(200):  # far under plan but the budget is reported spent: no integration
         obs = make_obs(1, time_elapsed=t / 400, reported_spend=1.0, exhausted=1.0)
         assert c.act(obs)[0] == 0.0
-    assert c.integral[0] == 0.0
+    assert c.rule.integral[0] == 0.0
     # saturated at p_max while far under plan: the integral stays bounded (conditional)
     c.reset(1)
     for t in range(200):
         c.act(make_obs(1, time_elapsed=t / 400, reported_spend=0.0))
-    assert abs(c.config.ki * c.integral[0]) <= c.config.i_limit + 1e-12
+    assert abs(c.config.ki * c.rule.integral[0]) <= c.config.i_limit + 1e-12
     p_over = c.act(make_obs(1, time_elapsed=0.5, reported_spend=0.6))[0]
     assert p_over < 0.1  # reacts at once to an overshoot: no stored windup to unwind
 
@@ -130,9 +132,35 @@ def test_pid_resets_its_state_at_flight_start():
     c.reset(2)
     c.act(make_obs(2, time_elapsed=0.3, reported_spend=0.29))  # small error: not saturated
     c.act(make_obs(2, time_elapsed=0.31, reported_spend=0.3))
-    assert np.all(c.integral != 0)
+    assert np.all(c.rule.integral != 0)
     c.act(make_obs(2, time_elapsed=[0.0, 0.32], reported_spend=[0.0, 0.31]))
-    assert c.integral[0] == 0.0 and c.integral[1] != 0.0
+    assert c.rule.integral[0] == 0.0 and c.rule.integral[1] != 0.0
+
+
+def test_pid_resets_single_rows_and_pickles_with_its_state():
+    c = build_controller("pid")
+    c.reset(3)
+    c.act(make_obs(3, time_elapsed=0.3, reported_spend=0.29))
+    c.act(make_obs(3, time_elapsed=0.31, reported_spend=0.3))
+    again = pickle.loads(pickle.dumps(c))
+    assert again.config == c.config and np.array_equal(again.rule.integral, c.rule.integral)
+    c.reset_rows(np.array([1]))
+    for state in (c.rule.integral, c.rule.prev_error, c.rule.prev_time):
+        assert state[1] == 0.0 and state[0] != 0.0 and state[2] != 0.0
+
+
+def test_a_controller_pickled_before_the_rule_moved_to_the_runtime_unpickles():
+    # a residual checkpoint's base, pickled when the PID state lived on the controller
+    new = build_controller("pid", kp=5.0)
+    new.reset(2)
+    new.act(make_obs(2, time_elapsed=0.3, reported_spend=0.29))
+    old = type(new).__new__(type(new))
+    old.__setstate__(
+        {"config": new.config, "name": "PID", **{k: getattr(new.rule, k).copy() for k in STATE}}
+    )
+    assert sorted(vars(old)) == ["config", "name", "rule"]
+    obs = make_obs(2, time_elapsed=0.31, reported_spend=0.3)
+    np.testing.assert_array_equal(old.act(obs), new.act(obs))
 
 
 @pytest.mark.parametrize(

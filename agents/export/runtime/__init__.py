@@ -32,11 +32,13 @@ The ``Pacer`` is also a pacegym ``Controller`` (``name``, ``reset(n)``, ``act(ob
 Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``manifest``
 (schema, field checks, checksummed files), ``normalize`` (VecNormalize's formula),
 ``workers`` (threads, BLAS), ``kinds`` (the ``PolicyKind`` protocol, the action mapping),
-``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind each), ``frontend``
-(the ``Pacer``) and ``loader`` (``load``).
+``plans`` (the plan shapes, which the simulator uses too), ``rule_params`` and
+``controllers`` (the baseline rules' parameter table and arithmetic, which ``baselines/``
+runs in process too), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
+each), ``frontend`` (the ``Pacer``), ``schema`` and ``loader`` (``load``).
 """
 
-from .controllers import RULE_PARAMS, Rule, check_params
+from .controllers import FEATURES, Rule, capacity_throttle
 from .frontend import SMALL_ROWS, Pacer
 from .kinds import ActionMap, PolicyKind, RowPath
 from .loader import BACKENDS, KINDS, build_policy, load, load_pacer
@@ -51,8 +53,10 @@ from .manifest import (
 from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
 from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
+from .plans import PLAN_SHAPES, plan_cumulative, shape
 from .residual import ResidualPolicy
 from .rule import RulePolicy
+from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
 from .schema import MANIFEST, check_digest, check_manifest, manifest_digest, read_manifest
 from .workers import MAX_THREADS, Workers, usable_cpus
 
@@ -62,10 +66,12 @@ __all__ = [
     "BACKENDS",
     "CHUNK_ROWS",
     "FAST_MIN_ROWS",
+    "FEATURES",
     "KINDS",
     "MANIFEST",
     "MANIFEST_FILE",
     "MAX_THREADS",
+    "PLAN_SHAPES",
     "RULE_PARAMS",
     "SCHEMA",
     "SCHEMA_VERSION",
@@ -81,16 +87,21 @@ __all__ = [
     "ResidualPolicy",
     "RowPath",
     "Rule",
+    "RuleParam",
     "RulePolicy",
     "Workers",
     "build_policy",
+    "capacity_throttle",
     "check_digest",
     "check_manifest",
     "check_params",
     "load",
     "load_pacer",
     "manifest_digest",
+    "plan_cumulative",
     "read_manifest",
+    "rule_problem",
     "sha256_file",
+    "shape",
     "usable_cpus",
 ]

@@ -1,13 +1,28 @@
-"""The baseline rules as data: a known rule per kind, parameters checked from the manifest.
+"""The baseline rules, written once: their arithmetic (``Rule``), batched over campaigns.
 
 ``manifest.policy.controller`` is ``{"kind", "name", "params"}``; ``kind`` picks one of
 the rules below (``on_off``, ``proportional``, ``pid``, ``exp_decay``) and ``params`` may
-only set that kind's parameters (``RULE_PARAMS``: default, type and range of each), so an
-artifact carries numbers and choices, never code. The arithmetic is the project's
-baselines (``baselines/controllers.py``, ``controllers_pid.py``, ``envs/plans.py``)
-written again with numpy alone, operation for operation: the tests in
-``tests/agents/export/runtime/test_controllers.py`` hold the two bit-identical on
-recorded observations, for the tuned parameters and for random valid ones.
+only set that kind's parameters (``rule_params.RULE_PARAMS``), so an artifact carries
+numbers and choices, never code.
+
+This module is the one implementation of the rules: ``baselines/`` runs ``Rule`` in
+process behind its typed config dataclasses, and every exported ``pacer.py`` holds this
+very text, so an exported baseline and the in-process one cannot drift apart. It
+imports numpy and the standard library only (the plan shapes come from the sibling
+``plans``), never the project.
+
+Each rule computes its target from the observation:
+
+- target share ``x*``: its own plan (``plans.plan_cumulative`` of ``time_elapsed``, or of
+  ``forecast_elapsed`` for the ``forecast`` plan), or with ``plan = "observed"`` the
+  env's plan as the observation reports it (``plan``), whatever its shape;
+- spent share ``s = reported_spend + in_flight_weight x in_flight``: reported spend lags
+  serving by the impression delay and the reporting latency; ``in_flight`` is the
+  expected spend served but not yet counted, so ``in_flight_weight = 1`` tracks served
+  spend (no lag), ``0`` the lagged report.
+
+on/off and the proportional rules are stateless (the previous throttle is the
+observation's ``last_throttle``); PID keeps per-row state (``Rule._pid``).
 """
 
 from __future__ import annotations
@@ -19,49 +34,9 @@ from typing import Any
 import numpy as np
 
 from .manifest import PacerError
+from .plans import plan_cumulative
+from .rule_params import check_params
 
-_PLAN = {
-    "plan": ("uniform", ("uniform", "forecast", "exp_decay", "observed")),
-    "decay_rate": (1.5, (0.0, 50.0)),
-    "early_close": (0.0, (0.0, 0.9)),
-    "in_flight_weight": (0.0, (0.0, 1.0)),
-}
-_PROPORTIONAL = {
-    **_PLAN,
-    "rate": (0.1, (0.0, 1.0)),  # (0, 1]: checked below
-    "p_start": (0.01, (1e-4, 1.0)),
-    "start": ("capacity", ("fixed", "capacity")),
-    "p_min": (1e-3, (1e-4, 1.0)),
-    "p_max": (1.0, (1e-4, 1.0)),
-    "deadband": (0.0, (0.0, 1.0)),
-    "pace_limit": (1.25, (0.0, 1e4)),  # 0 (off) or [1, 1e4]: checked below
-}
-RULE_PARAMS: dict[str, dict[str, tuple[Any, tuple[Any, ...]]]] = {
-    "on_off": dict(_PLAN),
-    "proportional": dict(_PROPORTIONAL),
-    "exp_decay": {
-        **_PROPORTIONAL,
-        "plan": ("exp_decay", ("exp_decay",)),
-        "decay_rate": (2.0, (0.0, 50.0)),
-    },
-    "pid": {
-        **_PLAN,
-        "in_flight_weight": (1.0, (0.0, 1.0)),
-        "kp": (20.0, (0.0, 1e4)),
-        "ki": (50.0, (0.0, 1e5)),
-        "kd": (0.0, (0.0, 1e3)),
-        "feedforward": ("capacity", ("capacity", "none")),
-        "p_base": (0.05, (1e-4, 1.0)),
-        "p_min": (1e-3, (1e-4, 1.0)),
-        "p_max": (1.0, (1e-4, 1.0)),
-        "i_limit": (2.0, (0.0, 10.0)),
-    },
-}
-"""kind -> {param: (default, (low, high) for numbers | allowed choices for strings)}.
-
-The same defaults and ranges as the baselines' config dataclasses (tested); cross-field
-rules: ``p_min <= p_start, p_base <= p_max``, ``rate > 0``, ``pace_limit`` 0 or >= 1,
-``exp_decay``'s ``decay_rate > 0``."""
 FEATURES = (
     "time_elapsed",
     "plan",
@@ -76,75 +51,19 @@ FEATURES = (
 """The observation features the rules read (looked up by name in the manifest)."""
 
 
-def check_params(kind: Any, params: Any, where: str = "policy.controller") -> dict[str, Any]:
-    """The full parameter dict of rule ``kind`` (defaults filled in), or ``PacerError``
-    naming ``<where>.params.<key>``, the value and the allowed range."""
-    if kind not in RULE_PARAMS:
-        raise PacerError(f"manifest field {where}.kind = {kind!r}: allowed {sorted(RULE_PARAMS)}")
-    if not isinstance(params, Mapping):
-        raise PacerError(f"manifest field {where}.params must be an object, got {params!r}")
-    table = RULE_PARAMS[kind]
-    unknown = sorted(set(params) - set(table))
-    if unknown:
-        raise PacerError(
-            f"manifest field {where}.params.{unknown[0]} is not a parameter of rule {kind!r}:"
-            f" allowed {sorted(table)}"
-        )
-    out: dict[str, Any] = {}
-    for key, (default, allowed) in table.items():
-        v = params.get(key, default)
-        if isinstance(default, str):
-            if v not in allowed:
-                raise PacerError(
-                    f"manifest field {where}.params.{key} = {v!r}: allowed {list(allowed)}"
-                )
-        elif (
-            isinstance(v, bool)
-            or not isinstance(v, int | float)
-            or not (allowed[0] <= v <= allowed[1])
-        ):
-            raise PacerError(
-                f"manifest field {where}.params.{key} = {v!r}: allowed a number in"
-                f" [{allowed[0]:g}, {allowed[1]:g}]"
-            )
-        out[key] = v if isinstance(v, str) else float(v)
-    _check_cross(kind, out, f"{where}.params")
-    return out
-
-
-def _check_cross(kind: str, p: dict[str, Any], where: str) -> None:
-    def refuse(key: str, rule: str) -> None:
-        raise PacerError(f"manifest field {where}.{key} = {p[key]!r}: allowed {rule}")
-
-    if "p_max" in p and p["p_max"] < p["p_min"]:
-        refuse("p_max", f"[p_min = {p['p_min']:g}, 1]")
-    for key in ("p_start", "p_base"):
-        if key in p and not p["p_min"] <= p[key] <= p["p_max"]:
-            refuse(key, f"[p_min = {p['p_min']:g}, p_max = {p['p_max']:g}]")
-    if "rate" in p and not p["rate"] > 0.0:
-        refuse("rate", "(0, 1]")
-    if "pace_limit" in p and p["pace_limit"] != 0.0 and p["pace_limit"] < 1.0:
-        refuse("pace_limit", "0 (off) or [1, 10000]")
-    if p.get("pace_limit", 0.0) != 0.0 and p.get("plan") == "observed":
-        refuse("pace_limit", "0 (off) with plan 'observed'")
-    if kind == "exp_decay" and not p["decay_rate"] > 0.0:
-        refuse("decay_rate", "(0, 50]")
-
-
-def shape(kind: str, x: np.ndarray, rate: float) -> np.ndarray:
-    """Cumulative share of a plan shape at basis position ``x`` (``envs.plans.shape``)."""
-    x = np.clip(x, 0.0, 1.0)
-    if kind == "exp_decay" and rate > 1e-9:
-        return -np.expm1(-rate * x) / -np.expm1(-rate)
-    return x
+def capacity_throttle(capacity_log10: np.ndarray) -> np.ndarray:
+    """The throttle that spends the budget left evenly on the forecast traffic left
+    (``10 ** -capacity_log10``), at most 1."""
+    return np.minimum(10.0 ** (-np.asarray(capacity_log10, dtype=np.float64)), 1.0)
 
 
 class Rule:
-    """One baseline rule: ``reset(n)``, ``act(obs) -> (n,)`` throttles (a ``Controller``).
+    """One baseline rule: ``reset(n)``, ``act(obs) -> (n,)`` float64 throttles (a
+    ``Controller``), batched over rows (campaigns).
 
-    ``obs`` is float32 ``(n, n_features)`` in manifest order; ``index`` maps the names of
-    ``FEATURES`` to columns. State (``pid`` only): ``integral``, ``prev_error``,
-    ``prev_time``, one entry per row, as in ``baselines.controllers_pid``.
+    ``obs`` is float32 ``(n, n_features)``; ``index`` maps the names of ``FEATURES`` to
+    its columns; ``params`` holds every parameter of ``kind`` (checked: ``rule_problem``).
+    State (``pid`` only): ``integral``, ``prev_error``, ``prev_time``, one entry per row.
     """
 
     def __init__(self, kind: str, params: Mapping[str, Any], index: Mapping[str, int]) -> None:
@@ -154,41 +73,60 @@ class Rule:
         self.reset(0)
 
     def reset(self, n: int) -> None:
+        """Start ``n`` rows: clear the PID state (the other rules have none)."""
         if self.kind == "pid":
             self.integral = np.zeros(n)
             self.prev_error = np.zeros(n)
             self.prev_time = np.zeros(n)
 
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """Start the rows ``rows`` again (as ``reset`` would), the others untouched."""
+        if self.kind == "pid":
+            for state in (self.integral, self.prev_error, self.prev_time):
+                state[rows] = 0.0
+
     def _cumulative(self, time_share: np.ndarray, forecast_share: np.ndarray) -> np.ndarray:
         p = self.p
-        x = np.asarray(forecast_share if p["plan"] == "forecast" else time_share, dtype=float)
-        if p["early_close"] > 0.0:
-            x = x / (1.0 - p["early_close"])
-        return shape(p["plan"], x, p["decay_rate"])
+        x = forecast_share if p["plan"] == "forecast" else time_share
+        return plan_cumulative(p["plan"], x, p["decay_rate"], p["early_close"])
 
     def _target(self, obs: np.ndarray) -> np.ndarray:
+        """Planned cumulative spend share now, ``(n,)``."""
         if self.p["plan"] == "observed":
             return obs[:, self.i["plan"]].astype(np.float64)
         return self._cumulative(obs[:, self.i["time_elapsed"]], obs[:, self.i["forecast_elapsed"]])
 
     def _spent(self, obs: np.ndarray) -> np.ndarray:
+        """Estimated spend share ``reported + in_flight_weight x in_flight``, ``(n,)``."""
         reported = obs[:, self.i["reported_spend"]].astype(np.float64)
         return reported + self.p["in_flight_weight"] * obs[:, self.i["in_flight"]]
 
     def _pace(self, obs: np.ndarray, h: float = 1e-3) -> np.ndarray:
+        """Planned spend rate now in uniform-pace units (1 for a uniform plan), ``(n,)``."""
         t = obs[:, self.i["time_elapsed"]].astype(np.float64)
         t0 = np.minimum(t, 1.0 - h)
         return (self._cumulative(t0 + h, t0 + h) - self._cumulative(t0, t0)) / h
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Throttles of all rows (0 for a row whose budget is reported spent)."""
         if self.kind == "on_off":
-            on = self._spent(obs) < self._target(obs)
-            return np.where(on & (obs[:, self.i["exhausted"]] < 0.5), 1.0, 0.0)
+            return self._on_off(obs)
         if self.kind == "pid":
             return self._pid(obs)
         return self._proportional(obs)
 
+    def _on_off(self, obs: np.ndarray) -> np.ndarray:
+        """Throttle 1 while ``spent < target``, else 0. With a lagged spend report it
+        overshoots and then stops: the spikes the field reports."""
+        on = self._spent(obs) < self._target(obs)
+        return np.where(on & (obs[:, self.i["exhausted"]] < 0.5), 1.0, 0.0)
+
     def _proportional(self, obs: np.ndarray) -> np.ndarray:
+        """LinkedIn's multiplicative update from the observed last throttle:
+        ``p <- min(p_max, p (1 + rate))`` under plan by more than ``deadband``,
+        ``p (1 - rate)`` over it, clipped to ``[p_min, p_max]``; above ``pace_limit`` x the
+        plan's pace the throttle is cut in proportion; the first step of a flight starts
+        at ``p_start`` (``start = fixed``) or the forecast capacity."""
         cfg, i = self.p, self.i
         last = obs[:, i["last_throttle"]].astype(np.float64)
         p = last
@@ -197,21 +135,30 @@ class Rule:
         down = p * (1.0 - cfg["rate"])
         p = np.where(err > cfg["deadband"], up, np.where(err < -cfg["deadband"], down, p))
         if cfg["pace_limit"] > 0.0:
+            # surge guard: served spend shows a surge at once (reported spend ~15 min later)
+            # [x uniform pace]; the limit is relative to the plan's own pace now
             rate = obs[:, i["serving_rate"]].astype(np.float64)
             limit = cfg["pace_limit"] * self._pace(obs)
             cut = last * limit / np.maximum(rate, 1e-12)
             p = np.where(rate > limit, np.minimum(p, cut), p)
         p = np.clip(p, cfg["p_min"], cfg["p_max"])
         if cfg["start"] == "capacity":
-            first = np.minimum(10.0 ** (-obs[:, i["capacity_log10"]].astype(np.float64)), 1.0)
+            first = capacity_throttle(obs[:, i["capacity_log10"]])
         else:
             first = np.full(p.shape, cfg["p_start"])
-        p = np.where(
-            obs[:, i["time_elapsed"]] <= 0.0, np.clip(first, cfg["p_min"], cfg["p_max"]), p
-        )
+        start = obs[:, i["time_elapsed"]] <= 0.0
+        p = np.where(start, np.clip(first, cfg["p_min"], cfg["p_max"]), p)
         return np.where(obs[:, i["exhausted"]] < 0.5, p, 0.0)
 
     def _pid(self, obs: np.ndarray) -> np.ndarray:
+        """PID on the plan error in log-throttle space (the throttle spans three decades):
+        ``u = u_ff + kp e + ki I + kd de/dt``, ``p = 10 ** clip(u, log10 p_min, log10 p_max)``
+        with ``e = target - spent`` [share of budget], ``I`` its integral over the flight
+        share ``dt`` elapsed between calls; ``u_ff = -capacity_log10`` (feedforward
+        capacity) or ``log10 p_base``. Anti-windup: the integral is frozen while the output
+        is saturated in the direction of the error and once the budget is reported spent,
+        and ``|ki I|`` is clamped to ``i_limit`` decades. A row's state restarts when its
+        ``time_elapsed`` is 0."""
         cfg, i = self.p, self.i
         n = obs.shape[0]
         if self.integral.shape[0] != n:
@@ -231,6 +178,7 @@ class Rule:
         lo, hi = math.log10(cfg["p_min"]), math.log10(cfg["p_max"])
         exhausted = obs[:, i["exhausted"]] >= 0.5
         kp, ki, kd = cfg["kp"], cfg["ki"], cfg["kd"]
+        # conditional integration: integrate unless it pushes a saturated output further
         u_try = u_ff + kp * err + ki * (self.integral + err * dt) + kd * deriv
         windup = ((u_try > hi) & (err > 0.0)) | ((u_try < lo) & (err < 0.0)) | exhausted
         self.integral = np.where(windup, self.integral, self.integral + err * dt)

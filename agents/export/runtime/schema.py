@@ -25,7 +25,6 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from .controllers import check_params
 from .manifest import (
     ACTION_MAPPINGS,
     MANIFEST_FILE,
@@ -35,6 +34,7 @@ from .manifest import (
     sha256_file,
 )
 from .mlp import ACTIVATIONS
+from .rule_params import check_params
 
 Check = Callable[[Any, str], None]
 """``check(value, where)``: raises ``PacerError`` naming ``where`` unless ``value`` fits."""
@@ -191,7 +191,7 @@ MLP_FIELDS: dict[str, Check] = {
 
 
 def controller(v: Any, where: str) -> None:
-    """``{"kind", "name", "params"}`` of a baseline rule (``controllers.check_params``)."""
+    """``{"kind", "name", "params"}`` of a baseline rule (``rule_params.check_params``)."""
     obj({"kind": text, "name": text, "params": json_object})(v, where)
     check_params(v["kind"], v["params"], where)
 
