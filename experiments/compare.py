@@ -35,10 +35,10 @@ from typing import Any
 
 import torch
 import yaml
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pacegym import progress
+from pacegym.agents.model_dir import AGENT_FILE, find_model_dir, read_agent_meta
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
@@ -46,7 +46,7 @@ from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
-from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
 from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
 
 log = logging.getLogger(__name__)
@@ -112,22 +112,20 @@ def yardstick_configs(search: Sequence[str | Path] = ()) -> list[Path]:
 
 
 def _model_dir(entry: str, cfg: DictConfig) -> tuple[Path, str | None]:
-    p = Path(entry)
-    if (p / "agent.json").is_file():
-        return p, None
-    if (p / "model" / "agent.json").is_file():
-        return p / "model", None
+    found = find_model_dir(entry)
+    if found is not None:
+        return found, None
     if tracking.tracking_enabled(cfg) and len(entry) == 32 and entry.isalnum():
         import mlflow
 
         run = mlflow.MlflowClient(tracking.tracking_uri(cfg)).get_run(entry)
         local = Path(run.data.tags.get("model_dir", ""))
-        if (local / "agent.json").is_file():
+        if (local / AGENT_FILE).is_file():
             return local, entry
         dst = mlflow.artifacts.download_artifacts(run_id=entry, artifact_path="model")
         return Path(dst), entry
     raise ValueError(
-        f"compare.agents entry {entry!r}: not a model dir (with agent.json), a train run dir "
+        f"compare.agents entry {entry!r}: not a model dir (with {AGENT_FILE}), a train run dir "
         "(with model/), or an MLflow run id of a train run"
     )
 
@@ -173,7 +171,7 @@ def compare(
     cfg: DictConfig, run_dir: str | Path | None = None, agents: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Evaluate, rank and log; returns the ``leaderboard.json`` document."""
-    out = Path(run_dir) if run_dir is not None else _run_dir()
+    out = app_run_dir("compare", run_dir)
     out.mkdir(parents=True, exist_ok=True)
     c = cfg.compare
     check_config(c)
@@ -217,7 +215,7 @@ def compare(
             entries.append(lb.Entry(name, role, kind, roll, src))
         names = {e.name for e in entries}
         for md, rid in models:
-            meta = json.loads((md / "agent.json").read_text())
+            meta = read_agent_meta(md)
             name = str(meta["name"])
             while name in names:
                 name += "'"
@@ -271,19 +269,12 @@ def compare(
     return doc
 
 
-def _run_dir() -> Path:
-    try:
-        return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:
-        return Path("outputs/compare")
-
-
 def _main(cfg: DictConfig) -> float:
     doc = compare(cfg)
     log.info("%s", lb.markdown(doc))
     if doc["winner"] is not None:
         log.info("winner: %s (%s)", doc["winner"]["name"], doc["winner"]["winner_reason"])
-    log.info("\nleaderboard.json: %s", _run_dir() / "leaderboard.json")
+    log.info("\nleaderboard.json: %s", app_run_dir("compare") / "leaderboard.json")
     w = doc["winner"]
     return float(w[str(cfg.compare.primary)]) if w is not None else float("nan")
 

@@ -185,6 +185,16 @@ def _close_log_files(folder: Path) -> None:
                 logger.removeHandler(handler)
 
 
+def app_run_dir(app: str, given: str | Path | None = None) -> Path:
+    """Where an app writes: ``given`` when a caller names it, else the Hydra job's output
+    dir, else (called without Hydra: tests, notebooks) ``outputs/<app>``."""
+    if given is not None:
+        return Path(given)
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path("outputs") / app
+
+
 def scenario_file(cfg: DictConfig) -> Path | None:
     """The YAML file the composed ``cfg.scenario`` came from, when it can be told.
 

@@ -50,14 +50,15 @@ from omegaconf import DictConfig, OmegaConf
 
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
-from pacegym.agents.training import TrainResult, evaluation_scenarios, train_agent, validate
+from pacegym.agents.training import RunScenarios, TrainResult, train_agent, validate
 from pacegym.baselines.factory import from_spec, load_controller_yaml
 from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.baselines.weighting import NORMALISED_KEY, normalised, reference_scores
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.params import ScenarioParams
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
-from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
 from pacegym.experiments.tracking_guard import TrackingGuard
 
 log = logging.getLogger(__name__)
@@ -66,14 +67,6 @@ CONFIG_FILE = "train_config.yaml"
 """In a train run dir: the scenario, agent and train settings the run started with."""
 REFERENCE = "pid_tuned"
 """The controller a non-residual agent's learning curve is drawn against."""
-
-
-def run_dir_of(cfg: DictConfig) -> Path:
-    """The Hydra run dir (or ``./outputs/train`` when called without Hydra)."""
-    try:
-        return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:
-        return Path("outputs/train")
 
 
 def containers(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -211,10 +204,10 @@ def resumed_train(train: dict[str, Any], saved: Mapping[str, Any]) -> dict[str, 
     return out
 
 
-def train_label(scenario: dict[str, Any], train: TrainSettings) -> str:
+def train_label(checked: RunScenarios, train: TrainSettings) -> str:
     """What the run trains on, for messages: the scenario, or ``N scenarios (a, b, ...)``."""
     if not train.scenarios:
-        return str(scenario.get("name"))
+        return checked.evaluation[0].name
     return f"{len(train.scenarios)} scenarios ({', '.join(train.scenarios)})"
 
 
@@ -225,13 +218,15 @@ def reference_controller(agent: AgentSettings) -> Any:
     return load_controller_yaml(REFERENCE)
 
 
-def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -> dict[str, Any]:
+def reference_score(
+    agent: AgentSettings, scenarios: list[ScenarioParams], train: TrainSettings
+) -> dict[str, Any]:
     """``name`` and mean ``pacing_score_v2`` of ``reference_controller`` on the validation
-    episodes (the same split over ``train.scenarios`` as the agent's, ``agents.callbacks``),
+    episodes of ``scenarios`` (the run's ``RunScenarios.evaluation``: the same split over
+    ``train.scenarios`` as the agent's, ``agents.callbacks``),
     and with ``train.reward_scale: normalised`` its mean ``normalised`` score, the agent's
     selection key (``baselines.weighting``)."""
     ctrl = reference_controller(agent)
-    scenarios = evaluation_scenarios(scenario, train)
     rolls = run_split(ctrl, scenarios, train.eval_episodes, train.eval_seed)
     out: dict[str, Any] = {
         "name": ctrl.name,
@@ -253,9 +248,9 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     checkpoint), the MLflow run it opened is deleted and the files it wrote removed; any
     other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking failures while training never stop it (``TrackingGuard``).
     """
-    out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
+    out = app_run_dir("train", run_dir)
     scenario, agent, train_s, plain = settings_of(cfg)
-    validate(scenario, agent, train_s)  # config errors surface before any run exists
+    checked = validate(scenario, agent, train_s)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
     resume_id, resume_tags = resume_run(cfg, train_s)
@@ -280,7 +275,7 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             run_id = run.info.run_id if run is not None else None
             if run_id is not None and resume_id is None:
                 opened.append(run_id)
-            result = _train_tracked(cfg, scenario, agent, train_s, out, guard, run_id, session)
+            result = _train_tracked(cfg, checked, agent, train_s, out, guard, run_id, session)
     except (ValueError, FileNotFoundError):  # a config error (AgentConfigError, ScenarioError)
         if guard.logged == 0 and not guard.degraded and not (out / "checkpoints").exists():
             _undo(cfg, opened, out, config_file, created)
@@ -303,7 +298,7 @@ def _undo(cfg: DictConfig, opened: list[str], out: Path, config_file: Path, crea
 
 def _train_tracked(
     cfg: DictConfig,
-    scenario: dict[str, Any],
+    checked: RunScenarios,
     agent: AgentSettings,
     train_s: TrainSettings,
     out: Path,
@@ -312,7 +307,7 @@ def _train_tracked(
     session: str,
 ) -> TrainResult:
     """The body of ``train`` inside its MLflow run (``run_id`` None: tracking off)."""
-    where = train_label(scenario, train_s)
+    where = train_label(checked, train_s)
     log.info(
         "training %s (%s) on %s for %s env-steps; run dir %s%s",
         agent.name,
@@ -323,14 +318,15 @@ def _train_tracked(
         f"; MLflow run {run_id}" if run_id else "",
     )
     result = train_agent(
-        scenario,
+        None,
         agent,
         train_s,
         out,
         log_fn=guard.log_metrics,
         meta={"mlflow_run_id": run_id, "agent_name": agent.name, "session": session},
+        checked=checked,
     )
-    ref = reference_score(agent, scenario, train_s)
+    ref = reference_score(agent, checked.evaluation, train_s)
     ref_name, ref_score = ref["name"], ref[SCORE_KEY]
     summary = {
         "model_dir": str(result.model_dir.resolve()),
