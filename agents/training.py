@@ -243,9 +243,7 @@ def train_agent(
         checked = plan_run(scenario, agent, train)
         if train.resume:
             check_resume(checked.training, agent, train)
-    cls = checked.model_class
-    eval_scs, train_scs = checked.evaluation, checked.training
-    train_sc, name = checked.env_scenario, checked.name
+    eval_scs, name = checked.evaluation, checked.name
     run_dir.mkdir(parents=True, exist_ok=True)
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
@@ -254,16 +252,8 @@ def train_agent(
     if train.reward_scale == "normalised":
         reference = reference_scores(eval_scs, train.eval_episodes, train.eval_seed)
         weights = scenario_weights(reference)
-    env, _pacing = make_env(train_sc, agent, train.n_envs, seed, train.reward_scale, weights)
-    resumed_from = None
-    state: dict[str, Any] = {}
-    if train.resume:
-        ckpt = latest_checkpoint(train.resume)
-        model, env, saved = load_checkpoint(ckpt, cls, env, train.device)
-        state = dict(saved.get("extra") or {})
-        resumed_from = str(ckpt)
-    else:
-        model = build_model(agent, env, seed, train.device, discount_scales(train_scs, train))
+    env, _ = make_env(checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights)
+    model, env, state, resumed_from = _model(agent, train, checked, env)
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(
@@ -287,16 +277,8 @@ def train_agent(
     wall = time.perf_counter() - t0
     vecnorm = env if isinstance(env, VecNormalize) else None
     last_dir = save_model(run_dir / "last_model", model, agent, vecnorm, name, extra)
-    model_dir = run_dir / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    best = run_dir / "best_model"
-    chosen = best if train.select == "best" and best.is_dir() else last_dir
-    shutil.copytree(chosen, model_dir)
+    model_dir, sel = _select(run_dir, last_dir, train, cb)
     cb.write_history(run_dir / "eval_history.csv")
-    hist = cb.history
-    best_row = max(hist, key=lambda r: r[cb.select_key]) if hist else {}
-    sel = best_row if chosen == best else (hist[-1] if hist else {})
     steps = int(model.num_timesteps) - start
     return TrainResult(
         model_dir=model_dir,
@@ -305,9 +287,40 @@ def train_agent(
         steps_this_run=steps,
         wall_s=wall,
         steps_per_s=steps / wall if wall > 0 else 0.0,
-        eval={k: v for k, v in sel.items() if k != "step"},
-        history=hist,
+        eval=sel,
+        history=cb.history,
         stopped_early=cb.stopped_early,
         resumed_from=resumed_from,
         mlflow_run_id=(meta or {}).get("mlflow_run_id"),
     )
+
+
+def _model(
+    agent: AgentSettings, train: TrainSettings, checked: RunScenarios, env: Any
+) -> tuple[Any, Any, dict[str, Any], str | None]:
+    """``(model, env, checkpoint state, checkpoint path)``: a resume's model loaded from its
+    latest checkpoint (the env gets the checkpoint's state), else a new model on ``env``."""
+    if not train.resume:
+        scales = discount_scales(checked.training, train)
+        return build_model(agent, env, train.seed, train.device, scales), env, {}, None
+    ckpt = latest_checkpoint(train.resume)
+    model, env, saved = load_checkpoint(ckpt, checked.model_class, env, train.device)
+    return model, env, dict(saved.get("extra") or {}), str(ckpt)
+
+
+def _select(
+    run_dir: Path, last_dir: Path, train: TrainSettings, cb: TrainingCallback
+) -> tuple[Path, dict[str, float]]:
+    """Copy the selected model to ``<run_dir>/model`` (the best on held-out seeds with
+    ``train.select: best`` when one was saved, else the last); returns it and its held-out
+    metrics (the evaluation row it was chosen on)."""
+    model_dir = run_dir / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    best = run_dir / "best_model"
+    chosen = best if train.select == "best" and best.is_dir() else last_dir
+    shutil.copytree(chosen, model_dir)
+    hist = cb.history
+    best_row = max(hist, key=lambda r: r[cb.select_key]) if hist else {}
+    sel = best_row if chosen == best else (hist[-1] if hist else {})
+    return model_dir, {k: v for k, v in sel.items() if k != "step"}
