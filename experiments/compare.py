@@ -189,14 +189,7 @@ def compare(
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
-    agent_entries = [*agents, *c.agents]
-    if c.discover_agents:
-        agent_entries += discover_agents(cfg, scenario.name)
-    models: list[tuple[Path, str | None]] = []
-    for entry in agent_entries:
-        md, rid = _model_dir(str(entry), cfg)
-        if all(md.resolve() != m.resolve() for m, _ in models):
-            models.append((md, rid))
+    models = _models(cfg, agents, scenario.name)
     tags = {"run_type": "compare", "policy_kind": "leaderboard"}
     episodes = int(c.episodes)
     with (
@@ -232,13 +225,7 @@ def compare(
             entries.append(lb.Entry(name, "agent", str(meta["algo"]), roll, src))
         pbar.set_postfix_str("bootstrap CIs")
         rows, best = lb.build(entries, str(c.primary), int(c.n_boot), float(c.level))
-        by_name = {e.name: e for e in entries}
-        for r in rows:
-            r["mlflow_run_id"] = _log_entry(cfg, by_name[r["name"]], r)
-            # what pacegym-export reads: the run holding the model (agents), the params (baselines)
-            r["run_id"] = r["source"].get("train_run_id")
-            if r["type"] == "baseline":
-                r["params"] = dict(r["source"]["controller"].get("params") or {})
+        _log_rows(cfg, rows, entries)
         doc = lb.document(
             rows,
             best,
@@ -251,22 +238,56 @@ def compare(
             parent.info.run_id if parent is not None else None,
             to_dict(scenario),
         )
-        (out / "leaderboard.json").write_text(json.dumps(doc, indent=2))
-        md_text = lb.markdown(doc)
-        (out / "leaderboard.md").write_text(md_text + "\n")
-        if parent is not None:
-            import mlflow
-
-            tracking.log_artifact(out / "leaderboard.json")
-            tracking.log_artifact(out / "leaderboard.md")
-            fig = figures.leaderboard_bars(rows, str(c.primary))
-            tracking.log_figure(fig, "plots/leaderboard.png")
-            figures.close(fig)
-            w = doc["winner"]
-            if w is not None:
-                mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
-                tracking.log_metrics({f"winner_{c.primary}": w[str(c.primary)]})
+        _write(out, doc, str(c.primary), logged=parent is not None)
     return doc
+
+
+def _log_rows(cfg: DictConfig, rows: list[dict[str, Any]], entries: list[lb.Entry]) -> None:
+    """One nested MLflow run per row (``mlflow_run_id``), and what pacegym-export reads:
+    the run holding the model (agents' ``run_id``), the params (baselines' ``params``)."""
+    by_name = {e.name: e for e in entries}
+    for r in rows:
+        r["mlflow_run_id"] = _log_entry(cfg, by_name[r["name"]], r)
+        r["run_id"] = r["source"].get("train_run_id")
+        if r["type"] == "baseline":
+            r["params"] = dict(r["source"]["controller"].get("params") or {})
+
+
+def _models(
+    cfg: DictConfig, agents: Sequence[str], scenario_name: str
+) -> list[tuple[Path, str | None]]:
+    """``(model dir, MLflow run id or None)`` of every agent entry (``agents``, then
+    ``compare.agents``, then the discovered ones), each model dir once."""
+    c = cfg.compare
+    entries = [*agents, *c.agents]
+    if c.discover_agents:
+        entries += discover_agents(cfg, scenario_name)
+    models: list[tuple[Path, str | None]] = []
+    for entry in entries:
+        md, rid = _model_dir(str(entry), cfg)
+        if all(md.resolve() != m.resolve() for m, _ in models):
+            models.append((md, rid))
+    return models
+
+
+def _write(out: Path, doc: dict[str, Any], primary: str, logged: bool) -> None:
+    """``leaderboard.json`` and ``leaderboard.md`` in ``out``; with ``logged`` (a parent
+    run is active) also as artifacts, with the bar chart and the winner's tags."""
+    (out / "leaderboard.json").write_text(json.dumps(doc, indent=2))
+    (out / "leaderboard.md").write_text(lb.markdown(doc) + "\n")
+    if not logged:
+        return
+    import mlflow
+
+    tracking.log_artifact(out / "leaderboard.json")
+    tracking.log_artifact(out / "leaderboard.md")
+    fig = figures.leaderboard_bars(doc["rows"], primary)
+    tracking.log_figure(fig, "plots/leaderboard.png")
+    figures.close(fig)
+    w = doc["winner"]
+    if w is not None:
+        mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
+        tracking.log_metrics({f"winner_{primary}": w[primary]})
 
 
 def _main(cfg: DictConfig) -> float:
