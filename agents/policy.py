@@ -31,6 +31,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.algos import algo_class, is_recurrent
 from pacegym.agents.export.runtime import Normalization
 from pacegym.agents.features import feature_index, feature_names
+from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE, read_agent_meta
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
 from pacegym.agents.settings import AgentSettings
 from pacegym.envs.spaces import action_to_throttle
@@ -166,7 +167,7 @@ def agent_meta(
         "(envs.spaces.action_to_throttle)",
         "residual": residual,
         "num_timesteps": int(model.num_timesteps),
-        "files": {"model": "model.zip", "vecnormalize": "vecnormalize.pkl"},
+        "files": {"model": MODEL_FILE, "vecnormalize": "vecnormalize.pkl"},
         **dict(extra or {}),
     }
 
@@ -182,25 +183,25 @@ def save_model(
     """Write the model directory (see the module docstring); returns it."""
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
-    model.save(out / "model.zip")
+    model.save(out / MODEL_FILE)
     if vecnorm is not None:
         vecnorm.save(str(out / "vecnormalize.pkl"))
     meta = agent_meta(model, agent, vecnorm, scenario_name, extra)
-    (out / "agent.json").write_text(json.dumps(meta, indent=2))
+    (out / AGENT_FILE).write_text(json.dumps(meta, indent=2))
     return out
 
 
 def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
     """Rebuild the ``SB3Controller`` of a model directory written by ``save_model``."""
     d = Path(path)
-    meta_path = d / "agent.json"
+    meta_path = d / AGENT_FILE
     if not meta_path.is_file():
         raise FileNotFoundError(
             f"{meta_path} not found: expected a model directory written by pacegym-train "
-            "(model.zip, agent.json, vecnormalize.pkl)"
+            f"({MODEL_FILE}, {AGENT_FILE}, vecnormalize.pkl)"
         )
-    meta = json.loads(meta_path.read_text())
-    model = algo_class(meta["algo"]).load(d / "model.zip", device="cpu")
+    meta = read_agent_meta(d)
+    model = algo_class(meta["algo"]).load(d / MODEL_FILE, device="cpu")
     return SB3Controller(
         model,
         meta.get("obs_norm"),

@@ -86,14 +86,14 @@ def randomised_scenario(scenario: ScenarioParams, ranges: Mapping[str, Any]) -> 
     return resolve(data)
 
 
-def training_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioParams]:
-    """The scenarios the training campaigns run: ``train.scenarios`` (domain randomisation,
-    ``envs.mixture``) or the run's ``scenario``, each with ``train.randomize`` ranges and
-    ``train.jitter`` applied. Errors name the key (``ScenarioError``)."""
-    return [
-        jittered(randomised_scenario(sc, train.randomize), train.jitter)
-        for sc in evaluation_scenarios(scenario, train)
-    ]
+def training_scenarios(
+    evaluation: list[ScenarioParams], train: TrainSettings
+) -> list[ScenarioParams]:
+    """The scenarios the training campaigns run: the ``evaluation_scenarios``
+    (``train.scenarios``, domain randomisation, ``envs.mixture``; or the run's scenario),
+    each with ``train.randomize`` ranges and ``train.jitter`` applied. Errors name the key
+    (``ScenarioError``)."""
+    return [jittered(randomised_scenario(sc, train.randomize), train.jitter) for sc in evaluation]
 
 
 def evaluation_scenarios(scenario: Any, train: TrainSettings) -> list[ScenarioParams]:
@@ -169,29 +169,59 @@ def check_resume(
     return ckpt, state
 
 
-def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> None:
-    """Every check that can fail, without training: scenario, ranges, agent, model build,
-    and a resume's match with its checkpoint (``check_resume``).
+@dataclass(frozen=True)
+class RunScenarios:
+    """A run's scenarios, resolved once (``plan_run``) and shared by its checks, its
+    training, its validation and its reference score."""
 
-    Builds the env and the model once (well under a second) so that bad hyperparameter
-    values fail here, before an MLflow run is opened or any time is spent. (The
-    settings' own keys and ranges were checked when they were constructed.)
-    """
-    check_agent(agent)
-    sc = training_scenarios(scenario, train)
+    evaluation: list[ScenarioParams]  # validation episodes (``evaluation_scenarios``)
+    training: list[ScenarioParams]  # the campaigns' scenarios (``training_scenarios``)
+    mixture: bool  # ``train.scenarios`` set: one env over several scenarios
+    model_class: type  # the agent's SB3 class (``check_agent``)
+
+    @property
+    def name(self) -> str:
+        """The model's scenario label (``agent.json``'s ``scenario``)."""
+        return mixture_name(self.evaluation) if self.mixture else self.evaluation[0].name
+
+    @property
+    def env_scenario(self) -> ScenarioParams | list[ScenarioParams]:
+        """What ``make_env`` takes: the list of a mixture, else the one scenario."""
+        return self.training if self.mixture else self.training[0]
+
+
+def plan_run(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunScenarios:
+    """The agent's class and the run's resolved scenarios; raises ``AgentConfigError`` or
+    ``ScenarioError`` naming the key for a bad agent, scenario, range or ``train.n_envs``."""
+    cls = check_agent(agent)
+    evaluation = evaluation_scenarios(scenario, train)
+    sc = training_scenarios(evaluation, train)
     if len(sc) > train.n_envs:
         raise AgentConfigError(
             f"train.n_envs = {train.n_envs}: {len(sc)} train.scenarios need at least one "
             f"campaign each; allowed train.n_envs >= {len(sc)}"
         )
+    return RunScenarios(evaluation, sc, bool(train.scenarios), cls)
+
+
+def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunScenarios:
+    """Every check that can fail, without training: scenario, ranges, agent, model build,
+    and a resume's match with its checkpoint (``check_resume``); returns the checked
+    ``RunScenarios`` for ``train_agent``.
+
+    Builds the env and the model once (well under a second) so that bad hyperparameter
+    values fail here, before an MLflow run is opened or any time is spent. (The
+    settings' own keys and ranges were checked when they were constructed.)
+    """
+    plan = plan_run(scenario, agent, train)
+    sc = plan.training
     # the weights' values do not matter to the checks (the real ones need the reference run)
     ones = [1.0] * len(sc) if train.reward_scale == "normalised" else None
-    env, _ = make_env(
-        sc if train.scenarios else sc[0], agent, train.n_envs, train.seed, train.reward_scale, ones
-    )
+    env, _ = make_env(plan.env_scenario, agent, train.n_envs, train.seed, train.reward_scale, ones)
     build_model(agent, env, train.seed, train.device, discount_scales(sc, train))
     if train.resume:
         check_resume(sc, agent, train)
+    return plan
 
 
 def train_agent(
@@ -201,16 +231,19 @@ def train_agent(
     run_dir: str | Path,
     log_fn: LogFn = _no_log,
     meta: Mapping[str, Any] | None = None,
+    checked: RunScenarios | None = None,
 ) -> TrainResult:
-    """Train (or resume) one agent; see the module docstring for what is written."""
+    """Train (or resume) one agent; see the module docstring for what is written.
+
+    ``checked``: what ``validate`` returned for these settings (its checks are not run
+    again); None runs ``plan_run`` and a resume's ``check_resume`` here.
+    """
     run_dir = Path(run_dir)
-    cls = check_agent(agent)
-    eval_scs = evaluation_scenarios(scenario, train)
-    train_scs = training_scenarios(scenario, train)
-    train_sc: ScenarioParams | list[ScenarioParams] = train_scs if train.scenarios else train_scs[0]
-    name = mixture_name(eval_scs) if train.scenarios else eval_scs[0].name
-    if train.resume:
-        check_resume(train_sc, agent, train)
+    if checked is None:
+        checked = plan_run(scenario, agent, train)
+        if train.resume:
+            check_resume(checked.training, agent, train)
+    eval_scs, name = checked.evaluation, checked.name
     run_dir.mkdir(parents=True, exist_ok=True)
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
@@ -219,16 +252,8 @@ def train_agent(
     if train.reward_scale == "normalised":
         reference = reference_scores(eval_scs, train.eval_episodes, train.eval_seed)
         weights = scenario_weights(reference)
-    env, _pacing = make_env(train_sc, agent, train.n_envs, seed, train.reward_scale, weights)
-    resumed_from = None
-    state: dict[str, Any] = {}
-    if train.resume:
-        ckpt = latest_checkpoint(train.resume)
-        model, env, saved = load_checkpoint(ckpt, cls, env, train.device)
-        state = dict(saved.get("extra") or {})
-        resumed_from = str(ckpt)
-    else:
-        model = build_model(agent, env, seed, train.device, discount_scales(train_scs, train))
+    env, _ = make_env(checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights)
+    model, env, state, resumed_from = _model(agent, train, checked, env)
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(
@@ -252,16 +277,8 @@ def train_agent(
     wall = time.perf_counter() - t0
     vecnorm = env if isinstance(env, VecNormalize) else None
     last_dir = save_model(run_dir / "last_model", model, agent, vecnorm, name, extra)
-    model_dir = run_dir / "model"
-    if model_dir.exists():
-        shutil.rmtree(model_dir)
-    best = run_dir / "best_model"
-    chosen = best if train.select == "best" and best.is_dir() else last_dir
-    shutil.copytree(chosen, model_dir)
+    model_dir, sel = _select(run_dir, last_dir, train, cb)
     cb.write_history(run_dir / "eval_history.csv")
-    hist = cb.history
-    best_row = max(hist, key=lambda r: r[cb.select_key]) if hist else {}
-    sel = best_row if chosen == best else (hist[-1] if hist else {})
     steps = int(model.num_timesteps) - start
     return TrainResult(
         model_dir=model_dir,
@@ -270,9 +287,40 @@ def train_agent(
         steps_this_run=steps,
         wall_s=wall,
         steps_per_s=steps / wall if wall > 0 else 0.0,
-        eval={k: v for k, v in sel.items() if k != "step"},
-        history=hist,
+        eval=sel,
+        history=cb.history,
         stopped_early=cb.stopped_early,
         resumed_from=resumed_from,
         mlflow_run_id=(meta or {}).get("mlflow_run_id"),
     )
+
+
+def _model(
+    agent: AgentSettings, train: TrainSettings, checked: RunScenarios, env: Any
+) -> tuple[Any, Any, dict[str, Any], str | None]:
+    """``(model, env, checkpoint state, checkpoint path)``: a resume's model loaded from its
+    latest checkpoint (the env gets the checkpoint's state), else a new model on ``env``."""
+    if not train.resume:
+        scales = discount_scales(checked.training, train)
+        return build_model(agent, env, train.seed, train.device, scales), env, {}, None
+    ckpt = latest_checkpoint(train.resume)
+    model, env, saved = load_checkpoint(ckpt, checked.model_class, env, train.device)
+    return model, env, dict(saved.get("extra") or {}), str(ckpt)
+
+
+def _select(
+    run_dir: Path, last_dir: Path, train: TrainSettings, cb: TrainingCallback
+) -> tuple[Path, dict[str, float]]:
+    """Copy the selected model to ``<run_dir>/model`` (the best on held-out seeds with
+    ``train.select: best`` when one was saved, else the last); returns it and its held-out
+    metrics (the evaluation row it was chosen on)."""
+    model_dir = run_dir / "model"
+    if model_dir.exists():
+        shutil.rmtree(model_dir)
+    best = run_dir / "best_model"
+    chosen = best if train.select == "best" and best.is_dir() else last_dir
+    shutil.copytree(chosen, model_dir)
+    hist = cb.history
+    best_row = max(hist, key=lambda r: r[cb.select_key]) if hist else {}
+    sel = best_row if chosen == best else (hist[-1] if hist else {})
+    return model_dir, {k: v for k, v in sel.items() if k != "step"}

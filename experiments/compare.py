@@ -35,10 +35,10 @@ from typing import Any
 
 import torch
 import yaml
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pacegym import progress
+from pacegym.agents.model_dir import AGENT_FILE, find_model_dir, read_agent_meta
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
@@ -46,7 +46,7 @@ from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
-from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
 from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
 
 log = logging.getLogger(__name__)
@@ -112,22 +112,20 @@ def yardstick_configs(search: Sequence[str | Path] = ()) -> list[Path]:
 
 
 def _model_dir(entry: str, cfg: DictConfig) -> tuple[Path, str | None]:
-    p = Path(entry)
-    if (p / "agent.json").is_file():
-        return p, None
-    if (p / "model" / "agent.json").is_file():
-        return p / "model", None
+    found = find_model_dir(entry)
+    if found is not None:
+        return found, None
     if tracking.tracking_enabled(cfg) and len(entry) == 32 and entry.isalnum():
         import mlflow
 
         run = mlflow.MlflowClient(tracking.tracking_uri(cfg)).get_run(entry)
         local = Path(run.data.tags.get("model_dir", ""))
-        if (local / "agent.json").is_file():
+        if (local / AGENT_FILE).is_file():
             return local, entry
         dst = mlflow.artifacts.download_artifacts(run_id=entry, artifact_path="model")
         return Path(dst), entry
     raise ValueError(
-        f"compare.agents entry {entry!r}: not a model dir (with agent.json), a train run dir "
+        f"compare.agents entry {entry!r}: not a model dir (with {AGENT_FILE}), a train run dir "
         "(with model/), or an MLflow run id of a train run"
     )
 
@@ -173,7 +171,7 @@ def compare(
     cfg: DictConfig, run_dir: str | Path | None = None, agents: Sequence[str] = ()
 ) -> dict[str, Any]:
     """Evaluate, rank and log; returns the ``leaderboard.json`` document."""
-    out = Path(run_dir) if run_dir is not None else _run_dir()
+    out = app_run_dir("compare", run_dir)
     out.mkdir(parents=True, exist_ok=True)
     c = cfg.compare
     check_config(c)
@@ -191,14 +189,7 @@ def compare(
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
-    agent_entries = [*agents, *c.agents]
-    if c.discover_agents:
-        agent_entries += discover_agents(cfg, scenario.name)
-    models: list[tuple[Path, str | None]] = []
-    for entry in agent_entries:
-        md, rid = _model_dir(str(entry), cfg)
-        if all(md.resolve() != m.resolve() for m, _ in models):
-            models.append((md, rid))
+    models = _models(cfg, agents, scenario.name)
     tags = {"run_type": "compare", "policy_kind": "leaderboard"}
     episodes = int(c.episodes)
     with (
@@ -217,7 +208,7 @@ def compare(
             entries.append(lb.Entry(name, role, kind, roll, src))
         names = {e.name for e in entries}
         for md, rid in models:
-            meta = json.loads((md / "agent.json").read_text())
+            meta = read_agent_meta(md)
             name = str(meta["name"])
             while name in names:
                 name += "'"
@@ -234,13 +225,7 @@ def compare(
             entries.append(lb.Entry(name, "agent", str(meta["algo"]), roll, src))
         pbar.set_postfix_str("bootstrap CIs")
         rows, best = lb.build(entries, str(c.primary), int(c.n_boot), float(c.level))
-        by_name = {e.name: e for e in entries}
-        for r in rows:
-            r["mlflow_run_id"] = _log_entry(cfg, by_name[r["name"]], r)
-            # what pacegym-export reads: the run holding the model (agents), the params (baselines)
-            r["run_id"] = r["source"].get("train_run_id")
-            if r["type"] == "baseline":
-                r["params"] = dict(r["source"]["controller"].get("params") or {})
+        _log_rows(cfg, rows, entries)
         doc = lb.document(
             rows,
             best,
@@ -253,29 +238,56 @@ def compare(
             parent.info.run_id if parent is not None else None,
             to_dict(scenario),
         )
-        (out / "leaderboard.json").write_text(json.dumps(doc, indent=2))
-        md_text = lb.markdown(doc)
-        (out / "leaderboard.md").write_text(md_text + "\n")
-        if parent is not None:
-            import mlflow
-
-            tracking.log_artifact(out / "leaderboard.json")
-            tracking.log_artifact(out / "leaderboard.md")
-            fig = figures.leaderboard_bars(rows, str(c.primary))
-            tracking.log_figure(fig, "plots/leaderboard.png")
-            figures.close(fig)
-            w = doc["winner"]
-            if w is not None:
-                mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
-                tracking.log_metrics({f"winner_{c.primary}": w[str(c.primary)]})
+        _write(out, doc, str(c.primary), logged=parent is not None)
     return doc
 
 
-def _run_dir() -> Path:
-    try:
-        return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:
-        return Path("outputs/compare")
+def _log_rows(cfg: DictConfig, rows: list[dict[str, Any]], entries: list[lb.Entry]) -> None:
+    """One nested MLflow run per row (``mlflow_run_id``), and what pacegym-export reads:
+    the run holding the model (agents' ``run_id``), the params (baselines' ``params``)."""
+    by_name = {e.name: e for e in entries}
+    for r in rows:
+        r["mlflow_run_id"] = _log_entry(cfg, by_name[r["name"]], r)
+        r["run_id"] = r["source"].get("train_run_id")
+        if r["type"] == "baseline":
+            r["params"] = dict(r["source"]["controller"].get("params") or {})
+
+
+def _models(
+    cfg: DictConfig, agents: Sequence[str], scenario_name: str
+) -> list[tuple[Path, str | None]]:
+    """``(model dir, MLflow run id or None)`` of every agent entry (``agents``, then
+    ``compare.agents``, then the discovered ones), each model dir once."""
+    c = cfg.compare
+    entries = [*agents, *c.agents]
+    if c.discover_agents:
+        entries += discover_agents(cfg, scenario_name)
+    models: list[tuple[Path, str | None]] = []
+    for entry in entries:
+        md, rid = _model_dir(str(entry), cfg)
+        if all(md.resolve() != m.resolve() for m, _ in models):
+            models.append((md, rid))
+    return models
+
+
+def _write(out: Path, doc: dict[str, Any], primary: str, logged: bool) -> None:
+    """``leaderboard.json`` and ``leaderboard.md`` in ``out``; with ``logged`` (a parent
+    run is active) also as artifacts, with the bar chart and the winner's tags."""
+    (out / "leaderboard.json").write_text(json.dumps(doc, indent=2))
+    (out / "leaderboard.md").write_text(lb.markdown(doc) + "\n")
+    if not logged:
+        return
+    import mlflow
+
+    tracking.log_artifact(out / "leaderboard.json")
+    tracking.log_artifact(out / "leaderboard.md")
+    fig = figures.leaderboard_bars(doc["rows"], primary)
+    tracking.log_figure(fig, "plots/leaderboard.png")
+    figures.close(fig)
+    w = doc["winner"]
+    if w is not None:
+        mlflow.set_tags({"winner": w["name"], "winner_kind": w["kind"]})
+        tracking.log_metrics({f"winner_{primary}": w[primary]})
 
 
 def _main(cfg: DictConfig) -> float:
@@ -283,7 +295,7 @@ def _main(cfg: DictConfig) -> float:
     log.info("%s", lb.markdown(doc))
     if doc["winner"] is not None:
         log.info("winner: %s (%s)", doc["winner"]["name"], doc["winner"]["winner_reason"])
-    log.info("\nleaderboard.json: %s", _run_dir() / "leaderboard.json")
+    log.info("\nleaderboard.json: %s", app_run_dir("compare") / "leaderboard.json")
     w = doc["winner"]
     return float(w[str(cfg.compare.primary)]) if w is not None else float("nan")
 

@@ -28,7 +28,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pacegym.baselines.factory import YARDSTICKS
@@ -38,7 +37,7 @@ from pacegym.baselines.stats import aggregate, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
-from pacegym.experiments.hydra_app import hydra_app
+from pacegym.experiments.hydra_app import app_run_dir, hydra_app
 from pacegym.experiments.leaderboard import metric_summary
 
 register()
@@ -146,7 +145,7 @@ def _evaluate(
 @hydra_app("evaluate")
 def main(cfg: DictConfig) -> None:
     """Hydra entry point (console script ``pacegym-evaluate``)."""
-    evaluate(cfg, Path(HydraConfig.get().runtime.output_dir))
+    evaluate(cfg, app_run_dir("evaluate"))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ from omegaconf import MISSING
 
 from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import from_spec
+from pacegym.baselines.harness import BATCH_SIZE
 from pacegym.baselines.protocol import Controller
+from pacegym.baselines.stats import N_BOOT
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments.config import SEED_LIMITS, TrackingConfig, check_ints, schema
@@ -42,8 +44,8 @@ class EvaluateConfig:
     controllers: dict[str, ControllerSpec] = field(default_factory=dict)
     episodes: int = 200  # [episodes] per controller, episode i seeded seed + i
     seed: int = 0
-    batch_size: int = 1024  # [campaigns] stepped together
-    n_boot: int = 2000  # bootstrap resamples for the 95% intervals
+    batch_size: int = BATCH_SIZE  # [campaigns] stepped together
+    n_boot: int = N_BOOT  # bootstrap resamples for the 95% intervals
     baseline: str | None = None  # display name to pair the others against (default: first)
     plots: bool = True  # write PNGs next to metrics.json
     plot_episodes: int = 200  # [episodes] recorded for the plots (the first ones)

@@ -37,6 +37,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from pacegym import progress
+from pacegym.agents.model_dir import MODEL_FILE
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
@@ -130,8 +131,8 @@ def model_file(value: str) -> Path:
     """``source.model_path`` as an SB3 ``.zip``: the file itself, or ``model.zip`` in the
     model folder that ``pacegym-train`` prints."""
     p = Path(value).expanduser()
-    if p.is_dir() and (p / "model.zip").is_file():
-        return p / "model.zip"
+    if p.is_dir() and (p / MODEL_FILE).is_file():
+        return p / MODEL_FILE
     if p.is_file():
         return p
     raise ExportConfigError(

@@ -24,13 +24,15 @@ import functools
 import importlib.resources
 import os
 import shutil
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import hydra
+from hydra.core.config_search_path import ConfigSearchPath
 from hydra.core.hydra_config import HydraConfig
+from hydra.core.plugins import Plugins
+from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
@@ -40,10 +42,23 @@ from pacegym.resources import find_config
 
 CONFIG_PATH = "pkg://pacegym.conf"
 """Hydra's primary config source for every app."""
+USER_CONFIG_PATH = "file://conf"
+"""A user's own configs (``./conf`` of the working directory), searched after the package."""
 
-# ./conf is an optional search path (a user's own configs): its absence is the normal case,
-# not worth the UserWarning Hydra prints on every command.
-warnings.filterwarnings("ignore", message=r"provider=hydra\.searchpath in main, path=conf is not")
+
+class _UserConfigs(SearchPathPlugin):
+    """Adds ``USER_CONFIG_PATH`` to every app's search path, after ``CONFIG_PATH``.
+
+    A plugin rather than a ``hydra.searchpath`` entry: Hydra reads that key only from the
+    primary config, so it would be written again in every app's YAML. A missing ``./conf``
+    (the normal case) is passed over silently.
+    """
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        search_path.append("pacegym", USER_CONFIG_PATH)
+
+
+Plugins.instance().register(_UserConfigs)
 
 
 def hydra_app(config_name: str) -> Callable[[Callable[..., Any]], Callable[[], Any]]:
@@ -183,6 +198,16 @@ def _close_log_files(folder: Path) -> None:
             ):
                 handler.close()
                 logger.removeHandler(handler)
+
+
+def app_run_dir(app: str, given: str | Path | None = None) -> Path:
+    """Where an app writes: ``given`` when a caller names it, else the Hydra job's output
+    dir, else (called without Hydra: tests, notebooks) ``outputs/<app>``."""
+    if given is not None:
+        return Path(given)
+    if HydraConfig.initialized():
+        return Path(HydraConfig.get().runtime.output_dir)
+    return Path("outputs") / app
 
 
 def scenario_file(cfg: DictConfig) -> Path | None:

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import hydra
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from pacegym import progress
@@ -33,7 +32,7 @@ from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.compare import check_config, compare
 from pacegym.experiments.export import run_export
-from pacegym.experiments.hydra_app import hydra_app
+from pacegym.experiments.hydra_app import app_run_dir, hydra_app
 from pacegym.experiments.train import settings_of, train
 
 log = logging.getLogger(__name__)
@@ -58,7 +57,7 @@ def export_winner(cfg: DictConfig, leaderboard: Path, out_dir: Path) -> dict[str
 def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, Any]:
     """Run the configured steps under one parent run; returns a summary (also written to
     ``pipeline.json``)."""
-    out = Path(run_dir) if run_dir is not None else Path(HydraConfig.get().runtime.output_dir)
+    out = app_run_dir("pipeline", run_dir)
     # every setting of every step is checked before the parent run opens or a file is written
     if cfg.pipeline.train:
         validate(*settings_of(cfg)[:3])

@@ -30,7 +30,7 @@ from hydra.core.override_parser.overrides_parser import OverridesParser
 
 from pacegym import errors
 from pacegym.envs.metrics import SCORE_KEY
-from pacegym.experiments import hydra_app  # noqa: F401  (filters Hydra's missing ./conf warning)
+from pacegym.experiments import hydra_app  # noqa: F401  (./conf on the search path, as the apps)
 from pacegym.experiments.config import CONF_DIR
 from pacegym.experiments.sweep_runs import finish_parent, open_parent
 from pacegym.experiments.tracking import tracking_uri as default_uri

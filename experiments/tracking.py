@@ -2,16 +2,11 @@
 
 Contract:
 
-- ``tracking_uri(cfg)``: ``cfg.tracking.uri`` if set, else ``$MLFLOW_TRACKING_URI``, else
-  ``sqlite:///mlflow.db`` (a file in the working directory; artifacts under ``./mlruns``).
-  A relative sqlite path is made absolute against the working directory, so that jobs
-  that run elsewhere (Ray trials in their own directories) write to the store the user
-  meant.
+- Where runs go (``tracking_uri``, ``ensure_store``, ``find_run``, ``delete_run``):
+  ``experiments.tracking_store``, whose names this module re-exports.
 - ``use_experiment(cfg)``: the store and experiment every run of ``cfg`` goes to. The
   experiment is tagged ``mlflow.experimentKind = custom_model_development``, so that the
   MLflow UI opens on its training runs, not on an empty GenAI traces page.
-- ``ensure_store(uri)``: fails fast (``TrackingError``) when a server is unreachable and
-  creates a fresh sqlite store once, so parallel jobs never race on table creation.
 - ``start_run(cfg, run_name, tags=None, nested=False, run_id=None)``: a context manager
   yielding the active ``mlflow.ActiveRun``. Inside another active run of this process
   (the pipeline's parent run) it nests; otherwise it nests under
@@ -29,9 +24,6 @@ Contract:
   returned (by id), never in MLflow's "Default". ``cfg`` is any mapping/DictConfig with an optional ``tracking``
   node (``uri``, ``experiment``, ``enabled``); with ``tracking.enabled: false`` it
   yields ``None`` and logs nothing.
-- ``find_run(cfg, run_id)``: the run in ``cfg``'s store, or None (deleted, another store);
-  ``delete_run(cfg, run_id)`` deletes one (a run opened for a job that then failed on a
-  user error).
 - ``log_metrics(metrics, step=None, prefix="")`` and ``log_figure(fig, path)`` are
   no-ops when no run is active.
 - Parent runs of sweeps (Hydra multiruns, Ray): ``experiments.sweep_runs``.
@@ -47,14 +39,24 @@ import signal
 import subprocess
 import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-DEFAULT_URI = "sqlite:///mlflow.db"
-DEFAULT_EXPERIMENT = "pacegym"
+from pacegym.experiments.tracking_store import (
+    DEFAULT_EXPERIMENT,
+    DEFAULT_URI,
+    TrackingError,
+    absolute_uri,
+    config_value,
+    delete_run,
+    ensure_store,
+    find_run,
+    mlflow_module,
+    tracking_enabled,
+    tracking_uri,
+)
+
 MAX_PARAM_LEN = 6000  # [chars] MLflow 3 param value limit is 6000
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
@@ -73,24 +75,6 @@ HTTP_BOUNDS = {
 within about 35 s (MLflow's defaults retry for minutes). A variable the user set wins."""
 
 
-class TrackingError(RuntimeError):
-    """The tracking store is unreachable or misconfigured (raised before any work starts)."""
-
-
-def _get(cfg: Any, dotted: str, default: Any = None) -> Any:
-    node = cfg
-    for part in dotted.split("."):
-        if node is None:
-            return default
-        try:
-            node = node[part] if isinstance(node, Mapping) or hasattr(node, "keys") else None
-        except (KeyError, AttributeError):
-            return default
-        if node is None:
-            return default
-    return node
-
-
 def _plain(cfg: Any) -> Any:
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -100,71 +84,6 @@ def _plain(cfg: Any) -> Any:
     except ImportError:  # pragma: no cover - omegaconf ships with hydra
         pass
     return cfg
-
-
-def tracking_uri(cfg: Any = None) -> str:
-    """The tracking URI: config, then ``$MLFLOW_TRACKING_URI``, then ``sqlite:///mlflow.db``
-    (a relative sqlite path made absolute against the working directory)."""
-    uri = _get(cfg, "tracking.uri") or os.environ.get("MLFLOW_TRACKING_URI") or DEFAULT_URI
-    return absolute_uri(str(uri))
-
-
-def absolute_uri(uri: str) -> str:
-    """``sqlite:///rel/path.db`` -> ``sqlite:////abs/path.db`` (cwd); other URIs unchanged."""
-    prefix = "sqlite:///"
-    if uri.startswith(prefix) and not uri.startswith(prefix + "/"):
-        path = Path(uri[len(prefix) :]).expanduser()
-        if not path.is_absolute() and str(path) != ":memory:":
-            return prefix + str(path.resolve())
-    return uri
-
-
-def tracking_enabled(cfg: Any = None) -> bool:
-    return bool(_get(cfg, "tracking.enabled", True))
-
-
-def _mlflow() -> Any:
-    """The mlflow module, or a one-line ``TrackingError`` saying how to get it or go without."""
-    try:
-        import mlflow
-    except ImportError as exc:
-        raise TrackingError(
-            "tracking needs MLflow (module 'mlflow' is not installed): pip install "
-            "'pacegym[train]', or run without tracking: tracking=off"
-        ) from exc
-    return mlflow
-
-
-def ensure_store(uri: str, timeout_s: float = 5.0) -> None:
-    """Check a server answers ``/health`` (or create the sqlite store) before any work starts."""
-    mlflow = _mlflow()
-
-    if uri.startswith(("http://", "https://")):
-        url = uri.rstrip("/") + "/health"
-        try:
-            with urllib.request.urlopen(url, timeout=timeout_s) as resp:
-                if resp.status != 200:
-                    raise TrackingError(f"tracking.uri = {uri!r}: /health answered {resp.status}")
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise TrackingError(
-                f"tracking.uri = {uri!r} is unreachable ({exc}); start the server "
-                "(`mlflow server --host 127.0.0.1 --port 5000`), fix tracking.uri / "
-                "MLFLOW_TRACKING_URI, or use the local store tracking.uri=sqlite:///mlflow.db"
-            ) from exc
-        return
-    if not uri.startswith(("sqlite:", "postgresql", "mysql", "mssql", "databricks", "file:")):
-        raise TrackingError(
-            f"tracking.uri = {uri!r}: expected http(s)://host:port, sqlite:///path.db "
-            "or another MLflow database URI"
-        )
-    if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).expanduser().resolve().parent.mkdir(
-            parents=True, exist_ok=True
-        )
-    try:
-        mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except Exception as exc:
-        raise TrackingError(f"tracking.uri = {uri!r}: cannot open the store ({exc})") from exc
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -201,7 +120,7 @@ def use_experiment(cfg: Any) -> Any:
     """Point MLflow at ``cfg``'s store and experiment (created on first use, with its kind
     tag: the UI then opens on runs); returns the ``mlflow.entities.Experiment``. A job of a
     Hydra multirun uses the experiment its sweep created, by id (``PARENT_FILE``)."""
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     uri = tracking_uri(cfg)
     ensure_store(uri)
     mlflow.set_tracking_uri(uri)
@@ -209,7 +128,7 @@ def use_experiment(cfg: Any) -> Any:
     if exp_id is not None:
         exp = mlflow.set_experiment(experiment_id=str(exp_id))
     else:
-        name = _get(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT
+        name = config_value(cfg, "tracking.experiment") or DEFAULT_EXPERIMENT
         client = mlflow.MlflowClient(uri)
         if client.get_experiment_by_name(name) is None:  # quietly: set_experiment logs INFO
             client.create_experiment(name)
@@ -245,7 +164,7 @@ def multirun_parent() -> str | None:
 def readable_name(cfg: Any, base: str) -> str:
     """``cfg.tracking.run_name``, else ``base`` plus, in a Hydra multirun, the job's values of
     the keys the sweep varies (``train ppo lr=0.0003 seed=1``): a sweep's runs differ."""
-    explicit = _get(cfg, "tracking.run_name")
+    explicit = config_value(cfg, "tracking.run_name")
     if explicit:
         return str(explicit)
     keys = set(_multirun_marker().get("sweep_keys", []))
@@ -263,8 +182,13 @@ def readable_name(cfg: Any, base: str) -> str:
 
 def default_tags(cfg: Any, policy_kind: str | None = None) -> dict[str, str]:
     """Tags every run carries: scenario, policy kind, git commit."""
-    scenario = _get(cfg, "scenario.name") or _get(cfg, "scenario") or "unknown"
-    kind = policy_kind or _get(cfg, "agent.algo") or _get(cfg, "controller.kind") or "unknown"
+    scenario = config_value(cfg, "scenario.name") or config_value(cfg, "scenario") or "unknown"
+    kind = (
+        policy_kind
+        or config_value(cfg, "agent.algo")
+        or config_value(cfg, "controller.kind")
+        or "unknown"
+    )
     return {"scenario": str(scenario), "policy_kind": str(kind), "git_commit": git_commit()}
 
 
@@ -285,7 +209,7 @@ def start_run(
     if not tracking_enabled(cfg):
         yield None
         return
-    mlflow = _mlflow()
+    mlflow = mlflow_module()
     nested = nested or mlflow.active_run() is not None
     parent = None
     if nested:
@@ -293,7 +217,7 @@ def start_run(
     else:
         exp_id = use_experiment(cfg).experiment_id
         if run_id is None:
-            parent = _get(cfg, "tracking.parent_run_id") or multirun_parent()
+            parent = config_value(cfg, "tracking.parent_run_id") or multirun_parent()
     all_tags = {**default_tags(cfg), **dict(tags or {})}
     previous = _raise_on_sigterm() if not nested else None
     saved_env = _bound_http(tracking_uri(cfg)) if not nested else {}
@@ -371,24 +295,6 @@ def _restore(previous: Any, saved_env: Mapping[str, str | None]) -> None:
             os.environ[key] = value
 
 
-def find_run(cfg: Any, run_id: str) -> Any:
-    """The ``mlflow.entities.Run`` ``run_id`` in ``cfg``'s store, or None when it is not
-    there (deleted, or logged to another store)."""
-    mlflow = _mlflow()
-    client = mlflow.MlflowClient(tracking_uri(cfg))
-    try:
-        run = client.get_run(run_id)
-    except mlflow.exceptions.MlflowException:
-        return None
-    return None if run.info.lifecycle_stage == "deleted" else run
-
-
-def delete_run(cfg: Any, run_id: str) -> None:
-    """Delete ``run_id`` from ``cfg``'s store (a run opened for a job that failed on a user
-    error, before it logged anything)."""
-    _mlflow().MlflowClient(tracking_uri(cfg)).delete_run(run_id)
-
-
 def _raise_on_sigterm() -> Any:
     """Turn SIGTERM (``kill``, job schedulers) into KeyboardInterrupt so the run ends KILLED."""
     if threading.current_thread() is not threading.main_thread():
@@ -438,3 +344,31 @@ def log_figure(fig: Any, path: str) -> None:
 
     if mlflow.active_run() is not None:
         mlflow.log_figure(fig, path)
+
+
+__all__ = [
+    "DEFAULT_EXPERIMENT",
+    "DEFAULT_URI",
+    "EXPERIMENT_KIND",
+    "HTTP_BOUNDS",
+    "MAX_PARAM_LEN",
+    "PARENT_FILE",
+    "TrackingError",
+    "absolute_uri",
+    "active",
+    "default_tags",
+    "delete_run",
+    "ensure_store",
+    "find_run",
+    "flatten",
+    "git_commit",
+    "log_artifact",
+    "log_figure",
+    "log_metrics",
+    "multirun_parent",
+    "readable_name",
+    "start_run",
+    "tracking_enabled",
+    "tracking_uri",
+    "use_experiment",
+]

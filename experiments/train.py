@@ -25,7 +25,7 @@ line is refused, and so is one that does not match its checkpoint (another scena
 agent, a budget already reached: ``agents.training.check_resume``). It reopens the
 interrupted run's MLflow run; a run that finished is never reopened (the resume gets a new
 run, tagged ``resumed_from_run_id``), and a second resume from a checkpoint that another
-resume has continued since is refused (``resume_run``).
+resume has continued since is refused (``resume_run``; all in ``experiments.train_resume``).
 
 Tracking never stops training: MLflow's HTTP retries are bounded during the run, and
 should the server fail, the job says so in one line (stderr and ``TRACKING_STATUS`` in
@@ -39,41 +39,36 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
-from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from pacegym.agents.checkpoint import latest_checkpoint, read_state
-from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
-from pacegym.agents.training import TrainResult, evaluation_scenarios, train_agent, validate
+from pacegym.agents.settings import AgentSettings, TrainSettings
+from pacegym.agents.training import RunScenarios, TrainResult, train_agent, validate
 from pacegym.baselines.factory import from_spec, load_controller_yaml
 from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.baselines.weighting import NORMALISED_KEY, normalised, reference_scores
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.params import ScenarioParams
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
-from pacegym.experiments.hydra_app import hydra_app, scenario_dict
+from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
 from pacegym.experiments.tracking_guard import TrackingGuard
+from pacegym.experiments.train_resume import (
+    CONFIG_FILE,
+    SESSION_TAG,
+    resume_run,
+    resumed_config,
+    resumed_train,
+)
 
 log = logging.getLogger(__name__)
 
-CONFIG_FILE = "train_config.yaml"
-"""In a train run dir: the scenario, agent and train settings the run started with."""
 REFERENCE = "pid_tuned"
 """The controller a non-residual agent's learning curve is drawn against."""
-
-
-def run_dir_of(cfg: DictConfig) -> Path:
-    """The Hydra run dir (or ``./outputs/train`` when called without Hydra)."""
-    try:
-        return Path(HydraConfig.get().runtime.output_dir)
-    except ValueError:
-        return Path("outputs/train")
 
 
 def containers(cfg: DictConfig) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -100,121 +95,10 @@ def settings_of(
     return scenario, AgentSettings.from_mapping(agent), TrainSettings.from_mapping(train_cfg), plain
 
 
-SESSION_TAG = "pacegym.session"
-"""MLflow tag of a train run: the session (one ``train`` call) writing to it now. Its
-checkpoints record it too, so a second resume from a checkpoint older than another resume
-of the same run is told apart (``resume_run``)."""
-
-
-def resume_run(cfg: DictConfig, train: TrainSettings) -> tuple[str | None, dict[str, str]]:
-    """The MLflow run a resume logs into, and the tags of a new one.
-
-    An interrupted run is reopened: ``(its id, {})``. A run that finished (or is not in this
-    store) is never reopened: ``(None, {"resumed_from_run_id": id})`` starts a new run. A
-    resume from a checkpoint that another resume of the same run has continued since
-    (another session whose run dir holds checkpoints) is refused naming that run dir: its
-    metrics would repeat the steps already logged.
-    """
-    if not train.resume or not tracking.tracking_enabled(cfg):
-        return None, {}
-    extra = read_state(latest_checkpoint(train.resume)).get("extra") or {}
-    old = extra.get("mlflow_run_id")
-    if not old:
-        return None, {}
-    run = tracking.find_run(cfg, old)
-    if run is None or run.info.status == "FINISHED":
-        return None, {"resumed_from_run_id": str(old)}
-    other = run.data.tags.get(SESSION_TAG)
-    other_dir = run.data.tags.get("run_dir")
-    mine = extra.get("session")
-    if other and mine and other != mine and other_dir and _has_checkpoint(other_dir):
-        raise AgentConfigError(
-            f"train.resume = {train.resume!r}: MLflow run {old} was resumed since this "
-            f"checkpoint, into {other_dir}: resume from there (train.resume={other_dir})"
-        )
-    return str(old), {}
-
-
-def _has_checkpoint(run_dir: str) -> bool:
-    try:
-        latest_checkpoint(run_dir)
-    except FileNotFoundError:
-        return False
-    return True
-
-
-def _named_on_command_line(group: str) -> bool:
-    """True when the Hydra job's overrides set ``group`` (``agent=sac``, ``agent.x=...``)."""
-    if not HydraConfig.initialized():
-        return False
-    keys = (str(o).split("=", 1)[0].lstrip("+~") for o in HydraConfig.get().overrides.task)
-    return any(k == group or k.startswith(f"{group}.") for k in keys)
-
-
-def resumed_config(
-    resume: str, scenario: dict[str, Any], agent: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The scenario, agent and train settings of the run that ``resume`` continues (its
-    ``train_config.yaml``, else its Hydra ``.hydra/config.yaml``). An agent or scenario named
-    on the command line that differs from the run's is refused, naming both."""
-    try:
-        run_dir = latest_checkpoint(resume).parent.parent
-    except FileNotFoundError as exc:
-        raise AgentConfigError(str(exc)) from None
-    for path in (run_dir / CONFIG_FILE, run_dir / ".hydra" / "config.yaml"):
-        if path.is_file():
-            saved = yaml.safe_load(path.read_text())
-            break
-    else:
-        raise AgentConfigError(
-            f"train.resume = {resume!r}: no {CONFIG_FILE} or .hydra/config.yaml in {run_dir}: "
-            "cannot tell which agent and scenario the run trained"
-        )
-    for group, now in (("agent", agent), ("scenario", scenario)):
-        if _named_on_command_line(group) and now != saved[group]:
-            raise AgentConfigError(
-                f"train.resume = {resume!r}: {group} = {now.get('name')!r} differs from the "
-                f"run's {saved[group].get('name')!r}: drop the {group} override to resume"
-            )
-    return saved["scenario"], saved["agent"], saved.get("train") or {}
-
-
-RUN_STATE_KEYS = (
-    "n_envs",
-    "seed",
-    "randomize",
-    "scenarios",
-    "jitter",
-    "reward_scale",
-    "discount",
-    "eval_seed",
-    "device",
-    "torch_threads",
-)
-"""``train`` settings that shape a run's state: a resume keeps the run's own; the others
-(budget, evaluation and checkpoint frequency, selection, progress bar) may change."""
-
-
-def resumed_train(train: dict[str, Any], saved: Mapping[str, Any]) -> dict[str, Any]:
-    """``train`` with the run's ``RUN_STATE_KEYS`` (a differing one named on the command line
-    is refused)."""
-    out = dict(train)
-    for key in RUN_STATE_KEYS:
-        if key not in saved or saved[key] == train.get(key):
-            continue
-        if _named_on_command_line(f"train.{key}"):
-            raise AgentConfigError(
-                f"train.resume = {train['resume']!r}: train.{key} = {train.get(key)!r} differs "
-                f"from the run's {saved[key]!r}: a resume keeps it; drop the override"
-            )
-        out[key] = saved[key]
-    return out
-
-
-def train_label(scenario: dict[str, Any], train: TrainSettings) -> str:
+def train_label(checked: RunScenarios, train: TrainSettings) -> str:
     """What the run trains on, for messages: the scenario, or ``N scenarios (a, b, ...)``."""
     if not train.scenarios:
-        return str(scenario.get("name"))
+        return checked.evaluation[0].name
     return f"{len(train.scenarios)} scenarios ({', '.join(train.scenarios)})"
 
 
@@ -225,13 +109,15 @@ def reference_controller(agent: AgentSettings) -> Any:
     return load_controller_yaml(REFERENCE)
 
 
-def reference_score(agent: AgentSettings, scenario: Any, train: TrainSettings) -> dict[str, Any]:
+def reference_score(
+    agent: AgentSettings, scenarios: list[ScenarioParams], train: TrainSettings
+) -> dict[str, Any]:
     """``name`` and mean ``pacing_score_v2`` of ``reference_controller`` on the validation
-    episodes (the same split over ``train.scenarios`` as the agent's, ``agents.callbacks``),
+    episodes of ``scenarios`` (the run's ``RunScenarios.evaluation``: the same split over
+    ``train.scenarios`` as the agent's, ``agents.callbacks``),
     and with ``train.reward_scale: normalised`` its mean ``normalised`` score, the agent's
     selection key (``baselines.weighting``)."""
     ctrl = reference_controller(agent)
-    scenarios = evaluation_scenarios(scenario, train)
     rolls = run_split(ctrl, scenarios, train.eval_episodes, train.eval_seed)
     out: dict[str, Any] = {
         "name": ctrl.name,
@@ -253,9 +139,9 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     checkpoint), the MLflow run it opened is deleted and the files it wrote removed; any
     other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking failures while training never stop it (``TrackingGuard``).
     """
-    out = Path(run_dir) if run_dir is not None else run_dir_of(cfg)
+    out = app_run_dir("train", run_dir)
     scenario, agent, train_s, plain = settings_of(cfg)
-    validate(scenario, agent, train_s)  # config errors surface before any run exists
+    checked = validate(scenario, agent, train_s)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
     resume_id, resume_tags = resume_run(cfg, train_s)
@@ -280,7 +166,7 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             run_id = run.info.run_id if run is not None else None
             if run_id is not None and resume_id is None:
                 opened.append(run_id)
-            result = _train_tracked(cfg, scenario, agent, train_s, out, guard, run_id, session)
+            result = _train_tracked(cfg, checked, agent, train_s, out, guard, run_id, session)
     except (ValueError, FileNotFoundError):  # a config error (AgentConfigError, ScenarioError)
         if guard.logged == 0 and not guard.degraded and not (out / "checkpoints").exists():
             _undo(cfg, opened, out, config_file, created)
@@ -303,7 +189,7 @@ def _undo(cfg: DictConfig, opened: list[str], out: Path, config_file: Path, crea
 
 def _train_tracked(
     cfg: DictConfig,
-    scenario: dict[str, Any],
+    checked: RunScenarios,
     agent: AgentSettings,
     train_s: TrainSettings,
     out: Path,
@@ -312,7 +198,7 @@ def _train_tracked(
     session: str,
 ) -> TrainResult:
     """The body of ``train`` inside its MLflow run (``run_id`` None: tracking off)."""
-    where = train_label(scenario, train_s)
+    where = train_label(checked, train_s)
     log.info(
         "training %s (%s) on %s for %s env-steps; run dir %s%s",
         agent.name,
@@ -323,14 +209,15 @@ def _train_tracked(
         f"; MLflow run {run_id}" if run_id else "",
     )
     result = train_agent(
-        scenario,
+        None,
         agent,
         train_s,
         out,
         log_fn=guard.log_metrics,
         meta={"mlflow_run_id": run_id, "agent_name": agent.name, "session": session},
+        checked=checked,
     )
-    ref = reference_score(agent, scenario, train_s)
+    ref = reference_score(agent, checked.evaluation, train_s)
     ref_name, ref_score = ref["name"], ref[SCORE_KEY]
     summary = {
         "model_dir": str(result.model_dir.resolve()),

@@ -228,7 +228,8 @@ def parse_fix(ap: argparse.ArgumentParser, items: list[str], kinds: list[str]) -
     return fix
 
 
-def main(argv: list[str] | None = None) -> None:
+def _parser() -> argparse.ArgumentParser:
+    """The ``pacegym-tune`` command line (module docstring)."""
     ap = errors.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -260,7 +261,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--promote-dir", type=Path, default=Path("conf") / "controller")
     ap.add_argument("--force", action="store_true", help="promote even when not better")
     ap.add_argument("--no-promote", action="store_true", help="only write the run folder")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _scenarios(ap: argparse.ArgumentParser, args: argparse.Namespace) -> list[ScenarioParams]:
+    """The resolved ``--scenario`` list, after every range and name check (``ap.error``
+    naming the option otherwise)."""
     for key in ("trials", "train_episodes", "test_episodes"):
         if getattr(args, key) < 1:
             ap.error(f"--{key.replace('_', '-')} = {getattr(args, key)}: allowed [1, inf)")
@@ -279,72 +285,105 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--name = None: {len(scenarios)} scenarios need a name for their set")
     if args.name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,63}", args.name):
         ap.error(f"--name = {args.name!r}: allowed a plain identifier (letters, digits, _)")
+    return scenarios
+
+
+@dataclasses.dataclass(frozen=True)
+class _Run:
+    """One ``pacegym-tune`` call: the set's name, what it tunes on, how it was called."""
+
+    name: str  # the set's name (--name, else the scenario's)
+    scenario: Scenarios  # one scenario, or the list a set is tuned for
+    where: str  # the scenarios' names, for messages
+    command: str
+    stamp: str  # [%Y-%m-%d_%H-%M-%S] start time
+    out: Path  # run folder
+
+
+def _tune_kind(
+    kind: str, args: argparse.Namespace, run: _Run, fix: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """Tune one kind against its incumbent set, write it to the run folder (and promote it
+    when it is better, or with --force); returns its report entry and its table row."""
+    current = tuned_config(kind, run.name)
+    incumbent = yaml.safe_load(current.read_text()).get("params") if current else None
+    if incumbent is not None and fix:
+        incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
+    res = tune(
+        kind,
+        run.scenario,
+        args.trials,
+        args.train_episodes,
+        args.train_seed,
+        args.test_episodes,
+        args.test_seed,
+        args.seed,
+        incumbent,
+        fix,
+        args.objective,
+    )
+    key = res["score_key"]
+    mean, lo, hi = res["difference"]
+    better = lo > 0.0
+    provenance = [
+        f"Tuned by: {run.command}",
+        f"at {run.stamp} on scenario {run.where}; Optuna TPE seed {args.seed}, "
+        f"{res['trials']} trials x {args.train_episodes} training episodes from seed "
+        f"{args.train_seed}",
+        f"held-out {key} ({args.test_episodes} episodes from seed {args.test_seed}): "
+        f"{_score_line(res['test'], key)}; incumbent {_where(current)}: "
+        f"{_score_line(res['incumbent_test'], key)}; "
+        f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
+    ]
+    text = yaml_text(res, run.name, provenance)
+    write_atomic(run.out / f"{kind}_tuned.yaml", text)
+    promoted = None
+    if not args.no_promote and (better or args.force):
+        promoted = args.promote_dir / f"{tuned_config_name(kind, run.name)}.yaml"
+        write_atomic(promoted, text)
+    entry = {
+        **res,
+        "incumbent": str(current) if current else None,
+        "promoted": str(promoted) if promoted else None,
+    }
+    row = (
+        f"| {kind} | {res['train']:.4f} | {_score_line(res['test'], key)} | "
+        f"{_score_line(res['incumbent_test'], key)} | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
+        f"{promoted or ('no: not better' if not args.no_promote else 'no')} |"
+    )
+    return entry, row
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = _parser()
+    args = ap.parse_args(argv)
+    scenarios = _scenarios(ap, args)
     fix = parse_fix(ap, args.fix, args.kinds)
-    scenario: Scenarios = scenarios if len(scenarios) > 1 else scenarios[0]
     name = args.name or scenarios[0].name
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    out = args.out or Path("outputs") / "tune" / name / stamp  # write_atomic makes it
-    command = "pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv)
+    run = _Run(
+        name=name,
+        scenario=scenarios if len(scenarios) > 1 else scenarios[0],
+        where=", ".join(s.name for s in scenarios),
+        command="pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv),
+        stamp=stamp,
+        out=args.out or Path("outputs") / "tune" / name / stamp,  # write_atomic makes it
+    )
     report: dict[str, Any] = {
         "scenario": name,
         "scenarios": [s.name for s in scenarios],
         "fix": fix,
-        "command": command,
+        "command": run.command,
         "kinds": {},
     }
-    where = ", ".join(s.name for s in scenarios)
-    print(f"tuning on {where}: {args.trials} trials x {args.train_episodes} episodes")
+    print(f"tuning on {run.where}: {args.trials} trials x {args.train_episodes} episodes")
     print("| kind | train | held-out tuned | held-out incumbent | tuned - incumbent | promoted |")
     print("|---|---:|---:|---:|---:|---|")
     for kind in args.kinds:
-        current = tuned_config(kind, name)
-        incumbent = yaml.safe_load(current.read_text()).get("params") if current else None
-        if incumbent is not None and fix:
-            incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
-        res = tune(
-            kind,
-            scenario,
-            args.trials,
-            args.train_episodes,
-            args.train_seed,
-            args.test_episodes,
-            args.test_seed,
-            args.seed,
-            incumbent,
-            fix,
-            args.objective,
-        )
-        key = res["score_key"]
-        mean, lo, hi = res["difference"]
-        better = lo > 0.0
-        provenance = [
-            f"Tuned by: {command}",
-            f"at {stamp} on scenario {where}; Optuna TPE seed {args.seed}, "
-            f"{res['trials']} trials x {args.train_episodes} training episodes from seed "
-            f"{args.train_seed}",
-            f"held-out {key} ({args.test_episodes} episodes from seed {args.test_seed}): "
-            f"{_score_line(res['test'], key)}; incumbent {_where(current)}: "
-            f"{_score_line(res['incumbent_test'], key)}; "
-            f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
-        ]
-        text = yaml_text(res, name, provenance)
-        write_atomic(out / f"{kind}_tuned.yaml", text)
-        promoted = None
-        if not args.no_promote and (better or args.force):
-            promoted = args.promote_dir / f"{tuned_config_name(kind, name)}.yaml"
-            write_atomic(promoted, text)
-        report["kinds"][kind] = {
-            **res,
-            "incumbent": str(current) if current else None,
-            "promoted": str(promoted) if promoted else None,
-        }
-        print(
-            f"| {kind} | {res['train']:.4f} | {_score_line(res['test'], key)} | "
-            f"{_score_line(res['incumbent_test'], key)} | {mean:+.4f} [{lo:+.4f}, {hi:+.4f}] | "
-            f"{promoted or ('no: not better' if not args.no_promote else 'no')} |"
-        )
-    write_atomic(out / "report.json", json.dumps(report, indent=2, default=str))
-    print(f"wrote {out}")
+        report["kinds"][kind], row = _tune_kind(kind, args, run, fix)
+        print(row)
+    write_atomic(run.out / "report.json", json.dumps(report, indent=2, default=str))
+    print(f"wrote {run.out}")
 
 
 if __name__ == "__main__":

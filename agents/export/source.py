@@ -29,6 +29,7 @@ import numpy as np
 
 from pacegym.agents.export.artifact import normalization_from_stats, normalization_from_vecnormalize
 from pacegym.agents.export.sb3_policy import ExportError
+from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.spaces import OBS_FEATURES
 from pacegym.resources import find_config
@@ -101,8 +102,8 @@ def from_leaderboard(path: str | Path) -> Source:
         src = Source(winner["name"], controller=spec, chosen_on=chosen)
     else:
         model_dir = (winner.get("source") or {}).get("model_dir")
-        if model_dir and (Path(model_dir) / "model.zip").is_file():
-            src = from_files(Path(model_dir) / "model.zip", None, kind)
+        if model_dir and (Path(model_dir) / MODEL_FILE).is_file():
+            src = from_files(Path(model_dir) / MODEL_FILE, None, kind)
         elif run_id:
             src = from_run(run_id, algo=kind)
         else:
@@ -168,7 +169,7 @@ def from_model_uri(uri: str) -> Source:
 
 def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str | None) -> Source:
     """An SB3 ``.zip`` and optional normalisation statistics on disk (trusted: own runs)."""
-    meta_path = Path(model_path).parent / "agent.json"
+    meta_path = Path(model_path).parent / AGENT_FILE
     meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     model = load_sb3(Path(model_path), algo or meta.get("algo"))
     if meta.get("recurrent"):
@@ -204,7 +205,7 @@ def read_inputs(meta: dict[str, Any]) -> list[str] | None:
         return None
     known = {f.name for f in OBS_FEATURES}
     if not isinstance(names, list) or any(n not in known for n in names):
-        raise ExportError(f"agent.json features = {names!r}: allowed names of {sorted(known)}")
+        raise ExportError(f"{AGENT_FILE} features = {names!r}: allowed names of {sorted(known)}")
     return [str(n) for n in names]
 
 

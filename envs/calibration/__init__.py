@@ -20,13 +20,12 @@ from pacegym.envs.calibration.logs import (
     EventLog,
     LogError,
     MinuteCounts,
-    event_minutes,
-    gaps,
     parse_events,
     parse_minutes,
     read_log,
     read_table,
 )
+from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.simulate import TickCounts, event_table, minute_table, run_core
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
 

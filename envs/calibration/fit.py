@@ -16,7 +16,7 @@ core's traffic limit ``envs.core.check_traffic`` on the fitted trace) before any
 written; a value out of range raises ``CalibrationError`` naming the scenario key, the
 value and the allowed range. Two fitted values are clipped to their documented bounds
 instead, as they are physically the same there: ``noise_sd`` at 3 and ``noise_tau_s`` at
-``MAX_NOISE_TAU_S``. Gaps in the log (``logs.gaps``) are skipped by the fits and listed in
+``MAX_NOISE_TAU_S``. Gaps in the log (``minutes.gaps``) are skipped by the fits and listed in
 ``Calibration.gaps``.
 """
 
@@ -32,7 +32,8 @@ import numpy as np
 import yaml
 
 from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
-from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts, event_minutes, gaps
+from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
+from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
 from pacegym.envs.core import check_traffic
 from pacegym.envs.params import MAX_NOISE_TAU_S, ScenarioError, ScenarioParams

@@ -23,7 +23,7 @@ per-minute counts.
 per campaign and minute, zero counts included; counts are at most
 ``MAX_COUNT_PER_MINUTE`` (the most traffic a scenario can hold).
 
-**Gaps.** A minute inside a campaign's span that the log does not cover is a gap, not
+**Gaps** (``envs.calibration.minutes``). A minute inside a campaign's span that the log does not cover is a gap, not
 zero traffic: in per-minute aggregates a minute without a row, in an event log a run
 of minutes without any event that the campaign's median traffic would have filled
 with at least ``GAP_EXPECTED`` requests. Gap minutes are marked not ``valid`` (the fits
@@ -121,7 +121,8 @@ def read_table(path: str | Path) -> pa.Table:
     raise LogError(f"log {str(path)!r}: unknown format; allowed .csv, .csv.gz, .parquet, .pq")
 
 
-def _first(mask: np.ndarray) -> int:
+def first_row(mask: np.ndarray) -> int:
+    """The index of the first True of ``mask`` (a row number from 0)."""
     return int(np.flatnonzero(mask)[0])
 
 
@@ -137,7 +138,7 @@ def _require(table: pa.Table, columns: tuple[str, ...], form: str) -> None:
 def _nulls(table: pa.Table, column: str) -> None:
     col = table[column]
     if col.null_count:
-        row = _first(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
+        row = first_row(np.asarray(col.is_null().to_numpy(zero_copy_only=False)))
         raise LogError(f"column {column!r}, row {row + 1}: value is missing; allowed a value")
 
 
@@ -158,7 +159,7 @@ def timestamps_ns(table: pa.Table, column: str) -> np.ndarray:
         x = np.asarray(col.cast(pa.float64()).to_numpy())
         bad = ~np.isfinite(x)
         if bad.any():
-            row = _first(bad)
+            row = first_row(bad)
             raise LogError(
                 f"column {column!r}, row {row + 1}: {x[row]} is not a finite epoch time [s]"
             )
@@ -199,14 +200,14 @@ def _numbers(
     x = np.asarray(col.cast(pa.float64()).fill_null(np.nan).to_numpy())
     bad = ~np.isfinite(x) | (x < 0)
     if bad.any():
-        row = _first(bad)
+        row = first_row(bad)
         raise LogError(
             f"column {column!r}, row {row + 1}: {x[row]} is missing, negative or not finite; "
             "allowed numbers >= 0"
         )
     big = x > high
     if big.any():
-        row = _first(big)
+        row = first_row(big)
         raise LogError(
             f"column {column!r}, row {row + 1}: {x[row]:g} is too large; allowed [0, {high:g}] "
             "per campaign and minute (traffic.base_rate <= 1e7/s x surge <= 1e4)"
@@ -232,7 +233,7 @@ def parse_events(table: pa.Table) -> EventLog:
     unknown = [i for i, n in enumerate(names) if n not in EVENTS]
     idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype=np.int64)
     if unknown:
-        row = _first(np.isin(idx, unknown))
+        row = first_row(np.isin(idx, unknown))
         raise LogError(
             f"column 'event', row {row + 1}: {names[idx[row]]!r} is not an event; allowed {list(EVENTS)}"
         )
@@ -250,7 +251,7 @@ def parse_events(table: pa.Table) -> EventLog:
         serve_id = np.asarray(col.fill_null(-1).to_numpy(), dtype=np.int64)
         bad = (event != 0) & (serve_id < 0)
         if bad.any():
-            row = _first(bad)
+            row = first_row(bad)
             raise LogError(
                 f"column 'serve_id', row {row + 1}: missing or negative on a "
                 f"{EVENTS[event[row]]!r} row; allowed an id >= 0 on serve and impression rows"
@@ -269,88 +270,23 @@ def parse_events(table: pa.Table) -> EventLog:
     return EventLog(campaign, campaigns, event, time_ns, cost, serve_id, serve_time)
 
 
-def event_minutes(log: EventLog) -> MinuteCounts:
-    """Per-campaign per-minute counts of an event log; checks impressions have serves."""
-    n_c = len(log.campaigns)
-    minute = log.time_ns // NS_PER_MIN
-    lo, hi = int(minute.min()), int(minute.max())
-    n_m = hi - lo + 1
-    _check_grid(n_c, n_m)
-    flat = log.campaign * n_m + (minute - lo)
-    counts = [
-        np.bincount(flat[log.event == e], minlength=n_c * n_m).reshape(n_c, n_m).astype(float)
-        for e in range(3)
-    ]
-    # impressions need serves: an impression before its campaign's first serve cannot be counted
-    first_serve = np.full(n_c, np.iinfo(np.int64).max)
-    is_serve = log.event == 1
-    np.minimum.at(first_serve, log.campaign[is_serve], log.time_ns[is_serve])
-    imp = log.event == 2
-    early = imp & (log.time_ns < first_serve[log.campaign])
-    if early.any():
-        row = _first(early)
-        raise LogError(
-            f"row {row + 1}: impression of campaign {log.campaigns[log.campaign[row]]!r} at "
-            f"{np.datetime64(int(log.time_ns[row]), 'ns')} comes before any serve of that "
-            "campaign; every impression needs a serve"
-        )
-    # a campaign's span is its requests' (impressions keep arriving after traffic ends)
-    req = log.event == 0
-    valid = _spans(log.campaign[req], minute[req] - lo, n_c, n_m)
-    valid &= ~_silent_runs(counts[0] + counts[1] + counts[2], counts[0], valid)
-    with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
-        total_cost = float(log.cost[imp].sum())
-    return MinuteCounts(log.campaigns, lo, counts[0], counts[1], counts[2], valid, total_cost)
-
-
-def _check_grid(n_c: int, n_m: int) -> None:
+def check_grid(n_c: int, n_m: int) -> None:
+    """Refuse a campaigns x minutes grid too large to hold."""
     if n_c * n_m > 400_000_000:
         raise LogError(
             f"log spans {n_m} minutes x {n_c} campaigns: too large a grid; allowed <= 4e8 cells"
         )
 
 
-def _spans(campaign: np.ndarray, m: np.ndarray, n_c: int, n_m: int) -> np.ndarray:
+def spans(campaign: np.ndarray, m: np.ndarray, n_c: int, n_m: int) -> np.ndarray:
+    """``(n_c, n_m)`` bool: True from each campaign's first to its last minute in ``m``
+    (``campaign[i]`` logged at grid minute ``m[i]``)."""
     first = np.full(n_c, n_m)
     last = np.full(n_c, -1)
     np.minimum.at(first, campaign, m)
     np.maximum.at(last, campaign, m)
     grid = np.arange(n_m)[None, :]
     return (grid >= first[:, None]) & (grid <= last[:, None])
-
-
-def _silent_runs(events: np.ndarray, req: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Minutes of runs without any event that the campaign's median requests per minute
-    would have filled with at least ``GAP_EXPECTED`` requests (see the module docstring)."""
-    out = np.zeros_like(valid)
-    for c in range(valid.shape[0]):
-        cols = np.flatnonzero(valid[c])
-        if cols.size == 0:
-            continue
-        median = float(np.median(req[c, cols]))
-        if median <= 0:
-            continue
-        empty = np.r_[False, (events[c] == 0) & valid[c], False]
-        edges = np.flatnonzero(np.diff(empty.astype(np.int8)))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            if (b - a) * median >= GAP_EXPECTED:
-                out[c, a:b] = True
-    return out
-
-
-def gaps(counts: MinuteCounts) -> list[tuple[str, int, int]]:
-    """``(campaign, first minute since the epoch, minutes)`` of every run of minutes that is
-    not ``valid`` between a campaign's first and last valid minute."""
-    out = []
-    for c, name in enumerate(counts.campaigns):
-        cols = np.flatnonzero(counts.valid[c])
-        if cols.size == 0:
-            continue
-        hole = np.r_[False, ~counts.valid[c, cols[0] : cols[-1] + 1], False]
-        edges = np.flatnonzero(np.diff(hole.astype(np.int8)))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            out.append((name, counts.start_minute + int(cols[0] + a), int(b - a)))
-    return out
 
 
 def parse_minutes(table: pa.Table) -> MinuteCounts:
@@ -365,7 +301,7 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
     minute = minute_ns // NS_PER_MIN
     lo = int(minute.min())
     n_c, n_m = len(campaigns), int(minute.max()) - lo + 1
-    _check_grid(n_c, n_m)
+    check_grid(n_c, n_m)
     flat = campaign * n_m + (minute - lo)
     out = [
         np.bincount(flat, weights=x, minlength=n_c * n_m).reshape(n_c, n_m) for x in (req, srv, imp)
@@ -380,7 +316,7 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
     cum_serves[order] = cs - base
     bad = (imp > 0) & (cum_serves <= 0)
     if bad.any():
-        row = _first(bad)
+        row = first_row(bad)
         raise LogError(
             f"row {row + 1}: impressions = {imp[row]:g} for campaign "
             f"{campaigns[campaign[row]]!r} before any serve of that campaign; every impression "
@@ -388,7 +324,7 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
         )
     # a minute without a row inside a campaign's span is a gap, not zero traffic
     logged = np.bincount(flat, minlength=n_c * n_m).reshape(n_c, n_m) > 0
-    valid = _spans(campaign, minute - lo, n_c, n_m) & logged
+    valid = spans(campaign, minute - lo, n_c, n_m) & logged
     with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
         total_cost = float(cost.sum())
     return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, total_cost)

@@ -4,7 +4,8 @@ import dataclasses
 
 import numpy as np
 import pytest
-import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from pacegym.agents.settings import (
     AgentConfigError,
@@ -12,6 +13,7 @@ from pacegym.agents.settings import (
     ResidualSettings,
     TrainSettings,
 )
+from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.resources import conf_dir
 
 AGENT_YAMLS = sorted((conf_dir() / "agent").glob("*.yaml"))
@@ -37,7 +39,10 @@ def test_from_mapping_fills_defaults_and_nests():
 
 @pytest.mark.parametrize("path", AGENT_YAMLS, ids=lambda p: p.stem)
 def test_every_agent_yaml_round_trips(path):
-    agent = AgentSettings.from_mapping(yaml.safe_load(path.read_text()))
+    # composed as the apps compose it (an agent config may take its base through defaults)
+    with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[f"agent={path.stem}"])
+    agent = AgentSettings.from_mapping(OmegaConf.to_container(cfg.agent, resolve=True))
     assert agent.name == path.stem
     assert AgentSettings.from_mapping(dataclasses.asdict(agent)) == agent
 

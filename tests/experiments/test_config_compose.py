@@ -83,3 +83,24 @@ def test_unknown_keys_fail_at_compose(override):
 def test_unknown_group_options_fail_at_compose(override):
     with pytest.raises(ConfigCompositionException, match="nope"):
         _compose("train", [override])
+
+
+APPS = ("evaluate", "train", "compare", "export", "pipeline", "benchmark")
+
+
+@pytest.mark.parametrize("app", APPS)
+def test_every_app_takes_the_shared_hydra_settings(app):
+    """conf/hydra/app/pacegym.yaml is the one home of the apps' run dirs, messages and
+    chdir; an app's YAML sets none of them, and ./conf is searched after the package."""
+    import yaml
+
+    from pacegym.experiments import benchmark, evaluate_config, export  # noqa: F401  (schemas)
+
+    evaluate_config.register()
+    assert "hydra" not in yaml.safe_load((Path(CONF_DIR) / f"{app}.yaml").read_text())
+    with initialize_config_dir(config_dir=str(Path(CONF_DIR)), version_base="1.3"):
+        cfg = compose(config_name=app, return_hydra_config=True)
+    hc = cfg.hydra
+    assert hc.run.dir.startswith(f"outputs/{app}/") and hc.sweep.dir.startswith(f"multirun/{app}/")
+    assert hc.job.chdir is False and hc.job_logging.formatters.console.format == "%(message)s"
+    assert ("mlflow_store" in hc.callbacks) == (app in ("train", "compare", "pipeline"))

@@ -98,3 +98,17 @@ def test_console_command_end_to_end(tmp_path):
     assert 0.0 <= data["PID"]["normalised"] <= 100.0  # this tiny flight: PID and reference both 1
     assert "| PID |" in proc.stdout
     assert OmegaConf.load(out / ".hydra" / "config.yaml").controller.kind == "pid"
+
+
+@pytest.mark.slow
+def test_console_command_finds_the_working_dirs_conf_and_writes_outputs_evaluate(tmp_path):
+    """./conf joins every app's search path (experiments.hydra_app) and the run dir comes
+    from conf/hydra/app/pacegym.yaml: outputs/<app>/<time> in the working directory."""
+    (tmp_path / "conf" / "scenario").mkdir(parents=True)
+    (tmp_path / "conf" / "scenario" / "mine.yaml").write_text("name: mine\nbase: daily_budget\n")
+    exe = Path(sys.executable).parent / "pacegym-evaluate"
+    args = [str(exe), "scenario=mine", "controller=pid", "episodes=2", "plots=false"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (metrics,) = tmp_path.glob("outputs/evaluate/*/metrics.json")
+    assert "mine: 2 episodes" in proc.stdout and "PID" in json.loads(metrics.read_text())

@@ -10,6 +10,7 @@ from hydra import compose, initialize_config_dir
 from pacegym.agents.algos import AgentConfigError
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import train as train_app
+from pacegym.experiments import train_resume
 from pacegym.experiments.config import CONF_DIR
 
 SAC_TINY = [
@@ -75,15 +76,15 @@ def test_resume_refuses_another_agent_named_on_the_command_line(tmp_path, monkey
     (tmp_path / "run" / "train_config.yaml").write_text(
         yaml.safe_dump({"scenario": {"name": "live_commerce"}, "agent": {"name": "sac"}})
     )
-    monkeypatch.setattr(train_app, "_named_on_command_line", lambda group: group == "agent")
+    monkeypatch.setattr(train_resume, "_named_on_command_line", lambda group: group == "agent")
     with pytest.raises(AgentConfigError, match=r"agent = 'ppo' differs from the run's 'sac'"):
-        train_app.resumed_config(str(tmp_path / "run"), {"name": "x"}, {"name": "ppo"})
-    monkeypatch.setattr(train_app, "_named_on_command_line", lambda group: False)
-    scenario, agent, _ = train_app.resumed_config(str(tmp_path / "run"), {}, {"name": "ppo"})
+        train_resume.resumed_config(str(tmp_path / "run"), {"name": "x"}, {"name": "ppo"})
+    monkeypatch.setattr(train_resume, "_named_on_command_line", lambda group: False)
+    scenario, agent, _ = train_resume.resumed_config(str(tmp_path / "run"), {}, {"name": "ppo"})
     assert agent == {"name": "sac"} and scenario == {"name": "live_commerce"}
     train = {"resume": "r", "n_envs": 128, "seed": 0, "total_timesteps": 9}
-    kept = train_app.resumed_train(train, {"n_envs": 8, "seed": 0, "total_timesteps": 5})
+    kept = train_resume.resumed_train(train, {"n_envs": 8, "seed": 0, "total_timesteps": 5})
     assert kept == {"resume": "r", "n_envs": 8, "seed": 0, "total_timesteps": 9}
-    monkeypatch.setattr(train_app, "_named_on_command_line", lambda key: key == "train.n_envs")
+    monkeypatch.setattr(train_resume, "_named_on_command_line", lambda key: key == "train.n_envs")
     with pytest.raises(AgentConfigError, match=r"train.n_envs = 128 differs from the run's 8"):
-        train_app.resumed_train(train, {"n_envs": 8})
+        train_resume.resumed_train(train, {"n_envs": 8})
