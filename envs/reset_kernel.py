@@ -91,6 +91,56 @@ def _walk_forward_slot(
     return out
 
 
+@nb.njit(cache=True, inline="always")
+def _expected_slot(
+    v: np.ndarray,
+    s: int,
+    slots: int,
+    prof: np.ndarray,
+    prof_mode: int,
+    dow: np.ndarray,
+    start_day: int,
+    slot_s: float,
+    fc_prof: np.ndarray,
+    fc_mode: int,
+    fc_day0: int,
+    fc_horizon: int,
+) -> float:
+    """Expected requests in plan slot ``s`` of a campaign with drawn values ``v``, before the
+    forecast's bias and error (``init_rows`` says what each ``fc_mode`` reads)."""
+    if fc_mode == 1:
+        return _learned_slot(fc_prof, start_day, v[V_START_MIN], s, slot_s)
+    if fc_mode == 2:
+        wf = _walk_forward_slot(fc_prof, fc_day0, fc_horizon, v[V_START_MIN], s, slot_s)
+        return v[V_BASE_RATE] * 60.0 * wf
+    shape = shape_at(prof, prof_mode, dow, start_day, slot_s, v[V_START_MIN], slots, s)
+    return v[V_BASE_RATE] * slot_s * shape
+
+
+@nb.njit(cache=True, inline="always")
+def _zero_state(
+    b: int,
+    v: np.ndarray,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    streams: np.ndarray,
+    pending: np.ndarray,
+    hist: np.ndarray,
+    slot_spend: np.ndarray,
+) -> None:
+    """Campaign ``b``'s counters, ring buffers and traffic state at the start of an episode."""
+    for k in range(ist.shape[1]):
+        ist[b, k] = 0
+    ist[b, I_T95] = -1
+    for k in range(fst.shape[1]):
+        fst[b, k] = 0.0
+    fst[b, F_SURGE] = 1.0
+    fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
+    pending[b, :] = 0
+    hist[b, :] = 0.0
+    slot_spend[b, :] = 0.0
+
+
 @nb.njit(cache=True)
 def init_rows(
     rows: np.ndarray,
@@ -155,21 +205,10 @@ def init_rows(
         fc_cum[b, 0] = 0.0
         for s in range(max_slots):
             if s < slots:
-                if fc_mode == 1:
-                    expected = _learned_slot(fc_prof, start_day, v[V_START_MIN], s, slot_s)
-                elif fc_mode == 2:
-                    expected = (
-                        v[V_BASE_RATE]
-                        * 60.0
-                        * _walk_forward_slot(
-                            fc_prof, fc_day0, fc_horizon, v[V_START_MIN], s, slot_s
-                        )
-                    )
-                else:
-                    shape = shape_at(
-                        prof, prof_mode, dow, start_day, slot_s, v[V_START_MIN], slots, s
-                    )
-                    expected = v[V_BASE_RATE] * slot_s * shape
+                expected = _expected_slot(
+                    v, s, slots, prof, prof_mode, dow, start_day, slot_s, fc_prof, fc_mode,
+                    fc_day0, fc_horizon,
+                )  # fmt: skip
                 z = rng.normal(st)
                 total += expected * v[V_FC_BIAS] * math.exp(sd * z - 0.5 * sd * sd)
             fc_cum[b, s + 1] = total
@@ -179,13 +218,4 @@ def init_rows(
         if nowcast:
             fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
-        for k in range(ist.shape[1]):
-            ist[b, k] = 0
-        ist[b, I_T95] = -1
-        for k in range(fst.shape[1]):
-            fst[b, k] = 0.0
-        fst[b, F_SURGE] = 1.0
-        fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
-        pending[b, :] = 0
-        hist[b, :] = 0.0
-        slot_spend[b, :] = 0.0
+        _zero_state(b, v, ist, fst, streams, pending, hist, slot_spend)

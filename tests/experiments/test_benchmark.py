@@ -13,7 +13,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 
 from pacegym.envs.scenarios import resolve
-from pacegym.experiments import benchmark
+from pacegym.experiments import benchmark, benchmark_report
 from pacegym.experiments.compare import compare
 from pacegym.experiments.config import CONF_DIR
 
@@ -159,13 +159,13 @@ def test_verdicts_apply_the_generalists_tests():
         "a": _doc(90.0, 97.0, 4.0, 10.0),  # better where the baseline leaves 10 points
         "b": _doc(99.0, 99.5, -0.5, 1.5),  # a tie where it leaves 1 point: allowed
     }
-    v = benchmark.verdicts(docs)["gen"]
+    v = benchmark_report.verdicts(docs)["gen"]
     assert v["never_worse"] and v["better_where_headroom"]
     assert v["mean_gain"] == pytest.approx(3.75) and not v["mean_gain_met"]
     assert v["regret_closed"] == pytest.approx(3.75 / 5.5) and v["regret_closed_met"]
     assert v["scenarios"]["b"]["must_beat"] is False
     docs["b"] = _doc(95.0, 94.0, -2.0, -0.1)  # worse, significantly
-    v = benchmark.verdicts(docs)["gen"]
+    v = benchmark_report.verdicts(docs)["gen"]
     assert not v["never_worse"] and not v["better_where_headroom"]
     md = "\n".join(benchmark._verdict_lines({"gen": v}))
     assert "| b | pid_tuned | 95.0 | 94.0 | -1.0 [-2.0, -0.1] | yes | worse |" in md
@@ -222,9 +222,9 @@ def test_the_hindsight_switch_takes_each_episodes_best_policy():
         entry("b", "on_off", [0.5, 0.9, 0.5, 0.8]),
         entry("g", "agent", [0.95, 0.1, 0.1, 0.1]),
     ]
-    h = benchmark.hindsight(entries, 200, 0.95)
+    h = benchmark_report.hindsight(entries, 200, 0.95)
     assert h["baselines"]["normalised"] == pytest.approx(100 * np.mean([0.9, 0.9, 0.9, 0.8]))
     assert h["baselines"]["chosen"] == {"a": 0.5, "b": 0.5}
     assert h["deployable"]["normalised"] == pytest.approx(100 * np.mean([0.95, 0.9, 0.9, 0.8]))
     assert h["deployable"]["chosen"]["g"] == 0.25
-    assert benchmark.hindsight(entries[2:], 200, 0.95) is None
+    assert benchmark_report.hindsight(entries[2:], 200, 0.95) is None
