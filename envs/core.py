@@ -6,15 +6,10 @@ axis, allocated once. ``reset(rows, seeds)`` starts new episodes for some rows;
 and returns views of its result buffers. Campaigns that have finished stay
 frozen (zero reward) until they are reset.
 
-Memory per campaign is fixed by the scenario, never by traffic or impressions:
-the delay ring buffer (``max_delay_ticks`` int32), the reported-spend history,
-the plan, forecast and slot-spend arrays (``max_slots`` float64 each), and a
-few scalars; see ``bytes_per_campaign``. ``state_arrays`` lists every array's shape
-once: the constructor allocates from it and ``state_bytes`` sums it, so the memory a core
-needs is known, and refused above ``MAX_CORE_BYTES``, before anything is allocated.
-Traffic is bounded the same way: a scenario whose peak expected requests per tick
-(``max_requests_per_tick``) exceed ``MAX_REQUESTS_PER_TICK`` is refused up front (the
-step draws a delay per served impression, and counts are int32 in the ring buffer).
+Memory per campaign is fixed by the scenario, never by traffic or impressions, and the
+memory and peak traffic a core needs are checked before anything is allocated
+(``envs.state``: ``state_arrays``, ``check_memory``, ``check_traffic``); see
+``bytes_per_campaign``.
 
 The compiled kernels (``envs.kernel`` step, ``envs.reset_kernel``, ``envs.observe``)
 take flat argument lists; the core binds them once, by parameter name, to its
@@ -40,136 +35,21 @@ from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
 from pacegym.envs.nowcast import smoothing_weight
 from pacegym.envs.observe import write_obs_rows
-from pacegym.envs.params import ScenarioError, ScenarioParams, bounds, is_range
+from pacegym.envs.params import ScenarioParams, bounds, is_range
 from pacegym.envs.reset_kernel import draw_uniform, init_rows
 from pacegym.envs.scenarios import resolve
-from pacegym.envs.spaces import N_OBS
-from pacegym.envs.traffic import PROFILE_BY_MINUTE, profile_array
+from pacegym.envs.state import (
+    DELAY_SHAPE_KEYS,
+    check_memory,
+    check_traffic,
+    per_campaign_delay,
+    scenario_value,
+    state_arrays,
+)
+from pacegym.envs.traffic import profile_array
 from pacegym.envs.walk_forward import start_days, walk_forward_forecast
 
 jit_cache.refresh_kernels()  # before any kernel runs: recompile if a kernel source changed
-
-_DELAY_SHAPE = ("delay.quantile_s", "delay.quantile", "delay.sigma")
-
-MAX_CORE_BYTES = 2 * 2**30
-"""[bytes] most state one ``PacingCore`` may hold (``state_bytes``: campaigns x bytes per
-campaign plus the shared delay tables)."""
-MAX_REQUESTS_PER_TICK = 1e8
-"""[requests/tick] most expected eligible requests of one campaign in one tick at the
-scenario's peak (``max_requests_per_tick``): a delay is drawn per served impression."""
-NOISE_SIGMAS = 6.0
-"""[sd] traffic-noise excursion counted in the peak (exceeded once in ~1e9 ticks)."""
-
-
-def _get(scenario: ScenarioParams, key: str) -> Any:
-    section, name = key.split(".")
-    return getattr(getattr(scenario, section), name)
-
-
-def per_campaign_delay(scenario: ScenarioParams) -> bool:
-    """True when the delay shape is randomised, so each campaign owns its delay tables."""
-    return any(is_range(_get(scenario, k)) for k in _DELAY_SHAPE)
-
-
-def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int, ...], type]]:
-    """Every state array of a core of ``n`` campaigns: attribute name -> (shape, dtype).
-
-    The one list the constructor allocates from and ``state_bytes`` sums.
-    """
-    sc = scenario
-    n_delay = sc.max_delay_ticks
-    n_hist = math.ceil(bounds(sc.delay.report_latency_s)[1] / float(sc.time.tick_s)) + 2
-    slots = sc.time.max_slots
-    rows = n if per_campaign_delay(sc) else 1
-    return {
-        "par": ((n, K.N_PAR), np.float64),
-        "ist": ((n, K.N_IST), np.int64),
-        "fst": ((n, K.N_FST), np.float64),
-        "streams": ((n, rng.N_STREAMS, 4), np.uint64),
-        "pending": ((n, n_delay), np.int32),
-        "hist": ((n, n_hist), np.float64),
-        "slot_spend": ((n, slots), np.float64),
-        "plan_cum": ((n, slots + 1), np.float64),
-        "fc_cum": ((n, slots + 1), np.float64),
-        "nc_cum": ((n, slots + 1 if sc.forecast.nowcast != "none" else 1), np.float64),
-        "obs": ((n, N_OBS), np.float32),
-        "terms": ((n, len(REWARD_TERMS)), np.float64),
-        "reward": ((n,), np.float64),
-        "finished": ((n,), np.bool_),
-        "invalid": ((n,), np.bool_),
-        "alias_prob": ((rows, n_delay), np.float64),
-        "alias_idx": ((rows, n_delay), np.int64),
-        "surv": ((rows, n_delay + 1), np.float64),  # P(delay >= j ticks), j = 0..n_delay
-    }
-
-
-_SIZE_KEYS = {  # which scenario keys set an array's length (for the error message)
-    "pending": "delay.max_delay_s / time.tick_s",
-    "alias_prob": "delay.max_delay_s / time.tick_s",
-    "alias_idx": "delay.max_delay_s / time.tick_s",
-    "surv": "delay.max_delay_s / time.tick_s",
-    "hist": "delay.report_latency_s / time.tick_s",
-    "slot_spend": "time.flight_min / time.slot_s",
-    "plan_cum": "time.flight_min / time.slot_s",
-    "fc_cum": "time.flight_min / time.slot_s",
-    "nc_cum": "time.flight_min / time.slot_s",
-}
-
-
-def _nbytes(shape: tuple[int, ...], dtype: type) -> int:
-    return math.prod(shape) * np.dtype(dtype).itemsize
-
-
-def state_bytes(scenario: ScenarioParams, n: int) -> int:
-    """[bytes] the state a core of ``n`` campaigns of ``scenario`` allocates."""
-    return sum(_nbytes(*spec) for spec in state_arrays(scenario, n).values())
-
-
-def check_memory(scenario: ScenarioParams, n: int) -> None:
-    """Raise ``ScenarioError`` naming the keys that size the largest arrays when a core of
-    ``n`` campaigns would hold more than ``MAX_CORE_BYTES``."""
-    specs = state_arrays(scenario, n)
-    total = sum(_nbytes(*spec) for spec in specs.values())
-    if total <= MAX_CORE_BYTES:
-        return
-    key = "n (campaigns)"  # one campaign fits: the batch is too large
-    if state_bytes(scenario, 1) > MAX_CORE_BYTES:  # one does not: name what sizes it
-        by_key: dict[str, int] = {}
-        for name, spec in specs.items():
-            k = _SIZE_KEYS.get(name, "n (campaigns)")
-            by_key[k] = by_key.get(k, 0) + _nbytes(*spec)
-        key = max(by_key, key=by_key.__getitem__)
-    raise ScenarioError(
-        f"n = {n} campaigns need {total / 2**30:.3g} GiB of state ({key} sets most of it, "
-        f"time.tick_s = {scenario.time.tick_s:g}): allowed <= {MAX_CORE_BYTES / 2**30:g} GiB "
-        "per core; fewer campaigns, a longer tick or slot, a shorter delay or flight"
-    )
-
-
-def max_requests_per_tick(scenario: ScenarioParams, prof: np.ndarray, prof_mode: int) -> float:
-    """[requests/tick] expected requests of one campaign in one tick at the scenario's peak:
-    highest base rate x tick x profile peak (x highest day-of-week factor) x largest surge
-    x the noise ``NOISE_SIGMAS`` sd above its mean."""
-    tr = scenario.traffic
-    peak = float(np.max(prof)) * (max(tr.dow_factors) if prof_mode == PROFILE_BY_MINUTE else 1.0)
-    sd = bounds(tr.noise_sd)[1]
-    noise = math.exp(NOISE_SIGMAS * sd - 0.5 * sd * sd)
-    surge = max(tr.surge_factors) if bounds(tr.surge_rate_per_h)[1] > 0 else 1.0
-    return bounds(tr.base_rate)[1] * float(scenario.time.tick_s) * peak * noise * surge
-
-
-def check_traffic(scenario: ScenarioParams, prof: np.ndarray, prof_mode: int) -> None:
-    """Raise ``ScenarioError`` naming ``traffic.base_rate`` when ``max_requests_per_tick``
-    exceeds ``MAX_REQUESTS_PER_TICK``."""
-    peak = max_requests_per_tick(scenario, prof, prof_mode)
-    if peak > MAX_REQUESTS_PER_TICK:
-        tr = scenario.traffic
-        raise ScenarioError(
-            f"traffic.base_rate = {tr.base_rate} gives up to {peak:.3g} expected requests per "
-            f"tick (x time.tick_s = {scenario.time.tick_s:g} s, profile peak "
-            f"{float(np.max(prof)):.3g}, surge_factors {list(tr.surge_factors)}, noise_sd "
-            f"{tr.noise_sd}): allowed <= {MAX_REQUESTS_PER_TICK:.0e} per tick and campaign"
-        )
 
 
 @dataclass(frozen=True)
@@ -275,7 +155,7 @@ class PacingCore:
         self.win_slots = sc.score.window_slots(self.slot_s)
         self.tolerance = float(sc.score.tolerance)
         self.burst_tolerance = float(sc.score.burst_tolerance)
-        self._ranges = np.array([bounds(_get(sc, k)) for k in RANDOMIZABLE])
+        self._ranges = np.array([bounds(scenario_value(sc, k)) for k in RANDOMIZABLE])
         self.per_campaign_delay = per_campaign_delay(sc)
         if not self.per_campaign_delay:
             d = sc.delay
@@ -332,7 +212,7 @@ class PacingCore:
             vals[:, K.V_START_MIN] += day * 1440.0
         init_rows(rows, vals, *self._init_args)
         if self.per_campaign_delay:
-            cols = [vals[:, RANDOMIZABLE.index(k)] for k in _DELAY_SHAPE]
+            cols = [vals[:, RANDOMIZABLE.index(k)] for k in DELAY_SHAPE_KEYS]
             for r, q_s, q, sigma in zip(rows, *cols, strict=True):
                 self._build_delay(int(r), float(q_s), float(q), float(sigma))
         slots = self.par[rows, K.P_FLIGHT_TICKS] / self.tps

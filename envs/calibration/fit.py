@@ -35,9 +35,9 @@ from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_jo
 from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
 from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
-from pacegym.envs.core import check_traffic
 from pacegym.envs.params import MAX_NOISE_TAU_S, ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import from_dict, from_file, resolve, to_dict
+from pacegym.envs.state import check_traffic
 from pacegym.envs.traffic import PROFILE_BY_MINUTE
 
 

@@ -15,9 +15,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pacegym.envs import core as C
-from pacegym.envs.core import PacingCore, check_memory, state_arrays, state_bytes
+from pacegym.envs.core import PacingCore
 from pacegym.envs.params import MAX_EPISODE_TICKS, ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import SECTIONS, from_dict, resolve
+from pacegym.envs.state import check_memory, state_arrays, state_bytes
 from pacegym.envs.traffic import profile_array
 
 TUPLES = ("dow_factors", "surge_factors", "surge_probs")

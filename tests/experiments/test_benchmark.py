@@ -167,7 +167,7 @@ def test_verdicts_apply_the_generalists_tests():
     docs["b"] = _doc(95.0, 94.0, -2.0, -0.1)  # worse, significantly
     v = benchmark_report.verdicts(docs)["gen"]
     assert not v["never_worse"] and not v["better_where_headroom"]
-    md = "\n".join(benchmark._verdict_lines({"gen": v}))
+    md = "\n".join(benchmark_report._verdict_lines({"gen": v}))
     assert "| b | pid_tuned | 95.0 | 94.0 | -1.0 [-2.0, -0.1] | yes | worse |" in md
     assert "never worse than the best tuned baseline: not met" in md
 
