@@ -12,7 +12,7 @@
 | ``money.price`` (``media_cost`` kept in the base's ratio) | impression cost / impressions, when the log has costs |
 
 Fitted values pass the same validation as hand-written ones (``ScenarioParams``, and the
-core's traffic limit ``envs.core.check_traffic`` on the fitted trace) before anything is
+core's traffic limit ``envs.state.check_traffic`` on the fitted trace) before anything is
 written; a value out of range raises ``CalibrationError`` naming the scenario key, the
 value and the allowed range. Two fitted values are clipped to their documented bounds
 instead, as they are physically the same there: ``noise_sd`` at 3 and ``noise_tau_s`` at

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacegym.envs import core as C
+from pacegym.envs import state as C
 from pacegym.envs.core import PacingCore
 from pacegym.envs.params import MAX_EPISODE_TICKS, ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import SECTIONS, from_dict, resolve
