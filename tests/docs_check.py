@@ -70,6 +70,12 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
     ),
+    "pacegym-benchmark suite=real": (
+        "benchmark.only=[traces/amzn_live]",
+        "benchmark.episodes_short=4",
+        "benchmark.episodes_long=2",
+        "benchmark.n_boot=200",
+    ),
     "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
     "pacegym-export": ("verify.record_episodes=2",),
     "pacegym-tune": (
@@ -87,6 +93,7 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     f"python {REPO}/benchmarks/bench_evaluate.py": ("--episodes=50", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2",),
+    f"python {REPO}/benchmarks/bench_nowcast.py": (),  # ~15 s: 13 days x 5 traces
 }
 """Program -> arguments appended to shorten its documented run (the last value wins)."""
 
