@@ -109,6 +109,24 @@ def _check(b: Any) -> None:
     unknown = sorted(set(b.only) - set(names))
     if unknown:
         raise ValueError(f"benchmark.only = {unknown[0]!r} is not in the suite: allowed {names}")
+    families = tuned_families()
+    for i, e in enumerate(b.suite):
+        if e.baselines_from is not None and str(e.baselines_from) not in families:
+            raise ValueError(
+                f"benchmark.suite[{i}].baselines_from = {str(e.baselines_from)!r} has no tuned "
+                f"sets: allowed {families}"
+            )
+
+
+def tuned_families() -> list[str]:
+    """The presets whose tuned sets a suite entry may borrow (``baselines_from``): live
+    commerce (the top-level sets) and every preset with a ``controller/<preset>/`` folder."""
+    from pacegym.envs.scenarios import PRESETS
+    from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
+
+    return sorted(
+        p for p in PRESETS if p == TUNED_DEFAULT_SCENARIO or config_files(f"controller/{p}")
+    )
 
 
 def _policies(

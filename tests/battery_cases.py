@@ -107,6 +107,12 @@ CASES: tuple[Case, ...] = (
     _c("benchmark", "benchmark.only=[nowhere]", "benchmark.only = 'nowhere'"),
     _c("benchmark", "benchmark.episodes_short=0", "benchmark.episodes_short = 0"),
     _c("benchmark", "benchmark.foo=1", "benchmark.foo"),
+    _c(
+        "benchmark",
+        "benchmark.suite=[{scenario:daily_budget,baselines_from:dayly_budget}]",
+        "baselines_from",
+    ),
+    _c("benchmark", "suite=nowhere", "suite"),
     _c("benchmark", "benchmark.agents=[nowhere]", "benchmark.agents"),
     _c("benchmark", "benchmark.controllers=[nowhere]", "benchmark.controllers"),
     _c("benchmark", "benchmark.long_flight_min=nan", "benchmark.long_flight_min"),

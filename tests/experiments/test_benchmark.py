@@ -228,3 +228,14 @@ def test_the_hindsight_switch_takes_each_episodes_best_policy():
     assert h["deployable"]["normalised"] == pytest.approx(100 * np.mean([0.95, 0.9, 0.9, 0.8]))
     assert h["deployable"]["chosen"]["g"] == 0.25
     assert benchmark_report.hindsight(entries[2:], 200, 0.95) is None
+
+
+def test_a_suite_entry_borrowing_an_unknown_family_is_refused():
+    """A typo in baselines_from must not fall back to another family's sets."""
+    cfg = _cfg(
+        "benchmark",
+        ["benchmark.suite=[{scenario: suite/small_budget, baselines_from: live_comerce}]"],
+    )
+    with pytest.raises(ValueError, match=r"benchmark\.suite\[0\]\.baselines_from = 'live_comerce'"):
+        benchmark.run_suite(cfg, Path("/nonexistent/never-written"))
+    assert benchmark.tuned_families() == ["daily_budget", "live_commerce", "multi_day_flight"]
