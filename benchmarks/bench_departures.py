@@ -24,7 +24,7 @@ from pacegym.envs.traffic import profile_array
 from pacegym.envs.walk_forward import DAY_MIN, walk_forward_forecast
 
 TRACES = ("taxi", "amzn", "fb", "i94", "bike")
-SYNTHETIC = ("daily_budget", "multi_day_flight")  # the per-minute (intraday) generator
+SYNTHETIC = ("daily_budget",)  # the intraday generator (every per-minute synthetic scenario)
 DAYS = 28
 COLUMNS = (
     ("acf_15min", "acf 15 min", "{:.2f}"),
