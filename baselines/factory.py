@@ -20,6 +20,7 @@ from pacegym.baselines.controllers import (
     ProportionalController,
 )
 from pacegym.baselines.controllers_pid import PIDController
+from pacegym.baselines.mpc import MPCConfig, MPCController
 from pacegym.baselines.oracle import OracleConfig, OracleController
 from pacegym.baselines.protocol import Controller
 from pacegym.baselines.reference import ReferenceConfig, ReferenceController
@@ -39,14 +40,19 @@ never tuned, crowned or exported; the oracle is clairvoyant (``Clairvoyant``) an
 only through ``baselines.harness``."""
 
 
+SERVER_SIDE: dict[str, tuple[type, type]] = {"mpc": (MPCController, MPCConfig)}
+"""Causal controllers that read the ad server's state through the core (``Clairvoyant``:
+run only through ``baselines.harness``) and solve an LP per campaign: benchmarked beside
+the rules, never exported (``baselines.mpc``)."""
+
+
 def _registry(kind: str) -> tuple[type, type]:
-    if kind in CONTROLLERS:
-        return CONTROLLERS[kind]
-    if kind in YARDSTICKS:
-        return YARDSTICKS[kind]
+    for table in (CONTROLLERS, YARDSTICKS, SERVER_SIDE):
+        if kind in table:
+            return table[kind]
     raise ControllerConfigError(
         f"controller.kind = {kind!r} is not a controller kind: allowed "
-        f"{sorted(CONTROLLERS) + sorted(YARDSTICKS)}"
+        f"{sorted(CONTROLLERS) + sorted(YARDSTICKS) + sorted(SERVER_SIDE)}"
     )
 
 

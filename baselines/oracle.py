@@ -169,8 +169,11 @@ class OracleController:
 
     def attach(self, core: PacingCore) -> None:
         """Read the realised traffic of ``core``'s new episodes and plan each of them."""
+        self._start(core, realised_requests(core))
+
+    def _start(self, core: PacingCore, req: np.ndarray) -> None:
+        """Plan ``core``'s new episodes on the requests per tick ``req`` ``(n, ticks)``."""
         self._core = core
-        req = realised_requests(core)
         self._episodes = hindsight_episodes(core, req, bool(self.config.noise_aware))
         ticks = req.shape[1]
         self._schedule = np.zeros((core.n, ticks + 1))
@@ -215,23 +218,27 @@ class OracleController:
                 continue
             self._schedule[b, ep.t0 : ep.flight_ticks] = sol.throttle[ep.t0 :]
 
+    def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list[HindsightEpisode]:
+        """The rest of each due campaign's flight on its realised state."""
+        problems = []
+        for b in due:
+            ep = self._episodes[b]
+            t0, fixed, post = realised_state(core, int(b), ep)
+            problems.append(ep.at(t0, fixed, post))
+        return problems
+
     def act(self, obs: np.ndarray) -> np.ndarray:
         core = self._core
         if core is None:
             raise RuntimeError(
-                "the oracle needs the simulator's core: run it through "
+                f"the {self.kind} controller needs the simulator's core: run it through "
                 "baselines.harness.run_episodes (it calls attach after each reset)"
             )
         t = core.ist[:, K.I_T]
         running = core.ist[:, K.I_DONE] == 0
         due = np.flatnonzero(running & (t >= self._next_plan) & ~self.failed)
         if due.size:
-            problems = []
-            for b in due:
-                ep = self._episodes[b]
-                t0, fixed, post = realised_state(core, int(b), ep)
-                problems.append(ep.at(t0, fixed, post))
-            self._plan([int(b) for b in due], problems)
+            self._plan([int(b) for b in due], self._replan_problems(core, due))
             self._next_plan[due] += self._every[due]
         idx = np.minimum(t, self._schedule.shape[1] - 1)
         return self._schedule[np.arange(core.n), idx].astype(np.float64)
