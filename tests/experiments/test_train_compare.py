@@ -140,6 +140,7 @@ def test_crash_during_training_marks_the_run_failed(tmp_path, store, monkeypatch
     assert [r.info.status for r in runs] == ["FAILED"]
 
 
+@pytest.mark.slow
 def test_start_run_marks_killed_on_interrupt(tmp_path, store):
     cfg = {"tracking": {"uri": store, "experiment": "t"}, "scenario": {"name": "s"}}
     with pytest.raises(KeyboardInterrupt), start_run(cfg, "x") as run:
