@@ -111,8 +111,9 @@ class HindsightSolution:
         return self.status == 0
 
 
-def _block_starts(t0: int, flight_ticks: int, block: int) -> np.ndarray:
-    return np.arange(t0, flight_ticks, block, dtype=np.int64)
+def block_columns(ep: HindsightEpisode, block: int) -> np.ndarray:
+    """The throttle column of each tick from ``t0``: blocks of ``block`` ticks from ``t0``."""
+    return np.arange(ep.flight_ticks - ep.t0, dtype=np.int64) // block
 
 
 def slot_coefficients(ep: HindsightEpisode, block: int = 1) -> tuple[sparse.csc_matrix, np.ndarray]:
@@ -122,10 +123,9 @@ def slot_coefficients(ep: HindsightEpisode, block: int = 1) -> tuple[sparse.csc_
     ``A`` is ``(n_slots, n_blocks)`` [currency per unit throttle], ``post`` ``(n_blocks,)``.
     """
     T, tps, D = ep.flight_ticks, ep.ticks_per_slot, ep.q.shape[0]
-    starts = _block_starts(ep.t0, T, block)
-    n_blocks = starts.shape[0]
     ticks = np.arange(ep.t0, T, dtype=np.int64)
-    col = (ticks - ep.t0) // block
+    col = block_columns(ep, block)
+    n_blocks = int(col[-1]) + 1 if col.size else 0
     rendered = ep.fill * ep.render * ep.requests[ep.t0 :].astype(float)  # per unit throttle
     # cumulative q: Fq[k] = P(delay < k ticks), k = 0..D
     fq = np.concatenate(([0.0], np.cumsum(ep.q)))
@@ -357,9 +357,8 @@ def build_lp(ep: HindsightEpisode, block: int = 1) -> HindsightLP:
 
 def schedule(ep: HindsightEpisode, p_blocks: np.ndarray, block: int) -> np.ndarray:
     """The per-tick schedule (zeros before ``t0``) of one throttle per block from ``t0``."""
-    T = ep.flight_ticks
-    throttle = np.zeros(T)
-    throttle[ep.t0 :] = np.repeat(np.clip(p_blocks, 0.0, 1.0), block)[: T - ep.t0]
+    throttle = np.zeros(ep.flight_ticks)
+    throttle[ep.t0 :] = np.clip(p_blocks, 0.0, 1.0)[block_columns(ep, block)]
     return throttle
 
 
@@ -390,7 +389,6 @@ def solve(
 
     A solver failure or a time-out comes back as a non-zero ``status`` with HiGHS's message
     and a zero schedule: the caller decides (``OracleController`` counts and reports them).
-    ``baselines.replan.EpisodeSolver`` solves the same LP warm-started between re-plans.
     """
     t_start = time.perf_counter()
     lp = build_lp(ep, block)
