@@ -31,8 +31,6 @@ import pytest
 from pacegym import cli
 from tests.battery_cases import CASES, Case
 
-pytestmark = pytest.mark.xdist_group("battery")  # one ``outcomes`` fixture runs every case
-
 REPO = Path(__file__).resolve().parents[1]
 WORKERS = 2
 """Cases run at once (each one process; most of a case is interpreter and import start)."""

@@ -93,7 +93,6 @@ def workspace(tmp_path_factory):
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("docs")  # one workspace, the commands in document order
 @pytest.mark.parametrize("cmd", RUNNABLE, ids=[c.id for c in RUNNABLE])
 def test_documented_command_runs(cmd: DocCommand, workspace: Workspace):
     out = workspace.run(cmd)

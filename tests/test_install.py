@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("install")]  # one wheel, one venv
+pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
 HEAVY = ("torch", "stable_baselines3", "sb3_contrib", "mlflow", "ray", "pandas", "pyarrow")
