@@ -111,8 +111,9 @@ class HindsightSolution:
         return self.status == 0
 
 
-def _block_starts(t0: int, flight_ticks: int, block: int) -> np.ndarray:
-    return np.arange(t0, flight_ticks, block, dtype=np.int64)
+def block_columns(ep: HindsightEpisode, block: int) -> np.ndarray:
+    """The throttle column of each tick from ``t0``: blocks of ``block`` ticks from ``t0``."""
+    return np.arange(ep.flight_ticks - ep.t0, dtype=np.int64) // block
 
 
 def slot_coefficients(ep: HindsightEpisode, block: int = 1) -> tuple[sparse.csc_matrix, np.ndarray]:
@@ -122,10 +123,9 @@ def slot_coefficients(ep: HindsightEpisode, block: int = 1) -> tuple[sparse.csc_
     ``A`` is ``(n_slots, n_blocks)`` [currency per unit throttle], ``post`` ``(n_blocks,)``.
     """
     T, tps, D = ep.flight_ticks, ep.ticks_per_slot, ep.q.shape[0]
-    starts = _block_starts(ep.t0, T, block)
-    n_blocks = starts.shape[0]
     ticks = np.arange(ep.t0, T, dtype=np.int64)
-    col = (ticks - ep.t0) // block
+    col = block_columns(ep, block)
+    n_blocks = int(col[-1]) + 1 if col.size else 0
     rendered = ep.fill * ep.render * ep.requests[ep.t0 :].astype(float)  # per unit throttle
     # cumulative q: Fq[k] = P(delay < k ticks), k = 0..D
     fq = np.concatenate(([0.0], np.cumsum(ep.q)))
@@ -233,6 +233,135 @@ def excess_cuts(threshold: np.ndarray, scale: float) -> tuple[np.ndarray, np.nda
     return np.stack(a, axis=1), np.stack(b, axis=1)
 
 
+@dataclass(frozen=True)
+class HindsightLP:
+    """The LP of ``solve``, scaled by 1/budget so that ``-c @ x + offset`` is the score:
+    minimise ``c @ x`` subject to ``a_eq x = b_eq``, ``a_ub x <= b_ub`` and ``lower <= x <=
+    upper``. Columns: one throttle per block (``n_blocks``), one spend per slot
+    (``n_slots``), then the epigraph variables of the penalties; rows: the slot-spend
+    equalities, then the cuts of each penalty (``excess_cuts``) in the order of
+    ``penalty_groups``."""
+
+    c: np.ndarray
+    a_eq: sparse.csc_matrix
+    b_eq: np.ndarray
+    a_ub: sparse.csc_matrix
+    b_ub: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+    n_blocks: int
+    n_slots: int
+    offset: float  # [-] the constant term: post-end media cost already certain
+
+    @property
+    def n_var(self) -> int:
+        return int(self.c.shape[0])
+
+
+@dataclass(frozen=True)
+class PenaltyGroup:
+    """One penalty of ``pacing_score_v2`` as rows over the slot spends: an epigraph
+    variable per row of ``rows`` bounded below by the (expected) excess of ``rows @ S`` over
+    ``threshold`` (the spend the schedule still decides, in budget shares), weighted by
+    ``weight`` in the objective."""
+
+    rows: sparse.csc_matrix
+    threshold: np.ndarray
+    fixed: np.ndarray  # ``rows @ fixed spend``: subtracted from ``rows @ S``
+    weight: float
+
+    @property
+    def size(self) -> int:
+        return int(self.rows.shape[0])
+
+
+def penalty_groups(ep: HindsightEpisode, fixed: np.ndarray) -> list[PenaltyGroup]:
+    """Over budget (``sum S``), misplaced per window, burst per slot; ``fixed`` [budget
+    shares] per slot is the spend the schedule from ``t0`` no longer decides."""
+    ns = ep.n_slots
+    planned = np.diff(ep.plan_cum[: ns + 1])
+    win = np.arange(ns) // ep.window_slots
+    n_win = int(win.max()) + 1 if ns else 0
+    W = sparse.csc_matrix((np.ones(ns), (win, np.arange(ns))), shape=(n_win, ns))
+    total = sparse.csc_matrix(np.ones((1, ns)))
+    ident = sparse.identity(ns, format="csc")
+    over_weight = 1.0 + ep.w_waste * ep.media / ep.price  # lost delivery + wasted media
+    return [
+        PenaltyGroup(total, np.array([1.0 - fixed.sum()]), total @ fixed, over_weight),
+        PenaltyGroup(
+            W, (1.0 + ep.tolerance) * (W @ planned) - W @ fixed, W @ fixed, ep.w_misplaced
+        ),
+        PenaltyGroup(ident, (1.0 + ep.burst_tolerance) * planned - fixed, fixed, ep.w_burst),
+    ]
+
+
+def _cut_rows(
+    group: PenaltyGroup, scale: float, n_before: int, n_after: int, n_p: int
+) -> tuple[sparse.csc_matrix, np.ndarray]:
+    """The rows ``b_ik (M S - M fixed)_i - y_i <= -a_ik`` of one group, one per (row, cut):
+    ``n_p`` throttle columns, the slot spends, ``n_before`` epigraph columns of earlier
+    groups, this group's, ``n_after`` of later ones."""
+    a, b = excess_cuts(group.threshold, scale)  # (size, k)
+    size, k = a.shape
+    Mk = sparse.csc_matrix(sparse.kron(group.rows, np.ones((k, 1))).multiply(b.reshape(-1, 1)))
+    Y = sparse.kron(sparse.identity(size, format="csc"), np.ones((k, 1)), format="csc")
+    rows = sparse.hstack(
+        [
+            sparse.csc_matrix((size * k, n_p)),
+            Mk,
+            sparse.csc_matrix((size * k, n_before)),
+            -Y,
+            sparse.csc_matrix((size * k, n_after)),
+        ],
+        format="csc",
+    )
+    return rows, (b * group.fixed[:, None] - a).reshape(-1)
+
+
+def build_lp(ep: HindsightEpisode, block: int = 1) -> HindsightLP:
+    """The hindsight LP of ``ep`` from ``t0`` with ``block`` ticks per throttle (``solve``)."""
+    ns, B = ep.n_slots, ep.budget
+    A, post = slot_coefficients(ep, block)
+    A, post = A / B, post / B
+    nb_ = A.shape[1]
+    fixed = np.zeros(ns) if ep.fixed_slot_spend is None else ep.fixed_slot_spend[:ns] / B
+    groups = penalty_groups(ep, fixed)
+    n_y = sum(g.size for g in groups)
+    c = np.concatenate(
+        [ep.w_waste * post, -np.ones(ns), *[np.full(g.size, g.weight) for g in groups]]
+    )
+    rows_ub, b_ub, before = [], [], 0
+    for g in groups:
+        rows, rhs = _cut_rows(g, ep.spend_variance / B, before, n_y - before - g.size, nb_)
+        rows_ub.append(rows)
+        b_ub.append(rhs)
+        before += g.size
+    a_eq = sparse.hstack(
+        [-A, sparse.identity(ns, format="csc"), sparse.csc_matrix((ns, n_y))], format="csc"
+    )
+    lower = np.concatenate([np.zeros(nb_), np.full(ns, -np.inf), np.zeros(n_y)])
+    upper = np.concatenate([np.ones(nb_), np.full(ns + n_y, np.inf)])
+    return HindsightLP(
+        c=c,
+        a_eq=a_eq,
+        b_eq=fixed,
+        a_ub=sparse.vstack(rows_ub, format="csc"),
+        b_ub=np.concatenate(b_ub),
+        lower=lower,
+        upper=upper,
+        n_blocks=nb_,
+        n_slots=ns,
+        offset=-ep.w_waste * ep.fixed_post_cost / B,
+    )
+
+
+def schedule(ep: HindsightEpisode, p_blocks: np.ndarray, block: int) -> np.ndarray:
+    """The per-tick schedule (zeros before ``t0``) of one throttle per block from ``t0``."""
+    throttle = np.zeros(ep.flight_ticks)
+    throttle[ep.t0 :] = np.clip(p_blocks, 0.0, 1.0)[block_columns(ep, block)]
+    return throttle
+
+
 def solve(
     ep: HindsightEpisode,
     block: int = 1,
@@ -246,9 +375,9 @@ def solve(
     which solves the LPs on which the simplex stops with "model status unknown" (numerical
     trouble: it happened on a few 24-h flights). ``HindsightSolution.method`` says which.
 
-    Variables, all scaled by 1/budget so that the objective is a score: one throttle per
-    block in [0, 1]; slot spend ``S_j`` (equalities ``S = A p + fixed``); and one
-    epigraph variable per penalty, bounded below by ``excess_cuts`` of its spend: ``o``
+    Variables, all scaled by 1/budget so that the objective is a score (``build_lp``): one
+    throttle per block in [0, 1]; slot spend ``S_j`` (equalities ``S = A p + fixed``); and
+    one epigraph variable per penalty, bounded below by ``excess_cuts`` of its spend: ``o``
     over the budget (``sum S``), ``e_w`` over ``(1 + tol)`` x the window's plan, ``u_j``
     over ``(1 + btol)`` x the slot's plan. ``delivery = sum S - o`` (billable spend is
     ``min(X, B) = X - max(X - B, 0)``), so the objective is ``sum S - (1 + w_waste media /
@@ -262,88 +391,26 @@ def solve(
     and a zero schedule: the caller decides (``OracleController`` counts and reports them).
     """
     t_start = time.perf_counter()
-    T, ns = ep.flight_ticks, ep.n_slots
-    B = ep.budget
-    A, post = slot_coefficients(ep, block)
-    A = A / B
-    post = post / B
-    nb_ = A.shape[1]
-    scale = ep.spend_variance / B
-    fixed = np.zeros(ns) if ep.fixed_slot_spend is None else ep.fixed_slot_spend[:ns] / B
-    planned = np.diff(ep.plan_cum[: ns + 1])
-    win = np.arange(ns) // ep.window_slots
-    n_win = int(win.max()) + 1 if ns else 0
-    W = sparse.csc_matrix((np.ones(ns), (win, np.arange(ns))), shape=(n_win, ns))
-    groups = [  # (rows over S, threshold of the new spend, weight in the objective)
-        (
-            sparse.csc_matrix(np.ones((1, ns))),
-            np.array([1.0 - fixed.sum()]),
-            1.0 + ep.w_waste * ep.media / ep.price,
-        ),
-        (W, (1.0 + ep.tolerance) * (W @ planned) - W @ fixed, ep.w_misplaced),
-        (
-            sparse.identity(ns, format="csc"),
-            (1.0 + ep.burst_tolerance) * planned - fixed,
-            ep.w_burst,
-        ),
-    ]
-    # variable layout: [p (nb_), S (ns), excess of each group's rows]
-    sizes = [g[0].shape[0] for g in groups]
-    n_var = nb_ + ns + sum(sizes)
-    c = np.zeros(n_var)
-    c[:nb_] = ep.w_waste * post
-    c[nb_ : nb_ + ns] = -1.0
-    rows_ub, b_ub = [], []
-    at = nb_ + ns
-    for (M, th, weight), size in zip(groups, sizes, strict=True):
-        c[at : at + size] = weight
-        a, b = excess_cuts(th, scale)  # (size, k)
-        k = a.shape[1]
-        # b_ik * (M S - M fixed)_i - y_i <= -a_ik, one row per (i, cut)
-        Mk = sparse.csc_matrix(sparse.kron(M, np.ones((k, 1))).multiply(b.reshape(-1, 1)))
-        Y = sparse.kron(sparse.identity(size, format="csc"), np.ones((k, 1)), format="csc")
-        rows_ub.append(
-            sparse.hstack(
-                [
-                    sparse.csc_matrix((size * k, nb_)),
-                    Mk,
-                    sparse.csc_matrix((size * k, at - nb_ - ns)),
-                    -Y,
-                    sparse.csc_matrix((size * k, n_var - at - size)),
-                ],
-                format="csc",
-            )
-        )
-        b_ub.append((b * (M @ fixed)[:, None] - a).reshape(-1))
-        at += size
-    A_ub = sparse.vstack(rows_ub, format="csc")
-    A_eq = sparse.hstack(
-        [-A, sparse.identity(ns, format="csc"), sparse.csc_matrix((ns, n_var - nb_ - ns))],
-        format="csc",
-    )
-    bounds = np.zeros((n_var, 2))
-    bounds[:, 1] = np.inf
-    bounds[:nb_, 1] = 1.0
-    bounds[nb_ : nb_ + ns, 0] = -np.inf
-    b_ub_all = np.concatenate(b_ub)
-    throttle = np.zeros(T)
+    lp = build_lp(ep, block)
+    bounds = np.stack([lp.lower, lp.upper], axis=1)
     for method in methods:
         left = time_limit_s - (time.perf_counter() - t_start)
         res = linprog(
-            c,
-            A_ub=A_ub,
-            b_ub=b_ub_all,
-            A_eq=A_eq,
-            b_eq=fixed,
+            lp.c,
+            A_ub=lp.a_ub,
+            b_ub=lp.b_ub,
+            A_eq=lp.a_eq,
+            b_eq=lp.b_eq,
             bounds=bounds,
             method=method,
             options={"time_limit": max(left, 1e-6), "presolve": True},
         )
         if res.status == 0 and res.x is not None:
-            p = np.clip(res.x[:nb_], 0.0, 1.0)
-            throttle[ep.t0 :] = np.repeat(p, block)[: T - ep.t0]
-            value = -float(res.fun) - ep.w_waste * ep.fixed_post_cost / B
+            throttle = schedule(ep, res.x[: lp.n_blocks], block)
+            value = -float(res.fun) + lp.offset
             seconds = time.perf_counter() - t_start
             return HindsightSolution(throttle, value, 0, str(res.message), seconds, method)
     seconds = time.perf_counter() - t_start
-    return HindsightSolution(throttle, math.nan, int(res.status), str(res.message), seconds, method)
+    return HindsightSolution(
+        np.zeros(ep.flight_ticks), math.nan, int(res.status), str(res.message), seconds, method
+    )

@@ -1,6 +1,7 @@
 """Time the clairvoyant oracle: one hindsight LP per flight length, and whole episodes.
 
     python benchmarks/bench_oracle.py [--episodes 5]
+    python benchmarks/bench_oracle.py --max-blocks 1500,720   # + coarser blocks, measured
     python benchmarks/bench_oracle.py --suite      # + the whole pacegym-benchmark suite
 
 Targets (issue "A clairvoyant reference"): one 24-h episode (5,760 ticks) solves in
@@ -10,12 +11,20 @@ episodes, HiGHS through scipy, one thread; "by IPM": solves the simplex left to 
 interior point method), the oracle's full episode (the LP plus its
 re-plans on the realised state, two episodes solved at a time), and with ``--suite`` the
 wall time per suite scenario of ``pacegym-benchmark`` at its default episode counts
-(tracking off).
+(tracking off). Each table states the machine's load (1-min average) when it started.
+
+``--max-blocks A,B,...`` measures what fewer throttle variables cost
+(``OracleConfig.max_blocks``: flights longer than that many ticks share one throttle
+across ``ceil(ticks / max_blocks)`` ticks; the first value is the reference, today's
+1,500): per flight length, the LP's time and value and the oracle episode's wall time
+and simulated score for each value, on the same seeds in the same run, as ratios and
+differences against the first.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -30,65 +39,128 @@ from pacegym.baselines.oracle import (
     realised_requests,
 )
 from pacegym.envs.core import PacingCore
+from pacegym.envs.metrics import SCORE_KEY
 
 SCENARIOS = ("live_commerce", "suite/long_delay_tail", "daily_budget", "multi_day_flight")
 
 
-def lp_times(scenario: str, episodes: int) -> tuple[int, int, list[float], int]:
+def _load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def lp_solves(scenario: str, episodes: int, max_blocks: int) -> tuple[int, int, list, int]:
+    """``(ticks, block, [(seconds, value)] per episode, solves left to the IPM)``."""
     core = PacingCore(scenario, episodes)
     core.reset(np.arange(episodes), episode_seeds(123, episodes))
     eps = hindsight_episodes(core, realised_requests(core))
-    cfg = OracleConfig()
-    times, ticks, block, ipm = [], 0, 1, 0
+    cfg = OracleConfig(max_blocks=max_blocks)
+    out, ticks, block, ipm = [], 0, 1, 0
     for ep in eps:
         block = max(1, -(-ep.flight_ticks // cfg.max_blocks))
         sol = solve(ep, block, cfg.time_limit_s)
         assert sol.ok, sol.message
-        times.append(sol.seconds)
+        out.append((sol.seconds, sol.value))
         ipm += sol.method == "highs-ipm"
         ticks = ep.flight_ticks
-    return ticks, block, times, ipm
+    return ticks, block, out, ipm
+
+
+def oracle_episodes(scenario: str, episodes: int, max_blocks: int) -> tuple[float, int, np.ndarray]:
+    """``(wall seconds, solves, simulated scores)`` of the oracle on ``episodes`` episodes."""
+    o = OracleController(OracleConfig(max_blocks=max_blocks))
+    t0 = time.perf_counter()
+    roll = run_episodes(o, scenario, episodes, seed=7)
+    return time.perf_counter() - t0, o.solves, roll.metrics[SCORE_KEY]
+
+
+def lp_table(episodes: int) -> None:
+    print(f"Hindsight LP of a whole flight, median of {episodes} episodes ({_load()})\n")
+    print("| scenario | ticks | ticks per decision | LP solve median [s] | max [s] | by IPM |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for sc in SCENARIOS:
+        ticks, block, res, ipm = lp_solves(sc, episodes, OracleConfig().max_blocks)
+        t = [s for s, _ in res]
+        med = statistics.median(t)
+        print(f"| {sc} | {ticks:,} | {block} | {med:.2f} | {max(t):.2f} | {ipm} |")
+
+
+def episode_table(episodes: int) -> None:
+    print(f"\nOracle episodes (LP + 10 re-plans), two solved at a time ({_load()})\n")
+    print("| scenario | episodes | wall [s] | per episode [s] | solves |")
+    print("|---|---:|---:|---:|---:|")
+    for sc in SCENARIOS:
+        wall, solves, _ = oracle_episodes(sc, episodes, OracleConfig().max_blocks)
+        print(f"| {sc} | {episodes} | {wall:.1f} | {wall / episodes:.2f} | {solves} |")
+
+
+def blocks_table(episodes: int, values: list[int]) -> None:
+    """Coarser blocks against the first ``max_blocks`` value, same seeds, same run."""
+    ref = values[0]
+    print(f"\nFewer throttle variables: max_blocks against {ref:,} ({_load()})\n")
+    print(
+        "| scenario | max_blocks | ticks per decision | LP time ratio | LP value diff (max) "
+        "| episode time ratio | score diff (mean) | score diff (max abs) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for sc in SCENARIOS:
+        _, _, lp_ref, _ = lp_solves(sc, episodes, ref)
+        wall_ref, _, score_ref = oracle_episodes(sc, episodes, ref)
+        for mb in values[1:]:
+            ticks, block, lp, _ = lp_solves(sc, episodes, mb)
+            if block == max(1, -(-ticks // ref)):
+                continue  # the same blocks: nothing to compare
+            wall, _, score = oracle_episodes(sc, episodes, mb)
+            t_ratio = statistics.median(a[0] for a in lp_ref) / statistics.median(a[0] for a in lp)
+            dv = max((b[1] - a[1] for a, b in zip(lp_ref, lp, strict=True)), key=abs)
+            ds = score - score_ref
+            print(
+                f"| {sc} | {mb:,} | {block} | {t_ratio:.2f}x | {dv:+.1e} | {wall_ref / wall:.2f}x "
+                f"| {ds.mean():+.1e} | {np.abs(ds).max():.1e} |"
+            )
+
+
+def suite_table() -> None:
+    from pathlib import Path
+
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.experiments import benchmark
+    from pacegym.experiments.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="benchmark", overrides=["tracking=off"])
+    load = _load()
+    t0 = time.perf_counter()
+    result = benchmark.run_suite(cfg, Path("outputs/bench_oracle"))
+    total = time.perf_counter() - t0
+    print(
+        f"\nThe suite (pacegym-benchmark defaults, tuned baselines + reference + oracle; {load})\n"
+    )
+    print("| scenario | episodes | wall [s] |")
+    print("|---|---:|---:|")
+    for key, doc in result["scenarios"].items():
+        print(f"| {key} | {doc['episodes']} | {doc['seconds']:.0f} |")
+    print(f"| **total** | | **{total:.0f}** ({total / 60:.1f} min) |")
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--episodes", type=int, default=5)
+    ap.add_argument(
+        "--max-blocks",
+        default=str(OracleConfig().max_blocks),
+        help="comma-separated OracleConfig.max_blocks values: the first is the reference",
+    )
     ap.add_argument("--suite", action="store_true", help="also time the whole suite")
     args = ap.parse_args(argv)
+    values = [int(v) for v in args.max_blocks.split(",")]
     run_episodes(OracleController(), "live_commerce", 2, seed=0)  # warm-up (numba, scipy)
-    print(f"Hindsight LP of a whole flight, median of {args.episodes} episodes\n")
-    print("| scenario | ticks | ticks per decision | LP solve median [s] | max [s] | by IPM |")
-    print("|---|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
-        ticks, block, t, ipm = lp_times(sc, args.episodes)
-        med = statistics.median(t)
-        print(f"| {sc} | {ticks:,} | {block} | {med:.2f} | {max(t):.2f} | {ipm} |")
-    print("\nOracle episodes (LP + 10 re-plans), two solved at a time\n")
-    print("| scenario | episodes | wall [s] | per episode [s] | solves |")
-    print("|---|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
-        o = OracleController()
-        t0 = time.perf_counter()
-        run_episodes(o, sc, args.episodes, seed=7)
-        wall = time.perf_counter() - t0
-        print(f"| {sc} | {args.episodes} | {wall:.1f} | {wall / args.episodes:.2f} | {o.solves} |")
+    lp_table(args.episodes)
+    episode_table(args.episodes)
+    if len(values) > 1:
+        blocks_table(args.episodes, values)
     if args.suite:
-        from hydra import compose, initialize_config_dir
-
-        from pacegym.experiments import benchmark
-        from pacegym.experiments.config import CONF_DIR
-
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose(config_name="benchmark", overrides=["tracking=off"])
-        t0 = time.perf_counter()
-        result = benchmark.run_suite(cfg, __import__("pathlib").Path("outputs/bench_oracle"))
-        total = time.perf_counter() - t0
-        print("\nThe suite (pacegym-benchmark defaults, tuned baselines + reference + oracle)\n")
-        print("| scenario | episodes | wall [s] |")
-        print("|---|---:|---:|")
-        for key, doc in result["scenarios"].items():
-            print(f"| {key} | {doc['episodes']} | {doc['seconds']:.0f} |")
-        print(f"| **total** | | **{total:.0f}** ({total / 60:.1f} min) |")
+        suite_table()
 
 
 if __name__ == "__main__":

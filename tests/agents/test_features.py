@@ -69,6 +69,7 @@ def test_residual_env_selects_before_appending_the_base():
     np.testing.assert_array_equal(obs[:, :-1], raw[:, feature_index(SCALE_FREE)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("residual", [False, True], ids=["plain", "residual"])
 def test_a_saved_model_reads_the_same_columns_it_trained_on(tmp_path, residual):
     agent = AgentSettings(

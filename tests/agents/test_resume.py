@@ -24,6 +24,7 @@ HP = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["ppo", "sac"])
 def test_resume_continues_step_count_and_rng_state(tmp_path, algo):
     agent = AgentSettings(
@@ -142,6 +143,7 @@ def test_a_resume_that_does_not_match_its_checkpoint_is_refused_before_any_work(
     assert not (tmp_path / "resumed").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("reward_scale", "discount"), [("flight", "constant"), ("normalised", "flight")]
 )

@@ -65,6 +65,7 @@ def test_normalised_reward_needs_weights():
         make_env("live_commerce", AgentSettings(), 2, 0, "normalised")
 
 
+@pytest.mark.slow
 def test_a_normalised_run_selects_and_records_the_mean_normalised_score(tmp_path):
     agent = AgentSettings(
         name="gen",

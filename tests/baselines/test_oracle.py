@@ -87,6 +87,7 @@ def test_lp_is_at_least_the_brute_force_optimum_on_a_grid(budget):
         assert brute_score(ep, p) <= sol.value + 1e-9
 
 
+@pytest.mark.slow
 def test_lp_matches_a_dense_brute_force_on_two_ticks():
     ep = tiny_episode(
         requests=np.array([50, 200]),

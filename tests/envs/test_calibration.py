@@ -17,6 +17,7 @@ def test_default_delay_table_is_75_percent_within_15_minutes_and_nothing_after_2
     assert q.sum() == pytest.approx(1.0)
 
 
+@pytest.mark.slow
 def test_simulated_delays_match_the_field():
     """Serve a burst, then watch when the impressions are counted."""
     scenario = {

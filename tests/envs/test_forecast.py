@@ -58,6 +58,7 @@ def test_holt_winters_beats_seasonal_naive_on_noisy_simulated_history():
     assert min(res["hw"]) > 0
 
 
+@pytest.mark.slow
 def test_env_plans_from_a_learned_forecast():
     sc = learned()
     week = forecast_week(sc, PacingCore)

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from pacegym.envs import jit_cache
 
 KERN = textwrap.dedent(
@@ -45,6 +47,7 @@ def _run(tmp_path) -> str:
     return out.stdout.strip()
 
 
+@pytest.mark.slow
 def test_a_changed_constant_module_drops_the_stale_cache(tmp_path):
     (tmp_path / "kern.py").write_text(KERN.format(path=jit_cache.__file__))
     (tmp_path / "consts.py").write_text("X = 1\n")

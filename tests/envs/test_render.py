@@ -108,6 +108,7 @@ def test_rendering_does_not_change_the_trajectory():
         assert ra[1] == rb[1]
 
 
+@pytest.mark.slow
 def test_record_video_writes_a_file(tmp_path):
     pytest.importorskip("moviepy")
     from gymnasium.wrappers import RecordVideo

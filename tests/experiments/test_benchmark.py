@@ -50,6 +50,7 @@ def test_every_suite_scenario_resolves_and_the_trace_regenerates():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_benchmark_writes_the_normalised_table(store, tmp_path):
     cfg = _cfg(
         "benchmark",
@@ -95,6 +96,7 @@ def test_benchmark_refuses_a_scenario_outside_the_suite(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_compare_ranks_by_normalised_score_and_never_crowns_a_yardstick(store, tmp_path):
     doc = compare(_cfg("compare", cfg_overrides(store)), tmp_path / "c")
     assert doc["normalised"] is True
@@ -172,6 +174,7 @@ def test_verdicts_apply_the_generalists_tests():
     assert "never worse than the best tuned baseline: not met" in md
 
 
+@pytest.mark.slow
 def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_path):
     cfg = _cfg(
         "benchmark",

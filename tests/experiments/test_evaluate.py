@@ -69,6 +69,7 @@ def test_schema_rejects_unknown_top_level_keys():
         cfg("episdes=3")
 
 
+@pytest.mark.slow
 def test_evaluate_writes_metrics_comparison_and_plots(tmp_path):
     c = cfg("experiment=seed_live_commerce", *TINY)
     results = evaluate(c, tmp_path)

@@ -121,6 +121,7 @@ def test_unreachable_server_fails_before_training(tmp_path, monkeypatch):
     assert not (tmp_path / "run" / "checkpoints").exists()
 
 
+@pytest.mark.slow
 def test_config_error_fails_before_any_run(tmp_path, store):
     cfg = _cfg("train", [*TINY, "agent.algo=dqn", f"tracking.uri={store}"])
     with pytest.raises(AgentConfigError, match="action spaces"):
@@ -128,6 +129,7 @@ def test_config_error_fails_before_any_run(tmp_path, store):
     assert mlflow.MlflowClient(store).search_experiments(max_results=5)[0].name == "Default"
 
 
+@pytest.mark.slow
 def test_crash_during_training_marks_the_run_failed(tmp_path, store, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("simulated crash")
@@ -140,6 +142,7 @@ def test_crash_during_training_marks_the_run_failed(tmp_path, store, monkeypatch
     assert [r.info.status for r in runs] == ["FAILED"]
 
 
+@pytest.mark.slow
 def test_start_run_marks_killed_on_interrupt(tmp_path, store):
     cfg = {"tracking": {"uri": store, "experiment": "t"}, "scenario": {"name": "s"}}
     with pytest.raises(KeyboardInterrupt), start_run(cfg, "x") as run:

@@ -92,6 +92,7 @@ def test_the_guard_buffers_and_says_so_once(tmp_path, capsys, monkeypatch):
     assert rows == [{"step": 8, "metrics": {"a": 1.0}}, {"step": 16, "metrics": {"a": 2.0}}]
 
 
+@pytest.mark.slow
 def test_multirun_jobs_get_the_sweeps_experiment_by_id(tmp_path):
     store = tmp_path / "mlflow.db"
     config = OmegaConf.create(

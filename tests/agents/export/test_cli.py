@@ -46,6 +46,7 @@ def _leaderboard(path: Path, winner: dict, metrics: dict) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_baseline_winner_from_leaderboard_cli(tmp_path):
     from pacegym.baselines.factory import build_controller
 

@@ -81,6 +81,7 @@ def test_plain_actions_match(plain, backend):
     assert one.shape == (1,) and np.isfinite(one).all()
 
 
+@pytest.mark.slow
 def test_residual_actions_and_metrics_match(residual):
     ref, art = residual
     pacer = load_pacer(art)

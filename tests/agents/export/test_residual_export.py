@@ -11,6 +11,8 @@ from pacegym.agents.policy import SB3Controller
 
 from .conftest import SCENARIO
 
+pytestmark = pytest.mark.slow  # trains a residual PPO per module (~20 s)
+
 BASE = {"kind": "pid", "params": {"kp": 10.0}}
 SCALE = 1.0
 
