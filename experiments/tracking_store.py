@@ -6,7 +6,8 @@
   that run elsewhere (Ray trials in their own directories) write to the store the user
   meant.
 - ``ensure_store(uri)``: fails fast (``TrackingError``) when a server is unreachable and
-  creates a fresh sqlite store once, so parallel jobs never race on table creation.
+  creates or migrates a sqlite store under a file lock beside it (``<db>.lock``), one
+  process at a time, so parallel first runs on a fresh store never race on its tables.
 - ``find_run(cfg, run_id)``: the run in ``cfg``'s store, or None (deleted, another store);
   ``delete_run(cfg, run_id)`` deletes one (a run opened for a job that then failed on a
   user error).
@@ -17,10 +18,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -103,14 +106,54 @@ def ensure_store(uri: str, timeout_s: float = 5.0) -> None:
             f"tracking.uri = {uri!r}: expected http(s)://host:port, sqlite:///path.db "
             "or another MLflow database URI"
         )
+    lock = None
     if uri.startswith("sqlite:///"):
-        Path(uri[len("sqlite:///") :]).expanduser().resolve().parent.mkdir(
-            parents=True, exist_ok=True
-        )
+        db = Path(uri[len("sqlite:///") :]).expanduser().resolve()
+        db.parent.mkdir(parents=True, exist_ok=True)
+        lock = db.with_name(db.name + ".lock")
+    # creating or migrating a sqlite store is not safe from two processes at once (a
+    # half-migrated store fails every later run): one process at a time, under a file lock
+    with store_lock(lock, uri):
+        try:
+            mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
+        except Exception as exc:
+            raise TrackingError(f"tracking.uri = {uri!r}: cannot open the store ({exc})") from exc
+
+
+STORE_LOCK_WAIT_S = 300.0
+"""[s] longest wait for another process creating or migrating the same sqlite store."""
+
+
+@contextlib.contextmanager
+def store_lock(path: Path | None, uri: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a file beside the sqlite store) while inside; no
+    lock for ``None`` (a server or another database) or where ``fcntl`` is missing
+    (Windows). Raises ``TrackingError`` after ``STORE_LOCK_WAIT_S``."""
     try:
-        mlflow.MlflowClient(tracking_uri=uri).search_experiments(max_results=1)
-    except Exception as exc:
-        raise TrackingError(f"tracking.uri = {uri!r}: cannot open the store ({exc})") from exc
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks; single jobs only
+        fcntl = None  # type: ignore[assignment]
+    if path is None or fcntl is None:
+        yield
+        return
+    with path.open("a") as f:
+        deadline = time.monotonic() + STORE_LOCK_WAIT_S
+        while True:
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise TrackingError(
+                        f"tracking.uri = {uri!r}: another process has held the store's lock "
+                        f"{str(path)!r} for over {STORE_LOCK_WAIT_S:g} s; allowed: wait, or "
+                        "remove the lock file if no pacegym job is running"
+                    ) from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def find_run(cfg: Any, run_id: str) -> Any:

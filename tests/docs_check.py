@@ -30,6 +30,7 @@ gain a command that nothing checks.
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import json
 import os
@@ -343,7 +344,8 @@ class Workspace:
                 outputs.append(f"(ran at {self.done[text]})")
                 continue
             if text.startswith("mlflow ui"):
-                outputs.append(self._server(cmd, f"{text} --port {self.port + 1}", self.port + 1))
+                port = _free_port()  # picked now: a port picked minutes ago may be taken
+                outputs.append(self._server(cmd, f"{text} --port {port}", port))
                 self._stop(self.servers.pop())
             elif text.startswith("mlflow server") and text.endswith("&"):
                 outputs.append(self._server(cmd, text[:-1].strip(), self.port))
@@ -400,7 +402,7 @@ class Workspace:
                 if _get(f"http://127.0.0.1:{port}/health")[0] == 200:
                     url = f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search"
                     return _get(url + "?max_results=50")[1]
-            except OSError:
+            except (OSError, http.client.HTTPException):  # not up yet
                 time.sleep(0.5)
         raise AssertionError(f"{cmd.where}: `{text}` did not answer on port {port} in 90 s")
 

@@ -36,7 +36,7 @@ WORKERS = 2
 """Cases run at once (each one process; most of a case is interpreter and import start)."""
 TIMEOUT_S = 180
 """[s] a case that takes longer is a failure (a bad input must be refused, not run)."""
-STORE = ("mlflow.db", "mlruns")
+STORE = ("mlflow.db", "mlflow.db.lock", "mlruns")
 """The MLflow store in the working directory: checked by its runs, not by the snapshot."""
 
 

@@ -10,6 +10,7 @@ from pacegym.baselines import build_controller
 from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import (
     CONTROLLERS,
+    SERVER_SIDE,
     YARDSTICKS,
     from_spec,
     load_controller_yaml,
@@ -219,4 +220,4 @@ def test_controller_yaml_files_build(tmp_path):
     assert {f.stem for f in files} >= set(CONTROLLERS)
     for f in files:
         c = load_controller_yaml(f)
-        assert c.kind in CONTROLLERS or c.kind in YARDSTICKS
+        assert c.kind in CONTROLLERS or c.kind in YARDSTICKS or c.kind in SERVER_SIDE
