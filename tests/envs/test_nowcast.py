@@ -13,6 +13,8 @@ from pacegym.envs.params import ScenarioError
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import OBS_INDEX
 
+from .traces import replayed
+
 DAY = 1440
 
 
@@ -32,13 +34,7 @@ def _scenario(trace: str, nowcast: str):
         {
             "base": "daily_budget",
             "time": {"start_day": 14, "start_minute": 0.0},
-            "traffic": {
-                "profile": "trace",
-                "trace_csv": trace,
-                "noise_sd": 0.0,
-                "surge_rate_per_h": 0.0,
-                "dow_factors": [1.0] * 7,
-            },
+            "traffic": replayed(trace),
             "forecast": {
                 "kind": "seasonal_naive",
                 "fit_on": "trace",

@@ -8,6 +8,8 @@ from pacegym.envs.core import PacingCore
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.traffic import profile_minute
 
+from .traces import replayed
+
 DAY_RATES = (10.0, 100.0, 1000.0)  # [requests/min] on trace days 0, 1, 2
 
 
@@ -23,13 +25,7 @@ def _requests_per_day(trace: str, start_day: int, days: int) -> np.ndarray:
     sc = resolve(
         {
             "base": "daily_budget",
-            "traffic": {
-                "profile": "trace",
-                "trace_csv": trace,
-                "noise_sd": 0.0,
-                "surge_rate_per_h": 0.0,
-                "dow_factors": [1.0] * 7,
-            },
+            "traffic": replayed(trace),
             "time": {"start_day": start_day, "start_minute": 0.0, "flight_min": days * 1440.0},
             "money": {"budget": 1e12},
         }

@@ -20,6 +20,8 @@ from pacegym.envs.walk_forward import (
     walk_forward_forecast,
 )
 
+from .traces import replayed
+
 _TRACES = Path(pacegym.conf.__file__).parent / "scenario" / "traces"
 TRACE_SCENARIOS = sorted(
     f"traces/{p.relative_to(_TRACES).with_suffix('').as_posix()}" for p in _TRACES.rglob("*.yaml")
@@ -44,14 +46,7 @@ def _scenario(trace: str, **traffic):
         {
             "base": "daily_budget",
             "time": {"start_minute": [0.0, 1439.0]},
-            "traffic": {
-                "profile": "trace",
-                "trace_csv": trace,
-                "noise_sd": 0.0,
-                "surge_rate_per_h": 0.0,
-                "dow_factors": [1.0] * 7,
-                **traffic,
-            },
+            "traffic": replayed(trace, **traffic),
             "forecast": {"kind": "holt_winters", "fit_on": "trace", "noise_sd": 0.0},
         }
     )
