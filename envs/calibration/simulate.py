@@ -79,10 +79,10 @@ def run_core(
     core.reset(np.arange(campaigns), seed + np.arange(campaigns, dtype=np.uint64))
     cols = (K.I_REQUESTS, K.I_SERVED, K.I_COUNTED)
     per_tick = record_counters(core, np.full(campaigns, float(throttle)), cols)
-    start_min = core.par[:, K.P_START_MIN]
+    start_min = core.par[:, K.P_START_MIN]  # a drawn start day is folded into it
     start_ns = (
         ORIGIN_NS
-        + int(sc.time.start_day) * 86_400 * 10**9
+        + int(core.start_day) * 86_400 * 10**9
         + np.round(start_min * 60e9).astype(np.int64)
     )
     return TickCounts(

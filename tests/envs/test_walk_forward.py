@@ -195,3 +195,17 @@ def test_a_forecast_on_the_trace_needs_its_history_days_before_the_first_start_d
 def test_fit_on_trace_needs_a_trace():
     with pytest.raises(ScenarioError, match=r"forecast\.fit_on"):
         resolve({"base": "daily_budget", "forecast": {"kind": "holt_winters", "fit_on": "trace"}})
+
+
+def test_simulated_logs_are_stamped_on_the_drawn_day(trace_csv):
+    """Logs of a scenario that draws its start day carry that day in their timestamps."""
+    from pacegym.envs.calibration.simulate import ORIGIN_NS, run_core
+
+    sc = _scenario(trace_csv, split_day=20, days="test")
+    counts = run_core(sc, 8, seed=3)
+    core = PacingCore(sc, 8)
+    core.reset(np.arange(8), 3 + np.arange(8, dtype=np.uint64))
+    day_ns = 86_400 * 10**9
+    stamped = (np.asarray(counts.start_ns) - ORIGIN_NS) // day_ns
+    np.testing.assert_array_equal(stamped, core.par[:, K.P_START_MIN] // DAY_MIN)
+    assert stamped.min() >= 20
