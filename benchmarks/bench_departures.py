@@ -21,7 +21,7 @@ from pacegym.envs.departures import departure_stats
 from pacegym.envs.history import history_scenario, simulated_history
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.traffic import profile_array
-from pacegym.envs.walk_forward import DAY_MIN, walk_forward_forecast
+from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
 
 TRACES = ("taxi", "amzn", "fb", "i94", "bike")
 SYNTHETIC = ("daily_budget",)  # the intraday generator (every per-minute synthetic scenario)
@@ -43,9 +43,9 @@ def trace_days(name: str) -> tuple[np.ndarray, np.ndarray]:
     """(actual, day-ahead forecast) per minute over the test days of ``traces/<name>_daily``."""
     sc = resolve(f"traces/{name}_daily")
     core = PacingCore(sc, 1)
-    expected = core.prof * core.dow[(np.arange(core.prof.size) // DAY_MIN) % 7]
+    expected = expected_per_minute(core.prof, core.dow)
     lo, hi = core.day_lo, core.day_hi
-    table = walk_forward_forecast(sc, expected.tobytes(), (lo, hi))
+    table = core.fc_prof.reshape(-1, core.fc_horizon)  # the core's walk-forward forecast
     return expected[lo * DAY_MIN : (hi + 1) * DAY_MIN], table[:, :DAY_MIN].reshape(-1)
 
 

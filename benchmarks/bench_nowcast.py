@@ -25,7 +25,7 @@ from pacegym.envs.core import PacingCore
 from pacegym.envs.nowcast import nowcast_windows
 from pacegym.envs.params import ForecastParams
 from pacegym.envs.scenarios import resolve
-from pacegym.envs.walk_forward import DAY_MIN, walk_forward_forecast
+from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
 
 TRACES = ("taxi", "amzn", "fb", "i94", "bike")
 HORIZONS = np.array([15, 60, 240, -1])
@@ -39,9 +39,9 @@ def day_pairs(name: str, days: str) -> list[tuple[np.ndarray, np.ndarray]]:
     sc = resolve(f"traces/{name}_daily")
     sc = dataclasses.replace(sc, traffic=dataclasses.replace(sc.traffic, days=days))
     core = PacingCore(sc, 1)
-    expected = core.prof * core.dow[(np.arange(core.prof.size) // DAY_MIN) % 7]
+    expected = expected_per_minute(core.prof, core.dow)
     lo, hi = core.day_lo, core.day_hi
-    table = walk_forward_forecast(sc, expected.tobytes(), (lo, hi))
+    table = core.fc_prof.reshape(-1, core.fc_horizon)  # the core's walk-forward forecast
     return [
         (expected[d * DAY_MIN : (d + 1) * DAY_MIN], table[d - lo, :DAY_MIN])
         for d in range(lo, hi + 1)

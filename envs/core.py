@@ -47,7 +47,7 @@ from pacegym.envs.state import (
     state_arrays,
 )
 from pacegym.envs.traffic import profile_array
-from pacegym.envs.walk_forward import start_days, walk_forward_forecast
+from pacegym.envs.walk_forward import expected_per_minute, start_days, walk_forward_forecast
 
 jit_cache.refresh_kernels()  # before any kernel runs: recompile if a kernel source changed
 
@@ -134,8 +134,7 @@ class PacingCore:
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
         elif sc.forecast.fit_on == "trace":  # walk-forward on the trace's days before the flight
-            minutes = np.arange(self.prof.shape[0])
-            expected = self.prof * self.dow[(minutes // 1440) % 7]
+            expected = expected_per_minute(self.prof, self.dow)
             table = walk_forward_forecast(sc, expected.tobytes(), (self.day_lo, self.day_hi))
             self.fc_prof, self.fc_mode = table.reshape(-1), 2
             self.fc_horizon = table.shape[1]

@@ -83,6 +83,12 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
     return lo, hi
 
 
+def expected_per_minute(prof: np.ndarray, dow: np.ndarray) -> np.ndarray:
+    """A trace's expected traffic per minute [profile units]: its shape (row 0 a Monday
+    00:00) x the day-of-week factor of each row's day: what the forecast is fitted on."""
+    return prof * dow[(np.arange(prof.shape[0]) // DAY_MIN) % 7]
+
+
 def forecast_history_rows(scenario: ScenarioParams, day: int) -> range:
     """Trace rows (minutes) the forecast of a flight starting on ``day`` is fitted on."""
     days = int(scenario.forecast.history_days)

@@ -14,6 +14,7 @@ from pacegym.envs.params import ScenarioError
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.walk_forward import (
     DAY_MIN,
+    expected_per_minute,
     flight_span_min,
     forecast_history_rows,
     start_days,
@@ -92,8 +93,9 @@ def test_the_forecast_of_a_day_does_not_change_when_that_day_and_later_change(tr
     sc = _scenario(trace_csv, split_day=20, days="test")
     core = PacingCore(sc, 1)
     lo, hi = core.day_lo, core.day_hi
-    expected = core.prof * core.dow[(np.arange(core.prof.size) // DAY_MIN) % 7]
+    expected = expected_per_minute(core.prof, core.dow)
     table = walk_forward_forecast(sc, expected.tobytes(), (lo, hi))
+    np.testing.assert_array_equal(table.reshape(-1), core.fc_prof)  # what the core reads
     for day in (lo, (lo + hi) // 2, hi):
         changed = expected.copy()
         changed[day * DAY_MIN :] *= np.random.default_rng(day).uniform(
