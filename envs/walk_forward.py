@@ -74,6 +74,11 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
         lo, hi = first, math.floor((split * DAY_MIN - span) / DAY_MIN)
     else:
         lo, hi = split, math.floor((n - span) / DAY_MIN)
+        if lo < first:
+            raise ScenarioError(
+                f"traffic.split_day = {split}: forecast.fit_on = 'trace' fits on the "
+                f"forecast.history_days = {first} days before a test day: allowed >= {first}"
+            )
     if hi < lo:
         raise ScenarioError(
             f"traffic.split_day = {split} leaves no {tr.days} day for a flight of up to "

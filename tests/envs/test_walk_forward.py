@@ -182,7 +182,15 @@ def test_bad_calendar_settings_name_their_key(trace_csv, traffic, forecast, time
 
 def test_split_days_the_trace_cannot_hold_are_refused(trace_csv):
     # no test day / beyond the end / no train day after the 14 history days
-    for split, days in ((29, "test"), (31, "test"), (31, "train"), (2, "train"), (15, "train")):
+    # and test days with too little history before them for the forecast
+    for split, days in (
+        (29, "test"),
+        (31, "test"),
+        (31, "train"),
+        (2, "train"),
+        (15, "train"),
+        (10, "test"),
+    ):
         with pytest.raises(ScenarioError, match=r"traffic\.split_day"):
             PacingCore(_scenario(trace_csv, split_day=split, days=days), 1)
     PacingCore(_scenario(trace_csv, split_day=16, days="train"), 1)  # day 14 fits
