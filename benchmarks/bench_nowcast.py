@@ -5,9 +5,11 @@ each of its days (test days by default, ``--days train`` for the days the nowcas
 settings were chosen on), a flight from midnight: the day-ahead forecast is the
 scenario's walk-forward forecast of that day (``envs.walk_forward``, fitted on the 14 days
 before it), the nowcast corrects it with the traffic seen since midnight
-(``envs.nowcast``). Every 15 minutes both predict the requests of the next 15 min, 1 h,
-4 h and the rest of the day; the table prints the MAPE [%] of each over all origins and
-days, and the nowcast's reduction of the 1-hour error.
+(``envs.nowcast``: one smoothed level, ``--tau``/``--decay``) or by the linear nowcast
+(``envs.nowcast_linear``, fitted walk-forward on the 14 days before each day). Every 15
+minutes each predicts the requests of the next 15 min, 1 h, 4 h and the rest of the day;
+the table prints the MAPE [%] of each over all origins and days, and each nowcast's
+reduction of the 1-hour error.
 
     python benchmarks/bench_nowcast.py                       # test days, scenario settings
     python benchmarks/bench_nowcast.py --days train --grid   # choose tau and decay
@@ -22,7 +24,8 @@ import itertools
 import numpy as np
 
 from pacegym.envs.core import PacingCore
-from pacegym.envs.nowcast import nowcast_windows
+from pacegym.envs.nowcast import nowcast_windows, window_totals
+from pacegym.envs.nowcast_linear import linear_origin_levels
 from pacegym.envs.params import ForecastParams
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
@@ -34,30 +37,41 @@ ORIGINS = np.arange(15, DAY_MIN - 15 + 1, 15)
 DEFAULT = ForecastParams()
 
 
-def day_pairs(name: str, days: str) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(actual, day-ahead) requests per minute [profile units] of each day of ``days``."""
+Day = tuple[np.ndarray, np.ndarray, np.ndarray]
+
+
+def day_pairs(name: str, days: str) -> list[Day]:
+    """(actual, day-ahead, linear nowcast weights) of each day of ``days``: requests per
+    minute [profile units], and the weights the core fitted for a flight on that day."""
     sc = resolve(f"traces/{name}_daily")
-    sc = dataclasses.replace(sc, traffic=dataclasses.replace(sc.traffic, days=days))
+    fc = dataclasses.replace(sc.forecast, nowcast="linear")
+    sc = dataclasses.replace(sc, traffic=dataclasses.replace(sc.traffic, days=days), forecast=fc)
     core = PacingCore(sc, 1)
     expected = expected_per_minute(core.prof, core.dow)
     lo, hi = core.day_lo, core.day_hi
     table = core.fc_prof.reshape(-1, core.fc_horizon)  # the core's walk-forward forecast
     return [
-        (expected[d * DAY_MIN : (d + 1) * DAY_MIN], table[d - lo, :DAY_MIN])
+        (
+            expected[d * DAY_MIN : (d + 1) * DAY_MIN],
+            table[d - lo, :DAY_MIN],
+            core.nc_wtab[d - lo : d - lo + 1],
+        )
         for d in range(lo, hi + 1)
     ]
 
 
-def mape(pairs: list[tuple[np.ndarray, np.ndarray]], tau: float, decay: float) -> np.ndarray:
-    """MAPE [%] per horizon: rows day-ahead, nowcast."""
-    err = np.zeros((2, HORIZONS.size))
+def mape(pairs: list[Day], tau: float, decay: float) -> np.ndarray:
+    """MAPE [%] per horizon: rows day-ahead, smoothing nowcast, linear nowcast."""
+    err = np.zeros((3, HORIZONS.size))
     count = np.zeros(HORIZONS.size)
-    for actual, ahead in pairs:
+    for actual, ahead, w in pairs:
         act, fc, now = nowcast_windows(actual, ahead, ORIGINS, HORIZONS, tau, decay)
+        levels = linear_origin_levels(actual, ahead, ORIGINS, w)
+        lin = window_totals(actual, ahead, ORIGINS, HORIZONS, levels, decay)[2]
         ok = act > 0
         safe = np.where(ok, act, 1.0)
-        err[0] += np.where(ok, np.abs(fc - act) / safe, 0.0).sum(axis=0)
-        err[1] += np.where(ok, np.abs(now - act) / safe, 0.0).sum(axis=0)
+        for row, pred in enumerate((fc, now, lin)):
+            err[row] += np.where(ok, np.abs(pred - act) / safe, 0.0).sum(axis=0)
         count += ok.sum(axis=0)
     return 100.0 * err / np.maximum(count, 1)
 
@@ -78,13 +92,15 @@ def main() -> None:
             print(f"| {tau} | {decay} | {100 * np.mean(red):.1f}% | {100 * min(red):.1f}% |")
         return
     tau, decay = args.tau, args.decay
-    print(f"{args.days} days; nowcast tau {tau:g} min, decay {decay:g} min; MAPE [%]")
-    print("| trace | days | " + " | ".join(f"{h} ahead / now" for h in LABELS) + " | 1-h cut |")
-    print("|---|---:|" + "---:|" * (len(LABELS) + 1))
+    print(f"{args.days} days; smoothing nowcast tau {tau:g} min, decay {decay:g} min; MAPE [%]")
+    print("| trace | days | " + " | ".join(f"{h}: ahead / smooth / linear" for h in LABELS)
+          + " | 1-h cut: smooth | linear |")  # fmt: skip
+    print("|---|---:|" + "---:|" * (len(LABELS) + 2))
     for name, p in pairs.items():
         e = mape(p, tau, decay)
-        cells = " | ".join(f"{e[0, k]:.1f} / {e[1, k]:.1f}" for k in range(len(LABELS)))
-        print(f"| {name} | {len(p)} | {cells} | {100 * (1 - e[1, 1] / e[0, 1]):.0f}% |")
+        cells = " | ".join(f"{e[0, k]:.1f} / {e[1, k]:.1f} / {e[2, k]:.1f}" for k in range(4))
+        cuts = " | ".join(f"{100 * (1 - e[r, 1] / e[0, 1]):.0f}%" for r in (1, 2))
+        print(f"| {name} | {len(p)} | {cells} | {cuts} |")
 
 
 if __name__ == "__main__":

@@ -34,8 +34,10 @@ from pacegym.envs.history import forecast_week
 from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
 from pacegym.envs.nowcast import smoothing_weight
+from pacegym.envs.nowcast_linear import N_LINEAR, tick_weights
 from pacegym.envs.observe import write_obs_rows
 from pacegym.envs.params import ScenarioParams, bounds, is_range
+from pacegym.envs.params_demand import NOWCAST_KINDS
 from pacegym.envs.reset_kernel import draw_uniform, init_rows
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.state import (
@@ -47,7 +49,12 @@ from pacegym.envs.state import (
     state_arrays,
 )
 from pacegym.envs.traffic import profile_array
-from pacegym.envs.walk_forward import expected_per_minute, start_days, walk_forward_forecast
+from pacegym.envs.walk_forward import (
+    expected_per_minute,
+    start_days,
+    walk_forward_forecast,
+    walk_forward_nowcast,
+)
 
 jit_cache.refresh_kernels()  # before any kernel runs: recompile if a kernel source changed
 
@@ -131,6 +138,7 @@ class PacingCore:
         self.fold_day = self.draw_day or sc.forecast.fit_on == "trace"
         self.start_day = 0 if self.fold_day else self.day_lo
         self.fc_day0, self.fc_horizon = self.day_lo, 1
+        self.nc_wtab = np.zeros((1, N_LINEAR))  # the linear nowcast's weights by start day
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
         elif sc.forecast.fit_on == "trace":  # walk-forward on the trace's days before the flight
@@ -138,12 +146,18 @@ class PacingCore:
             table = walk_forward_forecast(sc, expected.tobytes(), (self.day_lo, self.day_hi))
             self.fc_prof, self.fc_mode = table.reshape(-1), 2
             self.fc_horizon = table.shape[1]
+            if sc.forecast.nowcast == "linear":  # fitted walk-forward, a row per start day
+                days = (self.day_lo, self.day_hi)
+                self.nc_wtab = walk_forward_nowcast(sc, expected.tobytes(), days)
         else:  # learned: simulates the history days with a PacingCore (see the class docstring)
             self.fc_prof, self.fc_mode = forecast_week(sc, PacingCore), 1
         self.slot_s = float(sc.time.slot_s)
         fc = sc.forecast  # the nowcast (envs.nowcast): per-tick level weight, per-slot decay
-        self.nowcast = fc.nowcast != "none"
+        self.nowcast = NOWCAST_KINDS.index(fc.nowcast)  # 0 none, 1 smoothing, 2 linear
         self.nc_alpha = smoothing_weight(self.tick_s / 60.0, float(fc.nowcast_tau_min))
+        self.nc_alphas = tick_weights(self.tick_s / 60.0)
+        self.slot_min = self.slot_s / 60.0
+
         self.nc_phi = math.exp(-float(sc.time.slot_s) / 60.0 / float(fc.nowcast_decay_min))
         self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self.surge_cum = np.cumsum(sc.traffic.surge_probs)
@@ -209,6 +223,10 @@ class PacingCore:
                 n_days = self.day_hi - self.day_lo + 1
                 day += np.minimum(np.floor(ud[:, 0] * n_days), n_days - 1)
             vals[:, K.V_START_MIN] += day * 1440.0
+            if self.nowcast == 2:  # the linear nowcast fitted for the flight's day
+                self.nc_w[rows] = self.nc_wtab[(day - self.day_lo).astype(np.int64)]
+        if self.nowcast == 2:
+            self.nc_ew[rows] = 0.0
         init_rows(rows, vals, *self._init_args)
         if self.per_campaign_delay:
             cols = [vals[:, RANDOMIZABLE.index(k)] for k in DELAY_SHAPE_KEYS]

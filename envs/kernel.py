@@ -66,6 +66,7 @@ from pacegym.envs.layout import (
     R_WASTE,
 )
 from pacegym.envs.nowcast import update_seen
+from pacegym.envs.nowcast_linear import update_levels
 from pacegym.envs.observe import write_obs
 from pacegym.envs.traffic import shape_at
 
@@ -108,7 +109,11 @@ def _step(
     nc_cum: np.ndarray,
     nc_alpha: float,
     nc_phi: float,
-    nowcast: bool,
+    nowcast: int,
+    nc_ew: np.ndarray,
+    nc_w: np.ndarray,
+    nc_alphas: np.ndarray,
+    slot_min: float,
 ) -> None:
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
@@ -169,8 +174,11 @@ def _step(
         if nowcast:  # the intraday forecast's level: requests seen against forecast
             s_now = t // tps
             expected = (fc_cum[b, s_now + 1] - fc_cum[b, s_now]) * par[b, P_FC_TOTAL] / tps
-            fst[b, F_NC_SEEN] = update_seen(fst[b, F_NC_SEEN], requests, expected, nc_alpha)
-            fst[b, F_NC_EXPECTED] += nc_alpha * (expected - fst[b, F_NC_EXPECTED])
+            if nowcast == 1:
+                fst[b, F_NC_SEEN] = update_seen(fst[b, F_NC_SEEN], requests, expected, nc_alpha)
+                fst[b, F_NC_EXPECTED] += nc_alpha * (expected - fst[b, F_NC_EXPECTED])
+            else:
+                update_levels(nc_ew, b, requests, expected, nc_alphas)
 
         # serving: stops once reported spend reaches the budget
         lat = int(par[b, P_LATENCY_TICKS])
@@ -268,8 +276,9 @@ def _step(
         for k in range(terms.shape[1]):
             reward[b] += weights[k] * terms[b, k]
         write_obs(
-            b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast
-        )
+            b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast,
+            nc_ew, nc_w, slot_min,
+        )  # fmt: skip
 
 
 def _renamed(func: types.FunctionType, name: str) -> types.FunctionType:

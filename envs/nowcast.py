@@ -22,7 +22,8 @@ was.
 
 The functions here are the one definition of the update and of the prediction: the core's
 kernels inline them, and ``nowcast_windows`` (the error report by horizon,
-``benchmarks/bench_nowcast.py``) runs them over a trace minute by minute.
+``benchmarks/bench_nowcast.py``) runs them over a trace minute by minute. ``forecast.nowcast =
+linear`` (``envs.nowcast_linear``) predicts the level from several such sums instead.
 """
 
 from __future__ import annotations
@@ -58,27 +59,13 @@ def level(seen: float, expected: float) -> float:
 
 
 @nb.njit(cache=True)
-def nowcast_windows(
-    actual: np.ndarray,
-    dayahead: np.ndarray,
-    origins: np.ndarray,
-    horizons: np.ndarray,
-    tau_min: float,
-    decay_min: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Per-minute nowcast of one flight: from minute 0 of ``actual`` and ``dayahead``
-    (requests per minute), at each of ``origins`` [min] predict the total of the next
-    ``horizons[k]`` minutes (``-1``: the rest of the flight).
-
-    Returns ``(actual totals, day-ahead totals, nowcast totals)``, each of shape
-    ``(len(origins), len(horizons))``.
-    """
-    n = actual.shape[0]
+def smoothing_origin_levels(
+    actual: np.ndarray, dayahead: np.ndarray, origins: np.ndarray, tau_min: float
+) -> np.ndarray:  # pragma: no cover - compiled
+    """The smoothing nowcast's level at each of ``origins`` [min] of a flight from minute 0
+    of ``actual`` and ``dayahead`` (requests per minute), as the core updates it."""
     alpha = smoothing_weight(1.0, tau_min)
-    phi = math.exp(-1.0 / decay_min)
-    act = np.zeros((origins.shape[0], horizons.shape[0]))
-    ahead = np.zeros_like(act)
-    now = np.zeros_like(act)
+    out = np.ones(origins.shape[0])
     seen = 0.0
     fc = 0.0
     m = 0
@@ -87,7 +74,34 @@ def nowcast_windows(
             seen = update_seen(seen, actual[m], dayahead[m], alpha)
             fc += alpha * (dayahead[m] - fc)
             m += 1
-        r = level(seen, fc)
+        out[i] = level(seen, fc)
+    return out
+
+
+@nb.njit(cache=True)
+def window_totals(
+    actual: np.ndarray,
+    dayahead: np.ndarray,
+    origins: np.ndarray,
+    horizons: np.ndarray,
+    levels: np.ndarray,
+    decay_min: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """At each of ``origins`` [min], the totals of the next ``horizons[k]`` minutes (``-1``:
+    the rest of the flight): actual, day-ahead, and day-ahead corrected by the level
+    ``levels[i]`` decaying with ``decay_min`` (the prediction the core's capacity uses).
+
+    Returns ``(actual totals, day-ahead totals, nowcast totals)``, each of shape
+    ``(len(origins), len(horizons))``.
+    """
+    n = actual.shape[0]
+    phi = math.exp(-1.0 / decay_min)
+    act = np.zeros((origins.shape[0], horizons.shape[0]))
+    ahead = np.zeros_like(act)
+    now = np.zeros_like(act)
+    for i in range(origins.shape[0]):
+        m = origins[i]
+        r = levels[i]
         for k in range(horizons.shape[0]):
             end = n if horizons[k] < 0 else min(n, m + horizons[k])
             w = 1.0
@@ -97,6 +111,20 @@ def nowcast_windows(
                 now[i, k] += dayahead[j] * (1.0 + (r - 1.0) * w)
                 w *= phi
     return act, ahead, now
+
+
+def nowcast_windows(
+    actual: np.ndarray,
+    dayahead: np.ndarray,
+    origins: np.ndarray,
+    horizons: np.ndarray,
+    tau_min: float,
+    decay_min: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The smoothing nowcast's ``window_totals`` of one flight (the error report by horizon,
+    ``benchmarks/bench_nowcast.py``)."""
+    levels = smoothing_origin_levels(actual, dayahead, origins, tau_min)
+    return window_totals(actual, dayahead, origins, horizons, levels, decay_min)
 
 
 @nb.njit(cache=True, inline="always")

@@ -25,8 +25,10 @@ from pacegym.envs.layout import (
     P_FLIGHT_TICKS,
     P_LATENCY_TICKS,
     P_RENDER,
+    P_START_MIN,
 )
 from pacegym.envs.nowcast import discounted_remaining, level
+from pacegym.envs.nowcast_linear import HORIZON_MIN, linear_level
 from pacegym.envs.spaces import MIN_POSITIVE_THROTTLE, OBS_HIGH, OBS_INDEX, OBS_LOW
 
 O_TIME_ELAPSED = OBS_INDEX["time_elapsed"]
@@ -78,12 +80,16 @@ def write_obs(
     price: float,
     nc_cum: np.ndarray,
     nc_phi: float,
-    nowcast: bool,
+    nowcast: int,
+    nc_ew: np.ndarray,
+    nc_w: np.ndarray,
+    slot_min: float,
 ) -> None:
     """Observation row of campaign ``b`` (the table is ``envs.spaces.OBS_FEATURES``).
 
-    With ``nowcast``, the forecast traffic left (``capacity_log10``) is corrected by the
-    level of the traffic seen (``envs.nowcast``); the plan and ``forecast_elapsed`` stay
+    With ``nowcast`` (1 smoothing, 2 linear), the forecast traffic left (``capacity_log10``)
+    is corrected by the level of the traffic seen (``envs.nowcast``, ``envs.nowcast_linear``,
+    whose ``nc_ew``/``nc_w`` rows it reads; ``slot_min`` [min] a plan slot); the plan and ``forecast_elapsed`` stay
     the day-ahead forecast's.
     """
     budget = par[b, P_BUDGET]
@@ -100,8 +106,13 @@ def write_obs(
     in_flight = max(served_spend * par[b, P_RENDER] - reported, 0.0)
     left = budget - reported - in_flight
     remaining = (1.0 - fc) * par[b, P_FC_TOTAL]  # [requests] forecast left in the flight
-    if nowcast:
-        r = level(fst[b, F_NC_SEEN], fst[b, F_NC_EXPECTED])
+    if nowcast != 0:
+        if nowcast == 1:
+            r = level(fst[b, F_NC_SEEN], fst[b, F_NC_EXPECTED])
+        else:  # the next hour's forecast against the flight's mean hour, and the time of day
+            hour = interp_cum(fc_cum, b, pos + HORIZON_MIN / slot_min, n_slots) - fc
+            minute = (par[b, P_START_MIN] + pos * slot_min) % 1440.0
+            r = linear_level(nc_ew, nc_w, b, minute, hour * n_slots * slot_min / HORIZON_MIN)
         remaining += (r - 1.0) * discounted_remaining(nc_cum, b, pos, n_slots, nc_phi)
     full = remaining * par[b, P_FILL] * par[b, P_RENDER] * price
     # nothing left to spend reads as the most capacity there is
@@ -138,10 +149,14 @@ def write_obs_rows(
     price: float,
     nc_cum: np.ndarray,
     nc_phi: float,
-    nowcast: bool,
+    nowcast: int,
+    nc_ew: np.ndarray,
+    nc_w: np.ndarray,
+    slot_min: float,
 ) -> None:
     """``write_obs`` for each campaign in ``rows`` (after a reset)."""
     for i in range(rows.shape[0]):
         write_obs(
-            rows[i], obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast
-        )
+            rows[i], obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi,
+            nowcast, nc_ew, nc_w, slot_min,
+        )  # fmt: skip

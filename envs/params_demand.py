@@ -16,6 +16,10 @@ MAX_NOISE_TAU_S = 1e7
 same as forever over any flight)."""
 
 
+NOWCAST_KINDS = ("none", "smoothing", "linear")
+"""``forecast.nowcast``: off, one smoothed level (``envs.nowcast``), or a linear model of
+several (``envs.nowcast_linear``); the index is the kernels' code."""
+
 DAY_SETS = ("all", "train", "test")
 """``traffic.days``: every day ``time.start_day`` allows, or a trace's days before
 ``traffic.split_day`` (tuning, training) or from it on (test; see ``envs.calendar``)."""
@@ -125,7 +129,7 @@ class ForecastParams:
     history_days: int = 14  # [days] in 1..31 (2..31 for holt_winters) training history
     history_seed: int = 0  # [-] in 0..2^63-1 seed of the simulated history
     fit_on: str = "simulated"  # simulated | trace (walk-forward on the days before the flight)
-    nowcast: str = "none"  # none | smoothing: corrected by the traffic seen (envs.nowcast)
+    nowcast: str = "none"  # none | smoothing | linear: corrected by the traffic seen (envs.nowcast)
     nowcast_tau_min: float = 15.0  # [min] in (0, 1440] time constant of the traffic-seen level
     nowcast_decay_min: float = 120.0  # [min] in (0, 100000] decay of a departure over the horizon
 
@@ -135,9 +139,15 @@ class ForecastParams:
             raise ScenarioError(
                 f"forecast.fit_on = {_short(self.fit_on)}: allowed 'simulated', 'trace'"
             )
-        if self.nowcast not in ("none", "smoothing"):
+        if self.nowcast not in NOWCAST_KINDS:
             raise ScenarioError(
-                f"forecast.nowcast = {_short(self.nowcast)}: allowed 'none', 'smoothing'"
+                f"forecast.nowcast = {_short(self.nowcast)}: allowed "
+                + ", ".join(map(repr, NOWCAST_KINDS))
+            )
+        if self.nowcast == "linear" and self.fit_on != "trace":
+            raise ScenarioError(
+                "forecast.nowcast = 'linear' is fitted on a trace's days before the flight: "
+                f"allowed with forecast.fit_on = 'trace' (got {_short(self.fit_on)})"
             )
         check(
             "forecast.nowcast_tau_min",

@@ -167,7 +167,7 @@ def init_rows(
     fc_horizon: int,
     nc_cum: np.ndarray,
     nc_phi: float,
-    nowcast: bool,
+    nowcast: int,
 ) -> None:
     """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
 

@@ -4,7 +4,7 @@ and the peak traffic a tick may draw, checked before anything is allocated.
 Memory per campaign is fixed by the scenario, never by traffic or impressions: the delay
 ring buffer (``max_delay_ticks`` int32), the reported-spend history, the plan, forecast and
 slot-spend arrays (``max_slots`` float64 each; the nowcast's discounted forecast too when
-``forecast.nowcast`` is on), and a few scalars. ``state_arrays`` lists every array's shape
+``forecast.nowcast`` is on), and a few scalars (the linear nowcast's levels and weights). ``state_arrays`` lists every array's shape
 once: the core allocates from it and ``state_bytes`` sums it, refused above
 ``MAX_CORE_BYTES``. Traffic is bounded the same way: a scenario whose peak expected
 requests per tick (``max_requests_per_tick``) exceed ``MAX_REQUESTS_PER_TICK`` is refused
@@ -21,6 +21,7 @@ import numpy as np
 
 from pacegym.envs import rng
 from pacegym.envs.layout import N_FST, N_IST, N_PAR, REWARD_TERMS
+from pacegym.envs.nowcast_linear import N_LINEAR, N_TAUS
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds, is_range
 from pacegym.envs.spaces import N_OBS
 from pacegym.envs.traffic import PROFILE_BY_MINUTE
@@ -57,6 +58,7 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
     n_hist = math.ceil(bounds(sc.delay.report_latency_s)[1] / float(sc.time.tick_s)) + 2
     slots = sc.time.max_slots
     rows = n if per_campaign_delay(sc) else 1
+    linear = sc.forecast.nowcast == "linear"
     return {
         "par": ((n, N_PAR), np.float64),
         "ist": ((n, N_IST), np.int64),
@@ -68,6 +70,8 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
         "plan_cum": ((n, slots + 1), np.float64),
         "fc_cum": ((n, slots + 1), np.float64),
         "nc_cum": ((n, slots + 1 if sc.forecast.nowcast != "none" else 1), np.float64),
+        "nc_ew": ((n, 2 * N_TAUS if linear else 1), np.float64),  # smoothed seen, forecast
+        "nc_w": ((n, N_LINEAR if linear else 1), np.float64),  # the flight day's weights
         "obs": ((n, N_OBS), np.float32),
         "terms": ((n, len(REWARD_TERMS)), np.float64),
         "reward": ((n,), np.float64),

@@ -29,9 +29,11 @@ import math
 import numpy as np
 
 from pacegym.envs.forecast import FORECASTERS
+from pacegym.envs.nowcast_linear import N_LINEAR, fit_linear
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds
 
 DAY_MIN = 1440
+_LINEAR_NOTE = "twice over with forecast.nowcast = 'linear'"
 
 
 def flight_span_min(scenario: ScenarioParams) -> float:
@@ -52,7 +54,7 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
     ``ScenarioError`` naming ``traffic.split_day`` when the split leaves no day.
     """
     tr, fc = scenario.traffic, scenario.forecast
-    first = int(fc.history_days) if fc.fit_on == "trace" else 0
+    first = nowcast_first_day(scenario)
     span = flight_span_min(scenario)
     n = int(trace_minutes or 0)
     split = tr.split_day
@@ -66,7 +68,8 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
         if lo < first:
             raise ScenarioError(
                 f"time.start_day = {lo}: forecast.fit_on = 'trace' fits on the "
-                f"forecast.history_days = {first} days before the flight: allowed >= {first}"
+                f"forecast.history_days = {fc.history_days} days before the flight "
+                f"({_LINEAR_NOTE if fc.nowcast == 'linear' else 'each'}): allowed >= {first}"
             )
         return lo, hi
     split = int(split)  # type: ignore[arg-type]  # validated: days != all needs it
@@ -77,7 +80,8 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
         if lo < first:
             raise ScenarioError(
                 f"traffic.split_day = {split}: forecast.fit_on = 'trace' fits on the "
-                f"forecast.history_days = {first} days before a test day: allowed >= {first}"
+                f"forecast.history_days = {fc.history_days} days before a test day "
+                f"({_LINEAR_NOTE if fc.nowcast == 'linear' else 'each'}): allowed >= {first}"
             )
     if hi < lo:
         raise ScenarioError(
@@ -86,6 +90,16 @@ def start_days(scenario: ScenarioParams, trace_minutes: int | None) -> tuple[int
             f"{first} history days): move the split"
         )
     return lo, hi
+
+
+def nowcast_first_day(scenario: ScenarioParams) -> int:
+    """The first day a flight may start on: ``forecast.history_days`` when the forecast is
+    fitted on the trace, twice that with the linear nowcast (fitted on the history days,
+    each with its own walk-forward forecast), else 0."""
+    fc = scenario.forecast
+    if fc.fit_on != "trace":
+        return 0
+    return int(fc.history_days) * (2 if fc.nowcast == "linear" else 1)
 
 
 def expected_per_minute(prof: np.ndarray, dow: np.ndarray) -> np.ndarray:
@@ -126,5 +140,32 @@ def walk_forward_forecast(
             )
         out[d - lo] = make().fit(series[rows.start : rows.stop]).predict(horizon)
     np.maximum(out, 0.0, out=out)
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def walk_forward_nowcast(
+    scenario: ScenarioParams, expected: bytes, days: tuple[int, int]
+) -> np.ndarray:
+    """The linear nowcast's weights (``envs.nowcast_linear``), one row per start day.
+
+    Row ``d - days[0]`` is fitted on the ``forecast.history_days`` days before ``d``, each
+    day's actual traffic against its own walk-forward day-ahead forecast
+    (``walk_forward_forecast``): nothing from day ``d`` on. ``expected`` and ``days`` as in
+    ``walk_forward_forecast``. Read-only, cached per scenario.
+    """
+    series = np.frombuffer(expected, dtype=np.float64)
+    lo, hi = days
+    n_hist = int(scenario.forecast.history_days)
+    ahead = walk_forward_forecast(scenario, expected, (lo - n_hist, hi - 1))
+    decay = float(scenario.forecast.nowcast_decay_min)
+    out = np.empty((hi - lo + 1, N_LINEAR))
+    for d in range(lo, hi + 1):
+        pairs = [
+            (series[h * DAY_MIN : (h + 1) * DAY_MIN], ahead[h - (lo - n_hist), :DAY_MIN])
+            for h in range(d - n_hist, d)
+        ]
+        out[d - lo] = fit_linear(pairs, decay)
     out.flags.writeable = False
     return out
