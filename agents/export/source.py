@@ -77,7 +77,7 @@ def from_leaderboard(path: str | Path) -> Source:
     p = Path(path)
     if not p.is_file():
         raise ExportError(f"export.source.leaderboard = {str(p)!r}: file not found")
-    board = _json(p)
+    board = _json(p, "source.leaderboard", 64)
     winner = board.get("winner") if isinstance(board, dict) else None
     if not isinstance(winner, dict) or "kind" not in winner or "name" not in winner:
         raise ExportError(f"{p}: no 'winner' with 'name' and 'kind' (pacegym-compare output)")
@@ -237,7 +237,11 @@ def load_normalization(path: Path, n: int | None = None) -> dict[str, Any]:
     """Statistics from JSON/npz (``mean``, ``var``, ``epsilon``?, ``clip_obs``/``clip``?, or
     ``vecnormalize.npz``'s ``obs_mean``, ``obs_var``, ``settings``); never a pickle."""
     if path.suffix == ".json":
-        d = read_agent_meta(path.parent) if path.name == AGENT_FILE else _json(path)
+        d = (
+            read_agent_meta(path.parent)
+            if path.name == AGENT_FILE
+            else _json(path, "statistics", 16)
+        )
     elif path.suffix == ".npz":
         try:
             d = npz_arrays(str(path), str(path))
@@ -261,14 +265,15 @@ def load_normalization(path: Path, n: int | None = None) -> dict[str, Any]:
     return normalization_from_stats(d["mean"], d["var"], eps, float(np.asarray(clip)), n)
 
 
-def _json(path: Path) -> Any:
-    from pacegym.agents.model_io import ModelFileError, parse_json
+def _json(path: Path, key: str, depth: int) -> Any:
+    """A JSON file of at most 16 MiB nesting at most ``depth`` levels (one-line errors)."""
+    from pacegym.agents.model_io import MAX_DATA_BYTES, ModelFileError, parse_json
 
     size = path.stat().st_size
-    if size > 1 << 24:
-        raise ExportError(f"{path}: {size} bytes: allowed at most {1 << 24}")
+    if size > MAX_DATA_BYTES:
+        raise ExportError(f"{path}: {key} = {size} bytes: allowed at most {MAX_DATA_BYTES}")
     try:
-        return parse_json(path.read_bytes(), path, "statistics", 16)
+        return parse_json(path.read_bytes(), path, key, depth)
     except ModelFileError as e:
         raise ExportError(str(e)) from None
 

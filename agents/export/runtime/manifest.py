@@ -121,11 +121,16 @@ def npz_arrays(
                     )
                 with z.open(info) as m:
                     shape, dtype = _npy_header(m, f"{where}: {key}")
-                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-                if dtype.hasobject or total > limit:
+                total += int(np.prod(shape, dtype=np.float64)) * max(dtype.itemsize, 1)
+                if dtype.hasobject:
                     raise PacerError(
-                        f"{where}: {key} is {dtype} {shape}: allowed plain arrays"
-                        f" of at most {limit} bytes in all"
+                        f"{where}: {key} is an object array: it needs pickle, never"
+                        " loaded; allowed plain numeric arrays"
+                    )
+                if total > limit:
+                    raise PacerError(
+                        f"{where}: {key} is {dtype} {shape}: allowed at most"
+                        f" {limit} bytes of arrays in all"
                     )
         with np.load(
             io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False
