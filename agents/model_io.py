@@ -20,6 +20,7 @@ benchmark, export, resume):
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import zipfile
@@ -38,7 +39,7 @@ from pacegym.agents.algos import ALGOS, constructor_default
 from pacegym.agents.settings import AgentConfigError
 
 MAX_MODEL_BYTES = 1 << 30  # [bytes] a model.zip on disk
-MAX_MEMBER_BYTES = 1 << 30  # [bytes] one member of it, uncompressed (as declared)
+MAX_MEMBER_BYTES = 1 << 30  # [bytes] all its members, uncompressed (as declared)
 MAX_DATA_BYTES = 1 << 24  # [bytes] its ``data`` JSON
 MAX_JSON_DEPTH = 64  # nesting of the ``data`` JSON
 RUNTIME_KEYS = ("_last_obs", "_last_episode_starts", "_last_original_obs")
@@ -211,37 +212,45 @@ def rebuild(
     return out
 
 
-def read_data(path: Path) -> dict[str, Any]:
-    """The ``data`` JSON of a model zip, every size and the nesting bounded first."""
+def read_zip(path: Path) -> bytes:
+    """The bytes of a model zip, read once: its size checked with ``stat`` first, every
+    member's declared size and their sum (what reading inflates to) bounded."""
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found (expected an SB3 model.zip)")
     size = path.stat().st_size
     if size > MAX_MODEL_BYTES:
         raise file_error(path, "size", f"{size} bytes", f"at most {MAX_MODEL_BYTES} bytes")
+    with open(path, "rb") as fh:
+        raw = fh.read(MAX_MODEL_BYTES + 1)
+    if len(raw) > MAX_MODEL_BYTES:  # grew after the check
+        raise file_error(path, "size", "growing", f"at most {MAX_MODEL_BYTES} bytes")
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            total = 0
             for info in z.infolist():
-                if info.file_size > MAX_MEMBER_BYTES:
+                total += info.file_size
+                if total > MAX_MEMBER_BYTES:
                     raise file_error(
                         path,
                         info.filename,
                         f"{info.file_size} bytes uncompressed",
-                        f"at most {MAX_MEMBER_BYTES} bytes",
+                        f"at most {MAX_MEMBER_BYTES} bytes for all members",
                     )
-            names = z.namelist()
-            if "data" not in names:
-                raise file_error(path, "data", "missing", "an SB3 model zip with a data entry")
-            if z.getinfo("data").file_size > MAX_DATA_BYTES:
-                raise file_error(
-                    path,
-                    "data",
-                    f"{z.getinfo('data').file_size} bytes",
-                    f"at most {MAX_DATA_BYTES} bytes",
-                )
-            raw = z.read("data")
     except zipfile.BadZipFile:
         raise ModelFileError(f"{path}: not a zip file (expected an SB3 model.zip)") from None
-    return parse_json(raw, path, "data")
+    return raw
+
+
+def read_data(path: Path, raw: bytes | None = None) -> dict[str, Any]:
+    """The ``data`` JSON of a model zip (``raw``: its bytes from ``read_zip``), every size and
+    the nesting bounded first."""
+    with zipfile.ZipFile(io.BytesIO(read_zip(path) if raw is None else raw)) as z:
+        if "data" not in z.namelist():
+            raise file_error(path, "data", "missing", "an SB3 model zip with a data entry")
+        size = z.getinfo("data").file_size
+        if size > MAX_DATA_BYTES:
+            raise file_error(path, "data", f"{size} bytes", f"at most {MAX_DATA_BYTES} bytes")
+        return parse_json(z.read("data"), path, "data")
 
 
 def parse_json(raw: bytes | str, path: Path, key: str, depth: int = MAX_JSON_DEPTH) -> Any:
@@ -284,12 +293,14 @@ def load_model(
     if algo not in ALGOS:
         raise file_error(p, "agent.algo", algo, f"one of {sorted(ALGOS)}")
     cls = ALGOS[algo]
-    data = read_data(p)
+    raw = read_zip(p)
+    data = read_data(p, raw)
     if not isinstance(data, dict):
         raise file_error(p, "data", type(data).__name__, "a JSON object")
     custom = rebuild(p, data, cls, env, policy, hyperparams, runtime)
     try:
-        return cls.load(p, env=env, device=device, custom_objects=custom, **kwargs)
+        # the very bytes checked above: the file is not opened again
+        return cls.load(io.BytesIO(raw), env=env, device=device, custom_objects=custom, **kwargs)
     except (KeyError, RuntimeError, ValueError, AssertionError) as e:
         if isinstance(e, ModelFileError):
             raise
@@ -307,5 +318,6 @@ __all__ = [
     "load_model",
     "parse_json",
     "read_data",
+    "read_zip",
     "rebuild",
 ]
