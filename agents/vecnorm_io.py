@@ -46,8 +46,9 @@ def save_vecnormalize(vecnorm: VecNormalize, path: str | Path) -> Path:
         ),
         "flags": np.array([vecnorm.training, vecnorm.norm_obs, vecnorm.norm_reward]),
     }
-    if vecnorm.old_obs is not None and np.size(vecnorm.old_obs):
-        arrays["old_obs"], arrays["old_reward"] = vecnorm.old_obs, vecnorm.old_reward
+    old = vecnorm.__dict__  # set by the first reset/step (getattr would ask the inner env)
+    if old.get("old_obs") is not None and np.size(old["old_obs"]):
+        arrays["old_obs"], arrays["old_reward"] = old["old_obs"], old["old_reward"]
     with open(out, "wb") as fh:
         np.savez(fh, **arrays)
     return out

@@ -3,6 +3,13 @@
 Every file the runtime reads goes through here or ``schema`` (``read_manifest``: the
 manifest's every field, its digest): ``load_arrays`` (``weights.npz``, sha256 and declared shapes),
 and ``artifact_file`` (a plain file name inside the artifact, never a path out of it).
+
+Bounded before anything is read in full: ``artifact_file`` resolves a name and confines it
+to the artifact folder (a link may point only inside it) and checks its size with ``stat``
+(``MAX_FILE_BYTES``; the manifest ``MAX_MANIFEST_BYTES``); ``read_file`` reads it once, so
+the bytes hashed are the bytes parsed; ``npz_arrays`` reads every member's npy header
+(shape, dtype) before its data (no object arrays, ``MAX_ARRAY_BYTES`` in all);
+``check_depth`` bounds the manifest's nesting (``MAX_JSON_DEPTH``).
 """
 
 from __future__ import annotations

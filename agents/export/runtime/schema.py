@@ -34,7 +34,6 @@ from .manifest import (
     PacerError,
     check_depth,
     read_file,
-    sha256_file,
 )
 from .mlp import ACTIVATIONS
 from .rule_params import check_params
@@ -326,7 +325,7 @@ def check_digest(expected: Any) -> str:
 
 def manifest_digest(root: str | os.PathLike[str]) -> str:
     """The sha256 of the artifact's ``manifest.json`` (what ``expected_digest`` pins)."""
-    return sha256_file(os.path.join(os.fspath(root), MANIFEST_FILE))
+    return read_file(os.fspath(root), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)[1]
 
 
 def read_manifest(root: str, expected_digest: str | None = None) -> dict[str, Any]:
