@@ -4,14 +4,23 @@ Layout (one folder per checkpoint, ``LATEST`` written last so a crash mid-save
 leaves the previous checkpoint as the latest)::
 
     <run_dir>/checkpoints/step_<num_timesteps>/
-        model.zip           SB3 model: weights, optimiser, step count, last observation
-        vecnormalize.pkl    running observation/return statistics
-        replay_buffer.pkl   off-policy algorithms only
+        model.zip           SB3 model: weights, optimiser, step count (read without
+                            unpickling: ``agents.model_io.load_model``)
+        rollout.npz         the model's last observation, episode starts and episode
+                            statistics as plain arrays (what model.zip only has pickled)
+        vecnormalize.npz    running observation/return statistics, plain arrays
+        replay_buffer.pkl   off-policy algorithms only (SB3's pickle)
         state.pkl           env state (every campaign's random streams and buffers),
                             residual base controller state, VecNormalize returns,
                             RNG states (python, numpy global, torch, action space),
                             MLflow run id and extra bookkeeping
     <run_dir>/checkpoints/LATEST     name of the newest complete checkpoint
+
+``state.pkl`` and ``replay_buffer.pkl`` are pickles (the env's object graph, with its
+numba kernels and the base controller's objects, has no plain-data form yet): a checkpoint
+is local state of one's own run, written by ``pacegym-train``; ``train.resume`` unpickles
+them, so never resume from a folder someone else could write. Nothing else that loads a
+model (compare, evaluate, benchmark, export) reads them.
 
 Checkpoints are taken between rollouts (after a policy update, before the next
 collection), so a resumed run makes the same updates as an uninterrupted one.
@@ -31,11 +40,22 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
+from pacegym.agents.algos import ALGOS
 from pacegym.agents.features import SelectFeatures
+from pacegym.agents.model_io import load_model
 from pacegym.agents.residual import ResidualVecEnv
+from pacegym.agents.settings import AgentConfigError
 from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.agents.vecnorm_io import (
+    VECNORM_FILE,
+    load_vecnormalize,
+    read_runtime,
+    runtime_arrays,
+    save_vecnormalize,
+)
 
 LATEST = "LATEST"
+ROLLOUT_FILE = "rollout.npz"
 AGENT_KEY = "agent_settings"
 """In a checkpoint's bookkeeping (``state["extra"]``): the ``AgentSettings`` it trained, as a
 dict (``agents.training.check_resume`` refuses a resume with other settings)."""
@@ -80,8 +100,9 @@ def save_checkpoint(
     assert env is not None
     vecnorm, residual, pacing = _layers(env)
     model.save(out / "model.zip")
+    np.savez(out / ROLLOUT_FILE, **runtime_arrays(model))
     if vecnorm is not None:
-        vecnorm.save(str(out / "vecnormalize.pkl"))
+        save_vecnormalize(vecnorm, out / VECNORM_FILE)
     if isinstance(model, OffPolicyAlgorithm):
         model.save_replay_buffer(out / "replay_buffer.pkl")
     state = {
@@ -147,20 +168,35 @@ def load_checkpoint(
     algo_cls: type[BaseAlgorithm],
     env: VecEnv,
     device: str = "cpu",
+    hyperparams: Mapping[str, Any] | None = None,
 ) -> tuple[BaseAlgorithm, VecEnv, dict[str, Any]]:
     """Load model, normalisation, replay buffer, env and RNG state; returns (model, env, state).
 
     ``env`` is a fresh training env built from the same config (its VecNormalize, if any,
-    is replaced by the saved one).
+    is replaced by the saved one); ``hyperparams``: the agent's (``train_freq``).
     """
     c = Path(ckpt)
+    if (c / "vecnormalize.pkl").is_file() or not (c / ROLLOUT_FILE).is_file():
+        raise AgentConfigError(
+            f"train.resume = {str(c)!r}: a checkpoint of an older pacegym (pickled model state"
+            f" and VecNormalize): not read; start the run again"
+        )
     state = read_state(c)
     vecnorm, _, _ = _layers(env)
-    if vecnorm is not None and (c / "vecnormalize.pkl").is_file():
-        env = VecNormalize.load(str(c / "vecnormalize.pkl"), vecnorm.venv)
+    if vecnorm is not None and (c / VECNORM_FILE).is_file():
+        env = load_vecnormalize(c / VECNORM_FILE, vecnorm.venv)
     restore_env(env, state)
+    algo = {cls: name for name, cls in ALGOS.items()}[algo_cls]
     # force_reset=False keeps the saved last observation: no extra env reset on resume
-    model = algo_cls.load(c / "model.zip", env=env, device=device, force_reset=False)
+    model = load_model(
+        c / "model.zip",
+        algo,
+        env=env,
+        hyperparams=hyperparams,
+        runtime=read_runtime(c / ROLLOUT_FILE),
+        device=device,
+        force_reset=False,
+    )
     if isinstance(model, OffPolicyAlgorithm) and (c / "replay_buffer.pkl").is_file():
         model.load_replay_buffer(c / "replay_buffer.pkl")
     set_rng_state(model, state["rng"])

@@ -27,6 +27,30 @@ def find_model_dir(path: str | Path) -> Path | None:
     return None
 
 
+MAX_AGENT_BYTES = 1 << 20  # [bytes] an AGENT_FILE
+MAX_AGENT_DEPTH = 16  # nesting of an AGENT_FILE's JSON
+
+
 def read_agent_meta(model_dir: str | Path) -> dict[str, Any]:
-    """The ``AGENT_FILE`` of a model directory, parsed."""
-    return json.loads((Path(model_dir) / AGENT_FILE).read_text())
+    """The ``AGENT_FILE`` of a model directory, parsed: at most ``MAX_AGENT_BYTES`` and
+    ``MAX_AGENT_DEPTH`` levels, a JSON object; ``ValueError`` naming the file otherwise."""
+    path = Path(model_dir) / AGENT_FILE
+    size = path.stat().st_size
+    if size > MAX_AGENT_BYTES:
+        raise ValueError(f"{AGENT_FILE} = {str(path)!r}: {size} bytes: allowed {MAX_AGENT_BYTES}")
+    try:
+        meta = json.loads(path.read_bytes())
+    except (RecursionError, ValueError) as e:
+        raise ValueError(f"{AGENT_FILE} = {str(path)!r}: not JSON ({type(e).__name__})") from None
+    stack = [(meta, 1)]
+    while stack:
+        v, d = stack.pop()
+        if d > MAX_AGENT_DEPTH:
+            raise ValueError(
+                f"{AGENT_FILE} = {str(path)!r}: nested: allowed {MAX_AGENT_DEPTH} levels"
+            )
+        if isinstance(v, dict | list):
+            stack.extend((x, d + 1) for x in (v.values() if isinstance(v, dict) else v))
+    if not isinstance(meta, dict):
+        raise ValueError(f"{AGENT_FILE} = {str(path)!r}: allowed a JSON object")
+    return meta

@@ -2,8 +2,8 @@
 
 Model directory (written by ``save_model``, read by ``load_controller``)::
 
-    <dir>/model.zip          SB3 model (``<Algo>.load``)
-    <dir>/vecnormalize.pkl   VecNormalize statistics (absent when not normalising)
+    <dir>/model.zip          SB3 model (read without unpickling: ``agents.model_io.load_model``)
+    <dir>/vecnormalize.npz   VecNormalize statistics, plain arrays (absent when not normalising)
     <dir>/agent.json         everything needed without pickle: algo, policy, obs names,
                              observation normalisation (mean, var, epsilon, clip),
                              residual formula, base controller config, steps, seed
@@ -28,12 +28,14 @@ import numpy as np
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecNormalize
 
-from pacegym.agents.algos import algo_class, is_recurrent
+from pacegym.agents.algos import is_recurrent
 from pacegym.agents.export.runtime import Normalization
 from pacegym.agents.features import feature_index, feature_names
 from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE, read_agent_meta
+from pacegym.agents.model_io import load_model
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
 from pacegym.agents.settings import AgentSettings
+from pacegym.agents.vecnorm_io import VECNORM_FILE, save_vecnormalize
 from pacegym.envs.spaces import action_to_throttle
 
 FORMAT_VERSION = 1
@@ -167,7 +169,7 @@ def agent_meta(
         "(envs.spaces.action_to_throttle)",
         "residual": residual,
         "num_timesteps": int(model.num_timesteps),
-        "files": {"model": MODEL_FILE, "vecnormalize": "vecnormalize.pkl"},
+        "files": {"model": MODEL_FILE, "vecnormalize": VECNORM_FILE},
         **dict(extra or {}),
     }
 
@@ -185,23 +187,24 @@ def save_model(
     out.mkdir(parents=True, exist_ok=True)
     model.save(out / MODEL_FILE)
     if vecnorm is not None:
-        vecnorm.save(str(out / "vecnormalize.pkl"))
+        save_vecnormalize(vecnorm, out / VECNORM_FILE)
     meta = agent_meta(model, agent, vecnorm, scenario_name, extra)
     (out / AGENT_FILE).write_text(json.dumps(meta, indent=2))
     return out
 
 
 def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
-    """Rebuild the ``SB3Controller`` of a model directory written by ``save_model``."""
+    """Rebuild the ``SB3Controller`` of a model directory written by ``save_model``; nothing
+    in it is unpickled (``agents.model_io.load_model``)."""
     d = Path(path)
     meta_path = d / AGENT_FILE
     if not meta_path.is_file():
         raise FileNotFoundError(
             f"{meta_path} not found: expected a model directory written by pacegym-train "
-            f"({MODEL_FILE}, {AGENT_FILE}, vecnormalize.pkl)"
+            f"({MODEL_FILE}, {AGENT_FILE}, {VECNORM_FILE})"
         )
     meta = read_agent_meta(d)
-    model = algo_class(meta["algo"]).load(d / MODEL_FILE, device="cpu")
+    model = load_model(d / MODEL_FILE, str(meta.get("algo")), policy=meta.get("policy"))
     return SB3Controller(
         model,
         meta.get("obs_norm"),

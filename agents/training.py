@@ -304,7 +304,9 @@ def _model(
         scales = discount_scales(checked.training, train)
         return build_model(agent, env, train.seed, train.device, scales), env, {}, None
     ckpt = latest_checkpoint(train.resume)
-    model, env, saved = load_checkpoint(ckpt, checked.model_class, env, train.device)
+    model, env, saved = load_checkpoint(
+        ckpt, checked.model_class, env, train.device, agent.hyperparams
+    )
     return model, env, dict(saved.get("extra") or {}), str(ckpt)
 
 

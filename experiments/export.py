@@ -59,7 +59,7 @@ class SourceConfig:
     controller_yaml: str | None = (
         None  # a baseline: controller config name (pid_tuned) or YAML path
     )
-    normalization_path: str | None = None  # with model_path: .json/.npz (mean, var) or .pkl
+    normalization_path: str | None = None  # with model_path: .json/.npz (mean, var); never .pkl
     algo: str | None = None  # with model_path/run_id: PPO | A2C | SAC | TD3 | DDPG
 
 

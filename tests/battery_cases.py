@@ -9,11 +9,38 @@ the battery; the README's "Reliability" section states how many rows there are.
 
 from __future__ import annotations
 
+import base64
+import io
+import json
+import pickle
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 MINUTES_HEAD = b"timestamp,requests,serves,impressions\n"
 ONE_MINUTE = MINUTES_HEAD + b"2024-01-01 00:00,10,5,3\n"
+
+
+class _Trap:
+    """Unpickled, it creates ``pwned.txt`` in the working directory (a changed file)."""
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (open, ("pwned.txt", "w"))
+
+
+TRAP = {
+    ":type:": "<class 'stable_baselines3.common.utils.FloatSchedule'>",
+    ":serialized:": base64.b64encode(pickle.dumps(_Trap())).decode(),
+}
+"""A ``model.zip`` data entry whose pickle would leave ``pwned.txt`` if it were ever read."""
+
+
+def model_zip(data: str | bytes | dict) -> bytes:
+    """An SB3-shaped ``model.zip`` holding ``data`` (a dict is written as JSON)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("data", json.dumps(data) if isinstance(data, dict) else data)
+    return buf.getvalue()
 
 
 @dataclass(frozen=True)
@@ -150,6 +177,32 @@ CASES: tuple[Case, ...] = (
         "out_dir",
         {"artifacts/pacer/keep.txt": b"not the command's\n"},
     ),
+    # pacegym-export: a model file is data, never code, and is bounded before it is read
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m1 source.algo=ppo",
+        "data.lr_schedule",
+        **{"m1/model.zip": model_zip({"lr_schedule": {**TRAP, "value_schedule": "os.system"}})},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m2",
+        "data.evil",
+        **{"m2/model.zip": model_zip({"evil": {**TRAP, ":type:": "<class 'function'>"}})},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m3 source.algo=ppo",
+        "data = JSON nested",
+        **{"m3/model.zip": model_zip("[" * 100_000 + "]" * 100_000)},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m4 source.algo=ppo",
+        "data = 16777218 bytes",
+        **{"m4/model.zip": model_zip("{" + " " * (1 << 24) + "}")},
+    ),
+    _c("export", "source.leaderboard=lb.json", "source.leaderboard", **{"lb.json": b"[" * 100_000}),
     # pacegym-calibrate (argparse)
     _c("calibrate", "nope.csv", "nope.csv"),
     _c("calibrate", "e.csv", "e.csv", **{"e.csv": MINUTES_HEAD}),

@@ -14,27 +14,27 @@ winner or its row (``params``), else the run's ``config.yaml``, else
 SB3 ``model.zip`` (from ``source.model_dir`` when it exists locally, else the run's
 artifacts) and, beside it, ``agent.json`` (``pacegym-train``: algo, ``obs_norm``,
 ``residual``); without ``obs_norm``, statistics files (``*.json``/``*.npz`` with ``mean``,
-``var``, or SB3's ``VecNormalize`` pickle, only ever read from this project's own
-training runs, never from an exported artifact).
+``var``, or ``vecnormalize.npz``). Nothing is unpickled: the model loads through
+``agents.model_io.load_model``; a pickled ``VecNormalize`` (``.pkl``) is refused.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pacegym.agents.export.artifact import normalization_from_stats, normalization_from_vecnormalize
+from pacegym.agents.export.artifact import normalization_from_stats
+from pacegym.agents.export.runtime.manifest import PacerError, npz_arrays
 from pacegym.agents.export.sb3_policy import ExportError
-from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE
+from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE, read_agent_meta
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.spaces import OBS_FEATURES
 from pacegym.resources import find_config
 
-ALGOS = ("PPO", "A2C", "SAC", "TD3", "DDPG")
+ALGOS = ("ppo", "a2c", "sac", "td3", "ddpg")
 NORM_NAMES = ("vecnormalize", "vec_normalize", "normalization", "obs_rms")
 
 
@@ -77,7 +77,7 @@ def from_leaderboard(path: str | Path) -> Source:
     p = Path(path)
     if not p.is_file():
         raise ExportError(f"export.source.leaderboard = {str(p)!r}: file not found")
-    board = json.loads(p.read_text(encoding="utf-8"))
+    board = _json(p, "source.leaderboard", 64)
     winner = board.get("winner") if isinstance(board, dict) else None
     if not isinstance(winner, dict) or "kind" not in winner or "name" not in winner:
         raise ExportError(f"{p}: no 'winner' with 'name' and 'kind' (pacegym-compare output)")
@@ -170,13 +170,13 @@ def from_model_uri(uri: str) -> Source:
 def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str | None) -> Source:
     """An SB3 ``.zip`` and optional normalisation statistics on disk (trusted: own runs)."""
     meta_path = Path(model_path).parent / AGENT_FILE
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
-    model = load_sb3(Path(model_path), algo or meta.get("algo"))
+    meta = read_agent_meta(meta_path.parent) if meta_path.is_file() else {}
     if meta.get("recurrent"):
         raise ExportError(
             f"{model_path}: recurrent policies cannot be exported (no state in the artifact)"
         )
-    residual = read_residual(meta_path)
+    model = load_sb3(Path(model_path), algo or meta.get("algo"), meta.get("policy"))
+    residual = read_residual(meta)
     inputs = read_inputs(meta)
     n = len(inputs) if inputs is not None else len(OBS_FEATURES)
     n += 0 if residual is None else 1
@@ -209,51 +209,73 @@ def read_inputs(meta: dict[str, Any]) -> list[str] | None:
     return [str(n) for n in names]
 
 
-def read_residual(path: Path) -> dict[str, Any] | None:
+def read_residual(d: dict[str, Any]) -> dict[str, Any] | None:
     """``{"base", "scale_decades"}`` from the ``agent.json`` saved beside a residual model."""
-    if not path.is_file():
-        return None
-    d = json.loads(path.read_text(encoding="utf-8"))
     res = d.get("residual", d) if isinstance(d, dict) else {}
     if not isinstance(res, dict) or not res.get("enabled", "base" in res) or "base" not in res:
         return None
     return {"base": dict(res["base"]), "scale_decades": float(res.get("scale_decades", 1.0))}
 
 
-def load_sb3(path: Path, algo: str | None) -> Any:
-    import stable_baselines3 as sb3
+def load_sb3(path: Path, algo: str | None, policy: str | None = None) -> Any:
+    """The SB3 model of ``path`` (``agents.model_io.load_model``: nothing unpickled)."""
+    from pacegym.agents.model_io import ModelFileError, load_model
 
-    names = [algo.upper()] if algo and algo.upper() in ALGOS else list(ALGOS)
+    names = [algo.lower()] if algo and algo.lower() in ALGOS else list(ALGOS)
     errors = []
     for n in names:
         try:
-            return getattr(sb3, n).load(str(path), device="cpu")
-        except Exception as e:
-            errors.append(f"{n}: {type(e).__name__}")
-    raise ExportError(f"{path}: not loadable as an SB3 model ({', '.join(errors)})")
+            return load_model(path, n, policy=policy)
+        except ModelFileError as e:
+            if len(names) == 1 or "weights" not in str(e):
+                raise ExportError(str(e)) from None
+            errors.append(n)
+    raise ExportError(f"{path}: not loadable as an SB3 model of {', '.join(errors)}")
 
 
 def load_normalization(path: Path, n: int | None = None) -> dict[str, Any]:
-    """Statistics from JSON/npz (``mean``, ``var``, ``epsilon``?, ``clip_obs``/``clip``?) or SB3's pickle."""
+    """Statistics from JSON/npz (``mean``, ``var``, ``epsilon``?, ``clip_obs``/``clip``?, or
+    ``vecnormalize.npz``'s ``obs_mean``, ``obs_var``, ``settings``); never a pickle."""
     if path.suffix == ".json":
-        d = json.loads(path.read_text(encoding="utf-8"))
+        d = (
+            read_agent_meta(path.parent)
+            if path.name == AGENT_FILE
+            else _json(path, "statistics", 16)
+        )
     elif path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as z:
-            d = {k: z[k] for k in z.files}
+        try:
+            d = npz_arrays(str(path), str(path))
+        except PacerError as e:
+            raise ExportError(str(e)) from None
+        if "obs_mean" in d:  # agents.vecnorm_io.save_vecnormalize
+            clip, _, _, eps = (float(v) for v in d["settings"])
+            return normalization_from_stats(d["obs_mean"], d["obs_var"], eps, clip, n)
     elif path.suffix == ".pkl":
-        from stable_baselines3.common.vec_env import VecNormalize
-
-        vn = VecNormalize.load(str(path), _DummyVec(n or len(OBS_FEATURES)))
-        norm = normalization_from_vecnormalize(vn, n)
-        if norm is None:
-            raise ExportError(f"{path}: VecNormalize with norm_obs=False has no statistics")
-        return norm
+        raise ExportError(
+            f"export.source.normalization_path = {str(path)!r}: a pickle is never read; retrain"
+            " (pacegym-train writes vecnormalize.npz) or give the statistics as .json/.npz"
+        )
     else:
-        raise ExportError(f"{path}: normalisation statistics must be .json, .npz or .pkl")
+        raise ExportError(f"{path}: normalisation statistics must be .json or .npz")
     d = d.get("obs_rms", d) if isinstance(d, dict) else d
+    if not isinstance(d, dict) or "mean" not in d or "var" not in d:
+        raise ExportError(f"{path}: normalisation statistics need 'mean' and 'var'")
     clip = d.get("clip_obs", d.get("clip", 10.0))
     eps = float(np.asarray(d.get("epsilon", 1e-8)))
     return normalization_from_stats(d["mean"], d["var"], eps, float(np.asarray(clip)), n)
+
+
+def _json(path: Path, key: str, depth: int) -> Any:
+    """A JSON file of at most 16 MiB nesting at most ``depth`` levels (one-line errors)."""
+    from pacegym.agents.model_io import MAX_DATA_BYTES, ModelFileError, parse_json
+
+    size = path.stat().st_size
+    if size > MAX_DATA_BYTES:
+        raise ExportError(f"{path}: {key} = {size} bytes: allowed at most {MAX_DATA_BYTES}")
+    try:
+        return parse_json(path.read_bytes(), path, key, depth)
+    except ModelFileError as e:
+        raise ExportError(str(e)) from None
 
 
 def _find_model(root: Path) -> Path:
@@ -277,15 +299,3 @@ def _run_algo(run_id: str) -> str | None:
 
     run = mlflow.get_run(run_id)
     return run.data.params.get("agent.algo") or run.data.tags.get("policy_kind")
-
-
-def _DummyVec(n: int) -> Any:
-    """A 1-env VecEnv with an ``n``-feature Box: ``VecNormalize.load`` only checks spaces."""
-    import gymnasium as gym
-    from stable_baselines3.common.vec_env import DummyVecEnv
-
-    class _Env(gym.Env):
-        observation_space = gym.spaces.Box(-np.inf, np.inf, (n,), np.float32)
-        action_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-
-    return DummyVecEnv([_Env])

@@ -66,7 +66,7 @@ def test_train_then_compare_logs_runs_metrics_and_artifacts(tmp_path, store):
     assert {a.path for a in client.list_artifacts(run.info.run_id, "model")} >= {
         "model/model.zip",
         "model/agent.json",
-        "model/vecnormalize.pkl",
+        "model/vecnormalize.npz",
     }
 
     baselines = [_controller_yaml(tmp_path, "pid"), _controller_yaml(tmp_path, "proportional")]

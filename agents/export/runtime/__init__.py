@@ -4,8 +4,9 @@ Every exported artifact ships this package as one file, ``pacer.py``, generated 
 modules by ``agents/export/bundle.py``; it imports only numpy and the standard library
 (never torch, stable-baselines3, gymnasium, hydra or mlflow), and never unpickles anything.
 
-    import pacer                                  # or: from pacegym.agents.export import load_pacer
-    p = pacer.load("artifacts/pacer")             # checks schema, features, sha256 of the weights
+    from pacegym.agents.export import load_pacer  # or the artifact's pacer.py, imported by the
+    p = load_pacer("artifacts/pacer", expected_digest=approved)  # pinned bootstrap of
+    # docs/export.md, never with the folder on sys.path; checks schema, features, every sha256
     throttles = p({"time_elapsed": [...], ...})   # or a 2-D array in manifest feature order
 
 Contract of ``Pacer.__call__(observations)``:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .frontend import Pacer
 from .kinds import PolicyKind
-from .manifest import PacerError, artifact_file, load_arrays, sha256_file
+from .manifest import PacerError, load_arrays, read_file
 from .mlp import MlpPolicy
 from .onnx_backend import OnnxPolicy
 from .residual import ResidualPolicy
@@ -71,7 +71,7 @@ def load(
     root = os.fspath(path)
     m, digest = read_manifest_digest(root, expected_digest)
     for fname, fdigest in m["files"].items():
-        if sha256_file(artifact_file(root, fname, f"files.{fname}")) != fdigest:
+        if read_file(root, fname, f"files.{fname}")[1] != fdigest:
             raise PacerError(
                 f"files.{fname}: sha256 differs from the manifest's; the file is corrupted or"
                 " was changed after export: refusing to load"

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .kinds import ActionMap
-from .manifest import PacerError, _need, artifact_file, sha256_file
+from .manifest import PacerError, _need, read_file
 from .workers import Runner
 
 ONNX_ROWS = 1 << 16  # rows per onnxruntime call of ``actions`` [rows]
@@ -31,13 +31,13 @@ class OnnxPolicy:
     ) -> None:
         import onnxruntime as ort
 
-        fpath = artifact_file(root, _need(spec, "file", "onnx"), "onnx")
-        if sha256_file(fpath) != _need(spec, "sha256", "onnx"):
+        graph, digest = read_file(root, _need(spec, "file", "onnx"), "onnx")
+        if digest != _need(spec, "sha256", "onnx"):
             raise PacerError("onnx.sha256 mismatch: policy.onnx is corrupted or was changed")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(fpath, opts, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(graph, opts, providers=["CPUExecutionProvider"])
         self.input = self.session.get_inputs()[0].name
         self.amap = amap
 

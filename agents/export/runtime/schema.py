@@ -17,7 +17,6 @@ e.g. the ``pacer.manifest_sha256`` tag of the registered model) pins the whole a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -28,10 +27,13 @@ from typing import Any
 from .manifest import (
     ACTION_MAPPINGS,
     MANIFEST_FILE,
+    MAX_JSON_DEPTH,
+    MAX_MANIFEST_BYTES,
     SCHEMA,
     SCHEMA_VERSION,
     PacerError,
-    sha256_file,
+    check_depth,
+    read_file,
 )
 from .mlp import ACTIVATIONS
 from .rule_params import check_params
@@ -323,7 +325,7 @@ def check_digest(expected: Any) -> str:
 
 def manifest_digest(root: str | os.PathLike[str]) -> str:
     """The sha256 of the artifact's ``manifest.json`` (what ``expected_digest`` pins)."""
-    return sha256_file(os.path.join(os.fspath(root), MANIFEST_FILE))
+    return read_file(os.fspath(root), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)[1]
 
 
 def read_manifest(root: str, expected_digest: str | None = None) -> dict[str, Any]:
@@ -342,9 +344,7 @@ def read_manifest_digest(
     mpath = os.path.join(root, MANIFEST_FILE)
     if not os.path.isfile(mpath):
         raise PacerError(f"{mpath} not found: pass the artifact directory written by export")
-    with open(mpath, "rb") as f:
-        raw = f.read(1 << 24)
-    digest = hashlib.sha256(raw).hexdigest()
+    raw, digest = read_file(root, MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
     if want is not None and digest != want:
         raise PacerError(
             f"{mpath}: sha256 {digest} differs from expected_digest {want}: this is not the"
@@ -354,5 +354,10 @@ def read_manifest_digest(
         m = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PacerError(f"{mpath} is not valid JSON: {e}") from None
+    except RecursionError:
+        raise PacerError(
+            f"{MANIFEST_FILE}: nested too deeply: allowed {MAX_JSON_DEPTH} levels"
+        ) from None
+    check_depth(m, MAX_JSON_DEPTH, MANIFEST_FILE)
     check_manifest(m)
     return m, digest
