@@ -177,6 +177,13 @@ def settings_of(cls: type, prefix: str = "") -> Iterator[tuple[str, Allowed]]:
             yield from settings_of(f.default_factory, f"{prefix}{f.name}.")  # type: ignore[arg-type]
 
 
+def randomizable(cls: type) -> tuple[str, ...]:
+    """The keys of ``cls``'s settings drawn uniformly per episode where a range is given:
+    the real-valued ``may_range`` ones, in declaration order (``envs.layout.RANDOMIZABLE``).
+    A whole-number range (``time.start_day``) is drawn apart, as a whole number."""
+    return tuple(k for k, a in settings_of(cls) if a.may_range and not a.integer)
+
+
 def check_section(
     obj: Any,
     section: str,
