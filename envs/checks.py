@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Union
@@ -134,7 +135,7 @@ class Allowed:
     def check_short(self, key: str, value: object, error: type[Exception]) -> None:
         """Raise ``error`` reading ``<key> = <value>: allowed <self>`` unless ``value`` is
         allowed (the agent and app settings' wording; an ``integer`` takes ints only)."""
-        whole = isinstance(value, int) or not self.integer
+        whole = isinstance(value, numbers.Integral) or not self.integer
         if not (whole and value in self):
             raise error(f"{key} = {value!r}: allowed {self}")
 
