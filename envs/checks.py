@@ -94,11 +94,13 @@ class Allowed:
             v = float(value)  # type: ignore[arg-type]
         except (TypeError, ValueError, OverflowError):
             return False
-        if not math.isfinite(v) or (self.integer and not v.is_integer()):
-            return False
+        return self._inside(v) and (not self.integer or v.is_integer())
+
+    def _inside(self, v: float) -> bool:
+        """Finite and inside the interval (whole or not)."""
         above = v > self.low if self.low_open else v >= self.low
         below = v < self.high if self.high_open else v <= self.high
-        return above and below
+        return math.isfinite(v) and above and below
 
     def __str__(self) -> str:
         kind = "an integer" if self.integer else "a finite number"
@@ -124,7 +126,7 @@ class Allowed:
         for v in list(value) if is_range(value) else [value]:  # type: ignore[arg-type]
             if not _is_number(v):  # NaN and inf are numbers, out of every range
                 raise error(f"{key} = {_short(v)} is not a finite number; allowed {self.interval}")
-            if v not in dataclasses.replace(self, integer=False):
+            if not self._inside(float(v)):  # type: ignore[arg-type]
                 raise error(f"{key} = {_short(v)} is out of range: allowed {self.interval}")
             if self.integer and not float(v).is_integer():  # type: ignore[arg-type]
                 unit = f" [{self.unit}]" if self.unit else ""
@@ -229,14 +231,13 @@ def check(
     low_open: bool = False,
     high_open: bool = False,
     unit: str = "",
-    allow_range: bool = True,
 ) -> None:
-    """Raise ``ScenarioError`` unless every end of ``value`` is a finite number in the interval.
+    """Raise ``ScenarioError`` unless ``value`` is one finite number in the interval.
 
     For bounds that depend on another field (the cross-field checks after
     ``check_section``); a field's own interval is declared with ``setting``.
     """
-    Allowed(low, high, low_open, high_open, unit=unit, may_range=allow_range).check(key, value)
+    Allowed(low, high, low_open, high_open, unit=unit).check(key, value)
 
 
 def _is_number(value: object) -> bool:
@@ -258,10 +259,3 @@ def _short(value: object) -> str:
     """``repr`` of a value, cut to one short line (a hostile value may be huge)."""
     text = repr(value).replace("\n", " ")
     return text if len(text) <= 60 else text[:57] + "..."
-
-
-def check_whole(key: str, value: object, unit: str = "") -> None:
-    """Raise ``ScenarioError`` unless ``value`` (already range-checked) is a whole number."""
-    if float(value) != int(float(value)):  # type: ignore[arg-type]
-        suffix = f" [{unit}]" if unit else ""
-        raise ScenarioError(f"{key} = {_short(value)}: allowed a whole number{suffix}")

@@ -1,8 +1,9 @@
 """Scenario parameters: frozen dataclasses with units, validated on construction.
 
-Any field typed ``Value`` may be a number or a range ``(low, high)``; a range is
-sampled uniformly per campaign and per episode (domain randomisation). Fields
-that fix array shapes (tick, slot, maximum delay) must be numbers.
+A setting declared ``may_range`` (typed ``Value``) may be a number or a range ``(low,
+high)``: a real one is sampled uniformly per campaign and per episode (domain
+randomisation, ``envs.layout.RANDOMIZABLE``), ``time.start_day`` draws a whole day. Every
+other setting is one number (some fix array shapes: tick, slot, maximum delay).
 
 Every validation error names the config key, the value and the allowed range,
 e.g. ``money.budget = -5.0 is out of range: allowed (0, 1e+12] [currency]``.
@@ -176,15 +177,8 @@ class DelayParams:
                         f"delay.cdf_points[{i}] = {_short(point)}: allowed a (delay_s, cdf) pair"
                     )
                 d, c = point
-                check(
-                    f"delay.cdf_points[{i}][0]",
-                    d,
-                    0.0,
-                    self.max_delay_s,
-                    unit="s",
-                    allow_range=False,
-                )
-                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0, allow_range=False)
+                check(f"delay.cdf_points[{i}][0]", d, 0.0, self.max_delay_s, unit="s")
+                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0)
                 if d <= last_d:
                     raise ScenarioError(f"delay.cdf_points[{i}] delays must increase, got {d}")
                 last_d, last_c = d, c
