@@ -29,9 +29,11 @@ wording of the agent and app settings: ``train.n_envs = 0: allowed an integer in
 65536]``.
 
 Why the standard library and not a validation library: Hydra's structured configs
-(OmegaConf) take plain dataclasses only (no pydantic models, no range validation of their
-own, ``Annotated`` types are not understood), and the simulator's settings must stay
-importable with numpy alone; a ``dataclasses.field`` with metadata is what fits both.
+(OmegaConf 2.3) take plain dataclasses only (a pydantic model is refused) and validate no
+ranges: the ``Annotated[int, annotated_types.Ge(1)]`` constraint is ignored (-5 is
+accepted), and ``annotated-types`` is no dependency of ours (only pydantic's) and checks
+nothing itself. The simulator must stay importable with numpy alone; a
+``dataclasses.field`` with metadata fits both.
 """
 
 from __future__ import annotations
