@@ -9,9 +9,9 @@ the ``train`` and ``agent`` nodes, so YAML under ``conf/`` only sets values.
 Contract: constructing a settings object checks every field's type and range, and
 ``from_mapping`` (plain mappings from Python callers, or a composed config's container)
 also rejects unknown keys; both raise ``AgentConfigError`` with one line naming the key
-(``train.eval_episodes``), the value, and the allowed range or keys. Every numeric field
-has a documented closed or half-open ``Range`` (the classes' ``RANGES``): a float must be
-finite and inside it (NaN, inf and 1e308 are refused by name, never trained on). Numeric
+(``train.eval_episodes``), the value, and the allowed range or keys. Every numeric field is
+declared once with its closed or half-open interval (``envs.checks.setting``): a float
+must be finite and inside it (NaN, inf and 1e308 are refused by name, never trained on). Numeric
 ``agent.hyperparams`` are checked the same way: the known ones against
 ``HYPERPARAM_RANGES`` (``learning_rate`` in (0, 1], ``gamma`` in [0, 1], ...), any other
 float (at any depth, ``policy_kwargs`` included) must be finite. Checks that need the
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import math
 import numbers
 import re
 import types
@@ -32,6 +31,8 @@ import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+
+from pacegym.envs.checks import Allowed, allowed_of, check_section, setting
 
 SELECT = ("best", "last")
 """``train.select``: the best model on the validation seeds, or the last one."""
@@ -49,74 +50,36 @@ class AgentConfigError(ValueError):
     """A training or agent config that cannot train (names the key, the value, what is allowed)."""
 
 
-@dataclass(frozen=True)
-class Range:
-    """The allowed values of a numeric setting: ``low``..``high``, each end open or closed.
-
-    ``str`` is the interval as the error messages print it: ``(0, 1]``.
-    """
-
-    low: float
-    high: float
-    low_open: bool = False
-    high_open: bool = False
-    integer: bool = False  # whole numbers only (a count, a seed)
-
-    def __contains__(self, value: object) -> bool:
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            return False
-        try:
-            v = float(value)
-        except OverflowError:  # an int beyond float range
-            return False
-        if not math.isfinite(v):
-            return False
-        above = v > self.low if self.low_open else v >= self.low
-        below = v < self.high if self.high_open else v <= self.high
-        return above and below
-
-    def __str__(self) -> str:
-        kind = "an integer" if self.integer else "a finite number"
-        lo, hi = _num(self.low), _num(self.high)
-        return (
-            f"{kind} in {'(' if self.low_open else '['}{lo}, {hi}{')' if self.high_open else ']'}"
-        )
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() and abs(x) < 1e10 else f"{x:g}"
-
-
 SEED_MAX = 2**32 - 1
 """The largest seed: numpy's and SB3's ``set_random_seed`` take seeds below 2**32."""
-FINITE = Range(-1e300, 1e300)
+FINITE = Allowed(-1e300, 1e300)
 """Any other float hyperparameter: finite (no NaN, no inf)."""
 
-HYPERPARAM_RANGES: dict[str, Range] = {
-    "learning_rate": Range(0.0, 1.0, low_open=True),
-    "gamma": Range(0.0, 1.0),
-    "gae_lambda": Range(0.0, 1.0),
-    "clip_range": Range(0.0, 1.0, low_open=True),  # PPO's ratio clip 1 +- clip_range
-    "clip_range_vf": Range(0.0, 1e6, low_open=True),  # None: no value clipping
-    "ent_coef": Range(0.0, 100.0),  # SAC also takes "auto" / "auto_0.1"
-    "vf_coef": Range(0.0, 100.0),
-    "max_grad_norm": Range(0.0, 1e6, low_open=True),
-    "target_kl": Range(0.0, 1e3, low_open=True),  # None: no early stop
-    "tau": Range(0.0, 1.0, low_open=True),
-    "target_policy_noise": Range(0.0, 10.0),
-    "target_noise_clip": Range(0.0, 10.0),
-    "rms_prop_eps": Range(0.0, 1.0, low_open=True),
-    "n_steps": Range(1, 10_000_000, integer=True),
-    "batch_size": Range(1, 10_000_000, integer=True),
-    "n_epochs": Range(1, 10_000, integer=True),
-    "buffer_size": Range(1, 1_000_000_000, integer=True),
-    "learning_starts": Range(0, 1e12, integer=True),
-    "train_freq": Range(1, 10_000_000, integer=True),  # or [n, "step" | "episode"]
-    "gradient_steps": Range(-1, 1_000_000, integer=True),  # -1: as many as env-steps
-    "policy_delay": Range(1, 10_000, integer=True),
-    "sde_sample_freq": Range(-1, 1_000_000, integer=True),
-    "stats_window_size": Range(1, 1_000_000, integer=True),
-    "policy_kwargs.log_std_init": Range(-20.0, 2.0),  # [log std] of the Gaussian policy
+HYPERPARAM_RANGES: dict[str, Allowed] = {
+    "learning_rate": Allowed(0.0, 1.0, low_open=True),
+    "gamma": Allowed(0.0, 1.0),
+    "gae_lambda": Allowed(0.0, 1.0),
+    "clip_range": Allowed(0.0, 1.0, low_open=True),  # PPO's ratio clip 1 +- clip_range
+    "clip_range_vf": Allowed(0.0, 1e6, low_open=True),  # None: no value clipping
+    "ent_coef": Allowed(0.0, 100.0),  # SAC also takes "auto" / "auto_0.1"
+    "vf_coef": Allowed(0.0, 100.0),
+    "max_grad_norm": Allowed(0.0, 1e6, low_open=True),
+    "target_kl": Allowed(0.0, 1e3, low_open=True),  # None: no early stop
+    "tau": Allowed(0.0, 1.0, low_open=True),
+    "target_policy_noise": Allowed(0.0, 10.0),
+    "target_noise_clip": Allowed(0.0, 10.0),
+    "rms_prop_eps": Allowed(0.0, 1.0, low_open=True),
+    "n_steps": Allowed(1, 10_000_000, integer=True),
+    "batch_size": Allowed(1, 10_000_000, integer=True),
+    "n_epochs": Allowed(1, 10_000, integer=True),
+    "buffer_size": Allowed(1, 1_000_000_000, integer=True),
+    "learning_starts": Allowed(0, 1e12, integer=True),
+    "train_freq": Allowed(1, 10_000_000, integer=True),  # or [n, "step" | "episode"]
+    "gradient_steps": Allowed(-1, 1_000_000, integer=True),  # -1: as many as env-steps
+    "policy_delay": Allowed(1, 10_000, integer=True),
+    "sde_sample_freq": Allowed(-1, 1_000_000, integer=True),
+    "stats_window_size": Allowed(1, 1_000_000, integer=True),
+    "policy_kwargs.log_std_init": Allowed(-20.0, 2.0),  # [log std] of the Gaussian policy
 }
 """``agent.hyperparams.<key>`` (dotted below ``policy_kwargs``) -> allowed values when the
 value is a number (strings, lists and None go to the SB3 constructor, checked by
@@ -131,12 +94,8 @@ class ResidualSettings:
 
     enabled: bool = False
     base: dict[str, Any] = field(default_factory=dict)  # a controller config: kind, name, params
-    scale_decades: float = 1.0  # [decades] |log10 correction| of the base throttle at |a| = 1
-
-    RANGES: ClassVar[dict[str, Range]] = {
-        # the export's runtime loads (0, 10]; a = +-1 moves the throttle 10 decades
-        "scale_decades": Range(0.0, 10.0, low_open=True),
-    }
+    # |log10 correction| of the base throttle at |a| = 1; the export's runtime loads (0, 10]
+    scale_decades: float = setting(1.0, 0.0, 10.0, low_open=True, unit="decades")
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -155,16 +114,13 @@ class AgentSettings:
     hyperparams: dict[str, Any] = field(default_factory=dict)  # algorithm constructor kwargs
     normalize_obs: bool = True  # VecNormalize observations; statistics saved with the model
     normalize_reward: bool = False  # VecNormalize returns (training reward only)
-    clip_obs: float = 10.0  # [std] clip of normalised observations; (0, 1e6]
+    clip_obs: float = setting(10.0, 0.0, 1e6, low_open=True, unit="std")  # of normalised obs
     # the observation columns the policy reads, by name (envs.spaces.OBS_NAMES); []: all.
     # Leaving out budget_log10 makes the input scale-free (shares, ratios, log-ratios only)
     features: list[str] = field(default_factory=list)
     residual: ResidualSettings = field(default_factory=ResidualSettings)
 
-    RANGES: ClassVar[dict[str, Range]] = {
-        "clip_obs": Range(0.0, 1e6, low_open=True),
-    }
-    NET_ARCH_RANGE: ClassVar[Range] = Range(1, 65_536, integer=True)  # [units] per layer
+    NET_ARCH_RANGE: ClassVar[Allowed] = Allowed(1, 65_536, integer=True)  # [units] per layer
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -197,17 +153,23 @@ class TrainSettings:
 
     SECTION: ClassVar[str] = "train"
 
-    total_timesteps: int = 200_000  # [env-steps] campaign-steps over all campaigns; [1, 1e12]
-    n_envs: int = 128  # [campaigns] stepped per call of the batched env; [1, 65536]
-    seed: int = 0  # training campaign i draws its episode seeds from seed + i; [0, 2**32 - 1]
+    # campaign-steps over all campaigns
+    total_timesteps: int = setting(200_000, 1, 1e12, integer=True, unit="env-steps")
+    # stepped per call of the batched env
+    n_envs: int = setting(128, 1, 65_536, integer=True, unit="campaigns")
+    # training campaign i draws its episode seeds from seed + i
+    seed: int = setting(0, 0, SEED_MAX, integer=True)
     device: str = "cpu"  # torch device of the model: cpu, cuda, cuda:<n>, mps or auto
-    torch_threads: int = 1  # [threads] torch intra-op threads; [1, 1024]
-    eval_freq: int = 50_000  # [env-steps] between held-out evaluations; 0: only at the end
-    eval_episodes: int = 256  # [episodes] per evaluation; [1, 1e6]
-    eval_seed: int = 1_000_000  # validation seeds (model selection); [0, 2**32 - 1]
-    checkpoint_freq: int = 50_000  # [env-steps] between checkpoints; 0: only at the end
+    torch_threads: int = setting(1, 1, 1024, integer=True, unit="threads")  # torch intra-op
+    # between held-out evaluations; 0: only at the end
+    eval_freq: int = setting(50_000, 0, 1e12, integer=True, unit="env-steps")
+    eval_episodes: int = setting(256, 1, 1_000_000, integer=True, unit="episodes")  # per eval
+    # validation seeds (model selection)
+    eval_seed: int = setting(1_000_000, 0, SEED_MAX, integer=True)
+    # between checkpoints; 0: only at the end
+    checkpoint_freq: int = setting(50_000, 0, 1e12, integer=True, unit="env-steps")
     select: str = "best"  # which model becomes <run_dir>/model: one of SELECT
-    max_minutes: float = 0.0  # [min] wall-clock budget; 0: none; [0, 1e6]
+    max_minutes: float = setting(0.0, 0.0, 1e6, unit="min")  # wall-clock budget; 0: none
     progress_bar: bool = True  # SB3's progress bar (tqdm, rich)
     resume: str | None = None  # a run dir or checkpoint to continue from
     randomize: dict[str, Any] = field(default_factory=dict)  # {"traffic.base_rate": [4, 16]}
@@ -225,18 +187,6 @@ class TrainSettings:
     # discount: "constant" (gamma per env-step) or "flight" (gamma ** (240 / flight ticks) per
     # campaign: every flight length sees its end alike; agents.discount, PPO and A2C)
     discount: str = "constant"
-
-    RANGES: ClassVar[dict[str, Range]] = {
-        "total_timesteps": Range(1, 1e12, integer=True),
-        "n_envs": Range(1, 65_536, integer=True),
-        "seed": Range(0, SEED_MAX, integer=True),
-        "torch_threads": Range(1, 1024, integer=True),
-        "eval_freq": Range(0, 1e12, integer=True),
-        "eval_episodes": Range(1, 1_000_000, integer=True),
-        "eval_seed": Range(0, SEED_MAX, integer=True),
-        "checkpoint_freq": Range(0, 1e12, integer=True),
-        "max_minutes": Range(0.0, 1e6),
-    }
 
     def __post_init__(self) -> None:
         check_fields(self)
@@ -293,7 +243,7 @@ def from_mapping(cls: type[S], data: Mapping[str, Any] | None) -> S:
 
 def check_fields(obj: Any) -> None:
     """Raise ``AgentConfigError`` unless every field of ``obj`` has its annotated type and,
-    for a numeric field, lies in the class's ``RANGES`` (finite, for a float).
+    for a numeric field, lies in its declared interval (``setting``; else: finite).
 
     A whole number given for a ``float`` field is stored as a float (what the YAML
     ``1`` means for ``scale_decades``), and a numpy integer as an ``int``, so equal
@@ -301,17 +251,16 @@ def check_fields(obj: Any) -> None:
     """
     cls = type(obj)
     section = cls.SECTION
-    ranges: Mapping[str, Range] = getattr(cls, "RANGES", {})
-    for key, hint in _hints(cls).items():
-        value = getattr(obj, key)
+    for f in dataclasses.fields(cls):
+        key, hint, value = f.name, _hints(cls)[f.name], getattr(obj, f.name)
         if not _is_instance(value, hint):
             raise AgentConfigError(f"{section}.{key} = {value!r}: allowed {_type_name(hint)}")
-        if hint in (int, float) and value not in ranges.get(key, FINITE):
-            raise AgentConfigError(
-                f"{section}.{key} = {value!r}: allowed {ranges.get(key, FINITE)}"
-            )
-        if hint in (int, float) and type(value) is not hint:
-            object.__setattr__(obj, key, hint(value))
+        if hint in (int, float) and allowed_of(f) is None:
+            FINITE.check_short(f"{section}.{key}", value, AgentConfigError)
+    check_section(obj, section, error=AgentConfigError, short=True)
+    for key, hint in _hints(cls).items():
+        if hint in (int, float) and type(getattr(obj, key)) is not hint:
+            object.__setattr__(obj, key, hint(getattr(obj, key)))
 
 
 def check_features(features: Sequence[str]) -> None:

@@ -8,7 +8,8 @@ kernels read their column indices from ``envs.layout``, their observation bounds
 the cache would go on running the old code.
 
 ``refresh_kernels()`` (run by ``envs.core`` at import, before any kernel runs) compares
-a fingerprint of the kernel sources with the one the cached code was compiled against,
+a fingerprint of the kernel sources, and of their modules' constants (``RANDOMIZABLE``
+is derived from ``envs.params``' declarations, not written in ``envs.layout``), with the one the cached code was compiled against,
 which a compiled probe (cached like the kernels) returns; when they differ it drops the
 cached code of every kernel module, which then recompiles on first use.
 """
@@ -37,12 +38,25 @@ KERNEL_MODULES: tuple[str, ...] = (
 """Modules whose compiled code or constants end up in each other's cached machine code."""
 
 
-def fingerprint(paths: Iterable[str | Path]) -> int:
-    """A 56-bit hash of the files' bytes (fits numba's int64)."""
+def fingerprint(paths: Iterable[str | Path], extra: bytes = b"") -> int:
+    """A 56-bit hash of the files' bytes and ``extra`` (fits numba's int64)."""
     h = hashlib.sha256()
     for p in paths:
         h.update(Path(p).read_bytes())
+    h.update(extra)
     return int.from_bytes(h.digest()[:7], "little")
+
+
+def constants(modules: Iterable[ModuleType]) -> bytes:
+    """The values of the modules' upper-case number, string and tuple constants: a constant
+    computed at import from another module changes with it, though its own source does not."""
+    found = [
+        (m.__name__, k, v)
+        for m in modules
+        for k, v in sorted(vars(m).items())
+        if k.isupper() and isinstance(v, int | float | str | tuple)
+    ]
+    return repr(found).encode()
 
 
 def dispatchers(modules: Iterable[ModuleType]) -> list[Dispatcher]:
@@ -88,5 +102,5 @@ def refresh_kernels() -> bool:
     """Recompile the kernels if their sources changed since they were cached (True then)."""
     global _SOURCES
     modules = [importlib.import_module(name) for name in KERNEL_MODULES]
-    _SOURCES = fingerprint(m.__file__ for m in modules)
+    _SOURCES = fingerprint((m.__file__ for m in modules), constants(modules))
     return drop_stale(_compiled_sources, _SOURCES, modules)

@@ -16,10 +16,15 @@ NamedTuple fields.
 
 ``REWARD_TERMS`` and ``RANDOMIZABLE`` are also named lists users see: reward terms in
 ``info["reward_terms"]`` (weights by the same names in ``ScoreParams``), and the
-scenario keys that may be ranges (``agents.training`` checks them).
+scenario keys that may be ranges drawn uniformly (``agents.training`` checks them).
+``RANDOMIZABLE`` is derived from the scenario's declarations (``envs.checks.setting``),
+so ``envs.jit_cache`` fingerprints these constants' values as well as this file.
 """
 
 from __future__ import annotations
+
+from pacegym.envs.checks import randomizable
+from pacegym.envs.params import ScenarioParams
 
 PAR_COLUMNS: tuple[str, ...] = (
     "budget",  # [currency]
@@ -126,26 +131,12 @@ R_WASTE = REWARD_TERMS.index("waste")
 R_MISPLACED = REWARD_TERMS.index("misplaced")
 R_BURST = REWARD_TERMS.index("burst")
 
-RANDOMIZABLE: tuple[str, ...] = (
-    "time.flight_min",
-    "time.start_minute",
-    "traffic.base_rate",
-    "traffic.noise_sd",
-    "traffic.noise_tau_s",
-    "traffic.surge_rate_per_h",
-    "traffic.surge_mean_s",
-    "forecast.bias",
-    "forecast.noise_sd",
-    "serving.fill_rate",
-    "delay.quantile_s",
-    "delay.quantile",
-    "delay.sigma",
-    "delay.render_prob",
-    "delay.report_latency_s",
-    "money.budget",
-)
-"""Parameters that may be ranges; drawn in this order from each campaign's scenario stream
-(columns of the drawn-parameter matrix ``vals``)."""
+RANDOMIZABLE: tuple[str, ...] = randomizable(ScenarioParams)
+"""Parameters that may be ranges drawn uniformly: the real-valued settings declared
+``may_range``, in declaration order (time.flight_min, time.start_minute, traffic.base_rate,
+..., money.budget); drawn in this order from each campaign's scenario stream (columns of
+the drawn-parameter matrix ``vals``). A whole-number range (``time.start_day``) is drawn
+after them by ``PacingCore.reset``."""
 
 V_FLIGHT_MIN = RANDOMIZABLE.index("time.flight_min")
 V_START_MIN = RANDOMIZABLE.index("time.start_minute")

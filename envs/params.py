@@ -1,15 +1,17 @@
 """Scenario parameters: frozen dataclasses with units, validated on construction.
 
-Any field typed ``Value`` may be a number or a range ``(low, high)``; a range is
-sampled uniformly per campaign and per episode (domain randomisation). Fields
-that fix array shapes (tick, slot, maximum delay) must be numbers.
+A setting declared ``may_range`` (typed ``Value``) may be a number or a range ``(low,
+high)``: a real one is sampled uniformly per campaign and per episode (domain
+randomisation, ``envs.layout.RANDOMIZABLE``), ``time.start_day`` draws a whole day. Every
+other setting is one number (some fix array shapes: tick, slot, maximum delay).
 
 Every validation error names the config key, the value and the allowed range,
 e.g. ``money.budget = -5.0 is out of range: allowed (0, 1e+12] [currency]``.
 
-Every number is finite and inside a documented, finite range (the field comments give
-the range and the unit): NaN, infinities, booleans and numbers too large for a float are
-refused by ``check`` before any work starts, whatever the interval. The combined
+Every number is finite and inside a finite range declared once on its field (``setting``,
+``envs.checks``: the interval, the unit, whole or not, may be a range); ``check_section``
+refuses NaN, infinities, booleans and numbers too large for a float before any work
+starts, whatever the interval. Checks across fields follow it by hand. The combined
 resource limits (ticks per episode here, expected requests per tick and memory per core
 in ``envs.core``) are checked where their inputs meet.
 """
@@ -25,8 +27,9 @@ from pacegym.envs.checks import (
     _short,
     bounds,
     check,
-    check_whole,
+    check_section,
     is_range,
+    setting,
 )
 from pacegym.envs.params_demand import (
     DAY_SETS,
@@ -55,8 +58,9 @@ __all__ = [  # the sections, their limits and the check vocabulary, importable f
     "Value",
     "bounds",
     "check",
-    "check_whole",
+    "check_section",
     "is_range",
+    "setting",
 ]
 
 MAX_EPISODE_TICKS = 10_000_000
@@ -68,15 +72,19 @@ flight at 1 s ticks is 2.7e6; more is a config mistake that would run for days."
 class TimeParams:
     """Clock of the simulation."""
 
-    tick_s: float = 15.0  # [s] in [0.001, 86400] controller period, one env step
-    slot_s: float = 60.0  # [s] in [0.001, 86400] spend-plan slot; a whole number of ticks
-    flight_min: Value = 90.0  # [min] in [slot_s / 60, 44640] flight length, whole slots
-    start_minute: Value = 1200.0  # [min after midnight] in [0, 1440) flight start time of day
-    start_day: Value = 0  # [day, 0 = Monday] in 0..MAX_TRACE_DAYS a whole day; a range draws one
+    # controller period, one env step
+    tick_s: float = setting(15.0, 1e-3, 86400.0, unit="s")
+    # spend-plan slot: a whole number of ticks
+    slot_s: float = setting(60.0, 1e-3, 86400.0, unit="s")
+    # flight length: at least one slot (time.slot_s / 60), whole slots
+    flight_min: Value = setting(90.0, 0.0, 44640.0, low_open=True, unit="min", may_range=True)
+    # flight start: minutes after midnight
+    start_minute: Value = setting(1200.0, 0.0, 1440.0, high_open=True, unit="min", may_range=True)
+    # flight start day, 0 = Monday; a range draws a whole day per episode
+    start_day: Value = setting(0, 0, MAX_TRACE_DAYS, integer=True, unit="day", may_range=True)
 
     def __post_init__(self) -> None:
-        check("time.tick_s", self.tick_s, 1e-3, 86400.0, unit="s", allow_range=False)
-        check("time.slot_s", self.slot_s, 1e-3, 86400.0, unit="s", allow_range=False)
+        check_section(self, "time")
         if self.tick_s > self.slot_s:
             raise ScenarioError(
                 f"time.tick_s = {self.tick_s} is longer than a plan slot: allowed (0, "
@@ -88,16 +96,11 @@ class TimeParams:
                 f"time.slot_s = {self.slot_s} must be a whole multiple of time.tick_s = "
                 f"{self.tick_s} [s]"
             )
-        check("time.flight_min", self.flight_min, 0.0, 60.0 * 24 * 31, low_open=True, unit="min")
         if bounds(self.flight_min)[0] < self.slot_s / 60.0:
             raise ScenarioError(
                 f"time.flight_min = {_short(self.flight_min)} is shorter than one plan slot: "
                 f"allowed >= time.slot_s / 60 = {self.slot_s / 60.0:g} [min]"
             )
-        check("time.start_minute", self.start_minute, 0.0, 1440.0, high_open=True, unit="min")
-        check("time.start_day", self.start_day, 0, MAX_TRACE_DAYS, unit="day")
-        for end in bounds(self.start_day):
-            check_whole("time.start_day", end, "day")
         ticks = bounds(self.flight_min)[1] * 60.0 / self.tick_s
         if ticks > MAX_EPISODE_TICKS:
             raise ScenarioError(
@@ -123,10 +126,11 @@ class TimeParams:
 class ServingParams:
     """Throttled serving."""
 
-    fill_rate: Value = 0.5  # [-] in [0, 1] probability an admitted request is won and served
+    # probability an admitted request is won and served
+    fill_rate: Value = setting(0.5, 0.0, 1.0, may_range=True)
 
     def __post_init__(self) -> None:
-        check("serving.fill_rate", self.fill_rate, 0.0, 1.0)
+        check_section(self, "serving")
 
 
 @dataclass(frozen=True)
@@ -138,40 +142,31 @@ class DelayParams:
     """
 
     family: str = "lognormal"  # lognormal | exponential | empirical
-    quantile_s: Value = 900.0  # [s] in (0, max_delay_s) the typical delay
-    quantile: Value = 0.75  # [-] in (0, 1) share counted within quantile_s
-    sigma: Value = 1.2  # [-] in (0, 10] log-sd (lognormal only)
-    max_delay_s: float = 7200.0  # [s] in (0, 604800] nothing is counted later than this
-    render_prob: Value = 0.97  # [-] in [0, 1] probability a served ad is ever counted
-    report_latency_s: Value = (15.0, 60.0)  # [s] in [0, 3600] lag of reported spend
-    cdf_points: tuple[
-        tuple[float, float], ...
-    ] = ()  # empirical: (delay [s] in [0, max_delay_s], CDF)
+    # the typical delay; below max_delay_s
+    quantile_s: Value = setting(900.0, 0.0, 604800.0, low_open=True, unit="s", may_range=True)
+    # share counted within quantile_s
+    quantile: Value = setting(0.75, 0.0, 1.0, low_open=True, high_open=True, may_range=True)
+    sigma: Value = setting(1.2, 0.0, 10.0, low_open=True, may_range=True)  # log-sd (lognormal)
+    # nothing is counted later than this
+    max_delay_s: float = setting(7200.0, 0.0, 604800.0, low_open=True, unit="s")
+    # probability a served ad is ever counted
+    render_prob: Value = setting(0.97, 0.0, 1.0, may_range=True)
+    # lag of reported spend
+    report_latency_s: Value = setting((15.0, 60.0), 0.0, 3600.0, unit="s", may_range=True)
+    # empirical: (delay [s] in [0, max_delay_s], CDF) pairs, both increasing
+    cdf_points: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
+        check_section(self, "delay")
         if self.family not in ("lognormal", "exponential", "empirical"):
             raise ScenarioError(
                 f"delay.family = {self.family!r}: allowed 'lognormal', 'exponential', 'empirical'"
             )
-        check(
-            "delay.max_delay_s",
-            self.max_delay_s,
-            0.0,
-            7 * 86400.0,
-            low_open=True,
-            unit="s",
-            allow_range=False,
-        )
-        check("delay.quantile_s", self.quantile_s, 0.0, 7 * 86400.0, low_open=True, unit="s")
         if bounds(self.quantile_s)[1] >= self.max_delay_s:
             raise ScenarioError(
                 f"delay.max_delay_s = {self.max_delay_s} is below the typical delay "
                 f"delay.quantile_s = {self.quantile_s}: allowed max_delay_s > quantile_s [s]"
             )
-        check("delay.quantile", self.quantile, 0.0, 1.0, low_open=True, high_open=True)
-        check("delay.sigma", self.sigma, 0.0, 10.0, low_open=True)
-        check("delay.render_prob", self.render_prob, 0.0, 1.0)
-        check("delay.report_latency_s", self.report_latency_s, 0.0, 3600.0, unit="s")
         if self.family == "empirical":
             if len(self.cdf_points) < 2:
                 raise ScenarioError("delay.cdf_points needs at least 2 (delay_s, cdf) pairs")
@@ -182,15 +177,8 @@ class DelayParams:
                         f"delay.cdf_points[{i}] = {_short(point)}: allowed a (delay_s, cdf) pair"
                     )
                 d, c = point
-                check(
-                    f"delay.cdf_points[{i}][0]",
-                    d,
-                    0.0,
-                    self.max_delay_s,
-                    unit="s",
-                    allow_range=False,
-                )
-                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0, allow_range=False)
+                check(f"delay.cdf_points[{i}][0]", d, 0.0, self.max_delay_s, unit="s")
+                check(f"delay.cdf_points[{i}][1]", c, last_c, 1.0)
                 if d <= last_d:
                     raise ScenarioError(f"delay.cdf_points[{i}] delays must increase, got {d}")
                 last_d, last_c = d, c
@@ -205,29 +193,15 @@ impressions at 1e9 of any currency is no ad market)."""
 class MoneyParams:
     """Budget and prices."""
 
-    budget: Value = 50_000.0  # [currency] in (0, 1e12] flight budget
-    price: float = 10.0  # [currency/impression] in (0, 1e6] billed to the advertiser
-    media_cost: float = 8.0  # [currency/impression] in [0, 1e6] paid to the publisher
+    # flight budget
+    budget: Value = setting(50_000.0, 0.0, 1e12, low_open=True, unit="currency", may_range=True)
+    # billed to the advertiser
+    price: float = setting(10.0, 0.0, MAX_PRICE, low_open=True, unit="currency/impression")
+    # paid to the publisher
+    media_cost: float = setting(8.0, 0.0, MAX_PRICE, unit="currency/impression")
 
     def __post_init__(self) -> None:
-        check("money.budget", self.budget, 0.0, 1e12, low_open=True, unit="currency")
-        check(
-            "money.price",
-            self.price,
-            0.0,
-            MAX_PRICE,
-            low_open=True,
-            unit="currency/impression",
-            allow_range=False,
-        )
-        check(
-            "money.media_cost",
-            self.media_cost,
-            0.0,
-            MAX_PRICE,
-            unit="currency/impression",
-            allow_range=False,
-        )
+        check_section(self, "money")
 
 
 @dataclass(frozen=True)
@@ -235,22 +209,22 @@ class PlanParams:
     """Spend plan as a cumulative share of budget (see ``envs.plans``)."""
 
     kind: str = "uniform"  # uniform | forecast | exp_decay
-    decay_rate: float = 1.5  # [1/flight] in [0, 50] exp_decay: density ~ exp(-rate x elapsed)
-    half_life: float | None = None  # [share of flight] in (0, 100] alternative: ln2 / rate
+    # exp_decay: density ~ exp(-rate x elapsed)
+    decay_rate: float = setting(1.5, 0.0, 50.0, unit="1/flight")
+    # alternative to decay_rate: ln2 / rate
+    half_life: float | None = setting(None, 0.0, 100.0, low_open=True, unit="share of flight")
     basis: str = "time"  # time | forecast: axis along which the plan shape is laid
-    early_close: float = 0.0  # [share of flight] in [0, 0.9] finish the budget this early
+    # finish the budget this early
+    early_close: float = setting(0.0, 0.0, 0.9, unit="share of flight")
 
     def __post_init__(self) -> None:
+        check_section(self, "plan")
         if self.kind not in ("uniform", "forecast", "exp_decay"):
             raise ScenarioError(
                 f"plan.kind = {self.kind!r}: allowed 'uniform', 'forecast', 'exp_decay'"
             )
         if self.basis not in ("time", "forecast"):
             raise ScenarioError(f"plan.basis = {self.basis!r}: allowed 'time', 'forecast'")
-        check("plan.decay_rate", self.decay_rate, 0.0, 50.0, allow_range=False)
-        if self.half_life is not None:
-            check("plan.half_life", self.half_life, 0.0, 100.0, low_open=True, allow_range=False)
-        check("plan.early_close", self.early_close, 0.0, 0.9, allow_range=False)
 
     @property
     def rate(self) -> float:
@@ -272,29 +246,21 @@ class ScoreParams:
     ``pacing_score_v1``.
     """
 
-    waste: float = 1.0  # [-] in [0, 100] weight of wasted media cost (post-end + over budget)
-    misplaced: float = 1.0  # [-] in [0, 100] weight of spend above the plan per window
-    burst: float = 1.0  # [-] in [0, 100] weight of spend above the plan per plan slot
-    granularity_min: float = 10.0  # [min] in (0, 525600] window held to the plan
-    tolerance: float = 0.2  # [share of the window's plan] in [0, 10] allowed above it
-    burst_tolerance: float = 1.0  # [share of the slot's plan] in [0, 100] allowed above it
-    tracking: float = 0.02  # [-] in [0, 100] pacing_score_v1 only: weight of tracking_error
-    spike: float = 0.01  # [-] in [0, 100] pacing_score_v1 only: weight of spike_ratio - 1
+    # weight of wasted media cost (post-end + over budget)
+    waste: float = setting(1.0, 0.0, 100.0)
+    misplaced: float = setting(1.0, 0.0, 100.0)  # weight of spend above the plan per window
+    burst: float = setting(1.0, 0.0, 100.0)  # weight of spend above the plan per plan slot
+    # window held to the plan
+    granularity_min: float = setting(10.0, 0.0, 525_600.0, low_open=True, unit="min")
+    # allowed above the window's plan
+    tolerance: float = setting(0.2, 0.0, 10.0, unit="share of the window's plan")
+    # allowed above the slot's plan
+    burst_tolerance: float = setting(1.0, 0.0, 100.0, unit="share of the slot's plan")
+    tracking: float = setting(0.02, 0.0, 100.0)  # pacing_score_v1 only: weight of tracking_error
+    spike: float = setting(0.01, 0.0, 100.0)  # pacing_score_v1 only: weight of spike_ratio - 1
 
     def __post_init__(self) -> None:
-        for key in ("waste", "misplaced", "burst", "tracking", "spike"):
-            check(f"score.{key}", getattr(self, key), 0.0, 100.0, allow_range=False)
-        check(
-            "score.granularity_min",
-            self.granularity_min,
-            0.0,
-            525_600.0,
-            low_open=True,
-            unit="min",
-            allow_range=False,
-        )
-        check("score.tolerance", self.tolerance, 0.0, 10.0, allow_range=False)
-        check("score.burst_tolerance", self.burst_tolerance, 0.0, 100.0, allow_range=False)
+        check_section(self, "score")
 
     def window_slots(self, slot_s: float) -> int:
         """Plan slots per scoring window (at least one)."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pacegym.envs.checks import ScenarioError, Value, _short, check, check_whole
+from pacegym.envs.checks import ScenarioError, Value, _short, check, check_section, setting
 
 MAX_TRACE_DAYS = 2 * 366
 """[days] longest trace (``traffic.trace_csv``) and latest ``time.start_day``: two years."""
@@ -29,42 +29,47 @@ DAY_SETS = ("all", "train", "test")
 class TrafficParams:
     """Eligible ad requests: Poisson on base x profile x day-of-week x noise x surges."""
 
-    base_rate: Value = 8.0  # [requests/s] in [0, 1e7] at profile level 1
+    # at profile level 1
+    base_rate: Value = setting(8.0, 0.0, 1e7, unit="requests/s", may_range=True)
     profile: str = "broadcast"  # broadcast | intraday | trace
     trace_csv: str | None = None  # per-minute CSV (column `requests`), profile = trace / mean
-    split_day: int | None = None  # [trace day] in 1..MAX_TRACE_DAYS first test day (trace only)
+    # the trace's first test day (trace only)
+    split_day: int | None = setting(None, 1, MAX_TRACE_DAYS, integer=True, unit="day")
     days: str = "all"  # all | train | test: days a flight starts on (train/test: see split_day)
-    dow_factors: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1)  # [x] (0, 100] Mon..Sun
-    noise_sd: Value = 0.15  # [-] in [0, 3] stationary sd of the log-rate AR(1) noise
-    noise_tau_s: Value = 600.0  # [s] in (0, 1e7] correlation time of the noise
-    surge_rate_per_h: Value = 0.5  # [1/h] in [0, 3600] surge starts per hour
-    surge_factors: tuple[float, ...] = (10.0, 100.0)  # [x] in [1, 1e4] traffic multipliers
-    surge_probs: tuple[float, ...] = (0.8, 0.2)  # [-] in [0, 1], summing to 1
-    surge_mean_s: Value = 120.0  # [s] in (0, 1e7] mean surge duration (exponential)
+    # Mon..Sun traffic multipliers
+    dow_factors: tuple[float, ...] = setting(
+        (1.0, 1.0, 1.0, 1.0, 1.05, 1.15, 1.1), 0.0, 100.0, low_open=True, unit="x", each=True
+    )
+    # stationary sd of the log-rate AR(1) noise
+    noise_sd: Value = setting(0.15, 0.0, 3.0, may_range=True)
+    # correlation time of the noise
+    noise_tau_s: Value = setting(
+        600.0, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s", may_range=True
+    )
+    # surge starts per hour
+    surge_rate_per_h: Value = setting(0.5, 0.0, 3600.0, unit="1/h", may_range=True)
+    # traffic multipliers of a surge
+    surge_factors: tuple[float, ...] = setting((10.0, 100.0), 1.0, 1e4, unit="x", each=True)
+    # their probabilities, summing to 1
+    surge_probs: tuple[float, ...] = setting((0.8, 0.2), 0.0, 1.0, each=True)
+    # mean surge duration (exponential)
+    surge_mean_s: Value = setting(
+        120.0, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s", may_range=True
+    )
 
     def __post_init__(self) -> None:
-        check("traffic.base_rate", self.base_rate, 0.0, 1e7, unit="requests/s")
+        check_section(self, "traffic")
         if self.profile not in ("broadcast", "intraday", "trace"):
             raise ScenarioError(
                 f"traffic.profile = {self.profile!r}: allowed 'broadcast', 'intraday', 'trace'"
             )
         if self.profile == "trace" and not self.trace_csv:
             raise ScenarioError("traffic.profile = 'trace' needs traffic.trace_csv (a CSV path)")
-        if self.split_day is not None:
-            check(
-                "traffic.split_day",
-                self.split_day,
-                1,
-                MAX_TRACE_DAYS,
-                unit="day",
-                allow_range=False,
+        if self.split_day is not None and self.profile != "trace":
+            raise ScenarioError(
+                f"traffic.split_day = {self.split_day} splits a recorded trace: allowed only "
+                f"with traffic.profile = 'trace' (got {self.profile!r})"
             )
-            check_whole("traffic.split_day", self.split_day, "day")
-            if self.profile != "trace":
-                raise ScenarioError(
-                    f"traffic.split_day = {self.split_day} splits a recorded trace: allowed only "
-                    f"with traffic.profile = 'trace' (got {self.profile!r})"
-                )
         if self.days not in DAY_SETS:
             raise ScenarioError(
                 f"traffic.days = {_short(self.days)}: allowed " + ", ".join(map(repr, DAY_SETS))
@@ -77,33 +82,11 @@ class TrafficParams:
             raise ScenarioError(
                 f"traffic.dow_factors has {len(self.dow_factors)} values: allowed exactly 7"
             )
-        for i, f in enumerate(self.dow_factors):
-            check(
-                f"traffic.dow_factors[{i}]",
-                f,
-                0.0,
-                100.0,
-                low_open=True,
-                unit="x",
-                allow_range=False,
-            )
-        check("traffic.noise_sd", self.noise_sd, 0.0, 3.0)
-        check(
-            "traffic.noise_tau_s", self.noise_tau_s, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s"
-        )
-        check("traffic.surge_rate_per_h", self.surge_rate_per_h, 0.0, 3600.0, unit="1/h")
-        check(
-            "traffic.surge_mean_s", self.surge_mean_s, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s"
-        )
         if len(self.surge_factors) != len(self.surge_probs) or not self.surge_factors:
             raise ScenarioError(
                 "traffic.surge_factors and traffic.surge_probs must be non-empty and of equal "
                 f"length, got {len(self.surge_factors)} and {len(self.surge_probs)}"
             )
-        for i, f in enumerate(self.surge_factors):
-            check(f"traffic.surge_factors[{i}]", f, 1.0, 1e4, unit="x", allow_range=False)
-        for i, p in enumerate(self.surge_probs):
-            check(f"traffic.surge_probs[{i}]", p, 0.0, 1.0, allow_range=False)
         if abs(sum(self.surge_probs) - 1.0) > 1e-6:
             raise ScenarioError(
                 f"traffic.surge_probs = {list(self.surge_probs)} sums to {sum(self.surge_probs):g}: "
@@ -124,16 +107,22 @@ class ForecastParams:
     """
 
     kind: str = "perturbed"  # perturbed | seasonal_naive | holt_winters
-    bias: Value = 1.0  # [x] in (0, 100] multiplicative bias of the forecast
-    noise_sd: Value = 0.1  # [-] in [0, 3] log-sd of the per-slot forecast error
-    history_days: int = 14  # [days] in 1..31 (2..31 for holt_winters) training history
-    history_seed: int = 0  # [-] in 0..2^63-1 seed of the simulated history
+    # multiplicative bias of the forecast
+    bias: Value = setting(1.0, 0.0, 100.0, low_open=True, unit="x", may_range=True)
+    # log-sd of the per-slot forecast error
+    noise_sd: Value = setting(0.1, 0.0, 3.0, may_range=True)
+    # training history (at least 2 for holt_winters)
+    history_days: int = setting(14, 1, 31, integer=True, unit="days")
+    history_seed: int = setting(0, 0, 2**63 - 1, integer=True)  # seed of the simulated history
     fit_on: str = "simulated"  # simulated | trace (walk-forward on the days before the flight)
     nowcast: str = "none"  # none | smoothing | linear: corrected by the traffic seen (envs.nowcast)
-    nowcast_tau_min: float = 15.0  # [min] in (0, 1440] time constant of the traffic-seen level
-    nowcast_decay_min: float = 120.0  # [min] in (0, 100000] decay of a departure over the horizon
+    # time constant of the traffic-seen level
+    nowcast_tau_min: float = setting(15.0, 0.0, 1440.0, low_open=True, unit="min")
+    # decay of a departure over the horizon
+    nowcast_decay_min: float = setting(120.0, 0.0, 1e5, low_open=True, unit="min")
 
     def __post_init__(self) -> None:
+        check_section(self, "forecast")
         kinds = ("perturbed", "seasonal_naive", "holt_winters")
         if self.fit_on not in ("simulated", "trace"):
             raise ScenarioError(
@@ -149,24 +138,6 @@ class ForecastParams:
                 "forecast.nowcast = 'linear' is fitted on a trace's days before the flight: "
                 f"allowed with forecast.fit_on = 'trace' (got {_short(self.fit_on)})"
             )
-        check(
-            "forecast.nowcast_tau_min",
-            self.nowcast_tau_min,
-            0.0,
-            1440.0,
-            low_open=True,
-            unit="min",
-            allow_range=False,
-        )
-        check(
-            "forecast.nowcast_decay_min",
-            self.nowcast_decay_min,
-            0.0,
-            1e5,
-            low_open=True,
-            unit="min",
-            allow_range=False,
-        )
         if self.fit_on == "trace" and self.kind == "perturbed":
             raise ScenarioError(
                 "forecast.fit_on = 'trace' fits a learned forecaster: allowed with forecast.kind "
@@ -176,13 +147,5 @@ class ForecastParams:
             raise ScenarioError(
                 f"forecast.kind = {self.kind!r}: allowed " + ", ".join(repr(k) for k in kinds)
             )
-        check("forecast.bias", self.bias, 0.0, 100.0, low_open=True, unit="x")
-        check("forecast.noise_sd", self.noise_sd, 0.0, 3.0)
-        need = 2 if self.kind == "holt_winters" else 1
-        check("forecast.history_days", self.history_days, need, 31, unit="days", allow_range=False)
-        if int(self.history_days) != self.history_days:
-            raise ScenarioError(
-                f"forecast.history_days = {self.history_days}: allowed a whole number of days"
-            )
-        check("forecast.history_seed", self.history_seed, 0, 2**63 - 1, allow_range=False)
-        check_whole("forecast.history_seed", self.history_seed)
+        if self.kind == "holt_winters":  # a season and a trend: two days at least
+            check("forecast.history_days", self.history_days, 2, 31, unit="days")

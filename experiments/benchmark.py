@@ -44,12 +44,19 @@ from pacegym.agents.model_dir import find_model_dir, read_agent_meta
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import BATCH_SIZE, run_episodes
 from pacegym.baselines.stats import LEVEL, N_BOOT
+from pacegym.envs.checks import setting
 from pacegym.envs.params import ScenarioParams, bounds
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.benchmark_report import hindsight, markdown, plot, summary
-from pacegym.experiments.config import SEED_LIMITS, TrackingConfig, check_ints, schema
+from pacegym.experiments.config import (
+    TrackingConfig,
+    check_settings,
+    count_setting,
+    schema,
+    seed_setting,
+)
 from pacegym.experiments.hydra_app import app_run_dir, hydra_app
 from pacegym.resources import find_config
 
@@ -71,13 +78,14 @@ class BenchmarkConfig:
     # controller configs that run unchanged on every scenario, ranked like agents (one
     # policy for the whole suite, e.g. the generalist's base, generalist/pid_tuned)
     controllers: list[str] = field(default_factory=list)
-    episodes_short: int = 200  # [episodes] per policy on flights shorter than long_flight_min
-    episodes_long: int = 50  # [episodes] per policy on flights of long_flight_min or more
-    long_flight_min: float = 1440.0  # [min]
-    seed: int = 3_000_000  # test seeds: disjoint from compare's, training's and tuning's
-    n_boot: int = N_BOOT
-    level: float = LEVEL
-    batch_size: int = BATCH_SIZE
+    # [episodes] per policy on flights shorter than long_flight_min; on the others
+    episodes_short: int = count_setting(200, 1_000_000)
+    episodes_long: int = count_setting(50, 1_000_000)
+    long_flight_min: float = setting(1440.0, 0.0, math.inf, low_open=True, high_open=True)  # [min]
+    seed: int = seed_setting(3_000_000)  # test seeds: disjoint from compare's, training's, tuning's
+    n_boot: int = count_setting(N_BOOT, 1_000_000)
+    level: float = setting(LEVEL, 0.0, 1.0, low_open=True, high_open=True)
+    batch_size: int = count_setting(BATCH_SIZE, 1_000_000)
 
 
 @dataclass
@@ -94,17 +102,7 @@ COLUMNS = ("normalised", "regret", "pacing_score_v2", "delivery", "waste", "off_
 
 
 def _check(b: Any) -> None:
-    limits = {
-        "episodes_short": (1, 1_000_000),
-        "episodes_long": (1, 1_000_000),
-        "batch_size": (1, 1_000_000),
-        "n_boot": (1, 1_000_000),
-        "seed": SEED_LIMITS,
-    }
-    check_ints("benchmark.", b, limits)
-    lf = float(b.long_flight_min)
-    if not math.isfinite(lf) or lf <= 0:
-        raise ValueError(f"benchmark.long_flight_min = {lf}: allowed (0, inf) [min]")
+    check_settings("benchmark", b, BenchmarkConfig)
     names = [str(e.scenario) for e in b.suite]
     unknown = sorted(set(b.only) - set(names))
     if unknown:

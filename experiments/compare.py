@@ -88,16 +88,7 @@ def check_config(c: Any) -> None:
     """Refuse a bad ``compare`` section before any run is opened (one line naming the key)."""
     from pacegym.envs.metrics import METRIC_KEYS
 
-    limits = {
-        "episodes": (1, 10_000_000),
-        "n_boot": (1, 1_000_000),
-        "batch_size": (1, 1_000_000),
-        "seed": _config.SEED_LIMITS,
-    }
-    _config.check_ints("compare.", c, limits)
-    level = c.level
-    if not isinstance(level, int | float) or not 0.0 < float(level) < 1.0:
-        raise ValueError(f"compare.level = {level!r}: allowed (0, 1)")
+    _config.check_settings("compare", c, _config.CompareConfig)
     if c.primary not in METRIC_KEYS:
         raise ValueError(f"compare.primary = {c.primary!r}: allowed {list(METRIC_KEYS)}")
 

@@ -24,12 +24,26 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import BATCH_SIZE
 from pacegym.baselines.stats import LEVEL, N_BOOT
+from pacegym.envs.checks import check_section, setting
 from pacegym.experiments.leaderboard import PRIMARY
 from pacegym.experiments.tracking import DEFAULT_EXPERIMENT
 from pacegym.resources import conf_dir
 
 CONF_DIR = conf_dir()
 """The package's config directory (``pacegym.resources.conf_dir``)."""
+
+SEED_MAX = 2**63 - 1
+"""The largest seed of an app's ``seed`` setting."""
+
+
+def seed_setting(default: int) -> Any:
+    """An app's ``seed`` field: ``default``, an integer in [0, ``SEED_MAX``]."""
+    return setting(default, 0, SEED_MAX, integer=True)
+
+
+def count_setting(default: int, high: int) -> Any:
+    """A count field of an app (episodes, resamples, a batch): an integer in [1, high]."""
+    return setting(default, 1, high, integer=True)
 
 
 @dataclass(frozen=True)
@@ -44,14 +58,15 @@ class TrackingConfig:
 
 @dataclass(frozen=True)
 class CompareConfig:
-    episodes: int = 512  # [episodes] held-out test episodes per policy (same seeds for all)
-    seed: int = 2_000_000  # test seeds: disjoint from train.eval_seed and training seeds
+    episodes: int = count_setting(512, 10_000_000)  # [episodes] held-out test episodes per
+    # policy (same seeds for all)
+    seed: int = seed_setting(2_000_000)  # test seeds: disjoint from train.eval_seed and training
     baselines: list[str] = field(default_factory=lambda: ["*_tuned"])  # conf/controller globs
     agents: list[str] = field(default_factory=list)  # model dirs or MLflow run ids
     discover_agents: bool = True  # add the latest finished train run per agent name
-    n_boot: int = N_BOOT  # bootstrap resamples of the confidence intervals
-    level: float = LEVEL  # confidence level of the intervals
-    batch_size: int = BATCH_SIZE  # [campaigns] stepped together by the harness
+    n_boot: int = count_setting(N_BOOT, 1_000_000)  # bootstrap resamples of the intervals
+    level: float = setting(LEVEL, 0.0, 1.0, low_open=True, high_open=True)  # of the intervals
+    batch_size: int = count_setting(BATCH_SIZE, 1_000_000)  # [campaigns] stepped together
     primary: str = PRIMARY  # the metric that ranks the leaderboard (METRIC_KEYS)
     oracle: bool = True  # add the oracle and reference rows: regret + normalised score
 
@@ -88,17 +103,12 @@ class PipelineApp:
     pipeline: PipelineStepsConfig = field(default_factory=PipelineStepsConfig)
 
 
-SEED_LIMITS = (0, 2**63 - 1)
-"""Allowed range of an app's seed setting."""
-
-
-def check_ints(prefix: str, node: Any, limits: dict[str, tuple[int, int]]) -> None:
-    """Refuse, before any work, a setting of ``node`` that is not an integer in its
-    ``limits[key] = (low, high)``: ``ValueError`` naming ``<prefix><key>`` in one line."""
-    for key, (low, high) in limits.items():
-        value = node[key]
-        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-            raise ValueError(f"{prefix}{key} = {value!r}: allowed an integer in [{low}, {high}]")
+def check_settings(section: str, node: Any, schema: type) -> None:
+    """Refuse, before any work, a number of ``node`` (a composed config of the dataclass
+    ``schema``) outside its declaration (``envs.checks.setting``): ``ValueError`` naming
+    ``<section>.<key>`` (``<key>`` at the top level), the value and the interval in one
+    line, e.g. ``compare.episodes = 0: allowed an integer in [1, 10000000]``."""
+    check_section(node, section, error=ValueError, short=True, schema=schema)
 
 
 def schema(cls: type) -> DictConfig:

@@ -22,7 +22,13 @@ from pacegym.baselines.protocol import Controller
 from pacegym.baselines.stats import N_BOOT
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
-from pacegym.experiments.config import SEED_LIMITS, TrackingConfig, check_ints, schema
+from pacegym.experiments.config import (
+    TrackingConfig,
+    check_settings,
+    count_setting,
+    schema,
+    seed_setting,
+)
 from pacegym.experiments.hydra_app import scenario_dict
 
 
@@ -42,13 +48,13 @@ class EvaluateConfig:
     scenario: Any = MISSING  # nested mapping, validated by envs.scenarios.from_dict
     controller: ControllerSpec | None = None
     controllers: dict[str, ControllerSpec] = field(default_factory=dict)
-    episodes: int = 200  # [episodes] per controller, episode i seeded seed + i
-    seed: int = 0
-    batch_size: int = BATCH_SIZE  # [campaigns] stepped together
-    n_boot: int = N_BOOT  # bootstrap resamples for the 95% intervals
+    episodes: int = count_setting(200, 10_000_000)  # [episodes] per controller, i seeded seed + i
+    seed: int = seed_setting(0)
+    batch_size: int = count_setting(BATCH_SIZE, 1_000_000)  # [campaigns] stepped together
+    n_boot: int = count_setting(N_BOOT, 1_000_000)  # bootstrap resamples for the 95% intervals
     baseline: str | None = None  # display name to pair the others against (default: first)
     plots: bool = True  # write PNGs next to metrics.json
-    plot_episodes: int = 200  # [episodes] recorded for the plots (the first ones)
+    plot_episodes: int = count_setting(200, 100_000)  # [episodes] recorded for the plots
     oracle: bool = True  # add the reference and oracle rows: regret + normalised score
     tracking: TrackingConfig = field(default_factory=TrackingConfig)  # conf: tracking=off
 
@@ -74,14 +80,7 @@ def build_all(cfg: Any) -> tuple[ScenarioParams, list[Controller]]:
 
     Raises ``ValueError`` (``ScenarioError`` / ``ControllerConfigError``) naming the key.
     """
-    limits = {
-        "episodes": (1, 10_000_000),
-        "batch_size": (1, 1_000_000),
-        "n_boot": (1, 1_000_000),
-        "plot_episodes": (1, 100_000),
-        "seed": SEED_LIMITS,
-    }
-    check_ints("", cfg, limits)
+    check_settings("", cfg, EvaluateConfig)
     scenario = resolve(scenario_dict(cfg))
     specs = _plain(cfg.controllers) or {}
     if not specs:

@@ -38,6 +38,7 @@ from omegaconf import DictConfig
 
 from pacegym import progress
 from pacegym.agents.model_dir import MODEL_FILE
+from pacegym.envs.checks import check_section, setting
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
@@ -65,16 +66,20 @@ class SourceConfig:
 
 @dataclass
 class SafetyConfig:
-    fallback_throttle: float = 0.0  # [pass-through rate] in [0, 1], for NaN/inf/out-of-range rows
+    # [pass-through rate] for NaN/inf/out-of-range rows
+    fallback_throttle: float = setting(0.0, 0.0, 1.0)
     budget_guard: bool = False  # throttle 0 once reported_spend + in_flight >= 1
 
 
 @dataclass
 class VerifyConfig:
-    action_tolerance: float = 1e-5  # [action units] in (0, 0.01]: max |pacer - SB3 action|
-    record_episodes: int = 8  # [episodes] in [1, 1000], replayed for the action check
+    # [action units] max |pacer - SB3 action|
+    action_tolerance: float = setting(1e-5, 0.0, 1e-2, low_open=True)
+    # [episodes] replayed for the action check
+    record_episodes: int = setting(8, 1, 1000, integer=True)
     metrics: bool = True  # re-run the leaderboard's scenario and seeds with the pacer
-    metric_tolerance: float = 1e-6  # [metric units] in [0, 0.01]: max |metric mean difference|
+    # [metric units] max |metric mean difference|
+    metric_tolerance: float = setting(1e-6, 0.0, 1e-2)
 
 
 @dataclass
@@ -178,34 +183,15 @@ def _scenario_dict(scenario: Any) -> Any:
     return None if scenario is None else to_dict(resolve(scenario))
 
 
-RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "safety.fallback_throttle": (0.0, 1.0, False, False),
-    "verify.action_tolerance": (0.0, 1e-2, True, False),
-    "verify.metric_tolerance": (0.0, 1e-2, False, False),
-    "verify.record_episodes": (1, 1000, False, True),
-}
-"""Config key -> (low, high, low open, integer): every number of the export config
-(docs/export.md lists them)."""
-
-
 def check_config(cfg: Any) -> None:
     """Raise ``ExportConfigError`` (one line: key, value, allowed range) unless every number
-    of ``cfg`` is finite and in ``RANGES`` and ``out_dir`` may take an artifact; runs before
-    any work, so a bad setting leaves nothing behind."""
-    import math
-
+    of ``cfg`` is finite and in its declared interval (``setting``; docs/export.md lists
+    them) and ``out_dir`` may take an artifact; runs before any work, so a bad setting
+    leaves nothing behind."""
     from pacegym.agents.export.publish import ArtifactTargetError, check_target
 
-    for key, (lo, hi, lo_open, integer) in RANGES.items():
-        section, name = key.split(".")
-        v = cfg[section][name]
-        kind = int if integer else int | float
-        ok = isinstance(v, kind) and not isinstance(v, bool) and math.isfinite(v)
-        if not (ok and (v > lo if lo_open else v >= lo) and v <= hi):
-            what = "an integer" if integer else "a number"
-            raise ExportConfigError(
-                f"{key} = {v!r}: allowed {what} in {'(' if lo_open else '['}{lo:g}, {hi:g}]"
-            )
+    for section, cls in (("safety", SafetyConfig), ("verify", VerifyConfig)):
+        check_section(cfg[section], section, error=ExportConfigError, short=True, schema=cls)
     if not isinstance(cfg.out_dir, str) or not cfg.out_dir.strip():
         raise ExportConfigError(f"out_dir = {cfg.out_dir!r}: allowed a directory path")
     try:

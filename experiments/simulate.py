@@ -9,10 +9,12 @@ package's, e.g. ``calibrated_daily_budget``) or a path to a scenario YAML.
 from __future__ import annotations
 
 import argparse
+import math
 
 import numpy as np
 
 from pacegym import errors
+from pacegym.envs.checks import Allowed
 from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioError, ScenarioParams
@@ -30,6 +32,14 @@ def simulate(
     return core.metrics()
 
 
+FLAGS = {
+    "throttle": Allowed(0.0, 1.0),
+    "episodes": Allowed(1, math.inf, high_open=True, integer=True),
+    "seed": Allowed(0, math.inf, high_open=True, integer=True),
+}
+"""The numeric flags' allowed values."""
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -43,12 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    if not 0.0 <= args.throttle <= 1.0:
-        ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
-    if args.episodes < 1:
-        ap.error(f"--episodes = {args.episodes} is out of range: allowed [1, inf)")
-    if args.seed < 0:
-        ap.error(f"--seed = {args.seed} is out of range: allowed [0, inf)")
+    ap.check_flags(args, FLAGS)
     try:
         scenario = resolve(args.scenario)
     except ScenarioError as e:

@@ -15,6 +15,7 @@ scenario (needed for broadcast profiles); with it, that many days from midnight.
 from __future__ import annotations
 
 import argparse
+import math
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pyarrow.parquet as pq
 
 from pacegym import errors
 from pacegym.envs.calibration import event_table, minute_table, run_core
+from pacegym.envs.checks import Allowed
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
 
@@ -41,6 +43,14 @@ def write_table(table: pa.Table, path: Path) -> None:
         pacsv.write_csv(table, path)
 
 
+FLAGS = {
+    "throttle": Allowed(0.0, 1.0),
+    "campaigns": Allowed(1, math.inf, high_open=True, integer=True),
+    "seed": Allowed(0, math.inf, high_open=True, integer=True),
+}
+"""The numeric flags' allowed values (``--days``: ``time.flight_min``, by the scenario)."""
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -55,12 +65,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--throttle", type=float, default=1.0)
     ap.add_argument("--out", default="outputs/logs")
     args = ap.parse_args(argv)
-    if not 0.0 <= args.throttle <= 1.0:
-        ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
-    if args.campaigns < 1:
-        ap.error(f"--campaigns = {args.campaigns}: allowed >= 1")
-    if args.seed < 0:
-        ap.error(f"--seed = {args.seed}: allowed >= 0")
+    ap.check_flags(args, FLAGS)
     scenario = load_scenario(args.scenario)
     t0 = time.perf_counter()
     tc = run_core(scenario, args.campaigns, args.seed, args.days, args.throttle)

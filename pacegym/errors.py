@@ -31,8 +31,8 @@ import os
 import re
 import sys
 import traceback
-from collections.abc import Iterator
-from typing import NoReturn
+from collections.abc import Iterator, Mapping
+from typing import Any, NoReturn
 
 EXIT_USER = 2
 """Exit code of a user error (the same as argparse's and a missing extra's)."""
@@ -213,3 +213,12 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(error_line(self.prog, message), file=sys.stderr)
         raise SystemExit(EXIT_USER)
+
+    def check_flags(self, args: argparse.Namespace, flags: Mapping[str, Any]) -> None:
+        """``error`` (exit 2) for the first ``--<name>`` outside its ``flags[name]``, an
+        ``envs.checks.Allowed``: ``--episodes = 0 is out of range: allowed [1, inf)``."""
+        for name, allowed in flags.items():
+            try:
+                allowed.check(f"--{name.replace('_', '-')}", getattr(args, name), ValueError)
+            except ValueError as e:
+                self.error(str(e))

@@ -2,7 +2,7 @@
 
 Property tests over every float and int field of ``TrainSettings``, ``AgentSettings``,
 ``ResidualSettings`` and every ranged ``agent.hyperparams`` key: a random value (finite,
-NaN, inf, huge) is either accepted, and then inside the field's ``Range``, or refused with
+NaN, inf, huge) is either accepted, and then inside the field's ``Allowed``, or refused with
 one ``AgentConfigError`` line that names the key and the value.
 """
 
@@ -18,11 +18,11 @@ from pacegym.agents.settings import (
     HYPERPARAM_RANGES,
     AgentConfigError,
     AgentSettings,
-    Range,
     ResidualSettings,
     TrainSettings,
     _hints,
 )
+from pacegym.envs.checks import Allowed, allowed_of
 
 CLASSES = [TrainSettings, AgentSettings, ResidualSettings]
 FIELDS = [
@@ -35,6 +35,8 @@ FLOATS = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True),
     st.sampled_from([0.0, -0.0, 1e308, -1e308, 5e-324, 1e6, 1e12, 2.0**32]),
 )
+ALLOWED = {(cls, f.name): allowed_of(f) for cls in CLASSES for f in dataclasses.fields(cls)}
+"""Each field's declared interval (``envs.checks.setting``)."""
 INTS = st.one_of(st.integers(), st.integers(-(2**70), 2**70), st.sampled_from([0, -1, 2**32]))
 
 
@@ -52,8 +54,8 @@ def _assert_refused_by_name(section, key, value, exc):
 
 def test_every_numeric_field_has_a_documented_range():
     for cls, key, _ in FIELDS:
-        assert key in cls.RANGES, f"{cls.SECTION}.{key} has no Range"
-        assert getattr(cls(), key) in cls.RANGES[key]  # the default is allowed
+        assert ALLOWED[cls, key] is not None, f"{cls.SECTION}.{key} has no declared interval"
+        assert getattr(cls(), key) in ALLOWED[cls, key]  # the default is allowed
     assert len(FIELDS) >= 11
 
 
@@ -64,7 +66,7 @@ def test_every_numeric_field_has_a_documented_range():
 @given(data=st.data())
 def test_numeric_field_is_in_range_or_refused_by_name(cls, key, hint, data):
     value = data.draw(FLOATS if hint is float else INTS)
-    rng = cls.RANGES[key]
+    rng = ALLOWED[cls, key]
     try:
         obj = _build(cls, key, value)
     except AgentConfigError as exc:
@@ -96,7 +98,7 @@ def test_hyperparameter_is_in_range_or_refused_by_name(key, value):
 
 
 def test_range_reads_as_an_interval():
-    assert str(Range(0.0, 1.0, low_open=True)) == "a finite number in (0, 1]"
-    assert str(Range(1, 1e12, integer=True)) == "an integer in [1, 1e+12]"
-    assert float("nan") not in Range(-1.0, 1.0) and 2**2000 not in Range(0, 1)
-    assert True not in Range(0, 1)
+    assert str(Allowed(0.0, 1.0, low_open=True)) == "a finite number in (0, 1]"
+    assert str(Allowed(1, 1e12, integer=True)) == "an integer in [1, 1e+12]"
+    assert float("nan") not in Allowed(-1.0, 1.0) and 2**2000 not in Allowed(0, 1)
+    assert True not in Allowed(0, 1)

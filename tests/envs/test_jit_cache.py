@@ -8,6 +8,7 @@ import textwrap
 import pytest
 
 from pacegym.envs import jit_cache
+from pacegym.envs import layout as L
 
 KERN = textwrap.dedent(
     """
@@ -61,6 +62,8 @@ def test_a_changed_constant_module_drops_the_stale_cache(tmp_path):
 def test_the_kernels_were_compiled_against_their_current_sources():
     assert jit_cache._compiled_sources() == jit_cache._SOURCES != 0
     modules = [sys.modules[m] for m in jit_cache.KERNEL_MODULES]
-    assert jit_cache.fingerprint(m.__file__ for m in modules) == jit_cache._SOURCES
+    files = (m.__file__ for m in modules)
+    assert jit_cache.fingerprint(files, jit_cache.constants(modules)) == jit_cache._SOURCES
+    assert repr(L.RANDOMIZABLE).encode() in jit_cache.constants(modules)
     names = {d.py_func.__name__ for d in jit_cache.dispatchers(modules)}
     assert {"step_serial", "step_parallel", "init_rows", "write_obs", "shape_at"} <= names

@@ -27,7 +27,10 @@ from pacegym.envs.pacing_env import PacingEnv
             {"delay": {"max_delay_s": 600.0}},
             r"delay\.max_delay_s = 600\.0 is below the typical delay",
         ),
-        ({"delay": {"max_delay_s": [600.0, 7200.0]}}, r"delay\.max_delay_s .* sets array shapes"),
+        (
+            {"delay": {"max_delay_s": [600.0, 7200.0]}},
+            r"delay\.max_delay_s = \[600\.0, 7200\.0\] is a range, but .* not randomisable: allowed a single number in \(0, 604800\] \[s\]",
+        ),
         ({"traffic": {"surge_probs": [0.5, 0.2]}}, r"traffic\.surge_probs .* sums to 0\.7"),
         ({"traffic": {"base_rate": float("nan")}}, r"traffic\.base_rate = nan is out of range"),
         ({"traffic": {"bogus": 1}}, r"scenario\.traffic\.bogus is not a parameter: allowed \["),

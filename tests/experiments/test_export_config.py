@@ -22,12 +22,12 @@ def _cfg(overrides: list[str]):
     [
         (
             "safety.fallback_throttle=nan",
-            r"safety\.fallback_throttle = nan: allowed a number in \[0, 1\]",
+            r"safety\.fallback_throttle = nan: allowed a finite number in \[0, 1\]",
         ),
         ("safety.fallback_throttle=1.5", r"safety\.fallback_throttle = 1\.5"),
         (
             "verify.action_tolerance=inf",
-            r"verify\.action_tolerance = inf: allowed a number in \(0, 0\.01\]",
+            r"verify\.action_tolerance = inf: allowed a finite number in \(0, 0\.01\]",
         ),
         ("verify.action_tolerance=0", r"verify\.action_tolerance = 0"),
         ("verify.metric_tolerance=-1e-3", r"verify\.metric_tolerance = -0\.001"),
