@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pacegym.envs.checks import ScenarioError, Value, _short, check, check_whole
+from pacegym.envs.params_departures import OFF, DepartureParams, as_departures
 
 MAX_TRACE_DAYS = 2 * 366
 """[days] longest trace (``traffic.trace_csv``) and latest ``time.start_day``: two years."""
@@ -37,8 +38,10 @@ class TrafficParams:
     surge_factors: tuple[float, ...] = (10.0, 100.0)  # [x] in [1, 1e4] traffic multipliers
     surge_probs: tuple[float, ...] = (0.8, 0.2)  # [-] in [0, 1], summing to 1
     surge_mean_s: Value = 120.0  # [s] in (0, 1e7] mean surge duration (exponential)
+    departures: DepartureParams = OFF  # lasting departures (envs.params_departures)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "departures", as_departures(self.departures))  # from a mapping
         check("traffic.base_rate", self.base_rate, 0.0, 1e7, unit="requests/s")
         if self.profile not in ("broadcast", "intraday", "trace"):
             raise ScenarioError(

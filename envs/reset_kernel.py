@@ -14,6 +14,7 @@ import numba as nb
 import numpy as np
 
 from pacegym.envs import rng
+from pacegym.envs.departure_gen import fill_departures
 from pacegym.envs.layout import (
     F_NOISE_X,
     F_SURGE,
@@ -168,6 +169,9 @@ def init_rows(
     nc_cum: np.ndarray,
     nc_phi: float,
     nowcast: bool,
+    dep_log: np.ndarray,
+    dep_par: np.ndarray,
+    dep_on: bool,
 ) -> None:
     """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
 
@@ -176,7 +180,8 @@ def init_rows(
     week]`` [requests/min] from Monday 00:00, replaces the expected profile (bias and
     noise still apply); 2: a walk-forward forecast of a trace (``envs.walk_forward``),
     ``fc_prof`` the flattened ``(days, fc_horizon)`` table from day ``fc_day0`` in profile
-    units, times the campaign's base rate.
+    units, times the campaign's base rate. ``dep_on``: each row's lasting departures are
+    drawn into ``dep_log`` (``envs.departure_gen``).
     """
     max_slots = slot_spend.shape[1]
     n_hist = hist.shape[1]
@@ -219,3 +224,6 @@ def init_rows(
             fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
         _zero_state(b, v, ist, fst, streams, pending, hist, slot_spend)
+        if dep_on:
+            start = start_day * 1440.0 + v[V_START_MIN]
+            fill_departures(dep_log[b], streams[b, rng.STREAM_TRAFFIC], dep_par, start)

@@ -1,0 +1,142 @@
+"""Draw a campaign's lasting departures from the forecast (``traffic.departures``), compiled.
+
+At reset, ``fill_departures`` writes the log factor ``x`` of one episode on a grid of
+``DEP_BIN_MIN`` minutes from the flight's start (row ``b`` of the core's ``dep_log``,
+``(n, bins)`` float64, ``bins`` = the longest flight / ``DEP_BIN_MIN`` + 1: 8 bytes a bin,
+2.3 kB for a day); the step multiplies each tick's expected traffic by
+``exp(dep_log[b, bin of the tick])`` (``factor_at``). The parts and their parameters are
+``envs.params_departures``'s. Calendar parts (hour and quarter-hour factors, collapse days)
+are drawn per calendar hour, quarter-hour and day of the flight's absolute minutes (minute
+0 = day 0, 00:00), so a flight over midnight meets the next day's.
+
+Randomness: a stream of its own, derived at reset from the campaign's traffic stream
+without advancing it (``derive_stream``). The same seed gives the same departures in the
+single env, the vector env and the batched core, and switching departures on leaves every
+other draw of the episode as it was (common random numbers with the generator without them).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba as nb
+import numpy as np
+
+from pacegym.envs import rng
+from pacegym.envs.params_departures import DEP_BIN_MIN, FIELDS, MAX_X, MIN_X
+
+(
+    SLOW_SD,
+    SLOW_TAU_H,
+    HOUR_SD,
+    QUARTER_SD,
+    BURST_RATE,
+    BURST_MIN_X,
+    BURST_ALPHA,
+    BURST_MEDIAN,
+    BURST_SD,
+    COLLAPSE_P,
+    COLLAPSE_X,
+    COLLAPSE_H,
+) = range(len(FIELDS))
+_SALT = np.uint64(0xD1B54A32D192ED03)
+_LOG_MAX = math.log(MAX_X)
+_LOG_MIN = math.log(MIN_X)
+
+
+@nb.njit(cache=True)
+def derive_stream(parent: np.ndarray, out: np.ndarray) -> None:
+    """A new xoshiro256** state in ``out`` (4 words), SplitMix64-expanded from a hash of
+    ``parent`` (read, not advanced)."""
+    z = _SALT
+    for w in range(4):
+        z ^= parent[w] * np.uint64(0x9E3779B97F4A7C15 + 2 * w)
+    for w in range(4):
+        z = z + np.uint64(0x9E3779B97F4A7C15)
+        x = z
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        out[w] = x ^ (x >> np.uint64(31))
+
+
+@nb.njit(cache=True)
+def _calendar(out: np.ndarray, st: np.ndarray, start_min: float, width: int, sd: float) -> None:
+    """Add a N(0, sd) log factor per calendar block of ``width`` minutes, mean-corrected."""
+    block = -1
+    z = 0.0
+    for k in range(out.shape[0]):
+        m = math.floor((start_min + k * DEP_BIN_MIN) / width)
+        if m != block:
+            block = m
+            z = sd * rng.normal(st) - 0.5 * sd * sd
+        out[k] += z
+
+
+@nb.njit(cache=True)
+def _bursts(out: np.ndarray, st: np.ndarray, p: np.ndarray) -> None:
+    """Poisson burst starts per bin, each a Pareto multiplier for a log-normal duration."""
+    start_p = -math.expm1(-p[BURST_RATE] * DEP_BIN_MIN / 60.0)
+    n = out.shape[0]
+    for k in range(n):
+        if rng.uniform(st) >= start_p:
+            continue
+        size = p[BURST_MIN_X] * (1.0 - rng.uniform(st)) ** (-1.0 / p[BURST_ALPHA])
+        minutes = p[BURST_MEDIAN] * math.exp(p[BURST_SD] * rng.normal(st))
+        bins = max(1, round(minutes / DEP_BIN_MIN))
+        lx = math.log(min(size, MAX_X))
+        for j in range(k, min(k + bins, n)):
+            out[j] += lx
+
+
+@nb.njit(cache=True)
+def _collapses(out: np.ndarray, st: np.ndarray, p: np.ndarray, start_min: float) -> None:
+    """Each calendar day (from those whose collapse could reach the flight) collapses with
+    probability ``collapse_per_day`` for ``collapse_h`` hours from a uniform minute."""
+    length = p[COLLAPSE_H] * 60.0
+    lx = math.log(p[COLLAPSE_X])
+    end_min = start_min + out.shape[0] * DEP_BIN_MIN
+    first = math.floor((start_min - length) / 1440.0)
+    for day in range(first, math.floor(end_min / 1440.0) + 1):
+        hit = rng.uniform(st) < p[COLLAPSE_P]
+        at = day * 1440.0 + 1440.0 * rng.uniform(st)
+        if not hit:
+            continue
+        for k in range(out.shape[0]):
+            m = start_min + (k + 0.5) * DEP_BIN_MIN
+            if at <= m < at + length:
+                out[k] += lx
+
+
+@nb.njit(cache=True)
+def fill_departures(out: np.ndarray, parent: np.ndarray, p: np.ndarray, start_min: float) -> None:
+    """Write one episode's log factor into ``out`` (one campaign's row of ``dep_log``) for a
+    flight starting ``start_min`` [min] after day 0, 00:00; ``p`` is
+    ``DepartureParams.as_array()``; ``parent`` the campaign's traffic stream (not advanced)."""
+    st = np.empty(4, dtype=np.uint64)
+    derive_stream(parent, st)
+    out[:] = 0.0
+    sd = p[SLOW_SD]
+    if sd > 0.0:
+        phi = math.exp(-DEP_BIN_MIN / (60.0 * p[SLOW_TAU_H]))
+        innov = sd * math.sqrt(1.0 - phi * phi)
+        x = sd * rng.normal(st)
+        for k in range(out.shape[0]):
+            out[k] += x - 0.5 * sd * sd
+            x = phi * x + innov * rng.normal(st)
+    if p[HOUR_SD] > 0.0:
+        _calendar(out, st, start_min, 60, p[HOUR_SD])
+    if p[QUARTER_SD] > 0.0:
+        _calendar(out, st, start_min, 15, p[QUARTER_SD])
+    if p[BURST_RATE] > 0.0:
+        _bursts(out, st, p)
+    if p[COLLAPSE_P] > 0.0:
+        _collapses(out, st, p, start_min)
+    for k in range(out.shape[0]):
+        out[k] = min(max(out[k], _LOG_MIN), _LOG_MAX)
+
+
+@nb.njit(cache=True, inline="always")
+def factor_at(dep_log: np.ndarray, b: int, t: int, tick_s: float) -> float:
+    """[x] campaign ``b``'s departure factor at tick ``t`` (of ``tick_s`` seconds)."""
+    k = min(int(t * tick_s / (60.0 * DEP_BIN_MIN)), dep_log.shape[1] - 1)
+    return math.exp(dep_log[b, k])
