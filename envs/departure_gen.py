@@ -28,6 +28,7 @@ from pacegym.envs.params_departures import DEP_BIN_MIN, FIELDS, MAX_X, MIN_X
 (
     SLOW_SD,
     SLOW_TAU_H,
+    SLOW_ORDER,
     HOUR_SD,
     QUARTER_SD,
     BURST_RATE,
@@ -42,6 +43,7 @@ from pacegym.envs.params_departures import DEP_BIN_MIN, FIELDS, MAX_X, MIN_X
 _SALT = np.uint64(0xD1B54A32D192ED03)
 _LOG_MAX = math.log(MAX_X)
 _LOG_MIN = math.log(MIN_X)
+_BURN_IN = 4096  # [bins] longest burn-in of the smooth slow deviation (14 days)
 
 
 @nb.njit(cache=True)
@@ -108,6 +110,30 @@ def _collapses(out: np.ndarray, st: np.ndarray, p: np.ndarray, start_min: float)
 
 
 @nb.njit(cache=True)
+def _slow(out: np.ndarray, st: np.ndarray, p: np.ndarray) -> None:
+    """Add the slow deviation: a unit OU ``x1``; order 2 smooths it by a second first-order
+    filter ``x2`` of the same time constant (stationary variance ``(1 + phi^2) / (1 + phi)^2``,
+    reached by a burn-in of 4 time constants, at most ``_BURN_IN`` bins), scaled to ``slow_sd``."""
+    sd = p[SLOW_SD]
+    phi = math.exp(-DEP_BIN_MIN / (60.0 * p[SLOW_TAU_H]))
+    innov = math.sqrt(1.0 - phi * phi)
+    x1 = rng.normal(st)
+    if p[SLOW_ORDER] < 1.5:
+        for k in range(out.shape[0]):
+            out[k] += sd * x1 - 0.5 * sd * sd
+            x1 = phi * x1 + innov * rng.normal(st)
+        return
+    scale = 1.0 / math.sqrt((1.0 + phi * phi) / ((1.0 + phi) * (1.0 + phi)))
+    x2 = x1 / scale
+    burn = min(math.ceil(4.0 * 60.0 * p[SLOW_TAU_H] / DEP_BIN_MIN), _BURN_IN)
+    for k in range(burn + out.shape[0]):
+        x1 = phi * x1 + innov * rng.normal(st)
+        x2 = phi * x2 + (1.0 - phi) * x1
+        if k >= burn:
+            out[k - burn] += sd * scale * x2 - 0.5 * sd * sd
+
+
+@nb.njit(cache=True)
 def fill_departures(out: np.ndarray, parent: np.ndarray, p: np.ndarray, start_min: float) -> None:
     """Write one episode's log factor into ``out`` (one campaign's row of ``dep_log``) for a
     flight starting ``start_min`` [min] after day 0, 00:00; ``p`` is
@@ -115,14 +141,8 @@ def fill_departures(out: np.ndarray, parent: np.ndarray, p: np.ndarray, start_mi
     st = np.empty(4, dtype=np.uint64)
     derive_stream(parent, st)
     out[:] = 0.0
-    sd = p[SLOW_SD]
-    if sd > 0.0:
-        phi = math.exp(-DEP_BIN_MIN / (60.0 * p[SLOW_TAU_H]))
-        innov = sd * math.sqrt(1.0 - phi * phi)
-        x = sd * rng.normal(st)
-        for k in range(out.shape[0]):
-            out[k] += x - 0.5 * sd * sd
-            x = phi * x + innov * rng.normal(st)
+    if p[SLOW_SD] > 0.0:
+        _slow(out, st, p)
     if p[HOUR_SD] > 0.0:
         _calendar(out, st, start_min, 60, p[HOUR_SD])
     if p[QUARTER_SD] > 0.0:

@@ -6,7 +6,8 @@ the section on, the traffic of every tick is multiplied by ``exp(x)``, a log fac
 per campaign and episode at reset on a ``DEP_BIN_MIN`` grid over the flight
 (``envs.departure_gen``), the sum of:
 
-- a slow Ornstein-Uhlenbeck deviation (``slow_sd``, correlation time ``slow_tau_h``);
+- a slow Ornstein-Uhlenbeck deviation (``slow_sd``, correlation time ``slow_tau_h``; with
+  ``slow_order`` 2 smoothed by a second OU, for deviations that build up and fade);
 - a factor per calendar hour (``hour_sd``: day-to-day shape, one draw per day and hour of
   day) and one per calendar quarter-hour (``quarter_sd``);
   the three Gaussian parts are mean-corrected (``-sd^2/2``), so expected traffic is kept;
@@ -56,6 +57,8 @@ class DepartureParams(dict):  # type: ignore[type-arg]  # a read-only dict of it
 
     slow_sd: float = 0.0  # [-] in [0, 3] stationary sd of the slow log deviation
     slow_tau_h: float = 6.0  # [h] in (0, 720] its correlation time
+    slow_order: float = 1.0  # [-] 1 or 2: an OU (correlation e^-s), or an OU smoothed by a
+    # second one of the same time (correlation (1 + s) e^-s, s = lag / slow_tau_h: smooth)
     hour_sd: float = 0.0  # [-] in [0, 3] sd of the log factor per calendar hour
     quarter_sd: float = 0.0  # [-] in [0, 3] sd of the log factor per calendar quarter-hour
     burst_rate_per_h: float = 0.0  # [1/h] in [0, 60] burst starts per hour
@@ -77,6 +80,10 @@ class DepartureParams(dict):  # type: ignore[type-arg]  # a read-only dict of it
                 low_open=low_open,
                 unit=unit,
                 allow_range=False,
+            )
+        if self.slow_order not in (1, 2):
+            raise ScenarioError(
+                f"traffic.departures.slow_order = {self.slow_order!r}: allowed 1 or 2"
             )
         dict.update(self, {f.name: float(getattr(self, f.name)) for f in dataclasses.fields(self)})
 
@@ -105,6 +112,7 @@ class DepartureParams(dict):  # type: ignore[type-arg]  # a read-only dict of it
 _RANGES = (  # name, low, high, low open, unit: the field comments above
     ("slow_sd", 0.0, 3.0, False, ""),
     ("slow_tau_h", 0.0, 720.0, True, "h"),
+    ("slow_order", 1.0, 2.0, False, ""),
     ("hour_sd", 0.0, 3.0, False, ""),
     ("quarter_sd", 0.0, 3.0, False, ""),
     ("burst_rate_per_h", 0.0, 60.0, False, "1/h"),

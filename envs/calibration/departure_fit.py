@@ -13,9 +13,9 @@ per campaign, whole 15-minute bins) and fits, on ``x = log(actual / forecast)`` 
    durations log-normal (``burst_median_min``, ``burst_sd`` from the log lengths);
 3. the rest (collapse and burst bins left out): the autocovariance of ``x`` at lags of
    0-``MAX_LAG`` bins is fitted, by non-negative least squares over a grid of correlation
-   times, as ``quarter_sd^2 [k = 0] + hour_sd^2 max(0, 1 - k / 4) + slow_sd^2 phi^k``
-   (a white part per quarter-hour, a factor per calendar hour, a slow OU with
-   ``phi = exp(-15 min / slow_tau_h)``). ``white_var`` (the variance that the model
+   times and both orders, as ``quarter_sd^2 [k = 0] + hour_sd^2 max(0, 1 - k / 4) +
+   slow_sd^2 c(k)`` (a white part per quarter-hour, a factor per calendar hour, a slow
+   deviation with ``c = e^-s`` or ``(1 + s) e^-s``, ``s = 15 min k / slow_tau_h``). ``white_var`` (the variance that the model
    already draws elsewhere, e.g. Poisson counts and minute noise) is taken off lag 0.
 
 Pure numpy.
@@ -24,6 +24,7 @@ Pure numpy.
 from __future__ import annotations
 
 import itertools
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,8 +79,9 @@ def _level(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     half = LEVEL_BINS // 2
     padded = np.pad(np.where(ok, x, np.nan), (half, half), constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, LEVEL_BINS)
-    with np.errstate(all="ignore"):
-        level = np.nanmedian(windows, axis=1) if ok.any() else np.zeros_like(x)
+    with warnings.catch_warnings():  # a window of invalid bins only: level 0
+        warnings.simplefilter("ignore", RuntimeWarning)
+        level = np.nanmedian(windows, axis=1)
     return np.where(np.isfinite(level), level, 0.0)
 
 
@@ -112,19 +114,20 @@ def _nnls(design: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, float]:
     return best, best_err
 
 
-def _gaussian(acov: np.ndarray) -> tuple[float, float, float, float, np.ndarray]:
-    """``(quarter_sd, hour_sd, slow_sd, slow_tau_h, fitted acov)`` (module docstring, 3)."""
+def _gaussian(acov: np.ndarray) -> tuple[np.ndarray, float, int, np.ndarray]:
+    """``([quarter_sd, hour_sd, slow_sd], slow_tau_h, slow_order, fitted acov)`` (module
+    docstring, 3)."""
     k = np.arange(MAX_LAG + 1, dtype=float)
-    best = (np.inf, np.zeros(3), float(TAU_GRID_H[0]), np.zeros_like(acov))
-    for tau in TAU_GRID_H:
-        phi = np.exp(-BIN / (60.0 * tau))
-        design = np.stack([(k == 0).astype(float), np.maximum(0.0, 1.0 - k / 4.0), phi**k], 1)
+    best = (np.inf, np.zeros(3), float(TAU_GRID_H[0]), 1, np.zeros_like(acov))
+    for tau, order in itertools.product(TAU_GRID_H, (1, 2)):
+        s = k * BIN / (60.0 * tau)
+        slow = np.exp(-s) * (1.0 + s if order == 2 else 1.0)
+        design = np.stack([(k == 0).astype(float), np.maximum(0.0, 1.0 - k / 4.0), slow], 1)
         coef, err = _nnls(design, acov)
         if err < best[0]:
-            best = (err, coef, float(tau), design @ coef)
-    _, coef, tau, fitted = best
-    sds = np.sqrt(np.minimum(coef, 9.0))
-    return float(sds[0]), float(sds[1]), float(sds[2]), tau, fitted
+            best = (err, coef, float(tau), order, design @ coef)
+    _, coef, tau, order, fitted = best
+    return np.sqrt(np.minimum(coef, 9.0)), tau, order, fitted
 
 
 def _bursts(x: np.ndarray, ok: np.ndarray) -> tuple[list[float], list[float], np.ndarray]:
@@ -164,13 +167,14 @@ def fit_departures(
     sizes, durations, burst = _bursts(x, ok)
     acov = _acov(x, ok & ~burst)
     acov[0] = max(acov[0] - white_var, 0.0)
-    q_sd, h_sd, s_sd, tau, fitted = _gaussian(acov)
+    (q_sd, h_sd, s_sd), tau, order, fitted = _gaussian(acov)
     hours = max(float((ok | burst).sum()) * BIN / 60.0, 1e-9)
     alpha = len(sizes) / max(sum(np.log(np.array(sizes) / BURST_RATIO)), 1e-9) if sizes else 3.0
     log_d = np.log(durations) if durations else np.log([15.0])
     params = DepartureParams(
         slow_sd=min(s_sd, 3.0),
         slow_tau_h=min(tau, 720.0),
+        slow_order=order,
         hour_sd=min(h_sd, 3.0),
         quarter_sd=min(q_sd, 3.0),
         burst_rate_per_h=min(len(sizes) / hours, 60.0),
