@@ -134,12 +134,15 @@ def _slow(out: np.ndarray, st: np.ndarray, p: np.ndarray) -> None:
 
 
 @nb.njit(cache=True)
-def fill_departures(out: np.ndarray, parent: np.ndarray, p: np.ndarray, start_min: float) -> None:
-    """Write one episode's log factor into ``out`` (one campaign's row of ``dep_log``) for a
-    flight starting ``start_min`` [min] after day 0, 00:00; ``p`` is
-    ``DepartureParams.as_array()``; ``parent`` the campaign's traffic stream (not advanced)."""
+def fill_departures(
+    dep_log: np.ndarray, b: int, streams: np.ndarray, p: np.ndarray, start_min: float
+) -> None:
+    """Write campaign ``b``'s log factor for one episode into ``dep_log[b]`` for a flight
+    starting ``start_min`` [min] after day 0, 00:00; ``p`` is ``DepartureParams.as_array()``;
+    the stream is derived from the campaign's traffic stream (not advanced)."""
+    out = dep_log[b]
     st = np.empty(4, dtype=np.uint64)
-    derive_stream(parent, st)
+    derive_stream(streams[b, rng.STREAM_TRAFFIC], st)
     out[:] = 0.0
     if p[SLOW_SD] > 0.0:
         _slow(out, st, p)

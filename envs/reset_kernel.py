@@ -3,7 +3,9 @@
 ``PacingCore.reset`` seeds the campaigns' streams, draws the ``RANDOMIZABLE``
 parameters (``draw_uniform``, scaled to their ranges in numpy) and hands the matrix of
 drawn values (columns ``V_*``) to ``init_rows``, which fills the rows of the packed
-arrays (columns ``P_*``, ``I_*``, ``F_*``; ``envs.layout``).
+arrays (columns ``P_*``, ``I_*``, ``F_*``; ``envs.layout``) and draws each row's lasting
+departures into ``dep_log`` (``envs.departure_gen``; all-zero parameters draw nothing and
+advance no stream of the campaign).
 """
 
 from __future__ import annotations
@@ -171,7 +173,6 @@ def init_rows(
     nowcast: bool,
     dep_log: np.ndarray,
     dep_par: np.ndarray,
-    dep_on: bool,
 ) -> None:
     """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
 
@@ -180,8 +181,7 @@ def init_rows(
     week]`` [requests/min] from Monday 00:00, replaces the expected profile (bias and
     noise still apply); 2: a walk-forward forecast of a trace (``envs.walk_forward``),
     ``fc_prof`` the flattened ``(days, fc_horizon)`` table from day ``fc_day0`` in profile
-    units, times the campaign's base rate. ``dep_on``: each row's lasting departures are
-    drawn into ``dep_log`` (``envs.departure_gen``).
+    units, times the campaign's base rate.
     """
     max_slots = slot_spend.shape[1]
     n_hist = hist.shape[1]
@@ -224,6 +224,4 @@ def init_rows(
             fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
         _zero_state(b, v, ist, fst, streams, pending, hist, slot_spend)
-        if dep_on:
-            start = start_day * 1440.0 + v[V_START_MIN]
-            fill_departures(dep_log[b], streams[b, rng.STREAM_TRAFFIC], dep_par, start)
+        fill_departures(dep_log, b, streams, dep_par, start_day * 1440.0 + v[V_START_MIN])
