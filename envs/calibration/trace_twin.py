@@ -7,7 +7,8 @@ everything but the traffic: the traffic's shape is the day-ahead forecast of eac
 error), and ``traffic.departures`` fitted on ``log(trace / forecast)``
 (``departure_fit``) makes the traffic depart from it as the trace does. Minute 0 is still a
 Monday and day ``d`` of the twin is the forecast of day ``d`` of the trace (days before the
-first forecast day repeat the first week of forecasts, weekday for weekday).
+first forecast day repeat the first week of forecasts, weekday for weekday), so the twin
+starts its flights on the trace scenario's days.
 
 ``trace_pair`` gives the trace and its forecast over the scenario's start days,
 ``twin_scenario`` the twin, ``simulate`` its requests per minute from a core over whole
@@ -32,28 +33,33 @@ from pacegym.envs.scenarios import from_dict, resolve
 from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
 
 
-def trace_pair(scenario: str | ScenarioParams) -> tuple[np.ndarray, np.ndarray, int]:
-    """``(trace, forecast, first day)``: per minute [profile units] over the scenario's start
-    days, the trace and the day-ahead forecast of each day (the core's walk-forward table)."""
+def _core(scenario: str | ScenarioParams) -> PacingCore:
     sc = resolve(scenario)
     if sc.forecast.fit_on != "trace":
         raise ScenarioError(
             f"scenario {sc.name!r}: forecast.fit_on = {sc.forecast.fit_on!r}; a twin is fitted "
             "on a trace scenario (forecast.fit_on = 'trace')"
         )
-    core = PacingCore(sc, 1)
+    return PacingCore(sc, 1)
+
+
+def trace_pair(scenario: str | ScenarioParams) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(trace, forecast, first day)``: per minute [profile units] over the scenario's start
+    days, the trace and the day-ahead forecast of each day (the core's walk-forward table)."""
+    core = _core(scenario)
     expected = expected_per_minute(core.prof, core.dow)
     lo, hi = core.day_lo, core.day_hi
     table = core.fc_prof.reshape(-1, core.fc_horizon)[:, :DAY_MIN]
     return expected[lo * DAY_MIN : (hi + 1) * DAY_MIN], table.reshape(-1), lo
 
 
-def twin_series(forecast: np.ndarray, first_day: int) -> np.ndarray:
+def twin_series(forecast: np.ndarray, first_day: int, tail: np.ndarray) -> np.ndarray:
     """The twin's trace [profile units]: days ``0..first_day - 1`` repeat the first week of
-    ``forecast`` weekday for weekday, then ``forecast`` (which starts on ``first_day``)."""
+    ``forecast`` weekday for weekday, then ``forecast`` (which starts on ``first_day``), then
+    ``tail`` (the last day's forecast beyond its midnight: a flight may run on)."""
     days = forecast.reshape(-1, DAY_MIN)
     before = [days[(d - first_day) % min(7, days.shape[0])] for d in range(first_day)]
-    return np.concatenate([*before, days.reshape(-1)])
+    return np.concatenate([*before, days.reshape(-1), tail])
 
 
 def twin_scenario(
@@ -105,6 +111,8 @@ def fit_twin(scenario: str | ScenarioParams, trace_csv: str | Path) -> tuple[Sce
     """Fit ``scenario``'s twin, write its trace to ``trace_csv``; ``(twin, first day)``."""
     sc = resolve(scenario)
     trace, forecast, lo = trace_pair(sc)
+    core = _core(sc)  # the walk-forward table is cached: no second fit
+    tail = core.fc_prof.reshape(-1, core.fc_horizon)[-1, DAY_MIN:]
     fit = fit_departures(trace, forecast)
-    write_csv(twin_series(forecast, lo), trace_csv)
+    write_csv(twin_series(forecast, lo, tail), trace_csv)
     return from_dict(twin_scenario(sc, fit, trace_csv), sc), lo
