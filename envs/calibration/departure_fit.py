@@ -11,8 +11,9 @@ per campaign, whole 15-minute bins) and fits, on ``x = log(actual / forecast)`` 
    ``LEVEL_BINS`` bins (the slow level): ``burst_rate_per_h`` = runs / hours; the peak
    excess of each is Pareto above ``BURST_RATIO`` (``burst_alpha`` by maximum likelihood),
    durations log-normal (``burst_median_min``, ``burst_sd`` from the log lengths);
-3. the rest (collapse and burst bins left out): the autocovariance of ``x`` at lags of
-   0-``MAX_LAG`` bins is fitted, by non-negative least squares over a grid of correlation
+3. the rest (collapse and burst bins left out, ``x`` clipped to ``TAIL_SD`` robust sd
+   around its median: the Gaussian parts are not scaled to one-off events such as a
+   holiday): the autocovariance of ``x`` at lags of 0-``MAX_LAG`` bins is fitted, by non-negative least squares over a grid of correlation
    times and both orders, as ``quarter_sd^2 [k = 0] + hour_sd^2 max(0, 1 - k / 4) +
    slow_sd^2 c(k)`` (a white part per quarter-hour, a factor per calendar hour, a slow
    deviation with ``c = e^-s`` or ``(1 + s) e^-s``, ``s = 15 min k / slow_tau_h``). ``white_var`` (the variance that the model
@@ -38,6 +39,7 @@ COLLAPSE_MIN_H = 2  # [h] shortest collapse
 BURST_RATIO = 2.0  # [x] a burst bin is this far above the slow level (envs.departures's)
 LEVEL_BINS = 17  # [bins] running-median window of the slow level (4 h)
 MAX_LAG = 32  # [bins] longest autocovariance lag fitted (8 h)
+TAIL_SD = 4.0  # [robust sd] x is clipped here for the Gaussian parts (one-off events beyond)
 TAU_GRID_H = np.geomspace(0.25, 720.0, 80)  # [h] correlation times tried
 
 
@@ -86,9 +88,14 @@ def _level(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
 
 
 def _acov(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
-    """Autocovariance at lags 0..MAX_LAG over pairs of valid bins of the same row."""
-    mu = x[ok].mean() if ok.any() else 0.0
-    z = np.where(ok, x - mu, 0.0)
+    """Autocovariance at lags 0..MAX_LAG over pairs of valid bins of the same row, of ``x``
+    clipped to ``TAIL_SD`` robust sd (1.4826 MAD) around its median."""
+    if not ok.any():
+        return np.zeros(MAX_LAG + 1)
+    med = float(np.median(x[ok]))
+    width = TAIL_SD * 1.4826 * float(np.median(np.abs(x[ok] - med)))
+    x = np.clip(x, med - width, med + width)
+    z = np.where(ok, x - x[ok].mean(), 0.0)
     out = np.zeros(MAX_LAG + 1)
     for k in range(MAX_LAG + 1):
         a, b = (z, z) if k == 0 else (z[:, k:], z[:, :-k])
