@@ -5,7 +5,9 @@ forecast of each day) and for synthetic scenarios (28 simulated days of one camp
 against the generator's own expected traffic: the forecast of ``kind: perturbed`` without
 its error), prints ``envs.departures.departure_stats``: persistence of departures
 (autocorrelation of log(actual / forecast) on 15-min bins), burst sizes and durations,
-the share of hours more than 30% off forecast, and how much days differ in shape.
+the share of hours more than 30% off forecast, and how much days differ in shape. The
+``twin`` rows are each trace's fitted synthetic generator (``traffic.departures`` fitted on
+the same test days, ``envs.calibration.trace_twin``), simulated over as many days (seed 0).
 
     python benchmarks/bench_departures.py
 """
@@ -13,9 +15,12 @@ the share of hours more than 30% off forecast, and how much days differ in shape
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
+from pacegym.envs.calibration.trace_twin import fit_twin, simulate
 from pacegym.envs.core import PacingCore
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.history import history_scenario, simulated_history
@@ -62,10 +67,20 @@ def synthetic_days(name: str) -> tuple[np.ndarray, np.ndarray]:
     return actual, rate * 60.0 * prof[m % prof.size] * dow
 
 
+def twin_days(name: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
+    """(simulated requests, expected requests) per minute of the fitted twin of ``name``."""
+    actual, _ = trace_days(name)
+    twin, first = fit_twin(f"traces/{name}_daily", folder / f"{name}_twin.csv")
+    return simulate(twin, first, actual.size // DAY_MIN, seed=0)
+
+
 def main() -> None:
     print("| traffic | " + " | ".join(label for _, label, _ in COLUMNS) + " |")
     print("|---|" + "---:|" * len(COLUMNS))
-    rows = [(f"trace {n} (test days)", trace_days(n)) for n in TRACES]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in TRACES:
+            rows += [(f"trace {n}", trace_days(n)), (f"twin {n}", twin_days(n, Path(tmp)))]
     rows += [(f"synthetic {n}", synthetic_days(n)) for n in SYNTHETIC]
     for label, (actual, forecast) in rows:
         st = departure_stats(actual, forecast)

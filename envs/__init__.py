@@ -23,6 +23,7 @@ from pacegym.envs.params import (
     TimeParams,
     TrafficParams,
 )
+from pacegym.envs.params_departures import DepartureParams
 from pacegym.envs.scenarios import PRESETS, from_dict, resolve, to_dict
 from pacegym.envs.spaces import (
     OBS_FEATURES,
@@ -43,6 +44,7 @@ __all__ = [
     "REWARD_TERMS",
     "SCORE_KEY",
     "DelayParams",
+    "DepartureParams",
     "EpisodeTotals",
     "ForecastParams",
     "MoneyParams",

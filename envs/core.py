@@ -92,6 +92,7 @@ class PacingCore:
     plan_cum: np.ndarray
     fc_cum: np.ndarray
     nc_cum: np.ndarray
+    dep_log: np.ndarray
     obs: np.ndarray
     terms: np.ndarray
     reward: np.ndarray
@@ -161,6 +162,8 @@ class PacingCore:
         self.nc_phi = math.exp(-float(sc.time.slot_s) / 60.0 / float(fc.nowcast_decay_min))
         self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self.surge_cum = np.cumsum(sc.traffic.surge_probs)
+        self.dep_on = sc.traffic.departures.on  # lasting departures (envs.departure_gen)
+        self.dep_par = sc.traffic.departures.as_array()
         # the reward pays pacing_score_v2: delivery at weight 1, the rest by ScoreParams name
         self.weights = np.array(
             [1.0 if term == "delivery" else getattr(sc.score, term) for term in REWARD_TERMS]
@@ -337,4 +340,6 @@ class PacingCore:
         ]
         if self.per_campaign_delay:
             arrays += [self.alias_prob, self.alias_idx, self.surv]
+        if self.dep_on:
+            arrays.append(self.dep_log)
         return int(sum(a.nbytes for a in arrays) // self.n)

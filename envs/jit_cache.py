@@ -31,6 +31,8 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.layout",
     "pacegym.envs.traffic",
     "pacegym.envs.nowcast",
+    "pacegym.envs.params_departures",
+    "pacegym.envs.departure_gen",
     "pacegym.envs.observe",
     "pacegym.envs.reset_kernel",
     "pacegym.envs.kernel",

@@ -19,6 +19,7 @@ import numba as nb
 import numpy as np
 
 from pacegym.envs import rng
+from pacegym.envs.departure_gen import factor_at
 from pacegym.envs.layout import *  # noqa: F403 -- the layout is part of this module's interface
 from pacegym.envs.layout import (
     F_BILLABLE,
@@ -114,6 +115,8 @@ def _step(
     nc_w: np.ndarray,
     nc_alphas: np.ndarray,
     slot_min: float,
+    dep_log: np.ndarray,
+    dep_on: bool,
 ) -> None:
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
@@ -169,6 +172,8 @@ def _step(
             * math.exp(x - 0.5 * sd * sd)
             * fst[b, F_SURGE]
         )
+        if dep_on:  # lasting departures, drawn at reset (envs.departure_gen)
+            lam *= factor_at(dep_log, b, t, tick_s)
         requests = rng.poisson(st_traffic, lam)
         ist[b, I_REQUESTS] += requests
         if nowcast:  # the intraday forecast's level: requests seen against forecast

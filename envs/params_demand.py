@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pacegym.envs.checks import ScenarioError, Value, _short, check, check_section, setting
+from pacegym.envs.params_departures import OFF, DepartureParams, as_departures
 
 MAX_TRACE_DAYS = 2 * 366
 """[days] longest trace (``traffic.trace_csv``) and latest ``time.start_day``: two years."""
@@ -56,8 +57,10 @@ class TrafficParams:
     surge_mean_s: Value = setting(
         120.0, 0.0, MAX_NOISE_TAU_S, low_open=True, unit="s", may_range=True
     )
+    departures: DepartureParams = OFF  # lasting departures (envs.params_departures)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "departures", as_departures(self.departures))  # from a mapping
         check_section(self, "traffic")
         if self.profile not in ("broadcast", "intraday", "trace"):
             raise ScenarioError(

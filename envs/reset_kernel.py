@@ -3,7 +3,9 @@
 ``PacingCore.reset`` seeds the campaigns' streams, draws the ``RANDOMIZABLE``
 parameters (``draw_uniform``, scaled to their ranges in numpy) and hands the matrix of
 drawn values (columns ``V_*``) to ``init_rows``, which fills the rows of the packed
-arrays (columns ``P_*``, ``I_*``, ``F_*``; ``envs.layout``).
+arrays (columns ``P_*``, ``I_*``, ``F_*``; ``envs.layout``) and draws each row's lasting
+departures into ``dep_log`` (``envs.departure_gen``; all-zero parameters draw nothing and
+advance no stream of the campaign).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numba as nb
 import numpy as np
 
 from pacegym.envs import rng
+from pacegym.envs.departure_gen import fill_departures
 from pacegym.envs.layout import (
     F_NOISE_X,
     F_SURGE,
@@ -168,6 +171,8 @@ def init_rows(
     nc_cum: np.ndarray,
     nc_phi: float,
     nowcast: int,
+    dep_log: np.ndarray,
+    dep_par: np.ndarray,
 ) -> None:
     """Parameters, forecast and zero state of new episodes in ``rows`` (streams already seeded).
 
@@ -219,3 +224,4 @@ def init_rows(
             fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
         _zero_state(b, v, ist, fst, streams, pending, hist, slot_spend)
+        fill_departures(dep_log, b, streams, dep_par, start_day * 1440.0 + v[V_START_MIN])

@@ -23,6 +23,7 @@ from pacegym.envs import rng
 from pacegym.envs.layout import N_FST, N_IST, N_PAR, REWARD_TERMS
 from pacegym.envs.nowcast_linear import N_LINEAR, N_TAUS
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds, is_range
+from pacegym.envs.params_departures import DEP_BIN_MIN, MAX_X
 from pacegym.envs.spaces import N_OBS
 from pacegym.envs.traffic import PROFILE_BY_MINUTE
 
@@ -46,6 +47,17 @@ def scenario_value(scenario: ScenarioParams, key: str) -> Any:
 def per_campaign_delay(scenario: ScenarioParams) -> bool:
     """True when the delay shape is randomised, so each campaign owns its delay tables."""
     return any(is_range(scenario_value(scenario, k)) for k in DELAY_SHAPE_KEYS)
+
+
+def departure_bins(scenario: ScenarioParams) -> int:
+    """Length of a campaign's ``dep_log`` row: the longest flight on the ``DEP_BIN_MIN``
+    grid when ``traffic.departures`` is on, else 1 (``envs.departure_gen``)."""
+    if not scenario.traffic.departures.on:
+        return 1
+    return (
+        math.ceil(scenario.time.max_flight_ticks * float(scenario.time.tick_s) / 60.0 / DEP_BIN_MIN)
+        + 1
+    )
 
 
 def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int, ...], type]]:
@@ -72,6 +84,7 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
         "nc_cum": ((n, slots + 1 if sc.forecast.nowcast != "none" else 1), np.float64),
         "nc_ew": ((n, 2 * N_TAUS if linear else 1), np.float64),  # smoothed seen, forecast
         "nc_w": ((n, N_LINEAR if linear else 1), np.float64),  # the flight day's weights
+        "dep_log": ((n, departure_bins(sc)), np.float64),
         "obs": ((n, N_OBS), np.float32),
         "terms": ((n, len(REWARD_TERMS)), np.float64),
         "reward": ((n,), np.float64),
@@ -93,6 +106,7 @@ _SIZE_KEYS = {  # which scenario keys set an array's length (for the error messa
     "plan_cum": "time.flight_min / time.slot_s",
     "fc_cum": "time.flight_min / time.slot_s",
     "nc_cum": "time.flight_min / time.slot_s",
+    "dep_log": "time.flight_min (traffic.departures)",
 }
 
 
@@ -129,13 +143,14 @@ def check_memory(scenario: ScenarioParams, n: int) -> None:
 def max_requests_per_tick(scenario: ScenarioParams, prof: np.ndarray, prof_mode: int) -> float:
     """[requests/tick] expected requests of one campaign in one tick at the scenario's peak:
     highest base rate x tick x profile peak (x highest day-of-week factor) x largest surge
-    x the noise ``NOISE_SIGMAS`` sd above its mean."""
+    x the noise ``NOISE_SIGMAS`` sd above its mean (x ``MAX_X`` with ``traffic.departures``)."""
     tr = scenario.traffic
     peak = float(np.max(prof)) * (max(tr.dow_factors) if prof_mode == PROFILE_BY_MINUTE else 1.0)
     sd = bounds(tr.noise_sd)[1]
     noise = math.exp(NOISE_SIGMAS * sd - 0.5 * sd * sd)
     surge = max(tr.surge_factors) if bounds(tr.surge_rate_per_h)[1] > 0 else 1.0
-    return bounds(tr.base_rate)[1] * float(scenario.time.tick_s) * peak * noise * surge
+    departures = MAX_X if tr.departures.on else 1.0
+    return bounds(tr.base_rate)[1] * float(scenario.time.tick_s) * peak * noise * surge * departures
 
 
 def check_traffic(scenario: ScenarioParams, prof: np.ndarray, prof_mode: int) -> None:

@@ -2,7 +2,14 @@
 
 pacegym-calibrate LOG [--name NAME] [--base daily_budget] [--conf-dir ./conf/scenario]
     [--report-dir outputs/calibration/<name>] [--smooth-min 15] [--max-lag-min 180]
-    [--no-plots] [--overwrite]
+    [--departures] [--no-plots] [--overwrite]
+pacegym-calibrate --twin TRACE_SCENARIO [--name NAME] [--conf-dir ...] [--overwrite]
+
+``--departures`` fits ``traffic.departures`` (lasting departures from the fitted traffic,
+docs/real_traffic.md) too. ``--twin`` fits no log: it writes a trace scenario's synthetic
+twin (``envs.calibration.trace_twin``: the trace's day-ahead forecast as traffic shape, x
+``traffic.departures`` fitted on the trace against that forecast) and prints the departure
+statistics of the trace and of one simulation of the twin.
 
 NAME is a plain identifier (letters, digits, ``_``, ``-``; at most 64), never a path: the
 files go into --conf-dir and nowhere else. Existing files there, or a name that is a
@@ -20,6 +27,7 @@ that holds ``conf/`` (the Hydra apps and ``resolve`` search ``./conf``), or by p
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import time
@@ -27,14 +35,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 from pacegym import errors, progress
 from pacegym.envs.calibration import Calibration, CalibrationError, LogError, calibrate, read_log
-from pacegym.envs.calibration.fit import write_scenario
+from pacegym.envs.calibration.fit import trace_reference, write_scenario
+from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair
 from pacegym.envs.calibration.traffic_fit import calendar
+from pacegym.envs.departures import departure_stats
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
 from pacegym.envs.params import ScenarioError
-from pacegym.envs.scenarios import PRESETS, resolve
+from pacegym.envs.scenarios import PRESETS, resolve, to_dict
 from pacegym.resources import conf_dir
 
 BUCKETS = ((1, 15), (16, 60), (61, 240), (241, 1440))
@@ -256,11 +267,39 @@ def _read(path: str) -> Any:
         raise LogError(f"LOG = {path!r}: not a readable CSV or Parquet log ({what})") from e
 
 
+def twin_main(scenario: str, raw: str | None, conf: Path, overwrite: bool) -> None:
+    """Write ``scenario``'s synthetic twin (``--twin``) and print its departure statistics."""
+    try:
+        sc = resolve(scenario)
+        trace, forecast, first = trace_pair(sc)
+    except ScenarioError as e:
+        raise CalibrationError(f"--twin = {scenario!r}: {e}") from None
+    name, yaml_path, trace_path = output_paths(raw or f"{sc.name}_twin", conf, overwrite)
+    conf.mkdir(parents=True, exist_ok=True)
+    twin, first = fit_twin(sc, trace_path)
+    twin = dataclasses.replace(twin, name=name)
+    data = to_dict(twin)
+    data["traffic"]["trace_csv"] = trace_reference(trace_path, yaml_path.parent)
+    head = f"# Synthetic twin of {scenario} by pacegym-calibrate --twin (docs/real_traffic.md)\n"
+    yaml_path.write_text(head + yaml.safe_dump(data, sort_keys=False, width=100))
+    stats = {
+        "trace": departure_stats(trace, forecast),
+        "twin": departure_stats(*simulate(twin, first, trace.size // 1440)),
+    }
+    print("| | " + " | ".join(stats["trace"]) + " |")
+    for label, st in stats.items():
+        print(f"| {label} | " + " | ".join(f"{v:.2f}" for v in st.values()) + " |")
+    print(f"traffic.departures: {dict(twin.traffic.departures)}")
+    print(f"wrote {yaml_path}, {trace_path}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = errors.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("log")
+    ap.add_argument("log", nargs="?")
+    ap.add_argument("--twin", default=None, help="a trace scenario: write its synthetic twin")
+    ap.add_argument("--departures", action="store_true", help="fit traffic.departures too")
     ap.add_argument("--name", default=None, help="scenario name suffix (default: log file stem)")
     ap.add_argument("--base", default="daily_budget", help="preset for unfitted parameters")
     ap.add_argument(
@@ -282,6 +321,11 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--smooth-min = {args.smooth_min}: allowed [1, 1440] [min]")
     if args.max_lag_min < 2:
         ap.error(f"--max-lag-min = {args.max_lag_min}: allowed >= 2 [min]")
+    if (args.log is None) == (args.twin is None):
+        ap.error("give a LOG or --twin TRACE_SCENARIO (one of them)")
+    if args.twin is not None:
+        twin_main(args.twin, args.name, Path(args.conf_dir), args.overwrite)
+        return
     try:
         resolve(args.base)  # before the log is read: a typo is refused at once
     except ScenarioError as e:
@@ -296,7 +340,9 @@ def main(argv: list[str] | None = None) -> None:
         stage.next("read log")
         log = _read(args.log)
         stage.next("fit")
-        cal = calibrate(log, args.base, name, trace, args.smooth_min, args.max_lag_min)
+        cal = calibrate(
+            log, args.base, name, trace, args.smooth_min, args.max_lag_min, args.departures
+        )
         seconds = time.perf_counter() - t0
         stage.next("report")
         out.mkdir(parents=True, exist_ok=True)  # only now: a refused log leaves no folder

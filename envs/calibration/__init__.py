@@ -8,6 +8,7 @@ numpy, pandas, pyarrow and threadpoolctl only (the ``calibrate`` extra). See
 from __future__ import annotations
 
 from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
+from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures
 from pacegym.envs.calibration.fit import (
     Calibration,
     CalibrationError,
@@ -27,12 +28,14 @@ from pacegym.envs.calibration.logs import (
 )
 from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.simulate import TickCounts, event_table, minute_table, run_core
+from pacegym.envs.calibration.trace_twin import fit_twin, trace_pair
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
 
 __all__ = [
     "Calibration",
     "CalibrationError",
     "DelayFit",
+    "DepartureFit",
     "EventLog",
     "LogError",
     "MinuteCounts",
@@ -42,8 +45,10 @@ __all__ = [
     "event_minutes",
     "event_table",
     "fit_deconvolved",
+    "fit_departures",
     "fit_joined",
     "fit_traffic",
+    "fit_twin",
     "gaps",
     "load_yaml",
     "minute_table",
@@ -52,6 +57,7 @@ __all__ = [
     "read_log",
     "read_table",
     "run_core",
+    "trace_pair",
     "trace_reference",
     "write_scenario",
 ]

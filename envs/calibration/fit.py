@@ -10,6 +10,7 @@
 | ``delay.family: empirical``, ``cdf_points``, ``max_delay_s``, ``render_prob`` | joined pairs, else deconvolution (``delay_fit``) |
 | ``delay.quantile_s`` at ``delay.quantile`` 0.75 | the fitted CDF (informative only for ``empirical``) |
 | ``money.price`` (``media_cost`` kept in the base's ratio) | impression cost / impressions, when the log has costs |
+| ``traffic.departures`` (only with ``departures=True``) | requests against the fitted expected traffic per 15 min (``log_departures``) |
 
 Fitted values pass the same validation as hand-written ones (``ScenarioParams``, and the
 core's traffic limit ``envs.state.check_traffic`` on the fitted trace) before anything is
@@ -32,6 +33,7 @@ import numpy as np
 import yaml
 
 from pacegym.envs.calibration.delay_fit import DelayFit, fit_deconvolved, fit_joined
+from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures
 from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
 from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
@@ -70,9 +72,10 @@ def calibrate(
     trace_csv: str = "trace.csv",
     smooth_min: int = 15,
     max_lag_min: int = 180,
+    departures: bool = False,
 ) -> Calibration:
     """Fit a scenario named ``name`` whose profile is read from ``trace_csv`` (write it with
-    ``write_scenario``)."""
+    ``write_scenario``); with ``departures``, ``traffic.departures`` too (``log_departures``)."""
     counts = event_minutes(log) if isinstance(log, EventLog) else log
     traffic = fit_traffic(counts, smooth_min=smooth_min)
     if isinstance(log, EventLog) and log.joined:
@@ -116,6 +119,10 @@ def calibrate(
     }
     if money:
         data["money"] = money
+    if departures:
+        data["traffic"]["departures"] = {
+            k: round(v, 4) for k, v in log_departures(counts, traffic).params.items()
+        }
     try:
         scenario = from_dict(data, base=sc)
         check_traffic(scenario, traffic.profile, PROFILE_BY_MINUTE)
@@ -124,6 +131,22 @@ def calibrate(
             f"the log fits no valid scenario: fitted {e} (check the log for absurd values)"
         ) from None
     return Calibration(scenario, traffic, delay, counts, trace, tuple(gaps(counts)))
+
+
+def log_departures(counts: MinuteCounts, traffic: TrafficFit) -> DepartureFit:
+    """``traffic.departures`` fitted on a log's requests against the fitted expected traffic
+    (surge minutes and gaps left out). The variance the model draws anyway on a 15-minute bin
+    (Poisson counts, ``1 / expected``, and the minute noise averaged over the bin) is taken
+    off before the fit (``fit_departures``'s ``white_var``)."""
+    valid = counts.valid & ~traffic.surge
+    expected = np.where(valid, traffic.expected, 0.0)
+    per_bin = expected[:, : expected.shape[1] // 15 * 15].reshape(expected.shape[0], -1, 15)
+    totals = per_bin.sum(axis=2)
+    poisson = float(np.mean(1.0 / totals[totals > 0])) if (totals > 0).any() else 0.0
+    phi = np.exp(-60.0 / max(traffic.noise_tau_s, 1e-9))
+    lag = np.abs(np.subtract.outer(np.arange(15), np.arange(15)))
+    minute_noise = traffic.noise_sd**2 * float(np.mean(phi**lag))
+    return fit_departures(counts.requests, traffic.expected, valid, poisson + minute_noise)
 
 
 def _probs(p: tuple[float, ...]) -> list[float]:

@@ -34,10 +34,10 @@ def test_same_seed_same_trajectory_and_different_seed_differs():
     assert not all(np.array_equal(x[0], y[0]) for x, y in zip(a, c, strict=False))
 
 
-@pytest.mark.parametrize("scenario", ["live_commerce", "daily_budget"])
+@pytest.mark.parametrize("scenario", ["live_commerce", "daily_budget", "suite/realistic_daily"])
 def test_vector_env_matches_single_envs(scenario):
     n, seed = 4, 100
-    steps = 300 if scenario == "daily_budget" else 600  # live commerce crosses an episode end
+    steps = 600 if scenario == "live_commerce" else 300  # live commerce crosses an episode end
     acts = _actions(steps, n)
     venv = PacingVectorEnv(n, scenario)
     vobs, _ = venv.reset(seed=seed)

@@ -1,0 +1,118 @@
+"""A trace scenario's synthetic twin: its day-ahead forecast x fitted departures.
+
+A trace scenario (``traffic.profile = trace``, ``forecast.fit_on = trace``) replays recorded
+demand against a walk-forward day-ahead forecast (``envs.walk_forward``). Its twin keeps
+everything but the traffic: the traffic's shape is the day-ahead forecast of each day
+(written as the twin's trace), the forecast knows that shape (``kind: perturbed``, no
+error), and ``traffic.departures`` fitted on ``log(trace / forecast)``
+(``departure_fit``) makes the traffic depart from it as the trace does. Minute 0 is still a
+Monday and day ``d`` of the twin is the forecast of day ``d`` of the trace (days before the
+first forecast day repeat the first week of forecasts, weekday for weekday), so the twin
+starts its flights on the trace scenario's days.
+
+``trace_pair`` gives the trace and its forecast over the scenario's start days,
+``twin_scenario`` the twin, ``simulate`` its requests per minute from a core over whole
+days (what ``tests/envs/test_departure_fit.py`` and ``benchmarks/bench_departures.py``
+hold against the trace).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures
+from pacegym.envs.core import PacingCore
+from pacegym.envs.history import record_counters
+from pacegym.envs.layout import I_REQUESTS, P_BASE_RATE
+from pacegym.envs.params import ScenarioError, ScenarioParams
+from pacegym.envs.scenarios import from_dict, resolve
+from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
+
+
+def _core(scenario: str | ScenarioParams) -> PacingCore:
+    sc = resolve(scenario)
+    if sc.forecast.fit_on != "trace":
+        raise ScenarioError(
+            f"scenario {sc.name!r}: forecast.fit_on = {sc.forecast.fit_on!r}; a twin is fitted "
+            "on a trace scenario (forecast.fit_on = 'trace')"
+        )
+    return PacingCore(sc, 1)
+
+
+def trace_pair(scenario: str | ScenarioParams) -> tuple[np.ndarray, np.ndarray, int]:
+    """``(trace, forecast, first day)``: per minute [profile units] over the scenario's start
+    days, the trace and the day-ahead forecast of each day (the core's walk-forward table)."""
+    core = _core(scenario)
+    expected = expected_per_minute(core.prof, core.dow)
+    lo, hi = core.day_lo, core.day_hi
+    table = core.fc_prof.reshape(-1, core.fc_horizon)[:, :DAY_MIN]
+    return expected[lo * DAY_MIN : (hi + 1) * DAY_MIN], table.reshape(-1), lo
+
+
+def twin_series(forecast: np.ndarray, first_day: int, tail: np.ndarray) -> np.ndarray:
+    """The twin's trace [profile units]: days ``0..first_day - 1`` repeat the first week of
+    ``forecast`` weekday for weekday, then ``forecast`` (which starts on ``first_day``), then
+    ``tail`` (the last day's forecast beyond its midnight: a flight may run on)."""
+    days = forecast.reshape(-1, DAY_MIN)
+    before = [days[(d - first_day) % min(7, days.shape[0])] for d in range(first_day)]
+    return np.concatenate([*before, days.reshape(-1), tail])
+
+
+def twin_scenario(
+    scenario: str | ScenarioParams, fit: DepartureFit, trace_csv: str | Path
+) -> dict[str, Any]:
+    """The twin's overrides on ``scenario`` (a mapping for ``from_dict``); its trace (from
+    ``twin_series``) is read from ``trace_csv``."""
+    sc = resolve(scenario)
+    return {
+        "name": f"{sc.name}_twin",
+        "traffic": {
+            "trace_csv": str(trace_csv),
+            "noise_sd": 0.0,
+            "surge_rate_per_h": 0.0,
+            "departures": dict(fit.params),
+        },
+        "forecast": {"kind": "perturbed", "fit_on": "simulated", "noise_sd": 0.0},
+    }
+
+
+def write_csv(series: np.ndarray, path: str | Path) -> Path:
+    """``series`` as a trace CSV (columns ``minute,requests``)."""
+    p = Path(path)
+    lines = ["minute,requests"] + [f"{m},{v:.6g}" for m, v in enumerate(series)]
+    p.write_text("\n".join(lines) + "\n")
+    return p
+
+
+def simulate(twin: ScenarioParams, first_day: int, days: int, seed: int = 0) -> np.ndarray:
+    """``(requests, expected)`` per minute of one campaign of ``twin`` over ``days`` whole days
+    from ``first_day`` (one flight, nothing served: traffic does not depend on serving)."""
+    tr = dataclasses.replace(twin.traffic, days="all", split_day=None)
+    time = dataclasses.replace(
+        twin.time, start_day=first_day, start_minute=0.0, flight_min=days * float(DAY_MIN)
+    )
+    run = from_dict({}, dataclasses.replace(twin, traffic=tr, time=time))
+    core = PacingCore(run, 1)
+    core.reset(np.zeros(1, np.int64), np.array([seed], np.uint64))
+    rate = float(core.par[0, P_BASE_RATE])  # [requests/s] as drawn
+    per_tick = record_counters(core, np.zeros(1), [I_REQUESTS])[0, 0].astype(float)
+    tps_min = round(60.0 / float(run.time.tick_s))
+    requests = per_tick.reshape(-1, tps_min).sum(axis=1)
+    m = np.arange(first_day * DAY_MIN, (first_day + days) * DAY_MIN)
+    expected = rate * 60.0 * core.prof[m % core.prof.size]
+    return requests, expected
+
+
+def fit_twin(scenario: str | ScenarioParams, trace_csv: str | Path) -> tuple[ScenarioParams, int]:
+    """Fit ``scenario``'s twin, write its trace to ``trace_csv``; ``(twin, first day)``."""
+    sc = resolve(scenario)
+    trace, forecast, lo = trace_pair(sc)
+    core = _core(sc)  # the walk-forward table is cached: no second fit
+    tail = core.fc_prof.reshape(-1, core.fc_horizon)[-1, DAY_MIN:]
+    fit = fit_departures(trace, forecast)
+    write_csv(twin_series(forecast, lo, tail), trace_csv)
+    return from_dict(twin_scenario(sc, fit, trace_csv), sc), lo

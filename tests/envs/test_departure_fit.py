@@ -1,0 +1,98 @@
+"""traffic.departures: off by default, validated, drawn the same everywhere, and a generator
+fitted to a trace holds that trace's departure statistics (docs/real_traffic.md)."""
+
+import numpy as np
+import pytest
+import yaml
+
+from pacegym.envs.calibration.departure_fit import fit_departures
+from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair
+from pacegym.envs.core import PacingCore
+from pacegym.envs.departures import departure_stats
+from pacegym.envs.params import ScenarioError
+from pacegym.envs.params_departures import DepartureParams
+from pacegym.envs.scenarios import from_dict, resolve, to_dict
+from pacegym.envs.state import departure_bins, state_bytes
+
+# The tolerances a fitted generator is held to, against its trace (test days, 13 days):
+ACF_ABS = 0.15  # autocorrelation of log(actual / forecast) at 15 min, 1 h, 4 h: absolute
+OFF_ABS = 0.10  # share of hours more than 30% off forecast: absolute
+BURST_FACTOR = 2.0  # burst size and duration quantiles (q50, q90): within this factor
+FITTED_TRACES = ("amzn", "fb")  # where the fitted generator meets all of them
+PERSISTENT_TRACES = ("taxi", "i94")  # where it meets the acf and off-forecast ones only
+
+
+def test_off_by_default_and_round_trips():
+    assert not resolve("daily_budget").traffic.departures.on
+    assert PacingCore("daily_budget", 2).dep_log.shape == (2, 1)
+    sc = resolve("suite/realistic_daily")
+    assert sc.traffic.departures.on
+    data = to_dict(sc)
+    assert from_dict(yaml.safe_load(yaml.safe_dump(data))) == sc
+    assert hash(sc) == hash(from_dict(data))
+
+
+@pytest.mark.parametrize(
+    ("values", "key"),
+    [({"slow_sd": -0.1}, "slow_sd"), ({"slow_order": 3}, "slow_order"), ({"sd": 1}, "sd")],
+)
+def test_bad_values_name_the_key(values, key):
+    with pytest.raises(ScenarioError, match=f"traffic.departures.{key}"):
+        resolve({"base": "daily_budget", "traffic": {"departures": values}})
+
+
+def test_memory_is_checked_with_the_rest():
+    on, off = resolve("suite/realistic_daily"), resolve("daily_budget")
+    bins = departure_bins(on)
+    assert bins == 1440 // 5 + 1 and departure_bins(off) == 1
+    assert state_bytes(on, 10) - state_bytes(off, 10) == 10 * (bins - 1) * 8
+
+
+def test_read_only():
+    with pytest.raises(TypeError, match="read-only"):
+        DepartureParams()["slow_sd"] = 1.0  # type: ignore[index]
+
+
+def test_same_seed_same_departures_and_other_draws_unchanged():
+    sc = resolve("suite/realistic_daily")
+    a, b = PacingCore(sc, 3), PacingCore(sc, 1)
+    a.reset(np.arange(3), np.array([7, 8, 9], np.uint64))
+    b.reset(np.zeros(1, np.int64), np.array([8], np.uint64))
+    np.testing.assert_array_equal(a.dep_log[1], b.dep_log[0])
+    assert not np.array_equal(a.dep_log[0], a.dep_log[1])
+    off = PacingCore("daily_budget", 1)  # the traffic stream is not advanced by the draw
+    off.reset(np.zeros(1, np.int64), np.array([8], np.uint64))
+    np.testing.assert_array_equal(off.streams, b.streams)
+    np.testing.assert_array_equal(off.fst, b.fst)
+
+
+def test_fit_recovers_a_known_generator():
+    truth = {"slow_sd": 0.3, "slow_tau_h": 3.0, "hour_sd": 0.1, "quarter_sd": 0.15}
+    sc = resolve(
+        {
+            "base": "daily_budget",
+            "traffic": {"noise_sd": 0.0, "surge_rate_per_h": 0.0, "departures": truth},
+        }
+    )
+    twin = from_dict({"traffic": {"base_rate": 50.0}}, sc)
+    req, exp = simulate(twin, 0, 28)
+    fit = fit_departures(req, exp).params
+    assert fit.slow_sd == pytest.approx(0.3, abs=0.08)
+    assert fit.quarter_sd == pytest.approx(0.15, abs=0.05)
+    assert 1.0 <= fit.slow_tau_h <= 9.0
+
+
+@pytest.mark.parametrize("name", FITTED_TRACES + PERSISTENT_TRACES)
+def test_fitted_generator_holds_its_traces_statistics(name, tmp_path):
+    scenario = f"traces/{name}_daily"
+    trace, forecast, first = trace_pair(scenario)
+    want = departure_stats(trace, forecast)
+    twin, first = fit_twin(scenario, tmp_path / "twin.csv")
+    got = departure_stats(*simulate(twin, first, trace.size // 1440, seed=0))
+    for key in ("acf_15min", "acf_1h", "acf_4h"):
+        assert got[key] == pytest.approx(want[key], abs=ACF_ABS), key
+    assert got["off_forecast_hours"] == pytest.approx(want["off_forecast_hours"], abs=OFF_ABS)
+    if name in PERSISTENT_TRACES:  # their bursts are one-off hours-long events (docs)
+        return
+    for key in ("burst_size_q50", "burst_size_q90", "burst_min_q50", "burst_min_q90"):
+        assert want[key] / BURST_FACTOR <= got[key] <= want[key] * BURST_FACTOR, key
