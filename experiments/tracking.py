@@ -79,8 +79,10 @@ def _plain(cfg: Any) -> Any:
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
 
-        if isinstance(cfg, DictConfig | ListConfig):
-            return OmegaConf.to_container(cfg, resolve=True)
+        from pacegym.experiments.scenario_schema import without_missing
+
+        if isinstance(cfg, DictConfig | ListConfig):  # the keys nothing set left out
+            return without_missing(OmegaConf.to_container(cfg, resolve=True))
     except ImportError:  # pragma: no cover - omegaconf ships with hydra
         pass
     return cfg
