@@ -138,3 +138,15 @@ def test_every_app_takes_the_shared_hydra_settings(app):
     assert hc.run.dir.startswith(f"outputs/{app}/") and hc.sweep.dir.startswith(f"multirun/{app}/")
     assert hc.job.chdir is False and hc.job_logging.formatters.console.format == "%(message)s"
     assert ("mlflow_store" in hc.callbacks) == (app in ("train", "compare", "pipeline"))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "name"),
+    [("live_commerce", "live_commerce"), ("traces/train/taxi_daily", "taxi_daily")],
+)
+def test_runs_are_tagged_with_the_scenarios_name(scenario, name):
+    """A twin that takes its name from its base is tagged with that name (compare finds the
+    train runs of a scenario by this tag)."""
+    from pacegym.experiments.tracking import default_tags
+
+    assert default_tags(_compose("train", [f"scenario={scenario}"]))["scenario"] == name
