@@ -3,9 +3,10 @@
 A scenario file sets only what differs from the schema's defaults (the dataclasses of
 ``envs.params``) or, with ``base: <scenario>``, from that scenario. The presets
 (``PRESETS``) are the package's files ``conf/scenario/<preset>.yaml``: there is no second
-copy in Python. ``resolve`` also takes the name of any other scenario file (``pacegym.resources.find_config`` order: a path, the
-working directory's ``conf/scenario/``, the package's) or a path to one. A relative
-``traffic.trace_csv`` inside a scenario file is relative to that file.
+copy in Python. ``resolve`` also takes the name of any other scenario file
+(``pacegym.resources.find_config`` order: a path, the working directory's
+``conf/scenario/``, the package's) or a path to one. A relative ``traffic.trace_csv``
+inside a scenario file is relative to that file.
 """
 
 from __future__ import annotations
