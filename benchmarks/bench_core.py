@@ -18,7 +18,7 @@ import numpy as np
 
 from pacegym.envs.core import PacingCore
 from pacegym.envs.pacing_env import PacingEnv
-from pacegym.envs.scenarios import PRESETS
+from pacegym.envs.scenarios import PRESETS, resolve
 
 
 def core_rate(n: int, steps: int, throttle: float) -> float:
@@ -79,7 +79,7 @@ def main() -> None:
     for name in PRESETS:
         sizes = []
         for mult in (1.0, 30.0):
-            base = PRESETS[name]().traffic.base_rate
+            base = resolve(name).traffic.base_rate
             core = PacingCore({"base": name, "traffic": {"base_rate": float(base) * mult}}, 64)
             core.reset(np.arange(64), np.arange(64, dtype=np.uint64))
             for _ in range(200):

@@ -1,21 +1,25 @@
 """Scenario presets, scenario files, and conversion from/to plain dicts (Hydra YAML, JSON).
 
-The presets here and the YAML files under ``conf/scenario/`` describe the same
-scenarios; ``tests/envs/test_scenarios.py`` holds them equal. ``resolve`` also takes the
-name of any other scenario file (``pacegym.resources.find_config`` order: a path, the
-working directory's ``conf/scenario/``, the package's) or a path to one. A relative
-``traffic.trace_csv`` inside a scenario file is relative to that file.
+A scenario file sets only what differs from the schema's defaults (the dataclasses of
+``envs.params``) or, with ``base: <scenario>``, from that scenario. The presets
+(``PRESETS``) are the package's files ``conf/scenario/<preset>.yaml``: there is no second
+copy in Python. ``resolve`` also takes the name of any other scenario file
+(``pacegym.resources.find_config`` order: a path, the working directory's
+``conf/scenario/``, the package's) or a path to one. A relative ``traffic.trace_csv``
+inside a scenario file is relative to that file.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from pacegym import ENV_IDS
 from pacegym.envs.params import (
     DelayParams,
     ForecastParams,
@@ -28,7 +32,7 @@ from pacegym.envs.params import (
     TimeParams,
     TrafficParams,
 )
-from pacegym.resources import config_names, find_config
+from pacegym.resources import conf_dir, config_names, find_config
 
 SECTIONS: dict[str, type] = {
     "time": TimeParams,
@@ -42,55 +46,16 @@ SECTIONS: dict[str, type] = {
 }
 
 
-def live_commerce() -> ScenarioParams:
-    """A 60-120 min broadcast; full throttle would spend the budget in well under half of it.
-
-    Intent: early reach during the broadcast (the seed's exp-decay plan, rate 2), held to
-    10-min windows within 20%; post-end impressions are waste.
-    """
-    return ScenarioParams(
-        name="live_commerce",
-        time=TimeParams(flight_min=(60.0, 120.0)),
-        plan=PlanParams(kind="exp_decay", decay_rate=2.0),
-        score=ScoreParams(granularity_min=10.0, tolerance=0.2),
-    )
+PRESETS: tuple[str, ...] = tuple(dict.fromkeys(ENV_IDS.values()))
+"""The presets: the scenarios of the registered Gymnasium ids (``pacegym.ENV_IDS``), each
+the package's ``conf/scenario/<name>.yaml`` (its one home; Hydra composes the same file).
+A preset name always means the package's file, whatever a user's ``conf/`` holds."""
 
 
-def daily_budget() -> ScenarioParams:
-    """A 24 h campaign on an intraday profile, planned by forecast traffic share.
-
-    Intent: all-day presence, each hour its forecast share within 10%.
-    """
-    return ScenarioParams(
-        name="daily_budget",
-        time=TimeParams(flight_min=1440.0, start_minute=0.0),
-        traffic=TrafficParams(base_rate=1.0, profile="intraday", surge_rate_per_h=0.2),
-        money=MoneyParams(budget=200_000.0),
-        plan=PlanParams(kind="forecast"),
-        score=ScoreParams(granularity_min=60.0, tolerance=0.1),
-    )
-
-
-def multi_day_flight() -> ScenarioParams:
-    """Three days; the daily budget must be met on average (total = 3 x daily).
-
-    Intent: each day its forecast share within 10%.
-    """
-    return ScenarioParams(
-        name="multi_day_flight",
-        time=TimeParams(flight_min=3 * 1440.0, start_minute=0.0),
-        traffic=TrafficParams(base_rate=1.0, profile="intraday", surge_rate_per_h=0.2),
-        money=MoneyParams(budget=600_000.0),
-        plan=PlanParams(kind="forecast"),
-        score=ScoreParams(granularity_min=1440.0, tolerance=0.1),
-    )
-
-
-PRESETS = {
-    "live_commerce": live_commerce,
-    "daily_budget": daily_budget,
-    "multi_day_flight": multi_day_flight,
-}
+@functools.cache
+def _preset(name: str) -> ScenarioParams:
+    """The package's preset file ``name`` as params (read once per process)."""
+    return from_file(conf_dir() / "scenario" / f"{name}.yaml")
 
 
 def _tupleize(value: Any) -> Any:
@@ -166,8 +131,13 @@ def from_dict(data: Mapping[str, Any], base: ScenarioParams | None = None) -> Sc
     return dataclasses.replace(scenario, **updates)
 
 
-def to_dict(scenario: ScenarioParams) -> dict[str, Any]:
-    """Plain nested dict (lists for tuples) that ``from_dict`` turns back into ``scenario``."""
+def to_dict(scenario: ScenarioParams, against: ScenarioParams | None = None) -> dict[str, Any]:
+    """Plain nested dict (lists for tuples) that ``from_dict`` turns back into ``scenario``.
+
+    With ``against``: the name and only the keys whose value differs from ``against``'s
+    (sections with none left out), what ``from_dict(..., base=against)`` turns back into
+    ``scenario``; ``against=ScenarioParams()`` gives a scenario file's form.
+    """
 
     def plain(v: Any) -> Any:
         if isinstance(v, tuple | list):
@@ -177,7 +147,14 @@ def to_dict(scenario: ScenarioParams) -> dict[str, Any]:
     out: dict[str, Any] = {"name": scenario.name}
     for section in SECTIONS:
         obj = getattr(scenario, section)
-        out[section] = {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+        ref = getattr(against, section) if against is not None else None
+        values = {
+            f.name: plain(getattr(obj, f.name))
+            for f in dataclasses.fields(obj)
+            if ref is None or getattr(obj, f.name) != getattr(ref, f.name)
+        }
+        if values or against is None:
+            out[section] = values
     return out
 
 
@@ -197,7 +174,7 @@ def resolve(
     if isinstance(scenario, str | Path):
         name = str(scenario)
         if name in PRESETS:
-            return PRESETS[name]()
+            return _preset(name)
         path = find_config("scenario", name, search)
         if path is None:
             raise ScenarioError(

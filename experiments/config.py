@@ -5,10 +5,11 @@ so an unknown key (``agent.learnig_rate``) or a wrong type fails at compose time
 any training. The ``agent`` and ``train`` nodes are ``agents.settings.AgentSettings``
 and ``TrainSettings`` themselves (their one declaration, with the ranges that
 ``from_mapping`` checks); this module only declares what belongs to the apps:
-tracking, compare and the pipeline's steps. The ``scenario`` node stays a plain dict
-(validated by ``envs.scenarios.from_dict``), as do ``agent.hyperparams`` (checked
-against the algorithm's constructor) and ``agent.residual.base`` (a ``conf/controller``
-entry).
+tracking, compare and the pipeline's steps. The ``scenario`` node is typed by
+``experiments.scenario_schema.ScenarioNode`` (derived from ``envs.params.ScenarioParams``:
+its keys are checked at compose time, its values by ``envs.scenarios.from_dict``);
+``agent.hyperparams`` (checked against the algorithm's constructor) and
+``agent.residual.base`` (a ``conf/controller`` entry) stay plain dicts.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import BATCH_SIZE
 from pacegym.baselines.stats import LEVEL, N_BOOT
 from pacegym.envs.checks import check_section, setting
 from pacegym.experiments.leaderboard import PRIMARY
+from pacegym.experiments.scenario_schema import ScenarioNode
 from pacegym.experiments.tracking import DEFAULT_EXPERIMENT
 from pacegym.resources import conf_dir
 
@@ -80,7 +82,7 @@ class PipelineStepsConfig:
 
 @dataclass
 class TrainApp:
-    scenario: Any = MISSING
+    scenario: ScenarioNode = field(default_factory=ScenarioNode)  # type: ignore[valid-type]
     agent: AgentSettings = field(default_factory=AgentSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
@@ -88,14 +90,14 @@ class TrainApp:
 
 @dataclass
 class CompareApp:
-    scenario: Any = MISSING
+    scenario: ScenarioNode = field(default_factory=ScenarioNode)  # type: ignore[valid-type]
     compare: CompareConfig = field(default_factory=CompareConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
 
 
 @dataclass
 class PipelineApp:
-    scenario: Any = MISSING
+    scenario: ScenarioNode = field(default_factory=ScenarioNode)  # type: ignore[valid-type]
     agent: AgentSettings = field(default_factory=AgentSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     compare: CompareConfig = field(default_factory=CompareConfig)

@@ -1,7 +1,8 @@
 """Structured config of ``pacegym-evaluate`` (registered in Hydra's ConfigStore).
 
 YAML under ``conf/`` only sets values; these dataclasses fix the keys and types.
-``scenario`` stays an untyped mapping: ``envs.scenarios.from_dict`` validates it.
+``scenario`` is ``experiments.scenario_schema.ScenarioNode`` (keys checked at compose
+time, values by ``envs.scenarios.from_dict``).
 A controller is ``{kind, name, params}`` (``conf/controller/<name>.yaml``); ``params``
 depends on ``kind`` and is validated by ``baselines.build_controller``.
 """
@@ -30,6 +31,7 @@ from pacegym.experiments.config import (
     seed_setting,
 )
 from pacegym.experiments.hydra_app import scenario_dict
+from pacegym.experiments.scenario_schema import ScenarioNode
 
 
 @dataclass
@@ -45,7 +47,7 @@ class ControllerSpec:
 class EvaluateConfig:
     """Top-level config: evaluate ``controllers`` (or, when empty, ``controller``) on ``scenario``."""
 
-    scenario: Any = MISSING  # nested mapping, validated by envs.scenarios.from_dict
+    scenario: ScenarioNode = field(default_factory=ScenarioNode)  # type: ignore[valid-type]
     controller: ControllerSpec | None = None
     controllers: dict[str, ControllerSpec] = field(default_factory=dict)
     episodes: int = count_setting(200, 10_000_000)  # [episodes] per controller, i seeded seed + i

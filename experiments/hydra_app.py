@@ -38,6 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pacegym import errors
 from pacegym.envs.scenarios import anchor_trace
+from pacegym.experiments.scenario_schema import without_missing
 from pacegym.resources import find_config
 
 CONFIG_PATH = "pkg://pacegym.conf"
@@ -243,8 +244,8 @@ def scenario_file(cfg: DictConfig) -> Path | None:
 def scenario_dict(cfg: DictConfig) -> dict[str, Any]:
     """``cfg.scenario`` as a plain dict, a relative ``traffic.trace_csv`` made absolute
     against the scenario file's folder (a trace path in a scenario file is relative to
-    that file, wherever the command runs)."""
-    data = OmegaConf.to_container(cfg.scenario, resolve=True)
+    that file, wherever the command runs); the keys nothing set (``???``) left out."""
+    data = without_missing(OmegaConf.to_container(cfg.scenario, resolve=True))
     if not isinstance(data, dict):
         raise ValueError(f"scenario = {data!r}: must be a mapping of scenario sections")
     origin = scenario_file(cfg)

@@ -79,8 +79,10 @@ def _plain(cfg: Any) -> Any:
     try:
         from omegaconf import DictConfig, ListConfig, OmegaConf
 
-        if isinstance(cfg, DictConfig | ListConfig):
-            return OmegaConf.to_container(cfg, resolve=True)
+        from pacegym.experiments.scenario_schema import without_missing
+
+        if isinstance(cfg, DictConfig | ListConfig):  # the keys nothing set left out
+            return without_missing(OmegaConf.to_container(cfg, resolve=True))
     except ImportError:  # pragma: no cover - omegaconf ships with hydra
         pass
     return cfg
@@ -180,9 +182,26 @@ def readable_name(cfg: Any, base: str) -> str:
     return " ".join([base, *parts])
 
 
+def scenario_name(cfg: Any) -> str:
+    """The name of ``cfg``'s scenario: its ``scenario.name``, else (a file that takes its name
+    from its ``base:``, a ``traces/train/`` twin) the resolved scenario's; ``unknown``."""
+    name = config_value(cfg, "scenario.name")
+    node = config_value(cfg, "scenario")
+    if name or not node:
+        return str(name or "unknown")
+    if isinstance(node, str):
+        return node
+    from pacegym.envs.scenarios import resolve
+
+    try:
+        return resolve(_plain(node)).name
+    except (ValueError, TypeError, OSError):  # an invalid scenario: the app refuses it itself
+        return "unknown"
+
+
 def default_tags(cfg: Any, policy_kind: str | None = None) -> dict[str, str]:
     """Tags every run carries: scenario, policy kind, git commit."""
-    scenario = config_value(cfg, "scenario.name") or config_value(cfg, "scenario") or "unknown"
+    scenario = scenario_name(cfg)
     kind = (
         policy_kind
         or config_value(cfg, "agent.algo")

@@ -36,14 +36,15 @@ class TrackingError(RuntimeError):
 
 
 def config_value(cfg: Any, dotted: str, default: Any = None) -> Any:
-    """``cfg``'s value at ``dotted`` (``"tracking.uri"``), ``default`` where it is absent or
-    None (``cfg``: any mapping or DictConfig, or None)."""
+    """``cfg``'s value at ``dotted`` (``"tracking.uri"``), ``default`` where it is absent,
+    unset or None (``cfg``: any mapping or DictConfig, or None)."""
     node = cfg
     for part in dotted.split("."):
         if node is None:
             return default
         try:
-            node = node[part] if isinstance(node, Mapping) or hasattr(node, "keys") else None
+            # .get: a DictConfig's unset value (``???``) reads as absent, not as an error
+            node = node.get(part) if isinstance(node, Mapping) or hasattr(node, "keys") else None
         except (KeyError, AttributeError):
             return default
         if node is None:

@@ -17,7 +17,9 @@ from omegaconf import DictConfig
 
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, TrainSettings
+from pacegym.envs.scenarios import resolve
 from pacegym.experiments import tracking
+from pacegym.experiments.scenario_schema import without_missing
 
 CONFIG_FILE = "train_config.yaml"
 """In a train run dir: the scenario, agent and train settings the run started with."""
@@ -85,7 +87,7 @@ def resumed_config(
         raise AgentConfigError(str(exc)) from None
     for path in (run_dir / CONFIG_FILE, run_dir / ".hydra" / "config.yaml"):
         if path.is_file():
-            saved = yaml.safe_load(path.read_text())
+            saved = without_missing(yaml.safe_load(path.read_text()))  # Hydra's: ??? unset
             break
     else:
         raise AgentConfigError(
@@ -93,12 +95,20 @@ def resumed_config(
             "cannot tell which agent and scenario the run trained"
         )
     for group, now in (("agent", agent), ("scenario", scenario)):
-        if _named_on_command_line(group) and now != saved[group]:
+        if _named_on_command_line(group) and not _same(group, now, saved[group]):
             raise AgentConfigError(
                 f"train.resume = {resume!r}: {group} = {now.get('name')!r} differs from the "
                 f"run's {saved[group].get('name')!r}: drop the {group} override to resume"
             )
     return saved["scenario"], saved["agent"], saved.get("train") or {}
+
+
+def _same(group: str, now: dict[str, Any], saved: dict[str, Any]) -> bool:
+    """The same agent settings, or the same scenario however it was written (a run saved
+    before the scenario files held only what they change has every key)."""
+    if group == "scenario":
+        return resolve(now) == resolve(saved)
+    return now == saved
 
 
 RUN_STATE_KEYS = (

@@ -166,7 +166,8 @@ def trace_reference(trace_path: Path, yaml_dir: Path) -> str:
 
 
 def write_scenario(cal: Calibration, yaml_path: str | Path, header: str = "") -> Path:
-    """Write the scenario YAML and its per-minute trace CSV (``traffic.trace_csv``; a
+    """Write the scenario YAML (what differs from the schema's defaults, as every scenario
+    file; ``scenarios.to_dict``) and its per-minute trace CSV (``traffic.trace_csv``; a
     relative one is taken relative to the working directory and written into the YAML
     relative to the YAML's folder, see ``trace_reference``)."""
     yaml_path = Path(yaml_path)
@@ -174,8 +175,8 @@ def write_scenario(cal: Calibration, yaml_path: str | Path, header: str = "") ->
     if trace_path == yaml_path.resolve():
         raise CalibrationError(f"traffic.trace_csv = {str(trace_path)!r} is the scenario YAML")
     lines = ["minute,requests"] + [f"{m},{v:.4f}" for m, v in enumerate(cal.trace)]
-    data = to_dict(cal.scenario)
-    data["traffic"]["trace_csv"] = trace_reference(trace_path, yaml_path.parent)
+    data = to_dict(cal.scenario, against=ScenarioParams())
+    data.setdefault("traffic", {})["trace_csv"] = trace_reference(trace_path, yaml_path.parent)
     comment = "".join(f"# {line}\n" for line in header.splitlines())
     text = yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=100)
     yaml_path.parent.mkdir(parents=True, exist_ok=True)

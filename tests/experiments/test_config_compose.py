@@ -1,21 +1,25 @@
 """Hydra compose of every config group option and experiment file of the train/compare/pipeline apps."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
-from omegaconf import OmegaConf
 from omegaconf.errors import ConfigKeyError, ValidationError
 
 from pacegym.agents.algos import check_agent
 from pacegym.agents.settings import AgentSettings
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.hydra_app import scenario_dict
 
 AGENTS = sorted(p.stem for p in (CONF_DIR / "agent").glob("*.yaml"))
 TRACKING = sorted(p.stem for p in (CONF_DIR / "tracking").glob("*.yaml"))
-SCENARIOS = sorted(p.stem for p in (CONF_DIR / "scenario").glob("*.yaml"))
+SCENARIO_DIR = Path(CONF_DIR) / "scenario"
+SCENARIOS = sorted(
+    p.relative_to(SCENARIO_DIR).with_suffix("").as_posix() for p in SCENARIO_DIR.rglob("*.yaml")
+)
 MINE = ("train_", "compare_", "sweep_")
 EXPERIMENTS = sorted(
     p.stem for p in (CONF_DIR / "experiment").glob("*.yaml") if p.stem.startswith(MINE)
@@ -45,7 +49,37 @@ def test_every_tracking_option(app, tracking):
 @pytest.mark.parametrize("app", ["train", "compare", "pipeline"])
 def test_every_scenario(app, scenario):
     cfg = _compose(app, [f"scenario={scenario}"])
-    assert resolve(OmegaConf.to_container(cfg.scenario)).name == scenario
+    # hydra.compose outside an app cannot tell a nested scenario's folder: trace file names
+    assert _trace_name(resolve(scenario_dict(cfg))) == _trace_name(resolve(scenario))
+
+
+def _trace_name(sc):
+    trace = sc.traffic.trace_csv and Path(sc.traffic.trace_csv).name
+    return dataclasses.replace(sc, traffic=dataclasses.replace(sc.traffic, trace_csv=trace))
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("scenario.trafic.base_rate=1", "trafic"),
+        ("scenario.traffic.base_rat=1", "base_rat"),
+        ("scenario.forecast.history_days=two", "history_days"),
+    ],
+)
+@pytest.mark.parametrize("app", ["train", "compare", "pipeline"])
+def test_scenario_keys_are_typed_at_compose(app, override, key):
+    with pytest.raises((ConfigCompositionException, ConfigKeyError, ValidationError), match=key):
+        _compose(app, [override])
+
+
+def test_scenario_node_holds_what_was_set():
+    cfg = _compose("train", ["scenario=suite/surge_storm", "scenario.money.budget=2000"])
+    assert scenario_dict(cfg) == {
+        "base": "live_commerce",
+        "name": "surge_storm",
+        "traffic": {"surge_rate_per_h": 6.0, "surge_probs": [0.5, 0.5], "surge_mean_s": 180.0},
+        "money": {"budget": 2000},
+    }
 
 
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
@@ -104,3 +138,15 @@ def test_every_app_takes_the_shared_hydra_settings(app):
     assert hc.run.dir.startswith(f"outputs/{app}/") and hc.sweep.dir.startswith(f"multirun/{app}/")
     assert hc.job.chdir is False and hc.job_logging.formatters.console.format == "%(message)s"
     assert ("mlflow_store" in hc.callbacks) == (app in ("train", "compare", "pipeline"))
+
+
+@pytest.mark.parametrize(
+    ("scenario", "name"),
+    [("live_commerce", "live_commerce"), ("traces/train/taxi_daily", "taxi_daily")],
+)
+def test_runs_are_tagged_with_the_scenarios_name(scenario, name):
+    """A twin that takes its name from its base is tagged with that name (compare finds the
+    train runs of a scenario by this tag)."""
+    from pacegym.experiments.tracking import default_tags
+
+    assert default_tags(_compose("train", [f"scenario={scenario}"]))["scenario"] == name

@@ -88,3 +88,25 @@ def test_resume_refuses_another_agent_named_on_the_command_line(tmp_path, monkey
     monkeypatch.setattr(train_resume, "_named_on_command_line", lambda key: key == "train.n_envs")
     with pytest.raises(AgentConfigError, match=r"train.n_envs = 128 differs from the run's 8"):
         train_resume.resumed_train(train, {"n_envs": 8})
+
+
+def test_resume_takes_a_scenario_however_it_was_written(tmp_path, monkeypatch):
+    """A run saved with every scenario key (before scenario files held only what they
+    change), or through Hydra's config with unset keys (``???``), resumes with the same
+    scenario named on the command line; another scenario is refused."""
+    from pacegym.envs.scenarios import resolve, to_dict
+
+    run = tmp_path / "run" / "checkpoints"
+    (run / "step_8").mkdir(parents=True)
+    (run / "step_8" / "state.pkl").write_bytes(b"")
+    (run / "LATEST").write_text("step_8")
+    full = to_dict(resolve("daily_budget"))
+    saved = {"scenario": {**full, "base": "???"}, "agent": {"name": "sac"}}
+    (tmp_path / "run" / ".hydra").mkdir()
+    (tmp_path / "run" / ".hydra" / "config.yaml").write_text(yaml.safe_dump(saved))
+    monkeypatch.setattr(train_resume, "_named_on_command_line", lambda group: group == "scenario")
+    sparse = yaml.safe_load((CONF_DIR / "scenario" / "daily_budget.yaml").read_text())
+    scenario, _, _ = train_resume.resumed_config(str(tmp_path / "run"), sparse, {"name": "sac"})
+    assert scenario == full
+    with pytest.raises(AgentConfigError, match=r"scenario = 'live_commerce' differs"):
+        train_resume.resumed_config(str(tmp_path / "run"), {"name": "live_commerce"}, {})
