@@ -22,9 +22,8 @@ drawn and every result is as without the section. ``pacegym-calibrate`` fits the
 (``envs.calibration.departure_fit``).
 
 The section is given as a mapping (``traffic: {departures: {slow_sd: 0.3, ...}}``) and
-replaces the base's section as a whole (keys not given take the defaults below).
-``DepartureParams`` is a frozen dataclass that is also a read-only ``dict`` of its fields,
-so a scenario's ``to_dict`` stays plain data (JSON, YAML) without a special case.
+replaces the base's section as a whole (keys not given take the defaults below); a
+scenario's ``to_dict`` writes it back as a mapping.
 """
 
 from __future__ import annotations
@@ -32,10 +31,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
-import yaml
 
 from pacegym.envs.checks import ScenarioError, check_section, setting
 
@@ -47,12 +44,8 @@ MIN_X = 1e-4
 """[x] smallest departure factor (a collapse to nothing)."""
 
 
-def _readonly(self: Any, *args: Any, **kwargs: Any) -> None:
-    raise TypeError("traffic.departures is read-only: build a new one (dataclasses.replace)")
-
-
 @dataclass(frozen=True)
-class DepartureParams(dict):  # type: ignore[type-arg]  # a read-only dict of its own fields
+class DepartureParams:
     """Slow deviations, day shape, bursts and collapses (module docstring); all 0 = off."""
 
     # stationary sd of the slow log deviation
@@ -75,7 +68,8 @@ class DepartureParams(dict):  # type: ignore[type-arg]  # a read-only dict of it
 
     def __post_init__(self) -> None:
         check_section(self, "traffic.departures")
-        dict.update(self, {f.name: float(getattr(self, f.name)) for f in dataclasses.fields(self)})
+        for f in dataclasses.fields(self):  # plain floats (a fit hands numpy scalars)
+            object.__setattr__(self, f.name, float(getattr(self, f.name)))
 
     @property
     def on(self) -> bool:
@@ -91,12 +85,6 @@ class DepartureParams(dict):  # type: ignore[type-arg]  # a read-only dict of it
     def as_array(self) -> np.ndarray:
         """The fields as float64, in field order (what ``envs.departure_gen`` reads)."""
         return np.array([getattr(self, f.name) for f in dataclasses.fields(self)], dtype=float)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(self))
-
-    __setitem__ = __delitem__ = update = pop = popitem = clear = setdefault = _readonly  # type: ignore[assignment]
-    __ior__ = _readonly  # type: ignore[assignment]
 
 
 OFF = DepartureParams()
@@ -120,7 +108,3 @@ def as_departures(value: object) -> DepartureParams:
             f"traffic.departures.{unknown[0]} is not a parameter: allowed {sorted(FIELDS)}"
         )
     return DepartureParams(**dict(value))
-
-
-for _dumper in (yaml.SafeDumper, yaml.Dumper):  # a scenario's to_dict holds this section
-    _dumper.add_representer(DepartureParams, lambda d, data: d.represent_dict(dict(data)))

@@ -142,6 +142,8 @@ def to_dict(scenario: ScenarioParams, against: ScenarioParams | None = None) -> 
     def plain(v: Any) -> Any:
         if isinstance(v, tuple | list):
             return [plain(x) for x in v]
+        if dataclasses.is_dataclass(v):  # a nested section (traffic.departures): a mapping
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
         return v
 
     out: dict[str, Any] = {"name": scenario.name}

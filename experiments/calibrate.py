@@ -289,7 +289,7 @@ def twin_main(scenario: str, raw: str | None, conf: Path, overwrite: bool) -> No
     print("| | " + " | ".join(stats["trace"]) + " |")
     for label, st in stats.items():
         print(f"| {label} | " + " | ".join(f"{v:.2f}" for v in st.values()) + " |")
-    print(f"traffic.departures: {dict(twin.traffic.departures)}")
+    print(f"traffic.departures: {dataclasses.asdict(twin.traffic.departures)}")
     print(f"wrote {yaml_path}, {trace_path}")
 
 

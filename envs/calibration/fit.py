@@ -23,6 +23,7 @@ instead, as they are physically the same there: ``noise_sd`` at 3 and ``noise_ta
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -121,7 +122,8 @@ def calibrate(
         data["money"] = money
     if departures:
         data["traffic"]["departures"] = {
-            k: round(v, 4) for k, v in log_departures(counts, traffic).params.items()
+            k: round(v, 4)
+            for k, v in dataclasses.asdict(log_departures(counts, traffic).params).items()
         }
     try:
         scenario = from_dict(data, base=sc)

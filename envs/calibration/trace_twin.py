@@ -74,7 +74,7 @@ def twin_scenario(
             "trace_csv": str(trace_csv),
             "noise_sd": 0.0,
             "surge_rate_per_h": 0.0,
-            "departures": dict(fit.params),
+            "departures": dataclasses.asdict(fit.params),
         },
         "forecast": {"kind": "perturbed", "fit_on": "simulated", "noise_sd": 0.0},
     }
