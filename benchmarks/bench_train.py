@@ -15,7 +15,8 @@ import statistics
 import time
 
 import torch
-import yaml
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 from stable_baselines3 import PPO
 from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
@@ -26,9 +27,10 @@ from pacegym.experiments.config import CONF_DIR
 
 
 def _agent(name: str = "ppo") -> AgentSettings:
-    return AgentSettings.from_mapping(
-        yaml.safe_load((CONF_DIR / "agent" / f"{name}.yaml").read_text())
-    )
+    """``conf/agent/<name>.yaml`` as the train app composes it (defaults entries included)."""
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", [f"agent={name}"])
+    return AgentSettings.from_mapping(OmegaConf.to_container(cfg.agent, resolve=True))
 
 
 def learn_rate(agent: AgentSettings, n_envs: int, steps: int) -> float:

@@ -63,17 +63,3 @@ def test_sb3_controller_is_a_controller_and_roundtrips(tmp_path):
 def test_residual_scale_must_be_positive():
     with pytest.raises(ValueError, match="scale_decades"):
         ResidualVecEnv(PacingVecEnv("live_commerce", 2, seed=0), PID, 0.0)
-
-
-def test_the_residual_agents_base_is_the_curated_tuned_pid():
-    """conf/agent/ppo_residual.yaml copies its base's tuned parameters (benchmarks/
-    bench_train.py reads it as plain YAML): the copy must not drift. (ppo_generalist takes
-    its base through a defaults entry: nothing to keep in step.)"""
-    import yaml
-
-    from pacegym.resources import conf_dir
-
-    agent = yaml.safe_load((conf_dir() / "agent" / "ppo_residual.yaml").read_text())
-    tuned = yaml.safe_load((conf_dir() / "controller" / "pid_tuned.yaml").read_text())
-    assert agent["residual"]["base"]["kind"] == tuned["kind"]
-    assert agent["residual"]["base"]["params"] == tuned["params"]

@@ -52,13 +52,20 @@ def test_no_group_option_restates_a_schema_default(path):
     assert _restated(path, f"{group}/{group}_schema.yaml") == []
 
 
-def test_the_generalists_base_is_its_controller_file():
-    """conf/agent/ppo_generalist.yaml takes its base through a defaults entry: the composed
-    base is conf/controller/generalist/pid_tuned.yaml (its own display name kept)."""
+@pytest.mark.parametrize(
+    ("agent", "controller", "name"),
+    [
+        ("ppo_generalist", "generalist/pid_tuned", "generalist_pid"),
+        ("ppo_residual", "pid_tuned", "pid_residual_base"),
+    ],
+)
+def test_a_residual_agents_base_is_its_controller_file(agent, controller, name):
+    """The residual agents take their base through a defaults entry: the composed base is
+    the controller file (its own display name kept), never a copy kept in step."""
     from hydra import compose, initialize_config_dir
 
-    tuned = yaml.safe_load((Path(CONF_DIR) / "controller/generalist/pid_tuned.yaml").read_text())
+    tuned = yaml.safe_load((Path(CONF_DIR) / f"controller/{controller}.yaml").read_text())
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["agent=ppo_generalist"])
+        cfg = compose(config_name="train", overrides=[f"agent={agent}"])
     base = OmegaConf.to_container(cfg.agent.residual.base)
-    assert base == {**tuned, "name": "generalist_pid"}
+    assert base == {**tuned, "name": name}
