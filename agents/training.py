@@ -248,7 +248,6 @@ def train_agent(
         if train.resume:
             check_resume(checked.training, agent, train)
     eval_scs, name = checked.evaluation, checked.name
-    run_dir.mkdir(parents=True, exist_ok=True)
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
@@ -258,6 +257,7 @@ def train_agent(
         weights = scenario_weights(reference)
     env, _ = make_env(checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights)
     model, env, state, resumed_from = _model(agent, train, checked, env)
+    run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(
