@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -161,3 +162,14 @@ def test_a_tampered_array_is_refused_naming_it(checkpoint, tmp_path, file, array
 def test_layers_finds_the_core_view():
     env, pacing = make_env("live_commerce", AGENT, 2, 0)
     assert layers(env)[2] is pacing
+
+
+def test_the_checkpoint_modules_never_import_pickle():
+    import pacegym.agents.checkpoint as a
+    import pacegym.agents.env_state as b
+    import pacegym.agents.replay_io as c
+    import pacegym.envs.snapshot as d
+
+    for module in (a, b, c, d):
+        text = Path(module.__file__).read_text()
+        assert "import pickle" not in text and "pickle." not in text, module.__name__
