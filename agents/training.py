@@ -31,7 +31,13 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import build_model, check_agent, make_env
 from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_log
-from pacegym.agents.checkpoint import AGENT_KEY, latest_checkpoint, load_checkpoint, read_state
+from pacegym.agents.checkpoint import (
+    AGENT_KEY,
+    latest_checkpoint,
+    load_checkpoint,
+    plain,
+    read_state,
+)
 from pacegym.agents.discount import flight_scales
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
@@ -128,24 +134,22 @@ def check_resume(
     key = f"train.resume = {train.resume!r}"
     try:
         ckpt = latest_checkpoint(str(train.resume))
-        state = read_state(ckpt)
     except FileNotFoundError as exc:
         raise AgentConfigError(str(exc)) from None
-    except Exception as exc:  # a truncated or foreign state.pkl
-        raise AgentConfigError(f"{key}: cannot read {ckpt}/state.pkl ({exc})") from None
-    pacing = state.get("pacing")
+    state = read_state(ckpt)  # CheckpointError: an older pacegym's or a damaged checkpoint
     now_scs = list(train_sc) if isinstance(train_sc, list) else [train_sc]
-    saved_scs = list(getattr(pacing, "scenarios", ()) or [getattr(pacing, "scenario", None)])
-    if saved_scs != [None] and [to_dict(s) for s in saved_scs] != [to_dict(s) for s in now_scs]:
+    saved_scs = state.get("scenarios")
+    if not isinstance(saved_scs, list) or plain([to_dict(s) for s in now_scs]) != saved_scs:
         now_names = ", ".join(s.name for s in now_scs)
-        was_names = ", ".join(s.name for s in saved_scs)
+        was = saved_scs if isinstance(saved_scs, list) else []
+        was_names = ", ".join(str(s.get("name")) for s in was if isinstance(s, dict))
         raise AgentConfigError(
             f"{key}: scenario {now_names!r} (with train.randomize, train.scenarios, "
             f"train.jitter) differs from the checkpoint's {was_names!r}: resume with the "
             "run's own scenario"
         )
-    saved_agent = (state.get("extra") or {}).get(AGENT_KEY)
-    now = {k: v for k, v in dataclasses.asdict(agent).items() if k != "name"}
+    saved_agent = state["extra"].get(AGENT_KEY)
+    now = plain({k: v for k, v in dataclasses.asdict(agent).items() if k != "name"})
     if saved_agent is not None:
         was = {k: v for k, v in saved_agent.items() if k != "name"}
         diff = sorted(k for k in now.keys() | was.keys() if now.get(k) != was.get(k))
@@ -154,7 +158,7 @@ def check_resume(
                 f"{key}: agent.{diff[0]} = {now.get(diff[0])!r} differs from the checkpoint's "
                 f"{was.get(diff[0])!r}: resume with the run's own agent settings"
             )
-    n_saved = getattr(state.get("pacing"), "num_envs", train.n_envs)
+    n_saved = state.get("n_envs")
     if n_saved != train.n_envs:
         raise AgentConfigError(
             f"{key}: train.n_envs = {train.n_envs} differs from the checkpoint's {n_saved}: "
@@ -244,7 +248,6 @@ def train_agent(
         if train.resume:
             check_resume(checked.training, agent, train)
     eval_scs, name = checked.evaluation, checked.name
-    run_dir.mkdir(parents=True, exist_ok=True)
     seed = train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
@@ -254,6 +257,7 @@ def train_agent(
         weights = scenario_weights(reference)
     env, _ = make_env(checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights)
     model, env, state, resumed_from = _model(agent, train, checked, env)
+    run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
     cb = TrainingCallback(

@@ -101,6 +101,16 @@ CASES: tuple[Case, ...] = (
     _c("train", "agent.algo=nope", "agent.algo = 'nope'"),
     _c("train", "agent.clip_obs=0", "agent.clip_obs"),
     _c("train", "train.resume=nowhere", "train.resume = 'nowhere'"),
+    _c(
+        "train",
+        "train.resume=r1",
+        "r1/checkpoints/step_8/state.pkl",
+        **{
+            "r1/checkpoints/step_8/state.pkl": pickle.dumps(_Trap()),
+            "r1/checkpoints/LATEST": b"step_8",
+            "r1/train_config.yaml": b"scenario: {name: live_commerce}\nagent: {name: ppo}\n",
+        },
+    ),
     _c("train", "train.scenarios=[live_commerce,nowhere]", "train.scenarios[1] = 'nowhere'"),
     _c("train", "+train.jitter={serving.fill_rate:0.1}", "train.jitter.serving.fill_rate"),
     _c("train", "agent.features=[budget]", "agent.features[0] = 'budget'"),

@@ -71,7 +71,7 @@ def test_resume_of_a_sac_run_without_repeating_the_agent(tmp_path):
 def test_resume_refuses_another_agent_named_on_the_command_line(tmp_path, monkeypatch):
     run = tmp_path / "run" / "checkpoints"
     (run / "step_8").mkdir(parents=True)
-    (run / "step_8" / "state.pkl").write_bytes(b"")
+    (run / "step_8" / "state.json").write_text("{}")
     (run / "LATEST").write_text("step_8")
     (tmp_path / "run" / "train_config.yaml").write_text(
         yaml.safe_dump({"scenario": {"name": "live_commerce"}, "agent": {"name": "sac"}})
