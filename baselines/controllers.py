@@ -158,16 +158,6 @@ class RuleController:
         """Start the campaigns ``rows`` again, the others untouched (``agents.residual``)."""
         self.rule.reset_rows(rows)
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        """Unpickle; a controller pickled before its rule moved to the runtime (a training
-        checkpoint's residual base) gets its rule, with its PID state moved into it."""
-        self.__dict__.update(state)
-        if "rule" not in state:
-            self.rule = Rule(self.kind, dataclasses.asdict(self.config), OBS_INDEX)
-            for key in ("integral", "prev_error", "prev_time"):
-                if key in state:
-                    setattr(self.rule, key, self.__dict__.pop(key))
-
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Throttles ``(n,)`` for observations ``(n, N_OBS)``."""
         return self.rule.act(obs)

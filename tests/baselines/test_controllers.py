@@ -150,20 +150,6 @@ def test_pid_resets_single_rows_and_pickles_with_its_state():
         assert state[1] == 0.0 and state[0] != 0.0 and state[2] != 0.0
 
 
-def test_a_controller_pickled_before_the_rule_moved_to_the_runtime_unpickles():
-    # a residual checkpoint's base, pickled when the PID state lived on the controller
-    new = build_controller("pid", kp=5.0)
-    new.reset(2)
-    new.act(make_obs(2, time_elapsed=0.3, reported_spend=0.29))
-    old = type(new).__new__(type(new))
-    old.__setstate__(
-        {"config": new.config, "name": "PID", **{k: getattr(new.rule, k).copy() for k in STATE}}
-    )
-    assert sorted(vars(old)) == ["config", "name", "rule"]
-    obs = make_obs(2, time_elapsed=0.31, reported_spend=0.3)
-    np.testing.assert_array_equal(old.act(obs), new.act(obs))
-
-
 @pytest.mark.parametrize(
     "plan",
     [
