@@ -31,6 +31,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.traffic",
     "pacegym.envs.nowcast",
     "pacegym.envs.observe",
+    "pacegym.envs.ledger",
     "pacegym.envs.reset_kernel",
     "pacegym.envs.kernel",
 )

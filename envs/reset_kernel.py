@@ -120,22 +120,19 @@ def _expected_slot(
 @nb.njit(cache=True, inline="always")
 def _zero_state(
     b: int,
-    v: np.ndarray,
     ist: np.ndarray,
     fst: np.ndarray,
-    streams: np.ndarray,
     pending: np.ndarray,
     hist: np.ndarray,
     slot_spend: np.ndarray,
 ) -> None:
-    """Campaign ``b``'s counters, ring buffers and traffic state at the start of an episode."""
+    """Campaign ``b``'s counters and ring buffers at the start of an episode, no surge on."""
     for k in range(ist.shape[1]):
         ist[b, k] = 0
     ist[b, I_T95] = -1
     for k in range(fst.shape[1]):
         fst[b, k] = 0.0
     fst[b, F_SURGE] = 1.0
-    fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
     pending[b, :] = 0
     hist[b, :] = 0.0
     slot_spend[b, :] = 0.0
@@ -218,4 +215,6 @@ def init_rows(
         if nowcast:
             fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
-        _zero_state(b, v, ist, fst, streams, pending, hist, slot_spend)
+        _zero_state(b, ist, fst, pending, hist, slot_spend)
+        # the traffic noise starts from its stationary law (the traffic stream's first draw)
+        fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
