@@ -43,12 +43,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--episodes", type=int, default=256)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    if not 0.0 <= args.throttle <= 1.0:
-        ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
-    if args.episodes < 1:
-        ap.error(f"--episodes = {args.episodes} is out of range: allowed [1, inf)")
-    if args.seed < 0:
-        ap.error(f"--seed = {args.seed} is out of range: allowed [0, inf)")
+    ap.check_range("--throttle", args.throttle, 0.0, 1.0)
+    ap.check_range("--episodes", args.episodes, 1)
+    ap.check_range("--seed", args.seed, 0)
     try:
         scenario = resolve(args.scenario)
     except ScenarioError as e:

@@ -55,12 +55,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--throttle", type=float, default=1.0)
     ap.add_argument("--out", default="outputs/logs")
     args = ap.parse_args(argv)
-    if not 0.0 <= args.throttle <= 1.0:
-        ap.error(f"--throttle = {args.throttle} is out of range: allowed [0, 1]")
-    if args.campaigns < 1:
-        ap.error(f"--campaigns = {args.campaigns}: allowed >= 1")
-    if args.seed < 0:
-        ap.error(f"--seed = {args.seed}: allowed >= 0")
+    ap.check_range("--throttle", args.throttle, 0.0, 1.0)
+    ap.check_range("--campaigns", args.campaigns, 1)
+    ap.check_range("--seed", args.seed, 0)
     scenario = load_scenario(args.scenario)
     t0 = time.perf_counter()
     tc = run_core(scenario, args.campaigns, args.seed, args.days, args.throttle)

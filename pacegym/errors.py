@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import sys
@@ -213,3 +214,10 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         print(error_line(self.prog, message), file=sys.stderr)
         raise SystemExit(EXIT_USER)
+
+    def check_range(self, option: str, value: float, low: float, high: float = math.inf) -> None:
+        """``error`` naming ``option``, ``value`` and the range unless ``low <= value <= high``
+        (NaN is out of every range): ``--seed = -1 is out of range: allowed [0, inf)``."""
+        if not low <= value <= high:
+            top = f"{high:g}]" if high < math.inf else "inf)"
+            self.error(f"{option} = {value} is out of range: allowed [{low:g}, {top}")
