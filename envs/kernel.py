@@ -4,6 +4,8 @@ State lives in numpy arrays owned by ``envs.core.PacingCore`` (leading campaign
 axis, allocated once); this module only reads and updates them in place. Column
 indices are ``envs.layout``'s, re-exported here (``K.P_BUDGET``, ``K.REWARD_TERMS``);
 the observation is written by ``envs.observe``, new episodes by ``envs.reset_kernel``.
+The step is a chain of helpers inlined into it (``inline="always"``, so one compiled loop):
+traffic, serving, delays here; billing, the reward terms and the drain in ``envs.ledger``.
 
 The step takes its arrays as flat arguments, not as one NamedTuple: numba's ``prange``
 drops writes made through NamedTuple fields. ``PacingCore`` binds them by name from
@@ -270,8 +272,8 @@ def _step(
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
     The reward is ``weights @ terms`` (``REWARD_TERMS`` order), the terms paying
-    ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md; the helpers
-    above say which pays what). Campaigns run in parallel threads; results do not depend
+    ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md; ``envs.ledger``
+    says which helper pays what). Campaigns run in parallel threads; results do not depend
     on the thread count because each campaign only touches its own rows and streams.
     """
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows

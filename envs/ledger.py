@@ -2,7 +2,10 @@
 
 Helpers of ``envs.kernel``'s step, inlined into it (``inline="always"``): each takes
 campaign ``b``'s row of the packed arrays (``envs.layout`` columns) and updates it in
-place; the reward terms they write are ``REWARD_TERMS``' (docs/objective.md).
+place. The reward terms (``REWARD_TERMS``, docs/objective.md), in budget shares:
+``book`` pays delivery (billable spend) and waste (over-budget media cost, post-end cost
+in expectation), ``plan_excess`` misplaced and burst (growth of the spend above the
+plan), ``drain`` settles waste against the realised post-end cost at the last step.
 """
 
 from __future__ import annotations
