@@ -35,7 +35,7 @@ from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
 from pacegym.envs.nowcast import smoothing_weight
 from pacegym.envs.nowcast_linear import N_LINEAR, tick_weights
-from pacegym.envs.observe import write_obs_rows
+from pacegym.envs.observe import write_obs, write_obs_rows
 from pacegym.envs.params import ScenarioParams, bounds, is_range
 from pacegym.envs.params_demand import NOWCAST_KINDS
 from pacegym.envs.reset_kernel import draw_uniform, init_rows
@@ -181,7 +181,7 @@ class PacingCore:
         self._step_kernel = step
         self._step_args = self._bind(step, "throttle")
         self._init_args = self._bind(init_rows, "rows", "vals")
-        self._obs_args = self._bind(write_obs_rows, "rows")
+        self._obs_args = self._bind(write_obs, "b")  # write_obs_rows passes them on
 
     def _bind(self, kernel: Callable[..., None], *leading: str) -> tuple[Any, ...]:
         """The kernel's arguments after ``leading``, taken by name from this core's attributes.

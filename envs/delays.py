@@ -85,6 +85,19 @@ def tick_probabilities(cdf, tick_s: float, n_ticks: int) -> np.ndarray:
     return q / q.sum()
 
 
+@nb.njit(cache=True, inline="always")
+def _file(
+    i: int, scaled: np.ndarray, small: np.ndarray, large: np.ndarray, ns: int, nl: int
+) -> tuple[int, int]:
+    """Push column ``i`` on the stack of small (``scaled[i] < 1``) or of large columns;
+    returns the stacks' new heights ``(ns, nl)``."""
+    if scaled[i] < 1.0:
+        small[ns] = i
+        return ns + 1, nl
+    large[nl] = i
+    return ns, nl + 1
+
+
 @nb.njit(cache=True)
 def alias_table(q: np.ndarray, prob: np.ndarray, alias: np.ndarray) -> None:
     """Vose's alias method: fill ``prob``/``alias`` so one uniform draws from ``q`` in O(1)."""
@@ -96,12 +109,7 @@ def alias_table(q: np.ndarray, prob: np.ndarray, alias: np.ndarray) -> None:
     nl = 0
     for i in range(n):
         alias[i] = i
-        if scaled[i] < 1.0:
-            small[ns] = i
-            ns += 1
-        else:
-            large[nl] = i
-            nl += 1
+        ns, nl = _file(i, scaled, small, large, ns, nl)
     while ns > 0 and nl > 0:
         ns -= 1
         s = small[ns]
@@ -110,12 +118,7 @@ def alias_table(q: np.ndarray, prob: np.ndarray, alias: np.ndarray) -> None:
         prob[s] = scaled[s]
         alias[s] = g
         scaled[g] = scaled[g] + scaled[s] - 1.0
-        if scaled[g] < 1.0:
-            small[ns] = g
-            ns += 1
-        else:
-            large[nl] = g
-            nl += 1
+        ns, nl = _file(g, scaled, small, large, ns, nl)
     for i in range(nl):
         prob[large[i]] = 1.0
     for i in range(ns):

@@ -34,6 +34,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.params_departures",
     "pacegym.envs.departure_gen",
     "pacegym.envs.observe",
+    "pacegym.envs.ledger",
     "pacegym.envs.reset_kernel",
     "pacegym.envs.kernel",
 )

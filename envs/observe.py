@@ -8,6 +8,7 @@ them into the machine code as constants. Every feature is clipped to its declare
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numba as nb
 import numpy as np
@@ -62,6 +63,14 @@ def interp_cum(cum: np.ndarray, b: int, pos: float, n_slots: int) -> float:
 
 
 @nb.njit(cache=True, inline="always")
+def reported_spend(b: int, t: int, par: np.ndarray, hist: np.ndarray) -> float:
+    """Campaign ``b``'s spend as reported at tick ``t``: the counted spend of
+    ``P_LATENCY_TICKS`` ticks before (``hist`` is the ring buffer of it), 0 until then."""
+    lat = int(par[b, P_LATENCY_TICKS])
+    return hist[b, (t - lat) % hist.shape[1]] if t >= lat else 0.0
+
+
+@nb.njit(cache=True, inline="always")
 def _put(obs: np.ndarray, b: int, k: int, x: float) -> None:
     obs[b, k] = min(max(x, _LOW[k]), _HIGH[k])
 
@@ -89,16 +98,14 @@ def write_obs(
 
     With ``nowcast`` (1 smoothing, 2 linear), the forecast traffic left (``capacity_log10``)
     is corrected by the level of the traffic seen (``envs.nowcast``, ``envs.nowcast_linear``,
-    whose ``nc_ew``/``nc_w`` rows it reads; ``slot_min`` [min] a plan slot); the plan and ``forecast_elapsed`` stay
-    the day-ahead forecast's.
+    whose ``nc_ew``/``nc_w`` rows it reads; ``slot_min`` [min] a plan slot); the plan and
+    ``forecast_elapsed`` stay the day-ahead forecast's.
     """
     budget = par[b, P_BUDGET]
     ft = par[b, P_FLIGHT_TICKS]
     t = ist[b, I_T]
     n_slots = int(ft) // tps
-    lat = int(par[b, P_LATENCY_TICKS])
-    H = hist.shape[1]
-    reported = hist[b, (t - lat) % H] if t >= lat else 0.0
+    reported = reported_spend(b, t, par, hist)
     pos = t / tps
     plan = interp_cum(plan_cum, b, pos, n_slots)
     fc = interp_cum(fc_cum, b, pos, n_slots)
@@ -136,27 +143,8 @@ def write_obs(
 
 
 @nb.njit(cache=True)
-def write_obs_rows(
-    rows: np.ndarray,
-    obs: np.ndarray,
-    par: np.ndarray,
-    ist: np.ndarray,
-    fst: np.ndarray,
-    hist: np.ndarray,
-    plan_cum: np.ndarray,
-    fc_cum: np.ndarray,
-    tps: int,
-    price: float,
-    nc_cum: np.ndarray,
-    nc_phi: float,
-    nowcast: int,
-    nc_ew: np.ndarray,
-    nc_w: np.ndarray,
-    slot_min: float,
-) -> None:
-    """``write_obs`` for each campaign in ``rows`` (after a reset)."""
+def write_obs_rows(rows: np.ndarray, *args: Any) -> None:
+    """``write_obs(b, *args)`` for each campaign ``b`` in ``rows`` (after a reset): ``args``
+    are ``write_obs``'s arguments after ``b``, so its signature is their one list."""
     for i in range(rows.shape[0]):
-        write_obs(
-            rows[i], obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi,
-            nowcast, nc_ew, nc_w, slot_min,
-        )  # fmt: skip
+        write_obs(rows[i], *args)

@@ -121,24 +121,47 @@ def _expected_slot(
 
 
 @nb.njit(cache=True, inline="always")
-def _zero_state(
+def _set_par(
     b: int,
     v: np.ndarray,
+    par: np.ndarray,
+    ft: int,
+    tick_s: float,
+    n_hist: int,
+    per_campaign_delay: bool,
+) -> None:
+    """Campaign ``b``'s parameter row from its drawn values ``v`` (``V_*`` columns) and its
+    flight of ``ft`` ticks: per-tick noise, surge and latency figures."""
+    par[b, P_BUDGET] = v[V_BUDGET]
+    par[b, P_BASE_RATE] = v[V_BASE_RATE]
+    par[b, P_FILL] = v[V_FILL]
+    par[b, P_RENDER] = v[V_RENDER]
+    par[b, P_NOISE_SD] = v[V_NOISE_SD]
+    par[b, P_NOISE_PHI] = math.exp(-tick_s / v[V_NOISE_TAU])
+    par[b, P_SURGE_START] = -math.expm1(-v[V_SURGE_RATE] * tick_s / 3600.0)
+    par[b, P_SURGE_END] = -math.expm1(-tick_s / v[V_SURGE_MEAN])
+    par[b, P_START_MIN] = v[V_START_MIN]
+    par[b, P_FLIGHT_TICKS] = ft
+    par[b, P_LATENCY_TICKS] = min(max(round(v[V_LATENCY] / tick_s), 0), n_hist - 2)
+    par[b, P_DELAY_ROW] = b if per_campaign_delay else 0
+
+
+@nb.njit(cache=True, inline="always")
+def _zero_state(
+    b: int,
     ist: np.ndarray,
     fst: np.ndarray,
-    streams: np.ndarray,
     pending: np.ndarray,
     hist: np.ndarray,
     slot_spend: np.ndarray,
 ) -> None:
-    """Campaign ``b``'s counters, ring buffers and traffic state at the start of an episode."""
+    """Campaign ``b``'s counters and ring buffers at the start of an episode, no surge on."""
     for k in range(ist.shape[1]):
         ist[b, k] = 0
     ist[b, I_T95] = -1
     for k in range(fst.shape[1]):
         fst[b, k] = 0.0
     fst[b, F_SURGE] = 1.0
-    fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
     pending[b, :] = 0
     hist[b, :] = 0.0
     slot_spend[b, :] = 0.0
@@ -189,19 +212,7 @@ def init_rows(
         b = rows[i]
         v = vals[i]
         slots = min(max(round(v[V_FLIGHT_MIN] * 60.0 / slot_s), 1), max_slots)
-        ft = slots * tps
-        par[b, P_BUDGET] = v[V_BUDGET]
-        par[b, P_BASE_RATE] = v[V_BASE_RATE]
-        par[b, P_FILL] = v[V_FILL]
-        par[b, P_RENDER] = v[V_RENDER]
-        par[b, P_NOISE_SD] = v[V_NOISE_SD]
-        par[b, P_NOISE_PHI] = math.exp(-tick_s / v[V_NOISE_TAU])
-        par[b, P_SURGE_START] = -math.expm1(-v[V_SURGE_RATE] * tick_s / 3600.0)
-        par[b, P_SURGE_END] = -math.expm1(-tick_s / v[V_SURGE_MEAN])
-        par[b, P_START_MIN] = v[V_START_MIN]
-        par[b, P_FLIGHT_TICKS] = ft
-        par[b, P_LATENCY_TICKS] = min(max(round(v[V_LATENCY] / tick_s), 0), n_hist - 2)
-        par[b, P_DELAY_ROW] = b if per_campaign_delay else 0
+        _set_par(b, v, par, slots * tps, tick_s, n_hist, per_campaign_delay)
 
         # forecast: expected traffic per slot x bias x log-normal error (scenario stream)
         st = streams[b, rng.STREAM_SCENARIO]
@@ -223,5 +234,7 @@ def init_rows(
         if nowcast:
             fill_discounted(nc_cum, fc_cum, b, total, max_slots, nc_phi)
 
-        _zero_state(b, v, ist, fst, streams, pending, hist, slot_spend)
+        _zero_state(b, ist, fst, pending, hist, slot_spend)
+        # the traffic noise starts from its stationary law (the traffic stream's first draw)
+        fst[b, F_NOISE_X] = v[V_NOISE_SD] * rng.normal(streams[b, rng.STREAM_TRAFFIC])
         fill_departures(dep_log, b, streams, dep_par, start_day * 1440.0 + v[V_START_MIN])

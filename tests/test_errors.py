@@ -3,13 +3,16 @@ Hydra apps' clean-up of a refused job's run folder (experiments.hydra_app)."""
 
 from __future__ import annotations
 
+import argparse
 import importlib
+import math
 import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
 
 from pacegym import errors
+from pacegym.envs.checks import Allowed
 from pacegym.experiments.config import CONF_DIR
 
 
@@ -131,6 +134,24 @@ def test_argument_errors_are_one_line_without_the_usage_block(capsys):
     assert capsys.readouterr().err == (
         "pacegym-x: error: argument --episodes: invalid int value: 'abc'\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "low", "high", "line"),
+    [
+        (1.5, 0.0, 1.0, "--x = 1.5 is out of range: allowed [0, 1]"),
+        (float("nan"), 0.0, 1.0, "--x = nan is out of range: allowed [0, 1]"),
+        (0, 1, math.inf, "--x = 0 is out of range: allowed [1, inf)"),
+    ],
+)
+def test_an_option_out_of_its_range_is_one_line_naming_it(capsys, value, low, high, line):
+    ap = errors.ArgumentParser(prog="pacegym-x")
+    allowed = {"x": Allowed(low, high, high_open=math.isinf(high))}
+    ap.check_flags(argparse.Namespace(x=low), allowed)  # the bounds themselves are in range
+    with pytest.raises(SystemExit) as e:
+        ap.check_flags(argparse.Namespace(x=value), allowed)
+    assert e.value.code == 2
+    assert capsys.readouterr().err == f"pacegym-x: error: {line}\n"
 
 
 def _run_app(module: str, argv: list[str], monkeypatch) -> int:

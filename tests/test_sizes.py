@@ -7,9 +7,7 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("pacegym", "envs", "agents", "baselines", "experiments", "conf")
 MAX_MODULE = 400  # [lines]
 MAX_FUNCTION = 80  # [lines] def to last line, docstring included
-NOT_YET = {
-    "envs/kernel.py:_step",
-}
+NOT_YET: set[str] = set()
 """Rooms still too big (issue 25, other hands): remove an entry once it is split."""
 
 

@@ -18,6 +18,8 @@ from contextlib import redirect_stdout
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from pacegym.agents.export.artifact import (
     DEFAULT_SAFETY,
     Safety,
@@ -60,6 +62,22 @@ def write_onnx(
     log.setLevel(level)
 
 
+def _write_model(
+    model: Any,
+    kind: str,
+    out_dir: str | Path,
+    built: tuple[dict[str, Any], dict[str, np.ndarray]],
+    source: Mapping[str, Any] | None,
+    **keywords: Any,
+) -> Path:
+    """``write_artifact`` of the policy and arrays ``built`` from the SB3 ``model``, its
+    source naming the export ``kind`` and the model's algorithm; ``keywords`` are
+    ``write_artifact``'s others."""
+    policy, arrays = built
+    src = {"kind": kind, "algo": type(model).__name__, **dict(source or {})}
+    return write_artifact(out_dir, policy=policy, arrays=arrays, source=src, **keywords)
+
+
 def export_sb3(
     model: Any,
     out_dir: str | Path,
@@ -83,19 +101,12 @@ def export_sb3(
     from pacegym.agents.export.sb3_policy import action_bounds, actor_layers
 
     low, high = action_bounds(model)
-    policy, arrays = mlp_policy(actor_layers(model), normalization, inputs)
-    src = {"kind": "sb3", "algo": type(model).__name__, **dict(source or {})}
-    return write_artifact(
-        out_dir,
-        name=name,
-        policy=policy,
-        arrays=arrays,
-        chosen_on=chosen_on,
-        source=src,
-        safety=safety,
-        action=action_spec(low, high),
-        onnx_writer=(lambda p: write_onnx(model, normalization, p, inputs)) if onnx else None,
-        overwrite=overwrite,
+    built = mlp_policy(actor_layers(model), normalization, inputs)
+    meta = {"name": name, "chosen_on": chosen_on, "safety": safety, "overwrite": overwrite}
+    writer = (lambda p: write_onnx(model, normalization, p, inputs)) if onnx else None
+    action = action_spec(low, high)
+    return _write_model(
+        model, "sb3", out_dir, built, source, action=action, onnx_writer=writer, **meta
     )
 
 
@@ -122,20 +133,11 @@ def export_residual(
     from pacegym.baselines.factory import from_spec, spec
 
     base_spec = spec(from_spec(dict(base)))
-    policy, arrays = residual_policy(
+    built = residual_policy(
         actor_layers(model), normalization, base_spec, scale_decades, FLOOR, inputs
     )
-    src = {"kind": "sb3-residual", "algo": type(model).__name__, **dict(source or {})}
-    return write_artifact(
-        out_dir,
-        name=name,
-        policy=policy,
-        arrays=arrays,
-        chosen_on=chosen_on,
-        source=src,
-        safety=safety,
-        overwrite=overwrite,
-    )
+    meta = {"name": name, "chosen_on": chosen_on, "safety": safety, "overwrite": overwrite}
+    return _write_model(model, "sb3-residual", out_dir, built, source, **meta)
 
 
 def export_controller(
