@@ -165,7 +165,20 @@ class HoltWinters:
 
 
 FORECASTERS = {"seasonal_naive": SeasonalNaive, "holt_winters": HoltWinters}
-"""``forecast.kind`` -> forecaster class (per-minute, daily season)."""
+"""``forecast.kind`` -> forecaster class (per-minute, daily season by default)."""
+SEASONS = {"day": 1440, "week": WEEK_MIN}
+"""``forecast.season`` -> periods (minutes) per season: a day (its level scaled by
+day-of-week factors) or a week (each day of the week its own shape: weekends differ)."""
+
+
+def make_forecaster(kind: str, season: str = "day") -> Forecaster:
+    """The forecaster of ``forecast.kind`` with the season of ``forecast.season``: needs
+    two seasons of history (Holt-Winters) or one (seasonal naive)."""
+    if season == "day":
+        return FORECASTERS[kind]()
+    if kind == "holt_winters":  # the week is the season: no day-of-week factors on top
+        return HoltWinters(season=SEASONS[season], weekly=False)
+    return FORECASTERS[kind](season=SEASONS[season])
 
 
 def mape_by_horizon(

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from pacegym.envs.forecast import FORECASTERS, WEEK_MIN
+from pacegym.envs.forecast import FORECASTERS, WEEK_MIN, make_forecaster
 from pacegym.envs.layout import I_REQUESTS
 from pacegym.envs.params import ScenarioError, ScenarioParams
 
@@ -109,7 +109,7 @@ def forecast_week(scenario: ScenarioParams, make_core: CoreFactory) -> np.ndarra
             "'trace', or forecast.kind = 'perturbed'"
         )
     history = simulated_history(scenario, make_core)
-    pred = FORECASTERS[kind]().fit(history).predict(WEEK_MIN)
+    pred = make_forecaster(kind, scenario.forecast.season).fit(history).predict(WEEK_MIN)
     out = np.maximum(pred, 0.0)
     out.flags.writeable = False
     return out

@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pacegym.envs.checks import ScenarioError, Value, _short, check, check_section, setting
+from pacegym.envs.forecast import SEASONS
 from pacegym.envs.params_departures import OFF, DepartureParams, as_departures
 
 MAX_TRACE_DAYS = 2 * 366
@@ -116,6 +117,7 @@ class ForecastParams:
     noise_sd: Value = setting(0.1, 0.0, 3.0, may_range=True)
     # training history (at least 2 for holt_winters)
     history_days: int = setting(14, 1, 31, integer=True, unit="days")
+    season: str = "day"  # day | week: a daily shape (x day-of-week factors) or a weekly one
     history_seed: int = setting(0, 0, 2**63 - 1, integer=True)  # seed of the simulated history
     fit_on: str = "simulated"  # simulated | trace (walk-forward on the days before the flight)
     nowcast: str = "none"  # none | smoothing | linear: corrected by the traffic seen (envs.nowcast)
@@ -150,5 +152,11 @@ class ForecastParams:
             raise ScenarioError(
                 f"forecast.kind = {self.kind!r}: allowed " + ", ".join(repr(k) for k in kinds)
             )
-        if self.kind == "holt_winters":  # a season and a trend: two days at least
-            check("forecast.history_days", self.history_days, 2, 31, unit="days")
+        if self.season not in SEASONS:
+            raise ScenarioError(
+                f"forecast.season = {_short(self.season)}: allowed " + ", ".join(map(repr, SEASONS))
+            )
+        days = 7 if self.season == "week" else 1  # days per season; Holt-Winters needs two
+        need = days * (2 if self.kind == "holt_winters" else 1)
+        if self.kind != "perturbed" and self.history_days < need:
+            check("forecast.history_days", self.history_days, need, 31, unit="days")

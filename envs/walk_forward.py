@@ -28,7 +28,7 @@ import math
 
 import numpy as np
 
-from pacegym.envs.forecast import FORECASTERS
+from pacegym.envs.forecast import make_forecaster
 from pacegym.envs.nowcast_linear import N_LINEAR, fit_linear
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds
 
@@ -130,7 +130,7 @@ def walk_forward_forecast(
     horizon = horizon_min(scenario)
     lo, hi = days
     out = np.empty((hi - lo + 1, horizon))
-    make = FORECASTERS[scenario.forecast.kind]
+    fc = scenario.forecast
     for d in range(lo, hi + 1):
         rows = forecast_history_rows(scenario, d)
         if rows.start < 0:
@@ -138,7 +138,8 @@ def walk_forward_forecast(
                 f"time.start_day = {d}: the forecast needs forecast.history_days = "
                 f"{scenario.forecast.history_days} trace days before it"
             )
-        out[d - lo] = make().fit(series[rows.start : rows.stop]).predict(horizon)
+        history = series[rows.start : rows.stop]
+        out[d - lo] = make_forecaster(fc.kind, fc.season).fit(history).predict(horizon)
     np.maximum(out, 0.0, out=out)
     out.flags.writeable = False
     return out

@@ -6,6 +6,7 @@ import pytest
 from pacegym.envs import ScenarioError, resolve
 from pacegym.envs.core import PacingCore
 from pacegym.envs.forecast import (
+    SEASONS,
     Forecaster,
     ForecastError,
     HoltWinters,
@@ -82,3 +83,32 @@ def test_broadcast_profile_cannot_learn_a_per_minute_forecast():
         ScenarioError, match=r"traffic\.profile = 'broadcast' is indexed by flight share"
     ):
         PacingCore(sc, 1)
+
+
+def _weekday_weekend(weeks: int) -> np.ndarray:
+    """``weeks`` weeks per minute: weekdays peak at 08:00 and 18:00, weekends at 14:00."""
+    m = np.arange(1440) / 60.0
+    weekday = 1.0 + 3.0 * (
+        np.exp(-0.5 * ((m - 8) / 1.0) ** 2) + np.exp(-0.5 * ((m - 18) / 1.0) ** 2)
+    )
+    weekend = 1.0 + 3.0 * np.exp(-0.5 * ((m - 14) / 2.0) ** 2)
+    return np.tile(np.concatenate([weekday] * 5 + [weekend] * 2), weeks)
+
+
+@pytest.mark.parametrize("kind", ["seasonal_naive", "holt_winters"])
+def test_a_weekly_season_learns_the_weekend_shape_a_daily_one_cannot(kind):
+    from pacegym.envs.forecast import make_forecaster
+
+    y = _weekday_weekend(3)
+    history, week = y[: 14 * 1440], y[14 * 1440 : 21 * 1440]  # two weeks; the next one
+    ahead = {s: make_forecaster(kind, s).fit(history).predict(7 * 1440) for s in SEASONS}
+    err = {s: np.abs(f - week).sum() / week.sum() for s, f in ahead.items()}
+    assert err["week"] < 0.05 < 0.25 < err["day"]
+
+
+def test_a_weekly_season_needs_its_history():
+    with pytest.raises(ScenarioError, match=r"forecast\.history_days = 10 .*\[14, 31\]"):
+        resolve({"base": "daily_budget", "forecast": {"kind": "holt_winters", "season": "week",
+                                                      "history_days": 10}})  # fmt: skip
+    with pytest.raises(ScenarioError, match=r"forecast\.season = 'month'"):
+        resolve({"base": "daily_budget", "forecast": {"season": "month"}})
