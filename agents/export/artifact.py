@@ -17,10 +17,11 @@ sees a half-written artifact.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import json
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,6 +189,21 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
+@contextlib.contextmanager
+def staged(out: Path, overwrite: bool) -> Iterator[Path]:
+    """A temporary sibling folder of ``out`` to build an artifact in: once the block ends
+    the artifact must load (``runtime.load``) and is then published as ``out``; on any
+    failure the folder is removed and ``out`` is left as it was."""
+    tmp = temp_sibling(out)
+    try:
+        yield tmp
+        runtime.load(tmp)  # the artifact must load before it is published
+        publish(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
 def write_artifact(
     out_dir: str | Path,
     *,
@@ -212,8 +228,7 @@ def write_artifact(
     safety.validate()
     out = Path(out_dir)
     check_target(out, overwrite)
-    tmp = temp_sibling(out)
-    try:
+    with staged(out, overwrite) as tmp:
         files: dict[str, Any] = {}
         manifest: dict[str, Any] = {
             "schema": runtime.SCHEMA,
@@ -253,11 +268,6 @@ def write_artifact(
         (tmp / runtime.MANIFEST_FILE).write_text(
             json.dumps(manifest, indent=2, allow_nan=False) + "\n", encoding="utf-8"
         )
-        runtime.load(tmp)  # the artifact must load before it is published
-        publish(tmp, out, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -270,13 +280,7 @@ def copy_artifact(src_dir: str | Path, out_dir: str | Path, *, overwrite: bool =
     m = runtime.load(src).manifest
     names = [runtime.MANIFEST_FILE, *m["files"]]
     names += [spec["file"] for spec in (m.get("weights"), m.get("onnx")) if spec]
-    tmp = temp_sibling(out)
-    try:
+    with staged(out, overwrite) as tmp:
         for name in dict.fromkeys(names):
             shutil.copyfile(src / name, tmp / name)
-        runtime.load(tmp)
-        publish(tmp, out, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
