@@ -144,6 +144,14 @@ class Allowed:
             raise error(f"{key} = {value!r}: allowed {self}")
 
 
+SHARE = Allowed(0.0, 1.0)
+"""A share, a probability or a throttle: ``[0, 1]``."""
+COUNT = Allowed(1, math.inf, high_open=True, integer=True)
+"""A count of at least one (episodes, campaigns): ``[1, inf)``."""
+SEED = Allowed(0, math.inf, high_open=True, integer=True)
+"""A console option's seed: ``[0, inf)``."""
+
+
 def setting(
     default: Any,
     low: float = -math.inf,

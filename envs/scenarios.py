@@ -20,30 +20,16 @@ from typing import Any
 import yaml
 
 from pacegym import ENV_IDS
-from pacegym.envs.params import (
-    DelayParams,
-    ForecastParams,
-    MoneyParams,
-    PlanParams,
-    ScenarioError,
-    ScenarioParams,
-    ScoreParams,
-    ServingParams,
-    TimeParams,
-    TrafficParams,
-)
+from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.resources import conf_dir, config_names, find_config
 
 SECTIONS: dict[str, type] = {
-    "time": TimeParams,
-    "traffic": TrafficParams,
-    "forecast": ForecastParams,
-    "serving": ServingParams,
-    "delay": DelayParams,
-    "money": MoneyParams,
-    "plan": PlanParams,
-    "score": ScoreParams,
+    f.name: f.default_factory  # type: ignore[misc]
+    for f in dataclasses.fields(ScenarioParams)
+    if dataclasses.is_dataclass(f.default_factory)
 }
+"""Section name -> its parameter class, in ``ScenarioParams``' order (``time``, ``traffic``,
+``forecast``, ``serving``, ``delay``, ``money``, ``plan``, ``score``)."""
 
 
 PRESETS: tuple[str, ...] = tuple(dict.fromkeys(ENV_IDS.values()))

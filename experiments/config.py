@@ -96,12 +96,10 @@ class CompareApp:
 
 
 @dataclass
-class PipelineApp:
-    scenario: ScenarioNode = field(default_factory=ScenarioNode)  # type: ignore[valid-type]
-    agent: AgentSettings = field(default_factory=AgentSettings)
-    train: TrainSettings = field(default_factory=TrainSettings)
+class PipelineApp(TrainApp):
+    """The train app's nodes, then compare's and the pipeline's steps."""
+
     compare: CompareConfig = field(default_factory=CompareConfig)
-    tracking: TrackingConfig = field(default_factory=TrackingConfig)
     pipeline: PipelineStepsConfig = field(default_factory=PipelineStepsConfig)
 
 

@@ -9,12 +9,11 @@ package's, e.g. ``calibrated_daily_budget``) or a path to a scenario YAML.
 from __future__ import annotations
 
 import argparse
-import math
 
 import numpy as np
 
 from pacegym import errors
-from pacegym.envs.checks import Allowed
+from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioError, ScenarioParams
@@ -32,11 +31,7 @@ def simulate(
     return core.metrics()
 
 
-FLAGS = {
-    "throttle": Allowed(0.0, 1.0),
-    "episodes": Allowed(1, math.inf, high_open=True, integer=True),
-    "seed": Allowed(0, math.inf, high_open=True, integer=True),
-}
+FLAGS = {"throttle": SHARE, "episodes": COUNT, "seed": SEED}
 """The numeric flags' allowed values."""
 
 

@@ -15,7 +15,6 @@ scenario (needed for broadcast profiles); with it, that many days from midnight.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ import pyarrow.parquet as pq
 
 from pacegym import errors
 from pacegym.envs.calibration import event_table, minute_table, run_core
-from pacegym.envs.checks import Allowed
+from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
 
@@ -43,11 +42,7 @@ def write_table(table: pa.Table, path: Path) -> None:
         pacsv.write_csv(table, path)
 
 
-FLAGS = {
-    "throttle": Allowed(0.0, 1.0),
-    "campaigns": Allowed(1, math.inf, high_open=True, integer=True),
-    "seed": Allowed(0, math.inf, high_open=True, integer=True),
-}
+FLAGS = {"throttle": SHARE, "campaigns": COUNT, "seed": SEED}
 """The numeric flags' allowed values (``--days``: ``time.flight_min``, by the scenario)."""
 
 
