@@ -95,6 +95,7 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2",),
     f"python {REPO}/benchmarks/bench_nowcast.py": (),  # ~15 s: 13 days x 5 traces
+    f"python {REPO}/benchmarks/bench_season.py": (),  # ~5 s: 5 traces, two seasons
     f"python {REPO}/benchmarks/bench_departures.py": (),  # ~20 s
 }
 """Program -> arguments appended to shorten its documented run (the last value wins)."""
