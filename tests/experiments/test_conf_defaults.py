@@ -11,7 +11,7 @@ from pacegym.experiments import benchmark, config, evaluate_config, export  # no
 from pacegym.experiments.config import CONF_DIR
 
 APPS = ("evaluate", "train", "compare", "export", "pipeline", "benchmark")
-GROUPS = ("tracking",)
+GROUPS = ("tracking", "agent")
 """Config groups with a registered schema (``<group>/<group>_schema``)."""
 
 
