@@ -21,7 +21,7 @@ ACF_ABS = 0.15  # autocorrelation of log(actual / forecast) at 15 min, 1 h, 4 h:
 OFF_ABS = 0.10  # share of hours more than 30% off forecast: absolute
 BURST_FACTOR = 2.0  # burst size and duration quantiles (q50, q90): within this factor
 FITTED_TRACES = ("amzn", "fb")  # where the fitted generator meets all of them
-PERSISTENT_TRACES = ("taxi", "i94")  # where it meets the acf and off-forecast ones only
+PERSISTENT_TRACES = ("bike",)  # where it meets the acf and off-forecast ones only
 
 
 def test_off_by_default_and_round_trips():
