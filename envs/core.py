@@ -92,6 +92,8 @@ class PacingCore:
     plan_cum: np.ndarray
     fc_cum: np.ndarray
     nc_cum: np.ndarray
+    nc_ew: np.ndarray
+    nc_w: np.ndarray
     dep_log: np.ndarray
     obs: np.ndarray
     terms: np.ndarray
@@ -158,7 +160,6 @@ class PacingCore:
         self.nc_alpha = smoothing_weight(self.tick_s / 60.0, float(fc.nowcast_tau_min))
         self.nc_alphas = tick_weights(self.tick_s / 60.0)
         self.slot_min = self.slot_s / 60.0
-
         self.nc_phi = math.exp(-float(sc.time.slot_s) / 60.0 / float(fc.nowcast_decay_min))
         self.surge_factors = np.asarray(sc.traffic.surge_factors, dtype=float)
         self.surge_cum = np.cumsum(sc.traffic.surge_probs)
@@ -342,4 +343,6 @@ class PacingCore:
             arrays += [self.alias_prob, self.alias_idx, self.surv]
         if self.dep_on:
             arrays.append(self.dep_log)
+        if self.nowcast == 2:
+            arrays += [self.nc_ew, self.nc_w]
         return int(sum(a.nbytes for a in arrays) // self.n)
