@@ -156,6 +156,11 @@ class ForecastParams:
             raise ScenarioError(
                 f"forecast.season = {_short(self.season)}: allowed " + ", ".join(map(repr, SEASONS))
             )
+        if self.season != "day" and self.kind == "perturbed":
+            raise ScenarioError(
+                f"forecast.season = {self.season!r} is the season of a learned forecast: allowed "
+                "with forecast.kind 'seasonal_naive' or 'holt_winters' (got 'perturbed')"
+            )
         days = 7 if self.season == "week" else 1  # days per season; Holt-Winters needs two
         need = days * (2 if self.kind == "holt_winters" else 1)
         if self.kind != "perturbed" and self.history_days < need:

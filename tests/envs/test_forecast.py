@@ -112,3 +112,5 @@ def test_a_weekly_season_needs_its_history():
                                                       "history_days": 10}})  # fmt: skip
     with pytest.raises(ScenarioError, match=r"forecast\.season = 'month'"):
         resolve({"base": "daily_budget", "forecast": {"season": "month"}})
+    with pytest.raises(ScenarioError, match=r"forecast\.season = 'week' .*'perturbed'"):
+        resolve({"base": "daily_budget", "forecast": {"season": "week"}})  # nothing to season
