@@ -76,7 +76,7 @@ def twin_scenario(
             "surge_rate_per_h": 0.0,
             "departures": dataclasses.asdict(fit.params),
         },
-        "forecast": {"kind": "perturbed", "fit_on": "simulated", "noise_sd": 0.0},
+        "forecast": {"kind": "perturbed", "season": "day", "fit_on": "simulated", "noise_sd": 0.0},
     }
 
 
