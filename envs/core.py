@@ -51,6 +51,7 @@ from pacegym.envs.state import (
 from pacegym.envs.traffic import profile_array
 from pacegym.envs.walk_forward import (
     expected_per_minute,
+    nowcast_history_days,
     start_days,
     walk_forward_forecast,
     walk_forward_nowcast,
@@ -145,13 +146,7 @@ class PacingCore:
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
         elif sc.forecast.fit_on == "trace":  # walk-forward on the trace's days before the flight
-            expected = expected_per_minute(self.prof, self.dow)
-            table = walk_forward_forecast(sc, expected.tobytes(), (self.day_lo, self.day_hi))
-            self.fc_prof, self.fc_mode = table.reshape(-1), 2
-            self.fc_horizon = table.shape[1]
-            if sc.forecast.nowcast == "linear":  # fitted walk-forward, a row per start day
-                days = (self.day_lo, self.day_hi)
-                self.nc_wtab = walk_forward_nowcast(sc, expected.tobytes(), days)
+            self._walk_forward(sc)
         else:  # learned: simulates the history days with a PacingCore (see the class docstring)
             self.fc_prof, self.fc_mode = forecast_week(sc, PacingCore), 1
         self.slot_s = float(sc.time.slot_s)
@@ -183,6 +178,19 @@ class PacingCore:
         self._step_args = self._bind(step, "throttle")
         self._init_args = self._bind(init_rows, "rows", "vals")
         self._obs_args = self._bind(write_obs, "b")  # write_obs_rows passes them on
+
+    def _walk_forward(self, sc: ScenarioParams) -> None:
+        """The trace's walk-forward forecast, a row per start day (``fc_mode`` 2), and the
+        linear nowcast's weights when it is on (fitted on the history days' forecasts too:
+        one table serves both)."""
+        expected = expected_per_minute(self.prof, self.dow).tobytes()
+        days = (self.day_lo, self.day_hi)
+        first = days[0] - nowcast_history_days(sc)
+        table = walk_forward_forecast(sc, expected, (first, days[1]))[days[0] - first :]
+        self.fc_prof, self.fc_mode = table.reshape(-1), 2
+        self.fc_horizon = table.shape[1]
+        if sc.forecast.nowcast == "linear":  # fitted walk-forward, a row per start day
+            self.nc_wtab = walk_forward_nowcast(sc, expected, days)
 
     def _bind(self, kernel: Callable[..., None], *leading: str) -> tuple[Any, ...]:
         """The kernel's arguments after ``leading``, taken by name from this core's attributes.

@@ -99,7 +99,14 @@ def nowcast_first_day(scenario: ScenarioParams) -> int:
     fc = scenario.forecast
     if fc.fit_on != "trace":
         return 0
-    return int(fc.history_days) * (2 if fc.nowcast == "linear" else 1)
+    return int(fc.history_days) + nowcast_history_days(scenario)
+
+
+def nowcast_history_days(scenario: ScenarioParams) -> int:
+    """[days] before a flight's day whose walk-forward forecasts the linear nowcast is
+    fitted on: ``forecast.history_days`` with ``forecast.nowcast = linear``, else 0."""
+    fc = scenario.forecast
+    return int(fc.history_days) if fc.nowcast == "linear" else 0
 
 
 def expected_per_minute(prof: np.ndarray, dow: np.ndarray) -> np.ndarray:
@@ -158,8 +165,8 @@ def walk_forward_nowcast(
     """
     series = np.frombuffer(expected, dtype=np.float64)
     lo, hi = days
-    n_hist = int(scenario.forecast.history_days)
-    ahead = walk_forward_forecast(scenario, expected, (lo - n_hist, hi - 1))
+    n_hist = nowcast_history_days(scenario)
+    ahead = walk_forward_forecast(scenario, expected, (lo - n_hist, hi))  # the core's table
     decay = float(scenario.forecast.nowcast_decay_min)
     out = np.empty((hi - lo + 1, N_LINEAR))
     for d in range(lo, hi + 1):
