@@ -39,6 +39,8 @@ from pacegym.envs.params_departures import DEP_BIN_MIN, FIELDS, MAX_X, MIN_X
     COLLAPSE_P,
     COLLAPSE_X,
     COLLAPSE_H,
+    REBOUND_X,
+    NATIVE_MIN,
 ) = range(len(FIELDS))
 _SALT = np.uint64(0xD1B54A32D192ED03)
 _LOG_MAX = math.log(MAX_X)
@@ -92,12 +94,14 @@ def _bursts(out: np.ndarray, st: np.ndarray, p: np.ndarray) -> None:
 
 @nb.njit(cache=True)
 def _collapses(out: np.ndarray, st: np.ndarray, p: np.ndarray, start_min: float) -> None:
-    """Each calendar day (from those whose collapse could reach the flight) collapses with
-    probability ``collapse_per_day`` for ``collapse_h`` hours from a uniform minute."""
+    """Each calendar day (from those whose collapse or rebound could reach the flight)
+    collapses with probability ``collapse_per_day`` for ``collapse_h`` hours from a uniform
+    minute; the calendar day after the collapse's end is ``rebound_x`` x."""
     length = p[COLLAPSE_H] * 60.0
     lx = math.log(p[COLLAPSE_X])
+    rx = math.log(p[REBOUND_X])
     end_min = start_min + out.shape[0] * DEP_BIN_MIN
-    first = math.floor((start_min - length) / 1440.0)
+    first = math.floor((start_min - length) / 1440.0) - (1 if rx != 0.0 else 0)
     for day in range(first, math.floor(end_min / 1440.0) + 1):
         hit = rng.uniform(st) < p[COLLAPSE_P]
         at = day * 1440.0 + 1440.0 * rng.uniform(st)
@@ -107,6 +111,13 @@ def _collapses(out: np.ndarray, st: np.ndarray, p: np.ndarray, start_min: float)
             m = start_min + (k + 0.5) * DEP_BIN_MIN
             if at <= m < at + length:
                 out[k] += lx
+        if rx == 0.0:
+            continue
+        after = (math.floor((at + length) / 1440.0) + 1) * 1440.0
+        for k in range(out.shape[0]):
+            m = start_min + (k + 0.5) * DEP_BIN_MIN
+            if after <= m < after + 1440.0:
+                out[k] += rx
 
 
 @nb.njit(cache=True)
@@ -134,6 +145,33 @@ def _slow(out: np.ndarray, st: np.ndarray, p: np.ndarray) -> None:
 
 
 @nb.njit(cache=True)
+def _native(out: np.ndarray, start_min: float, width: float) -> None:
+    """Average ``out`` over calendar blocks of ``width`` minutes (a bin belongs to the block
+    of its middle minute) and interpolate linearly between the block middles (flat beyond
+    the first and last)."""
+    n = out.shape[0]
+    first = math.floor((start_min + 0.5 * DEP_BIN_MIN) / width)
+    blocks = math.floor((start_min + (n - 0.5) * DEP_BIN_MIN) / width) - first + 1
+    mean = np.zeros(blocks)
+    count = np.zeros(blocks)
+    for k in range(n):
+        j = math.floor((start_min + (k + 0.5) * DEP_BIN_MIN) / width) - first
+        mean[j] += out[k]
+        count[j] += 1.0
+    for j in range(blocks):
+        mean[j] /= max(count[j], 1.0)
+    for k in range(n):
+        u = (start_min + (k + 0.5) * DEP_BIN_MIN) / width - 0.5 - first
+        if u <= 0.0:
+            out[k] = mean[0]
+        elif u >= blocks - 1:
+            out[k] = mean[blocks - 1]
+        else:
+            j = math.floor(u)
+            out[k] = (j + 1.0 - u) * mean[j] + (u - j) * mean[j + 1]
+
+
+@nb.njit(cache=True)
 def fill_departures(
     dep_log: np.ndarray, b: int, streams: np.ndarray, p: np.ndarray, start_min: float
 ) -> None:
@@ -150,6 +188,8 @@ def fill_departures(
         _calendar(out, st, start_min, 60, p[HOUR_SD])
     if p[QUARTER_SD] > 0.0:
         _calendar(out, st, start_min, 15, p[QUARTER_SD])
+    if p[NATIVE_MIN] > DEP_BIN_MIN:  # the Gaussian parts (fitted on smoothed traffic)
+        _native(out, start_min, p[NATIVE_MIN])
     if p[BURST_RATE] > 0.0:
         _bursts(out, st, p)
     if p[COLLAPSE_P] > 0.0:

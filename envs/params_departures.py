@@ -15,9 +15,14 @@ per campaign and episode at reset on a ``DEP_BIN_MIN`` grid over the flight
   ``burst_min_x``, tail index ``burst_alpha``), a log-normal duration (median
   ``burst_median_min``, log-sd ``burst_sd``);
 - collapses: each calendar day with probability ``collapse_per_day`` traffic falls to
-  ``collapse_x`` for ``collapse_h`` hours from a uniform minute of that day.
+  ``collapse_x`` for ``collapse_h`` hours from a uniform minute of that day, and is
+  ``rebound_x`` x the forecast over the calendar day after the one the collapse ends in
+  (a walk-forward forecast fitted on the collapsed day reads the next day low).
 
-``x`` is clipped to ``[log(MIN_X), log(MAX_X)]``. All zero (the default) is off: nothing is
+With ``native_min`` above ``DEP_BIN_MIN``, ``x`` is then averaged over calendar blocks of
+that many minutes and interpolated linearly between their middles, as a trace recorded in
+such bins and interpolated per minute is (``envs.calibration.departure_fit`` reads the width
+off the trace). ``x`` is clipped to ``[log(MIN_X), log(MAX_X)]``. All zero (the default) is off: nothing is
 drawn and every result is as without the section. ``pacegym-calibrate`` fits the section
 (``envs.calibration.departure_fit``).
 
@@ -65,9 +70,20 @@ class DepartureParams:
     collapse_per_day: float = setting(0.0, 0.0, 1.0, unit="1/day")  # probability per day
     collapse_x: float = setting(0.05, MIN_X, 1.0, unit="x")  # traffic multiplier in a collapse
     collapse_h: float = setting(6.0, 0.0, 72.0, low_open=True, unit="h")  # collapse duration
+    # traffic multiplier over the calendar day after a collapse ends (a forecast fitted on
+    # the collapsed day reads the next one low); 1: none
+    rebound_x: float = setting(1.0, MIN_X, MAX_X, unit="x")
+    # native bin of the traffic: x averaged per calendar block of this width, interpolated
+    # linearly between block middles (a multiple of DEP_BIN_MIN; DEP_BIN_MIN: as drawn)
+    native_min: float = setting(float(DEP_BIN_MIN), DEP_BIN_MIN, 1440.0, unit="min")
 
     def __post_init__(self) -> None:
         check_section(self, "traffic.departures")
+        if float(self.native_min) % DEP_BIN_MIN:
+            raise ScenarioError(
+                f"traffic.departures.native_min = {self.native_min!r}: allowed a multiple of "
+                f"{DEP_BIN_MIN} in [{DEP_BIN_MIN}, 1440] min"
+            )
         for f in dataclasses.fields(self):  # plain floats (a fit hands numpy scalars)
             object.__setattr__(self, f.name, float(getattr(self, f.name)))
 

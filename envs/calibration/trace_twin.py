@@ -11,9 +11,12 @@ first forecast day repeat the first week of forecasts, weekday for weekday), so 
 starts its flights on the trace scenario's days.
 
 ``trace_pair`` gives the trace and its forecast over the scenario's start days,
-``twin_scenario`` the twin, ``simulate`` its requests per minute from a core over whole
-days (what ``tests/envs/test_departure_fit.py`` and ``benchmarks/bench_departures.py``
-hold against the trace).
+``twin_scenario`` the twin (``traffic.departures`` on the trace's native bin,
+``departure_fit.native_bin_min``), ``simulate`` its requests per minute from a core over
+whole days, ``twin_rates`` its traffic rate over ``SEEDS`` draws of those days (what
+``tests/envs/test_departure_fit.py`` and ``benchmarks/bench_departures.py`` hold against
+the trace: the trace is a rate recorded at thousands a bin, so the twin's Poisson draw
+around its rate, variance 1/n on a bin of n requests, is left out of both).
 """
 
 from __future__ import annotations
@@ -24,13 +27,18 @@ from typing import Any
 
 import numpy as np
 
-from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures
+from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures, native_bin_min
 from pacegym.envs.core import PacingCore
 from pacegym.envs.history import record_counters
 from pacegym.envs.layout import I_REQUESTS, P_BASE_RATE
 from pacegym.envs.params import ScenarioError, ScenarioParams
+from pacegym.envs.params_departures import DEP_BIN_MIN
 from pacegym.envs.scenarios import from_dict, resolve
 from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
+
+SEEDS = 8
+"""Draws of the twin whose statistics ``twin_rates`` pools (a 13-day draw holds about one
+collapse or burst: its quantiles are one draw's luck)."""
 
 
 def _core(scenario: str | ScenarioParams) -> PacingCore:
@@ -88,23 +96,47 @@ def write_csv(series: np.ndarray, path: str | Path) -> Path:
     return p
 
 
-def simulate(twin: ScenarioParams, first_day: int, days: int, seed: int = 0) -> np.ndarray:
-    """``(requests, expected)`` per minute of one campaign of ``twin`` over ``days`` whole days
-    from ``first_day`` (one flight, nothing served: traffic does not depend on serving)."""
+def _flight(twin: ScenarioParams, first_day: int, days: int, seed: int) -> PacingCore:
+    """A core reset on one flight of ``twin`` over ``days`` whole days from ``first_day``."""
     tr = dataclasses.replace(twin.traffic, days="all", split_day=None)
     time = dataclasses.replace(
         twin.time, start_day=first_day, start_minute=0.0, flight_min=days * float(DAY_MIN)
     )
-    run = from_dict({}, dataclasses.replace(twin, traffic=tr, time=time))
-    core = PacingCore(run, 1)
+    core = PacingCore(from_dict({}, dataclasses.replace(twin, traffic=tr, time=time)), 1)
     core.reset(np.zeros(1, np.int64), np.array([seed], np.uint64))
+    return core
+
+
+def simulate(
+    twin: ScenarioParams, first_day: int, days: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(requests, expected)`` per minute of one campaign of ``twin`` over ``days`` whole days
+    from ``first_day`` (one flight, nothing served: traffic does not depend on serving)."""
+    core = _flight(twin, first_day, days, seed)
     rate = float(core.par[0, P_BASE_RATE])  # [requests/s] as drawn
     per_tick = record_counters(core, np.zeros(1), [I_REQUESTS])[0, 0].astype(float)
-    tps_min = round(60.0 / float(run.time.tick_s))
+    tps_min = round(60.0 / float(core.scenario.time.tick_s))
     requests = per_tick.reshape(-1, tps_min).sum(axis=1)
     m = np.arange(first_day * DAY_MIN, (first_day + days) * DAY_MIN)
     expected = rate * 60.0 * core.prof[m % core.prof.size]
     return requests, expected
+
+
+def twin_rates(
+    twin: ScenarioParams, first_day: int, days: int, seeds: int = SEEDS
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(traffic, forecast)`` per minute [profile units]: the twin's shape x its departure
+    factor (without the Poisson draw, as the trace is a rate) and its shape, over ``days``
+    whole days from ``first_day``, drawn with seeds ``0..seeds - 1`` one after another (its
+    statistics pooled over the draws; ``twin`` without traffic noise or surges)."""
+    m = np.arange(first_day * DAY_MIN, (first_day + days) * DAY_MIN)
+    traffic, forecast = [], []
+    for seed in range(seeds):
+        core = _flight(twin, first_day, days, seed)
+        shape = core.prof[m % core.prof.size]
+        traffic.append(shape * np.exp(core.dep_log[0, (m - m[0]) // DEP_BIN_MIN]))
+        forecast.append(shape)
+    return np.concatenate(traffic), np.concatenate(forecast)
 
 
 def fit_twin(scenario: str | ScenarioParams, trace_csv: str | Path) -> tuple[ScenarioParams, int]:
@@ -113,6 +145,6 @@ def fit_twin(scenario: str | ScenarioParams, trace_csv: str | Path) -> tuple[Sce
     trace, forecast, lo = trace_pair(sc)
     core = _core(sc)  # the walk-forward table is cached: no second fit
     tail = core.fc_prof.reshape(-1, core.fc_horizon)[-1, DAY_MIN:]
-    fit = fit_departures(trace, forecast)
+    fit = fit_departures(trace, forecast, native_min=native_bin_min(trace))
     write_csv(twin_series(forecast, lo, tail), trace_csv)
     return from_dict(twin_scenario(sc, fit, trace_csv), sc), lo

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import yaml
 
-from pacegym.envs.calibration.departure_fit import fit_departures
-from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair
+from pacegym.envs.calibration.departure_fit import fit_departures, native_bin_min
+from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair, twin_rates
 from pacegym.envs.core import PacingCore
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.params import ScenarioError
@@ -16,12 +16,13 @@ from pacegym.envs.params_departures import DepartureParams
 from pacegym.envs.scenarios import from_dict, resolve, to_dict
 from pacegym.envs.state import departure_bins, state_bytes
 
-# The tolerances a fitted generator is held to, against its trace (test days, 13 days):
+# The tolerances a fitted generator (its rate over 8 draws of the trace's 13 test days,
+# pooled: trace_twin.twin_rates) is held to against its trace's test days, every trace:
 ACF_ABS = 0.15  # autocorrelation of log(actual / forecast) at 15 min, 1 h, 4 h: absolute
 OFF_ABS = 0.10  # share of hours more than 30% off forecast: absolute
 BURST_FACTOR = 2.0  # burst size and duration quantiles (q50, q90): within this factor
-FITTED_TRACES = ("amzn", "fb")  # where the fitted generator meets all of them
-PERSISTENT_TRACES = ("bike",)  # where it meets the acf and off-forecast ones only
+TRACES = ("taxi", "amzn", "fb", "i94", "bike")
+KNOWN_MISSES = {("i94", "acf_1h")}  # measured and explained in docs/real_traffic.md
 
 
 def test_off_by_default_and_round_trips():
@@ -84,17 +85,25 @@ def test_fit_recovers_a_known_generator():
     assert 1.0 <= fit.slow_tau_h <= 9.0
 
 
-@pytest.mark.parametrize("name", FITTED_TRACES + PERSISTENT_TRACES)
+def test_native_bin_is_read_off_the_trace():
+    got = {n: native_bin_min(trace_pair(f"traces/{n}_daily")[0]) for n in TRACES}
+    assert got == {"taxi": 30, "amzn": 5, "fb": 5, "i94": 60, "bike": 60}  # docs table
+
+
+@pytest.mark.parametrize("name", TRACES)
 def test_fitted_generator_holds_its_traces_statistics(name, tmp_path):
     scenario = f"traces/{name}_daily"
     trace, forecast, first = trace_pair(scenario)
     want = departure_stats(trace, forecast)
     twin, first = fit_twin(scenario, tmp_path / "twin.csv")
-    got = departure_stats(*simulate(twin, first, trace.size // 1440, seed=0))
+    got = departure_stats(*twin_rates(twin, first, trace.size // 1440))
+    missed = []
     for key in ("acf_15min", "acf_1h", "acf_4h"):
-        assert got[key] == pytest.approx(want[key], abs=ACF_ABS), key
-    assert got["off_forecast_hours"] == pytest.approx(want["off_forecast_hours"], abs=OFF_ABS)
-    if name in PERSISTENT_TRACES:  # their bursts are one-off hours-long events (docs)
-        return
+        if abs(got[key] - want[key]) > ACF_ABS:
+            missed.append(key)
+    if abs(got["off_forecast_hours"] - want["off_forecast_hours"]) > OFF_ABS:
+        missed.append("off_forecast_hours")
     for key in ("burst_size_q50", "burst_size_q90", "burst_min_q50", "burst_min_q90"):
-        assert want[key] / BURST_FACTOR <= got[key] <= want[key] * BURST_FACTOR, key
+        if not want[key] / BURST_FACTOR <= got[key] <= want[key] * BURST_FACTOR:
+            missed.append(key)
+    assert {(name, key) for key in missed} == {m for m in KNOWN_MISSES if m[0] == name}, got
