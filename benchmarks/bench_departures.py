@@ -7,7 +7,8 @@ its error), prints ``envs.departures.departure_stats``: persistence of departure
 (autocorrelation of log(actual / forecast) on 15-min bins), burst sizes and durations,
 the share of hours more than 30% off forecast, and how much days differ in shape. The
 ``twin`` rows are each trace's fitted synthetic generator (``traffic.departures`` fitted on
-the same test days, ``envs.calibration.trace_twin``), simulated over as many days (seed 0).
+the same test days, ``envs.calibration.trace_twin``): its rate (no Poisson draw: the trace
+is a rate) over 8 draws of as many days (seeds 0-7), pooled.
 
     python benchmarks/bench_departures.py
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pacegym.envs.calibration.trace_twin import fit_twin, simulate
+from pacegym.envs.calibration.trace_twin import fit_twin, twin_rates
 from pacegym.envs.core import PacingCore
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.history import history_scenario, simulated_history
@@ -68,10 +69,11 @@ def synthetic_days(name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def twin_days(name: str, folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    """(simulated requests, expected requests) per minute of the fitted twin of ``name``."""
+    """(traffic, forecast) per minute of the fitted twin of ``name``: its rate over
+    ``trace_twin.SEEDS`` draws of the trace's days, pooled (``trace_twin.twin_rates``)."""
     actual, _ = trace_days(name)
     twin, first = fit_twin(f"traces/{name}_daily", folder / f"{name}_twin.csv")
-    return simulate(twin, first, actual.size // DAY_MIN, seed=0)
+    return twin_rates(twin, first, actual.size // DAY_MIN)
 
 
 def main() -> None:

@@ -5,9 +5,12 @@ At reset, ``fill_departures`` writes the log factor ``x`` of one episode on a gr
 ``(n, bins)`` float64, ``bins`` = the longest flight / ``DEP_BIN_MIN`` + 1: 8 bytes a bin,
 2.3 kB for a day); the step multiplies each tick's expected traffic by
 ``exp(dep_log[b, bin of the tick])`` (``factor_at``). The parts and their parameters are
-``envs.params_departures``'s. Calendar parts (hour and quarter-hour factors, collapse days)
-are drawn per calendar hour, quarter-hour and day of the flight's absolute minutes (minute
-0 = day 0, 00:00), so a flight over midnight meets the next day's.
+``envs.params_departures``'s. With ``native_min`` above ``DEP_BIN_MIN`` every part but the
+bursts is averaged per native bin and interpolated (``_native``; the bursts are added
+after, as their sizes and lengths are measured on traffic so smoothed). Calendar parts
+(hour and quarter-hour factors, collapse days) are drawn per calendar hour, quarter-hour
+and day of the flight's absolute minutes (minute 0 = day 0, 00:00), so a flight over
+midnight meets the next day's.
 
 Randomness: a stream of its own, derived at reset from the campaign's traffic stream
 without advancing it (``derive_stream``). The same seed gives the same departures in the
@@ -188,12 +191,15 @@ def fill_departures(
         _calendar(out, st, start_min, 60, p[HOUR_SD])
     if p[QUARTER_SD] > 0.0:
         _calendar(out, st, start_min, 15, p[QUARTER_SD])
-    if p[NATIVE_MIN] > DEP_BIN_MIN:  # the Gaussian parts (fitted on smoothed traffic)
-        _native(out, start_min, p[NATIVE_MIN])
+    native = p[NATIVE_MIN] > DEP_BIN_MIN
+    bursts = np.zeros(out.shape[0]) if native else out  # added after the smoothing
     if p[BURST_RATE] > 0.0:
-        _bursts(out, st, p)
+        _bursts(bursts, st, p)
     if p[COLLAPSE_P] > 0.0:
         _collapses(out, st, p, start_min)
+    if native:  # all but the bursts, whose sizes and lengths are read off smoothed traffic
+        _native(out, start_min, p[NATIVE_MIN])
+        out += bursts
     for k in range(out.shape[0]):
         out[k] = min(max(out[k], _LOG_MIN), _LOG_MAX)
 

@@ -19,8 +19,8 @@ per campaign and episode at reset on a ``DEP_BIN_MIN`` grid over the flight
   ``rebound_x`` x the forecast over the calendar day after the one the collapse ends in
   (a walk-forward forecast fitted on the collapsed day reads the next day low).
 
-With ``native_min`` above ``DEP_BIN_MIN``, ``x`` is then averaged over calendar blocks of
-that many minutes and interpolated linearly between their middles, as a trace recorded in
+With ``native_min`` above ``DEP_BIN_MIN``, ``x`` but the bursts is then averaged over
+calendar blocks of that many minutes and interpolated linearly between their middles, as a trace recorded in
 such bins and interpolated per minute is (``envs.calibration.departure_fit`` reads the width
 off the trace). ``x`` is clipped to ``[log(MIN_X), log(MAX_X)]``. All zero (the default) is off: nothing is
 drawn and every result is as without the section. ``pacegym-calibrate`` fits the section
@@ -73,8 +73,8 @@ class DepartureParams:
     # traffic multiplier over the calendar day after a collapse ends (a forecast fitted on
     # the collapsed day reads the next one low); 1: none
     rebound_x: float = setting(1.0, MIN_X, MAX_X, unit="x")
-    # native bin of the traffic: x averaged per calendar block of this width, interpolated
-    # linearly between block middles (a multiple of DEP_BIN_MIN; DEP_BIN_MIN: as drawn)
+    # native bin of the traffic: x but the bursts averaged per calendar block of this width,
+    # interpolated linearly between block middles (a multiple of DEP_BIN_MIN; DEP_BIN_MIN: as drawn)
     native_min: float = setting(float(DEP_BIN_MIN), DEP_BIN_MIN, 1440.0, unit="min")
 
     def __post_init__(self) -> None:

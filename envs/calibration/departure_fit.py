@@ -13,13 +13,17 @@ per campaign, whole 15-minute bins) and fits, on ``x = log(actual / forecast)`` 
    counts them): ``burst_rate_per_h`` = runs / hours; the peak
    ratio of each is Pareto above ``BURST_RATIO`` (``burst_alpha`` by maximum likelihood),
    durations log-normal (``burst_median_min``, ``burst_sd`` from the log lengths);
-3. the rest (collapse, rebound and burst bins left out, ``x`` clipped to ``TAIL_SD`` robust sd
-   around its median: the Gaussian parts are not scaled to one-off events such as a
-   holiday): the autocovariance of ``x`` at lags of 0-``MAX_LAG`` bins is fitted, by non-negative least squares over a grid of correlation
-   times and both orders, as ``quarter_sd^2 [k = 0] + hour_sd^2 max(0, 1 - k / 4) +
-   slow_sd^2 c(k)`` (a white part per quarter-hour, a factor per calendar hour, a slow
-   deviation with ``c = e^-s`` or ``(1 + s) e^-s``, ``s = 15 min k / slow_tau_h``). ``white_var`` (the variance that the model
-   already draws elsewhere, e.g. Poisson counts and minute noise) is taken off lag 0.
+3. the rest (collapse, rebound and burst bins left out, ``x`` clipped to ``TAIL_SD`` robust
+   sd around its median: the Gaussian parts are not scaled to one-off events such as a
+   holiday): the autocovariance of ``x`` at lags of 0-``MAX_LAG`` bins is fitted, by
+   non-negative least squares over a grid of correlation times and both orders, as
+   ``quarter_sd^2 [k = 0] + hour_sd^2 max(0, 1 - k / 4) + slow_sd^2 c(k)`` (a white part
+   per quarter-hour, a factor per calendar hour, a slow deviation with ``c = e^-s`` or
+   ``(1 + s) e^-s``, ``s = 15 min k / slow_tau_h``). ``white_var`` (the variance that the
+   model already draws elsewhere, e.g. Poisson counts and minute noise) is taken off lag 0.
+   With ``native_min`` above ``DEP_BIN_MIN`` (traffic recorded in bins of that width and
+   interpolated per minute, ``native_bin_min``) each part's autocovariance is that of the
+   generator's smoothing of it (``_columns``), and ``native_min`` is written to the fit.
 
 Pure numpy.
 """
@@ -37,7 +41,7 @@ from pacegym.envs.params_departures import DEP_BIN_MIN, MIN_X, DepartureParams
 BIN = 15  # [min] bin of the fit (that of envs.departures)
 COLLAPSE_BELOW = 0.3  # [x] an hour below this multiple of its forecast may be a collapse
 COLLAPSE_MIN_H = 2  # [h] shortest collapse
-BURST_RATIO = 2.0  # [x] a burst bin is this far above the slow level (envs.departures's)
+BURST_RATIO = 2.0  # [x] a burst bin is this multiple of the forecast (envs.departures's)
 MAX_LAG = 32  # [bins] longest autocovariance lag fitted (8 h)
 TAIL_SD = 4.0  # [robust sd] x is clipped here for the Gaussian parts (one-off events beyond)
 TAU_GRID_H = np.geomspace(0.25, 720.0, 80)  # [h] correlation times tried

@@ -37,7 +37,13 @@ def test_off_by_default_and_round_trips():
 
 @pytest.mark.parametrize(
     ("values", "key"),
-    [({"slow_sd": -0.1}, "slow_sd"), ({"slow_order": 3}, "slow_order"), ({"sd": 1}, "sd")],
+    [
+        ({"slow_sd": -0.1}, "slow_sd"),
+        ({"slow_order": 3}, "slow_order"),
+        ({"sd": 1}, "sd"),
+        ({"native_min": 7}, "native_min"),
+        ({"rebound_x": 0.0}, "rebound_x"),
+    ],
 )
 def test_bad_values_name_the_key(values, key):
     with pytest.raises(ScenarioError, match=f"traffic.departures.{key}"):
@@ -67,6 +73,20 @@ def test_same_seed_same_departures_and_other_draws_unchanged():
     off.reset(np.zeros(1, np.int64), np.array([8], np.uint64))
     np.testing.assert_array_equal(off.streams, b.streams)
     np.testing.assert_array_equal(off.fst, b.fst)
+
+
+def test_native_bin_smooths_all_but_bursts_and_a_collapse_rebounds():
+    dep = {"slow_sd": 0.3, "quarter_sd": 0.3, "native_min": 60.0}
+    core = PacingCore(resolve({"base": "daily_budget", "traffic": {"departures": dep}}), 1)
+    core.reset(np.zeros(1, np.int64), np.array([3], np.uint64))
+    x = core.dep_log[0, :-1]  # a flight from a whole hour: blocks of 12 bins, middles at 5.5
+    kinks = np.flatnonzero(np.abs(np.diff(x, 2)) > 1e-9) + 1  # linear between middles
+    assert set(kinks % 12) <= {5, 6} and kinks.size > 0
+    dep = {"collapse_per_day": 1.0, "collapse_x": 0.1, "collapse_h": 1.0, "rebound_x": 1.5}
+    sc = resolve({"base": "multi_day_flight", "traffic": {"departures": dep}})
+    core = PacingCore(sc, 1)
+    core.reset(np.zeros(1, np.int64), np.array([3], np.uint64))
+    assert np.isclose(core.dep_log[0], np.log(1.5)).sum() >= 1440 // 5 - 2 * 12
 
 
 def test_fit_recovers_a_known_generator():
