@@ -99,7 +99,7 @@ def main() -> None:
     for name, p in pairs.items():
         e = mape(p, tau, decay)
         cells = " | ".join(f"{e[0, k]:.1f} / {e[1, k]:.1f} / {e[2, k]:.1f}" for k in range(4))
-        cuts = " | ".join(f"{100 * (1 - e[r, 1] / e[0, 1]):.0f}%" for r in (1, 2))
+        cuts = " | ".join(f"{100 * (1 - e[r, 1] / e[0, 1]):.1f}%" for r in (1, 2))
         print(f"| {name} | {len(p)} | {cells} | {cuts} |")
 
 
