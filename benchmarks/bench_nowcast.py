@@ -6,7 +6,8 @@ settings were chosen on), a flight from midnight: the day-ahead forecast is the
 scenario's walk-forward forecast of that day (``envs.walk_forward``, fitted on the 14 days
 before it), the nowcast corrects it with the traffic seen since midnight
 (``envs.nowcast``: one smoothed level, ``--tau``/``--decay``) or by the linear nowcast
-(``envs.nowcast_linear``, fitted walk-forward on the 14 days before each day). Every 15
+(``envs.nowcast_linear``, fitted walk-forward on the days before each day,
+``envs.nowcast_fit``). Every 15
 minutes each predicts the requests of the next 15 min, 1 h, 4 h and the rest of the day;
 the table prints the MAPE [%] of each over all origins and days, and each nowcast's
 reduction of the 1-hour error.

@@ -18,11 +18,9 @@ Features at a minute of the flight (``N_LINEAR`` weights, one row per start day)
 
 The model's output ``g`` gives the level ``r = exp(g)`` (clipped to ``[1/4, 4]``) that
 ``envs.nowcast`` applies to the forecast left, decaying with ``forecast.nowcast_decay_min``
-as ever; it is fitted (least absolute deviation of ``log r``, by iteratively reweighted
-ridge regression) so that the decayed correction hits each next hour's requests. For a
-flight starting on day ``d`` it is fitted on the ``forecast.history_days`` trace days
-before ``d``, each with its own walk-forward day-ahead forecast
-(``envs.walk_forward.walk_forward_nowcast``), never on the flight's days.
+as ever. ``envs.nowcast_fit`` fits it on the next hour's percentage error, for a flight
+starting on day ``d`` on the trace days before ``d`` (each with its own walk-forward
+day-ahead forecast, ``envs.walk_forward.walk_forward_nowcast``), never on the flight's days.
 """
 
 from __future__ import annotations
