@@ -14,6 +14,12 @@ reduction of the 1-hour error.
 
     python benchmarks/bench_nowcast.py                       # test days, scenario settings
     python benchmarks/bench_nowcast.py --days train --grid   # choose tau and decay
+    python benchmarks/bench_nowcast.py --pid                 # what it buys the PID
+
+``--pid`` scores the daily-budget PID set on ``--episodes`` flights per trace on its
+training days (from the linear nowcast's first start day to the split, the same days and
+seeds for each nowcast) with no nowcast, the smoothing one and the linear one, and prints
+the paired differences by episode.
 """
 
 from __future__ import annotations
@@ -24,12 +30,15 @@ import itertools
 
 import numpy as np
 
+from pacegym.baselines import run_episodes
+from pacegym.baselines.factory import load_controller_yaml
 from pacegym.envs.core import PacingCore
 from pacegym.envs.nowcast import nowcast_windows, window_totals
 from pacegym.envs.nowcast_linear import linear_origin_levels
 from pacegym.envs.params import ForecastParams
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
+from pacegym.resources import conf_dir
 
 TRACES = ("taxi", "amzn", "fb", "i94", "bike")
 HORIZONS = np.array([15, 60, 240, -1])
@@ -77,13 +86,41 @@ def mape(pairs: list[Day], tau: float, decay: float) -> np.ndarray:
     return 100.0 * err / np.maximum(count, 1)
 
 
+def pid_scores(episodes: int, seed: int) -> None:
+    """Print the PID's mean ``pacing_score_v2`` per nowcast on each trace's training days,
+    and the paired differences by episode (mean, standard error)."""
+    pid = load_controller_yaml(conf_dir() / "controller/daily_budget/pid_tuned.yaml")
+    kinds = ("none", "smoothing", "linear")
+    print("| trace | days | " + " | ".join(kinds) + " | linear - smoothing (SE) |")
+    print("|---|---|" + "---:|" * (len(kinds) + 1))
+    for name in TRACES:
+        linear = {"base": f"traces/train/{name}_daily", "forecast": {"nowcast": "linear"}}
+        core = PacingCore(resolve(linear), 1)
+        days = [core.day_lo, core.day_hi]
+        score = {}
+        for kind in kinds:
+            sc = {"base": f"traces/{name}_daily", "forecast": {"nowcast": kind},
+                  "traffic": {"days": "all"}, "time": {"start_day": days}}  # fmt: skip
+            score[kind] = run_episodes(pid, sc, episodes, seed).metrics["pacing_score_v2"]
+        diff = score["linear"] - score["smoothing"]
+        se = diff.std(ddof=1) / np.sqrt(diff.size) if diff.size > 1 else float("nan")
+        cells = " | ".join(f"{score[k].mean():.4f}" for k in kinds)
+        print(f"| {name} | {days[0]}-{days[1]} | {cells} | {diff.mean():+.5f} ({se:.5f}) |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--days", choices=("train", "test"), default="test")
     ap.add_argument("--grid", action="store_true", help="search tau x decay on these days")
     ap.add_argument("--tau", type=float, default=DEFAULT.nowcast_tau_min, help="[min]")
     ap.add_argument("--decay", type=float, default=DEFAULT.nowcast_decay_min, help="[min]")
+    ap.add_argument("--pid", action="store_true", help="the PID's score with each nowcast")
+    ap.add_argument("--episodes", type=int, default=64, help="flights per trace (--pid)")
+    ap.add_argument("--seed", type=int, default=100_000, help="first episode seed (--pid)")
     args = ap.parse_args()
+    if args.pid:
+        pid_scores(args.episodes, args.seed)
+        return
     pairs = {n: day_pairs(n, args.days) for n in TRACES}
     if args.grid:
         print("| tau [min] | decay [min] | mean 1-h reduction | worst trace |")
