@@ -51,7 +51,7 @@ from pacegym.envs.state import (
 from pacegym.envs.traffic import profile_array
 from pacegym.envs.walk_forward import (
     expected_per_minute,
-    nowcast_history_days,
+    nowcast_fit_first_day,
     start_days,
     walk_forward_forecast,
     walk_forward_nowcast,
@@ -143,6 +143,7 @@ class PacingCore:
         self.start_day = 0 if self.fold_day else self.day_lo
         self.fc_day0, self.fc_horizon = self.day_lo, 1
         self.nc_wtab = np.zeros((1, N_LINEAR))  # the linear nowcast's weights by start day
+        self.nc_ridges = np.zeros(1)  # and the ridge penalty each was fitted with
         if sc.forecast.kind == "perturbed":
             self.fc_prof, self.fc_mode = np.zeros(1), 0
         elif sc.forecast.fit_on == "trace":  # walk-forward on the trace's days before the flight
@@ -185,12 +186,13 @@ class PacingCore:
         one table serves both)."""
         expected = expected_per_minute(self.prof, self.dow).tobytes()
         days = (self.day_lo, self.day_hi)
-        first = days[0] - nowcast_history_days(sc)
+        linear = sc.forecast.nowcast == "linear"
+        first = nowcast_fit_first_day(sc) if linear else days[0]
         table = walk_forward_forecast(sc, expected, (first, days[1]))[days[0] - first :]
         self.fc_prof, self.fc_mode = table.reshape(-1), 2
         self.fc_horizon = table.shape[1]
-        if sc.forecast.nowcast == "linear":  # fitted walk-forward, a row per start day
-            self.nc_wtab = walk_forward_nowcast(sc, expected, days)
+        if linear:  # fitted walk-forward, a row per start day
+            self.nc_wtab, self.nc_ridges = walk_forward_nowcast(sc, expected, days)
 
     def _bind(self, kernel: Callable[..., None], *leading: str) -> tuple[Any, ...]:
         """The kernel's arguments after ``leading``, taken by name from this core's attributes.

@@ -18,11 +18,9 @@ Features at a minute of the flight (``N_LINEAR`` weights, one row per start day)
 
 The model's output ``g`` gives the level ``r = exp(g)`` (clipped to ``[1/4, 4]``) that
 ``envs.nowcast`` applies to the forecast left, decaying with ``forecast.nowcast_decay_min``
-as ever; it is fitted (least absolute deviation of ``log r``, by iteratively reweighted
-ridge regression) so that the decayed correction hits each next hour's requests. For a
-flight starting on day ``d`` it is fitted on the ``forecast.history_days`` trace days
-before ``d``, each with its own walk-forward day-ahead forecast
-(``envs.walk_forward.walk_forward_nowcast``), never on the flight's days.
+as ever. ``envs.nowcast_fit`` fits it on the next hour's percentage error, for a flight
+starting on day ``d`` on the trace days before ``d`` (each with its own walk-forward
+day-ahead forecast, ``envs.walk_forward.walk_forward_nowcast``), never on the flight's days.
 """
 
 from __future__ import annotations
@@ -43,11 +41,8 @@ HORIZON_MIN = 60
 """[min] the horizon the model is fitted on: the next hour's requests."""
 ORIGIN_EVERY_MIN = 15
 """[min] spacing of the fitting origins over each history day."""
-RIDGE = 1.0
-"""Ridge penalty of the fit (features are O(1) logs and trigonometric terms)."""
-LAD_ITERATIONS = 30
-"""Reweighting rounds of the least-absolute-deviation fit."""
-_LOG_CLIP = math.log(NOWCAST_CLIP)
+LOG_CLIP = math.log(NOWCAST_CLIP)
+"""Bound of the model's output ``g`` = log level."""
 
 
 def tick_weights(tick_min: float) -> np.ndarray:
@@ -81,16 +76,20 @@ def linear_level(
     angle = 2.0 * math.pi * minute_of_day / 1440.0
     g += w[b, k_n + 1] * math.sin(angle) + w[b, k_n + 2] * math.cos(angle)
     g += w[b, k_n + 3] * math.log(min(max(hour_level, 1e-3), 1e3))
-    return math.exp(min(max(g, -_LOG_CLIP), _LOG_CLIP))
+    return math.exp(min(max(g, -LOG_CLIP), LOG_CLIP))
 
 
 @nb.njit(cache=True)
 def design_rows(
     actual: np.ndarray, dayahead: np.ndarray, origins: np.ndarray, decay_min: float
-) -> tuple[np.ndarray, np.ndarray]:  # pragma: no cover - compiled
-    """Features (without the constant) and target ``log r`` at each of ``origins`` [min] of
-    one day from midnight (``actual`` and ``dayahead`` requests per minute); an origin whose
-    next hour is cut by the day's end or has no forecast is left out (its row is NaN)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # pragma: no cover - compiled
+    """Features (without the constant), target level and error weight at each of
+    ``origins`` [min] of one day from midnight (``actual`` and ``dayahead`` requests per
+    minute). The target ``r`` is the level whose decayed correction hits the next hour's
+    requests ``a``; a level ``g`` predicts them off by ``|g - r| D / a`` of ``a`` (``D``
+    the hour's decayed forecast), so ``D / a`` is the row's weight in the hour's absolute
+    percentage error. An origin whose next hour is cut by the day's end, has no forecast
+    or no requests is left out (its row is NaN)."""
     n = actual.shape[0]
     ew = np.zeros((1, 2 * N_TAUS))
     alphas = np.empty(N_TAUS)
@@ -100,6 +99,7 @@ def design_rows(
     day_total = dayahead.sum()
     x = np.full((origins.shape[0], N_LINEAR - 1), np.nan)
     y = np.full(origins.shape[0], np.nan)
+    weight = np.full(origins.shape[0], np.nan)
     m = 0
     for i in range(origins.shape[0]):
         while m < origins[i]:
@@ -116,7 +116,7 @@ def design_rows(
             f += dayahead[j]
             decayed += dayahead[j] * w
             w *= phi
-        if decayed <= 0.0 or day_total <= 0.0:
+        if decayed <= 0.0 or day_total <= 0.0 or a <= 0.0:
             continue
         for k in range(N_TAUS):
             x[i, k] = math.log(level(ew[0, k], ew[0, N_TAUS + k]))
@@ -124,31 +124,9 @@ def design_rows(
         x[i, N_TAUS] = math.sin(angle)
         x[i, N_TAUS + 1] = math.cos(angle)
         x[i, N_TAUS + 2] = math.log(min(max(f / (day_total * 60.0 / n), 1e-3), 1e3))
-        r = 1.0 + (a - f) / decayed  # the level whose decayed correction hits the hour
-        y[i] = min(max(math.log(max(r, 1e-9)), -_LOG_CLIP), _LOG_CLIP)
-    return x, y
-
-
-def fit_linear(days: list[tuple[np.ndarray, np.ndarray]], decay_min: float) -> np.ndarray:
-    """Weights (``N_LINEAR``) fitted on whole days of ``(actual, day-ahead)`` requests per
-    minute, by least absolute deviation of ``log r`` (iteratively reweighted ridge)."""
-    origins = np.arange(ORIGIN_EVERY_MIN, 1440, ORIGIN_EVERY_MIN)
-    parts = [design_rows(a, f, origins, float(decay_min)) for a, f in days]
-    x = np.concatenate([p[0] for p in parts]) if parts else np.empty((0, N_LINEAR - 1))
-    y = np.concatenate([p[1] for p in parts]) if parts else np.empty(0)
-    keep = np.isfinite(y) & np.isfinite(x).all(axis=1)
-    xb = np.c_[np.ones(int(keep.sum())), x[keep]]
-    y = y[keep]
-    w = np.zeros(N_LINEAR)
-    if y.size == 0:  # nothing to learn from: the level stays 1 (the day-ahead forecast)
-        return w
-    penalty = RIDGE * np.eye(N_LINEAR)
-    weight = np.ones(y.size)
-    for _ in range(LAD_ITERATIONS + 1):
-        xw = xb * weight[:, None]
-        w = np.linalg.solve(xw.T @ xb + penalty, xw.T @ y)
-        weight = 1.0 / np.maximum(np.abs(xb @ w - y), 1e-3)
-    return w
+        y[i] = 1.0 + (a - f) / decayed
+        weight[i] = decayed / a
+    return x, y, weight
 
 
 @nb.njit(cache=True)

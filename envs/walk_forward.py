@@ -29,7 +29,7 @@ import math
 import numpy as np
 
 from pacegym.envs.forecast import make_forecaster
-from pacegym.envs.nowcast_linear import N_LINEAR, fit_linear
+from pacegym.envs.nowcast_fit import day_rows, walk_forward_weights
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds
 
 DAY_MIN = 1440
@@ -103,10 +103,18 @@ def nowcast_first_day(scenario: ScenarioParams) -> int:
 
 
 def nowcast_history_days(scenario: ScenarioParams) -> int:
-    """[days] before a flight's day whose walk-forward forecasts the linear nowcast is
-    fitted on: ``forecast.history_days`` with ``forecast.nowcast = linear``, else 0."""
+    """[days] the linear nowcast needs at least before a flight's day, each with its own
+    walk-forward forecast: ``forecast.history_days`` with ``forecast.nowcast = linear``,
+    else 0."""
     fc = scenario.forecast
     return int(fc.history_days) if fc.nowcast == "linear" else 0
+
+
+def nowcast_fit_first_day(scenario: ScenarioParams) -> int:
+    """The first day the linear nowcast is fitted on (it is fitted on every day from there
+    to the flight's day, an expanding history): the first with a walk-forward forecast,
+    ``forecast.history_days``."""
+    return int(scenario.forecast.history_days)
 
 
 def expected_per_minute(prof: np.ndarray, dow: np.ndarray) -> np.ndarray:
@@ -155,25 +163,26 @@ def walk_forward_forecast(
 @functools.lru_cache(maxsize=16)
 def walk_forward_nowcast(
     scenario: ScenarioParams, expected: bytes, days: tuple[int, int]
-) -> np.ndarray:
-    """The linear nowcast's weights (``envs.nowcast_linear``), one row per start day.
+) -> tuple[np.ndarray, np.ndarray]:
+    """The linear nowcast's weights (``envs.nowcast_linear``), one row per start day, and
+    the ridge penalty each was fitted with.
 
-    Row ``d - days[0]`` is fitted on the ``forecast.history_days`` days before ``d``, each
-    day's actual traffic against its own walk-forward day-ahead forecast
-    (``walk_forward_forecast``): nothing from day ``d`` on. ``expected`` and ``days`` as in
-    ``walk_forward_forecast``. Read-only, cached per scenario.
+    Row ``d - days[0]`` is fitted on every day from ``nowcast_fit_first_day`` to ``d - 1``,
+    each day's actual traffic against its own walk-forward day-ahead forecast
+    (``walk_forward_forecast``), with the penalty chosen on those days too
+    (``envs.nowcast_fit.walk_forward_weights``): nothing from day ``d`` on. ``expected``
+    and ``days`` as in ``walk_forward_forecast``. Read-only, cached per scenario.
     """
     series = np.frombuffer(expected, dtype=np.float64)
     lo, hi = days
-    n_hist = nowcast_history_days(scenario)
-    ahead = walk_forward_forecast(scenario, expected, (lo - n_hist, hi))  # the core's table
+    first = nowcast_fit_first_day(scenario)
+    ahead = walk_forward_forecast(scenario, expected, (first, hi))  # the core's table
     decay = float(scenario.forecast.nowcast_decay_min)
-    out = np.empty((hi - lo + 1, N_LINEAR))
-    for d in range(lo, hi + 1):
-        pairs = [
-            (series[h * DAY_MIN : (h + 1) * DAY_MIN], ahead[h - (lo - n_hist), :DAY_MIN])
-            for h in range(d - n_hist, d)
-        ]
-        out[d - lo] = fit_linear(pairs, decay)
-    out.flags.writeable = False
-    return out
+    rows = [
+        day_rows(series[h * DAY_MIN : (h + 1) * DAY_MIN], ahead[h - first, :DAY_MIN], decay)
+        for h in range(first, hi)
+    ]
+    weights, ridges = walk_forward_weights(rows, lo - first)
+    weights.flags.writeable = False
+    ridges.flags.writeable = False
+    return weights, ridges

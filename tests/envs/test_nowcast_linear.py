@@ -9,12 +9,8 @@ import pytest
 
 from pacegym.envs.core import PacingCore
 from pacegym.envs.nowcast import window_totals
-from pacegym.envs.nowcast_linear import (
-    N_LINEAR,
-    fit_linear,
-    linear_level,
-    linear_origin_levels,
-)
+from pacegym.envs.nowcast_fit import fit_linear
+from pacegym.envs.nowcast_linear import N_LINEAR, linear_level, linear_origin_levels
 from pacegym.envs.pacing_env import PacingEnv
 from pacegym.envs.params import ScenarioError
 from pacegym.envs.scenarios import resolve
