@@ -312,9 +312,8 @@ def _step(
 
     The reward is ``weights @ terms`` (``REWARD_TERMS`` order), the terms paying
     ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md; ``envs.ledger``
-    says which helper pays what). Campaigns run in parallel threads; results do not depend
-    on the thread count because each campaign only touches its own rows and streams.
-    """
+    says which helper pays what). ``binned``: ``delay.sampler`` (``_delay``). Campaigns run
+    in parallel threads; results do not depend on the thread count (own rows and streams)."""
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows
         p = _begin(b, throttle, reward, terms, finished, invalid)
         if ist[b, I_DONE] != 0:
@@ -327,8 +326,7 @@ def _step(
         _nowcast(b, t, requests, par, fst, fc_cum, tps, nc_alpha, nowcast, nc_ew, nc_alphas)
         served = _serve(b, t, p, requests, par, ist, hist, streams)
         exp_post = _delay(
-            b, t, served, par, ist, fst, streams, pending, alias_prob, alias_idx, surv, media,
-            binned,
+            b, t, served, par, ist, fst, streams, pending, alias_prob, alias_idx, surv, media, binned
         )  # fmt: skip
         counted = _count(b, ist, pending)
         spend = book(b, t, counted, exp_post, par, fst, terms, slot_spend, tps, price, media)
