@@ -13,8 +13,8 @@ rendered impressions straddle the switch to the conditional-binomial chain
   (chi-square goodness of fit), and the two samplers' totals against each other (chi-square
   homogeneity). The impressions' categories are independent but not identically
   distributed, so both statistics are at most chi-square distributed (conservative).
-- every reported metric: a feedback controller (full throttle under plan, a fifth over it)
-  makes the delays move serving, billing and the budget's end; each metric's (and the
+- every reported metric: a feedback controller (a throttle proportional to the reported
+  spend's distance from the plan) makes the delays move serving, billing and the budget's end; each metric's (and the
   episode return's) mean over the seeds must agree between the samplers: 0 inside the
   confidence interval of the mean difference, paired by seed.
 
@@ -126,15 +126,16 @@ def _counted_distribution_p(part: str | None = None) -> tuple[float, float, floa
 
 
 def _metrics(sampler: str, part: str | None = None) -> dict[str, np.ndarray]:
-    """Episode metrics under an on-plan feedback throttle and a budget that runs out."""
+    """Episode metrics (and returns) under a throttle that follows the reported spend's
+    distance from the plan, with a budget that full throttle would spend in 2/3 of the flight."""
     core = _core(sampler, budget=2.5e5)
     if part:
         _wrong_table(core, part)
     res = core.step(np.ones(core.n))
     returns = res.reward.copy()
     while not core.done.all():
-        under = res.obs[:, OBS_INDEX["plan_error"]] > 0.0  # reported spend below the plan
-        res = core.step(np.where(under, 1.0, 0.2))
+        plan_error = res.obs[:, OBS_INDEX["plan_error"]]  # plan - reported spend [budget]
+        res = core.step(np.clip(0.6 + 5.0 * plan_error, 0.05, 1.0))
         returns += res.reward
     return {**core.metrics(), "return": returns}
 
