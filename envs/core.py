@@ -119,6 +119,7 @@ class PacingCore:
         self.tps = sc.time.ticks_per_slot
         self.max_slots = sc.time.max_slots
         self.n_delay = sc.max_delay_ticks
+        self.binned = sc.delay.sampler == "binned"  # envs.delay_bins; else one delay each
         self.price = float(sc.money.price)
         self.media = float(sc.money.media_cost)
 

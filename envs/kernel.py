@@ -21,6 +21,7 @@ import numba as nb
 import numpy as np
 
 from pacegym.envs import rng
+from pacegym.envs.delay_bins import place_binned
 from pacegym.envs.departure_gen import factor_at
 from pacegym.envs.layout import *  # noqa: F403 -- the layout is part of this module's interface
 from pacegym.envs.layout import (
@@ -203,9 +204,12 @@ def _delay(
     alias_idx: np.ndarray,
     surv: np.ndarray,
     media: float,
+    binned: bool,
 ) -> float:
-    """Each served impression is never rendered, or counted ``k`` ticks later: one uniform
-    of the delay stream each, the render draw then the alias table's row ``P_DELAY_ROW``.
+    """Each served impression is never rendered, or counted ``k`` ticks later, from the
+    delay tables' row ``P_DELAY_ROW``. ``binned`` False (the reference): one uniform of the
+    delay stream each, the render draw then the alias table; True: the tick's counts per
+    bin drawn at once (``envs.delay_bins``, the same distribution).
 
     Returns their post-end media cost in expectation [currency]: one counted at ``t + k``
     is counted after the flight iff ``k >= ft - t``, probability ``surv[row, ft - t]``.
@@ -216,17 +220,22 @@ def _delay(
     render = par[b, P_RENDER]
     row = int(par[b, P_DELAY_ROW])
     never = 0
-    for _ in range(served):
-        u = rng.uniform(st)
-        if u >= render:
-            never += 1
-            continue
-        v = (u / render) * D
-        j = int(v)
-        if j >= D:
-            j = D - 1
-        k = j if (v - j) < alias_prob[row, j] else alias_idx[row, j]
-        pending[b, (head + k) % D] += 1
+    if binned:
+        never = served - place_binned(
+            st, served, render, head, pending[b], alias_prob[row], alias_idx[row], surv[row]
+        )
+    else:
+        for _ in range(served):
+            u = rng.uniform(st)
+            if u >= render:
+                never += 1
+                continue
+            v = (u / render) * D
+            j = int(v)
+            if j >= D:
+                j = D - 1
+            k = j if (v - j) < alias_prob[row, j] else alias_idx[row, j]
+            pending[b, (head + k) % D] += 1
     ist[b, I_NEVER] += never
     ist[b, I_IN_FLIGHT] += served - never
     left = int(par[b, P_FLIGHT_TICKS]) - t
@@ -297,14 +306,14 @@ def _step(
     slot_min: float,
     dep_log: np.ndarray,
     dep_on: bool,
+    binned: bool,
 ) -> None:
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
     The reward is ``weights @ terms`` (``REWARD_TERMS`` order), the terms paying
     ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md; ``envs.ledger``
-    says which helper pays what). Campaigns run in parallel threads; results do not depend
-    on the thread count because each campaign only touches its own rows and streams.
-    """
+    says which helper pays what). ``binned``: ``delay.sampler`` (``_delay``). Campaigns run
+    in parallel threads; results do not depend on the thread count (own rows and streams)."""
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows
         p = _begin(b, throttle, reward, terms, finished, invalid)
         if ist[b, I_DONE] != 0:
@@ -317,8 +326,8 @@ def _step(
         _nowcast(b, t, requests, par, fst, fc_cum, tps, nc_alpha, nowcast, nc_ew, nc_alphas)
         served = _serve(b, t, p, requests, par, ist, hist, streams)
         exp_post = _delay(
-            b, t, served, par, ist, fst, streams, pending, alias_prob, alias_idx, surv, media
-        )
+            b, t, served, par, ist, fst, streams, pending, alias_prob, alias_idx, surv, media, binned
+        )  # fmt: skip
         counted = _count(b, ist, pending)
         spend = book(b, t, counted, exp_post, par, fst, terms, slot_spend, tps, price, media)
         plan_excess(

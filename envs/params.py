@@ -133,6 +133,12 @@ class ServingParams:
         check_section(self, "serving")
 
 
+DELAY_SAMPLERS = ("impression", "binned")
+"""``delay.sampler``: ``impression`` draws one delay per served impression (the reference);
+``binned`` draws a tick's counts per delay bin at once (``envs.delay_bins``), the same
+distribution at a cost bounded by the number of bins."""
+
+
 @dataclass(frozen=True)
 class DelayParams:
     """Serve-to-count delay, render probability and spend-reporting latency.
@@ -155,12 +161,18 @@ class DelayParams:
     report_latency_s: Value = setting((15.0, 60.0), 0.0, 3600.0, unit="s", may_range=True)
     # empirical: (delay [s] in [0, max_delay_s], CDF) pairs, both increasing
     cdf_points: tuple[tuple[float, float], ...] = ()
+    # impression | binned: how a tick's served impressions are spread over the delay ledger
+    sampler: str = "impression"
 
     def __post_init__(self) -> None:
         check_section(self, "delay")
         if self.family not in ("lognormal", "exponential", "empirical"):
             raise ScenarioError(
                 f"delay.family = {self.family!r}: allowed 'lognormal', 'exponential', 'empirical'"
+            )
+        if self.sampler not in DELAY_SAMPLERS:
+            raise ScenarioError(
+                f"delay.sampler = {self.sampler!r}: allowed " + ", ".join(map(repr, DELAY_SAMPLERS))
             )
         if bounds(self.quantile_s)[1] >= self.max_delay_s:
             raise ScenarioError(

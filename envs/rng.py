@@ -7,7 +7,8 @@ campaigns share the batch. That is what makes the single env, the vector env
 and the batched core agree step by step, and what gives common random numbers
 across controllers: the traffic stream is consumed identically whatever the
 throttle, and the k-th impression a campaign serves always draws the k-th
-delay of its delay stream.
+delay of its delay stream (with ``delay.sampler: impression``; the binned sampler draws
+a tick's counts per delay bin from the same stream, ``envs.delay_bins``).
 
 Episode seeds come from ``np.random.Generator`` objects owned by the env views;
 streams are expanded from a seed with SplitMix64, the seeding procedure the

@@ -34,7 +34,9 @@ MAX_CORE_BYTES = 2 * 2**30
 campaign plus the shared delay tables)."""
 MAX_REQUESTS_PER_TICK = 1e8
 """[requests/tick] most expected eligible requests of one campaign in one tick at the
-scenario's peak (``max_requests_per_tick``): a delay is drawn per served impression."""
+scenario's peak (``max_requests_per_tick``): a delay is drawn per served impression
+(``delay.sampler: impression``; the binned sampler's cost is bounded by the delay bins,
+but the ledger's counts stay int32)."""
 NOISE_SIGMAS = 6.0
 """[sd] traffic-noise excursion counted in the peak (exceeded once in ~1e9 ticks)."""
 

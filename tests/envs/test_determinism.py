@@ -4,6 +4,9 @@ import numpy as np
 import pytest
 
 from pacegym.agents.vec_env import PacingVecEnv
+from pacegym.envs import kernel as K
+from pacegym.envs.core import PacingCore
+from pacegym.envs.delay_bins import CHAIN_ABOVE
 from pacegym.envs.pacing_env import PacingEnv
 from pacegym.envs.vector import PacingVectorEnv
 
@@ -34,10 +37,23 @@ def test_same_seed_same_trajectory_and_different_seed_differs():
     assert not all(np.array_equal(x[0], y[0]) for x, y in zip(a, c, strict=False))
 
 
-@pytest.mark.parametrize("scenario", ["live_commerce", "daily_budget", "suite/realistic_daily"])
+# the binned delay sampler at 40x live commerce's traffic: thousands of impressions a tick,
+# so the conditional-binomial chain runs as well as the alias draws (envs.delay_bins)
+BINNED = {
+    "base": "live_commerce",
+    "delay": {"sampler": "binned"},
+    "traffic": {"base_rate": 320.0},
+    "money": {"budget": 2e6},
+}
+
+
+@pytest.mark.parametrize(
+    "scenario", ["live_commerce", "daily_budget", "suite/realistic_daily", BINNED]
+)
 def test_vector_env_matches_single_envs(scenario):
     n, seed = 4, 100
-    steps = 600 if scenario == "live_commerce" else 300  # live commerce crosses an episode end
+    long = scenario in ("live_commerce", BINNED)
+    steps = 600 if long else 300  # live commerce crosses an episode end
     acts = _actions(steps, n)
     venv = PacingVectorEnv(n, scenario)
     vobs, _ = venv.reset(seed=seed)
@@ -59,8 +75,33 @@ def test_vector_env_matches_single_envs(scenario):
             assert vrew[i] == r
             assert vterm[i] == term
         pending_reset = vterm.copy()
-    if scenario == "live_commerce":
+    if long:
         assert crossed
+
+
+@pytest.mark.parametrize("sampler", ["impression", "binned"])
+def test_parallel_core_rows_match_small_cores(sampler):
+    """The batched core's parallel kernel (>= PARALLEL_MIN_CAMPAIGNS rows) gives each row
+    the trajectory a one-row core (the serial kernel) gives the same seed."""
+    n, seed, steps = K.PARALLEL_MIN_CAMPAIGNS + 6, 40, 520
+    scenario = {**BINNED, "delay": {"sampler": sampler}}
+    big = PacingCore(scenario, n)
+    big.reset(np.arange(n), np.arange(n, dtype=np.uint64) + seed)
+    rows = [0, 7, n - 1]
+    small = [PacingCore(scenario, 1) for _ in rows]
+    for r, core in zip(rows, small, strict=True):
+        core.reset(np.zeros(1, np.int64), np.array([seed + r], dtype=np.uint64))
+    throttles = np.random.default_rng(3).uniform(0.0, 1.0, size=(steps, n))
+    most = 0  # most impressions a row served in one tick: the chain runs above CHAIN_ABOVE x bins
+    for t in range(steps):
+        before = big.ist[:, K.I_SERVED].copy()
+        res = big.step(throttles[t])
+        most = max(most, int((big.ist[:, K.I_SERVED] - before).max()))
+        for r, core in zip(rows, small, strict=True):
+            one = core.step(throttles[t, r : r + 1])
+            np.testing.assert_array_equal(res.obs[r], one.obs[0])
+            assert res.reward[r] == one.reward[0]
+    assert big.done.all() and most > CHAIN_ABOVE * big.n_delay
 
 
 def test_sb3_adapter_matches_vector_env():

@@ -25,6 +25,7 @@ scenarios = st.fixed_dictionaries(
                 "quantile_s": st.floats(30.0, 1800.0),
                 "max_delay_s": st.sampled_from([1900.0, 3600.0, 7200.0]),
                 "report_latency_s": st.floats(0.0, 120.0),
+                "sampler": st.sampled_from(["impression", "binned"]),
             }
         ),
         "money": st.fixed_dictionaries({"budget": st.floats(10.0, 1e5)}),
@@ -72,13 +73,14 @@ def test_conservation_and_money(scenario, seed, action_seed):
     max_delay_s=st.sampled_from([600.0, 1900.0, 7200.0]),
     burst_ticks=st.integers(1, 20),
     seed=st.integers(0, 2**32),
+    sampler=st.sampled_from(["impression", "binned"]),
 )
-def test_nothing_is_counted_later_than_the_maximum_delay(max_delay_s, burst_ticks, seed):
-    scenario = {
+def test_nothing_is_counted_later_than_the_maximum_delay(max_delay_s, burst_ticks, seed, sampler):
+    scenario = {  # the binned sampler's chain runs at 20x the traffic (envs.delay_bins)
         "base": "live_commerce",
         "time": {"flight_min": 300.0},
-        "delay": {"max_delay_s": max_delay_s, "quantile_s": 300.0},
-        "traffic": {"base_rate": 20.0},
+        "delay": {"max_delay_s": max_delay_s, "quantile_s": 300.0, "sampler": sampler},
+        "traffic": {"base_rate": 20.0 if sampler == "impression" else 400.0},
     }
     core = PacingCore(scenario, 2)
     core.reset(np.arange(2), np.array([seed, seed + 1], dtype=np.uint64))

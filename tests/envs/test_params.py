@@ -24,6 +24,10 @@ from pacegym.envs.pacing_env import PacingEnv
             r"delay\.render_prob = -0\.1 is out of range: allowed \[0, 1\]",
         ),
         (
+            {"delay": {"sampler": "bins"}},
+            r"delay\.sampler = 'bins': allowed 'impression', 'binned'$",
+        ),
+        (
             {"delay": {"max_delay_s": 600.0}},
             r"delay\.max_delay_s = 600\.0 is below the typical delay",
         ),
