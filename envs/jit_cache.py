@@ -31,6 +31,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.layout",
     "pacegym.envs.traffic",
     "pacegym.envs.nowcast",
+    "pacegym.envs.nowcast_linear",
     "pacegym.envs.params_departures",
     "pacegym.envs.departure_gen",
     "pacegym.envs.observe",

@@ -67,3 +67,31 @@ def test_the_kernels_were_compiled_against_their_current_sources():
     assert repr(L.RANDOMIZABLE).encode() in jit_cache.constants(modules)
     names = {d.py_func.__name__ for d in jit_cache.dispatchers(modules)}
     assert {"step_serial", "step_parallel", "init_rows", "write_obs", "shape_at"} <= names
+
+
+def test_kernel_modules_cover_what_the_kernels_import():
+    """Every ``pacegym.envs`` module a kernel module imports is itself a kernel module, when
+    it holds compiled code or constants the kernels read: a module left out would be frozen
+    into the cached machine code and never recompiled after an edit."""
+    import ast
+    import importlib
+    from pathlib import Path
+
+    listed = set(jit_cache.KERNEL_MODULES)
+    missing = set()
+    for name in jit_cache.KERNEL_MODULES:
+        tree = ast.parse(Path(importlib.import_module(name).__file__).read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module == "pacegym.envs":
+                imported = [f"pacegym.envs.{a.name}" for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "pacegym.envs."
+            ):
+                imported = [node.module]
+            else:
+                continue
+            for mod in imported:
+                source = Path(importlib.import_module(mod).__file__).read_text()
+                if mod not in listed and ("nb.njit" in source or "numba" in source):
+                    missing.add(f"{mod} (imported by {name})")
+    assert not missing, f"not in jit_cache.KERNEL_MODULES: {sorted(missing)}"
