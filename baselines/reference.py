@@ -24,7 +24,7 @@ _T = OBS_INDEX["time_elapsed"]
 
 @dataclass(frozen=True)
 class ReferenceConfig:
-    """No parameters: the reference is fixed by definition (README "Benchmark")."""
+    """No parameters: the reference is fixed by definition (docs/benchmark.md)."""
 
     def validate(self) -> None:
         """Nothing to check."""

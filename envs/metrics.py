@@ -1,6 +1,6 @@
 """Episode metrics: the one implementation used by the env's final ``info`` and by evaluation.
 
-Definitions (README "Metrics"; shares are of the budget unless stated):
+Definitions (docs/concepts.md, "Metrics and the score"; shares are of the budget unless stated):
 
 - ``delivery``: billable spend / budget (counted during the flight, within budget);
 - ``wasted_post_end``: media cost of impressions counted after the flight / budget;

@@ -3,7 +3,7 @@
 ``OBS_FEATURES`` is the observation contract, the one table of it: the kernel takes
 its column indices and clipping bounds from it (``envs.observe``), the Box from
 ``OBS_LOW``/``OBS_HIGH``, the exported pacer's manifest its names, units and ranges,
-and ``observation_table()`` renders it for ``PacingEnv``'s docstring and the README.
+and ``observation_table()`` renders it for ``PacingEnv``'s docstring and docs/concepts.md.
 Each entry describes one ``float32`` column of the observation, in order (the core's
 observation array has one row per campaign). Every value is clipped to its
 ``[low, high]``.

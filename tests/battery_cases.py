@@ -4,7 +4,7 @@ A row is a console script, its command line, the key its one-line error must nam
 files to put in the (otherwise empty) working directory first. ``fix_in`` marks a row that
 does not meet the contract yet: the test is ``xfail(strict=True)`` naming the file that must
 fix it, so that the fix flips it to a failure until the mark is removed. Add a row to extend
-the battery; the README's "Reliability" section states how many rows there are.
+the battery; docs/reliability.md states how many rows there are.
 """
 
 from __future__ import annotations

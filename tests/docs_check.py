@@ -254,7 +254,7 @@ class Workspace:
         self._own_configs()
 
     def _own_configs(self) -> None:
-        """The user's own scenario files that the README's examples name."""
+        """The user's own scenario files that the docs' examples name (docs/apps.md)."""
         mine = "name: mine\nbase: daily_budget\ntraffic: {base_rate: 6.0}\n"
         for folder in (
             self.root / "path" / "to",

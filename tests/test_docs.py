@@ -85,6 +85,25 @@ def test_relative_links_in_the_docs_resolve_in_a_clone():
                 assert "DESIGN.md" not in path.read_text(), path
 
 
+README_MAX_BYTES = 15_000
+"""The README is read in ten minutes: what pacegym is, the install, the quick start and
+where to go next; everything else lives in docs/ (issue 24)."""
+
+
+def test_the_readme_is_short_and_links_every_docs_page():
+    readme = REPO / "README.md"
+    assert readme.stat().st_size < README_MAX_BYTES, readme.stat().st_size
+    linked = {
+        target.split("#", 1)[0]
+        for target in re.findall(r"\]\(([^)]+)\)", readme.read_text())
+        if "://" not in target
+    }
+    pages = {f"docs/{p.name}" for p in (REPO / "docs").glob("*.md")}
+    for target in sorted(linked):
+        assert (REPO / target).exists(), f"README.md links to {target}, which does not exist"
+    assert pages <= linked, f"docs pages the README does not link: {sorted(pages - linked)}"
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory):
     ws = Workspace(tmp_path_factory.mktemp("docs"))

@@ -21,12 +21,12 @@ from pacegym.envs.spaces import (
     observation_table,
 )
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CONCEPTS = Path(__file__).resolve().parents[2] / "docs" / "concepts.md"
 IX = OBS_INDEX
 
 
-def _readme_table() -> str:
-    lines = README.read_text().splitlines()
+def _docs_table() -> str:
+    lines = CONCEPTS.read_text().splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("### Observation"))
     rows = []
     for line in lines[start + 1 :]:
@@ -37,8 +37,8 @@ def _readme_table() -> str:
     return "\n".join(rows)
 
 
-def test_readme_table_is_the_generated_table():
-    assert _readme_table() == observation_table()
+def test_docs_table_is_the_generated_table():
+    assert _docs_table() == observation_table()
 
 
 def test_env_docstring_shows_the_generated_table():

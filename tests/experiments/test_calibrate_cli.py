@@ -82,7 +82,7 @@ def test_calibrated_scenarios_compose_and_run_from_any_directory(name, monkeypat
 
 @pytest.mark.slow
 def test_a_calibrated_scenario_is_taken_by_name_from_its_directory(tmp_path, monkeypatch, capsys):
-    """The README's promise: after pacegym-calibrate, every command of that directory takes
+    """The docs' promise (docs/apps.md): after pacegym-calibrate, every command of that directory takes
     scenario=calibrated_<name> (the CLI, gym.make, the Hydra apps)."""
     import gymnasium as gym
 
