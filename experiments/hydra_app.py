@@ -8,11 +8,12 @@ path without editing the package: ``--config-dir DIR`` (Hydra's flag; ``DIR`` ho
 ``./conf`` of the working directory is searched too, after the package (where
 ``pacegym-calibrate`` and ``pacegym-tune`` write by default).
 
-Errors (``pacegym.errors``): a user error (bad override, unknown key, missing config group
-option, a setting out of range) ends the app with one line on stderr and exit code 2, and
-leaves no run folder behind: the folder Hydra made for the job is removed when it held
-nothing but Hydra's own files when the job started (a ``hydra.run.dir`` that already held
-other files is left as it is). Hydra's own error printing (a stripped traceback, exit 1) is
+Run folders follow ``pacegym.outdir`` (``run_folder.RunFolderCallback`` claims them before
+Hydra writes there). Errors (``pacegym.errors``): a user error (bad override, unknown key,
+missing config group option, a setting out of range) ends the app with one line on stderr
+and exit code 2, and leaves no run folder behind: the claimed folder is abandoned (an
+earlier run it was replacing is put back); without a claim, the folder Hydra made is
+removed when it held nothing but Hydra's own files when the job started. Hydra's own error printing (a stripped traceback, exit 1) is
 bypassed: Hydra is run with ``HYDRA_FULL_ERROR=1`` so that its errors reach
 ``pacegym.errors.report``.
 """
