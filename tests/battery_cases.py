@@ -245,6 +245,20 @@ CASES: tuple[Case, ...] = (
         **{"neg.csv": MINUTES_HEAD + b"2024-01-01 00:00,1,-2,0\n"},
     ),
     _c("calibrate", "m.csv --base nope", "--base = 'nope'", **{"m.csv": ONE_MINUTE}),
+    # a per-minute log that no ad server writes
+    _c("calibrate", "twice.csv", "campaign '0' at", **{"twice.csv": ONE_MINUTE + ONE_MINUTE[38:]}),
+    _c(
+        "calibrate",
+        "imp.csv",
+        "column 'impressions'",
+        **{"imp.csv": ONE_MINUTE + b"2024-01-01 00:01,10,0,9\n"},
+    ),
+    _c(
+        "calibrate",
+        "srv.csv",
+        "column 'serves'",
+        **{"srv.csv": MINUTES_HEAD + b"2024-01-01 00:00,1,5,0\n"},
+    ),
     _c("calibrate", "m.csv --smooth-min -5", "--smooth-min", **{"m.csv": ONE_MINUTE}),
     _c("calibrate", "m.csv --max-lag-min 0", "--max-lag-min", **{"m.csv": ONE_MINUTE}),
     # pacegym-simulate-logs (argparse)
