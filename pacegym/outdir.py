@@ -187,7 +187,10 @@ def claim(
 
 
 def finish(c: Claim) -> None:
-    """Mark the run finished, listing its files (replaced atomically); drop the earlier run."""
+    """Mark the run finished, listing its files (replaced atomically); drop the earlier run.
+    A folder already removed (a multirun refused in a launcher's worker) is left absent."""
+    if not (c.path / MARKER).is_file():
+        return
     owner = _owner(c.path) or {}
     owner.update(finished=True, files=sorted(_files(c.path) - {MARKER}))
     tmp = c.path / f"{MARKER}.tmp"
