@@ -4,7 +4,8 @@ Both functions take per-episode metrics as returned by ``run_episodes(...).metri
 (a mapping of metric key -> ``(episodes,)`` array) or a ``Rollout`` itself. Intervals
 are percentile bootstraps of the mean over episodes computed by
 ``scipy.stats.bootstrap``: ``n_boot`` resamples drawn from ``np.random.default_rng(seed)``,
-so a result is reproducible for a seed. Every metric of ``aggregate`` uses the same
+so a result is reproducible for a seed. A sample smaller than ``min_episodes(level)`` (6
+episodes at 95%) gets no interval: NaN bounds, never a zero-width one. Every metric of ``aggregate`` uses the same
 resampled episodes. A paired difference (``paired=True``) resamples the same episode
 indices for both controllers, which is valid because ``run_episodes`` gives episode
 ``i`` the same traffic and delays (common random numbers) for the same seed.
@@ -43,6 +44,20 @@ def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray
     return (a - b).mean(axis=axis)
 
 
+def min_episodes(level: float = LEVEL) -> int:
+    """The fewest episodes an interval at ``level`` is computed from (6 at 95%, 8 at 99%).
+
+    With fewer, no test can tell two controllers apart at that level: even when every
+    paired episode favours one, the sign test's two-sided p-value ``2 * 0.5**n`` is above
+    ``1 - level`` (a bootstrap of 1 episode is the episode itself: a zero-width interval).
+    Below it ``percentile_interval`` returns NaN bounds, so a difference is never starred,
+    promoted or exported on too small a sample (every ``lo > 0`` test is False)."""
+    n = 1
+    while 2.0 * 0.5**n > 1.0 - level:
+        n += 1
+    return n
+
+
 def percentile_interval(
     samples: tuple[np.ndarray, ...],
     statistic: Callable[..., np.ndarray],
@@ -51,13 +66,14 @@ def percentile_interval(
     level: float,
     paired: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """``(low, high)`` of the percentile bootstrap of ``statistic`` over episodes (axis 0)."""
+    """``(low, high)`` of the percentile bootstrap of ``statistic`` over episodes (axis 0);
+    NaN bounds for fewer than ``min_episodes(level)`` episodes (no interval)."""
     n = samples[0].shape[0]
     if n < 1:
         raise ValueError("bootstrap of an empty sample: need at least 1 episode")
-    if n == 1:  # every resample is the sample itself (scipy needs two episodes)
-        value = statistic(*(np.moveaxis(x, 0, -1) for x in samples))
-        return np.asarray(value), np.asarray(value)
+    if n < min_episodes(level):  # too few to tell anything at this level: no interval
+        value = np.asarray(statistic(*(np.moveaxis(x, 0, -1) for x in samples)), np.float64)
+        return np.full_like(value, np.nan), np.full_like(value, np.nan)
     from scipy import stats  # here, not at import: scipy.stats alone takes 0.5 s to import
 
     width = int(np.prod(samples[0].shape[1:], dtype=np.int64)) * len(samples)

@@ -130,8 +130,17 @@ def _map_actions(a: np.ndarray, p: np.ndarray, invalid: np.ndarray) -> None:
 
 
 def action_to_throttle(action: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Map actions in [-1, 1] to throttles in [0, 1]; also return the non-finite mask."""
-    a = np.asarray(action, dtype=np.float64).reshape(-1)
+    """Map actions in [-1, 1] to throttles in [0, 1]; also return the non-finite mask.
+
+    An action that is not real numbers (bool, str, complex, object) is refused with
+    ``ValueError`` naming it: ``True`` or ``"0.5"`` would otherwise be read as a number."""
+    raw = np.asarray(action)
+    if raw.dtype.kind not in "iuf":
+        raise ValueError(
+            f"action = a {raw.dtype} array of shape {raw.shape}: not real numbers; allowed "
+            "floats in [-1, 1] (the action space; ints are read as floats)"
+        )
+    a = np.asarray(raw, dtype=np.float64).reshape(-1)
     p = np.empty_like(a)
     invalid = np.empty(a.shape, dtype=np.bool_)
     _map_actions(a, p, invalid)

@@ -92,6 +92,7 @@ class BenchmarkConfig:
 class BenchmarkApp:
     benchmark: BenchmarkConfig = field(default_factory=BenchmarkConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    overwrite: bool = False  # replace an earlier run's results in hydra.run.dir (pacegym.outdir)
 
 
 ConfigStore.instance().store(name="benchmark_schema", node=schema(BenchmarkApp))

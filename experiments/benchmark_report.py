@@ -181,6 +181,8 @@ def _cell(r: dict[str, Any], key: str, digits: int) -> str:
     ci = r.get(f"{key}_ci")
     if ci is None:
         return f"{v:.{digits}f}"
+    if not math.isfinite(ci[0]):  # too few episodes for an interval (stats.min_episodes)
+        return f"{v:.{digits}f} [no CI]"
     return f"{v:.{digits}f} [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]"
 
 

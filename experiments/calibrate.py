@@ -14,6 +14,9 @@ statistics of the trace and of one simulation of the twin.
 NAME is a plain identifier (letters, digits, ``_``, ``-``; at most 64), never a path: the
 files go into --conf-dir and nowhere else. Existing files there, or a name that is a
 shipped scenario's (``calibrated_daily_budget``), are replaced only with --overwrite.
+--conf-dir and --report-dir follow ``pacegym.outdir``: never the filesystem root, the home
+folder or the installed package; the report folder is this run's own (an earlier run's
+report is replaced only with --overwrite).
 
 LOG is an event log or per-minute aggregates, CSV or Parquet (columns:
 docs/calibration.md). Writes the scenario YAML and its per-minute trace CSV
@@ -30,6 +33,7 @@ import argparse
 import dataclasses
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -37,7 +41,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from pacegym import errors, progress
+from pacegym import errors, outdir, progress
 from pacegym.envs.calibration import Calibration, CalibrationError, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import trace_reference, write_scenario
 from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair
@@ -323,6 +327,7 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--max-lag-min = {args.max_lag_min}: allowed >= 2 [min]")
     if (args.log is None) == (args.twin is None):
         ap.error("give a LOG or --twin TRACE_SCENARIO (one of them)")
+    outdir.check_protected("--conf-dir", args.conf_dir)
     if args.twin is not None:
         twin_main(args.twin, args.name, Path(args.conf_dir), args.overwrite)
         return
@@ -335,8 +340,12 @@ def main(argv: list[str] | None = None) -> None:
     name, yaml_path, trace_path = output_paths(raw, conf, args.overwrite)
     trace = str(trace_path.resolve())
     out = Path(args.report_dir or Path("outputs") / "calibration" / name)
+    command = " ".join(["pacegym-calibrate", *(sys.argv[1:] if argv is None else argv)])
     t0 = time.perf_counter()
-    with progress.stages(["read log", "fit", "report"], "calibrate") as stage:
+    with (
+        outdir.owned("--report-dir", out, args.overwrite, command),
+        progress.stages(["read log", "fit", "report"], "calibrate") as stage,
+    ):
         stage.next("read log")
         log = _read(args.log)
         stage.next("fit")
@@ -345,7 +354,6 @@ def main(argv: list[str] | None = None) -> None:
         )
         seconds = time.perf_counter() - t0
         stage.next("report")
-        out.mkdir(parents=True, exist_ok=True)  # only now: a refused log leaves no folder
         write_scenario(cal, yaml_path, header=f"Calibrated by pacegym-calibrate from {args.log}")
         text = report(cal, yaml_path, out, not args.no_plots, seconds)
     print(text)

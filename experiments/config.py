@@ -86,6 +86,7 @@ class TrainApp:
     agent: AgentSettings = field(default_factory=AgentSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    overwrite: bool = False  # replace an earlier run's results in hydra.run.dir (pacegym.outdir)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class CompareApp:
     scenario: ScenarioNode = field(default_factory=ScenarioNode)  # type: ignore[valid-type]
     compare: CompareConfig = field(default_factory=CompareConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    overwrite: bool = False  # replace an earlier run's results in hydra.run.dir (pacegym.outdir)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from omegaconf import DictConfig
 from pacegym.baselines.factory import YARDSTICKS
 from pacegym.baselines.harness import Rollout, run_episodes
 from pacegym.baselines.normalise import normalise
-from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.baselines.stats import aggregate, min_episodes, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
@@ -103,6 +103,8 @@ def _evaluate(
     (out_dir / "metrics.json").write_text(json.dumps(results, indent=2))
     log.info("%s: %d episodes from seed %d (mean [95%% CI])", scenario.name, cfg.episodes, cfg.seed)
     log.info("%s", format_table(results))
+    if cfg.episodes < min_episodes():
+        log.info("no intervals (nan): %d episodes, fewer than %d", cfg.episodes, min_episodes())
     if "oracle" in kinds and "reference" in kinds:
         log.info("normalised score (0 reference, 100 oracle) and regret to the oracle:")
         for name, agg in results.items():

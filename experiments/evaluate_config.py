@@ -59,6 +59,7 @@ class EvaluateConfig:
     plot_episodes: int = count_setting(200, 100_000)  # [episodes] recorded for the plots
     oracle: bool = True  # add the reference and oracle rows: regret + normalised score
     tracking: TrackingConfig = field(default_factory=TrackingConfig)  # conf: tracking=off
+    overwrite: bool = False  # replace an earlier run's results in hydra.run.dir (pacegym.outdir)
 
 
 def register() -> None:

@@ -94,7 +94,7 @@ class ExportConfig:
     out_dir: str = "artifacts/pacer"
     name: str | None = None  # artifact name (default: the source's)
     onnx: bool = True  # also write policy.onnx (MLP policies)
-    overwrite: bool = False
+    overwrite: bool = False  # replace a previous artifact at out_dir, or run in hydra.run.dir
     safety: SafetyConfig = field(default_factory=SafetyConfig)
     verify: VerifyConfig = field(default_factory=VerifyConfig)
     register: RegisterConfig = field(default_factory=RegisterConfig)

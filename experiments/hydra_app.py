@@ -8,11 +8,12 @@ path without editing the package: ``--config-dir DIR`` (Hydra's flag; ``DIR`` ho
 ``./conf`` of the working directory is searched too, after the package (where
 ``pacegym-calibrate`` and ``pacegym-tune`` write by default).
 
-Errors (``pacegym.errors``): a user error (bad override, unknown key, missing config group
-option, a setting out of range) ends the app with one line on stderr and exit code 2, and
-leaves no run folder behind: the folder Hydra made for the job is removed when it held
-nothing but Hydra's own files when the job started (a ``hydra.run.dir`` that already held
-other files is left as it is). Hydra's own error printing (a stripped traceback, exit 1) is
+Run folders follow ``pacegym.outdir`` (``run_folder.RunFolderCallback`` claims them before
+Hydra writes there). Errors (``pacegym.errors``): a user error (bad override, unknown key,
+missing config group option, a setting out of range) ends the app with one line on stderr
+and exit code 2, and leaves no run folder behind: the claimed folder is abandoned (an
+earlier run it was replacing is put back); without a claim, the folder Hydra made is
+removed when it held nothing but Hydra's own files when the job started. Hydra's own error printing (a stripped traceback, exit 1) is
 bypassed: Hydra is run with ``HYDRA_FULL_ERROR=1`` so that its errors reach
 ``pacegym.errors.report``.
 """
@@ -36,8 +37,9 @@ from hydra.plugins.search_path_plugin import SearchPathPlugin
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from pacegym import errors
+from pacegym import errors, outdir
 from pacegym.envs.scenarios import anchor_trace
+from pacegym.experiments import run_folder
 from pacegym.experiments.scenario_schema import without_missing
 from pacegym.resources import find_config
 
@@ -100,6 +102,8 @@ def _env(name: str, value: str) -> Iterator[None]:
 def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., Any]:
     """``task`` that, on a user error, removes the run folder Hydra made for it (when it held
     only Hydra's files at the start) before ending the command (``errors.report``, exit 2).
+    A run folder claimed by ``run_folder.RunFolderCallback`` is finished when the task
+    returns and abandoned on a user error (an earlier run it replaces is put back).
 
     A multirun on Hydra's basic launcher (jobs one after the other in this process) stops
     at the first user error the same way; with a launcher of other processes (joblib) the
@@ -110,19 +114,26 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
     def wrapped(cfg: DictConfig) -> Any:
         hc = HydraConfig.get()
         out = Path(hc.runtime.output_dir)
+        claim = run_folder.take(out) if hc.mode == RunMode.RUN else None
         fresh = _holds_only_hydra_files(out, hc)
         try:
-            return task(cfg)
+            result = task(cfg)
         except Exception as exc:
             if errors.user_message(exc) is None:
                 raise
-            if fresh:
+            if claim is not None:
+                _close_log_files(out.resolve())
+                outdir.abandon(claim)
+            elif fresh:
                 _remove_run_dir(out)
                 if hc.mode == RunMode.MULTIRUN:
                     _remove_sweep_dir(Path(str(hc.sweep.dir)))
             if hc.mode == RunMode.MULTIRUN and not _in_process(hc):
                 raise
             raise SystemExit(errors.report(prog, exc)) from None
+        if claim is not None:
+            outdir.finish(claim)
+        return result
 
     return wrapped
 
@@ -134,7 +145,7 @@ def _in_process(hc: Any) -> bool:
 
 def _hydra_files(hc: Any) -> set[str]:
     """What Hydra writes into a job's folder before the job runs (relative paths)."""
-    files = {f"{hc.job.name}.log"}
+    files = {f"{hc.job.name}.log", outdir.MARKER}
     if hc.output_subdir is not None:
         sub = str(hc.output_subdir)
         files |= {sub, *(f"{sub}/{f}" for f in ("config.yaml", "hydra.yaml", "overrides.yaml"))}
@@ -181,8 +192,12 @@ def _remove_sweep_dir(sweep: Path) -> None:
         from pacegym.experiments.sweep_runs import settle_abandoned
 
         settle_abandoned(str(json.loads(marker.read_text())["run_id"]))
-    if sweep.is_dir() and {p.name for p in sweep.iterdir()} <= {"multirun.yaml", PARENT_FILE}:
+    hydra_files = {"multirun.yaml", PARENT_FILE, outdir.MARKER}
+    if sweep.is_dir() and {p.name for p in sweep.iterdir()} <= hydra_files:
+        claim = run_folder.take(sweep)
         _remove_run_dir(sweep)
+        if claim is not None:
+            outdir.abandon(claim)
 
 
 def _close_log_files(folder: Path) -> None:

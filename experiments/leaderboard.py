@@ -46,7 +46,7 @@ from typing import Any
 
 from pacegym.baselines.harness import Rollout
 from pacegym.baselines.normalise import normalise, normalised_difference
-from pacegym.baselines.stats import LEVEL, N_BOOT, aggregate, paired_difference
+from pacegym.baselines.stats import LEVEL, N_BOOT, aggregate, min_episodes, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 
 PRIMARY = SCORE_KEY
@@ -207,6 +207,8 @@ def _fmt_ci(r: Mapping[str, Any], key: str, digits: int, sign: str = "") -> str:
     if key not in r or math.isnan(r[key]):
         return "-"
     lo, hi = r[f"{key}_ci"]
+    if math.isnan(lo):  # too few episodes for an interval (baselines.stats.min_episodes)
+        return f"{r[key]:{sign}.{digits}f} [no CI]"
     return f"{r[key]:{sign}.{digits}f} [{lo:{sign}.{digits}f}, {hi:{sign}.{digits}f}]"
 
 
@@ -243,6 +245,11 @@ def markdown(doc: Mapping[str, Any]) -> str:
     lines.append(
         "`*`: the paired difference's CI excludes 0 (same episodes, common random numbers)."
     )
+    if doc["episodes"] < min_episodes(doc["level"]):
+        lines.append(
+            f"no CI, no `*`: {doc['episodes']} episodes, fewer than the "
+            f"{min_episodes(doc['level'])} an interval at this level needs (min_episodes)."
+        )
     if scaled:
         lines.append(
             "normalised = 100 (policy - reference) / (oracle - reference) on the same episodes; "

@@ -2,7 +2,7 @@
 
 pacegym-simulate-logs [--scenario daily_budget] [--days 14] [--campaigns 4] [--seed 0]
     [--form both|events|minutes] [--join serve_id|serve_timestamp|none]
-    [--format csv|parquet] [--throttle 1.0] [--out outputs/logs]
+    [--format csv|parquet] [--throttle 1.0] [--out outputs/logs] [--overwrite]
 
 Writes ``<out>/<scenario>_events.<fmt>`` (one row per request, serve and impression)
 and/or ``<out>/<scenario>_minutes.<fmt>`` (per-minute requests, serves, counted
@@ -10,11 +10,14 @@ impressions); columns are documented in ``envs/calibration/logs.py`` and
 docs/calibration.md. ``--scenario`` is a preset, a scenario YAML path or the name of
 one under conf/scenario/. Without ``--days`` each campaign logs one flight of the
 scenario (needed for broadcast profiles); with it, that many days from midnight.
+``--out`` is this run's own folder (``pacegym.outdir``): a folder holding an earlier
+run's logs is replaced only with ``--overwrite``.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +25,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pacegym import errors
+from pacegym import errors, outdir
 from pacegym.envs.calibration import event_table, minute_table, run_core
 from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.params import ScenarioParams
@@ -59,23 +62,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--format", choices=("csv", "parquet"), default="csv")
     ap.add_argument("--throttle", type=float, default=1.0)
     ap.add_argument("--out", default="outputs/logs")
+    ap.add_argument("--overwrite", action="store_true", help="replace an earlier run's --out")
     args = ap.parse_args(argv)
     ap.check_flags(args, FLAGS)
     scenario = load_scenario(args.scenario)
-    t0 = time.perf_counter()
-    tc = run_core(scenario, args.campaigns, args.seed, args.days, args.throttle)
     out = Path(args.out)
     stem = Path(args.scenario).stem
-    if args.form in ("both", "minutes"):
-        path = out / f"{stem}_minutes.{args.format}"
-        table = minute_table(tc)
-        write_table(table, path)
-        print(f"{path}: {table.num_rows} rows (per-minute aggregates)")
-    if args.form in ("both", "events"):
-        path = out / f"{stem}_events.{args.format}"
-        table = event_table(tc, seed=args.seed + 1, join=args.join)
-        write_table(table, path)
-        print(f"{path}: {table.num_rows} rows (events, join = {args.join})")
+    command = " ".join(["pacegym-simulate-logs", *(sys.argv[1:] if argv is None else argv)])
+    t0 = time.perf_counter()
+    with outdir.owned("--out", out, args.overwrite, command):
+        tc = run_core(scenario, args.campaigns, args.seed, args.days, args.throttle)
+        if args.form in ("both", "minutes"):
+            path = out / f"{stem}_minutes.{args.format}"
+            table = minute_table(tc)
+            write_table(table, path)
+            print(f"{path}: {table.num_rows} rows (per-minute aggregates)")
+        if args.form in ("both", "events"):
+            path = out / f"{stem}_events.{args.format}"
+            table = event_table(tc, seed=args.seed + 1, join=args.join)
+            write_table(table, path)
+            print(f"{path}: {table.num_rows} rows (events, join = {args.join})")
     print(f"done in {time.perf_counter() - t0:.1f} s")
 
 

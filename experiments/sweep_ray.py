@@ -6,7 +6,8 @@
 The search space is the experiment's ``hydra.sweeper.params`` (the same file that
 ``pacegym-train -m`` sweeps with joblib): every ``key: a,b,c`` becomes
 ``tune.grid_search([a, b, c])``. Each trial composes the train config with its
-overrides and runs ``experiments.train.train`` in its own run dir under ``--out``.
+overrides and runs ``experiments.train.train`` in its own run dir under ``--out`` (this
+sweep's own folder, ``pacegym.outdir``: an earlier sweep's is replaced only with ``--overwrite``).
 
 Tracking goes where the user's other runs go: ``--tracking-uri``, else
 ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the working directory (made
@@ -22,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from pacegym import errors
+from pacegym import errors, outdir
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import hydra_app  # noqa: F401  (./conf on the search path, as the apps)
 from pacegym.experiments.config import CONF_DIR
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)",
     )
     ap.add_argument("--out", type=Path, default=Path("multirun/ray"))
+    ap.add_argument("--overwrite", action="store_true", help="replace an earlier sweep's --out")
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
     ap.add_argument("--address", default=None, help="an existing Ray cluster, e.g. auto")
     ap.add_argument("--cpus-per-trial", type=float, default=CPUS_PER_TRIAL)
@@ -199,12 +202,19 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--num-cpus = {a.num_cpus}: allowed an integer >= 1 (or leave it out)")
     if not a.cpus_per_trial > 0:
         ap.error(f"--cpus-per-trial = {a.cpus_per_trial}: allowed > 0")
-    best = run(
-        a.experiment, a.overrides, a.tracking_uri, a.out, a.num_cpus, a.address, a.cpus_per_trial
-    )
-    text = json.dumps(best, indent=2)
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "best.json").write_text(text + "\n")
+    command = " ".join(["pacegym-sweep", *(sys.argv[1:] if argv is None else argv)])
+    with outdir.owned("--out", a.out, a.overwrite, command):
+        best = run(
+            a.experiment,
+            a.overrides,
+            a.tracking_uri,
+            a.out,
+            a.num_cpus,
+            a.address,
+            a.cpus_per_trial,
+        )
+        text = json.dumps(best, indent=2)
+        (a.out / "best.json").write_text(text + "\n")
     print(text)
 
 

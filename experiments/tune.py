@@ -51,7 +51,7 @@ from typing import Any
 
 import yaml
 
-from pacegym import errors
+from pacegym import errors, outdir
 from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import CONTROLLERS, build_controller
 from pacegym.baselines.stats import aggregate, paired_difference
@@ -261,6 +261,9 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--promote-dir", type=Path, default=Path("conf") / "controller")
     ap.add_argument("--force", action="store_true", help="promote even when not better")
     ap.add_argument("--no-promote", action="store_true", help="only write the run folder")
+    ap.add_argument(
+        "--overwrite", action="store_true", help="replace an earlier run's results in --out"
+    )
     return ap
 
 
@@ -367,7 +370,7 @@ def main(argv: list[str] | None = None) -> None:
         where=", ".join(s.name for s in scenarios),
         command="pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv),
         stamp=stamp,
-        out=args.out or Path("outputs") / "tune" / name / stamp,  # write_atomic makes it
+        out=args.out or Path("outputs") / "tune" / name / stamp,  # claimed below
     )
     report: dict[str, Any] = {
         "scenario": name,
@@ -376,13 +379,16 @@ def main(argv: list[str] | None = None) -> None:
         "command": run.command,
         "kinds": {},
     }
-    print(f"tuning on {run.where}: {args.trials} trials x {args.train_episodes} episodes")
-    print("| kind | train | held-out tuned | held-out incumbent | tuned - incumbent | promoted |")
-    print("|---|---:|---:|---:|---:|---|")
-    for kind in args.kinds:
-        report["kinds"][kind], row = _tune_kind(kind, args, run, fix)
-        print(row)
-    write_atomic(run.out / "report.json", json.dumps(report, indent=2, default=str))
+    with outdir.owned("--out", run.out, args.overwrite, run.command):
+        print(f"tuning on {run.where}: {args.trials} trials x {args.train_episodes} episodes")
+        print(
+            "| kind | train | held-out tuned | held-out incumbent | tuned - incumbent | promoted |"
+        )
+        print("|---|---:|---:|---:|---:|---|")
+        for kind in args.kinds:
+            report["kinds"][kind], row = _tune_kind(kind, args, run, fix)
+            print(row)
+        write_atomic(run.out / "report.json", json.dumps(report, indent=2, default=str))
     print(f"wrote {run.out}")
 
 

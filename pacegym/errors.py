@@ -44,6 +44,7 @@ DEBUG_FLAG = "--debug"
 """Command-line flag with the same effect, taken out of ``sys.argv`` by ``pacegym.cli``."""
 
 USER_ERRORS: tuple[str, ...] = (
+    "pacegym.outdir.OutputDirError",
     "pacegym.envs.params.ScenarioError",
     "pacegym.envs.calibration.logs.LogError",
     "pacegym.envs.forecast.ForecastError",

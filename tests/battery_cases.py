@@ -10,14 +10,32 @@ the battery; docs/reliability.md states how many rows there are.
 from __future__ import annotations
 
 import base64
+import importlib.resources
 import io
 import json
 import pickle
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from pacegym.outdir import MARKER
 
 MINUTES_HEAD = b"timestamp,requests,serves,impressions\n"
+PACKAGE_SCENARIOS = str(importlib.resources.files("pacegym.conf") / "scenario")
+"""The installed package's scenario folder (never written by a command)."""
+HOME = str(Path.home())
+
+
+def earlier_run(folder: str, finished: bool = True, **files: bytes) -> dict[str, bytes]:
+    """Files of ``folder`` as an earlier run left them: ``files`` and the run's marker."""
+    marker = {"command": "pacegym-x", "started": "2024-01-01T00:00:00", "finished": finished}
+    if finished:
+        marker["files"] = sorted(files)
+    out = {f"{folder}/{k}": v for k, v in files.items()}
+    return {**out, f"{folder}/{MARKER}": json.dumps(marker).encode()}
+
+
 ONE_MINUTE = MINUTES_HEAD + b"2024-01-01 00:00,10,5,3\n"
 
 
@@ -227,6 +245,20 @@ CASES: tuple[Case, ...] = (
         **{"neg.csv": MINUTES_HEAD + b"2024-01-01 00:00,1,-2,0\n"},
     ),
     _c("calibrate", "m.csv --base nope", "--base = 'nope'", **{"m.csv": ONE_MINUTE}),
+    # a per-minute log that no ad server writes
+    _c("calibrate", "twice.csv", "campaign '0' at", **{"twice.csv": ONE_MINUTE + ONE_MINUTE[38:]}),
+    _c(
+        "calibrate",
+        "imp.csv",
+        "column 'impressions'",
+        **{"imp.csv": ONE_MINUTE + b"2024-01-01 00:01,10,0,9\n"},
+    ),
+    _c(
+        "calibrate",
+        "srv.csv",
+        "column 'serves'",
+        **{"srv.csv": MINUTES_HEAD + b"2024-01-01 00:00,1,5,0\n"},
+    ),
     _c("calibrate", "m.csv --smooth-min -5", "--smooth-min", **{"m.csv": ONE_MINUTE}),
     _c("calibrate", "m.csv --max-lag-min 0", "--max-lag-min", **{"m.csv": ONE_MINUTE}),
     # pacegym-simulate-logs (argparse)
@@ -249,5 +281,60 @@ CASES: tuple[Case, ...] = (
     _c("sweep", "--cpus-per-trial 0", "--cpus-per-trial"),
     _c("sweep", "--experiment nope", "experiment = 'nope'"),
     _c("sweep", "foo=1", "foo = 1"),
+    # every output folder is the run's own (pacegym.outdir): never another run's or a user's
+    _c("evaluate", "hydra.run.dir=r", "hydra.run.dir = 'r'", **{"r/metrics.json": b"{}"}),
+    Case(
+        "pacegym-evaluate",
+        ("hydra.run.dir=r", "episodes=2"),
+        "hydra.run.dir = 'r'",
+        earlier_run("r", **{"metrics.json": b"{}"}),
+    ),
+    Case(
+        "pacegym-evaluate",
+        ("hydra.run.dir=r", "overwrite=true"),
+        "hydra.run.dir = 'r'",
+        earlier_run("r", finished=False, **{"metrics.json": b"{}"}),
+    ),
+    Case(
+        "pacegym-evaluate",
+        ("hydra.run.dir=r", "overwrite=true", "batch_size=0"),
+        "batch_size = 0",  # refused after the earlier run was moved aside: it is put back
+        earlier_run("r", **{"metrics.json": b"{}", "stale.png": b"png"}),
+    ),
+    _c("evaluate", "-m hydra.sweep.dir=sw batch_size=1,2", "hydra.sweep.dir", **{"sw/k": b""}),
+    _c("simulate-logs", "--out lg", "--out = 'lg'", **{"lg/daily_budget_minutes.csv": b"x"}),
+    Case(
+        "pacegym-simulate-logs",
+        ("--out", "lg", "--days", "1"),
+        "--out = 'lg'",
+        earlier_run("lg", **{"daily_budget_minutes.csv": b"x"}),
+    ),
+    _c("tune", "--out t --trials 1", "--out = 't'", **{"t/report.json": b"{}"}),
+    _c(
+        "calibrate",
+        "m.csv --report-dir rep",
+        "--report-dir = 'rep'",
+        **{"m.csv": ONE_MINUTE, "rep/report.md": b"mine"},
+    ),
+    # ... and never the filesystem root, the home folder or the installed package
+    _c("evaluate", "hydra.run.dir=/", "hydra.run.dir = '/'"),
+    _c("train", "-m hydra.sweep.dir=/ train.seed=0,1", "hydra.sweep.dir = '/'"),
+    _c("export", f"hydra.run.dir={HOME}", f"hydra.run.dir = '{HOME}'"),
+    _c(
+        "export",
+        f"source.leaderboard=null source.controller_yaml=pid_tuned out_dir={PACKAGE_SCENARIOS}/p",
+        "out_dir",
+    ),
+    _c("simulate-logs", "--out /", "--out = '/'"),
+    _c("tune", "--out ~ --trials 1", "--out = '~'"),
+    _c("sweep", "--out /", "--out = '/'"),
+    _c("calibrate", "m.csv --conf-dir /", "--conf-dir = '/'", **{"m.csv": ONE_MINUTE}),
+    _c("calibrate", "m.csv --report-dir /", "--report-dir = '/'", **{"m.csv": ONE_MINUTE}),
+    _c(
+        "calibrate",
+        f"m.csv --conf-dir {PACKAGE_SCENARIOS}",
+        f"--conf-dir = '{PACKAGE_SCENARIOS}'",
+        **{"m.csv": ONE_MINUTE},
+    ),
 )
 """Every bad input of the battery."""

@@ -10,8 +10,8 @@ sibling folder of ``out``, e.g. by ``temp_sibling``):
   if the second rename fails the old one is put back, so a reader sees the old artifact
   or the new one, never a mix and never nothing for longer than a rename;
 - anything else is refused with ``ArtifactTargetError`` before anything is touched: a
-  file, a directory holding any other file or folder, a symlink, the working directory
-  or one of its parents, the home directory or one of its parents, the filesystem root.
+  file, a directory holding any other file or folder, a symlink, and the folders
+  ``pacegym.outdir.protected`` names (with ``whole``: the working directory too).
 
 ``check_target`` runs the same checks alone, so a command can refuse a bad ``out_dir``
 before it starts any work.
@@ -24,6 +24,8 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+
+from pacegym.outdir import protected
 
 ARTIFACT_SCHEMA = "pacegym.pacer"
 ARTIFACT_FILES = frozenset(
@@ -41,19 +43,6 @@ ARTIFACT_FILES = frozenset(
 
 class ArtifactTargetError(ValueError):
     """``out_dir`` may not be written or replaced; the message names it and why."""
-
-
-def _protected(out: Path) -> str | None:
-    """Why ``out`` (resolved) must never be replaced, or None."""
-    cwd = Path.cwd().resolve()
-    home = Path.home().resolve()
-    if out == Path(out.anchor):
-        return "it is the filesystem root"
-    if out == cwd or out in cwd.parents:
-        return "it is the working directory or one of its parents"
-    if out == home or out in home.parents:
-        return "it is the home directory or one of its parents"
-    return None
 
 
 def _is_artifact(out: Path) -> str | None:
@@ -76,8 +65,7 @@ def check_target(out_dir: str | os.PathLike[str], overwrite: bool) -> None:
     out = Path(out_dir).expanduser()
     if out.is_symlink():
         raise ArtifactTargetError(f"out_dir = {str(out)!r} is a symlink: allowed a directory path")
-    res = out.resolve()
-    why = _protected(res)
+    why = protected(out, whole=True)
     if why is not None:
         raise ArtifactTargetError(
             f"out_dir = {str(out)!r}: refusing to write there, {why}; allowed a new or"

@@ -289,6 +289,65 @@ def spans(campaign: np.ndarray, m: np.ndarray, n_c: int, n_m: int) -> np.ndarray
     return (grid >= first[:, None]) & (grid <= last[:, None])
 
 
+def _running(x: np.ndarray, order: np.ndarray, campaign: np.ndarray) -> np.ndarray:
+    """Per row: the sum of ``x`` over its campaign's rows up to it (in ``order``)."""
+    out = np.zeros(x.size)
+    xs, cs = x[order], np.cumsum(x[order])
+    starts = np.r_[0, np.flatnonzero(np.diff(campaign[order])) + 1]
+    out[order] = cs - np.repeat(cs[starts] - xs[starts], np.diff(np.r_[starts, order.size]))
+    return out
+
+
+def _check_rows(
+    campaign: np.ndarray,
+    campaigns: tuple[str, ...],
+    minute: np.ndarray,
+    flat: np.ndarray,
+    req: np.ndarray,
+    srv: np.ndarray,
+    imp: np.ndarray,
+) -> None:
+    """Refuse a per-minute table that cannot be an ad server's counts: a campaign's minute on
+    two rows, more serves than requests in a row, an impression before the campaign's first
+    serve, or more impressions than the whole log has serves."""
+    order = np.argsort(flat, kind="stable")
+    again = np.flatnonzero(flat[order][1:] == flat[order][:-1])
+    if again.size:
+        k = int(np.argmin(order[again + 1]))
+        row, first = int(order[again[k] + 1]), int(order[again[k]])
+        raise LogError(
+            f"row {row + 1}: campaign {campaigns[campaign[row]]!r} at "
+            f"{np.datetime64(int(minute[row]), 'm')} again (first at row {first + 1}); "
+            "allowed one row per campaign and minute"
+        )
+    over = srv > req
+    if over.any():
+        row = first_row(over)
+        raise LogError(
+            f"column 'serves', row {row + 1}: {srv[row]:g} > requests = {req[row]:g}; allowed "
+            "at most the row's requests (a serve answers a request of its minute)"
+        )
+    order = np.lexsort((minute, campaign))
+    cum_serves, cum_imp = _running(srv, order, campaign), _running(imp, order, campaign)
+    bad = (imp > 0) & (cum_serves <= 0)
+    if bad.any():
+        row = first_row(bad)
+        raise LogError(
+            f"row {row + 1}: impressions = {imp[row]:g} for campaign "
+            f"{campaigns[campaign[row]]!r} before any serve of that campaign; every impression "
+            "needs a serve"
+        )
+    total = np.bincount(campaign, weights=srv, minlength=len(campaigns))[campaign]
+    bad = cum_imp > total * (1 + 1e-12)  # not "so far": a log may start after serves
+    if bad.any():
+        row = first_row(bad)
+        raise LogError(
+            f"column 'impressions', row {row + 1}: {cum_imp[row]:g} impressions of campaign "
+            f"{campaigns[campaign[row]]!r} by this row, more than the {total[row]:g} serves of "
+            "the whole log; allowed at most one impression per serve"
+        )
+
+
 def parse_minutes(table: pa.Table) -> MinuteCounts:
     """Validate a per-minute aggregate table (see the module docstring)."""
     _require(table, MINUTE_COLUMNS, "per-minute log")
@@ -306,22 +365,7 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
     out = [
         np.bincount(flat, weights=x, minlength=n_c * n_m).reshape(n_c, n_m) for x in (req, srv, imp)
     ]
-    order = np.lexsort((minute, campaign))
-    cum_serves = np.zeros(table.num_rows)
-    s_sorted = srv[order]
-    c_sorted = campaign[order]
-    cs = np.cumsum(s_sorted)
-    starts = np.r_[0, np.flatnonzero(np.diff(c_sorted)) + 1]
-    base = np.repeat(cs[starts] - s_sorted[starts], np.diff(np.r_[starts, len(order)]))
-    cum_serves[order] = cs - base
-    bad = (imp > 0) & (cum_serves <= 0)
-    if bad.any():
-        row = first_row(bad)
-        raise LogError(
-            f"row {row + 1}: impressions = {imp[row]:g} for campaign "
-            f"{campaigns[campaign[row]]!r} before any serve of that campaign; every impression "
-            "needs a serve"
-        )
+    _check_rows(campaign, campaigns, minute, flat, req, srv, imp)
     # a minute without a row inside a campaign's span is a gap, not zero traffic
     logged = np.bincount(flat, minlength=n_c * n_m).reshape(n_c, n_m) > 0
     valid = spans(campaign, minute - lo, n_c, n_m) & logged

@@ -1,11 +1,13 @@
 """Bootstrap aggregates and paired differences."""
 
+import math
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.baselines.stats import aggregate, min_episodes, paired_difference
 
 
 def test_aggregate_has_mean_and_ci_for_every_key_and_is_seeded():
@@ -41,6 +43,9 @@ def test_intervals_stay_within_the_sample_range(values):
     tol = 1e-6 * (1 + np.abs(v).max())
     agg = aggregate({"v": v}, n_boot=200, seed=0)
     lo, hi = agg["v_ci"]
+    if v.size < min_episodes():
+        assert math.isnan(lo) and math.isnan(hi)
+        return
     assert v.min() - tol <= lo <= hi <= v.max() + tol
     mean, dlo, dhi = paired_difference({"v": v}, {"v": v[::-1].copy()}, "v", n_boot=200)
     d = v - v[::-1]
@@ -48,9 +53,18 @@ def test_intervals_stay_within_the_sample_range(values):
     assert d.min() - 2 * tol <= dlo <= dhi <= d.max() + 2 * tol
 
 
-def test_a_single_episode_has_a_zero_width_interval():
-    agg = aggregate({"v": np.array([0.25])}, n_boot=50)
-    assert agg["v"] == 0.25 and agg["v_ci"] == [0.25, 0.25]
+@pytest.mark.parametrize("level", [0.95, 0.99])
+def test_too_few_episodes_have_no_interval_and_no_significance(level):
+    n = min_episodes(level)
+    assert (n, 2 * 0.5**n <= 1 - level, 2 * 0.5 ** (n - 1) <= 1 - level) == (n, True, False)
+    assert min_episodes(0.95) == 6
+    for k in (1, n - 1):
+        agg = aggregate({"v": np.full(k, 0.25)}, n_boot=50, level=level)
+        assert agg["v"] == 0.25 and all(math.isnan(x) for x in agg["v_ci"])
+        mean, lo, hi = paired_difference({"v": np.ones(k)}, {"v": np.zeros(k)}, "v", level=level)
+        assert mean == 1.0 and not lo > 0.0 and math.isnan(hi)  # never starred
+    _, lo, _ = paired_difference({"v": np.ones(n)}, {"v": np.zeros(n)}, "v", level=level)
+    assert lo > 0.0
 
 
 def test_large_samples_are_resampled_in_batches_with_the_same_result(monkeypatch):

@@ -55,3 +55,19 @@ def test_step_throttle_checks_shape_and_reset():
     env.reset()
     with pytest.raises(ValueError, match=r"throttles have shape \(6,\)"):
         env.step_throttle(np.ones(2 * N))
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.str_, np.complex128, object])
+def test_an_action_that_is_not_real_numbers_is_refused_by_every_view(dtype):
+    import gymnasium as gym
+
+    env = gym.make("pacegym/DailyBudget-v0")
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match=r"^action = a .* array of shape \(1,\): not real numbers"):
+        env.step(np.ones(1, dtype=dtype))
+    for make, reset in (p.values for p in _views()):
+        view = make()
+        reset(view)
+        with pytest.raises(ValueError, match=r"^action = a .* array of shape \(3, 1\)"):
+            view.step(np.ones((N, 1), dtype=dtype))
+    env.step(np.ones(1, dtype=np.int64))  # integers are numbers: read as floats

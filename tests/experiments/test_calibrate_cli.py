@@ -106,3 +106,26 @@ def test_a_calibrated_scenario_is_taken_by_name_from_its_directory(tmp_path, mon
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         cfg = compose(config_name="evaluate", overrides=["scenario=calibrated_mine"])
     assert resolve(scenario_dict(cfg)) == load_yaml(written)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            ["2024-01-01 00:00,10,5,3", "2024-01-01 00:00,10,5,3"],
+            r"row 2: campaign '0' at 2024-01-01T00:00 again \(first at row 1\)",
+        ),
+        (["2024-01-01 00:00,10,5,3", "2024-01-01 00:01,10,5,9"], r"column 'impressions', row 2"),
+        (["2024-01-01 00:00,10,12,3"], r"column 'serves', row 1: 12 > requests = 10"),
+    ],
+)
+def test_a_per_minute_log_that_no_ad_server_writes_is_refused_naming_the_row(
+    rows, message, tmp_path
+):
+    log = tmp_path / "m.csv"
+    log.write_text("timestamp,requests,serves,impressions\n" + "\n".join(rows) + "\n")
+    with pytest.raises(LogError, match=rf"^LOG = '.*m\.csv': {message}"):
+        calibrate.main(
+            [str(log), "--conf-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r")]
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv"]
