@@ -9,7 +9,9 @@ pacegym-calibrate --twin TRACE_SCENARIO [--name NAME] [--conf-dir ...] [--overwr
 docs/real_traffic.md) too. ``--twin`` fits no log: it writes a trace scenario's synthetic
 twin (``envs.calibration.trace_twin``: the trace's day-ahead forecast as traffic shape, x
 ``traffic.departures`` fitted on the trace against that forecast) and prints the departure
-statistics of the trace and of one simulation of the twin.
+statistics of the trace and of the twin's rate pooled over ``trace_twin.SEEDS`` draws of
+the trace's days (``trace_twin.twin_rates``, as ``benchmarks/bench_departures.py`` and the
+tolerance test measure it).
 
 NAME is a plain identifier (letters, digits, ``_``, ``-``; at most 64), never a path: the
 files go into --conf-dir and nowhere else. Existing files there, or a name that is a
@@ -44,7 +46,7 @@ import yaml
 from pacegym import errors, outdir, progress
 from pacegym.envs.calibration import Calibration, CalibrationError, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import trace_reference, write_scenario
-from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair
+from pacegym.envs.calibration.trace_twin import fit_twin, trace_pair, twin_rates
 from pacegym.envs.calibration.traffic_fit import calendar
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
@@ -288,7 +290,7 @@ def twin_main(scenario: str, raw: str | None, conf: Path, overwrite: bool) -> No
     yaml_path.write_text(head + yaml.safe_dump(data, sort_keys=False, width=100))
     stats = {
         "trace": departure_stats(trace, forecast),
-        "twin": departure_stats(*simulate(twin, first, trace.size // 1440)),
+        "twin": departure_stats(*twin_rates(twin, first, trace.size // 1440)),
     }
     print("| | " + " | ".join(stats["trace"]) + " |")
     for label, st in stats.items():
