@@ -21,6 +21,7 @@ bypassed: Hydra is run with ``HYDRA_FULL_ERROR=1`` so that its errors reach
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import importlib.resources
 import os
@@ -117,6 +118,7 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
         claim = run_folder.take(out) if hc.mode == RunMode.RUN else None
         fresh = _holds_only_hydra_files(out, hc)
         try:
+            refuse_unknown_additions(cfg, list(hc.overrides.task), set(hc.runtime.choices))
             result = task(cfg)
         except Exception as exc:
             if errors.user_message(exc) is None:
@@ -136,6 +138,38 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
         return result
 
     return wrapped
+
+
+def refuse_unknown_additions(cfg: DictConfig, overrides: list[str], groups: set[str]) -> None:
+    """Refuse an override that adds a key (``+key=value``, ``++key=value``) the app's schema
+    does not declare: Hydra opens the config for an addition, so a typo there (``+modle=..``)
+    would be taken without a word and ignored by every app. Each key is walked from the
+    root: below a node of a dataclass schema only its fields exist; below a free mapping (a
+    ``dict`` field such as ``train.randomize`` or ``evaluate``'s ``controllers``) any key
+    may be added. Config group choices (``+experiment=...``; in ``groups``) are Hydra's to
+    check. ``ValueError``: ``<key> = <value>: no such key; allowed keys: ...``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not (override.is_add() or override.is_force_add()):
+            continue
+        key = override.key_or_group
+        if key in groups or override.package is not None:
+            continue
+        node: Any = cfg
+        for depth, part in enumerate(key.split(".")):
+            kind = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+            if kind is None or not dataclasses.is_dataclass(kind):
+                break  # a free mapping: anything below it is the user's
+            names = [f.name for f in dataclasses.fields(kind)]
+            if part not in names:
+                where = ".".join(key.split(".")[:depth])
+                allowed = ", ".join(sorted(names))
+                raise ValueError(
+                    f"{key} = {override.value()}: no such key"
+                    f"{f' in {where}' if where else ''}; allowed keys: {allowed}"
+                )
+            node = node[part]
 
 
 def _in_process(hc: Any) -> bool:
