@@ -55,6 +55,13 @@ def test_registered_pacer_pins_digest_and_runs_no_artifact_code(tmp_path, store)
     served = mlflow.pyfunc.load_model(uri)
     df = pd.DataFrame({n: x[:, i] for i, n in enumerate(pacer.features)})
     np.testing.assert_array_equal(np.asarray(served.predict(df)), pacer(x))
+    # an ordinary float64 frame (pandas' default) is served too, with the same throttles
+    fresh = load_pacer(art)
+    fresh.reset(3)
+    served64 = mlflow.pyfunc.load_model(uri)
+    np.testing.assert_array_equal(
+        np.asarray(served64.predict(df.astype(np.float64))), fresh(x.astype(np.float64))
+    )
 
     logged = _logged_pacer_dir(tmp_path)
     marker = tmp_path / "executed"
