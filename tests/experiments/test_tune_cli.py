@@ -137,16 +137,26 @@ def test_a_set_tuned_on_a_training_twin_is_the_one_its_test_scenario_runs(tmp_pa
     from pacegym.experiments.suites import stand_in
 
     monkeypatch.chdir(tmp_path)
-    name = resolve("traces/taxi_daily").name
-    assert resolve("traces/train/taxi_daily").name == name
-    # the suite says which preset's sets stand in; tune, compare and benchmark read it there
-    assert stand_in(name) == "daily_budget" and stand_in("daily_budget") is None
+    assert stand_in("taxi_daily") == "daily_budget" and stand_in("daily_budget") is None
+    # a test scenario, its training twin (the same name) and a suite entry borrowing sets
+    conf = tmp_path / "conf"
+    (conf / "scenario" / "mine" / "train").mkdir(parents=True)
+    (conf / "suite").mkdir()
+    (conf / "scenario" / "mine" / "day.yaml").write_text(
+        "base: daily_budget\nname: my_day\ntime: {flight_min: 120.0}\n"
+    )
+    (conf / "scenario" / "mine" / "train" / "day.yaml").write_text("base: mine/day\n")
+    (conf / "suite" / "mine.yaml").write_text(
+        "suite:\n  - {scenario: mine/day, baselines_from: daily_budget}\n"
+    )
+    name = resolve("mine/day").name
+    assert resolve("mine/train/day").name == name and stand_in(name) == "daily_budget"
     small = ["--kinds", "on_off", "--trials", "1", "--train-episodes", "2", "--test-episodes", "2"]
-    app.main(["--scenario", "traces/train/taxi_daily", *small, "--out", "run", "--force"])
+    app.main(["--scenario", "mine/train/day", *small, "--out", "run", "--force"])
     entry = json.loads((tmp_path / "run" / "report.json").read_text())["kinds"]["on_off"]
     # the incumbent is the set the test scenario ran, not the live-commerce one
     assert entry["incumbent"] == str(tuned_config("on_off", "daily_budget"))
-    target = (tmp_path / "conf" / "controller" / name / "on_off_tuned.yaml").resolve()
+    target = (conf / "controller" / name / "on_off_tuned.yaml").resolve()
     assert entry["promoted"] is not None and target.is_file()
     assert "incumbent controller config daily_budget/on_off_tuned" in target.read_text()
     # kind by kind: its own on/off set, the stand-in's other sets
