@@ -7,7 +7,7 @@
 For each scenario of ``benchmark.suite`` (``conf/benchmark.yaml``: the three presets and
 the suite's hard cases in ``conf/scenario/suite/``) the app runs, on the same episodes
 (common random numbers): the tuned baselines of the scenario (its own set
-``conf/controller/<scenario>/`` when there is one, else the set of the preset it varies,
+``conf/controller/<scenario>/``, kind by kind, else the set of the preset it varies,
 ``baselines_from``), every agent of ``benchmark.agents``, the naive ``reference`` and the
 clairvoyant ``oracle``; ``benchmark.controllers`` adds controller configs that run unchanged
 on every scenario, ranked like agents (the generalist's base). Each row gets its normalised score (0 reference, 100 oracle),
@@ -134,12 +134,10 @@ def _policies(
     """(row name, controller spec, config path) of the baselines and yardsticks of suite
     entry ``entry`` (its scenario ``sc``)."""
     from pacegym.experiments.compare import find_baselines, yardstick_configs
-    from pacegym.resources import config_files
 
-    own = config_files(f"controller/{sc.name}")
-    family = sc.name if own or not entry.baselines_from else str(entry.baselines_from)
+    family = None if entry.baselines_from is None else str(entry.baselines_from)
     out = []
-    for p in [*find_baselines(patterns, family), *yardstick_configs()]:
+    for p in [*find_baselines(patterns, sc.name, stand_in=family), *yardstick_configs()]:
         spec = yaml.safe_load(p.read_text())
         out.append((p.stem, spec, p))
     return out

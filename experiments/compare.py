@@ -47,7 +47,8 @@ from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, tracking
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
-from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
+from pacegym.experiments.suites import stand_in
+from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files, tuned_configs
 
 log = logging.getLogger(__name__)
 
@@ -56,29 +57,30 @@ def find_baselines(
     patterns: Sequence[str],
     scenario: str = TUNED_DEFAULT_SCENARIO,
     search: Sequence[str | Path] = (),
+    stand_in: str | None = None,
 ) -> list[Path]:
     """Controller YAMLs matching ``patterns``: paths, or names/globs of the ``controller``
     configs visible by ``pacegym.resources`` lookup (``search`` dirs, ./conf, the package).
 
-    The scenario's own set comes first: a glob is matched in ``controller/<scenario>/``
-    (the sets ``pacegym-tune`` writes per scenario) when that folder has a match, else
-    among the top-level configs (the live-commerce set and the untuned defaults).
+    A name is matched among the configs the scenario sees, one per name
+    (``pacegym.resources.tuned_configs``): its own set (``controller/<scenario>/``, the sets
+    ``pacegym-tune`` writes per scenario), else the set of ``stand_in`` (the preset whose
+    sets a scenario without its own runs, ``suites.stand_in``), else the top-level configs
+    (the live-commerce set and the untuned defaults); kind by kind, so a scenario with its
+    own PID and no own on/off set runs its PID and the stand-in's on/off.
     """
-    own = list(config_files(f"controller/{scenario}", search).values())
-    top = list(config_files("controller", search).values())
+    files = tuned_configs(scenario, stand_in, search)
     found: list[Path] = []
     for pat in patterns:
         p = Path(pat)
         if p.suffix in (".yaml", ".yml") and p.is_file():
             found.append(p)
             continue
-        hits = [f for f in own if fnmatch.fnmatch(f.stem, pat)] or [
-            f for f in top if fnmatch.fnmatch(f.stem, pat)
-        ]
+        hits = [f for stem, f in files.items() if fnmatch.fnmatch(stem, pat)]
         if not hits:
             raise ValueError(
                 f"compare.baselines entry {pat!r} matches no controller config: available "
-                f"{sorted({f.stem for f in own + top})}"
+                f"{sorted(files)}"
             )
         found.extend(h for h in hits if h not in found)
     return found
@@ -173,7 +175,8 @@ def compare(
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [
-        (p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines), scenario.name)
+        (p, yaml.safe_load(p.read_text()))
+        for p in find_baselines(list(c.baselines), scenario.name, stand_in=stand_in(scenario.name))
     ]
     if c.oracle:
         baselines += [(p, yaml.safe_load(p.read_text())) for p in yardstick_configs()]

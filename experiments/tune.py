@@ -23,7 +23,11 @@ held-out comparison and the promotion rule are then in normalised points.
 
 For each kind, ``pacegym.baselines.tune.tune`` searches on training seeds and confirms on
 held-out seeds against the incumbent, the curated tuned set in use for this scenario
-(``pacegym.resources.tuned_config``). Everything goes into the run folder
+(``pacegym.resources.tuned_config``: its own set, else the set of the preset its suite
+entry borrows from, ``baselines_from``, else the live-commerce set). A set is named after
+the scenario (``ScenarioParams.name``): one tuned on a trace's training twin,
+``--scenario traces/train/taxi_daily``, is ``taxi_daily``'s, the set its test scenario
+``traces/taxi_daily`` runs. Everything goes into the run folder
 (``--out``, default ``outputs/tune/<scenario>/<time>/``): ``<kind>_tuned.yaml`` and
 ``report.json``. A tuned set replaces the curated file only when it is better on the
 held-out seeds (paired 95% CI of the score difference above zero), or with ``--force``;
@@ -70,6 +74,7 @@ from pacegym.baselines.weighting import NORMALISED_KEY, reference_scores
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
+from pacegym.experiments.suites import stand_in
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
 OBJECTIVES = ("score", "normalised")
@@ -296,6 +301,7 @@ class _Run:
     """One ``pacegym-tune`` call: the set's name, what it tunes on, how it was called."""
 
     name: str  # the set's name (--name, else the scenario's)
+    stand_in: str | None  # the preset whose sets it runs where it has none (suites.stand_in)
     scenario: Scenarios  # one scenario, or the list a set is tuned for
     where: str  # the scenarios' names, for messages
     command: str
@@ -308,7 +314,7 @@ def _tune_kind(
 ) -> tuple[dict[str, Any], str]:
     """Tune one kind against its incumbent set, write it to the run folder (and promote it
     when it is better, or with --force); returns its report entry and its table row."""
-    current = tuned_config(kind, run.name)
+    current = tuned_config(kind, run.name, stand_in=run.stand_in)
     incumbent = yaml.safe_load(current.read_text()).get("params") if current else None
     if incumbent is not None and fix:
         incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
@@ -366,6 +372,7 @@ def main(argv: list[str] | None = None) -> None:
     stamp = dt.datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     run = _Run(
         name=name,
+        stand_in=stand_in(name),
         scenario=scenarios if len(scenarios) > 1 else scenarios[0],
         where=", ".join(s.name for s in scenarios),
         command="pacegym-tune " + " ".join(sys.argv[1:] if argv is None else argv),

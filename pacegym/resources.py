@@ -77,8 +77,24 @@ def tuned_config_name(kind: str, scenario: str) -> str:
     return f"{scenario}/{kind}_tuned"
 
 
-def tuned_config(kind: str, scenario: str, search: Iterable[str | Path] = ()) -> Path | None:
-    """The curated tuned config of ``kind`` for ``scenario`` by the lookup order, falling
-    back to the live-commerce set when the scenario has none; None when neither exists."""
-    own = find_config("controller", tuned_config_name(kind, scenario), search)
-    return own if own is not None else find_config("controller", f"{kind}_tuned", search)
+def tuned_configs(
+    scenario: str, stand_in: str | None = None, search: Iterable[str | Path] = ()
+) -> dict[str, Path]:
+    """Every controller config a scenario sees by name -> its file, one set per kind: the
+    scenario's own (``controller/<scenario>/``), else ``stand_in``'s (the preset whose
+    tuned sets a scenario without its own runs: a suite entry's ``baselines_from``), else
+    the top-level configs (the live-commerce sets and the untuned defaults). Each name is
+    looked up by the module's order (the ``search`` dirs, ``./conf``, the package)."""
+    files = config_files("controller", search)
+    for folder in (stand_in, scenario):
+        if folder is not None and folder != TUNED_DEFAULT_SCENARIO:
+            files.update(config_files(f"controller/{folder}", search))
+    return dict(sorted(files.items()))
+
+
+def tuned_config(
+    kind: str, scenario: str, search: Iterable[str | Path] = (), stand_in: str | None = None
+) -> Path | None:
+    """The curated tuned config of ``kind`` for ``scenario`` (``tuned_configs``: its own,
+    else ``stand_in``'s, else the live-commerce set); None when none exists."""
+    return tuned_configs(scenario, stand_in, search).get(f"{kind}_tuned")

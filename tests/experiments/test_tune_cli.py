@@ -129,3 +129,38 @@ def test_the_normalised_objective_weighs_each_scenario_in_its_own_points(tmp_pat
     )
     with pytest.raises(ValueError, match=r"objective = 'x': allowed \['score', 'normalised'\]"):
         app.tune("pid", scs, 1, 2, 100, 2, 0, objective="x")
+
+
+def test_a_set_tuned_on_a_training_twin_is_the_one_its_test_scenario_runs(tmp_path, monkeypatch):
+    from pacegym.envs.scenarios import resolve
+    from pacegym.experiments.compare import find_baselines
+    from pacegym.experiments.suites import stand_in
+
+    monkeypatch.chdir(tmp_path)
+    assert stand_in("taxi_daily") == "daily_budget" and stand_in("daily_budget") is None
+    # a test scenario, its training twin (the same name) and a suite entry borrowing sets
+    conf = tmp_path / "conf"
+    (conf / "scenario" / "mine" / "train").mkdir(parents=True)
+    (conf / "suite").mkdir()
+    (conf / "scenario" / "mine" / "day.yaml").write_text(
+        "base: daily_budget\nname: my_day\ntime: {flight_min: 120.0}\n"
+    )
+    (conf / "scenario" / "mine" / "train" / "day.yaml").write_text("base: mine/day\n")
+    (conf / "suite" / "mine.yaml").write_text(
+        "suite:\n  - {scenario: mine/day, baselines_from: daily_budget}\n"
+    )
+    name = resolve("mine/day").name
+    assert resolve("mine/train/day").name == name and stand_in(name) == "daily_budget"
+    small = ["--kinds", "on_off", "--trials", "1", "--train-episodes", "2", "--test-episodes", "2"]
+    app.main(["--scenario", "mine/train/day", *small, "--out", "run", "--force"])
+    entry = json.loads((tmp_path / "run" / "report.json").read_text())["kinds"]["on_off"]
+    # the incumbent is the set the test scenario ran, not the live-commerce one
+    assert entry["incumbent"] == str(tuned_config("on_off", "daily_budget"))
+    target = (conf / "controller" / name / "on_off_tuned.yaml").resolve()
+    assert entry["promoted"] is not None and target.is_file()
+    assert "incumbent controller config daily_budget/on_off_tuned" in target.read_text()
+    # kind by kind: its own on/off set, the stand-in's other sets
+    found = {p.stem: p for p in find_baselines(["*_tuned"], name, stand_in=stand_in(name))}
+    assert found["on_off_tuned"] == target
+    assert found["pid_tuned"] == tuned_config("pid", "daily_budget")
+    assert len(found) == 4
