@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -191,7 +192,12 @@ def main(argv: list[str] | None = None) -> None:
         default=None,
         help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)",
     )
-    ap.add_argument("--out", type=Path, default=Path("multirun/ray"))
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="the sweep's folder (default multirun/ray/<time>, a new one per sweep, as Hydra's)",
+    )
     ap.add_argument("--overwrite", action="store_true", help="replace an earlier sweep's --out")
     ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
     ap.add_argument("--address", default=None, help="an existing Ray cluster, e.g. auto")
@@ -203,6 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     if not a.cpus_per_trial > 0:
         ap.error(f"--cpus-per-trial = {a.cpus_per_trial}: allowed > 0")
     command = " ".join(["pacegym-sweep", *(sys.argv[1:] if argv is None else argv)])
+    if a.out is None:
+        a.out = Path("multirun") / "ray" / time.strftime("%Y-%m-%d_%H-%M-%S")
     with outdir.owned("--out", a.out, a.overwrite, command):
         best = run(
             a.experiment,
