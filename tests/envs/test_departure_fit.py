@@ -8,7 +8,13 @@ import pytest
 import yaml
 
 from pacegym.envs.calibration.departure_fit import fit_departures, native_bin_min
-from pacegym.envs.calibration.trace_twin import fit_twin, simulate, trace_pair, twin_rates
+from pacegym.envs.calibration.trace_twin import (
+    fit_twin,
+    simulate,
+    trace_pair,
+    twin_distance,
+    twin_rates,
+)
 from pacegym.envs.core import PacingCore
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.params import ScenarioError
@@ -128,3 +134,18 @@ def test_fitted_generator_holds_its_traces_statistics(name, tmp_path):
             missed.append(key)
     assert not missed, got
     assert twin.traffic.departures.burst_min_x == BURST_FROM[name]  # chosen by the fit
+
+
+def test_twin_distance_is_the_largest_miss_in_tolerances():
+    want = {"acf_15min": 0.5, "acf_1h": 0.3, "acf_4h": 0.1, "off_forecast_hours": 0.2}
+    want |= {"burst_size_q50": 2.5, "burst_size_q90": 4.0, "burst_min_q50": 15.0}
+    want |= {"burst_min_q90": 30.0}
+    assert twin_distance(want, want) == 0.0
+    assert twin_distance(want | {"acf_1h": 0.6}, want) == pytest.approx(2.0)
+    assert twin_distance(want | {"burst_min_q90": 60.0}, want) == pytest.approx(1.0)
+    none = {"burst_size_q50": np.nan, "burst_size_q90": np.nan}
+    none |= {"burst_min_q50": 0.0, "burst_min_q90": 0.0}
+    assert twin_distance(want | none, want | none) == 0.0
+    assert twin_distance(want | none, want) == np.inf
+    with pytest.raises(ValueError, match="burst_ratio"):
+        fit_departures(np.ones(60), np.ones(60), burst_ratio=1.0)
