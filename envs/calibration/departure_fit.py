@@ -9,10 +9,11 @@ per campaign, whole 15-minute bins) and fits, on ``x = log(actual / forecast)`` 
    ``collapse_h`` their mean length, ``collapse_x`` the median hourly ratio inside them;
    ``rebound_x`` the geometric mean of the median hourly ratio over the calendar day after
    each collapse's (rows start at a midnight); both are left out of what follows;
-2. bursts: runs of bins at least ``BURST_RATIO`` x the forecast (as ``envs.departures``
-   counts them): ``burst_rate_per_h`` = runs / hours; the peak
-   ratio of each is Pareto above ``BURST_RATIO`` (``burst_alpha`` by maximum likelihood),
-   durations log-normal (``burst_median_min``, ``burst_sd`` from the log lengths);
+2. bursts: runs of bins at least ``burst_ratio`` x the forecast (by default
+   ``BURST_RATIO``, as ``envs.departures`` counts them; ``trace_twin.fit_twin`` chooses it
+   per trace): ``burst_rate_per_h`` = runs / hours; the peak ratio of each is Pareto above
+   ``burst_ratio`` (``burst_min_x``; ``burst_alpha`` by maximum likelihood), durations
+   log-normal (``burst_median_min``, ``burst_sd`` from the log lengths);
 3. the rest (collapse, rebound and burst bins left out, ``x`` clipped to ``TAIL_SD`` robust
    sd around its median: the Gaussian parts are not scaled to one-off events such as a
    holiday): the autocovariance of ``x`` at lags of 0-``MAX_LAG`` bins is fitted, by
@@ -41,7 +42,7 @@ from pacegym.envs.params_departures import DEP_BIN_MIN, MIN_X, DepartureParams
 BIN = 15  # [min] bin of the fit (that of envs.departures)
 COLLAPSE_BELOW = 0.3  # [x] an hour below this multiple of its forecast may be a collapse
 COLLAPSE_MIN_H = 2  # [h] shortest collapse
-BURST_RATIO = 2.0  # [x] a burst bin is this multiple of the forecast (envs.departures's)
+BURST_RATIO = 2.0  # [x] default burst_ratio: a burst bin's multiple (envs.departures's)
 MAX_LAG = 32  # [bins] longest autocovariance lag fitted (8 h)
 TAIL_SD = 4.0  # [robust sd] x is clipped here for the Gaussian parts (one-off events beyond)
 TAU_GRID_H = np.geomspace(0.25, 720.0, 80)  # [h] correlation times tried
@@ -211,12 +212,15 @@ def _gaussian(
     return np.sqrt(np.minimum(coef, 9.0)), tau, order, fitted
 
 
-def _bursts(x: np.ndarray, ok: np.ndarray) -> tuple[list[float], list[float], np.ndarray]:
-    """Peak ratio [x] and length [min] of every burst, and the mask of burst bins."""
+def _bursts(
+    x: np.ndarray, ok: np.ndarray, ratio: float
+) -> tuple[list[float], list[float], np.ndarray]:
+    """Peak ratio [x] and length [min] of every burst (a run at ``ratio`` x or more), and the
+    mask of burst bins."""
     sizes, lengths = [], []
     mask = np.zeros_like(ok)
     for r in range(x.shape[0]):
-        for s, e in _runs(ok[r] & (x[r] >= np.log(BURST_RATIO))):
+        for s, e in _runs(ok[r] & (x[r] >= np.log(ratio))):
             sizes.append(float(np.exp(x[r, s:e].max())))
             lengths.append(float((e - s) * BIN))
             mask[r, s:e] = True
@@ -229,9 +233,11 @@ def fit_departures(
     valid: np.ndarray | None = None,
     white_var: float = 0.0,
     native_min: float = DEP_BIN_MIN,
+    burst_ratio: float = BURST_RATIO,
 ) -> DepartureFit:
     """Fit ``DepartureParams`` to per-minute ``actual`` and ``forecast`` (1-D, or one row per
-    campaign; ``valid`` marks minutes to use; see the module docstring)."""
+    campaign; ``valid`` marks minutes to use; bursts are runs at ``burst_ratio`` x the forecast
+    or more, above 1; see the module docstring)."""
     a = np.atleast_2d(np.asarray(actual, dtype=float))
     f = np.atleast_2d(np.asarray(forecast, dtype=float))
     ok_min = np.ones(a.shape, bool) if valid is None else np.atleast_2d(valid)
@@ -245,12 +251,14 @@ def fit_departures(
     lengths, logs, rebounds, events = _collapses(x_hour, ok_hour)
     collapsed = np.repeat(events, 60 // BIN, axis=1)
     ok &= ~np.pad(collapsed, ((0, 0), (0, x.shape[1] - collapsed.shape[1])))[:, : x.shape[1]]
-    sizes, durations, burst = _bursts(x, ok)
+    if not 1.0 < burst_ratio <= 100.0:
+        raise ValueError(f"burst_ratio = {burst_ratio}: allowed (1, 100]")
+    sizes, durations, burst = _bursts(x, ok, burst_ratio)
     acov = _acov(x, ok & ~burst)
     acov[0] = max(acov[0] - white_var, 0.0)
     (q_sd, h_sd, s_sd), tau, order, fitted = _gaussian(acov, native_min)
     hours = max(float((ok | burst).sum()) * BIN / 60.0, 1e-9)
-    alpha = len(sizes) / max(sum(np.log(np.array(sizes) / BURST_RATIO)), 1e-9) if sizes else 3.0
+    alpha = len(sizes) / max(sum(np.log(np.array(sizes) / burst_ratio)), 1e-9) if sizes else 3.0
     log_d = np.log(durations) if durations else np.log([15.0])
     params = DepartureParams(
         slow_sd=min(s_sd, 3.0),
@@ -259,7 +267,7 @@ def fit_departures(
         hour_sd=min(h_sd, 3.0),
         quarter_sd=min(q_sd, 3.0),
         burst_rate_per_h=min(len(sizes) / hours, 60.0),
-        burst_min_x=BURST_RATIO,
+        burst_min_x=burst_ratio,
         burst_alpha=float(np.clip(alpha, 0.5, 100.0)),
         burst_median_min=float(np.clip(np.exp(log_d.mean()), 1.0, 1440.0)),
         burst_sd=float(min(log_d.std(), 3.0)),

@@ -10,13 +10,15 @@ Monday and day ``d`` of the twin is the forecast of day ``d`` of the trace (days
 first forecast day repeat the first week of forecasts, weekday for weekday), so the twin
 starts its flights on the trace scenario's days.
 
-``trace_pair`` gives the trace and its forecast over the scenario's start days,
-``twin_scenario`` the twin (``traffic.departures`` on the trace's native bin,
-``departure_fit.native_bin_min``), ``simulate`` its requests per minute from a core over
-whole days, ``twin_rates`` its traffic rate over ``SEEDS`` draws of those days (what
-``tests/envs/test_departure_fit.py`` and ``benchmarks/bench_departures.py`` hold against
-the trace: the trace is a rate recorded at thousands a bin, so the twin's Poisson draw
-around its rate, variance 1/n on a bin of n requests, is left out of both).
+``trace_pair`` gives the trace and its forecast over the scenario's start days (what the
+twin is fitted on and held to), ``twin_scenario`` the twin (``traffic.departures`` on the
+trace's native bin, ``departure_fit.native_bin_min``), ``fit_twin`` fits it (the
+burst-entry ratio chosen per trace from ``BURST_GRID`` by ``twin_distance``), ``simulate``
+its requests per minute from a core over whole days, ``twin_rates`` its traffic rate over
+``SEEDS`` draws of those days (what ``fit_twin``, ``tests/envs/test_departure_fit.py`` and
+``benchmarks/bench_departures.py`` hold against the trace: the trace is a rate recorded at
+thousands a bin, so the twin's Poisson draw around its rate, variance 1/n on a bin of n
+requests, is left out of all three).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import numpy as np
 
 from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures, native_bin_min
 from pacegym.envs.core import PacingCore
+from pacegym.envs.departures import departure_stats
 from pacegym.envs.history import record_counters
 from pacegym.envs.layout import I_REQUESTS, P_BASE_RATE
 from pacegym.envs.params import ScenarioError, ScenarioParams
@@ -39,6 +42,39 @@ from pacegym.envs.walk_forward import DAY_MIN, expected_per_minute
 SEEDS = 8
 """Draws of the twin whose statistics ``twin_rates`` pools (a 13-day draw holds about one
 collapse or burst: its quantiles are one draw's luck)."""
+
+
+BURST_GRID = (2.0, 1.75, 1.5)
+"""[x] burst-entry ratios ``fit_twin`` tries (``fit_departures``'s ``burst_ratio``), the
+statistics' own 2x first: below it, hours-long departures of 1.5-2x that are neither
+collapses nor 2x bursts are fitted as bursts, not clipped into the Gaussian parts."""
+TOLERANCE = {
+    "acf_15min": 0.15,
+    "acf_1h": 0.15,
+    "acf_4h": 0.15,
+    "off_forecast_hours": 0.10,
+    "burst_size_q50": float(np.log(2.0)),
+    "burst_size_q90": float(np.log(2.0)),
+    "burst_min_q50": float(np.log(2.0)),
+    "burst_min_q90": float(np.log(2.0)),
+}
+"""The scale of each statistic's miss in ``twin_distance`` (``burst_*`` on log values): the
+tolerances of docs/real_traffic.md (``tests/envs/test_departure_fit.py``)."""
+
+
+def twin_distance(got: dict[str, float], want: dict[str, float]) -> float:
+    """The largest miss of the statistics ``got`` from ``want`` (``departure_stats``) in units
+    of its ``TOLERANCE``: absolute on acf and hours off forecast, of logs on burst quantiles
+    (no burst on both sides: 0; on one side only: ``inf``). At most 1: every tolerance held."""
+    worst = 0.0
+    for key, scale in TOLERANCE.items():
+        a, b = got[key], want[key]
+        if key.startswith("burst_"):
+            if a == b or not (a > 0 or b > 0):  # equal, or no burst either side (nan, 0 min)
+                continue
+            a, b = (np.log(a), np.log(b)) if a > 0 and b > 0 else (np.inf, 0.0)
+        worst = max(worst, abs(a - b) / scale if np.isfinite(a - b) else np.inf)
+    return worst
 
 
 def _core(scenario: str | ScenarioParams) -> PacingCore:
@@ -140,11 +176,21 @@ def twin_rates(
 
 
 def fit_twin(scenario: str | ScenarioParams, trace_csv: str | Path) -> tuple[ScenarioParams, int]:
-    """Fit ``scenario``'s twin, write its trace to ``trace_csv``; ``(twin, first day)``."""
+    """Fit ``scenario``'s twin, write its trace to ``trace_csv``; ``(twin, first day)``. The
+    burst-entry ratio is a fit parameter: of ``BURST_GRID``, the first whose twin (its
+    ``twin_rates`` over the trace's days) has the least ``twin_distance`` to the trace."""
     sc = resolve(scenario)
     trace, forecast, lo = trace_pair(sc)
     core = _core(sc)  # the walk-forward table is cached: no second fit
     tail = core.fc_prof.reshape(-1, core.fc_horizon)[-1, DAY_MIN:]
-    fit = fit_departures(trace, forecast, native_min=native_bin_min(trace))
     write_csv(twin_series(forecast, lo, tail), trace_csv)
-    return from_dict(twin_scenario(sc, fit, trace_csv), sc), lo
+    want, native = departure_stats(trace, forecast), native_bin_min(trace)
+    best: tuple[float, ScenarioParams | None] = (np.inf, None)
+    for ratio in BURST_GRID:
+        fit = fit_departures(trace, forecast, native_min=native, burst_ratio=ratio)
+        twin = from_dict(twin_scenario(sc, fit, trace_csv), sc)
+        miss = twin_distance(departure_stats(*twin_rates(twin, lo, trace.size // DAY_MIN)), want)
+        if best[1] is None or miss < best[0]:
+            best = (miss, twin)
+    assert best[1] is not None
+    return best[1], lo
