@@ -196,14 +196,17 @@ class RunScenarios:
 
 def plan_run(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunScenarios:
     """The agent's class and the run's resolved scenarios; raises ``AgentConfigError`` or
-    ``ScenarioError`` naming the key for a bad agent, scenario, range or ``train.n_envs``."""
+    ``ScenarioError`` naming the key for a bad agent, scenario, range or ``train.n_envs``
+    (with ``train.scenarios``, a multiple of their number: each gets the same share of the
+    campaigns, so of the env-steps)."""
     cls = check_agent(agent)
     evaluation = evaluation_scenarios(scenario, train)
     sc = training_scenarios(evaluation, train)
-    if len(sc) > train.n_envs:
+    k = len(sc)
+    if train.n_envs % k:  # equal shares: every scenario gets as many env-steps as the next
         raise AgentConfigError(
-            f"train.n_envs = {train.n_envs}: {len(sc)} train.scenarios need at least one "
-            f"campaign each; allowed train.n_envs >= {len(sc)}"
+            f"train.n_envs = {train.n_envs}: {k} train.scenarios need the same number of "
+            f"campaigns each; allowed a multiple of {k} (e.g. {k * max(train.n_envs // k, 1)})"
         )
     return RunScenarios(evaluation, sc, bool(train.scenarios), cls)
 

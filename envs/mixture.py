@@ -16,7 +16,10 @@ env-steps however long its flights are; short flights contribute more episodes.
 ``[v / 10**d, v * 10**d]``, a range ``[lo, hi]`` becomes ``[lo / 10**d, hi * 10**d]``), so
 one ``jitter`` spec randomises scenarios of very different scales alike. Only scale-like
 parameters (``JITTERABLE``: rates, durations, the forecast's bias) take a jitter; the
-resulting scenario is checked like any other (``envs.params``).
+resulting scenario is checked like any other (``envs.params``). A factor leaves a zero
+where it is: a key whose value is 0 on a scenario (no surges on a recorded trace, whose
+recorded traffic has its own) stays 0 there, and ``unwidened_note`` names every such
+(key, scenario) pair so that a run says so instead of widening it in name only.
 """
 
 from __future__ import annotations
@@ -74,6 +77,32 @@ def jittered(scenario: ScenarioParams, jitter: Mapping[str, float]) -> ScenarioP
         f = 10.0**d
         data[section][name] = [float(lo) / f, float(hi) * f]
     return resolve(data)
+
+
+def unwidened(scenario: ScenarioParams, jitter: Mapping[str, float]) -> list[str]:
+    """The ``jitter`` keys a factor cannot widen on ``scenario``: those whose value there is
+    0 (a scalar 0 or the range ``[0, 0]``), which ``jittered`` leaves at 0."""
+    data = to_dict(scenario)
+    out = []
+    for key in jitter:
+        section, _, name = key.partition(".")
+        value = data.get(section, {}).get(name)
+        if value is not None and not np.any(np.asarray(value, dtype=np.float64)):
+            out.append(key)
+    return out
+
+
+def unwidened_note(scenarios: Sequence[ScenarioParams], jitter: Mapping[str, float]) -> list[str]:
+    """One line per ``jitter`` key left at 0 on some of ``scenarios`` (``unwidened``):
+    ``train.jitter.<key>: 0 on a, b: nothing to widen, left at 0``; empty if none."""
+    lines = []
+    for key in jitter:
+        names = [sc.name for sc in scenarios if key in unwidened(sc, jitter)]
+        if names:
+            lines.append(
+                f"train.jitter.{key}: 0 on {', '.join(names)}: nothing to widen, left at 0"
+            )
+    return lines
 
 
 def split_rows(n: int, k: int) -> list[slice]:

@@ -52,6 +52,7 @@ from pacegym.baselines.factory import from_spec, load_controller_yaml
 from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.baselines.weighting import NORMALISED_KEY, normalised, reference_scores
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.mixture import unwidened_note
 from pacegym.envs.params import ScenarioParams
 from pacegym.experiments import config as _config  # noqa: F401  (registers the schemas)
 from pacegym.experiments import figures, tracking
@@ -208,6 +209,8 @@ def _train_tracked(
         out,
         f"; MLflow run {run_id}" if run_id else "",
     )
+    for line in unwidened_note(checked.training, train_s.jitter):
+        log.info(line)
     result = train_agent(
         None,
         agent,

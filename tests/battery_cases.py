@@ -133,6 +133,7 @@ CASES: tuple[Case, ...] = (
         },
     ),
     _c("train", "train.scenarios=[live_commerce,nowhere]", "train.scenarios[1] = 'nowhere'"),
+    _c("train", "train.scenarios=[live_commerce,daily_budget] train.n_envs=3", "train.n_envs = 3"),
     _c("train", "+train.jitter={serving.fill_rate:0.1}", "train.jitter.serving.fill_rate"),
     _c("train", "agent.features=[budget]", "agent.features[0] = 'budget'"),
     _c("train", "train.reward_scale=episode", "train.reward_scale = 'episode'"),

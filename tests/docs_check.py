@@ -63,6 +63,14 @@ TRAIN_SHORT = (
 )
 SHORTEN: dict[str, tuple[str, ...]] = {
     "pacegym-train": TRAIN_SHORT,
+    # the generalist's 18 scenarios need a multiple of 18 campaigns (one each here)
+    "pacegym-train experiment=train_generalist": (
+        *TRAIN_SHORT[:1],
+        "train.n_envs=18",
+        "train.eval_freq=0",
+        "train.eval_episodes=18",
+        *TRAIN_SHORT[4:],
+    ),
     "pacegym-pipeline": (*TRAIN_SHORT, "compare.episodes=32", "compare.n_boot=200"),
     "pacegym-compare": ("compare.episodes=32", "compare.n_boot=200"),
     "pacegym-benchmark": (

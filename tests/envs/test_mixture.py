@@ -94,3 +94,47 @@ def test_every_jitterable_key_is_randomisable():
     from pacegym.envs.mixture import JITTERABLE
 
     assert set(JITTERABLE) <= set(RANDOMIZABLE)
+
+
+def test_a_zero_is_left_at_zero_and_named():
+    """A trace has no simulated surges: a jitter of the surge rate leaves it at 0 there,
+    and the run names that pair instead of widening it in name only."""
+    from pacegym.envs.mixture import unwidened, unwidened_note
+
+    jitter = {"traffic.surge_rate_per_h": 0.3, "traffic.base_rate": 0.3}
+    trace = resolve("traces/train/taxi_daily")
+    j = jittered(trace, jitter)
+    assert bounds(j.traffic.surge_rate_per_h) == (0.0, 0.0)
+    assert unwidened(trace, jitter) == ["traffic.surge_rate_per_h"]
+    assert unwidened(j, jitter) == ["traffic.surge_rate_per_h"]  # still 0 once jittered
+    assert unwidened(resolve("daily_budget"), jitter) == []
+    scs = [resolve("daily_budget"), trace, resolve("suite/bursty_trace")]
+    assert unwidened_note(scs, jitter) == [
+        "train.jitter.traffic.surge_rate_per_h: 0 on taxi_daily, bursty_trace: "
+        "nothing to widen, left at 0"
+    ]
+    assert unwidened_note(scs, {"traffic.base_rate": 0.3}) == []
+
+
+def test_every_generalist_jitter_key_reaches_a_trace():
+    """The generalist's jitter on a recorded trace's training days: the traffic level, the
+    forecast's bias and the delay are widened like a synthetic scenario's (the level scales
+    the trace and its walk-forward forecast alike); only the surge rate stays 0."""
+    jitter = {
+        "traffic.base_rate": 0.3,
+        "traffic.surge_rate_per_h": 0.3,
+        "forecast.bias": 0.1,
+        "delay.quantile_s": 0.3,
+    }
+    for name in ("traces/train/amzn_live", "traces/train/i94_multi_day"):
+        sc = resolve(name)
+        j = jittered(sc, jitter)
+        for key, section, field in [
+            ("traffic.base_rate", j.traffic, "base_rate"),
+            ("forecast.bias", j.forecast, "bias"),
+            ("delay.quantile_s", j.delay, "quantile_s"),
+        ]:
+            lo, hi = bounds(getattr(section, field))
+            assert hi / lo == pytest.approx(10 ** (2 * jitter[key])), (name, key)
+        assert bounds(j.traffic.surge_rate_per_h) == (0.0, 0.0)
+        CoreMixture([j], 2).reset(np.arange(2), np.arange(2, dtype=np.uint64))

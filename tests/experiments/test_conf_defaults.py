@@ -69,3 +69,20 @@ def test_a_residual_agents_base_is_its_controller_file(agent, controller, name):
         cfg = compose(config_name="train", overrides=[f"agent={agent}"])
     base = OmegaConf.to_container(cfg.agent.residual.base)
     assert base == {**tuned, "name": name}
+
+
+def test_the_generalists_mix_splits_evenly():
+    """The generalist's campaigns, validation episodes and minibatches split evenly over its
+    scenarios (the synthetic suite and the traces' training days), each of which resolves."""
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.envs.scenarios import resolve
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["experiment=train_generalist"])
+    scs = list(cfg.train.scenarios)
+    assert len(scs) == 18 and sum(s.startswith("traces/train/") for s in scs) == 7
+    assert all(resolve(s).traffic.days == "train" for s in scs if s.startswith("traces/"))
+    assert cfg.train.n_envs % len(scs) == 0 and cfg.train.eval_episodes % len(scs) == 0
+    hp = cfg.agent.hyperparams
+    assert cfg.train.n_envs * hp.n_steps == 8 * hp.batch_size
