@@ -66,16 +66,30 @@ def anchor_trace(data: Mapping[str, Any], origin: str | Path) -> dict[str, Any]:
 def from_file(path: str | Path) -> ScenarioParams:
     """The scenario in a YAML file (sections as in ``to_dict``, optional ``base`` preset).
 
-    A relative ``traffic.trace_csv`` is resolved against the file's folder.
+    A relative ``traffic.trace_csv`` is resolved against the file's folder. Errors name the
+    file and never quote its content (a path to a system file must not echo it).
     """
+    return _with_base(_file_data(path), (), (str(Path(path).resolve()),))
+
+
+def _file_data(path: str | Path) -> dict[str, Any]:
+    """The mapping in a scenario file, its relative trace path anchored (``from_file``)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text())
-    except (OSError, yaml.YAMLError) as e:
-        raise ScenarioError(f"scenario = {str(path)!r}: cannot read it as YAML ({e})") from None
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ScenarioError(f"scenario = {str(path)!r}: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ScenarioError(
+            f"scenario = {str(path)!r}: not UTF-8 text (byte {e.start}); allowed a YAML file"
+        ) from None
+    except yaml.YAMLError as e:  # its message quotes the file's lines: only say where
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ScenarioError(f"scenario = {str(path)!r}: not valid YAML{where}") from None
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario = {str(path)!r}: the file must hold a mapping of sections")
-    return resolve(anchor_trace(data, p.resolve().parent))
+    return anchor_trace(data, p.resolve().parent)
 
 
 def from_dict(data: Mapping[str, Any], base: ScenarioParams | None = None) -> ScenarioParams:
@@ -170,7 +184,29 @@ def resolve(
                 f"file; allowed {scenario_names(search)} or a path"
             )
         return from_file(path)
-    data = dict(scenario)
+    return _with_base(dict(scenario), search, ())
+
+
+def _with_base(
+    data: dict[str, Any], search: Iterable[str | Path], chain: tuple[str, ...]
+) -> ScenarioParams:
+    """``data`` over its ``base`` (resolved as ``resolve`` does); ``chain``: the bases met so
+    far, so that a loop (``a`` based on ``b`` based on ``a``) is refused naming it."""
     base_name = data.pop("base", None)
-    base = resolve(base_name, search) if base_name else None
-    return from_dict(data, base)
+    if base_name is None:
+        return from_dict(data)
+    if not isinstance(base_name, str) or not base_name:
+        raise ScenarioError(f"base = {base_name!r}: allowed a scenario name or a path to one")
+    if base_name in PRESETS:
+        return from_dict(data, _preset(base_name))
+    path = find_config("scenario", base_name, search)
+    if path is None:
+        raise ScenarioError(
+            f"base = {base_name!r}: not a preset, a scenario file name or a path to a YAML "
+            f"file; allowed {scenario_names(search)} or a path"
+        )
+    key = str(Path(path).resolve())
+    if key in chain:
+        raise ScenarioError(f"base = {base_name!r}: a loop of bases ({' -> '.join((*chain, key))})")
+    parent = _file_data(path)
+    return from_dict(data, _with_base(parent, search, (*chain, key)))

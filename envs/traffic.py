@@ -64,12 +64,24 @@ def read_trace(path: str | Path) -> np.ndarray:
     p = Path(path).expanduser()
     if not p.is_file():
         raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: no such file")
-    with p.open(newline="") as f:
+    try:
+        return _read_counts(p, str(path))
+    except UnicodeDecodeError as e:
+        raise ScenarioError(
+            f"traffic.trace_csv = {str(path)!r}: not UTF-8 text (byte {e.start}); allowed a CSV "
+            "file with a 'requests' column"
+        ) from None
+
+
+def _read_counts(p: Path, path: str) -> np.ndarray:
+    """``read_trace``'s rows (``path``: as the user gave it, for the errors)."""
+    with p.open(newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
         if reader.fieldnames is None or "requests" not in reader.fieldnames:
-            raise ScenarioError(
+            found = len(reader.fieldnames or ())
+            raise ScenarioError(  # never the header itself: a file's content is not echoed
                 f"traffic.trace_csv = {str(path)!r}: missing column 'requests' "
-                f"(found {reader.fieldnames})"
+                f"(its header has {found} other column{'s' if found != 1 else ''})"
             )
         counts = []
         for row_no, row in enumerate(reader, start=2):
@@ -78,8 +90,8 @@ def read_trace(path: str | Path) -> np.ndarray:
                 value = float(raw)
             except ValueError:
                 raise ScenarioError(
-                    f"traffic.trace_csv = {str(path)!r}, line {row_no}: requests = {raw!r} is "
-                    "missing or not a number; allowed [0, inf)"
+                    f"traffic.trace_csv = {str(path)!r}, line {row_no}: requests is missing or "
+                    "not a number; allowed [0, inf)"
                 ) from None
             if not math.isfinite(value) or value < 0:
                 raise ScenarioError(

@@ -89,6 +89,21 @@ CASES: tuple[Case, ...] = (
     _c("simulate", "--scenario nope", "scenario = 'nope'"),
     _c("simulate", "--seed -1", "--seed"),
     _c("simulate", "--bogus", "--bogus"),
+    # scenario files that loop, are not text, or name no scenario; a trace that is not one
+    _c(
+        "simulate",
+        "--scenario loop1.yaml",
+        "a loop of bases",
+        **{"loop1.yaml": b"base: loop2.yaml\n", "loop2.yaml": b"base: loop1.yaml\n"},
+    ),
+    _c("simulate", "--scenario b5.yaml", "base = 5", **{"b5.yaml": b"base: 5\n"}),
+    _c("simulate", "--scenario bin.yaml", "not UTF-8", **{"bin.yaml": b"\xff\xfe\x00x: 1\n"}),
+    _c(
+        "evaluate",
+        "scenario.traffic.profile=trace scenario.traffic.trace_csv=env.txt",
+        "traffic.trace_csv = 'env.txt': missing column 'requests' (its header has 1",
+        **{"env.txt": b"SECRET_TOKEN=hunter2\n"},
+    ),
     # pacegym-evaluate (Hydra)
     _c("evaluate", "controller=nope", "controller = 'nope'"),
     _c("evaluate", "episodes=abc", "episodes = 'abc'"),

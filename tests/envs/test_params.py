@@ -61,7 +61,7 @@ def test_unknown_preset():
         ("minute,count\n0,5\n", r"missing column 'requests'"),
         ("requests\n5\n\n", None),
         ("requests\n5\n-3\n", r"line 3: requests = -3 is out of range"),
-        ("requests\n5\nabc\n", r"line 3: requests = 'abc' is missing or not a number"),
+        ("requests\n5\nabc\n", r"line 3: requests is missing or not a number"),
         ("requests\n5\n,\n", None),
     ],
 )
@@ -78,6 +78,26 @@ def test_trace_csv_errors_name_the_row(tmp_path, content, pattern):
         return
     with pytest.raises(ScenarioError, match=pattern):
         PacingCore(scenario, 1)
+
+
+@pytest.mark.parametrize(
+    ("content", "pattern"),
+    [
+        (b"SECRET=hunter2\nX=1\n", r"missing column 'requests' \(its header has 1 other column\)$"),
+        (b"requests\nhunter2\n", r"line 2: requests is missing or not a number"),
+        (b"requests\n\xff\xfe5\n", r"not UTF-8 text \(byte \d+\)"),
+    ],
+)
+def test_trace_csv_errors_never_quote_the_file(tmp_path, content, pattern):
+    """A trace path may point at any file (a system file, the process environment): the
+    error names the key, the path and what is wrong, never the file's content."""
+    path = tmp_path / "trace.csv"
+    path.write_bytes(content)
+    scenario = {"base": "daily_budget", "traffic": {"profile": "trace", "trace_csv": str(path)}}
+    with pytest.raises(ScenarioError, match=pattern) as err:
+        PacingCore(scenario, 1)
+    assert "hunter2" not in str(err.value) and "SECRET" not in str(err.value)
+    assert "\n" not in str(err.value)
 
 
 def test_trace_replay_sets_the_traffic_shape(tmp_path):
