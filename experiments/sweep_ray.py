@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -143,6 +144,12 @@ def run(
     else:
         ray.init(num_cpus=num_cpus, include_dashboard=False)
     try:
+        cpus = float(ray.cluster_resources().get("CPU", 0.0))
+        if cpus_per_trial > cpus:  # no trial could ever be placed: Ray would wait forever
+            raise ValueError(
+                f"--cpus-per-trial = {cpus_per_trial}: allowed (0, {cpus:g}], the CPUs of the "
+                "Ray cluster"
+            )
         param_space = {
             "params": {k: tune.grid_search(v) for k, v in space.items()},
             "experiment": experiment,
@@ -208,6 +215,13 @@ def main(argv: list[str] | None = None) -> None:
         ap.error(f"--num-cpus = {a.num_cpus}: allowed an integer >= 1 (or leave it out)")
     if not a.cpus_per_trial > 0:
         ap.error(f"--cpus-per-trial = {a.cpus_per_trial}: allowed > 0")
+    if a.address is None:  # a local Ray: a trial that needs more CPUs than it has waits forever
+        local = a.num_cpus if a.num_cpus is not None else (os.cpu_count() or 1)
+        if a.cpus_per_trial > local:
+            ap.error(
+                f"--cpus-per-trial = {a.cpus_per_trial}: allowed (0, {local}], the CPUs of the "
+                f"local Ray ({'--num-cpus' if a.num_cpus is not None else 'this machine'})"
+            )
     command = " ".join(["pacegym-sweep", *(sys.argv[1:] if argv is None else argv)])
     if a.out is None:
         a.out = Path("multirun") / "ray" / time.strftime("%Y-%m-%d_%H-%M-%S")

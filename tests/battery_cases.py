@@ -298,6 +298,9 @@ CASES: tuple[Case, ...] = (
     # pacegym-sweep (argparse + Hydra compose, Ray)
     _c("sweep", "--num-cpus 0", "--num-cpus"),
     _c("sweep", "--cpus-per-trial 0", "--cpus-per-trial"),
+    # a trial no local Ray could place would wait forever: refused before Ray starts
+    _c("sweep", "--num-cpus 1 --cpus-per-trial 4", "--cpus-per-trial = 4.0: allowed (0, 1]"),
+    _c("sweep", "--cpus-per-trial 4096", "--cpus-per-trial = 4096.0: allowed (0,"),
     _c("sweep", "--experiment nope", "experiment = 'nope'"),
     _c("sweep", "foo=1", "foo = 1"),
     # every output folder is the run's own (pacegym.outdir): never another run's or a user's
