@@ -45,10 +45,8 @@ import dataclasses
 import datetime as dt
 import json
 import math
-import os
 import re
 import sys
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -173,19 +171,6 @@ def tune(
         "incumbent_test": aggregate(base_roll.metrics, seed=test_seed),
         "difference": paired_difference(tuned_roll, base_roll, key, seed=test_seed),
     }
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def yaml_text(result: dict[str, Any], scenario: str, provenance: list[str]) -> str:
@@ -345,11 +330,11 @@ def _tune_kind(
         f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
     ]
     text = yaml_text(res, run.name, provenance)
-    write_atomic(run.out / f"{kind}_tuned.yaml", text)
+    outdir.write_atomic(run.out / f"{kind}_tuned.yaml", text)
     promoted = None
     if not args.no_promote and (better or args.force):
         promoted = args.promote_dir / f"{tuned_config_name(kind, run.name)}.yaml"
-        write_atomic(promoted, text)
+        outdir.write_atomic(promoted, text)
     entry = {
         **res,
         "incumbent": str(current) if current else None,
@@ -395,7 +380,7 @@ def main(argv: list[str] | None = None) -> None:
         for kind in args.kinds:
             report["kinds"][kind], row = _tune_kind(kind, args, run, fix)
             print(row)
-        write_atomic(run.out / "report.json", json.dumps(report, indent=2, default=str))
+        outdir.write_atomic(run.out / "report.json", json.dumps(report, indent=2, default=str))
     print(f"wrote {run.out}")
 
 
