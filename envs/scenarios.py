@@ -177,14 +177,20 @@ def resolve(
         name = str(scenario)
         if name in PRESETS:
             return _preset(name)
-        path = find_config("scenario", name, search)
-        if path is None:
-            raise ScenarioError(
-                f"scenario = {name!r}: not a preset, a scenario file name or a path to a YAML "
-                f"file; allowed {scenario_names(search)} or a path"
-            )
-        return from_file(path)
+        return from_file(_scenario_file("scenario", name, search))
     return _with_base(dict(scenario), search, ())
+
+
+def _scenario_file(key: str, name: str, search: Iterable[str | Path]) -> Path:
+    """The scenario file ``name`` names (``resolve``'s lookup), else ``ScenarioError``
+    naming ``key`` (``scenario`` or ``base``) with the names there are."""
+    path = find_config("scenario", name, search)
+    if path is None:
+        raise ScenarioError(
+            f"{key} = {name!r}: not a preset, a scenario file name or a path to a YAML "
+            f"file; allowed {scenario_names(search)} or a path"
+        )
+    return path
 
 
 def _with_base(
@@ -199,12 +205,7 @@ def _with_base(
         raise ScenarioError(f"base = {base_name!r}: allowed a scenario name or a path to one")
     if base_name in PRESETS:
         return from_dict(data, _preset(base_name))
-    path = find_config("scenario", base_name, search)
-    if path is None:
-        raise ScenarioError(
-            f"base = {base_name!r}: not a preset, a scenario file name or a path to a YAML "
-            f"file; allowed {scenario_names(search)} or a path"
-        )
+    path = _scenario_file("base", base_name, search)
     key = str(Path(path).resolve())
     if key in chain:
         raise ScenarioError(f"base = {base_name!r}: a loop of bases ({' -> '.join((*chain, key))})")
