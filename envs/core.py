@@ -29,8 +29,10 @@ import numpy as np
 
 from pacegym.envs import jit_cache, plans, rng
 from pacegym.envs import kernel as K
+from pacegym.envs.core_value import init_value, reset_value
 from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
 from pacegym.envs.history import forecast_week
+from pacegym.envs.kernel_value import write_obs_segments
 from pacegym.envs.layout import RANDOMIZABLE, REWARD_TERMS
 from pacegym.envs.metrics import EpisodeTotals, episode_metrics
 from pacegym.envs.nowcast import smoothing_weight
@@ -175,11 +177,13 @@ class PacingCore:
             d = sc.delay
             self._build_delay(0, float(d.quantile_s), float(d.quantile), float(d.sigma))  # type: ignore[arg-type]
 
+        init_value(self, sc)
         step = K.step_parallel if n >= K.PARALLEL_MIN_CAMPAIGNS else K.step_serial
         self._step_kernel = step
         self._step_args = self._bind(step, "throttle")
         self._init_args = self._bind(init_rows, "rows", "vals")
         self._obs_args = self._bind(write_obs, "b")  # write_obs_rows passes them on
+        self._seg_obs_args = self._bind(write_obs_segments, "b", "t", "obs")
 
     def _walk_forward(self, sc: ScenarioParams) -> None:
         """The trace's walk-forward forecast, a row per start day (``fc_mode`` 2), and the
@@ -251,7 +255,12 @@ class PacingCore:
         time_share = self._slot_index[None, :] / slots[:, None]
         plan = plans.cumulative_share(self.scenario.plan, time_share, self.fc_cum[rows])
         self.plan_cum[rows] = np.clip(plan, 0.0, 1.0)
+        self.thr[rows] = 0.0
+        reset_value(self, rows)
         write_obs_rows(rows, *self._obs_args)
+        if self.value_on:
+            for r in rows:
+                write_obs_segments(r, 0, self.obs, *self._seg_obs_args)
 
     def clone(self) -> PacingCore:
         """An independent copy of this core in its current state (same episodes, same
@@ -270,17 +279,24 @@ class PacingCore:
     # -- stepping -------------------------------------------------------------------------
 
     def step(self, throttle: np.ndarray) -> StepResult:
-        """Advance every running campaign by one tick under ``throttle`` (shape ``(n,)``).
+        """Advance every running campaign by one tick under ``throttle``: shape ``(n,)``,
+        one per campaign (every segment's), or ``(n, n_segments)`` in a value scenario.
 
         Throttles are pass-through rates in [0, 1]; finite values outside are clipped;
         NaN or infinite values are replaced by 0 (stop serving) and flagged in ``invalid``.
         """
-        th = np.asarray(throttle, dtype=np.float64).reshape(-1)
-        if th.shape[0] != self.n:
+        th = np.asarray(throttle, dtype=np.float64)
+        n_seg = self.thr.shape[1]
+        if th.ndim == 2 and th.shape == (self.n, n_seg):
+            self.thr[:] = th
+        elif th.size == self.n:
+            self.thr[:] = th.reshape(self.n, 1)
+        else:
+            per = f" or ({self.n}, {n_seg}) (one per segment)" if n_seg > 1 else ""
             raise ValueError(
-                f"throttle has {th.shape[0]} values; expected one per campaign ({self.n})"
+                f"throttle has shape {th.shape}; expected ({self.n},) (one per campaign){per}"
             )
-        self._step_kernel(th, *self._step_args)
+        self._step_kernel(self.thr, *self._step_args)
         return StepResult(self.obs, self.reward, self.terms, self.finished, self.invalid)
 
     # -- read-outs ------------------------------------------------------------------------
@@ -315,6 +331,11 @@ class PacingCore:
             plan_cum=self.plan_cum[r].copy(),
             ticks_per_slot=self.tps,
             slot_s=self.slot_s,
+            value=self.vst[r].copy() if self.value_on else None,
+            vbar=self.vbar[r].copy() if self.value_on else None,
+            served_spend=self.fst[r, K.F_SERVED_UNITS] * self.price * self.par[r, K.P_RENDER]
+            if self.value_on
+            else None,
         )
 
     def metrics(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
@@ -356,4 +377,8 @@ class PacingCore:
             arrays.append(self.dep_log)
         if self.nowcast == 2:
             arrays += [self.nc_ew, self.nc_w]
+        arrays.append(self.thr)
+        if self.value_on:
+            arrays += [self.vst, self.pend_units, self.pend_val, self.seg_served, self.drift]
+            arrays += [self.vbar, self.conv_ring]
         return int(sum(a.nbytes for a in arrays) // self.n)

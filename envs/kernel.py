@@ -20,6 +20,7 @@ import types
 import numba as nb
 import numpy as np
 
+from pacegym.envs import kernel_value as KV
 from pacegym.envs import rng
 from pacegym.envs.delay_bins import place_binned
 from pacegym.envs.departure_gen import factor_at
@@ -29,6 +30,7 @@ from pacegym.envs.layout import (
     F_NC_EXPECTED,
     F_NC_SEEN,
     F_NOISE_X,
+    F_SERVED_UNITS,
     F_SURGE,
     I_COUNTED,
     I_DONE,
@@ -67,15 +69,24 @@ def _begin(
     finished: np.ndarray,
     invalid: np.ndarray,
 ) -> float:
-    """Clear campaign ``b``'s step outputs. Returns its throttle clipped to [0, 1]; a
-    non-finite one is 0 (stop serving: safe) and flagged in ``invalid``."""
+    """Clear campaign ``b``'s step outputs; clip its throttles (one per segment, the core's
+    own copy) to [0, 1] in place, a non-finite one to 0 (stop serving: safe), flagged in
+    ``invalid``. Returns their mean (the one throttle in the volume world)."""
     finished[b] = False
     reward[b] = 0.0
     for k in range(terms.shape[1]):
         terms[b, k] = 0.0
-    p = throttle[b]
-    invalid[b] = not math.isfinite(p)
-    return 0.0 if invalid[b] else min(max(p, 0.0), 1.0)
+    invalid[b] = False
+    total = 0.0
+    for s in range(throttle.shape[1]):
+        p = throttle[b, s]
+        if not math.isfinite(p):
+            invalid[b] = True
+            p = 0.0
+        p = min(max(p, 0.0), 1.0)
+        throttle[b, s] = p
+        total += p
+    return total / throttle.shape[1]
 
 
 @nb.njit(cache=True, inline="always")
@@ -172,6 +183,12 @@ def _nowcast(
 
 
 @nb.njit(cache=True, inline="always")
+def _gate(b: int, t: int, par: np.ndarray, hist: np.ndarray) -> float:
+    """0 once the reported spend has reached the budget (nothing is served), else 1."""
+    return 0.0 if reported_spend(b, t, par, hist) >= par[b, P_BUDGET] else 1.0
+
+
+@nb.njit(cache=True, inline="always")
 def _serve(
     b: int,
     t: int,
@@ -184,7 +201,7 @@ def _serve(
 ) -> int:
     """Impressions served: binomial over ``requests`` at fill rate x throttle ``p``; none
     once the reported spend has reached the budget."""
-    p_eff = 0.0 if reported_spend(b, t, par, hist) >= par[b, P_BUDGET] else p
+    p_eff = p * _gate(b, t, par, hist)
     served = rng.binomial(streams[b, rng.STREAM_SERVING], requests, par[b, P_FILL] * p_eff)
     ist[b, I_SERVED] += served
     return served
@@ -203,17 +220,12 @@ def _delay(
     alias_prob: np.ndarray,
     alias_idx: np.ndarray,
     surv: np.ndarray,
-    media: float,
     binned: bool,
-) -> float:
+) -> None:
     """Each served impression is never rendered, or counted ``k`` ticks later, from the
     delay tables' row ``P_DELAY_ROW``. ``binned`` False (the reference): one uniform of the
     delay stream each, the render draw then the alias table; True: the tick's counts per
-    bin drawn at once (``envs.delay_bins``, the same distribution).
-
-    Returns their post-end media cost in expectation [currency]: one counted at ``t + k``
-    is counted after the flight iff ``k >= ft - t``, probability ``surv[row, ft - t]``.
-    """
+    bin drawn at once (``envs.delay_bins``, the same distribution)."""
     D = pending.shape[1]
     st = streams[b, rng.STREAM_DELAY]
     head = ist[b, I_HEAD]
@@ -238,8 +250,20 @@ def _delay(
             pending[b, (head + k) % D] += 1
     ist[b, I_NEVER] += never
     ist[b, I_IN_FLIGHT] += served - never
+
+
+@nb.njit(cache=True, inline="always")
+def _exp_post(
+    b: int, t: int, units: float, par: np.ndarray, fst: np.ndarray, surv: np.ndarray, media: float
+) -> float:
+    """The post-end media cost in expectation [currency] of ``units`` price units served at
+    tick ``t``: one counted at ``t + k`` is counted after the flight iff ``k >= ft - t``,
+    probability ``surv[row, ft - t]`` (``P_DELAY_ROW``'s row)."""
     left = int(par[b, P_FLIGHT_TICKS]) - t
-    exp_post = served * render * surv[row, left] * media if left < D else 0.0
+    row = int(par[b, P_DELAY_ROW])
+    exp_post = (
+        units * par[b, P_RENDER] * surv[row, left] * media if left < surv.shape[1] - 1 else 0.0
+    )
     fst[b, F_EXP_POST] += exp_post
     return exp_post
 
@@ -263,51 +287,25 @@ def _count(b: int, ist: np.ndarray, pending: np.ndarray) -> int:
     return counted
 
 
+# fmt: off
 def _step(
-    throttle: np.ndarray,
-    par: np.ndarray,
-    ist: np.ndarray,
-    fst: np.ndarray,
-    streams: np.ndarray,
-    pending: np.ndarray,
-    hist: np.ndarray,
-    slot_spend: np.ndarray,
-    plan_cum: np.ndarray,
-    fc_cum: np.ndarray,
-    alias_prob: np.ndarray,
-    alias_idx: np.ndarray,
-    surv: np.ndarray,
-    prof: np.ndarray,
-    prof_mode: int,
-    dow: np.ndarray,
-    start_day: int,
-    surge_factors: np.ndarray,
-    surge_cum: np.ndarray,
-    tick_s: float,
-    tps: int,
-    price: float,
-    media: float,
-    weights: np.ndarray,
-    win_slots: int,
-    tolerance: float,
-    burst_tolerance: float,
-    obs: np.ndarray,
-    terms: np.ndarray,
-    reward: np.ndarray,
-    finished: np.ndarray,
-    invalid: np.ndarray,
-    nc_cum: np.ndarray,
-    nc_alpha: float,
-    nc_phi: float,
-    nowcast: int,
-    nc_ew: np.ndarray,
-    nc_w: np.ndarray,
-    nc_alphas: np.ndarray,
-    slot_min: float,
-    dep_log: np.ndarray,
-    dep_on: bool,
-    binned: bool,
+    throttle: np.ndarray, par: np.ndarray, ist: np.ndarray, fst: np.ndarray,
+    streams: np.ndarray, pending: np.ndarray, hist: np.ndarray, slot_spend: np.ndarray,
+    plan_cum: np.ndarray, fc_cum: np.ndarray, alias_prob: np.ndarray, alias_idx: np.ndarray,
+    surv: np.ndarray, prof: np.ndarray, prof_mode: int, dow: np.ndarray, start_day: int,
+    surge_factors: np.ndarray, surge_cum: np.ndarray, tick_s: float, tps: int, price: float,
+    media: float, weights: np.ndarray, win_slots: int, tolerance: float,
+    burst_tolerance: float, obs: np.ndarray, terms: np.ndarray, reward: np.ndarray,
+    finished: np.ndarray, invalid: np.ndarray, nc_cum: np.ndarray, nc_alpha: float,
+    nc_phi: float, nowcast: int, nc_ew: np.ndarray, nc_w: np.ndarray, nc_alphas: np.ndarray,
+    slot_min: float, dep_log: np.ndarray, dep_on: bool, binned: bool, value_on: bool,
+    vst: np.ndarray, pend_units: np.ndarray, pend_val: np.ndarray, seg_share: np.ndarray,
+    seg_ctr: np.ndarray, seg_cvr: np.ndarray, seg_pred: np.ndarray, seg_vpc: np.ndarray,
+    seg_price: np.ndarray, seg_fill: np.ndarray, seg_chan: np.ndarray, seg_served: np.ndarray,
+    drift: np.ndarray, vbar: np.ndarray, conv_ring: np.ndarray, conv_prob: np.ndarray,
+    conv_idx: np.ndarray, conv_ticks: int, n_base: int,
 ) -> None:
+    # fmt: on
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
 
     The reward is ``weights @ terms`` (``REWARD_TERMS`` order), the terms paying
@@ -324,25 +322,47 @@ def _step(
             surge_cum, tick_s, dep_log, dep_on,
         )  # fmt: skip
         _nowcast(b, t, requests, par, fst, fc_cum, tps, nc_alpha, nowcast, nc_ew, nc_alphas)
-        served = _serve(b, t, p, requests, par, ist, hist, streams)
-        exp_post = _delay(
-            b, t, served, par, ist, fst, streams, pending, alias_prob, alias_idx, surv, media, binned
-        )  # fmt: skip
+        if value_on:  # segments (envs.kernel_value): served impressions and their price units
+            served, units = KV.serve_segments(
+                b, t, requests, _gate(b, t, par, hist), throttle, par, ist, vst, streams,
+                pending, pend_units, pend_val, alias_prob, alias_idx, price, tick_s, seg_share,
+                seg_ctr, seg_cvr, seg_pred, seg_vpc, seg_price, seg_fill, seg_chan, seg_served,
+                drift, vbar, conv_ring, conv_prob, conv_idx,
+            )  # fmt: skip
+        else:
+            served = _serve(b, t, p, requests, par, ist, hist, streams)
+            _delay(b, t, served, par, ist, fst, streams, pending, alias_prob, alias_idx, surv, binned)
+            units = float(served)
+        fst[b, F_SERVED_UNITS] += units
+        exp_post = _exp_post(b, t, units, par, fst, surv, media)
+        counted_units = 0.0
+        if value_on:  # before _count moves the ledger's head
+            counted_units = KV.count_value(
+                b, t, price, par, ist, fst, vst, terms, pend_units, pend_val, conv_ring, conv_ticks
+            )  # fmt: skip
         counted = _count(b, ist, pending)
-        spend = book(b, t, counted, exp_post, par, fst, terms, slot_spend, tps, price, media)
+        if not value_on:
+            counted_units = float(counted)
+        spend = book(b, t, counted_units, exp_post, par, fst, terms, slot_spend, tps, price, media)
         plan_excess(
             b, t, spend, par, fst, terms, slot_spend, plan_cum, tps, win_slots, tolerance,
             burst_tolerance,
         )  # fmt: skip
-        close_tick(b, t, p, served, par, ist, fst, hist, price)
+        close_tick(b, t, p, units, par, ist, fst, hist, price)
         if t + 1 >= int(par[b, P_FLIGHT_TICKS]):
-            drain(b, par, ist, fst, terms, media)
+            post = KV.post_units(b, pend_units) if value_on else float(ist[b, I_IN_FLIGHT])
+            drain(b, post, par, ist, fst, terms, media)
             finished[b] = True
         _reward(b, reward, weights, terms)
         write_obs(
             b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast,
             nc_ew, nc_w, slot_min,
         )  # fmt: skip
+        if value_on:
+            KV.write_obs_segments(
+                b, t + 1, obs, n_base, throttle, par, tick_s, price, seg_share, seg_pred,
+                seg_price, vbar,
+            )  # fmt: skip
 
 
 def _renamed(func: types.FunctionType, name: str) -> types.FunctionType:

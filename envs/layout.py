@@ -40,6 +40,7 @@ PAR_COLUMNS: tuple[str, ...] = (
     "latency_ticks",  # [ticks]
     "fc_total",  # [requests] forecast traffic over the flight
     "delay_row",  # row of the delay alias table
+    "unit_x",  # [-] flight-mean price x fill multiplier of a request (1: one segment)
 )
 """Per-campaign parameters of the episode (float64 columns of ``par``)."""
 
@@ -56,6 +57,7 @@ P_FLIGHT_TICKS = PAR_COLUMNS.index("flight_ticks")
 P_LATENCY_TICKS = PAR_COLUMNS.index("latency_ticks")
 P_FC_TOTAL = PAR_COLUMNS.index("fc_total")
 P_DELAY_ROW = PAR_COLUMNS.index("delay_row")
+P_UNIT_X = PAR_COLUMNS.index("unit_x")
 N_PAR = len(PAR_COLUMNS)
 
 IST_COLUMNS: tuple[str, ...] = (
@@ -69,6 +71,7 @@ IST_COLUMNS: tuple[str, ...] = (
     "t95",  # tick at which billable spend reached 95% of budget (-1: not yet)
     "done",  # 1 once the episode (flight + drain) is over
     "requests",  # eligible requests seen
+    "conv_head",  # ring-buffer position of "conversions realised now" (value scenarios)
 )
 """Integer state (int64 columns of ``ist``)."""
 
@@ -82,6 +85,7 @@ I_COUNTED_POST = IST_COLUMNS.index("counted_post")
 I_T95 = IST_COLUMNS.index("t95")
 I_DONE = IST_COLUMNS.index("done")
 I_REQUESTS = IST_COLUMNS.index("requests")
+I_CONV_HEAD = IST_COLUMNS.index("conv_head")
 N_IST = len(IST_COLUMNS)
 
 FST_COLUMNS: tuple[str, ...] = (
@@ -101,6 +105,7 @@ FST_COLUMNS: tuple[str, ...] = (
     "slot_excess",  # [currency] burst spend charged for the current plan slot
     "nc_seen",  # [requests/tick] nowcast: smoothed requests seen (capped; envs.nowcast)
     "nc_expected",  # [requests/tick] nowcast: smoothed requests forecast
+    "served_units",  # [price units] served impressions x their price multiplier
 )
 """Float state (float64 columns of ``fst``)."""
 
@@ -120,16 +125,39 @@ F_WIN_EXCESS = FST_COLUMNS.index("win_excess")
 F_SLOT_EXCESS = FST_COLUMNS.index("slot_excess")
 F_NC_SEEN = FST_COLUMNS.index("nc_seen")
 F_NC_EXPECTED = FST_COLUMNS.index("nc_expected")
+F_SERVED_UNITS = FST_COLUMNS.index("served_units")
 N_FST = len(FST_COLUMNS)
 
-REWARD_TERMS: tuple[str, ...] = ("delivery", "waste", "misplaced", "burst")
+VST_COLUMNS: tuple[str, ...] = (
+    "value_excess",  # [currency] billed spend x (relative value per spend - 1), summed
+    "value",  # [currency] expected true value of the rendered impressions served
+    "value_pred",  # [currency] the same, predicted (without the episode's drift)
+    "clicks",  # drawn at serving
+    "conversions",  # drawn at serving (they arrive later)
+    "conv_realised",  # conversions arrived during the flight
+    "conv_value",  # [currency] value of the conversions drawn
+)
+"""Value state (float64 columns of ``vst``, value scenarios only; ``envs.kernel_value``)."""
+
+VS_VALUE_EXCESS = VST_COLUMNS.index("value_excess")
+VS_VALUE = VST_COLUMNS.index("value")
+VS_VALUE_PRED = VST_COLUMNS.index("value_pred")
+VS_CLICKS = VST_COLUMNS.index("clicks")
+VS_CONVERSIONS = VST_COLUMNS.index("conversions")
+VS_CONV_REALISED = VST_COLUMNS.index("conv_realised")
+VS_CONV_VALUE = VST_COLUMNS.index("conv_value")
+N_VST = len(VST_COLUMNS)
+
+REWARD_TERMS: tuple[str, ...] = ("delivery", "waste", "misplaced", "burst", "value")
 """Reward terms (columns of ``terms``, signed), the per-step parts of ``pacing_score_v2``:
-``delivery`` has weight 1, the others the ``ScoreParams`` field of their name."""
+``delivery`` has weight 1, the others the ``ScoreParams`` field of their name (``value``:
+the value the billed spend buys beyond the flight's average, 0 without segments)."""
 
 R_DELIVERY = REWARD_TERMS.index("delivery")
 R_WASTE = REWARD_TERMS.index("waste")
 R_MISPLACED = REWARD_TERMS.index("misplaced")
 R_BURST = REWARD_TERMS.index("burst")
+R_VALUE = REWARD_TERMS.index("value")
 
 RANDOMIZABLE: tuple[str, ...] = randomizable(ScenarioParams)
 """Parameters that may be ranges drawn uniformly: the real-valued settings declared

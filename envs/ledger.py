@@ -46,7 +46,7 @@ _RATE_EW = 0.1  # weight of the newest tick in the serving-rate average
 def book(
     b: int,
     t: int,
-    counted: int,
+    counted: float,
     exp_post: float,
     par: np.ndarray,
     fst: np.ndarray,
@@ -56,7 +56,8 @@ def book(
     price: float,
     media: float,
 ) -> float:
-    """Bill the counted impressions up to the budget; pay the delivery term (billable spend)
+    """Bill the counted impressions (``counted`` price units: their count in the volume
+    world) up to the budget; pay the delivery term (billable spend)
     and the waste term (over-budget media cost, plus ``exp_post``). Returns the spend."""
     budget = par[b, P_BUDGET]
     spend = counted * price
@@ -117,7 +118,7 @@ def close_tick(
     b: int,
     t: int,
     p: float,
-    served: int,
+    served: float,
     par: np.ndarray,
     ist: np.ndarray,
     fst: np.ndarray,
@@ -138,13 +139,19 @@ def close_tick(
 
 @nb.njit(cache=True, inline="always")
 def drain(
-    b: int, par: np.ndarray, ist: np.ndarray, fst: np.ndarray, terms: np.ndarray, media: float
+    b: int,
+    post: float,
+    par: np.ndarray,
+    ist: np.ndarray,
+    fst: np.ndarray,
+    terms: np.ndarray,
+    media: float,
 ) -> None:
-    """End the episode: every impression still in flight is counted after the flight, within
-    the maximum delay; its media cost belongs to this episode (and this step). The waste
-    term settles the realised post-end cost against what was charged in expectation."""
-    post = ist[b, I_IN_FLIGHT]
-    ist[b, I_COUNTED_POST] += post
+    """End the episode: every impression still in flight (``post`` price units: the count in
+    the volume world) is counted after the flight, within the maximum delay; its media cost
+    belongs to this episode (and this step). The waste term settles the realised post-end
+    cost against what was charged in expectation."""
+    ist[b, I_COUNTED_POST] += ist[b, I_IN_FLIGHT]
     ist[b, I_IN_FLIGHT] = 0
     fst[b, F_WASTE_POST] += post * media
     fst[b, F_MEDIA] += post * media

@@ -21,10 +21,17 @@ Definitions (docs/concepts.md, "Metrics and the score"; shares are of the budget
 - ``burst``: the same over single plan slots with ``score.burst_tolerance``;
 - ``pacing_score_v2`` (``SCORE_KEY``, the score that ranks, tunes and trains):
   delivery - w_waste (wasted_post_end + wasted_over_budget) - w_misplaced misplaced
-  - w_burst burst, weights in ``ScoreParams`` (``scenario.score``); the env's reward
+  - w_burst burst + w_value value_excess (0 in the volume world), weights in ``ScoreParams`` (``scenario.score``); the env's reward
   terms sum to it over an episode (docs/objective.md). Higher is better;
 - ``pacing_score_v1``: the first version, delivery - w_waste (wasted shares)
   - w_tracking tracking_error - w_spike max(spike_ratio - 1, 0).
+
+Value scenarios (``value.channels``) add ``VALUE_KEYS``: ``value_excess`` (billed spend x
+(its value per spend / the flight's average - 1), summed, / budget), ``value_per_spend``
+(expected value of the rendered impressions served / their spend), ``value_relative`` (that
+/ the flight's average), clicks, conversions (drawn at serving), ``conversions_realised``
+(arrived within the flight), ``conversion_value``, ``ecpc`` and ``ecpa`` (billable spend
+per click, per conversion).
 """
 
 from __future__ import annotations
@@ -33,6 +40,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pacegym.envs.layout import (
+    VS_CLICKS,
+    VS_CONV_REALISED,
+    VS_CONV_VALUE,
+    VS_CONVERSIONS,
+    VS_VALUE,
+    VS_VALUE_EXCESS,
+)
 from pacegym.envs.params import ScoreParams
 
 METRIC_KEYS: tuple[str, ...] = (
@@ -50,6 +65,18 @@ METRIC_KEYS: tuple[str, ...] = (
     "burst",
     "pacing_score_v1",
 )
+VALUE_KEYS: tuple[str, ...] = (
+    "value_excess",
+    "value_per_spend",
+    "value_relative",
+    "clicks",
+    "conversions",
+    "conversions_realised",
+    "conversion_value",
+    "ecpc",
+    "ecpa",
+)
+"""Metrics of value scenarios only (``value_metrics``), beside ``METRIC_KEYS``."""
 SCORE_KEY = "pacing_score_v2"
 """The metric that ranks, tunes and trains (leaderboards, ``pacegym-tune``, rewards)."""
 HIGHER_IS_BETTER = {
@@ -81,6 +108,9 @@ class EpisodeTotals:
     plan_cum: np.ndarray  # (n, max_slots + 1) [share of budget] reference plan
     ticks_per_slot: int
     slot_s: float = 60.0  # [s] plan slot length (scoring windows are whole slots)
+    value: np.ndarray | None = None  # (n, N_VST) value columns (value scenarios only)
+    vbar: np.ndarray | None = None  # (n, 2) flight value per spend: true, predicted
+    served_spend: np.ndarray | None = None  # [currency] served impressions x their price
 
 
 def excess_above_plan(
@@ -142,11 +172,14 @@ def episode_metrics(tot: EpisodeTotals, score: ScoreParams) -> dict[str, np.ndar
         / budget,
     }
     wasted = wasted_post_end + wasted_over_budget
+    value = value_metrics(tot) if tot.value is not None else {}
+    value_excess = value.get("value_excess", np.zeros_like(delivery))
     out["pacing_score_v2"] = (
         delivery
         - score.waste * wasted
         - score.misplaced * out["misplaced"]
         - score.burst * out["burst"]
+        + score.value * value_excess
     )
     out["pacing_score_v1"] = (
         delivery
@@ -154,4 +187,26 @@ def episode_metrics(tot: EpisodeTotals, score: ScoreParams) -> dict[str, np.ndar
         - score.tracking * tracking_error
         - score.spike * np.maximum(spike_ratio - 1.0, 0.0)
     )
-    return {k: np.asarray(out[k], dtype=float) for k in METRIC_KEYS}
+    out.update(value)
+    return {k: np.asarray(out[k], dtype=float) for k in (*METRIC_KEYS, *value)}
+
+
+def value_metrics(tot: EpisodeTotals) -> dict[str, np.ndarray]:
+    """What the spend bought (``VALUE_KEYS``), from a value scenario's totals."""
+    assert tot.value is not None and tot.vbar is not None and tot.served_spend is not None
+    v = tot.value
+    spend = tot.billable
+    with np.errstate(divide="ignore", invalid="ignore"):
+        vps = v[:, VS_VALUE] / np.where(tot.served_spend > 0, tot.served_spend, np.nan)
+        out = {
+            "value_excess": v[:, VS_VALUE_EXCESS] / tot.budget,
+            "value_per_spend": vps,
+            "value_relative": vps / tot.vbar[:, 0],
+            "clicks": v[:, VS_CLICKS],
+            "conversions": v[:, VS_CONVERSIONS],
+            "conversions_realised": v[:, VS_CONV_REALISED],
+            "conversion_value": v[:, VS_CONV_VALUE],
+            "ecpc": spend / np.where(v[:, VS_CLICKS] > 0, v[:, VS_CLICKS], np.nan),
+            "ecpa": spend / np.where(v[:, VS_CONVERSIONS] > 0, v[:, VS_CONVERSIONS], np.nan),
+        }
+    return {k: np.asarray(out[k], dtype=float) for k in VALUE_KEYS}

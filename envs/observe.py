@@ -18,7 +18,7 @@ from pacegym.envs.layout import (
     F_NC_EXPECTED,
     F_NC_SEEN,
     F_RATE_EW,
-    I_SERVED,
+    F_SERVED_UNITS,
     I_T,
     P_BUDGET,
     P_FC_TOTAL,
@@ -27,6 +27,7 @@ from pacegym.envs.layout import (
     P_LATENCY_TICKS,
     P_RENDER,
     P_START_MIN,
+    P_UNIT_X,
 )
 from pacegym.envs.nowcast import discounted_remaining, level
 from pacegym.envs.nowcast_linear import HORIZON_MIN, linear_level
@@ -109,7 +110,7 @@ def write_obs(
     pos = t / tps
     plan = interp_cum(plan_cum, b, pos, n_slots)
     fc = interp_cum(fc_cum, b, pos, n_slots)
-    served_spend = ist[b, I_SERVED] * price
+    served_spend = fst[b, F_SERVED_UNITS] * price
     in_flight = max(served_spend * par[b, P_RENDER] - reported, 0.0)
     left = budget - reported - in_flight
     remaining = (1.0 - fc) * par[b, P_FC_TOTAL]  # [requests] forecast left in the flight
@@ -121,7 +122,7 @@ def write_obs(
             minute = (par[b, P_START_MIN] + pos * slot_min) % 1440.0
             r = linear_level(nc_ew, nc_w, b, minute, hour * n_slots * slot_min / HORIZON_MIN)
         remaining += (r - 1.0) * discounted_remaining(nc_cum, b, pos, n_slots, nc_phi)
-    full = remaining * par[b, P_FILL] * par[b, P_RENDER] * price
+    full = remaining * par[b, P_FILL] * par[b, P_RENDER] * price * par[b, P_UNIT_X]
     # nothing left to spend reads as the most capacity there is
     cap = _HIGH[O_CAPACITY_LOG10] if left <= 0.0 else math.log10(max(full, 1e-300) / left)
     p = fst[b, F_LAST_P]

@@ -38,6 +38,7 @@ from pacegym.envs.params_demand import (
     ForecastParams,
     TrafficParams,
 )
+from pacegym.envs.params_value import ValueParams
 
 __all__ = [  # the sections, their limits and the check vocabulary, importable from here
     "DAY_SETS",
@@ -56,6 +57,7 @@ __all__ = [  # the sections, their limits and the check vocabulary, importable f
     "TimeParams",
     "TrafficParams",
     "Value",
+    "ValueParams",
     "bounds",
     "check",
     "check_section",
@@ -252,8 +254,9 @@ class ScoreParams:
 
     ``pacing_score_v2 = delivery - waste x wasted - misplaced x (spend above
     (1 + tolerance) x plan per window of granularity_min) - burst x (spend above
-    (1 + burst_tolerance) x plan per plan slot)``, every term a share of the budget
-    (``envs.metrics``, docs/objective.md). The env's reward pays the same terms step by
+    (1 + burst_tolerance) x plan per plan slot) + value x value_excess``, every term a
+    share of the budget (``envs.metrics``, docs/objective.md; ``value_excess`` is 0 in the
+    volume world, where every request is worth the same). The env's reward pays the same terms step by
     step with these weights. ``tracking`` and ``spike`` weight only the old
     ``pacing_score_v1``.
     """
@@ -270,6 +273,8 @@ class ScoreParams:
     burst_tolerance: float = setting(1.0, 0.0, 100.0, unit="share of the slot's plan")
     tracking: float = setting(0.02, 0.0, 100.0)  # pacing_score_v1 only: weight of tracking_error
     spike: float = setting(0.01, 0.0, 100.0)  # pacing_score_v1 only: weight of spike_ratio - 1
+    # weight of the value the billed spend buys beyond the flight's average (value scenarios)
+    value: float = setting(0.0, 0.0, 100.0)
 
     def __post_init__(self) -> None:
         check_section(self, "score")
@@ -292,6 +297,7 @@ class ScenarioParams:
     money: MoneyParams = field(default_factory=MoneyParams)
     plan: PlanParams = field(default_factory=PlanParams)
     score: ScoreParams = field(default_factory=ScoreParams)
+    value: ValueParams = field(default_factory=ValueParams)
 
     def __post_init__(self) -> None:
         tr, fc = self.traffic, self.forecast

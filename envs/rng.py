@@ -31,11 +31,13 @@ import math
 import numba as nb
 import numpy as np
 
-N_STREAMS = 4
+N_STREAMS = 6
 STREAM_SCENARIO = 0
 STREAM_TRAFFIC = 1
 STREAM_SERVING = 2
 STREAM_DELAY = 3
+STREAM_SEGMENT = 4  # value scenarios: the split of requests over segments (exogenous)
+STREAM_VALUE = 5  # value scenarios: clicks, conversions and their delays
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)

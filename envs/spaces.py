@@ -91,11 +91,45 @@ OBS_FEATURES: tuple[ObsFeature, ...] = (
     ),
     ObsFeature("exhausted", "flag", 0.0, 1.0, "1 once reported spend >= budget"),
 )
+SEGMENT_FEATURES: tuple[ObsFeature, ...] = (
+    ObsFeature("share", "share of requests", 0.0, 1.0, "the segment's share of requests now"),
+    ObsFeature(
+        "value_per_price",
+        "x flight average",
+        0.0,
+        100.0,
+        "predicted value per price / the flight's predicted average",
+    ),
+    ObsFeature("throttle", "pass-through rate", 0.0, 1.0, "the segment's last throttle"),
+)
+"""Value scenarios (``value.channels``): these columns per segment follow ``OBS_FEATURES``,
+segment by segment (``envs.kernel_value.write_obs_segments``); named ``<feature>[<segment>]``."""
 OBS_NAMES: tuple[str, ...] = tuple(f.name for f in OBS_FEATURES)
 N_OBS = len(OBS_FEATURES)
 OBS_INDEX = {name: i for i, name in enumerate(OBS_NAMES)}
 OBS_LOW = np.array([f.low for f in OBS_FEATURES], dtype=np.float32)
 OBS_HIGH = np.array([f.high for f in OBS_FEATURES], dtype=np.float32)
+
+
+def obs_width(n_segments: int) -> int:
+    """Columns of an observation: ``N_OBS``, plus the segment block of ``n_segments``
+    segments (0: the volume world)."""
+    return N_OBS + len(SEGMENT_FEATURES) * int(n_segments)
+
+
+def obs_bounds(n_segments: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(low, high)`` float32 of an observation with ``n_segments`` segments' block."""
+    low = [f.low for f in SEGMENT_FEATURES] * int(n_segments)
+    high = [f.high for f in SEGMENT_FEATURES] * int(n_segments)
+    return (
+        np.append(OBS_LOW, np.array(low, dtype=np.float32)),
+        np.append(OBS_HIGH, np.array(high, dtype=np.float32)),
+    )
+
+
+def obs_names(segments: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """Column names of an observation with the named segments' block."""
+    return OBS_NAMES + tuple(f"{f.name}[{s}]" for s in segments for f in SEGMENT_FEATURES)
 
 
 def _number(x: float) -> str:

@@ -20,11 +20,11 @@ from typing import Any
 import numpy as np
 
 from pacegym.envs import rng
-from pacegym.envs.layout import N_FST, N_IST, N_PAR, REWARD_TERMS
+from pacegym.envs.layout import N_FST, N_IST, N_PAR, N_VST, REWARD_TERMS
 from pacegym.envs.nowcast_linear import N_LINEAR, N_TAUS
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds, is_range
 from pacegym.envs.params_departures import DEP_BIN_MIN, MAX_X
-from pacegym.envs.spaces import N_OBS
+from pacegym.envs.spaces import obs_width
 from pacegym.envs.traffic import PROFILE_BY_MINUTE
 
 DELAY_SHAPE_KEYS = ("delay.quantile_s", "delay.quantile", "delay.sigma")
@@ -87,7 +87,7 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
         "nc_ew": ((n, 2 * N_TAUS if linear else 1), np.float64),  # smoothed seen, forecast
         "nc_w": ((n, N_LINEAR if linear else 1), np.float64),  # the flight day's weights
         "dep_log": ((n, departure_bins(sc)), np.float64),
-        "obs": ((n, N_OBS), np.float32),
+        "obs": ((n, obs_width(sc.value.n_segments if sc.value.on else 0)), np.float32),
         "terms": ((n, len(REWARD_TERMS)), np.float64),
         "reward": ((n,), np.float64),
         "finished": ((n,), np.bool_),
@@ -95,6 +95,32 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
         "alias_prob": ((rows, n_delay), np.float64),
         "alias_idx": ((rows, n_delay), np.int64),
         "surv": ((rows, n_delay + 1), np.float64),  # P(delay >= j ticks), j = 0..n_delay
+        **value_arrays(sc, n),
+    }
+
+
+def value_arrays(sc: ScenarioParams, n: int) -> dict[str, tuple[tuple[int, ...], type]]:
+    """The value state of a core (``envs.kernel_value``): per campaign the throttles (one
+    per segment), the value columns, the ledger's price and value units beside its counts,
+    the served count per segment, the channels' drift, the flight's value per spend (true,
+    predicted) and the conversion ledger; the segment tables are shared. Without segments
+    the per-campaign value arrays are one element wide (the throttle one column)."""
+    v = sc.value
+    on = v.on
+    n_seg, n_ch = v.n_segments, max(1, len(v.channels))
+    wide = n if on else 1
+    conv = v.conversion_bins if on else 1
+    return {
+        "thr": ((n, n_seg), np.float64),
+        "vst": ((wide, N_VST), np.float64),
+        "pend_units": ((wide, sc.max_delay_ticks if on else 1), np.float64),
+        "pend_val": ((wide, sc.max_delay_ticks if on else 1), np.float64),
+        "seg_served": ((wide, n_seg), np.int64),
+        "drift": ((wide, n_ch), np.float64),
+        "vbar": ((wide, 2), np.float64),
+        "conv_ring": ((wide, conv), np.int32),
+        "conv_prob": ((conv,), np.float64),
+        "conv_idx": ((conv,), np.int64),
     }
 
 
@@ -109,6 +135,9 @@ _SIZE_KEYS = {  # which scenario keys set an array's length (for the error messa
     "fc_cum": "time.flight_min / time.slot_s",
     "nc_cum": "time.flight_min / time.slot_s",
     "dep_log": "time.flight_min (traffic.departures)",
+    "pend_units": "delay.max_delay_s / time.tick_s",
+    "pend_val": "delay.max_delay_s / time.tick_s",
+    "conv_ring": "value.conversion_max_delay_s / value.conversion_bin_s",
 }
 
 

@@ -36,7 +36,7 @@ def test_make_vec_uses_native_vector_env(env_id):
     assert obs.shape == (3, len(envs.OBS_NAMES))
     obs, _rew, _term, _trunc, info = venv.step(venv.action_space.sample())
     assert venv.observation_space.contains(obs)
-    assert set(info["reward_terms"]) == {"delivery", "waste", "misplaced", "burst"}
+    assert set(info["reward_terms"]) == {"delivery", "waste", "misplaced", "burst", "value"}
 
 
 def test_episode_end_carries_metrics_and_reward_terms():

@@ -81,7 +81,7 @@ def test_reward_weights_are_bound_by_term_name():
     assert set(L.REWARD_TERMS) - {"delivery"} <= score_fields
     given = {"waste": 2.0, "misplaced": 3.0, "burst": 5.0}
     core = PacingCore({"base": "live_commerce", "score": given}, 3)
-    weights = {"delivery": 1.0, **given}
+    weights = {"delivery": 1.0, "value": 0.0, **given}
     np.testing.assert_array_equal(core.weights, [weights[t] for t in L.REWARD_TERMS])
     core.reset(np.arange(3), np.arange(3, dtype=np.uint64))
     th = np.random.default_rng(0).uniform(0.0, 1.0, (50, 3))
