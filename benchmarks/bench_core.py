@@ -10,8 +10,10 @@ counts per delay bin at once; finished campaigns reset in place) on live commerc
 it at 30x the traffic and budget, steps/s of one ``PacingEnv.step`` and of Gymnasium's
 ``CartPole-v1`` (the yardstick of a cheap environment), each measured once per repeat in
 turn so that every row sees the same load; then the ratios of the medians (binned over
-impression, the core over CartPole), and memory per campaign for each scenario at low
-and at 30x traffic.
+impression, the core over CartPole), the value world's cost (``value_channels``, 3 channels
+x 4 layers, against ``daily_budget``, the same traffic in one segment, at the same
+throttle), and memory per campaign for each scenario at low and at 30x traffic (a value
+scenario takes the per-impression sampler only: 0 in the binned column).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from pacegym.envs.pacing_env import PacingEnv
 from pacegym.envs.params import DELAY_SAMPLERS
 from pacegym.envs.scenarios import PRESETS, resolve
 
+SEGMENTS = resolve("value_channels").value.n_segments
 CLOCK = [time.perf_counter]
 """The timer every rate reads: wall time, or with ``--clock cpu`` this process's CPU time
 (``time.process_time``: steadier on a shared, loaded machine; run the core on one thread
@@ -105,6 +108,15 @@ def rate_table(args: argparse.Namespace) -> dict[str, tuple[str, list[float]]]:
                 "campaign-steps/s",
                 lambda th=th, sc=sc, c=campaigns: core_rate(c, args.steps, th, sc),
             )
+    # value: daily_budget's traffic over 3 channels x 4 layers against daily_budget itself
+    for label, sc_value in (
+        ("daily_budget (1 segment), paced", {"base": "daily_budget"}),
+        (f"value_channels ({SEGMENTS} segments), paced", {"base": "value_channels"}),
+    ):
+        runs[f"core, {n} campaigns, {label}"] = (
+            "campaign-steps/s",
+            lambda sc=sc_value: core_rate(n, args.steps, 0.25, sc),
+        )
     runs["PacingEnv.step, 1 campaign"] = ("steps/s", lambda: env_rate(args.steps * 5))
     runs["CartPole-v1 step"] = ("steps/s", lambda: cartpole_rate(args.steps * 25))
     rates: dict[str, tuple[str, list[float]]] = {k: (u, []) for k, (u, _) in runs.items()}
@@ -145,6 +157,13 @@ def main() -> None:
                 f"{med[ref] / cartpole:.1f} (impression), {med[name] / cartpole:.1f} (binned) |"
             )
 
+    value = [k for k in med if "value_channels" in k]
+    volume = [k for k in med if "daily_budget (1 segment)" in k]
+    if value and volume:
+        print(
+            f"\n{SEGMENTS} segments / 1 segment, same traffic and throttle: "
+            f"{med[value[0]] / med[volume[0]]:.2f}"
+        )
     print(
         "\n| scenario | bytes per campaign (base traffic) | (30x traffic) | (30x, binned delays) |"
     )
@@ -153,6 +172,9 @@ def main() -> None:
         sizes = []
         for mult, sampler in ((1.0, "impression"), (30.0, "impression"), (30.0, "binned")):
             base = resolve(name).traffic.base_rate
+            if resolve(name).value.on and sampler == "binned":  # value: impression only
+                sizes.append(0)
+                continue
             sc = {
                 "base": name,
                 "traffic": {"base_rate": float(base) * mult},  # type: ignore[arg-type]

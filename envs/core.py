@@ -302,6 +302,11 @@ class PacingCore:
     # -- read-outs ------------------------------------------------------------------------
 
     @property
+    def n_segments(self) -> int:
+        """Segments of a value scenario (one throttle each); 0 in the volume world."""
+        return len(self.segments)
+
+    @property
     def done(self) -> np.ndarray:
         """(n,) bool: the campaign's episode is over (or it was never reset)."""
         return self.ist[:, K.I_DONE] != 0

@@ -114,7 +114,7 @@ def serve_segments(
             r = 0
         left -= r
         mass -= q
-        k = rng.binomial(st_srv, r, min(fill * seg_fill[s], 1.0) * throttle[b, s] * gate)
+        k = rng.binomial(st_srv, r, min(fill * seg_fill[s], 1.0) * (throttle[b, s] * gate))
         if k == 0:
             continue
         seg_served[b, s] += k

@@ -34,7 +34,7 @@ from pacegym.envs.layout import REWARD_TERMS
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, to_dict
-from pacegym.envs.spaces import N_OBS
+from pacegym.envs.spaces import obs_width
 
 JITTERABLE: tuple[str, ...] = (
     "time.flight_min",
@@ -121,6 +121,13 @@ class CoreMixture:
         scs = [resolve(s) for s in scenarios]
         if not scs:
             raise ValueError("a mixture needs at least one scenario")
+        segments = {sc.value.n_segments if sc.value.on else 0 for sc in scs}
+        if len(segments) > 1:
+            raise ValueError(
+                f"scenarios = {[sc.name for sc in scs]} differ in segments ({sorted(segments)}): "
+                "allowed a mixture of scenarios with the same action (segments)"
+            )
+        self.n_segments = segments.pop()
         self.n = int(n)
         self.blocks = split_rows(self.n, len(scs))
         self.cores = [
@@ -128,7 +135,7 @@ class CoreMixture:
         ]
         self.scenarios: tuple[ScenarioParams, ...] = tuple(scs)
         self.scenario = scs[0]  # what single-scenario readers see (names, the score params)
-        self.obs = np.zeros((self.n, N_OBS), dtype=np.float32)
+        self.obs = np.zeros((self.n, obs_width(self.n_segments)), dtype=np.float32)
         self.reward = np.zeros(self.n)
         self.terms = np.zeros((self.n, len(REWARD_TERMS)))
         self.finished = np.zeros(self.n, dtype=bool)

@@ -10,21 +10,23 @@ from gymnasium import spaces
 
 from pacegym.envs.core import PacingCore
 from pacegym.envs.layout import REWARD_TERMS
-from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.render import RENDER_FPS, RENDER_MODES, Renderer
-from pacegym.envs.spaces import N_OBS, OBS_HIGH, OBS_LOW, action_to_throttle, observation_table
+from pacegym.envs.spaces import N_OBS, action_to_throttle, obs_bounds, observation_table
 
 SEED_HIGH = 2**63
 """Episode seeds are drawn from ``np_random`` in [0, SEED_HIGH)."""
 
 
-def observation_space() -> spaces.Box:
-    return spaces.Box(OBS_LOW, OBS_HIGH, dtype=np.float32)
+def observation_space(n_segments: int = 0) -> spaces.Box:
+    """The observation Box: ``OBS_FEATURES``, then ``n_segments`` segments' block."""
+    low, high = obs_bounds(n_segments)
+    return spaces.Box(low, high, dtype=np.float32)
 
 
-def action_space() -> spaces.Box:
-    return spaces.Box(-1.0, 1.0, shape=(1,), dtype=np.float32)
+def action_space(n_segments: int = 0) -> spaces.Box:
+    """The action Box: one action, or one per segment in a value scenario."""
+    return spaces.Box(-1.0, 1.0, shape=(max(1, int(n_segments)),), dtype=np.float32)
 
 
 class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
@@ -98,8 +100,8 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
     ) -> None:
         self.core = PacingCore(scenario, 1)
         self.scenario = self.core.scenario
-        self.observation_space = observation_space()
-        self.action_space = action_space()
+        self.observation_space = observation_space(self.core.n_segments)
+        self.action_space = action_space(self.core.n_segments)
         self.render_mode = render_mode
         self._renderer = None if render_mode is None else Renderer(render_mode)
 
@@ -119,22 +121,26 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         if self.core.done[0]:
             raise RuntimeError("The episode is over (or never started): call reset before step.")
         throttle, invalid = action_to_throttle(action)
-        if throttle.shape[0] != 1:
-            raise ValueError(f"action has {throttle.shape[0]} values; expected shape (1,)")
-        res = self.core.step(throttle)
+        width = self.action_space.shape[0]
+        if throttle.shape[0] != width:
+            raise ValueError(f"action has {throttle.shape[0]} values; expected shape ({width},)")
+        res = self.core.step(throttle.reshape(1, width))
+        mean = np.array([throttle.mean()])  # the campaign's throttle (segments': their mean)
         if self._renderer is not None:
-            self._renderer.record(self.core, throttle)
+            self._renderer.record(self.core, mean)
             if self.render_mode == "human":
                 self.render()
         terminated = bool(res.finished[0])
         info: dict[str, Any] = {
-            "throttle": float(throttle[0]),
-            "invalid_actions": int(invalid[0]),
+            "throttle": float(mean[0]),
+            "invalid_actions": int(invalid.any()),
             "reward_terms": {name: float(res.terms[0, i]) for i, name in enumerate(REWARD_TERMS)},
         }
+        if width > 1:
+            info["throttles"] = throttle.copy()
         if terminated:
             m = self.core.metrics(np.zeros(1, dtype=np.int64))
-            info["metrics"] = {k: float(m[k][0]) for k in METRIC_KEYS}
+            info["metrics"] = {k: float(v[0]) for k, v in m.items()}
         return res.obs[0].copy(), float(res.reward[0]), terminated, False, info
 
     def render(self) -> np.ndarray | str | None:

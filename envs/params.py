@@ -306,6 +306,11 @@ class ScenarioParams:
                 f"time.start_day = {_short(self.time.start_day)} and traffic.days = {tr.days!r} both "
                 "pick the start days: leave time.start_day at 0 when traffic.days is set"
             )
+        if self.value.on and self.delay.sampler != "impression":
+            raise ScenarioError(
+                f"delay.sampler = {self.delay.sampler!r} with value.channels: allowed "
+                "'impression' (the segment path files each impression with its price and value)"
+            )
         if fc.fit_on == "trace" and tr.profile != "trace":
             raise ScenarioError(
                 f"forecast.fit_on = 'trace' needs a recorded trace: allowed with traffic.profile "

@@ -11,7 +11,6 @@ from gymnasium.vector.utils import batch_space
 
 from pacegym.envs.core import PacingCore
 from pacegym.envs.layout import REWARD_TERMS
-from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.pacing_env import SEED_HIGH, action_space, observation_space
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.render import RENDER_FPS, RENDER_MODES, Renderer
@@ -28,16 +27,25 @@ def campaign_seeds(seed: int | list[int | None] | None, n: int) -> list[int | No
     return seeds
 
 
-def batch_throttle(actions: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
+def batch_throttle(actions: Any, n: int, width: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Throttles and the non-finite mask of a batch of ``n`` actions, one per campaign.
 
-    ``actions`` must have shape ``(n, 1)`` (the batched action space) or ``(n,)``; any other
-    shape raises ``ValueError`` naming it (never reshaped into another campaign's action).
+    ``actions`` must have shape ``(n, width)`` (the batched action space: ``width`` is 1, or
+    the segments of a value scenario) or, with one action each, ``(n,)``; any other shape
+    raises ``ValueError`` naming it (never reshaped into another campaign's action).
+    Returns throttles ``(n,)`` with one action each, else ``(n, width)``, and the mask
+    ``(n,)`` (any of a campaign's actions non-finite).
     """
     a = np.asarray(actions)
-    if a.shape not in ((n, 1), (n,)):
-        raise ValueError(f"actions have shape {a.shape}; expected ({n}, 1), one per campaign")
-    return action_to_throttle(a)
+    allowed = ((n, 1), (n,)) if width == 1 else ((n, width),)
+    if a.shape not in allowed:
+        raise ValueError(
+            f"actions have shape {a.shape}; expected ({n}, {width}), one row per campaign"
+        )
+    p, invalid = action_to_throttle(a)
+    if width == 1:
+        return p, invalid
+    return p.reshape(n, width), invalid.reshape(n, width).any(axis=1)
 
 
 NOT_RESET = "The vector env was never reset: call reset before step."
@@ -99,8 +107,8 @@ class PacingVectorEnv(VectorEnv):
         )
         self.core = PacingCore(scenario, self.num_envs)
         self.scenario = self.core.scenario
-        self.single_observation_space = observation_space()
-        self.single_action_space = action_space()
+        self.single_observation_space = observation_space(self.core.n_segments)
+        self.single_action_space = action_space(self.core.n_segments)
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._seeder = EpisodeSeeder(self.num_envs)
@@ -125,7 +133,9 @@ class PacingVectorEnv(VectorEnv):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if self._needs_reset:
             raise RuntimeError(NOT_RESET)
-        throttle, invalid = batch_throttle(actions, self.num_envs)
+        throttle, invalid = batch_throttle(
+            actions, self.num_envs, self.single_action_space.shape[0]
+        )
         res = self.core.step(throttle)
         reward = res.reward.copy()
         terminated = res.finished.copy()
@@ -139,10 +149,10 @@ class PacingVectorEnv(VectorEnv):
         }
         if terminated.any():
             m = self.core.metrics()
-            info["metrics"] = {k: np.where(terminated, m[k], 0.0) for k in METRIC_KEYS}
+            info["metrics"] = {k: np.where(terminated, v, 0.0) for k, v in m.items()}
             info["_metrics"] = terminated
         if self._renderer is not None:
-            self._renderer.record(self.core, throttle)
+            self._renderer.record(self.core, throttle if throttle.ndim == 1 else throttle.mean(1))
         rows = np.flatnonzero(self._autoreset)
         if rows.size:
             self.core.reset(rows, self._seeder.draw(rows))

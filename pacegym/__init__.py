@@ -26,6 +26,7 @@ ENV_IDS: dict[str, str] = {
     "pacegym/LiveCommerce-v0": "live_commerce",
     "pacegym/DailyBudget-v0": "daily_budget",
     "pacegym/MultiDayFlight-v0": "multi_day_flight",
+    "pacegym/ValueChannels-v0": "value_channels",
 }
 """Registered Gymnasium id -> the scenario preset it runs (``scenario=`` overrides it)."""
 

@@ -33,7 +33,10 @@ def test_make_vec_uses_native_vector_env(env_id):
     venv = gym.make_vec(env_id, num_envs=3, vectorization_mode="vector_entry_point")
     assert isinstance(venv, PacingVectorEnv)
     obs, _ = venv.reset(seed=0)
-    assert obs.shape == (3, len(envs.OBS_NAMES))
+    assert obs.shape == (3, venv.single_observation_space.shape[0])
+    assert venv.single_observation_space.shape[0] == len(envs.OBS_NAMES) + 3 * (
+        venv.single_action_space.shape[0] if venv.single_action_space.shape[0] > 1 else 0
+    )
     obs, _rew, _term, _trunc, info = venv.step(venv.action_space.sample())
     assert venv.observation_space.contains(obs)
     assert set(info["reward_terms"]) == {"delivery", "waste", "misplaced", "burst", "value"}

@@ -29,7 +29,7 @@ def test_episode_reward_equals_the_score_for_every_registered_id(env_id):
         env.reset(seed=seed)
         total, done, info = 0.0, False, {}
         while not done:
-            _, r, done, _, info = env.step(_policy(rng, 1))
+            _, r, done, _, info = env.step(_policy(rng, env.action_space.shape[0]))
             total += r
         assert total == pytest.approx(info["metrics"][SCORE_KEY], abs=1e-9)
 
@@ -42,7 +42,8 @@ def test_vector_env_rewards_sum_to_each_episodes_score(env_id):
     rng = np.random.default_rng(3)
     totals, seen = np.zeros(n), {}
     while len(seen) < n:
-        _, r, term, trunc, info = venv.step(_policy(rng, n).reshape(n, 1))
+        width = venv.single_action_space.shape[0]
+        _, r, term, trunc, info = venv.step(_policy(rng, n * width).reshape(n, width))
         totals += r
         for i in np.flatnonzero(term | trunc):
             if i not in seen:
