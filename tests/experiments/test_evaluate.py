@@ -92,7 +92,7 @@ def test_console_command_end_to_end(tmp_path):
     exe = Path(sys.executable).parent / "pacegym-evaluate"
     out = tmp_path / "run"
     args = [str(exe), "controller=pid", *TINY, "plots=false", f"hydra.run.dir={out}"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "metrics.json").read_text())
     assert list(data) == ["PID", "reference", "oracle"] and set(METRIC_KEYS) <= set(data["PID"])
