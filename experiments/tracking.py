@@ -318,15 +318,37 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, prefix: s
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
+    """Log a file or a folder to the active run (no-op without one). A folder that holds
+    the run's own local artifact store (an output folder ``hydra.run.dir=.``) is logged
+    without the sub-folder that holds it: never the store into itself."""
     import mlflow
 
     if mlflow.active_run() is None:
         return
     p = Path(path)
     if p.is_dir():
-        mlflow.log_artifacts(str(p), artifact_path)
+        store = _local_artifacts()
+        if store is None or not store.is_relative_to(p.resolve()):
+            mlflow.log_artifacts(str(p), artifact_path)
+            return
+        for child in sorted(p.iterdir()):
+            if not store.is_relative_to(child.resolve()):
+                sub = "/".join(x for x in (artifact_path, child.name) if x)
+                log_artifact(child, sub if child.is_dir() else artifact_path)
     elif p.exists():
         mlflow.log_artifact(str(p), artifact_path)
+
+
+def _local_artifacts() -> Path | None:
+    """The active run's artifact folder where it is on this machine, else None."""
+    import mlflow
+
+    uri = mlflow.get_artifact_uri()
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    elif "://" in uri:
+        return None
+    return Path(uri).resolve()
 
 
 def log_figure(fig: Any, path: str) -> None:
