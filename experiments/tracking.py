@@ -56,8 +56,10 @@ from pacegym.experiments.tracking_names import (
     multirun_parent,
     readable_name,
     runs_url,
+    scenario_name,
+    scenario_of,
 )
-from pacegym.experiments.tracking_params import MAX_PARAM_LEN, flatten
+from pacegym.experiments.tracking_params import MAX_PARAM_LEN, flatten, plain
 from pacegym.experiments.tracking_store import (
     DEFAULT_EXPERIMENT,
     DEFAULT_URI,
@@ -83,19 +85,6 @@ HTTP_BOUNDS = {
 }
 """MLflow's HTTP settings during a run against a server: a call to a dead server gives up
 within about 35 s (MLflow's defaults retry for minutes). A variable the user set wins."""
-
-
-def _plain(cfg: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        from pacegym.experiments.scenario_schema import without_missing
-
-        if isinstance(cfg, DictConfig | ListConfig):  # the keys nothing set left out
-            return without_missing(OmegaConf.to_container(cfg, resolve=True))
-    except ImportError:  # pragma: no cover - omegaconf ships with hydra
-        pass
-    return cfg
 
 
 def git_commit() -> str:
@@ -139,23 +128,6 @@ def use_experiment(cfg: Any) -> Any:
             exp.experiment_id, EXPERIMENT_KIND_TAG, EXPERIMENT_KIND
         )
     return exp
-
-
-def scenario_name(cfg: Any) -> str:
-    """The name of ``cfg``'s scenario: its ``scenario.name``, else (a file that takes its name
-    from its ``base:``, a ``traces/train/`` twin) the resolved scenario's; ``unknown``."""
-    name = config_value(cfg, "scenario.name")
-    node = config_value(cfg, "scenario")
-    if name or not node:
-        return str(name or "unknown")
-    if isinstance(node, str):
-        return node
-    from pacegym.envs.scenarios import resolve
-
-    try:
-        return resolve(_plain(node)).name
-    except (ValueError, TypeError, OSError):  # an invalid scenario: the app refuses it itself
-        return "unknown"
 
 
 def default_tags(cfg: Any, policy_kind: str | None = None) -> dict[str, str]:
@@ -214,9 +186,9 @@ def start_run(
     try:
         mlflow.set_tags(all_tags)
         if log_config and run_id is None:
-            plain = _plain(cfg)
-            if isinstance(plain, Mapping):
-                tracking_params.log_config(plain)
+            data = plain(cfg)
+            if isinstance(data, Mapping):
+                tracking_params.log_config(data)
                 _log_scenarios(
                     cfg, "training" if all_tags.get("run_type") == "train" else "evaluation"
                 )
@@ -238,7 +210,7 @@ def start_run(
 
 def _log_scenarios(cfg: Any, context: str) -> None:
     """The run's scenario, and a generalist's ``train.scenarios``, as dataset inputs."""
-    node = _plain(config_value(cfg, "scenario"))
+    node = plain(config_value(cfg, "scenario"))
     if node:
         tracking_params.log_scenario_input(scenario_name(cfg), node, context)
     for name in config_value(cfg, "train.scenarios") or []:
@@ -381,6 +353,8 @@ __all__ = [
     "multirun_parent",
     "readable_name",
     "runs_url",
+    "scenario_name",
+    "scenario_of",
     "start_run",
     "tracking_enabled",
     "tracking_uri",

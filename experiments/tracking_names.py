@@ -5,6 +5,8 @@ UI's link to an experiment's runs (see ``experiments.tracking``, which re-export
   multirun job's swept values, else (a run of its own) plus its start time, unique in
   the experiment.
 - ``multirun_parent()``: in a Hydra multirun job, the sweep's parent run (``PARENT_FILE``).
+- ``scenario_name(cfg)``: the run's scenario tag and dataset name (a sweep's swept
+  scenarios as written); ``scenario_of(app, overrides)`` composes the config first.
 - ``runs_url(uri, experiment_id)``: the UI page of the experiment's runs in its "Machine
   learning" view (``RUNS_VIEW``), for a server URI.
 """
@@ -16,6 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pacegym.experiments.tracking_params import plain
 from pacegym.experiments.tracking_store import config_value
 
 RUNS_VIEW = "runs?workflowType=machine_learning"
@@ -96,3 +99,45 @@ def _unique(name: str, experiment_id: str) -> str:
         n += 1
         out = f"{name} #{n}"
     return out
+
+
+def scenario_name(cfg: Any) -> str:
+    """The name of ``cfg``'s scenario: its ``scenario.name``, else (a file that takes its name
+    from its ``base:``, a ``traces/train/`` twin) the resolved scenario's; ``unknown``. For a
+    multirun that sweeps the scenario (the sweep parent's config: ``scenario=a,b`` on the
+    command line or in the sweeper's params), the swept values as written (``a,b``)."""
+    swept = _swept_scenarios(cfg)
+    if swept:
+        return swept
+    name = config_value(cfg, "scenario.name")
+    node = config_value(cfg, "scenario")
+    if name or not node:
+        return str(name or "unknown")
+    if isinstance(node, str):
+        return node
+    from pacegym.envs.scenarios import resolve
+
+    try:
+        return resolve(plain(node)).name
+    except (ValueError, TypeError, OSError):  # an invalid scenario: the app refuses it itself
+        return "unknown"
+
+
+def _swept_scenarios(cfg: Any) -> str | None:
+    params = config_value(cfg, "hydra.sweeper.params") or {}
+    overrides = [str(o) for o in config_value(cfg, "hydra.overrides.task") or []]
+    for key, value in [o.partition("=")[::2] for o in overrides] + list(params.items()):
+        if str(key).lstrip("+~") == "scenario" and any(c in str(value) for c in ",("):
+            return str(value)
+    return None
+
+
+def scenario_of(app: str, overrides: list[str]) -> str:
+    """The scenario name of ``conf/<app>.yaml`` composed with ``overrides`` (for a parent run
+    opened outside Hydra: a Ray sweep's)."""
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.experiments.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return scenario_name(compose(app, overrides))

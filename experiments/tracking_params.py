@@ -23,6 +23,20 @@ MAX_KEY_LEN = 250  # [chars] MLflow's param key limit
 BATCH = 100  # [params] the most one MLflow batch holds
 
 
+def plain(cfg: Any) -> Any:
+    """A DictConfig as plain containers (resolved, unset keys left out); others as given."""
+    try:
+        from omegaconf import DictConfig, ListConfig, OmegaConf
+
+        from pacegym.experiments.scenario_schema import without_missing
+
+        if isinstance(cfg, DictConfig | ListConfig):  # the keys nothing set left out
+            return without_missing(OmegaConf.to_container(cfg, resolve=True))
+    except ImportError:  # pragma: no cover - omegaconf ships with hydra
+        pass
+    return cfg
+
+
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}, "c": [1, 2], "d": [{"e": 3}]}`` -> ``{"a.b": 1, "c": "[1, 2]",
     "d.0.e": 3}``: mappings and lists of mappings become dotted keys, other lists text."""

@@ -96,3 +96,16 @@ def test_train_logs_each_checkpoint_and_the_model_as_logged_models(tmp_path, mon
     # each evaluation logged once: the checkpoint's metrics are the run's curve
     history = client.get_metric_history(run.info.run_id, "eval/pacing_score_v2")
     assert [h.step for h in history] == [128, 256]
+
+
+def test_a_sweep_parent_is_tagged_with_its_scenario_or_the_swept_ones():
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.experiments.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("train", ["experiment=sweep_ppo_live"], return_hydra_config=True)
+    assert tracking.default_tags(cfg, "sweep")["scenario"] == "live_commerce"
+    swept = {"hydra": {"overrides": {"task": ["scenario=daily_budget,live_commerce"]}}}
+    assert tracking.scenario_name(swept) == "daily_budget,live_commerce"
+    assert tracking.scenario_of("train", ["experiment=sweep_ppo_live"]) == "live_commerce"
