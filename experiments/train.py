@@ -247,12 +247,10 @@ def _train_tracked(
         return result
     import mlflow
 
+    # the plain names too: the runs table's sort columns
     final = {**{f"final/{k}": v for k, v in result.eval.items()}, **result.eval}
-    step = result.num_timesteps  # plain names: the runs table's sort columns
-    if (
-        guard.call(log_model_dir, result.model_dir, agent.name, step, "final", final, upload)
-        is None
-    ):
+    args = (result.model_dir, agent.name, result.num_timesteps, "final", final, upload)
+    if guard.call(log_model_dir, *args) is None:
         guard.log_metrics(final)
     guard.log_metrics({"steps_per_s": result.steps_per_s, "wall_s": result.wall_s}, prefix="final/")
     guard.log_metrics({f"eval/reference_{k}": v for k, v in ref.items() if k != "name"})
