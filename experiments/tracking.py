@@ -5,8 +5,8 @@ Contract:
 - Where runs go (``tracking_uri``, ``ensure_store``, ``find_run``, ``delete_run``):
   ``experiments.tracking_store``, whose names this module re-exports.
 - ``use_experiment(cfg)``: the store and experiment every run of ``cfg`` goes to. The
-  experiment is tagged ``mlflow.experimentKind = custom_model_development`` (MLflow 3.0 to
-  3.x UIs open such an experiment on its runs). Newer UIs (3.17) ignore the tag: a
+  experiment is tagged ``mlflow.experimentKind = custom_model_development`` (earlier MLflow
+  3 UIs open such an experiment on its runs). The 3.17 UI ignores the tag: a
   browser's sidebar switch "GenAI / Machine learning" (default GenAI) or the URL's
   ``workflowType=machine_learning`` picks the view; ``runs_url`` is a link with it, which
   ``start_run`` prints for a run on a server.

@@ -4,7 +4,7 @@ No browser is installed here (no playwright, selenium or chromium), so these tes
 the served UI's own ajax endpoints the questions its experiment page asks to pick its
 view, and read the shipped UI bundle's rule for that view:
 
-- MLflow 3.0-3.16 open an experiment on its runs when its ``mlflow.experimentKind`` tag
+- earlier MLflow 3 UIs open an experiment on its runs when its ``mlflow.experimentKind`` tag
   is ``custom_model_development`` (``experiments/get``);
 - MLflow 3.17 picks the view from the browser's "GenAI / Machine learning" switch or the
   URL's ``workflowType`` (``tracking.runs_url`` sets it to ``machine_learning``), and in
@@ -112,7 +112,7 @@ def test_the_runs_link_opens_the_machine_learning_view_of_the_shipped_ui(ui):
         assert r.status == 200 and b"<html" in r.read().lower()
     bundle = Path(mlflow.__file__).parent / "server" / "js" / "build" / "static" / "js"
     code = "".join(p.read_text(errors="ignore") for p in bundle.glob("*.js"))
-    if "mlflow.workflowType" in code:  # MLflow >= 3.17: the switch decides, the URL first
+    if "mlflow.workflowType" in code:  # MLflow 3.17: the switch decides, the URL first
         assert 'MACHINE_LEARNING="machine_learning"' in code
         assert '.get("workflowType")' in code
     else:  # earlier MLflow 3: the experiment's kind tag decides
