@@ -28,6 +28,9 @@ from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.progress import bar
 
 LogFn = Callable[[Mapping[str, float], int], None]
+CheckpointFn = Callable[[Path, int, Mapping[str, float]], None]
+"""``on_checkpoint(folder, step, metrics)``: after each checkpoint, its folder and env-step
+and the ``eval/*`` metrics of that step (empty when no evaluation ran at it)."""
 
 
 def _no_log(metrics: Mapping[str, float], step: int) -> None:
@@ -49,7 +52,10 @@ class TrainingCallback(BaseCallback):
       scenario on the same episodes, ``baselines.weighting``) it also logs
       ``eval/<scenario>/normalised`` and their mean ``eval/normalised``, and the best
       ``eval/normalised`` model is kept instead (``select_key``);
-    - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
+    - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint, handed to
+      ``on_checkpoint`` (the experiments layer logs it as an MLflow LoggedModel); the
+      evaluation metrics of the same step then go to that hook instead of ``log_fn``, so
+      that they are logged once, linked to the checkpoint;
     - stops training once ``train.max_seconds`` (> 0) have passed.
     """
 
@@ -64,8 +70,11 @@ class TrainingCallback(BaseCallback):
         meta: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
         reference: Sequence[float] | np.ndarray | None = None,
+        on_checkpoint: CheckpointFn | None = None,
     ) -> None:
         super().__init__()
+        self.on_checkpoint = on_checkpoint
+        self._pending: tuple[int, dict[str, float]] | None = None  # eval metrics for the hook
         self.reference = None if reference is None else np.asarray(reference, dtype=np.float64)
         self.select_key = SCORE_KEY if reference is None else NORMALISED_KEY
         self.run_dir = Path(run_dir)
@@ -130,9 +139,10 @@ class TrainingCallback(BaseCallback):
     def _on_rollout_start(self) -> None:
         step = self.model.num_timesteps
         self._sb3 = self.sb3_values()  # logged with this rollout's metrics: one write
+        ckpt = self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq
         if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
-            self.evaluate()
-        if self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq:
+            self.evaluate(defer=ckpt)
+        if ckpt:
             self.checkpoint()
 
     def sb3_values(self) -> dict[str, float]:
@@ -163,11 +173,13 @@ class TrainingCallback(BaseCallback):
 
     def _on_training_end(self) -> None:
         if self.model.num_timesteps > self.last_eval or not self.history:
-            self.evaluate()
+            self.evaluate(defer=True)
         self.checkpoint()
 
-    def evaluate(self) -> dict[str, float]:
-        """Mean metrics of the current deterministic policy on the held-out seeds."""
+    def evaluate(self, defer: bool = False) -> dict[str, float]:
+        """Mean metrics of the current deterministic policy on the held-out seeds; with
+        ``defer`` (a checkpoint follows at this step) and an ``on_checkpoint`` hook they are
+        logged by the hook, not ``log_fn``."""
         step = self.model.num_timesteps
         ctrl = controller_from_model(self.model, self.vecnorm, self.agent)
         scenarios = self.scenario if isinstance(self.scenario, list) else [self.scenario]
@@ -186,7 +198,11 @@ class TrainingCallback(BaseCallback):
                 logged[f"eval/{sc.name}/{NORMALISED_KEY}"] = v
             means[NORMALISED_KEY] = float(np.mean(per))
         self.history.append({"step": float(step), **means})
-        self.log_fn({**{f"eval/{k}": v for k, v in means.items()}, **logged}, step)
+        batch = {**{f"eval/{k}": v for k, v in means.items()}, **logged}
+        if defer and self.on_checkpoint is not None:
+            self._pending = (step, batch)
+        else:
+            self.log_fn(batch, step)
         self.last_eval = step
         if means[self.select_key] > self.best:
             self.best = means[self.select_key]
@@ -201,8 +217,14 @@ class TrainingCallback(BaseCallback):
         return means
 
     def checkpoint(self) -> Path:
-        self.last_ckpt = self.model.num_timesteps
-        return save_checkpoint(self.run_dir, self.model, self.bookkeeping())
+        """Save a checkpoint; hand it to ``on_checkpoint`` with its step's eval metrics."""
+        step = self.last_ckpt = self.model.num_timesteps
+        path = save_checkpoint(self.run_dir, self.model, self.bookkeeping())
+        pending, self._pending = self._pending, None
+        if self.on_checkpoint is not None:
+            metrics = pending[1] if pending is not None and pending[0] == step else {}
+            self.on_checkpoint(path, step, metrics)
+        return path
 
     def write_history(self, path: str | Path) -> Path:
         """The evaluation curve as CSV (``step``, ``METRIC_KEYS``, then ``normalised`` when

@@ -56,6 +56,7 @@ class TrackingConfig:
     log_model: bool = True  # upload the model directory as run artifacts
     run_name: str | None = None  # None: derived (app, agent, a multirun job's overrides)
     parent_run_id: str | None = None  # nest under this run (set by sweeps for their trials)
+    optional: bool = False  # true: without MLflow installed, run untracked (pacegym-evaluate)
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ common random numbers). Writes to the run's output directory (``hydra.run.dir``)
   (``{name: {key: [mean, low, high]}}``), when there are several controllers;
 - PNG plots (``experiments.plots``) unless ``plots=false``.
 
-With ``tracking=local`` (or ``server``; the default ``off`` needs no MLflow) the evaluation
-is an MLflow run (``run_type=evaluate``) with the files as artifacts and one nested run per
-controller holding its metric means and CIs.
+Tracked by default, like ``pacegym-compare`` (``tracking=local``, or ``server``; opt out with
+``tracking=off``; without MLflow installed, the base install, it runs untracked): the
+evaluation is an MLflow run (``run_type=evaluate``) with the scenario as its dataset input,
+the files as artifacts and one nested run per controller holding its metric means and CIs.
 """
 
 from __future__ import annotations

@@ -5,17 +5,23 @@ Contract:
 - Where runs go (``tracking_uri``, ``ensure_store``, ``find_run``, ``delete_run``):
   ``experiments.tracking_store``, whose names this module re-exports.
 - ``use_experiment(cfg)``: the store and experiment every run of ``cfg`` goes to. The
-  experiment is tagged ``mlflow.experimentKind = custom_model_development``, so that the
-  MLflow UI opens on its training runs, not on an empty GenAI traces page.
+  experiment is tagged ``mlflow.experimentKind = custom_model_development`` (earlier MLflow
+  3 UIs open such an experiment on its runs). The 3.17 UI ignores the tag: a
+  browser's sidebar switch "GenAI / Machine learning" (default GenAI) or the URL's
+  ``workflowType=machine_learning`` picks the view; ``runs_url`` is a link with it, which
+  ``start_run`` prints for a run on a server.
 - ``start_run(cfg, run_name, tags=None, nested=False, run_id=None)``: a context manager
   yielding the active ``mlflow.ActiveRun``. Inside another active run of this process
   (the pipeline's parent run) it nests; otherwise it nests under
   ``cfg.tracking.parent_run_id`` or, in a Hydra multirun, under the sweep's parent run
   (``sweep_runs.MlflowStoreCallback``). Its name is ``cfg.tracking.run_name`` if set, else
   ``run_name`` followed by the job's overrides in a multirun (``lr=0.0003 seed=1``), so
-  that sweep runs are told apart. It logs the flattened config as params,
-  the resolved config as ``config.yaml``, and tags ``scenario``, ``policy_kind``,
-  ``git_commit`` (plus ``tags``). If the body raises, the run ends ``FAILED``
+  that sweep runs are told apart, or, for a run of its own, by its start time
+  (``train ppo_residual 12-07 04:31:05``; `` #2`` after it should the experiment hold
+  that name already). It logs the config as flat params (``experiments.tracking_params``:
+  ``scenario.money.budget``, ...), the resolved config as ``config.yaml``, the scenario as
+  a dataset input named after it (context ``training`` for a train run, else
+  ``evaluation``), and tags ``scenario``, ``policy_kind``, ``git_commit`` (plus ``tags``). If the body raises, the run ends ``FAILED``
   (``KILLED`` on Ctrl-C) and the exception propagates: no half-written run is ever
   marked finished. Against a server (``http(s)://``) it bounds MLflow's HTTP retries for
   the run (``HTTP_BOUNDS``, unless the user set those variables), and a server that
@@ -32,7 +38,6 @@ Contract:
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import signal
@@ -43,6 +48,18 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from pacegym.experiments import tracking_params
+from pacegym.experiments.tracking_names import (
+    PARENT_FILE,
+    RUNS_VIEW,
+    _multirun_marker,
+    multirun_parent,
+    readable_name,
+    runs_url,
+    scenario_name,
+    scenario_of,
+)
+from pacegym.experiments.tracking_params import MAX_PARAM_LEN, flatten, plain
 from pacegym.experiments.tracking_store import (
     DEFAULT_EXPERIMENT,
     DEFAULT_URI,
@@ -57,14 +74,9 @@ from pacegym.experiments.tracking_store import (
     tracking_uri,
 )
 
-MAX_PARAM_LEN = 6000  # [chars] MLflow 3 param value limit is 6000
 EXPERIMENT_KIND_TAG = "mlflow.experimentKind"
 EXPERIMENT_KIND = "custom_model_development"
 """The MLflow UI's workflow for the experiment: training runs (not GenAI traces)."""
-PARENT_FILE = ".mlflow_parent_run.json"
-"""In a Hydra multirun's sweep dir: ``{"run_id": parent run, "experiment_id": its experiment,
-"sweep_keys": [...]}``, the parent its jobs nest under, the experiment they file their runs
-in (created once, before the jobs start), and the keys the sweep varies (the jobs' names)."""
 HTTP_BOUNDS = {
     "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",  # [s] sleeps 1, 2 between the tries
@@ -73,31 +85,6 @@ HTTP_BOUNDS = {
 }
 """MLflow's HTTP settings during a run against a server: a call to a dead server gives up
 within about 35 s (MLflow's defaults retry for minutes). A variable the user set wins."""
-
-
-def _plain(cfg: Any) -> Any:
-    try:
-        from omegaconf import DictConfig, ListConfig, OmegaConf
-
-        from pacegym.experiments.scenario_schema import without_missing
-
-        if isinstance(cfg, DictConfig | ListConfig):  # the keys nothing set left out
-            return without_missing(OmegaConf.to_container(cfg, resolve=True))
-    except ImportError:  # pragma: no cover - omegaconf ships with hydra
-        pass
-    return cfg
-
-
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": 1, "c": "[1, 2]"}`` (lists kept as text)."""
-    out: dict[str, Any] = {}
-    if isinstance(data, Mapping):
-        for k, v in data.items():
-            key = f"{prefix}.{k}" if prefix else str(k)
-            out.update(flatten(v, key) if isinstance(v, Mapping) and v else {key: v})
-    else:
-        out[prefix] = data
-    return {k: (str(v) if isinstance(v, list | tuple | dict) else v) for k, v in out.items()}
 
 
 def git_commit() -> str:
@@ -143,62 +130,6 @@ def use_experiment(cfg: Any) -> Any:
     return exp
 
 
-def _multirun_marker() -> dict[str, Any]:
-    """In a Hydra multirun job: the sweep's ``PARENT_FILE`` (written by
-    ``sweep_runs.MlflowStoreCallback``), else ``{}``."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized():
-        return {}
-    hc = HydraConfig.get()
-    if hc.mode != RunMode.MULTIRUN:
-        return {}
-    marker = Path(hc.sweep.dir) / PARENT_FILE
-    return json.loads(marker.read_text()) if marker.is_file() else {}
-
-
-def multirun_parent() -> str | None:
-    """In a Hydra multirun job: the sweep's parent run id, else None."""
-    return _multirun_marker().get("run_id")
-
-
-def readable_name(cfg: Any, base: str) -> str:
-    """``cfg.tracking.run_name``, else ``base`` plus, in a Hydra multirun, the job's values of
-    the keys the sweep varies (``train ppo lr=0.0003 seed=1``): a sweep's runs differ."""
-    explicit = config_value(cfg, "tracking.run_name")
-    if explicit:
-        return str(explicit)
-    keys = set(_multirun_marker().get("sweep_keys", []))
-    if not keys:
-        return base
-    from hydra.core.hydra_config import HydraConfig
-
-    parts = []
-    for override in HydraConfig.get().overrides.task:
-        key, _, value = str(override).partition("=")
-        if key.lstrip("+~") in keys:
-            parts.append(f"{key.lstrip('+~').split('.')[-1]}={value}")
-    return " ".join([base, *parts])
-
-
-def scenario_name(cfg: Any) -> str:
-    """The name of ``cfg``'s scenario: its ``scenario.name``, else (a file that takes its name
-    from its ``base:``, a ``traces/train/`` twin) the resolved scenario's; ``unknown``."""
-    name = config_value(cfg, "scenario.name")
-    node = config_value(cfg, "scenario")
-    if name or not node:
-        return str(name or "unknown")
-    if isinstance(node, str):
-        return node
-    from pacegym.envs.scenarios import resolve
-
-    try:
-        return resolve(_plain(node)).name
-    except (ValueError, TypeError, OSError):  # an invalid scenario: the app refuses it itself
-        return "unknown"
-
-
 def default_tags(cfg: Any, policy_kind: str | None = None) -> dict[str, str]:
     """Tags every run carries: scenario, policy kind, git commit."""
     scenario = scenario_name(cfg)
@@ -230,13 +161,14 @@ def start_run(
         return
     mlflow = mlflow_module()
     nested = nested or mlflow.active_run() is not None
-    parent = None
+    parent = own = None
     if nested:
         exp_id = mlflow.active_run().info.experiment_id
     else:
         exp_id = use_experiment(cfg).experiment_id
         if run_id is None:
             parent = config_value(cfg, "tracking.parent_run_id") or multirun_parent()
+            own = None if parent else exp_id
     all_tags = {**default_tags(cfg), **dict(tags or {})}
     previous = _raise_on_sigterm() if not nested else None
     saved_env = _bound_http(tracking_uri(cfg)) if not nested else {}
@@ -244,7 +176,7 @@ def start_run(
         run = mlflow.start_run(
             run_id=run_id,
             experiment_id=None if run_id else exp_id,
-            run_name=None if run_id else readable_name(cfg, run_name),
+            run_name=None if run_id else readable_name(cfg, run_name, own),
             nested=nested,
             parent_run_id=parent,
         )
@@ -254,13 +186,15 @@ def start_run(
     try:
         mlflow.set_tags(all_tags)
         if log_config and run_id is None:
-            plain = _plain(cfg)
-            params = flatten(plain) if isinstance(plain, Mapping) else {}
-            items = [(k, str(v)[:MAX_PARAM_LEN]) for k, v in params.items()]
-            for i in range(0, len(items), 100):  # MLflow batches hold at most 100 params
-                mlflow.log_params(dict(items[i : i + 100]))
-            if isinstance(plain, Mapping):
-                mlflow.log_dict(dict(plain), "config.yaml")
+            data = plain(cfg)
+            if isinstance(data, Mapping):
+                tracking_params.log_config(data)
+                _log_scenarios(
+                    cfg, "training" if all_tags.get("run_type") == "train" else "evaluation"
+                )
+        url = runs_url(tracking_uri(cfg), exp_id) if not nested else None
+        if url:
+            print(f"tracking: the experiment's runs at {url}", file=sys.stderr)
         yield run
     except KeyboardInterrupt:
         _end_run("KILLED")
@@ -272,6 +206,15 @@ def start_run(
         _end_run("FINISHED")
     finally:
         _restore(previous, saved_env)
+
+
+def _log_scenarios(cfg: Any, context: str) -> None:
+    """The run's scenario, and a generalist's ``train.scenarios``, as dataset inputs."""
+    node = plain(config_value(cfg, "scenario"))
+    if node:
+        tracking_params.log_scenario_input(scenario_name(cfg), node, context)
+    for name in config_value(cfg, "train.scenarios") or []:
+        tracking_params.log_scenario_input(str(name), str(name), context)
 
 
 def _end_run(status: str) -> None:
@@ -347,15 +290,37 @@ def log_metrics(metrics: Mapping[str, float], step: int | None = None, prefix: s
 
 
 def log_artifact(path: str | Path, artifact_path: str | None = None) -> None:
+    """Log a file or a folder to the active run (no-op without one). A folder that holds
+    the run's own local artifact store (an output folder ``hydra.run.dir=.``) is logged
+    without the sub-folder that holds it: never the store into itself."""
     import mlflow
 
     if mlflow.active_run() is None:
         return
     p = Path(path)
     if p.is_dir():
-        mlflow.log_artifacts(str(p), artifact_path)
+        store = _local_artifacts()
+        if store is None or not store.is_relative_to(p.resolve()):
+            mlflow.log_artifacts(str(p), artifact_path)
+            return
+        for child in sorted(p.iterdir()):
+            if not store.is_relative_to(child.resolve()):
+                sub = "/".join(x for x in (artifact_path, child.name) if x)
+                log_artifact(child, sub if child.is_dir() else artifact_path)
     elif p.exists():
         mlflow.log_artifact(str(p), artifact_path)
+
+
+def _local_artifacts() -> Path | None:
+    """The active run's artifact folder where it is on this machine, else None."""
+    import mlflow
+
+    uri = mlflow.get_artifact_uri()
+    if uri.startswith("file://"):
+        uri = uri[len("file://") :]
+    elif "://" in uri:
+        return None
+    return Path(uri).resolve()
 
 
 def log_figure(fig: Any, path: str) -> None:
@@ -372,6 +337,7 @@ __all__ = [
     "HTTP_BOUNDS",
     "MAX_PARAM_LEN",
     "PARENT_FILE",
+    "RUNS_VIEW",
     "TrackingError",
     "absolute_uri",
     "active",
@@ -386,6 +352,9 @@ __all__ = [
     "log_metrics",
     "multirun_parent",
     "readable_name",
+    "runs_url",
+    "scenario_name",
+    "scenario_of",
     "start_run",
     "tracking_enabled",
     "tracking_uri",

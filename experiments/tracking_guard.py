@@ -60,14 +60,16 @@ class TrackingGuard:
                 self._fail(exc, step)
         self._buffer(metrics, step, prefix)
 
-    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Run one other tracking call (tags, figure, artifact); skipped once tracking failed."""
+    def call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run one other tracking call (tags, figure, artifact, model) and return its result;
+        skipped (None) once tracking failed, None when it fails."""
         if self.degraded:
-            return
+            return None
         try:
-            fn(*args, **kwargs)
+            return fn(*args, **kwargs)
         except Exception as exc:
             self._fail(exc, None)
+            return None
 
     def _fail(self, exc: Exception, step: int | None) -> None:
         at = f"at step {step}" if step is not None else "after training"

@@ -13,7 +13,8 @@
   user error).
 
 ``cfg`` is any mapping/DictConfig with an optional ``tracking`` node (``uri``,
-``experiment``, ``enabled``). The runs themselves: ``experiments.tracking``.
+``experiment``, ``enabled``, ``optional``: ``tracking_enabled`` is false where MLflow is
+not installed). The runs themselves: ``experiments.tracking``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +72,11 @@ def absolute_uri(uri: str) -> str:
 
 
 def tracking_enabled(cfg: Any = None) -> bool:
-    return bool(config_value(cfg, "tracking.enabled", True))
+    """``tracking.enabled``, and MLflow installed where ``tracking.optional`` (an app that
+    tracks by default but runs without the ``train`` extra: pacegym-evaluate)."""
+    if not config_value(cfg, "tracking.enabled", True):
+        return False
+    return not config_value(cfg, "tracking.optional", False) or bool(find_spec("mlflow"))
 
 
 def mlflow_module() -> Any:

@@ -16,7 +16,10 @@ resume reads back). The MLflow run (tags ``run_type=train``, ``agent_name``,
 own losses, ``eval/*``), the selected model's held-out metrics (``final/*`` and, for
 sorting the runs table, the plain metric names), the reference controller's score on
 the same validation episodes (``eval/reference_pacing_score_v2``: the residual agent's base,
-else the tuned PID), the plots, the config and the model.
+else the tuned PID), the plots, the config and the model. Every checkpoint and the selected
+model are MLflow LoggedModels of the run (``<agent>-step-<n>`` and ``<agent>``; the
+experiment's "Models" tab), each with the metrics of its step linked to it
+(``experiments.tracking_models``); the scenario is the run's dataset input.
 
 A resume (``train.resume=<run dir or checkpoint>``) continues with the agent, the scenario
 and the state-shaping train settings (``RUN_STATE_KEYS``: n_envs, seeds, randomisation)
@@ -58,6 +61,7 @@ from pacegym.experiments import config as _config  # noqa: F401  (registers the 
 from pacegym.experiments import figures, tracking
 from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
 from pacegym.experiments.tracking_guard import TrackingGuard
+from pacegym.experiments.tracking_models import CheckpointModels, log_model_dir
 from pacegym.experiments.train_resume import (
     CONFIG_FILE,
     SESSION_TAG,
@@ -211,6 +215,8 @@ def _train_tracked(
     )
     for line in unwidened_note(checked.training, train_s.jitter):
         log.info(line)
+    upload = bool(cfg.tracking.log_model)
+    hook = CheckpointModels(guard, agent.name, upload) if run_id else None
     result = train_agent(
         None,
         agent,
@@ -219,6 +225,7 @@ def _train_tracked(
         log_fn=guard.log_metrics,
         meta={"mlflow_run_id": run_id, "agent_name": agent.name, "session": session},
         checked=checked,
+        on_checkpoint=hook,
     )
     ref = reference_score(agent, checked.evaluation, train_s)
     ref_name, ref_score = ref["name"], ref[SCORE_KEY]
@@ -240,8 +247,11 @@ def _train_tracked(
         return result
     import mlflow
 
-    guard.log_metrics(result.eval, prefix="final/")
-    guard.log_metrics(result.eval)  # plain names: the runs table's sort columns
+    # the plain names too: the runs table's sort columns
+    final = {**{f"final/{k}": v for k, v in result.eval.items()}, **result.eval}
+    args = (result.model_dir, agent.name, result.num_timesteps, "final", final, upload)
+    if guard.call(log_model_dir, *args) is None:
+        guard.log_metrics(final)
     guard.log_metrics({"steps_per_s": result.steps_per_s, "wall_s": result.wall_s}, prefix="final/")
     guard.log_metrics({f"eval/reference_{k}": v for k, v in ref.items() if k != "name"})
     guard.call(

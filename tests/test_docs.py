@@ -143,7 +143,7 @@ def test_the_doc_check_covers_the_issue_examples():
         "pacegym-train train.resume=outputs/train/<",
         "pacegym-simulate --scenario calibrated_mine",
         'gym.make(id, scenario="calibrated_mine")',
-        "pacegym-evaluate experiment=seed_live_commerce tracking=local",
+        "pacegym-evaluate experiment=seed_live_commerce",  # tracked by default
         "source.model_path=outputs/train/<time>/model",
         "python -m pacegym.experiments.sweep_ray --experiment sweep_ppo_live --num-cpus 2",
         "mlflow ui --backend-store-uri sqlite:///mlflow.db",

@@ -70,7 +70,11 @@ def test_schema_rejects_unknown_top_level_keys():
 
 
 @pytest.mark.slow
-def test_evaluate_writes_metrics_comparison_and_plots(tmp_path):
+def test_evaluate_writes_metrics_comparison_and_plots(tmp_path, monkeypatch):
+    work = tmp_path / "work"  # tracked by default: the store goes in the working directory
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     c = cfg("experiment=seed_live_commerce", *TINY)
     results = evaluate(c, tmp_path)
     data = json.loads((tmp_path / "metrics.json").read_text())
@@ -85,6 +89,32 @@ def test_evaluate_writes_metrics_comparison_and_plots(tmp_path):
     comp = json.loads((tmp_path / "comparison.json").read_text())
     assert len(comp["differences"]) == 4
     assert (tmp_path / "evaluation.png").stat().st_size > 10_000
+    import mlflow
+
+    client = mlflow.MlflowClient(f"sqlite:///{work}/mlflow.db")
+    exp = client.get_experiment_by_name("pacegym")
+    runs = client.search_runs([exp.experiment_id], "tags.run_type = 'evaluate'")
+    (run,) = runs
+    assert run.info.run_name.startswith("evaluate live_commerce ")
+    assert [d.dataset.name for d in run.inputs.dataset_inputs] == ["live_commerce"]
+    assert run.data.params["scenario.time.flight_min"] == "[10.0, 15.0]"
+    children = client.search_runs(
+        [exp.experiment_id], f"tags.mlflow.parentRunId = '{run.info.run_id}'"
+    )
+    assert len(children) == 5
+
+
+def test_evaluate_untracked_with_tracking_off_or_without_mlflow(tmp_path, monkeypatch):
+    from pacegym.experiments import tracking_store
+
+    monkeypatch.chdir(tmp_path)
+    assert tracking_store.tracking_enabled(cfg())  # the default: tracked
+    assert not tracking_store.tracking_enabled(cfg("tracking=off"))
+    monkeypatch.setattr(tracking_store, "find_spec", lambda name: None)  # the base install
+    assert not tracking_store.tracking_enabled(cfg())
+    assert tracking_store.tracking_enabled({"tracking": {}})  # other apps still require it
+    evaluate(cfg("controller=pid", "oracle=false", "plots=false", *TINY), tmp_path / "out")
+    assert not (tmp_path / "mlflow.db").exists()
 
 
 @pytest.mark.slow
@@ -92,7 +122,7 @@ def test_console_command_end_to_end(tmp_path):
     exe = Path(sys.executable).parent / "pacegym-evaluate"
     out = tmp_path / "run"
     args = [str(exe), "controller=pid", *TINY, "plots=false", f"hydra.run.dir={out}"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     data = json.loads((out / "metrics.json").read_text())
     assert list(data) == ["PID", "reference", "oracle"] and set(METRIC_KEYS) <= set(data["PID"])

@@ -56,7 +56,7 @@ def test_pipeline_tiny(tmp_path, monkeypatch):
     assert all(r.info.status == "FINISHED" for r in runs)
     (parent,) = by_type["pipeline"]
     assert summary["mlflow_run_id"] == parent.info.run_id
-    assert parent.info.run_name == "pipeline ppo_residual"
+    assert parent.info.run_name.startswith("pipeline ppo_residual ")  # + its start time
     assert parent.data.tags["winner"] == board["winner"]["name"]
     assert parent.data.metrics[SCORE_KEY] == pytest.approx(board["winner"][SCORE_KEY])
     for step in ("train", "compare", "export"):  # every step is a child of the pipeline run

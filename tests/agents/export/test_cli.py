@@ -78,7 +78,7 @@ def test_baseline_winner_from_leaderboard_cli(tmp_path):
 
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path}/mlflow.db")
     (run,) = client.search_runs([client.get_experiment_by_name("pacegym").experiment_id])
-    assert run.info.run_name == "export pid_tuned" and run.info.status == "FINISHED"
+    assert run.info.run_name.startswith("export pid_tuned ") and run.info.status == "FINISHED"
     assert run.data.tags["run_type"] == "export" and run.data.tags["policy_kind"] == "pid"
     assert run.data.metrics[SCORE_KEY] == pytest.approx(metrics[SCORE_KEY])
     assert run.data.metrics["metric_parity_max_abs_diff"] == 0.0
@@ -165,7 +165,7 @@ def _learned_winner(tmp_path, ppo_model, uri):
         assert float(entry.tags[f"metric.{SCORE_KEY}"]) == pytest.approx(metrics[SCORE_KEY])
     export_run = client.get_run(version.run_id)
     assert export_run.data.tags["run_type"] == "export"
-    assert export_run.info.run_name == "export ppo-small"
+    assert export_run.info.run_name.startswith("export ppo-small ")
     assert export_run.data.metrics["action_parity_max_abs_error"] <= 1e-5
     pacer = load_pacer(tmp_path / "art")
     x = np.zeros((3, 14), np.float32)
