@@ -17,7 +17,6 @@ from stable_baselines3.common.vec_env.base_vec_env import VecEnv, VecEnvIndices,
 
 from pacegym.envs.core import PacingCore
 from pacegym.envs.kernel import REWARD_TERMS
-from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.mixture import CoreMixture
 from pacegym.envs.pacing_env import action_space, observation_space
 from pacegym.envs.params import ScenarioParams
@@ -75,10 +74,11 @@ class PacingVecEnv(VecEnv):
                 )
             block = self.core.block_of if isinstance(self.core, CoreMixture) else 0
             self._weight = np.broadcast_to(w[block], (n_envs,)).copy()
-        super().__init__(n_envs, observation_space(), action_space())
+        n_seg = self.core.n_segments
+        super().__init__(n_envs, observation_space(n_seg), action_space(n_seg))
         self._seeder = EpisodeSeeder(n_envs)
         self._all = np.arange(n_envs)
-        self._actions = np.zeros((n_envs, 1), dtype=np.float32)
+        self._actions = np.zeros((n_envs, max(1, n_seg)), dtype=np.float32)
         self._ep_return = np.zeros(n_envs)
         self._ep_len = np.zeros(n_envs, dtype=np.int64)
         self._needs_reset = True
@@ -98,7 +98,7 @@ class PacingVecEnv(VecEnv):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
-        throttle, invalid = batch_throttle(self._actions, self.num_envs)
+        throttle, invalid = batch_throttle(self._actions, self.num_envs, self.action_space.shape[0])
         return self.step_throttle(throttle, invalid)
 
     def step_throttle(
@@ -112,12 +112,14 @@ class PacingVecEnv(VecEnv):
         if self._needs_reset:
             raise RuntimeError(NOT_RESET)
         throttle = np.asarray(throttle, dtype=np.float64)
-        if throttle.shape != (self.num_envs,):
+        width = self.action_space.shape[0]
+        if throttle.shape not in ((self.num_envs,), (self.num_envs, width)):
             raise ValueError(
-                f"throttles have shape {throttle.shape}; expected ({self.num_envs},), one per campaign"
+                f"throttles have shape {throttle.shape}; expected ({self.num_envs},) or "
+                f"({self.num_envs}, {width}), one row per campaign"
             )
         if invalid is None:
-            invalid = ~np.isfinite(throttle)
+            invalid = ~np.isfinite(throttle).reshape(self.num_envs, -1).all(axis=1)
         res = self.core.step(throttle)
         raw = res.reward  # the env's reward: the score's terms (envs.metrics, SCORE_KEY)
         if self.reward_scale == "flight":
@@ -141,7 +143,7 @@ class PacingVecEnv(VecEnv):
         if rows.size:
             m = self.core.metrics(rows)
             for j, i in enumerate(rows):
-                infos[i]["metrics"] = {k: float(m[k][j]) for k in METRIC_KEYS}
+                infos[i]["metrics"] = {k: float(v[j]) for k, v in m.items()}
                 infos[i]["terminal_observation"] = res.obs[i].copy()
                 infos[i]["TimeLimit.truncated"] = False
                 infos[i]["episode"] = {"r": float(self._ep_return[i]), "l": int(self._ep_len[i])}
