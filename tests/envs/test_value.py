@@ -81,7 +81,7 @@ def test_single_env_vector_env_and_core_agree():
         obs, r, done, _, info = env.step(actions)
         single += r
     venv = PacingVectorEnv(2, scenario="value_channels")
-    vobs, _ = venv.reset(seed=[seed, seed])
+    venv.reset(seed=[seed, seed])
     vec = np.zeros(2)
     finished = np.zeros(2, dtype=bool)
     while not finished.all():
