@@ -20,6 +20,11 @@ still fails (or times out) is counted per episode in ``failures`` and marked in
 ``failed`` (the episode then runs at throttle 0, a visibly bad score the caller reports
 and excludes; ``baselines.normalise``); a re-plan that fails keeps the standing plan and
 is counted in ``replan_fallbacks``. ``failure_messages`` holds HiGHS's words for each.
+
+In a value scenario (``core.value_on``) it plans one throttle per block and segment
+(``baselines.oracle_value``, ``baselines.hindsight_value``; throttles ``(n, S)``) and
+keeps each row's latest solution (``solutions``, its duals) and the value-per-spend
+threshold per tick (``thresholds``; docs/oracle.md, "Value scenarios").
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from typing import ClassVar
 import numpy as np
 
 from pacegym.baselines.controllers import ControllerConfigError, check_range
-from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution
-from pacegym.baselines.hindsight_value import SegmentEpisode
-from pacegym.baselines.oracle_value import block_ticks, segment_episodes, segment_state, solve_any
+from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
+from pacegym.baselines.hindsight_value import SegmentEpisode, solve_segments
+from pacegym.baselines.oracle_value import block_ticks, segment_episodes, segment_state
 from pacegym.envs import kernel as K
 from pacegym.envs.core import PacingCore
 
@@ -207,7 +212,10 @@ class OracleController:
 
     def _plan(self, rows: list[int], problems: list) -> None:
         def one(i: int) -> HindsightSolution:
-            return solve_any(problems[i], int(self._block[rows[i]]), self.config.time_limit_s)
+            ep, block = problems[i], int(self._block[rows[i]])
+            if isinstance(ep, SegmentEpisode):  # a value scenario: throttles per segment
+                return solve_segments(ep, block, self.config.time_limit_s)
+            return solve(ep, block, self.config.time_limit_s)
 
         if self.config.threads > 1 and len(rows) > 1:
             with ThreadPoolExecutor(self.config.threads) as pool:

@@ -17,9 +17,8 @@ from dataclasses import replace
 import numba as nb
 import numpy as np
 
-from pacegym.baselines.hindsight import HindsightSolution, solve
 from pacegym.baselines.hindsight_model import HindsightEpisode
-from pacegym.baselines.hindsight_value import SegmentEpisode, SegmentSolution, solve_segments
+from pacegym.baselines.hindsight_value import SegmentEpisode
 from pacegym.envs import kernel as K
 from pacegym.envs import rng
 from pacegym.envs.core import PacingCore
@@ -143,12 +142,3 @@ def block_ticks(ep: SegmentEpisode, block_min: float, max_blocks: int, tick_s: f
         if per_hour % d == 0:
             return d
     return need
-
-
-def solve_any(
-    ep: HindsightEpisode | SegmentEpisode, block: int, time_limit_s: float
-) -> HindsightSolution | SegmentSolution:
-    """The volume LP or the segment LP, as the episode says."""
-    if isinstance(ep, SegmentEpisode):
-        return solve_segments(ep, block, time_limit_s)
-    return solve(ep, block, time_limit_s)
