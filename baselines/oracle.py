@@ -20,6 +20,11 @@ still fails (or times out) is counted per episode in ``failures`` and marked in
 ``failed`` (the episode then runs at throttle 0, a visibly bad score the caller reports
 and excludes; ``baselines.normalise``); a re-plan that fails keeps the standing plan and
 is counted in ``replan_fallbacks``. ``failure_messages`` holds HiGHS's words for each.
+
+In a value scenario (``core.value_on``) it plans one throttle per block and segment
+(``baselines.oracle_value``, ``baselines.hindsight_value``; throttles ``(n, S)``) and
+keeps each row's latest solution (``solutions``, its duals) and the value-per-spend
+threshold per tick (``thresholds``; docs/oracle.md, "Value scenarios").
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ import numpy as np
 
 from pacegym.baselines.controllers import ControllerConfigError, check_range
 from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
+from pacegym.baselines.hindsight_value import SegmentEpisode, solve_segments
+from pacegym.baselines.oracle_value import block_ticks, segment_episodes, segment_state
 from pacegym.envs import kernel as K
 from pacegym.envs.core import PacingCore
 
@@ -155,6 +162,8 @@ class OracleController:
         self._schedule = np.zeros((0, 0))
         self._next_plan = np.zeros(0, dtype=np.int64)
         self._block = np.ones(0, dtype=np.int64)
+        self.thresholds = np.zeros((0, 0))  # (n, ticks) value scenarios' duals, NaN unsolved
+        self.solutions: list = []  # each row's latest solution (its duals in a value scenario)
         self.failures = 0
         self.replan_fallbacks = 0
         self.solves = 0
@@ -175,8 +184,13 @@ class OracleController:
         """Plan ``core``'s new episodes on the requests per tick ``req`` ``(n, ticks)``."""
         self._core = core
         self._episodes = hindsight_episodes(core, req, bool(self.config.noise_aware))
+        if core.value_on:  # one throttle per segment (baselines.hindsight_value)
+            self._episodes = segment_episodes(core, self._episodes, req)
         ticks = req.shape[1]
-        self._schedule = np.zeros((core.n, ticks + 1))
+        seg = (len(core.segments),) if core.value_on else ()
+        self._schedule = np.zeros((core.n, ticks + 1, *seg))
+        self.thresholds = np.full((core.n, ticks), np.nan)
+        self.solutions: list = [None] * core.n
         self.failed = np.zeros(core.n, dtype=bool)
         tick_min = core.tick_s / 60.0
         ft = core.flight_ticks
@@ -188,14 +202,20 @@ class OracleController:
         self._block = np.array([self._block_ticks(ep, tick_min) for ep in self._episodes])
         self._plan(list(range(core.n)), self._episodes)
 
-    def _block_ticks(self, ep: HindsightEpisode, tick_min: float) -> int:
+    def _block_ticks(self, ep: HindsightEpisode | SegmentEpisode, tick_min: float) -> int:
+        if isinstance(ep, SegmentEpisode):
+            cfg = self.config
+            return block_ticks(ep, cfg.block_min, cfg.max_blocks, tick_min * 60.0)
         if self.config.block_min > 0:
             return max(1, round(self.config.block_min / tick_min))
         return max(1, math.ceil(ep.flight_ticks / self.config.max_blocks))
 
-    def _plan(self, rows: list[int], problems: list[HindsightEpisode]) -> None:
+    def _plan(self, rows: list[int], problems: list) -> None:
         def one(i: int) -> HindsightSolution:
-            return solve(problems[i], int(self._block[rows[i]]), self.config.time_limit_s)
+            ep, block = problems[i], int(self._block[rows[i]])
+            if isinstance(ep, SegmentEpisode):  # a value scenario: throttles per segment
+                return solve_segments(ep, block, self.config.time_limit_s)
+            return solve(ep, block, self.config.time_limit_s)
 
         if self.config.threads > 1 and len(rows) > 1:
             with ThreadPoolExecutor(self.config.threads) as pool:
@@ -217,12 +237,18 @@ class OracleController:
                 self._schedule[b, :] = 0.0
                 continue
             self._schedule[b, ep.t0 : ep.flight_ticks] = sol.throttle[ep.t0 :]
+            self.solutions[b] = sol
+            if isinstance(ep, SegmentEpisode):  # the value-per-spend threshold (the duals)
+                self.thresholds[b, ep.t0 : ep.flight_ticks] = sol.threshold[ep.t0 :]
 
-    def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list[HindsightEpisode]:
+    def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list:
         """The rest of each due campaign's flight on its realised state."""
         problems = []
         for b in due:
             ep = self._episodes[b]
+            if isinstance(ep, SegmentEpisode):
+                problems.append(segment_state(core, int(b), ep))
+                continue
             t0, fixed, post = realised_state(core, int(b), ep)
             problems.append(ep.at(t0, fixed, post))
         return problems
