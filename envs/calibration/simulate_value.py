@@ -16,10 +16,10 @@ seed and ``VALUE_LOG_SALT``), per campaign, segment and minute:
   scenario's serve-to-count delay (``delay.*``, continuous; lags in whole minutes with the
   serve uniform within its minute): the per-channel ``impressions`` and ``cost``
   (``price x price_x[s]``) of the minute log;
-- clicks ~ Binomial(rendered, ``ctr[h, s]``), at the serve's time (uniform within its
-  minute; the model has no click delay); conversions ~ Binomial(clicks,
-  ``min(cvr[h, s] x drift, 1)``) with the episode's channel drift the core drew
-  (``core.drift``), each one a click's, after the truncated log-normal delay of
+- clicks ~ Binomial(rendered, ``ctr[h, s]``), at their serve's minute (the model has no
+  click delay); conversions ~ Binomial(clicks, ``min(cvr[h, s] x drift, 1)``) with the
+  episode's channel drift the core drew (``core.drift``), each one's click at a time
+  uniform within its minute, the conversion after the truncated log-normal delay of
   ``value.conversion_*`` (``envs.delays.continuous_cdf``, the function the core's table
   comes from).
 
@@ -51,8 +51,8 @@ class ValueDraws:
     Per campaign, segment and minute (``(campaigns, segments, minutes)`` int64):
     ``requests``, ``served``, ``rendered`` (by serve minute), ``counted`` (by count
     minute, the flight's minutes only as the core's counters), ``clicks``,
-    ``conversions``. Per click (``click_*``, sorted by cell) and per conversion
-    (``conv_*``): campaign, segment and time [ns since the epoch].
+    ``conversions``. Per conversion (``conv_*``, sorted by cell): campaign, segment, its
+    time and its click's [ns since the epoch].
     """
 
     tables: SegmentTables
@@ -65,9 +65,6 @@ class ValueDraws:
     counted: np.ndarray
     clicks: np.ndarray
     conversions: np.ndarray
-    click_campaign: np.ndarray
-    click_segment: np.ndarray
-    click_ns: np.ndarray
     conv_campaign: np.ndarray
     conv_segment: np.ndarray
     conv_ns: np.ndarray
@@ -156,7 +153,7 @@ def _delay(rng: np.random.Generator, rendered: np.ndarray, q: np.ndarray) -> np.
     """Counted impressions per count minute: each rendered one lags by ``k`` minutes with
     probability ``q[k]`` (a binomial chain over lags)."""
     m = rendered.shape[-1]
-    out = np.zeros(rendered.shape[:-1] + (m + q.size,), dtype=np.int64)
+    out = np.zeros((*rendered.shape[:-1], m + q.size), dtype=np.int64)
     left = rendered.copy()
     mass = 1.0
     for k, qk in enumerate(q):
@@ -207,15 +204,11 @@ def value_draws(
     clicks = rng.binomial(rendered, tab.ctr[hour].T[None, :, :])
     cvr = tab.cvr[hour].T[None, :, :] * core.drift[:, tab.channel][:, :, None]
     conversions = rng.binomial(clicks, np.minimum(cvr, 1.0))
-    # one row per click, uniform within its minute; a cell's first clicks convert
-    flat = clicks.reshape(-1)
-    cell = np.repeat(np.arange(flat.size), flat)
-    b_i, s_i, m_i = np.unravel_index(cell, clicks.shape)
-    click_ns = (first + m_i) * NS_PER_MIN + (rng.random(cell.size) * NS_PER_MIN).astype(np.int64)
-    rank = np.arange(cell.size) - np.repeat(np.cumsum(flat) - flat, flat)
-    conv = rank < conversions.reshape(-1)[cell]
-    delay_s = conversion_sampler(sc)(rng.random(int(conv.sum())))
-    conv_click = click_ns[conv]
+    # one row per conversion; its click at the serve's time, uniform within its minute
+    flat = conversions.reshape(-1)
+    b_i, s_i, m_i = np.unravel_index(np.repeat(np.arange(flat.size), flat), clicks.shape)
+    conv_click = (first + m_i) * NS_PER_MIN + (rng.random(b_i.size) * NS_PER_MIN).astype(np.int64)
+    delay_s = conversion_sampler(sc)(rng.random(b_i.size))
     return ValueDraws(
         tables=tab,
         channels=tuple(c.name for c in sc.value.channels),
@@ -227,11 +220,8 @@ def value_draws(
         counted=counted,
         clicks=clicks,
         conversions=conversions,
-        click_campaign=b_i,
-        click_segment=s_i,
-        click_ns=click_ns,
-        conv_campaign=b_i[conv],
-        conv_segment=s_i[conv],
+        conv_campaign=b_i,
+        conv_segment=s_i,
         conv_ns=conv_click + np.round(delay_s * 1e9).astype(np.int64),
         conv_click_ns=conv_click,
     )
@@ -273,25 +263,27 @@ def _by_channel_cost(x: np.ndarray, tab: SegmentTables) -> np.ndarray:
     return np.einsum("bsm,sc->bcm", x.astype(float), w)
 
 
-VALUE_EVENTS = ("impressions", "click", "conversion")
+VALUE_EVENTS = ("impressions", "clicks", "conversion")
 """Event types of a value events log (``envs.calibration.value_log``)."""
 
 
 def value_event_table(vd: ValueDraws) -> pa.Table:
     """The value events log, sorted by time: per campaign, channel and minute the
-    ``impressions`` served in it that are counted (``count``), one ``click`` row per click
-    and one ``conversion`` row per conversion with its click's ``click_timestamp``."""
+    ``impressions`` served in it that are counted and its ``clicks`` (``count``), and one
+    ``conversion`` row per conversion with its click's ``click_timestamp``."""
     tab = vd.tables
-    imp = _by_channel(vd.rendered, tab)
-    b, c, m = np.nonzero(imp)
-    imp_ns = (vd.first_minute + m) * NS_PER_MIN
-    camp = np.concatenate([b, vd.click_campaign, vd.conv_campaign])
-    chan = np.concatenate([c, tab.channel[vd.click_segment], tab.channel[vd.conv_segment]])
-    t = np.concatenate([imp_ns, vd.click_ns, vd.conv_ns])
-    sizes = (b.size, vd.click_ns.size, vd.conv_ns.size)
-    ev = np.repeat(np.arange(3, dtype=np.int32), sizes)
-    count = np.concatenate([imp[b, c, m], np.ones(sizes[1] + sizes[2], dtype=np.int64)])
-    src = np.concatenate([np.zeros(sizes[0] + sizes[1], dtype=np.int64), vd.conv_click_ns])
+    parts = []
+    for x in (vd.rendered, vd.clicks):
+        per = _by_channel(x, tab)
+        b, c, m = np.nonzero(per)
+        parts.append((b, c, (vd.first_minute + m) * NS_PER_MIN, per[b, c, m]))
+    n_conv = vd.conv_ns.size
+    parts.append(
+        (vd.conv_campaign, tab.channel[vd.conv_segment], vd.conv_ns, np.ones(n_conv, np.int64))
+    )
+    camp, chan, t, count = (np.concatenate([p[i] for p in parts]) for i in range(4))
+    ev = np.repeat(np.arange(3, dtype=np.int32), [p[0].size for p in parts])
+    src = np.concatenate([np.zeros(t.size - n_conv, dtype=np.int64), vd.conv_click_ns])
     order = np.argsort(t, kind="stable")
     names = np.array(vd.channels, dtype=object)
     return pa.table(
