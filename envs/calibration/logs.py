@@ -20,7 +20,7 @@ per-minute counts.
 **Per-minute aggregates** (``requests`` column present): ``campaign_id``
 (optional), ``timestamp`` (minute start), ``requests``, ``serves``,
 ``impressions`` (impressions counted in that minute), ``cost`` (optional). One row
-per campaign and minute, zero counts included; counts are at most
+per campaign and minute (and ``channel``: ``envs.calibration.value_log``), zero counts included; counts are at most
 ``MAX_COUNT_PER_MINUTE`` (the most traffic a scenario can hold).
 
 **Gaps** (``envs.calibration.minutes``). A minute inside a campaign's span that the log does not cover is a gap, not
