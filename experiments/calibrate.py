@@ -21,7 +21,11 @@ folder or the installed package; the report folder is this run's own (an earlier
 report is replaced only with --overwrite).
 
 LOG is an event log or per-minute aggregates, CSV or Parquet (columns:
-docs/calibration.md). Writes the scenario YAML and its per-minute trace CSV
+docs/calibration.md). A per-minute log ``<prefix>_minutes.<ext>`` with a ``channel``
+column and its value events ``<prefix>_value_events.<ext>`` beside it (as
+``pacegym-simulate-logs`` writes them for a value scenario) also fit the ``value``
+section (``envs.calibration.value_fit``; pass the value scenario as --base for the
+layers and values per conversion the log cannot show). Writes the scenario YAML and its per-minute trace CSV
 (``traffic.trace_csv``, relative to the YAML: the two files move together), then a report: ``report.md`` (fitted values, goodness of fit, forecaster MAPE per
 horizon against seasonal-naive), ``fit.json``, ``traffic.png`` and ``delay.png``.
 Use it anywhere a scenario is named: ``scenario=calibrated_<name>`` from the directory
@@ -48,6 +52,8 @@ from pacegym.envs.calibration import Calibration, CalibrationError, LogError, ca
 from pacegym.envs.calibration.fit import trace_reference, write_scenario
 from pacegym.envs.calibration.trace_twin import fit_twin, trace_pair, twin_rates
 from pacegym.envs.calibration.traffic_fit import calendar
+from pacegym.envs.calibration.value_fit import value_summary
+from pacegym.envs.calibration.value_log import companion_path, read_value_events
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
 from pacegym.envs.params import ScenarioError
@@ -231,6 +237,8 @@ def report(cal: Calibration, yaml_path: Path, out: Path, make_plots: bool, secon
         "delay_quantiles_s": q,
         "gap_minutes": sum(g[2] for g in cal.gaps),
     }
+    if cal.value is not None:
+        fitted.update(value_summary(cal.value))
     gap_list = [{"campaign": c, "first_minute_utc": _utc(m), "minutes": k} for c, m, k in cal.gaps]
     (out / "fit.json").write_text(
         json.dumps(
@@ -350,9 +358,11 @@ def main(argv: list[str] | None = None) -> None:
     ):
         stage.next("read log")
         log = _read(args.log)
+        companion = companion_path(args.log)
+        value = None if companion is None else read_value_events(companion)
         stage.next("fit")
         cal = calibrate(
-            log, args.base, name, trace, args.smooth_min, args.max_lag_min, args.departures
+            log, args.base, name, trace, args.smooth_min, args.max_lag_min, args.departures, value
         )
         seconds = time.perf_counter() - t0
         stage.next("report")

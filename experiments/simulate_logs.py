@@ -7,7 +7,10 @@ pacegym-simulate-logs [--scenario daily_budget] [--days 14] [--campaigns 4] [--s
 Writes ``<out>/<scenario>_events.<fmt>`` (one row per request, serve and impression)
 and/or ``<out>/<scenario>_minutes.<fmt>`` (per-minute requests, serves, counted
 impressions); columns are documented in ``envs/calibration/logs.py`` and
-docs/calibration.md. ``--scenario`` is a preset, a scenario YAML path or the name of
+docs/calibration.md. A value scenario (``value.channels``) has a per-minute row per
+channel and also writes ``<out>/<scenario>_value_events.<fmt>`` (impressions per
+channel and minute, clicks, conversions with their click's time:
+``envs/calibration/value_log.py``). ``--scenario`` is a preset, a scenario YAML path or the name of
 one under conf/scenario/. Without ``--days`` each campaign logs one flight of the
 scenario (needed for broadcast profiles); with it, that many days from midnight.
 ``--out`` is this run's own folder (``pacegym.outdir``): a folder holding an earlier
@@ -26,7 +29,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from pacegym import errors, outdir
-from pacegym.envs.calibration import event_table, minute_table, run_core
+from pacegym.envs.calibration import event_table, minute_table, run_core, value_event_table
 from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
@@ -82,6 +85,11 @@ def main(argv: list[str] | None = None) -> None:
             table = event_table(tc, seed=args.seed + 1, join=args.join)
             write_table(table, path)
             print(f"{path}: {table.num_rows} rows (events, join = {args.join})")
+        if tc.value is not None:
+            path = out / f"{stem}_value_events.{args.format}"
+            table = value_event_table(tc.value)
+            write_table(table, path)
+            print(f"{path}: {table.num_rows} rows (impressions by channel, clicks, conversions)")
     print(f"done in {time.perf_counter() - t0:.1f} s")
 
 

@@ -28,6 +28,11 @@ from pacegym.envs.calibration.logs import (
 )
 from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.simulate import TickCounts, event_table, minute_table, run_core
+from pacegym.envs.calibration.simulate_value import (
+    ValueDraws,
+    channel_minute_table,
+    value_event_table,
+)
 from pacegym.envs.calibration.trace_twin import fit_twin, trace_pair
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
 
@@ -41,7 +46,9 @@ __all__ = [
     "MinuteCounts",
     "TickCounts",
     "TrafficFit",
+    "ValueDraws",
     "calibrate",
+    "channel_minute_table",
     "event_minutes",
     "event_table",
     "fit_deconvolved",
@@ -59,5 +66,6 @@ __all__ = [
     "run_core",
     "trace_pair",
     "trace_reference",
+    "value_event_table",
     "write_scenario",
 ]

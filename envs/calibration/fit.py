@@ -11,6 +11,7 @@
 | ``delay.quantile_s`` at ``delay.quantile`` 0.75 | the fitted CDF (informative only for ``empirical``) |
 | ``money.price`` (``media_cost`` kept in the base's ratio) | impression cost / impressions, when the log has costs |
 | ``traffic.departures`` (only with ``departures=True``) | requests against the fitted expected traffic per 15 min (``log_departures``) |
+| ``value.*`` (only with ``value`` events and a log with channels) | channels' shares, fill, price, CTR, CVR by hour and the conversion delay (``value_fit``) |
 
 Fitted values pass the same validation as hand-written ones (``ScenarioParams``, and the
 core's traffic limit ``envs.state.check_traffic`` on the fitted trace) before anything is
@@ -38,6 +39,8 @@ from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures
 from pacegym.envs.calibration.logs import EventLog, LogError, MinuteCounts
 from pacegym.envs.calibration.minutes import event_minutes, gaps
 from pacegym.envs.calibration.traffic_fit import TrafficFit, fit_traffic
+from pacegym.envs.calibration.value_fit import ValueFit, fit_value, value_section
+from pacegym.envs.calibration.value_log import ValueEvents
 from pacegym.envs.params import MAX_NOISE_TAU_S, ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import from_dict, from_file, resolve, to_dict
 from pacegym.envs.state import check_traffic
@@ -59,6 +62,7 @@ class Calibration:
     counts: MinuteCounts
     trace: np.ndarray  # (1440,) expected requests per minute on a median day
     gaps: tuple[tuple[str, int, int], ...] = field(default=())  # (campaign, minute, length)
+    value: ValueFit | None = None  # the value section's fit (value logs only)
 
 
 def _base_rate(rates: tuple[float, ...]) -> float | list[float]:
@@ -74,9 +78,12 @@ def calibrate(
     smooth_min: int = 15,
     max_lag_min: int = 180,
     departures: bool = False,
+    value: ValueEvents | None = None,
 ) -> Calibration:
     """Fit a scenario named ``name`` whose profile is read from ``trace_csv`` (write it with
-    ``write_scenario``); with ``departures``, ``traffic.departures`` too (``log_departures``)."""
+    ``write_scenario``); with ``departures``, ``traffic.departures`` too (``log_departures``);
+    with ``value`` events and a per-minute log with channels, the ``value`` section
+    (``envs.calibration.value_fit``)."""
     counts = event_minutes(log) if isinstance(log, EventLog) else log
     traffic = fit_traffic(counts, smooth_min=smooth_min)
     if isinstance(log, EventLog) and log.joined:
@@ -120,6 +127,10 @@ def calibrate(
     }
     if money:
         data["money"] = money
+    vfit = _value(counts, value)
+    if vfit is not None:
+        price = money.get("price", sc.money.price)
+        data["value"] = value_section(vfit, sc.value, price, data["serving"]["fill_rate"])
     if departures:
         data["traffic"]["departures"] = {
             k: round(v, 4)
@@ -132,7 +143,19 @@ def calibrate(
         raise CalibrationError(
             f"the log fits no valid scenario: fitted {e} (check the log for absurd values)"
         ) from None
-    return Calibration(scenario, traffic, delay, counts, trace, tuple(gaps(counts)))
+    return Calibration(scenario, traffic, delay, counts, trace, tuple(gaps(counts)), vfit)
+
+
+def _value(counts: MinuteCounts, value: ValueEvents | None) -> ValueFit | None:
+    """The value fit when there are value events (they need the log's channels)."""
+    if value is None:
+        return None
+    if counts.by_channel is None:
+        raise CalibrationError(
+            "value events need a per-minute log with a 'channel' column (one row per "
+            "campaign, channel and minute); the log has none"
+        )
+    return fit_value(counts.by_channel, value)
 
 
 def log_departures(counts: MinuteCounts, traffic: TrafficFit) -> DepartureFit:

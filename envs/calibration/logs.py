@@ -20,7 +20,7 @@ per-minute counts.
 **Per-minute aggregates** (``requests`` column present): ``campaign_id``
 (optional), ``timestamp`` (minute start), ``requests``, ``serves``,
 ``impressions`` (impressions counted in that minute), ``cost`` (optional). One row
-per campaign and minute, zero counts included; counts are at most
+per campaign and minute (and ``channel``: ``envs.calibration.value_log``), zero counts included; counts are at most
 ``MAX_COUNT_PER_MINUTE`` (the most traffic a scenario can hold).
 
 **Gaps** (``envs.calibration.minutes``). A minute inside a campaign's span that the log does not cover is a gap, not
@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -92,6 +93,7 @@ class MinuteCounts:
     impressions: np.ndarray
     valid: np.ndarray  # bool
     cost: float  # total billed cost of impressions [currency]
+    by_channel: Any = None  # value_log.ChannelHours of a log with a 'channel' column
 
     @property
     def minutes(self) -> int:
@@ -365,13 +367,20 @@ def parse_minutes(table: pa.Table) -> MinuteCounts:
     out = [
         np.bincount(flat, weights=x, minlength=n_c * n_m).reshape(n_c, n_m) for x in (req, srv, imp)
     ]
-    _check_rows(campaign, campaigns, minute, flat, req, srv, imp)
+    by_channel, key, keys = None, campaign, campaigns
+    if "channel" in table.column_names:  # a row per channel: checked per (campaign, channel)
+        from pacegym.envs.calibration import value_log as V
+
+        key, keys = V.channel_keys(table, campaign, campaigns)
+        counts = {"requests": req, "serves": srv, "impressions": imp, "cost": cost}
+        by_channel = V.channel_hours(table, minute, counts)
+    _check_rows(key, keys, minute, key * n_m + (minute - lo), req, srv, imp)
     # a minute without a row inside a campaign's span is a gap, not zero traffic
     logged = np.bincount(flat, minlength=n_c * n_m).reshape(n_c, n_m) > 0
     valid = spans(campaign, minute - lo, n_c, n_m) & logged
     with np.errstate(over="ignore"):  # an inf total is refused as the fitted money.price
         total_cost = float(cost.sum())
-    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, total_cost)
+    return MinuteCounts(campaigns, lo, out[0], out[1], out[2], valid, total_cost, by_channel)
 
 
 def read_log(path: str | Path) -> EventLog | MinuteCounts:

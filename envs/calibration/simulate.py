@@ -15,6 +15,11 @@ Served counts always come from the core; these per-impression draws are independ
 of the core's own delay draws (which it only keeps per tick), so counted
 impressions of the event form and of the aggregate form of one seed differ by
 sampling noise.
+
+A value scenario (``value.channels``) also records the served impressions per segment
+and draws its channels' requests, impressions, clicks and conversions with a log
+generator of the same model (``envs.calibration.simulate_value``); its per-minute log
+has a row per channel, whose counted impressions are that generator's.
 """
 
 from __future__ import annotations
@@ -26,6 +31,12 @@ import numpy as np
 import pyarrow as pa
 
 from pacegym.envs import kernel as K
+from pacegym.envs.calibration.simulate_value import (
+    ValueDraws,
+    channel_minute_table,
+    record_segments,
+    value_draws,
+)
 from pacegym.envs.core import PacingCore
 from pacegym.envs.delays import continuous_cdf
 from pacegym.envs.history import record_counters
@@ -48,6 +59,7 @@ class TickCounts:
     counted: np.ndarray  # counted during the flight
     flight_ticks: np.ndarray  # (campaigns,) int64
     render: np.ndarray  # (campaigns,) render probability drawn for each campaign
+    value: ValueDraws | None = None  # a value scenario's channels, clicks and conversions
 
 
 def log_scenario(scenario: str | ScenarioParams | dict, days: float | None) -> ScenarioParams:
@@ -78,13 +90,20 @@ def run_core(
     core = PacingCore(sc, campaigns)
     core.reset(np.arange(campaigns), seed + np.arange(campaigns, dtype=np.uint64))
     cols = (K.I_REQUESTS, K.I_SERVED, K.I_COUNTED)
-    per_tick = record_counters(core, np.full(campaigns, float(throttle)), cols)
+    thr = np.full(campaigns, float(throttle))
+    if core.tables is None:
+        per_tick = record_counters(core, thr, cols)
+    else:
+        per_tick, seg_tick = record_segments(core, thr)
     start_min = core.par[:, K.P_START_MIN]  # a drawn start day is folded into it
     start_ns = (
         ORIGIN_NS
         + int(core.start_day) * 86_400 * 10**9
         + np.round(start_min * 60e9).astype(np.int64)
     )
+    value = None
+    if core.tables is not None:
+        value = value_draws(sc, core, per_tick, seg_tick, start_ns, float(throttle), seed)
     return TickCounts(
         sc,
         start_ns,
@@ -94,11 +113,15 @@ def run_core(
         per_tick[2],
         core.flight_ticks,
         core.par[:, K.P_RENDER].copy(),
+        value,
     )
 
 
 def minute_table(tc: TickCounts) -> pa.Table:
-    """Per-minute aggregate log (columns of ``envs.calibration.logs``) from core counts."""
+    """Per-minute aggregate log (columns of ``envs.calibration.logs``) from core counts; a
+    value scenario's has a row per channel (``simulate_value.channel_minute_table``)."""
+    if tc.value is not None:
+        return channel_minute_table(tc.value, float(tc.scenario.money.price))
     ids, ts, req, srv, imp = [], [], [], [], []
     tick_ns = round(tc.tick_s * 1e9)
     for b in range(tc.requests.shape[0]):

@@ -129,3 +129,25 @@ def test_a_per_minute_log_that_no_ad_server_writes_is_refused_naming_the_row(
             [str(log), "--conf-dir", str(tmp_path / "c"), "--report-dir", str(tmp_path / "r")]
         )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.csv"]
+
+
+def test_value_scenario_logs_calibrate_the_value_section(tmp_path, capsys):
+    """simulate-logs on value_channels writes channel rows and value events; calibrate finds
+    the events beside the minute log and fits the value section (issue 22)."""
+    logs = tmp_path / "logs"
+    sim = ["--scenario", "value_channels", "--days", "2", "--campaigns", "4", "--seed", "3"]
+    simulate_logs.main([*sim, "--form", "minutes", "--format", "parquet", "--out", str(logs)])
+    minutes = logs / "value_channels_minutes.parquet"
+    assert (logs / "value_channels_value_events.parquet").is_file()
+    conf, rep = tmp_path / "conf", tmp_path / "report"
+    args = ["--base", "value_channels", "--name", "v", "--no-plots"]
+    calibrate.main([str(minutes), *args, "--conf-dir", str(conf), "--report-dir", str(rep)])
+    sc, true = load_yaml(conf / "calibrated_v.yaml"), resolve("value_channels")
+    assert [c.name for c in sc.value.channels] == ["search", "display", "social"]
+    assert abs(sc.value.conversion_quantile_s / true.value.conversion_quantile_s - 1) < 0.3
+    core = PacingCore(sc, 2)  # the calibrated value scenario runs
+    core.reset(np.arange(2), np.zeros(2, np.uint64))
+    core.step(np.ones((2, len(core.segments))))
+    fitted = json.loads((rep / "fit.json").read_text())["fitted"]
+    assert fitted["value_channels"] == ["search", "display", "social"]
+    assert "conversion_sigma" in capsys.readouterr().out
