@@ -126,9 +126,7 @@ class LPSplitController(ValueController):
         self.split = np.empty((core.n, tab.n))
         cache: dict[tuple[float, ...], np.ndarray] = {}
         for b in range(core.n):
-            w = hourly_weights(
-                tab, core.fc_cum[b], core.par[b, K.P_START_MIN], slot_min, n_slots[b]
-            )
+            w = hourly_weights(core.fc_cum[b], core.par[b, K.P_START_MIN], slot_min, n_slots[b])
             w = w / max(w.sum(), 1e-300)
             key = (round(float(kappa[b]), 4), *np.round(w, 4))
             if key not in cache:
