@@ -64,6 +64,23 @@ def _shares(obs: np.ndarray, n_seg: int) -> np.ndarray:
     return obs[:, N_OBS :: len(SEGMENT_FEATURES)][:, :n_seg].astype(np.float64)
 
 
+def _join_traces(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The batches' traces concatenated by episode, per-tick arrays padded to the longest
+    flight (NaN for floats, 0 otherwise)."""
+    traces: dict[str, np.ndarray] = {}
+    for k in parts[0]:
+        arrs = [p[k] for p in parts]
+        if arrs[0].ndim >= 2:
+            width = max(a.shape[1] for a in arrs)
+            pads = [((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2) for a in arrs]
+            arrs = [
+                np.pad(a, pad, constant_values=np.nan) if a.dtype.kind == "f" else np.pad(a, pad)
+                for a, pad in zip(arrs, pads, strict=True)
+            ]
+        traces[k] = np.concatenate(arrs)
+    return traces
+
+
 def run_split(
     controller: Controller,
     scenarios: Sequence[str | ScenarioParams | dict],
@@ -150,19 +167,6 @@ def run_episodes(
                 }
             )
     metrics = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    traces: dict[str, np.ndarray] = {}
-    if record:
-        for k in trace_parts[0]:
-            arrs = [p[k] for p in trace_parts]
-            if arrs[0].ndim >= 2:
-                width = max(a.shape[1] for a in arrs)
-                pads = [((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2) for a in arrs]
-                arrs = [
-                    np.pad(a, pad, constant_values=np.nan)
-                    if a.dtype.kind == "f"
-                    else np.pad(a, pad)
-                    for a, pad in zip(arrs, pads, strict=True)
-                ]
-            traces[k] = np.concatenate(arrs)
+    traces = _join_traces(trace_parts) if record else {}
     name = getattr(controller, "name", type(controller).__name__)
     return Rollout(name, metrics, traces, np.concatenate(failed) if failed else None)
