@@ -124,19 +124,20 @@ class LPSplitController(ValueController):
         slot_min = core.slot_s / 60.0
         n_slots = (core.par[:, K.P_FLIGHT_TICKS] / core.tps).astype(np.int64)
         self.split = np.empty((core.n, tab.n))
-        cache: dict[tuple[float, ...], np.ndarray] = {}
-        for b in range(core.n):
+        for b in range(core.n):  # one small LP per campaign (~ms): its own forecast and budget
             w = hourly_weights(core.fc_cum[b], core.par[b, K.P_START_MIN], slot_min, n_slots[b])
             w = w / max(w.sum(), 1e-300)
-            key = (round(float(kappa[b]), 4), *np.round(w, 4))
-            if key not in cache:
-                cache[key] = solve_split(tab, w, float(kappa[b]), cfg.slack)
-            self.split[b] = cache[key]
+            self.split[b] = solve_split(tab, w, float(kappa[b]), cfg.slack)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """``(n, S)`` throttles ``min(1, m x_s)``."""
-        if n_segments(obs) == 0 or self.split is None:
+        if n_segments(obs) == 0:
             raise refuse_volume(self.kind)
+        if self.split is None or self.split.shape != (obs.shape[0], n_segments(obs)):
+            raise ValueError(
+                f"controller.kind = {self.kind!r} solves its split at attach(core) after "
+                "reset(n): run it through baselines.harness.run_episodes"
+            )
         cfg = self.config
         t = obs[:, _ELAPSED].astype(np.float64)
         start = t <= 0.0

@@ -173,3 +173,19 @@ def test_each_search_space_names_parameters_of_its_kind(kind):
         else:
             build_controller(kind, **{name: dim.lo})
             build_controller(kind, **{name: dim.hi})
+
+
+def test_episodes_do_not_depend_on_the_batch_they_run_in():
+    for kind in sorted(VALUE_AWARE):
+        one = run_episodes(build_controller(kind), SHORT, 3, seed=5, batch_size=1)
+        three = run_episodes(build_controller(kind), SHORT, 3, seed=5, batch_size=3)
+        for k in one.metrics:
+            np.testing.assert_array_equal(one.metrics[k], three.metrics[k], err_msg=f"{kind} {k}")
+
+
+def test_lp_split_without_attach_says_how_to_run_it():
+    obs, _ = value_obs(1)
+    c = build_controller("lp_split")
+    c.reset(1)
+    with pytest.raises(ValueError, match="attach"):
+        c.act(obs)
