@@ -9,9 +9,17 @@ from pacegym.baselines.controllers import (
     ProportionalConfig,
     ProportionalController,
 )
+from pacegym.baselines.controllers_lp import LPSplitConfig, LPSplitController
 from pacegym.baselines.controllers_pid import PIDConfig, PIDController
+from pacegym.baselines.controllers_value import (
+    DualPriceConfig,
+    DualPriceController,
+    SmartPacingConfig,
+    SmartPacingController,
+)
 from pacegym.baselines.factory import (
     CONTROLLERS,
+    VALUE_AWARE,
     build_controller,
     from_spec,
     load_controller_yaml,
@@ -23,10 +31,15 @@ from pacegym.baselines.stats import aggregate, paired_difference
 
 __all__ = [
     "CONTROLLERS",
+    "VALUE_AWARE",
     "Controller",
     "ControllerConfigError",
+    "DualPriceConfig",
+    "DualPriceController",
     "ExpDecayConfig",
     "ExpDecayController",
+    "LPSplitConfig",
+    "LPSplitController",
     "OnOffConfig",
     "OnOffController",
     "PIDConfig",
@@ -34,6 +47,8 @@ __all__ = [
     "ProportionalConfig",
     "ProportionalController",
     "Rollout",
+    "SmartPacingConfig",
+    "SmartPacingController",
     "aggregate",
     "build_controller",
     "episode_seeds",

@@ -19,7 +19,9 @@ from pacegym.baselines.controllers import (
     OnOffController,
     ProportionalController,
 )
+from pacegym.baselines.controllers_lp import LPSplitController
 from pacegym.baselines.controllers_pid import PIDController
+from pacegym.baselines.controllers_value import DualPriceController, SmartPacingController
 from pacegym.baselines.mpc import MPCConfig, MPCController
 from pacegym.baselines.oracle import OracleConfig, OracleController
 from pacegym.baselines.protocol import Controller
@@ -30,6 +32,14 @@ CONTROLLERS: dict[str, tuple[type, type]] = {
     for c in (OnOffController, ProportionalController, PIDController, ExpDecayController)
 }
 """kind -> (controller class, config dataclass): the deployable baselines (tuned, exported)."""
+
+VALUE_AWARE: dict[str, tuple[type, type]] = {
+    c.kind: (c, c.config_class)
+    for c in (DualPriceController, SmartPacingController, LPSplitController)
+}
+"""Controllers with one throttle per segment of a value scenario (``baselines.segments``):
+tuned and benchmarked beside the rules, not exported (yet). ``dual_price`` acts as its PID
+in the volume world; the others refuse it in one line."""
 
 YARDSTICKS: dict[str, tuple[type, type]] = {
     "reference": (ReferenceController, ReferenceConfig),
@@ -47,12 +57,12 @@ the rules, never exported (``baselines.mpc``)."""
 
 
 def _registry(kind: str) -> tuple[type, type]:
-    for table in (CONTROLLERS, YARDSTICKS, SERVER_SIDE):
+    for table in (CONTROLLERS, VALUE_AWARE, YARDSTICKS, SERVER_SIDE):
         if kind in table:
             return table[kind]
     raise ControllerConfigError(
         f"controller.kind = {kind!r} is not a controller kind: allowed "
-        f"{sorted(CONTROLLERS) + sorted(YARDSTICKS) + sorted(SERVER_SIDE)}"
+        f"{sorted(CONTROLLERS) + sorted(VALUE_AWARE) + sorted(YARDSTICKS) + sorted(SERVER_SIDE)}"
     )
 
 

@@ -20,6 +20,7 @@ from pacegym.envs.kernel import F_COUNTED_SPEND
 from pacegym.envs.pacing_env import SEED_HIGH
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
+from pacegym.envs.spaces import N_OBS, SEGMENT_FEATURES
 
 BATCH_SIZE = 1024
 """[campaigns] episodes stepped together by default (one ``PacingCore`` of this size)."""
@@ -40,9 +41,12 @@ def episode_seeds(seed: int, episodes: int) -> np.ndarray:
 class Rollout:
     """Per-episode results of one controller.
 
-    ``metrics[k]`` has shape ``(episodes,)`` for every key of ``envs.metrics.METRIC_KEYS``.
+    ``metrics[k]`` has shape ``(episodes,)`` for every key of ``envs.metrics.METRIC_KEYS``
+    (and ``VALUE_KEYS`` in a value scenario).
     With ``record=True``: ``throttle`` and ``counted_spend`` (cumulative, currency) per
-    tick ``(episodes, max_ticks)`` (NaN after the flight), ``slot_spend`` and
+    tick ``(episodes, max_ticks)`` (NaN after the flight; in a value scenario ``throttle``
+    is the segments' throttles weighed by their share of the requests that tick, and
+    ``segment_throttle`` ``(episodes, max_ticks, S)`` each segment's), ``slot_spend`` and
     ``plan_cum`` per slot, ``drain`` impressions counted k ticks after the end, and
     ``budget``/``flight_ticks`` per episode. ``failed`` marks the episodes on which a
     ``Clairvoyant`` controller reported a failure (its ``failed`` attribute); None for
@@ -53,6 +57,28 @@ class Rollout:
     metrics: dict[str, np.ndarray]
     traces: dict[str, np.ndarray] = field(default_factory=dict)
     failed: np.ndarray | None = None  # (episodes,) bool: a Clairvoyant's solver failed
+
+
+def _shares(obs: np.ndarray, n_seg: int) -> np.ndarray:
+    """``(n, S)`` the segments' share of the requests now (the observation's segment block)."""
+    return obs[:, N_OBS :: len(SEGMENT_FEATURES)][:, :n_seg].astype(np.float64)
+
+
+def _join_traces(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The batches' traces concatenated by episode, per-tick arrays padded to the longest
+    flight (NaN for floats, 0 otherwise)."""
+    traces: dict[str, np.ndarray] = {}
+    for k in parts[0]:
+        arrs = [p[k] for p in parts]
+        if arrs[0].ndim >= 2:
+            width = max(a.shape[1] for a in arrs)
+            pads = [((0, 0), (0, width - a.shape[1])) + ((0, 0),) * (a.ndim - 2) for a in arrs]
+            arrs = [
+                np.pad(a, pad, constant_values=np.nan) if a.dtype.kind == "f" else np.pad(a, pad)
+                for a, pad in zip(arrs, pads, strict=True)
+            ]
+        traces[k] = np.concatenate(arrs)
+    return traces
 
 
 def run_split(
@@ -103,16 +129,24 @@ def run_episodes(
         if isinstance(controller, Clairvoyant):
             controller.attach(core)
         max_ticks = int(core.flight_ticks.max())
+        n_seg = len(core.segments)
         if record:
             throttle = np.full((b, max_ticks), np.nan, dtype=np.float32)
             spend = np.full((b, max_ticks), np.nan, dtype=np.float32)
+            seg_th = np.full((b, max_ticks, n_seg), np.nan, dtype=np.float32)
         t = 0
         while not core.done.all():
             running = ~core.done
+            share = _shares(core.obs, n_seg) if record and n_seg else None
             th = np.asarray(controller.act(core.obs), dtype=np.float64)
             core.step(th)
             if record:
-                throttle[running, t] = np.clip(np.nan_to_num(th[running], nan=0.0), 0.0, 1.0)
+                p = np.clip(np.nan_to_num(th[running], nan=0.0), 0.0, 1.0)
+                if share is not None:
+                    p = np.broadcast_to(p.reshape(p.shape[0], -1), (p.shape[0], n_seg))
+                    seg_th[running, t] = p
+                    p = (p * share[running]).sum(axis=1)
+                throttle[running, t] = p
                 spend[running, t] = core.fst[running, F_COUNTED_SPEND]
             t += 1
         parts.append(core.metrics())
@@ -129,21 +163,10 @@ def run_episodes(
                     "drain": core.drain_profile(),
                     "budget": tot.budget,
                     "flight_ticks": tot.flight_ticks,
+                    **({"segment_throttle": seg_th} if n_seg else {}),
                 }
             )
     metrics = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    traces: dict[str, np.ndarray] = {}
-    if record:
-        for k in trace_parts[0]:
-            arrs = [p[k] for p in trace_parts]
-            if arrs[0].ndim == 2:
-                width = max(a.shape[1] for a in arrs)
-                arrs = [
-                    np.pad(a, ((0, 0), (0, width - a.shape[1])), constant_values=np.nan)
-                    if a.dtype.kind == "f"
-                    else np.pad(a, ((0, 0), (0, width - a.shape[1])))
-                    for a in arrs
-                ]
-            traces[k] = np.concatenate(arrs)
+    traces = _join_traces(trace_parts) if record else {}
     name = getattr(controller, "name", type(controller).__name__)
     return Rollout(name, metrics, traces, np.concatenate(failed) if failed else None)

@@ -74,6 +74,33 @@ SPACES: dict[str, dict[str, Dimension]] = {
 }
 """kind -> search space; every kind of ``CONTROLLERS`` has one (tested)."""
 
+_PLANS = Choice(("uniform", "forecast", "exp_decay"))
+VALUE_SPACES: dict[str, dict[str, Dimension]] = {
+    "dual_price": {
+        **{k: v for k, v in SPACES["pid"].items() if k != "plan"},
+        "plan": _PLANS,
+        "lambda_min": Uniform(0.0, 1.5),  # [x flight average]
+    },
+    "smart_pacing": {
+        **_TRACKING,
+        "plan": _PLANS,
+        "rate": Log(0.002, 0.2),  # [-] per tick
+        "trial": Log(1e-3, 0.2),  # [-]
+        "deadband": Uniform(0.0, 0.02),  # [share of budget]
+    },
+    "lp_split": {
+        **_TRACKING,
+        "plan": _PLANS,
+        "kp": Log(1.0, 200.0),  # [decades / share]
+        "ki": Log(1.0, 1000.0),  # [decades / (share x flight)]
+        "m_limit": Uniform(0.3, 2.0),  # [decades]
+        "slack": Uniform(0.0, 1.0),  # [share of the hour's plan]
+    },
+}
+"""The value-aware kinds' spaces (``factory.VALUE_AWARE``: value scenarios only)."""
+TUNABLE: dict[str, dict[str, Dimension]] = {**SPACES, **VALUE_SPACES}
+"""Every kind ``pacegym-tune`` can tune -> its search space."""
+
 
 def in_space(params: Mapping[str, Any], space: Mapping[str, Dimension]) -> dict[str, Any]:
     """The subset of ``params`` that ``space`` can represent (to enqueue as a trial)."""

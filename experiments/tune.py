@@ -7,7 +7,8 @@ use) are enqueued as the first trials, so the search never returns something tha
 lower on the training seeds than what it started from. The best parameters are then
 confirmed on ``test_episodes`` held-out episodes seeded from ``test_seed`` (a disjoint
 seed range), paired against the incumbent on the same episodes (common random numbers).
-The search spaces are ``pacegym.baselines.tune.SPACES``.
+The search spaces are ``pacegym.baselines.tune.TUNABLE``: by default the rules' (``SPACES``);
+the value-aware kinds (``VALUE_SPACES``, value scenarios only) on ``--kinds``.
 
     pacegym-tune --scenario daily_budget [--kinds pid exp_decay] [--trials 60] [--force]
     pacegym-tune --scenario live_commerce daily_budget suite/surge_storm --name generalist \
@@ -55,10 +56,11 @@ import yaml
 
 from pacegym import errors, outdir
 from pacegym.baselines.controllers import ControllerConfigError
-from pacegym.baselines.factory import CONTROLLERS, build_controller
+from pacegym.baselines.factory import build_controller, config_class
 from pacegym.baselines.stats import aggregate, paired_difference
 from pacegym.baselines.tune import (
     SPACES,
+    TUNABLE,
     Dimension,
     Log,
     Scenarios,
@@ -118,8 +120,8 @@ def tune(
     """
     import optuna
 
-    if kind not in SPACES:
-        raise ValueError(f"kind = {kind!r}: allowed {sorted(SPACES)}")
+    if kind not in TUNABLE:
+        raise ValueError(f"kind = {kind!r}: allowed {sorted(TUNABLE)}")
     if trials < 1 or train_episodes < 1 or test_episodes < 1:
         raise ValueError("trials, train_episodes and test_episodes must be >= 1")
     check_seeds(train_seed, train_episodes, test_seed, test_episodes)
@@ -136,8 +138,8 @@ def tune(
         train_ref = reference_scores(scs, train_episodes, train_seed)
         test_ref = reference_scores(scs, test_episodes, test_seed)
     fix = dict(fix or {})
-    space = {k: v for k, v in SPACES[kind].items() if k not in fix}
-    defaults = {**dataclasses.asdict(CONTROLLERS[kind][1]()), **fix}
+    space = {k: v for k, v in TUNABLE[kind].items() if k not in fix}
+    defaults = {**dataclasses.asdict(config_class(kind)()), **fix}
     base = full_params(kind, incumbent) if incumbent is not None else full_params(kind, defaults)
     fixed = {**{k: v for k, v in base.items() if k not in space}, **fix}  # e.g. p_min, p_max
 
@@ -240,7 +242,7 @@ def _parser() -> argparse.ArgumentParser:
         help="what to maximise: the mean score, or the mean normalised score (each scenario "
         "weighed in normalised points, for a set tuned for several)",
     )
-    ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(SPACES))
+    ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(TUNABLE))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
     ap.add_argument("--train-seed", type=int, default=100_000)
