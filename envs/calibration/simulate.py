@@ -35,10 +35,10 @@ from pacegym.envs.calibration.simulate_value import (
     ValueDraws,
     channel_minute_table,
     record_segments,
+    scenario_cdf,
     value_draws,
 )
 from pacegym.envs.core import PacingCore
-from pacegym.envs.delays import continuous_cdf
 from pacegym.envs.history import record_counters
 from pacegym.envs.params import ScenarioError, ScenarioParams, is_range
 from pacegym.envs.scenarios import resolve
@@ -158,14 +158,7 @@ def delay_sampler(scenario: ScenarioParams, grid_s: float = 1.0):
                 f"delay.{key} = {list(getattr(d, key))} is a range; logs are simulated with one "
                 "delay distribution: set a single number"
             )
-    cdf = continuous_cdf(
-        d.family,
-        float(d.quantile_s),
-        float(d.quantile),
-        float(d.sigma),
-        d.max_delay_s,
-        d.cdf_points,  # type: ignore[arg-type]
-    )
+    cdf = scenario_cdf(scenario)
     grid = np.arange(0.0, d.max_delay_s + grid_s, grid_s)
     grid[-1] = min(grid[-1], d.max_delay_s)
     values = np.maximum.accumulate(np.asarray(cdf(grid), dtype=float))

@@ -95,11 +95,10 @@ def record_segments(core, throttle: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return np.diff(rec[:, :, : t + 1], axis=2), np.diff(seg[:, :, : t + 1], axis=2)
 
 
-def minute_lags(sc: ScenarioParams, n_u: int = 240) -> np.ndarray:
-    """``q[k]``: probability that an impression served uniformly within a minute is counted
-    ``k`` whole minutes later (the scenario's continuous delay CDF)."""
-    d = sc.delay
-    cdf = continuous_cdf(
+def scenario_cdf(scenario: ScenarioParams):
+    """The scenario's continuous delay CDF (``envs.delays.continuous_cdf`` of its ``delay``)."""
+    d = scenario.delay
+    return continuous_cdf(
         d.family,
         float(d.quantile_s),
         float(d.quantile),
@@ -107,6 +106,13 @@ def minute_lags(sc: ScenarioParams, n_u: int = 240) -> np.ndarray:
         d.max_delay_s,
         d.cdf_points,  # type: ignore[arg-type]
     )
+
+
+def minute_lags(sc: ScenarioParams, n_u: int = 240) -> np.ndarray:
+    """``q[k]``: probability that an impression served uniformly within a minute is counted
+    ``k`` whole minutes later (the scenario's continuous delay CDF)."""
+    d = sc.delay
+    cdf = scenario_cdf(sc)
     n_k = int(np.ceil(d.max_delay_s / 60.0)) + 2
     u = (np.arange(n_u) + 0.5) / n_u
     edges = 60.0 * (np.arange(n_k + 1)[:, None] - u[None, :])

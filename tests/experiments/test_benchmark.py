@@ -241,4 +241,9 @@ def test_a_suite_entry_borrowing_an_unknown_family_is_refused():
     )
     with pytest.raises(ValueError, match=r"benchmark\.suite\[0\]\.baselines_from = 'live_comerce'"):
         benchmark.run_suite(cfg, Path("/nonexistent/never-written"))
-    assert benchmark.tuned_families() == ["daily_budget", "live_commerce", "multi_day_flight"]
+    assert benchmark.tuned_families() == [
+        "daily_budget",
+        "live_commerce",
+        "multi_day_flight",
+        "value_channels",
+    ]
