@@ -33,6 +33,7 @@ import numpy as np
 
 from pacegym.baselines.controllers import ControllerConfigError, check_range
 from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
+from pacegym.baselines.hindsight_warm import WarmLP
 from pacegym.envs import kernel as K
 from pacegym.envs.core import PacingCore
 
@@ -49,6 +50,7 @@ class OracleConfig:
     time_limit_s: float = 60.0  # [s] HiGHS time limit per solve
     threads: int = 2  # [-] episodes solved concurrently
     noise_aware: bool = True  # price counting noise into the penalties (else fluid LP)
+    warm_start: bool = True  # one HiGHS model per episode, re-plans from its last basis
 
     def validate(self, kind: str = "oracle") -> None:
         check_range(kind, "replans", self.replans, 0, 1000)
@@ -148,6 +150,7 @@ class OracleController:
     config: OracleConfig = field(default_factory=OracleConfig)
     name: str = "oracle"
     kind: ClassVar[str] = "oracle"
+    can_warm: ClassVar[bool] = True  # re-plans keep the episode's requests (``WarmLP``)
 
     def __post_init__(self) -> None:
         self._core: PacingCore | None = None
@@ -186,6 +189,9 @@ class OracleController:
             self._every = np.full(core.n, 1 << 62, dtype=np.int64)
         self._next_plan = self._every.copy()
         self._block = np.array([self._block_ticks(ep, tick_min) for ep in self._episodes])
+        warm = self.can_warm and bool(self.config.warm_start)
+        self._warm: list[WarmLP | None] = [None] * core.n
+        self._use_warm = np.full(core.n, warm)
         self._plan(list(range(core.n)), self._episodes)
 
     def _block_ticks(self, ep: HindsightEpisode, tick_min: float) -> int:
@@ -195,7 +201,13 @@ class OracleController:
 
     def _plan(self, rows: list[int], problems: list[HindsightEpisode]) -> None:
         def one(i: int) -> HindsightSolution:
-            return solve(problems[i], int(self._block[rows[i]]), self.config.time_limit_s)
+            b, ep, limit = rows[i], problems[i], self.config.time_limit_s
+            if self._use_warm[b]:
+                sol = self._warm_solve(b, ep)
+                if sol.ok:
+                    return sol
+                self._use_warm[b] = False  # HiGHS's own retries (IPM) from here on
+            return solve(ep, int(self._block[b]), limit)
 
         if self.config.threads > 1 and len(rows) > 1:
             with ThreadPoolExecutor(self.config.threads) as pool:
@@ -217,6 +229,13 @@ class OracleController:
                 self._schedule[b, :] = 0.0
                 continue
             self._schedule[b, ep.t0 : ep.flight_ticks] = sol.throttle[ep.t0 :]
+
+    def _warm_solve(self, b: int, ep: HindsightEpisode) -> HindsightSolution:
+        """Row ``b``'s plan from ``ep.t0`` on its episode's HiGHS model (built at tick 0)."""
+        if self._warm[b] is None:
+            self._warm[b] = WarmLP(self._episodes[b], int(self._block[b]))
+        lp = self._warm[b]
+        return lp.solve(ep.t0, ep.fixed_slot_spend, ep.fixed_post_cost, self.config.time_limit_s)
 
     def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list[HindsightEpisode]:
         """The rest of each due campaign's flight on its realised state."""
