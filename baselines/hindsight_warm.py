@@ -60,7 +60,7 @@ class WarmLP:
         if ep.t0 != 0:
             raise ValueError(f"WarmLP needs the episode from tick 0, got t0 = {ep.t0}")
         self.ep, self.block = ep, int(block)
-        B, ns, tps = ep.budget, ep.n_slots, ep.ticks_per_slot
+        B, ns = ep.budget, ep.n_slots
         A, post = slot_coefficients(ep, self.block)
         self.A, self.post = (A / B).tocsc(), post / B
         nb = self.A.shape[1]
@@ -82,7 +82,9 @@ class WarmLP:
         c_y = c_W + n_win
         self.agg_col = (np.array([c_T]), c_W + np.arange(n_win), c_S + np.arange(ns))
         sizes = (1, n_win, ns)
-        self.y_col = tuple(c_y + s + np.arange(n) for s, n in zip((0, 1, 1 + n_win), sizes))
+        self.y_col = tuple(
+            c_y + s + np.arange(n) for s, n in zip((0, 1, 1 + n_win), sizes, strict=True)
+        )
         n_col = c_y + 1 + n_win + ns
         self._build(n_col, sizes)
         self._played = 0  # blocks fixed at 0 so far
@@ -111,7 +113,7 @@ class WarmLP:
         n_eq = eq.shape[0]
         self.cut_row, self.b_model, r = [], [], n_eq
         for g, size in enumerate(sizes):
-            a, b = a_b[g]
+            b = a_b[g][1]
             rid = r + np.arange(size * self.k).reshape(size, self.k)
             self.cut_row.append(rid)
             self.b_model.append(b[:, 1:].copy())
