@@ -213,7 +213,10 @@ class MlpPolicy:
         """The clipped actions, in ``CHUNK_ROWS`` blocks through ``run``."""
         return self.amap.clipped(self.net.actions, x, run, CHUNK_ROWS)
 
-    def one_throttle(self, row: list[float], in_box: bool) -> float:
+    def begin(self, n: int) -> None:
+        """Stateless."""
+
+    def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """The throttle of one valid row (latency path; NaN if the network overflows).
 
         ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
