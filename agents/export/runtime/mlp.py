@@ -9,6 +9,7 @@ campaign with one matrix-vector product per layer, layer 1 in float64.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -127,6 +128,7 @@ class Mlp:
         if width != 1:
             raise PacerError(f"policy.layers: output width {width}: allowed 1 (one action)")
         self.fast = _fold_tanh(self.layers)
+        self._scratch = threading.local()  # per worker thread: ``_buffers``
         norm = spec.get("normalization")
         self.norm = None if norm is None else Normalization.from_spec(norm, n_in)
 
@@ -137,16 +139,19 @@ class Mlp:
     def actions(self, x: np.ndarray) -> np.ndarray:
         """Raw outputs ``(n,)`` float32 for valid float32 rows ``x`` (``(n, n_in)``, or the
         full rows that ``index`` selects from)."""
-        h = self.normalize(x if self.index is None else x[:, self.index])
-        if len(h) < FAST_MIN_ROWS:
+        x = x if self.index is None else x[:, self.index]
+        if len(x) < FAST_MIN_ROWS:
+            h = self.normalize(x)
             for w, b, act in self.layers:
                 h = h @ w
                 h += b
                 h = _activation(act, h)
             return h[:, 0]
+        bufs = self._buffers(len(x))
+        h = x if self.norm is None else self.norm.into(x, bufs[0], bufs[1])
         with np.errstate(over="ignore"):  # exp(2u) -> inf gives r = 0, tanh = 1: exact
-            for w, b, kind in self.fast:
-                h = h @ w
+            for (w, b, kind), out in zip(self.fast, bufs[2:], strict=True):
+                h = np.matmul(h, w, out=out)
                 h += b
                 if kind == "r":
                     np.exp(h, out=h)
@@ -154,7 +159,22 @@ class Mlp:
                     np.reciprocal(h, out=h)
                 else:
                     h = _activation(kind, h)
-        return h[:, 0]
+        return h[:, 0].copy()  # the buffers serve this thread's next block
+
+    def _buffers(self, n: int) -> list[np.ndarray]:
+        """This thread's scratch arrays for a block of ``n`` rows: the normalised input
+        (float64, float32), then each layer's output; allocated once per thread and size
+        (fresh 1-MB arrays each block cost page faults, not arithmetic)."""
+        cache = self._scratch.__dict__.setdefault("by_rows", {})
+        bufs = cache.get(n)
+        if bufs is None:
+            n_in = self.layers[0][0].shape[0]
+            bufs = [np.empty((n, n_in)), np.empty((n, n_in), dtype=np.float32)]
+            bufs += [np.empty((n, w.shape[1]), dtype=np.float32) for w, _, _ in self.fast]
+            if len(cache) >= 4:  # odd tails (the last block of a call) stay few
+                cache.clear()
+            cache[n] = bufs
+        return bufs
 
 
 class MlpPolicy:
