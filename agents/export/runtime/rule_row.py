@@ -30,7 +30,7 @@ def _f32(v: float) -> float:
     return float(np.float32(v))
 
 
-def _pow10(u: float) -> float:
+def pow10(u: float) -> float:
     """``10.0 ** u`` by numpy's float64 power ufunc (the batch path's kernel)."""
     return float(np.power(10.0, np.array([u]))[0])
 
@@ -104,7 +104,7 @@ class RowRule:
         p = min(max(p, cfg["p_min"]), cfg["p_max"])
         if row[i["time_elapsed"]] <= 0.0:
             if cfg["start"] == "capacity":
-                first = min(_pow10(-row[i["capacity_log10"]]), 1.0)
+                first = min(pow10(-row[i["capacity_log10"]]), 1.0)
             else:
                 first = cfg["p_start"]
             p = min(max(first, cfg["p_min"]), cfg["p_max"])
@@ -136,4 +136,4 @@ class RowRule:
             integral = min(max(integral, -lim), lim)
         u = u_ff + kp * err + ki * integral + kd * deriv
         rule.integral[r], rule.prev_error[r], rule.prev_time[r] = integral, err, t
-        return 0.0 if exhausted else _pow10(min(max(u, lo), hi))
+        return 0.0 if exhausted else pow10(min(max(u, lo), hi))
