@@ -10,12 +10,15 @@ expected score. It then runs through the same simulator on the same seeds as eve
 other controller (common random numbers), so it faces the same serving and delay
 randomness; it re-solves the rest of the flight on the
 realised state (spend counted so far, impressions in flight: clairvoyant MPC),
-``replans`` times per flight, evenly spaced.
+``replans`` times per flight, evenly spaced. By default (``warm_start``) each episode's
+LP is built once in HiGHS and every re-plan changes it in place and re-solves from the
+last basis (``baselines.hindsight_warm.WarmLP``; docs/oracle.md says what that changes);
+``warm_start=False`` solves each plan cold (``baselines.hindsight.solve``).
 
 It implements ``Controller`` plus ``Clairvoyant.attach(core)``: the harness
 (``baselines.harness.run_episodes``) hands it the core after each reset. A solve that
-HiGHS's simplex gives up on is retried with its interior point method (``solve``). A
-first plan that
+HiGHS's simplex gives up on is retried with its interior point method (``solve``; a
+warm solve that fails is retried cold, and that row stays cold). A first plan that
 still fails (or times out) is counted per episode in ``failures`` and marked in
 ``failed`` (the episode then runs at throttle 0, a visibly bad score the caller reports
 and excludes; ``baselines.normalise``); a re-plan that fails keeps the standing plan and

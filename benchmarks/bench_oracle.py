@@ -1,6 +1,7 @@
 """Time the clairvoyant oracle: one hindsight LP per flight length, and whole episodes.
 
-    python benchmarks/bench_oracle.py [--episodes 5]
+    python benchmarks/bench_oracle.py [--episodes 5] [--rounds 3]
+    python benchmarks/bench_oracle.py --lp-only    # only the whole-flight LP table
     python benchmarks/bench_oracle.py --max-blocks 1500,720   # + coarser blocks, measured
     python benchmarks/bench_oracle.py --suite      # + the whole pacegym-benchmark suite
 
@@ -9,7 +10,12 @@ seconds; the suite with the tuned baselines runs in <= 15 minutes on 2 cores. Pr
 markdown tables: the LP of a whole flight from tick 0 (median over ``--episodes``
 episodes, HiGHS through scipy, one thread; "by IPM": solves the simplex left to the
 interior point method), the oracle's full episode (the LP plus its
-re-plans on the realised state, two episodes solved at a time), and with ``--suite`` the
+re-plans on the realised state, two episodes solved at a time) with warm-started
+re-plans (``OracleConfig.warm_start``, the default) against the previous cold solve per
+plan (``warm_start=False``) on the same seeds, interleaved over ``--rounds`` rounds (the
+median per episode of each, their ratio, and the simulated scores' difference; targets of
+issue "Speed where users wait": a day <= 0.3 s, three days <= 1 s, on the machine where a
+day's cold episode took ~1.15 s and three days' ~3.8 s, so ~3.8x), and with ``--suite`` the
 wall time per suite scenario of ``pacegym-benchmark`` at its default episode counts
 (tracking off). Each table states the machine's load (1-min average) when it started.
 
