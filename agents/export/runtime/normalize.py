@@ -61,7 +61,7 @@ class Normalization:
         fresh buffers; the MLP's block path its scratch). Returns ``z32``."""
         np.subtract(x, self.mean, out=z64)
         z64 /= self.std
-        np.minimum(np.maximum(z64, -self.clip, out=z64), self.clip, out=z64)
+        np.clip(z64, -self.clip, self.clip, out=z64)  # one pass: min(max(z, -clip), clip)
         z32[...] = z64
         return z32
 
