@@ -54,6 +54,7 @@ class OracleConfig:
     threads: int = 2  # [-] episodes solved concurrently
     noise_aware: bool = True  # price counting noise into the penalties (else fluid LP)
     warm_start: bool = True  # one HiGHS model per episode, re-plans from its last basis
+    warm_models: int = 64  # [-] episodes of a batch held warm (10-90 MB each); others cold
 
     def validate(self, kind: str = "oracle") -> None:
         check_range(kind, "replans", self.replans, 0, 1000)
@@ -61,7 +62,8 @@ class OracleConfig:
         check_range(kind, "max_blocks", self.max_blocks, 10, 1_000_000)
         check_range(kind, "time_limit_s", self.time_limit_s, 0.0, 3600.0, low_open=True)
         check_range(kind, "threads", self.threads, 1, 256)
-        for key in ("replans", "max_blocks", "threads"):
+        check_range(kind, "warm_models", self.warm_models, 0, 1_000_000)
+        for key in ("replans", "max_blocks", "threads", "warm_models"):
             value = getattr(self, key)
             if int(value) != value:
                 raise ControllerConfigError(
@@ -194,7 +196,9 @@ class OracleController:
         self._block = np.array([self._block_ticks(ep, tick_min) for ep in self._episodes])
         warm = self.can_warm and bool(self.config.warm_start)
         self._warm: list[WarmLP | None] = [None] * core.n
-        self._use_warm = np.full(core.n, warm)
+        # each warm model holds its LP and HiGHS's factors for the whole episode (measured
+        # 10-90 MB from 6-h to 3-day flights): rows past ``warm_models`` re-plan cold
+        self._use_warm = warm & (np.arange(core.n) < int(self.config.warm_models))
         self._plan(list(range(core.n)), self._episodes)
 
     def _block_ticks(self, ep: HindsightEpisode, tick_min: float) -> int:

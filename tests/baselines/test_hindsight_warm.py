@@ -64,3 +64,17 @@ def test_replans_go_forward_only():
     lp.solve(2, np.zeros(3), 0.0)
     with pytest.raises(ValueError, match="forward"):
         lp.solve(1, np.zeros(3), 0.0)
+
+
+def test_the_oracle_holds_at_most_warm_models_models_and_plans_the_rest_cold():
+    from pacegym.baselines.harness import run_episodes
+    from pacegym.baselines.oracle import OracleConfig, OracleController
+    from pacegym.envs.metrics import SCORE_KEY
+
+    capped = OracleController(OracleConfig(warm_models=1))
+    a = run_episodes(capped, "live_commerce", 3, seed=0).metrics[SCORE_KEY]
+    assert sum(m is not None for m in capped._warm) == 1
+    cold = OracleController(OracleConfig(warm_start=False))
+    b = run_episodes(cold, "live_commerce", 3, seed=0).metrics[SCORE_KEY]
+    assert not any(cold._warm)
+    assert np.isfinite(a).all() and np.isfinite(b).all() and capped.failures == 0
