@@ -92,17 +92,21 @@ def block_columns(ep: HindsightEpisode, block: int) -> np.ndarray:
     return np.arange(ep.flight_ticks - ep.t0, dtype=np.int64) // block
 
 
-def slot_coefficients(ep: HindsightEpisode, block: int = 1) -> tuple[sparse.csc_matrix, np.ndarray]:
+def slot_coefficients(
+    ep: HindsightEpisode, block: int = 1, stop: int | None = None
+) -> tuple[sparse.csc_matrix, np.ndarray]:
     """``(A, post)``: expected counted spend per slot and expected post-end media cost per
-    unit throttle of each decision block (``block`` ticks from ``t0`` sharing one throttle).
+    unit throttle of each decision block (``block`` ticks from ``t0`` sharing one throttle),
+    counting the ticks from ``t0`` up to ``stop`` (the flight's end when None).
 
     ``A`` is ``(n_slots, n_blocks)`` [currency per unit throttle], ``post`` ``(n_blocks,)``.
     """
     T, tps, D = ep.flight_ticks, ep.ticks_per_slot, ep.q.shape[0]
-    ticks = np.arange(ep.t0, T, dtype=np.int64)
-    col = block_columns(ep, block)
+    end = T if stop is None else min(int(stop), T)
+    ticks = np.arange(ep.t0, end, dtype=np.int64)
+    col = block_columns(ep, block)[: end - ep.t0]
     n_blocks = int(col[-1]) + 1 if col.size else 0
-    rendered = ep.fill * ep.render * ep.requests[ep.t0 :].astype(float)  # per unit throttle
+    rendered = ep.fill * ep.render * ep.requests[ep.t0 : end].astype(float)  # per unit throttle
     # cumulative q: Fq[k] = P(delay < k ticks), k = 0..D
     fq = np.concatenate(([0.0], np.cumsum(ep.q)))
     fq[-1] = 1.0

@@ -98,6 +98,7 @@ class MPCController(OracleController):
     config: MPCConfig = field(default_factory=MPCConfig)
     name: str = "mpc"
     kind: ClassVar[str] = "mpc"
+    can_warm: ClassVar[bool] = False  # its re-plans change the requests: cold solves
 
     def attach(self, core: PacingCore) -> None:
         """Plan each new episode of ``core`` on its day-ahead forecast."""

@@ -10,12 +10,15 @@ expected score. It then runs through the same simulator on the same seeds as eve
 other controller (common random numbers), so it faces the same serving and delay
 randomness; it re-solves the rest of the flight on the
 realised state (spend counted so far, impressions in flight: clairvoyant MPC),
-``replans`` times per flight, evenly spaced.
+``replans`` times per flight, evenly spaced. By default (``warm_start``) each episode's
+LP is built once in HiGHS and every re-plan changes it in place and re-solves from the
+last basis (``baselines.hindsight_warm.WarmLP``; docs/oracle.md says what that changes);
+``warm_start=False`` solves each plan cold (``baselines.hindsight.solve``).
 
 It implements ``Controller`` plus ``Clairvoyant.attach(core)``: the harness
 (``baselines.harness.run_episodes``) hands it the core after each reset. A solve that
-HiGHS's simplex gives up on is retried with its interior point method (``solve``). A
-first plan that
+HiGHS's simplex gives up on is retried with its interior point method (``solve``; a
+warm solve that fails is retried cold, and that row stays cold). A first plan that
 still fails (or times out) is counted per episode in ``failures`` and marked in
 ``failed`` (the episode then runs at throttle 0, a visibly bad score the caller reports
 and excludes; ``baselines.normalise``); a re-plan that fails keeps the standing plan and
@@ -39,6 +42,7 @@ import numpy as np
 from pacegym.baselines.controllers import ControllerConfigError, check_range
 from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
 from pacegym.baselines.hindsight_value import SegmentEpisode, solve_segments
+from pacegym.baselines.hindsight_warm import WarmLP
 from pacegym.baselines.oracle_value import block_ticks, segment_episodes, segment_state
 from pacegym.envs import kernel as K
 from pacegym.envs.core import PacingCore
@@ -56,6 +60,8 @@ class OracleConfig:
     time_limit_s: float = 60.0  # [s] HiGHS time limit per solve
     threads: int = 2  # [-] episodes solved concurrently
     noise_aware: bool = True  # price counting noise into the penalties (else fluid LP)
+    warm_start: bool = True  # one HiGHS model per episode, re-plans from its last basis
+    warm_models: int = 64  # [-] episodes of a batch held warm (10-90 MB each); others cold
 
     def validate(self, kind: str = "oracle") -> None:
         check_range(kind, "replans", self.replans, 0, 1000)
@@ -63,7 +69,8 @@ class OracleConfig:
         check_range(kind, "max_blocks", self.max_blocks, 10, 1_000_000)
         check_range(kind, "time_limit_s", self.time_limit_s, 0.0, 3600.0, low_open=True)
         check_range(kind, "threads", self.threads, 1, 256)
-        for key in ("replans", "max_blocks", "threads"):
+        check_range(kind, "warm_models", self.warm_models, 0, 1_000_000)
+        for key in ("replans", "max_blocks", "threads", "warm_models"):
             value = getattr(self, key)
             if int(value) != value:
                 raise ControllerConfigError(
@@ -155,6 +162,7 @@ class OracleController:
     config: OracleConfig = field(default_factory=OracleConfig)
     name: str = "oracle"
     kind: ClassVar[str] = "oracle"
+    can_warm: ClassVar[bool] = True  # re-plans keep the episode's requests (``WarmLP``)
 
     def __post_init__(self) -> None:
         self._core: PacingCore | None = None
@@ -200,6 +208,11 @@ class OracleController:
             self._every = np.full(core.n, 1 << 62, dtype=np.int64)
         self._next_plan = self._every.copy()
         self._block = np.array([self._block_ticks(ep, tick_min) for ep in self._episodes])
+        warm = self.can_warm and bool(self.config.warm_start)
+        self._warm: list[WarmLP | None] = [None] * core.n
+        # each warm model holds its LP and HiGHS's factors for the whole episode (measured
+        # 10-90 MB from 6-h to 3-day flights): rows past ``warm_models`` re-plan cold
+        self._use_warm = warm & (np.arange(core.n) < int(self.config.warm_models))
         self._plan(list(range(core.n)), self._episodes)
 
     def _block_ticks(self, ep: HindsightEpisode | SegmentEpisode, tick_min: float) -> int:
@@ -212,10 +225,15 @@ class OracleController:
 
     def _plan(self, rows: list[int], problems: list) -> None:
         def one(i: int) -> HindsightSolution:
-            ep, block = problems[i], int(self._block[rows[i]])
+            b, ep, limit = rows[i], problems[i], self.config.time_limit_s
             if isinstance(ep, SegmentEpisode):  # a value scenario: throttles per segment
-                return solve_segments(ep, block, self.config.time_limit_s)
-            return solve(ep, block, self.config.time_limit_s)
+                return solve_segments(ep, int(self._block[b]), limit)
+            if self._use_warm[b]:
+                sol = self._warm_solve(b, ep)
+                if sol.ok:
+                    return sol
+                self._use_warm[b] = False  # HiGHS's own retries (IPM) from here on
+            return solve(ep, int(self._block[b]), limit)
 
         if self.config.threads > 1 and len(rows) > 1:
             with ThreadPoolExecutor(self.config.threads) as pool:
@@ -240,6 +258,13 @@ class OracleController:
             self.solutions[b] = sol
             if isinstance(ep, SegmentEpisode):  # the value-per-spend threshold (the duals)
                 self.thresholds[b, ep.t0 : ep.flight_ticks] = sol.threshold[ep.t0 :]
+
+    def _warm_solve(self, b: int, ep: HindsightEpisode) -> HindsightSolution:
+        """Row ``b``'s plan from ``ep.t0`` on its episode's HiGHS model (built at tick 0)."""
+        if self._warm[b] is None:
+            self._warm[b] = WarmLP(self._episodes[b], int(self._block[b]))
+        lp = self._warm[b]
+        return lp.solve(ep.t0, ep.fixed_slot_spend, ep.fixed_post_cost, self.config.time_limit_s)
 
     def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list:
         """The rest of each due campaign's flight on its realised state."""

@@ -16,6 +16,7 @@ with ``threads=1`` (all work in the caller's thread) and with ``--threads`` work
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
@@ -62,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     from pacegym.agents.export.artifact import normalization_from_stats
     from pacegym.agents.export.exporter import export_controller, export_sb3
     from pacegym.agents.export.runtime import load_pacer
+    from pacegym.agents.export.runtime.workers import usable_cpus
     from pacegym.agents.export.sb3_policy import TorchActor
     from pacegym.agents.export.verify import record_observations
     from pacegym.agents.policy import SB3Controller
@@ -74,11 +76,13 @@ def main(argv: list[str] | None = None) -> None:
     tmp = tempfile.mkdtemp()
     art = export_sb3(model, f"{tmp}/ppo", normalization=norm)
     pid_art = export_controller({"kind": "pid", "params": {}}, f"{tmp}/pid")
+    res_art = _residual_artifact(f"{tmp}/residual")
     pacer = load_pacer(art, threads=1)
     pacer_n = load_pacer(art, threads=args.threads)
     onnx1 = load_pacer(art, backend="onnx", threads=1)
     onnxn = load_pacer(art, backend="onnx", threads=args.threads)
     pid = load_pacer(pid_art, threads=1)
+    residual = load_pacer(res_art, threads=1)
     actor = TorchActor(model, norm).eval()
 
     big = np.ascontiguousarray(np.resize(obs, (args.rows, obs.shape[1])))
@@ -91,6 +95,8 @@ def main(argv: list[str] | None = None) -> None:
 
     one_floats = {n: float(one[0, i]) for i, n in enumerate(pacer.features)}
     pid.reset(1)
+    residual.reset(1)
+    load_start = os.getloadavg()[0]
     single = _interleaved(
         {
             "numpy pacer, 2-D array": lambda: pacer(one),
@@ -99,6 +105,7 @@ def main(argv: list[str] | None = None) -> None:
             "onnxruntime pacer (1 thread)": lambda: onnx1(one),
             "torch eager actor": lambda: torch_eager(one),
             "numpy PID rule pacer": lambda: pid(one),
+            "numpy residual pacer (PID + 2 x 64 tanh)": lambda: residual(one),
         },
         args.repeats,
         inner=2000,
@@ -126,12 +133,32 @@ def main(argv: list[str] | None = None) -> None:
     assert np.abs(pacer.actions(big[:10000]) - onnxn.actions(big[:10000])).max() < 1e-5
     print(
         f"torch {torch.__version__}, {args.threads} threads, medians of {args.repeats}"
-        " interleaved rounds"
+        f" interleaved rounds; load (1-min average) {load_start:.1f} at the start,"
+        f" {os.getloadavg()[0]:.1f} at the end, {usable_cpus()} usable CPUs"
     )
     print("| batch | path | median | speed vs torch eager |\n|---|---|---:|---:|")
     for batch_name, name, us, ratio in rows:
         shown = f"{us:.1f} µs" if us < 1e4 else f"{us / 1e6:.3f} s"
         print(f"| {batch_name} | {name} | {shown} | {ratio:.2f}x |")
+
+
+def _residual_artifact(path: str) -> str:
+    """An untrained residual PPO (SB3's default actor) on the default PID, exported: its
+    timing, not its quality, is measured."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from pacegym.agents.export.artifact import normalization_from_vecnormalize
+    from pacegym.agents.export.exporter import export_residual
+    from pacegym.agents.residual import ResidualVecEnv
+    from pacegym.agents.vec_env import PacingVecEnv
+
+    base = {"kind": "pid", "params": {}}
+    env = VecNormalize(ResidualVecEnv(PacingVecEnv("live_commerce", n_envs=4, seed=1), base, 1.0))
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=128, n_epochs=1, seed=0, device="cpu")
+    model.learn(128)
+    norm = normalization_from_vecnormalize(env, n=15)
+    return str(export_residual(model, base, 1.0, path, normalization=norm))
 
 
 def bench_artifact(path: str, scenario: str, rows: int, repeats: int, threads: int) -> None:

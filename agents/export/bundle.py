@@ -39,6 +39,7 @@ RUNTIME_MODULES = (
     "plans",
     "rule_params",
     "controllers",
+    "rule_row",
     "mlp",
     "rule",
     "residual",

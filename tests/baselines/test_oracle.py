@@ -170,23 +170,33 @@ def test_the_oracle_beats_every_tuned_baseline(scenario):
     assert oracle > ref.metrics[SCORE_KEY].mean()
 
 
-def test_a_failed_replan_keeps_the_standing_plan(monkeypatch):
+@pytest.mark.parametrize("warm", [False, True])
+def test_a_failed_replan_keeps_the_standing_plan(monkeypatch, warm):
     import pacegym.baselines.oracle as oracle_mod
     from pacegym.baselines.hindsight import HindsightSolution
+    from pacegym.baselines.hindsight_warm import WarmLP
 
-    real = oracle_mod.solve
+    real, real_warm = oracle_mod.solve, WarmLP.solve
 
     def flaky(ep, block=1, time_limit_s=60.0):
         if ep.t0 > 0:
             return HindsightSolution(np.zeros(ep.flight_ticks), float("nan"), 4, "trouble", 0.0)
         return real(ep, block, time_limit_s)
 
+    def flaky_warm(lp, t0=0, fixed=None, post=0.0, time_limit_s=60.0):
+        if t0 > 0:  # the warm model fails, then the cold retry (flaky) fails too
+            return HindsightSolution(np.zeros(lp.ep.flight_ticks), float("nan"), 4, "x", 0.0)
+        return real_warm(lp, t0, fixed, post, time_limit_s)
+
     monkeypatch.setattr(oracle_mod, "solve", flaky)
-    o = OracleController(OracleConfig(replans=3))
+    monkeypatch.setattr(WarmLP, "solve", flaky_warm)
+    o = OracleController(OracleConfig(replans=3, warm_start=warm))
     roll = run_episodes(o, "live_commerce", 2, seed=0)
     assert o.failures == 0 and not roll.failed.any()
     assert o.replan_fallbacks == 3 * 2  # 3 re-plans x 2 episodes
-    open_loop = run_episodes(OracleController(OracleConfig(replans=0)), "live_commerce", 2, seed=0)
+    open_loop = run_episodes(
+        OracleController(OracleConfig(replans=0, warm_start=warm)), "live_commerce", 2, seed=0
+    )
     assert np.array_equal(roll.metrics[SCORE_KEY], open_loop.metrics[SCORE_KEY])
 
 

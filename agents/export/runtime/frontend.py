@@ -120,6 +120,7 @@ class Pacer:
         out = np.empty(n, dtype=np.float64)
         invalid = np.zeros(n, dtype=bool)
         guarded = np.zeros(n, dtype=bool)
+        self._row.begin(n)  # type: ignore[union-attr]
         one = self._row.one_throttle  # type: ignore[union-attr]
         lows, highs = self._bounds
         box_lo, box_hi = self._box
@@ -132,7 +133,7 @@ class Pacer:
             ok = in_box or (all(map(le, lows, row)) and all(map(le, row, highs)))
             p = self.fallback
             if ok:
-                p = one(row, in_box)
+                p = one(row, in_box, i)
                 if not 0.0 <= p <= 1.0:  # NaN (overflowing weights) or out of range: never served
                     ok, p = False, self.fallback
             if ok and self.budget_guard:

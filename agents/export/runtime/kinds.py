@@ -24,9 +24,14 @@ class RowPath(Protocol):
     box: tuple[list[float], list[float]]
     """Per-feature ``(low, high)`` of raw values that need no normalisation clip."""
 
-    def one_throttle(self, row: list[float], in_box: bool) -> float:
-        """The throttle in [0, 1] of one valid row (``in_box``: every value lies in
-        ``box``), or NaN when it must not be served (the pacer serves the fallback)."""
+    def begin(self, n: int) -> None:
+        """A call of ``n`` rows starts (a stateful kind sizes its state as its block path)."""
+        ...
+
+    def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
+        """The throttle in [0, 1] of one valid row, row ``r`` of the call (``in_box``: every
+        value lies in ``box``), or NaN when it must not be served (the pacer serves the
+        fallback). Invalid rows never reach it, so they leave a stateful kind's state alone."""
         ...
 
 

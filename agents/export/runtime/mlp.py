@@ -9,6 +9,7 @@ campaign with one matrix-vector product per layer, layer 1 in float64.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -127,6 +128,7 @@ class Mlp:
         if width != 1:
             raise PacerError(f"policy.layers: output width {width}: allowed 1 (one action)")
         self.fast = _fold_tanh(self.layers)
+        self._scratch = threading.local()  # per worker thread: ``_buffers``
         norm = spec.get("normalization")
         self.norm = None if norm is None else Normalization.from_spec(norm, n_in)
 
@@ -137,16 +139,19 @@ class Mlp:
     def actions(self, x: np.ndarray) -> np.ndarray:
         """Raw outputs ``(n,)`` float32 for valid float32 rows ``x`` (``(n, n_in)``, or the
         full rows that ``index`` selects from)."""
-        h = self.normalize(x if self.index is None else x[:, self.index])
-        if len(h) < FAST_MIN_ROWS:
+        x = x if self.index is None else x[:, self.index]
+        if len(x) < FAST_MIN_ROWS:
+            h = self.normalize(x)
             for w, b, act in self.layers:
                 h = h @ w
                 h += b
                 h = _activation(act, h)
             return h[:, 0]
+        bufs = self._buffers(len(x))
+        h = x if self.norm is None else self.norm.into(x, bufs[0], bufs[1])
         with np.errstate(over="ignore"):  # exp(2u) -> inf gives r = 0, tanh = 1: exact
-            for w, b, kind in self.fast:
-                h = h @ w
+            for (w, b, kind), out in zip(self.fast, bufs[2:], strict=True):
+                h = np.matmul(h, w, out=out)
                 h += b
                 if kind == "r":
                     np.exp(h, out=h)
@@ -154,28 +159,33 @@ class Mlp:
                     np.reciprocal(h, out=h)
                 else:
                     h = _activation(kind, h)
-        return h[:, 0]
+        return h[:, 0].copy()  # the buffers serve this thread's next block
+
+    def _buffers(self, n: int) -> list[np.ndarray]:
+        """This thread's scratch arrays for a block of ``n`` rows: the normalised input
+        (float64, float32), then each layer's output; allocated once per thread and size
+        (fresh 1-MB arrays each block cost page faults, not arithmetic)."""
+        cache = self._scratch.__dict__.setdefault("by_rows", {})
+        bufs = cache.get(n)
+        if bufs is None:
+            n_in = self.layers[0][0].shape[0]
+            bufs = [np.empty((n, n_in)), np.empty((n, n_in), dtype=np.float32)]
+            bufs += [np.empty((n, w.shape[1]), dtype=np.float32) for w, _, _ in self.fast]
+            if len(cache) >= 4:  # odd tails (the last block of a call) stay few
+                cache.clear()
+            cache[n] = bufs
+        return bufs
 
 
-class MlpPolicy:
-    """Policy kind ``mlp``: the network's action through the manifest's action mapping.
+class RowNet:
+    """One row through an ``Mlp`` in few numpy calls (the latency path of ``mlp`` and
+    ``residual``): layer 1 in float64 as ``W^T @ [x, 1]``; where no input reaches the
+    normalisation clip (raw values inside ``box``) the normalisation folds into that layer
+    exactly: ``W1 (x - m) / s + b1 = (W1 / s) x + (b1 - (m / s) W1)``. Later layers run in
+    float32 as in the block path (numpy's float32 tanh is 2x faster)."""
 
-    Stateless, so a call is cut into ``CHUNK_ROWS`` blocks for the worker threads. The
-    single-row path (``one_throttle``) computes layer 1 in float64 as ``W^T @ [x, 1]``;
-    where no input reaches the normalisation clip (raw values inside ``box``) the
-    normalisation folds into that layer exactly:
-    ``W1 (x - m) / s + b1 = (W1 / s) x + (b1 - (m / s) W1)``. Later layers run in float32
-    as in the block path (numpy's float32 tanh is 2x faster).
-    """
-
-    block_rows = CHUNK_ROWS
-    parallel = True
-
-    def __init__(self, net: Mlp, amap: ActionMap) -> None:
-        self.net, self.amap = net, amap
-        # the row path folds layer 1 over every feature; a network reading some of them
-        # (policy.inputs) serves single rows through the block path
-        self.row_path = self if net.index is None else None
+    def __init__(self, net: Mlp) -> None:
+        self.net = net
         w1, b1, act0 = net.layers[0]
         w, b = w1.astype(np.float64), b1.astype(np.float64)
         self._row_plain = np.ascontiguousarray(np.vstack([w, b[None]]).T)  # input [z, 1]
@@ -192,6 +202,51 @@ class MlpPolicy:
         self._row_last = (np.ascontiguousarray(w[:, 0]), float(b[0]), act)
         self._act0 = act0
         self._single = len(net.layers) == 1
+
+    def output(self, row: list[float], in_box: bool) -> float:
+        """The network's output for the raw inputs ``row`` (NaN if it overflows).
+
+        ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
+        the folded first layer applies; otherwise the row is normalised and clipped first.
+        """
+        if in_box:
+            h = np.dot(self._row_folded, np.array([*row, 1.0]))
+        else:
+            z = self.net.normalize(np.array(row, dtype=np.float32))  # as SB3: float64 -> float32
+            h = np.dot(self._row_plain, np.append(z, 1.0))
+        if self._single:  # a linear (or single-layer) policy: h is the output
+            return float(_activation(self._act0, h)[0])
+        if self._act0 == "tanh":
+            h = np.tanh(h, dtype=np.float32)
+        else:
+            h = _activation(self._act0, h).astype(np.float32)
+        for wt, b, act in self._row_rest:
+            h = np.dot(wt, h)
+            h += b
+            h = np.tanh(h, out=h) if act == "tanh" else _activation(act, h)
+        w, b, act = self._row_last
+        a = float(np.dot(w, h)) + b
+        return a if act == "identity" else float(_activation(act, np.array([a]))[0])
+
+
+class MlpPolicy:
+    """Policy kind ``mlp``: the network's action through the manifest's action mapping.
+
+    Stateless, so a call is cut into ``CHUNK_ROWS`` blocks for the worker threads. The
+    single-row path (``one_throttle``) is ``RowNet``'s.
+    """
+
+    block_rows = CHUNK_ROWS
+    parallel = True
+
+    def __init__(self, net: Mlp, amap: ActionMap) -> None:
+        self.net, self.amap = net, amap
+        # the row path folds layer 1 over every feature; a network reading some of them
+        # (policy.inputs) serves single rows through the block path
+        self.row_path = self if net.index is None else None
+        self._net_row = RowNet(net)
+        self.box = self._net_row.box
+        self._output = self._net_row.output
         self._map_one = amap.one
 
     @classmethod
@@ -213,27 +268,10 @@ class MlpPolicy:
         """The clipped actions, in ``CHUNK_ROWS`` blocks through ``run``."""
         return self.amap.clipped(self.net.actions, x, run, CHUNK_ROWS)
 
-    def one_throttle(self, row: list[float], in_box: bool) -> float:
-        """The throttle of one valid row (latency path; NaN if the network overflows).
+    def begin(self, n: int) -> None:
+        """Stateless."""
 
-        ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
-        the folded first layer applies; otherwise the row is normalised and clipped first.
-        """
-        if in_box:
-            h = np.dot(self._row_folded, np.array([*row, 1.0]))
-        else:
-            z = self.net.normalize(np.array(row, dtype=np.float32))  # as SB3: float64 -> float32
-            h = np.dot(self._row_plain, np.append(z, 1.0))
-        if self._single:  # a linear (or single-layer) policy: h is the output
-            return self._map_one(float(_activation(self._act0, h)[0]))
-        if self._act0 == "tanh":
-            h = np.tanh(h, dtype=np.float32)
-        else:
-            h = _activation(self._act0, h).astype(np.float32)
-        for wt, b, act in self._row_rest:
-            h = np.dot(wt, h)
-            h += b
-            h = np.tanh(h, out=h) if act == "tanh" else _activation(act, h)
-        w, b, act = self._row_last
-        a = float(np.dot(w, h)) + b
-        return self._map_one(a if act == "identity" else float(_activation(act, np.array([a]))[0]))
+    def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
+        """The throttle of one valid row (latency path; NaN if the network overflows);
+        ``in_box``: see ``RowNet.output``."""
+        return self._map_one(self._output(row, in_box))

@@ -52,10 +52,18 @@ class Normalization:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The float32 policy input for rows ``x`` (float32 or float64; float64 arithmetic)."""
-        z = np.subtract(x, self.mean)
-        z /= self.std
-        np.minimum(np.maximum(z, -self.clip, out=z), self.clip, out=z)
-        return z.astype(np.float32)
+        x = np.asarray(x)
+        return self.into(x, np.empty(x.shape), np.empty(x.shape, dtype=np.float32))
+
+    def into(self, x: np.ndarray, z64: np.ndarray, z32: np.ndarray) -> np.ndarray:
+        """The float32 policy input for rows ``x`` written into ``z32`` (float32), through
+        ``z64`` (float64), both of ``x``'s shape: the one implementation (``__call__`` gives it
+        fresh buffers; the MLP's block path its scratch). Returns ``z32``."""
+        np.subtract(x, self.mean, out=z64)
+        z64 /= self.std
+        np.clip(z64, -self.clip, self.clip, out=z64)  # one pass: min(max(z, -clip), clip)
+        z32[...] = z64
+        return z32
 
     @property
     def box(self) -> tuple[list[float], list[float]]:

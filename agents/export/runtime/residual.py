@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
 from .manifest import _float, _need
-from .mlp import CHUNK_ROWS, Mlp, input_index
+from .mlp import CHUNK_ROWS, Mlp, RowNet, input_index
 from .rule import RulePolicy
+from .rule_row import pow10
 from .workers import Runner
 
 
@@ -20,12 +22,12 @@ class ResidualPolicy:
     a = clip(mlp(normalise(x)), -1, 1);  p = clip(max(b, floor) * 10 ** (scale_decades a), 0, 1)
 
     The rule keeps per-row state, so a call is one block; the network's blocks are stateless
-    and run on the worker threads (``run``).
+    and run on the worker threads (``run``). A few rows take the row path
+    (``one_throttle``: the rule's row path, then ``mlp.RowNet``).
     """
 
     block_rows = 0
     parallel = True
-    row_path = None
 
     def __init__(
         self,
@@ -38,6 +40,30 @@ class ResidualPolicy:
         self.mlp = Mlp(spec, arrays, len(obs) + 1, input_index(spec, obs, extra=1))
         self.scale = _float(spec, "scale_decades", "policy", 0.0, 10.0)
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
+        self.row_path = self
+        self.box = self.base.box  # the network's own box is checked in ``one_throttle``
+        self._net_row = RowNet(self.mlp)
+        n_obs = len(obs)
+        idx = self.mlp.index
+        self._inputs = list(range(n_obs)) if idx is None else [int(j) for j in idx[:-1]]
+        self._net_lo, self._net_hi = self._net_row.box
+
+    def begin(self, n: int) -> None:
+        self.base.begin(n)
+
+    def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
+        """``throttle`` of one valid row, row ``r`` of the call (the base rule's state
+        advances): the rule's row path, then the network's (``RowNet``)."""
+        b = self.base.one_throttle(row, True, r)
+        b0 = 0.0 if b != b else b  # nan_to_num
+        feat = float(np.float32(np.log10(np.array([min(max(b0, self.floor), 1.0)]))[0]))
+        z = [row[j] for j in self._inputs]
+        z.append(feat)
+        inside = all(map(operator.le, self._net_lo, z)) and all(map(operator.le, z, self._net_hi))
+        a = self._net_row.output(z, inside)
+        a = 0.0 if a != a else min(max(a, -1.0), 1.0)
+        p = max(b, self.floor) * pow10(self.scale * a)
+        return min(max(p, 0.0), 1.0)
 
     @classmethod
     def from_artifact(

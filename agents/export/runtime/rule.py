@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from .controllers import build_rule
 from .manifest import PacerError, _need
+from .rule_row import RowRule
 from .workers import Runner
 
 
@@ -19,12 +21,12 @@ class RulePolicy:
     kind and checked parameters, so loading runs nothing from the artifact.
     Rules keep per-row state (PID), so a call is one block and rows keep their index.
     Rows flagged invalid are fed a neutral in-range row and their controller state is
-    restored afterwards, so a bad input never disturbs a stateful rule.
+    restored afterwards, so a bad input never disturbs a stateful rule. A few rows take the
+    row path (``one_throttle``: ``rule_row.RowRule``, Python floats, the same numbers).
     """
 
     block_rows = 0
     parallel = False
-    row_path = None
 
     def __init__(self, spec: Mapping[str, Any], obs: Sequence[Mapping[str, Any]], where: str):
         features = [f["name"] for f in obs]
@@ -34,6 +36,9 @@ class RulePolicy:
         ctrl = _need(spec, "controller", where)
         self.controller = build_rule(ctrl, features, f"{where}.controller")
         self.name = str(ctrl.get("name", ctrl["kind"]))
+        self._row = RowRule(self.controller)
+        self.row_path = self
+        self.box = ([-math.inf] * len(features), [math.inf] * len(features))
 
     @classmethod
     def from_artifact(
@@ -44,6 +49,13 @@ class RulePolicy:
 
     def reset(self, n: int) -> None:
         self.controller.reset(n)
+
+    def begin(self, n: int) -> None:
+        self._row.begin(n)
+
+    def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
+        """The throttle of one valid row, row ``r`` of the call (its state advances)."""
+        return self._row.act(row, r)
 
     def throttle(self, x: np.ndarray, ok: np.ndarray, run: Runner) -> np.ndarray:
         """Throttles for all rows of ``x``; rows where ``ok`` is False keep their state."""

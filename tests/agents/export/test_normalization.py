@@ -14,15 +14,15 @@ from pacegym.envs.spaces import OBS_INDEX
 
 @pytest.fixture
 def counted(monkeypatch):
-    """Counts the calls of ``Normalization.__call__`` (the one implementation)."""
+    """Counts the calls of ``Normalization.into`` (the one implementation)."""
     calls = []
-    real = Normalization.__call__
+    real = Normalization.into
 
-    def spy(self, x):
+    def spy(self, x, z64, z32):
         calls.append(np.shape(x))
-        return real(self, x)
+        return real(self, x, z64, z32)
 
-    monkeypatch.setattr(Normalization, "__call__", spy)
+    monkeypatch.setattr(Normalization, "into", spy)
     return calls
 
 

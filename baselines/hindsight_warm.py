@@ -1,0 +1,250 @@
+"""The hindsight LP of one episode held in HiGHS, re-solved on each re-plan from its last basis.
+
+``baselines.hindsight.solve`` builds and solves a new LP for every plan (scipy's HiGHS,
+cold). The clairvoyant re-plans the same episode ten times; between two plans only the
+spend already fixed, the ticks already played and the threshold of each penalty move.
+``WarmLP`` builds the episode's LP once (``highspy``), and a re-plan from tick ``t0``
+changes only those numbers in place and re-solves from the previous optimal basis:
+
+- throttle blocks lie on the episode's grid (block ``k`` = ticks ``[k block, (k + 1)
+  block)``); a re-plan fixes the blocks already played at 0 and gives the block holding
+  ``t0`` the coefficients of its ticks from ``t0`` on (``block = 1``: exactly
+  ``solve``'s LP; longer blocks: the re-plan's first block is the rest of a grid block,
+  where ``solve``'s blocks start at ``t0``);
+- the penalties read aggregate spends (one column for the flight's total, one per scoring
+  window: equalities ``T = sum S``, ``W_w = sum_{j in w} S_j``), so a moved threshold
+  changes one coefficient per cut, not one per slot; the cut ``y >= 0`` is the variable's
+  own bound and has no row;
+- a penalty whose spend the schedule can no longer change (a slot or window before
+  ``t0``'s slot) keeps its coefficients: its spend equals the fixed spend, so only the
+  right-hand side carries the new cut.
+
+The LP is the same as ``solve``'s (same variables' values and optimum, up to HiGHS's
+tolerances, with ``block = 1`` or ``t0`` on the grid); HiGHS skips presolve on a warm
+start. docs/oracle.md has the figures.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import highspy
+import numpy as np
+from scipy import sparse
+
+from pacegym.baselines.hindsight_model import (
+    HindsightEpisode,
+    HindsightSolution,
+    excess_cuts,
+    slot_coefficients,
+)
+
+INF = highspy.kHighsInf
+
+
+def _finite(x: np.ndarray) -> np.ndarray:
+    return np.where(np.isposinf(x), INF, np.where(np.isneginf(x), -INF, x))
+
+
+class WarmLP:
+    """``ep``'s hindsight LP (from tick 0, ``block`` ticks per throttle) in one HiGHS model.
+
+    ``solve(t0, fixed, post)`` is ``hindsight.solve(ep.at(t0, fixed, post), block)`` on the
+    grid blocks described in the module docstring; calls must come with ``t0`` not
+    decreasing (each re-plan starts from the last one's basis). Not thread-safe: one
+    episode, one thread at a time.
+    """
+
+    def __init__(self, ep: HindsightEpisode, block: int) -> None:
+        if ep.t0 != 0:
+            raise ValueError(f"WarmLP needs the episode from tick 0, got t0 = {ep.t0}")
+        self.ep, self.block = ep, int(block)
+        B, ns = ep.budget, ep.n_slots
+        A, post = slot_coefficients(ep, self.block)
+        self.A, self.post = (A / B).tocsc(), post / B
+        nb = self.A.shape[1]
+        self.nb, self.ns = nb, ns
+        win = np.arange(ns) // ep.window_slots
+        n_win = int(win.max()) + 1 if ns else 0
+        self.win, self.n_win = win, n_win
+        planned = np.diff(ep.plan_cum[: ns + 1])
+        # the aggregate spends the penalties read, and what each counts
+        self.plan = (
+            np.array([1.0]),
+            (1.0 + ep.tolerance) * np.bincount(win, weights=planned, minlength=n_win),
+            (1.0 + ep.burst_tolerance) * planned,
+        )
+        self.weights = (1.0 + ep.w_waste * ep.media / ep.price, ep.w_misplaced, ep.w_burst)
+        self.scale = ep.spend_variance / B
+        # columns: p (nb) | S (ns) | T (1) | W (n_win) | y over (1) | y win (n_win) | y burst (ns)
+        c_S, c_T, c_W = nb, nb + ns, nb + ns + 1
+        c_y = c_W + n_win
+        self.agg_col = (np.array([c_T]), c_W + np.arange(n_win), c_S + np.arange(ns))
+        sizes = (1, n_win, ns)
+        self.y_col = tuple(
+            c_y + s + np.arange(n) for s, n in zip((0, 1, 1 + n_win), sizes, strict=True)
+        )
+        n_col = c_y + 1 + n_win + ns
+        self._build(n_col, sizes)
+        self._played = 0  # blocks fixed at 0 so far
+        self._partial: tuple[int, np.ndarray] = (-1, np.zeros(0))  # (block, its column now)
+        self._t0 = 0
+
+    def _build(self, n_col: int, sizes: tuple[int, ...]) -> None:
+        ep, nb, ns, n_win = self.ep, self.nb, self.ns, self.n_win
+        fixed = np.zeros(ns)
+        a_b = [excess_cuts(th, self.scale) for th in self.plan]
+        self.k = a_b[0][0].shape[1] - 1  # cuts per penalty row (the first, y >= 0, is a bound)
+        # equalities: S - A p = 0, T - sum S = 0, W - window sums = 0
+        eye_s = sparse.identity(ns, format="csc")
+        W = sparse.csc_matrix((np.ones(ns), (self.win, np.arange(ns))), shape=(n_win, ns))
+        n_y = sum(sizes)
+        eq = sparse.bmat(
+            [
+                [-self.A, eye_s, None, None, sparse.csc_matrix((ns, n_y))],
+                [None, -sparse.csc_matrix(np.ones((1, ns))), sparse.identity(1), None, None],
+                [None, -W, None, sparse.identity(n_win), None],
+            ],
+            format="csc",
+        )
+        # cuts: b_ik v_i - y_i <= b_ik fixed_i - a_ik, one row per (penalty row, cut)
+        rows, cols, vals = [], [], []
+        n_eq = eq.shape[0]
+        self.cut_row, self.b_model, r = [], [], n_eq
+        for g, size in enumerate(sizes):
+            b = a_b[g][1]
+            rid = r + np.arange(size * self.k).reshape(size, self.k)
+            self.cut_row.append(rid)
+            self.b_model.append(b[:, 1:].copy())
+            rows += [rid.ravel(), rid.ravel()]
+            cols += [np.repeat(self.agg_col[g], self.k), np.repeat(self.y_col[g], self.k)]
+            vals += [b[:, 1:].ravel(), -np.ones(size * self.k)]
+            r += size * self.k
+        cuts = sparse.csc_matrix(
+            (np.concatenate(vals), (np.concatenate(rows) - n_eq, np.concatenate(cols))),
+            shape=(r - n_eq, n_col),
+        )
+        a_mat = sparse.vstack([eq, cuts], format="csc")
+        cost = np.zeros(n_col)
+        cost[:nb] = ep.w_waste * self.post
+        cost[nb : nb + ns] = -1.0
+        for g in range(3):
+            cost[self.y_col[g]] = self.weights[g]
+        lower = np.zeros(n_col)
+        lower[nb : self.y_col[0][0]] = -INF
+        upper = np.full(n_col, INF)
+        upper[:nb] = 1.0
+        rhs = self._cut_rhs(fixed, [ab[0][:, 1:] for ab in a_b])
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n_col, a_mat.shape[0]
+        lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
+        lp.row_lower_ = np.concatenate([np.zeros(n_eq), np.full(len(rhs), -INF)])
+        lp.row_upper_ = np.concatenate([np.zeros(n_eq), rhs])
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = a_mat.indptr
+        lp.a_matrix_.index_ = a_mat.indices
+        lp.a_matrix_.value_ = a_mat.data
+        self.h = highspy.Highs()
+        self.h.setOptionValue("output_flag", False)
+        self.h.setOptionValue("threads", 1)
+        self.h.passModel(lp)
+        self.n_eq = n_eq
+
+    def _aggregates(self, fixed: np.ndarray) -> tuple[np.ndarray, ...]:
+        """The fixed spend each penalty row counts: the total, per window, per slot."""
+        return (
+            np.array([fixed.sum()]),
+            np.bincount(self.win, weights=fixed, minlength=self.n_win),
+            fixed,
+        )
+
+    def _cut_rhs(self, fixed: np.ndarray, a: list[np.ndarray]) -> np.ndarray:
+        agg = self._aggregates(fixed)
+        return np.concatenate(
+            [(self.b_model[g] * agg[g][:, None] - a[g]).ravel() for g in range(3)]
+        )
+
+    def _update(self, t0: int, fixed: np.ndarray) -> None:
+        """Move the model from the last plan to ``t0`` with ``fixed`` [budget shares]."""
+        h, block = self.h, self.block
+        played = t0 // block
+        if played > self._played:
+            idx = np.arange(self._played, played, dtype=np.int32)
+            h.changeColsBounds(len(idx), idx, np.zeros(len(idx)), np.zeros(len(idx)))
+            self._played = played
+        if t0 % block and played < self.nb:
+            self._partial_block(t0, played)
+        ns = self.ns
+        idx = np.arange(ns, dtype=np.int32)
+        h.changeRowsBounds(ns, idx, fixed, fixed)
+        agg = self._aggregates(fixed)
+        open_slot = t0 // self.ep.ticks_per_slot  # spend of earlier slots is all fixed
+        still_open = (
+            np.ones(1, dtype=bool),
+            np.arange(self.n_win) >= self.win[min(open_slot, ns - 1)],
+            np.arange(ns) >= open_slot,
+        )
+        a_new = []
+        for g in range(3):
+            a, b = excess_cuts(self.plan[g] - agg[g], self.scale)
+            a_new.append(a[:, 1:])
+            b = b[:, 1:]
+            moved = (b != self.b_model[g]) & still_open[g][:, None]
+            for i, k in zip(*np.nonzero(moved), strict=True):
+                h.changeCoeff(int(self.cut_row[g][i, k]), int(self.agg_col[g][i]), float(b[i, k]))
+            self.b_model[g][moved] = b[moved]
+        rhs = self._cut_rhs(fixed, a_new)
+        rid = np.arange(self.n_eq, self.n_eq + len(rhs), dtype=np.int32)
+        h.changeRowsBounds(len(rid), rid, np.full(len(rid), -INF), rhs)
+
+    def _partial_block(self, t0: int, k: int) -> None:
+        """Block ``k`` holds ``t0``: its column becomes the coefficients of its ticks from ``t0``."""
+        ep = self.ep.at(t0, np.zeros(self.ns), 0.0)
+        end = (k + 1) * self.block
+        A, post = slot_coefficients(ep, end - t0, stop=end)
+        new = np.zeros(self.ns)
+        new[A.indices] = A.data / self.ep.budget
+        if self._partial[0] == k:  # re-planned within this block before
+            old = self._partial[1]
+        else:
+            old = np.zeros(self.ns)
+            lo, hi = self.A.indptr[k], self.A.indptr[k + 1]
+            old[self.A.indices[lo:hi]] = self.A.data[lo:hi]
+        for j in np.flatnonzero(new != old):
+            self.h.changeCoeff(int(j), k, float(-new[j]))
+        self._partial = (k, new)
+        self.h.changeColCost(k, float(self.ep.w_waste * post[0] / self.ep.budget))
+
+    def solve(
+        self, t0: int = 0, fixed: np.ndarray | None = None, post: float = 0.0, time_limit_s=60.0
+    ) -> HindsightSolution:
+        """The schedule from ``t0`` with spend ``fixed`` [currency per slot] already counted or
+        in flight and media ``post`` [currency] certain after the flight (``hindsight.solve``)."""
+        t_start = time.perf_counter()
+        ep, B = self.ep, self.ep.budget
+        if t0 < self._t0:
+            raise ValueError(f"WarmLP re-plans forward only: t0 = {t0} < {self._t0}")
+        f = np.zeros(self.ns) if fixed is None else np.asarray(fixed, dtype=float)[: self.ns] / B
+        if t0 > 0 or fixed is not None:
+            self._update(int(t0), f)
+            # from a basis, devex pricing beats the default dual steepest edge, whose weights
+            # HiGHS recomputes for every row on a warm start (1.1x on days, 1.7x on 3 days)
+            self.h.setOptionValue("simplex_dual_edge_weight_strategy", 1)
+        self._t0 = int(t0)
+        h = self.h
+        h.setOptionValue("time_limit", max(float(time_limit_s), 1e-6))
+        h.run()
+        status = h.getModelStatus()
+        message = h.modelStatusToString(status)
+        seconds = time.perf_counter() - t_start
+        if status != highspy.HighsModelStatus.kOptimal:
+            return HindsightSolution(
+                np.zeros(ep.flight_ticks), math.nan, 1, message, seconds, "highspy-warm"
+            )
+        x = np.asarray(h.getSolution().col_value[: self.nb])
+        throttle = np.zeros(ep.flight_ticks)
+        ticks = np.arange(t0, ep.flight_ticks)
+        throttle[t0:] = np.clip(x, 0.0, 1.0)[ticks // self.block]
+        value = -h.getInfo().objective_function_value - ep.w_waste * post / B
+        return HindsightSolution(throttle, value, 0, message, seconds, "highspy-warm")
