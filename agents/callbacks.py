@@ -28,6 +28,11 @@ from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.progress import bar
 
 LogFn = Callable[[Mapping[str, float], int], None]
+EvalFn = Callable[[Mapping[str, float], int, Mapping[str, Any], bool], None]
+"""``on_eval(means, step, meta, final)``: called after each held-out evaluation, once the
+checkpoint due at that step (if any) is written; ``meta`` is the callback's ``meta`` (e.g.
+the MLflow run id), ``final`` True for the evaluation at the end of training. A sweep
+reports each evaluation to its scheduler through it."""
 
 
 def _no_log(metrics: Mapping[str, float], step: int) -> None:
@@ -50,7 +55,8 @@ class TrainingCallback(BaseCallback):
       ``eval/<scenario>/normalised`` and their mean ``eval/normalised``, and the best
       ``eval/normalised`` model is kept instead (``select_key``);
     - every ``train.checkpoint_freq`` env-steps and at the end: a checkpoint;
-    - stops training once ``train.max_seconds`` (> 0) have passed.
+    - stops training once ``train.max_seconds`` (> 0) have passed;
+    - given ``on_eval`` (``EvalFn``), calls it after every evaluation and its checkpoint.
     """
 
     def __init__(
@@ -64,8 +70,10 @@ class TrainingCallback(BaseCallback):
         meta: Mapping[str, Any] | None = None,
         state: Mapping[str, Any] | None = None,
         reference: Sequence[float] | np.ndarray | None = None,
+        on_eval: EvalFn | None = None,
     ) -> None:
         super().__init__()
+        self.on_eval = on_eval
         self.reference = None if reference is None else np.asarray(reference, dtype=np.float64)
         self.select_key = SCORE_KEY if reference is None else NORMALISED_KEY
         self.run_dir = Path(run_dir)
@@ -130,10 +138,13 @@ class TrainingCallback(BaseCallback):
     def _on_rollout_start(self) -> None:
         step = self.model.num_timesteps
         self._sb3 = self.sb3_values()  # logged with this rollout's metrics: one write
+        means = None
         if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
-            self.evaluate()
+            means = self.evaluate()
         if self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq:
             self.checkpoint()
+        if means is not None and self.on_eval is not None:
+            self.on_eval(means, step, self.meta, False)
 
     def sb3_values(self) -> dict[str, float]:
         """SB3's ``train/*`` values of the update that just ran (its logger keeps them until
@@ -162,9 +173,12 @@ class TrainingCallback(BaseCallback):
             vals.clear()
 
     def _on_training_end(self) -> None:
+        means = None
         if self.model.num_timesteps > self.last_eval or not self.history:
-            self.evaluate()
+            means = self.evaluate()
         self.checkpoint()
+        if means is not None and self.on_eval is not None:
+            self.on_eval(means, self.model.num_timesteps, self.meta, True)
 
     def evaluate(self) -> dict[str, float]:
         """Mean metrics of the current deterministic policy on the held-out seeds."""

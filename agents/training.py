@@ -30,7 +30,7 @@ from stable_baselines3.common.utils import set_random_seed
 from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import build_model, check_agent, make_env
-from pacegym.agents.callbacks import LogFn, ProgressBar, TrainingCallback, _no_log
+from pacegym.agents.callbacks import EvalFn, LogFn, ProgressBar, TrainingCallback, _no_log
 from pacegym.agents.checkpoint import (
     AGENT_KEY,
     latest_checkpoint,
@@ -239,11 +239,13 @@ def train_agent(
     log_fn: LogFn = _no_log,
     meta: Mapping[str, Any] | None = None,
     checked: RunScenarios | None = None,
+    on_eval: EvalFn | None = None,
 ) -> TrainResult:
     """Train (or resume) one agent; see the module docstring for what is written.
 
     ``checked``: what ``validate`` returned for these settings (its checks are not run
-    again); None runs ``plan_run`` and a resume's ``check_resume`` here.
+    again); None runs ``plan_run`` and a resume's ``check_resume`` here. ``on_eval``: called
+    after each held-out evaluation (``agents.callbacks.EvalFn``).
     """
     run_dir = Path(run_dir)
     if checked is None:
@@ -273,6 +275,7 @@ def train_agent(
         meta=extra,
         state=state,
         reference=reference,
+        on_eval=on_eval,
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
