@@ -1,20 +1,29 @@
 """Start a local Ray, or join a cluster without waiting on an address that never answers.
 
-``ray.init(address=...)`` retries an unreachable head node for about 20 s and then raises
-a traceback (longer where packets are dropped). ``connect`` first opens a plain TCP
-connection to the head's GCS port, bounded by ``CONNECT_TIMEOUT_S``, and refuses an
-address that does not answer in one line naming the setting (``ValueError``: exit 2 in
-the apps). SIGTERM is never blocked while it waits (a socket wait is interruptible).
+``ray.init(address=...)`` retries a head node that does not answer for about 20 s, then
+raises a traceback (longer where packets are dropped). ``probe`` refuses such an address
+in one line naming the setting (``ValueError``: exit 2 in the apps), in two bounded steps:
+a TCP connection to the head's GCS port (``CONNECT_TIMEOUT_S``: a closed port or a dropped
+packet), then one Ray GCS client built against it in a child process (``GCS_TIMEOUT_S``:
+something else listening there, or a proxy that accepts any connection, as in some
+sandboxes). SIGTERM is never blocked while it waits (socket and child-process waits are
+interruptible; the child is short-lived).
 """
 
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 
 CONNECT_TIMEOUT_S = 5.0
-"""[s] how long the TCP probe of a cluster's head waits for an answer."""
+"""[s] how long the TCP connection to a cluster's head may take."""
+GCS_TIMEOUT_S = 20.0
+"""[s] how long the child that asks the head's GCS for its cluster id may take (it imports
+Ray's core first)."""
 DEFAULT_PORT = 6379
 """Ray's GCS port when an address names none."""
+_ASK_GCS = "import sys\nfrom ray._raylet import GcsClient\nGcsClient(address=sys.argv[1])\n"
 
 
 def head(address: str) -> tuple[str, int] | None:
@@ -31,7 +40,8 @@ def head(address: str) -> tuple[str, int] | None:
 
 def probe(key: str, address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
     """Raise ``ValueError`` naming ``key`` unless ``address``'s head accepts a TCP connection
-    within ``timeout_s``."""
+    within ``timeout_s`` and its GCS answers a client within ``GCS_TIMEOUT_S`` (module
+    docstring); ``auto`` is left to Ray."""
     try:
         where = head(address)
     except ValueError:
@@ -42,13 +52,33 @@ def probe(key: str, address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
         return
     try:
         socket.create_connection(where, timeout=timeout_s).close()
+        if "://" not in address:  # a GCS address (ray:// is the Ray Client's server)
+            _gcs_answers(address, max(GCS_TIMEOUT_S, timeout_s))
     except OSError as exc:
-        why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or type(exc).__name__
+        why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
         raise ValueError(
-            f"{key} = {address!r}: no Ray cluster answers there ({why} within "
-            f"{timeout_s:g} s); allowed the address of a running head (`ray start --head`), "
-            "or leave it out for a local Ray"
+            f"{key} = {address!r}: no Ray cluster answers there ({why}); allowed the address "
+            "of a running head (`ray start --head`), or leave it out for a local Ray"
         ) from None
+
+
+def _gcs_answers(address: str, timeout_s: float) -> None:
+    """Raise ``OSError`` unless a Ray GCS at ``address`` tells a client its cluster id
+    within ``timeout_s`` (in a child process: Ray's client logs to stderr and retries)."""
+    try:
+        r = subprocess.run(
+            [sys.executable, "-c", _ASK_GCS, address],
+            capture_output=True,
+            text=True,
+            timeout=timeout_s,
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        raise TimeoutError("no answer") from None
+    if r.returncode != 0 and "AuthToken" not in r.stderr:  # a GCS that wants a token: Ray's
+        lines = [ln.strip() for ln in r.stderr.splitlines() if ln.strip()]
+        why = lines[-1] if lines else f"exit {r.returncode}"
+        raise ConnectionError(why.split(": ", 1)[-1][:160])
 
 
 def connect(key: str, address: str | None, num_cpus: int | None = None) -> None:

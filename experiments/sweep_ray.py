@@ -50,7 +50,13 @@ from pacegym.experiments import hydra_app  # noqa: F401  (./conf on the search p
 from pacegym.experiments.config import CONF_DIR
 from pacegym.experiments.ray_connect import connect, probe
 from pacegym.experiments.sweep_ray_args import check_args, parser
-from pacegym.experiments.sweep_runs import finish_parent, open_parent, reopen_parent, settle
+from pacegym.experiments.sweep_runs import (
+    finish_parent,
+    interrupt_parent,
+    open_parent,
+    reopen_parent,
+    settle,
+)
 from pacegym.experiments.sweep_space import describe, domains, fixed, search_space
 from pacegym.experiments.sweep_trial import RUN_ID_KEY, STEPS_KEY, dirname, trial
 from pacegym.experiments.tracking import tracking_uri as default_uri
@@ -229,7 +235,13 @@ def _fit(
         results = tuner().fit()
     finally:
         ray.shutdown()  # every trial process has ended: its MLflow run is settled below
-        settle(tracking, parent, _trial_runs(results))
+        trials = _trial_runs(results)
+        settle(tracking, parent, trials)
+        if results is not None and _interrupted(results):
+            interrupt_parent(tracking, parent)
+            where = state["setup"]["out"]
+            print(f"continue with: pacegym-sweep --resume --out {where}", file=sys.stderr)
+            raise KeyboardInterrupt(where)  # Ray caught Ctrl-C and saved its state
         summary = finish_parent(tracking, parent)
     failed = [str(r.error) for r in results if r.error is not None]
     if failed:
@@ -249,22 +261,38 @@ def _fit(
     }
 
 
+def _trials(results: Any) -> list[Any]:
+    """Ray's trials of a fit (their ``status`` and ``last_result``)."""
+    return getattr(getattr(results, "_experiment_analysis", None), "trials", None) or []
+
+
+def _ended(trial: Any) -> str:
+    """How Ray left a trial: ``ERROR``, ``DONE`` (finished, or its scheduler stopped it:
+    Ray marks both ``done``), else ``INTERRUPTED`` (Ctrl-C: Ray saved it for a resume)."""
+    if str(trial.status) == "ERROR":
+        return "ERROR"
+    done = str(trial.status) == "TERMINATED" and bool((trial.last_result or {}).get("done"))
+    return "DONE" if done else "INTERRUPTED"
+
+
+def _interrupted(results: Any) -> bool:
+    """True when a trial neither ended nor failed: Ctrl-C stopped the fit."""
+    return any(_ended(t) == "INTERRUPTED" for t in _trials(results))
+
+
 def _trial_runs(results: Any) -> dict[str, str]:
-    """``{MLflow run id: Ray trial status}`` of the trials that reported (none: {})."""
-    if results is None:
-        return {}
-    trials = getattr(getattr(results, "_experiment_analysis", None), "trials", None) or []
+    """``{MLflow run id: _ended}`` of the trials that reported (none: {})."""
     out: dict[str, str] = {}
-    for t in trials:
+    for t in _trials(results):
         run_id = (t.last_result or {}).get(RUN_ID_KEY)
         if run_id:
-            out[str(run_id)] = str(t.status)
+            out[str(run_id)] = _ended(t)
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = parser(__doc__)
-    a = ap.parse_args(argv)
+    a = ap.parse_intermixed_args(argv)  # overrides may come before or after options
     check_args(ap, a)
     if a.address:  # before the folder or a run exists: an address that never answers
         try:

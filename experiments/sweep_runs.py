@@ -58,6 +58,13 @@ def reopen_parent(cfg: Any, parent_id: str) -> None:
     mlflow.MlflowClient(tracking_uri(cfg)).update_run(parent_id, status="RUNNING")
 
 
+def interrupt_parent(cfg: Any, parent_id: str) -> None:
+    """End an interrupted sweep's parent run ``KILLED`` (``reopen_parent`` resumes it)."""
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri(cfg)).set_terminated(parent_id, "KILLED")
+
+
 def children_of(client: Any, parent_id: str) -> list[Any]:
     """Every child run of ``parent_id`` (in its experiment)."""
     exp_id = client.get_run(parent_id).info.experiment_id
@@ -67,21 +74,26 @@ def children_of(client: Any, parent_id: str) -> list[Any]:
 
 
 def settle(cfg: Any, parent_id: str, trials: Mapping[str, str]) -> None:
-    """End the child runs a Ray sweep left ``RUNNING`` (their trial process was ended by
-    Ray, never by the run itself): ``KILLED``, tagged ``STOPPED_TAG`` when the scheduler
-    stopped the trial (``trials``: run id -> Ray status ``TERMINATED``); an interrupted
-    trial's run stays resumable (``KILLED``, not FINISHED), an errored one ends ``FAILED``."""
+    """Settle the child runs of a Ray sweep after its fit (``trials``: run id -> ``DONE``,
+    ``ERROR`` or ``INTERRUPTED``, how Ray left the trial).
+
+    A trial Ray ended at a report (its scheduler, or Ctrl-C) ended its run ``KILLED``; one
+    whose process went first left it ``RUNNING``: ``KILLED`` now (``FAILED`` for a trial in
+    error). The run of a trial Ray counts as done that did not finish was stopped by the
+    scheduler: tagged ``STOPPED_TAG``. An interrupted trial's run stays resumable (not
+    FINISHED)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri(cfg))
     for child in children_of(client, parent_id):
         run_id = child.info.run_id
-        if child.info.status != "RUNNING":
+        if child.info.status == "FINISHED":
             continue
         status = trials.get(run_id)
-        if status == "TERMINATED":
+        if status == "DONE":
             client.set_tag(run_id, STOPPED_TAG, "true")
-        client.set_terminated(run_id, "FAILED" if status == "ERROR" else "KILLED")
+        if child.info.status == "RUNNING":
+            client.set_terminated(run_id, "FAILED" if status == "ERROR" else "KILLED")
 
 
 def finish_parent(cfg: Any, parent_id: str) -> dict[str, Any]:

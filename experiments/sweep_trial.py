@@ -46,9 +46,10 @@ def dirname(trial: Any) -> str:
     return folder(trial.trial_id, trial.config.get("params", {}))
 
 
-class StoppedByScheduler(KeyboardInterrupt):
-    """Ray's scheduler stopped the trial at a report: the train run ends ``KILLED`` (an
-    interruption, as Ctrl-C), tagged ``sweep_runs.STOPPED_TAG``."""
+class TrialStopped(KeyboardInterrupt):
+    """Ray stopped the trial at a report (its scheduler, or the sweep was interrupted): the
+    train run ends ``KILLED``, as after Ctrl-C; the driver tags the scheduler's
+    (``sweep_runs.settle``)."""
 
 
 class Reporter:
@@ -75,13 +76,7 @@ class Reporter:
         try:
             self._report(metrics)
         except SystemExit:  # Ray's way of ending a trial it stopped (in this thread)
-            import mlflow
-
-            from pacegym.experiments.sweep_runs import STOPPED_TAG
-
-            if mlflow.active_run() is not None:
-                mlflow.set_tag(STOPPED_TAG, "true")
-            raise StoppedByScheduler(f"stopped by the scheduler at {step:,} env-steps") from None
+            raise TrialStopped(f"stopped by Ray at {step:,} env-steps") from None
 
     def flush(self) -> None:
         """Report the final evaluation (after ``train`` returned)."""
@@ -143,6 +138,6 @@ def trial(config: dict[str, Any], setup: Mapping[str, Any]) -> None:
                 with initialize_config_dir(config_dir=setup["conf_dir"], version_base="1.3"):
                     cfg = compose("train", [*overrides, override("train.resume", str(ckpt))])
                 train(cfg, run_dir, on_eval=reporter)
-    except StoppedByScheduler:
+    except TrialStopped:
         sys.exit(0)  # what Ray's report raised: the trial thread ends as Ray expects
     reporter.flush()

@@ -1,6 +1,7 @@
 """The same train sweep on Ray Tune (local ``ray.init(num_cpus=2)``), tracked in one MLflow store."""
 
 import json
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -35,6 +36,7 @@ def test_ray_domains_keep_numbers_numbers():
     assert override("x", "it's") == "x='it\\'s'"
 
 
+SWEEP_ENTRY = "from pacegym.cli import sweep; sweep()"
 ASHA_TRAIN = [  # 4 evaluations of 128 env-steps, a checkpoint at each
     "train.total_timesteps=512",
     "train.n_envs=8",
@@ -138,3 +140,52 @@ def test_ray_sweep_with_default_tracking_lands_in_the_local_store_under_one_pare
     assert best["mlflow_run_id"] in {t.info.run_id for t in trials}
     assert parent.data.tags["best_run_id"] in {t.info.run_id for t in trials}
     assert not list((tmp_path / "out").rglob("mlflow.db"))  # no per-trial stores
+
+
+@pytest.mark.slow  # ~2-3 min on 2 shared cores
+def test_an_interrupted_sweep_resumes_from_its_ray_checkpoint_into_the_same_runs(tmp_path):
+    """Ctrl-C (SIGINT) after a trial reported a checkpoint: one line to continue, the folder
+    left unfinished; ``--resume`` restores the Tuner, the trial continues from its Ray
+    checkpoint in the same MLflow child run, and the parent ends FINISHED."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "RAY_DISABLE_USAGE_STATS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    script = Path(sys.executable).with_name("pacegym-sweep")  # Ctrl-C's one line: pacegym.cli
+    entry = [str(script)] if script.is_file() else [sys.executable, "-c", SWEEP_ENTRY]
+    sweep = [*entry, "--num-cpus", "2"]
+    budget = [*(o for o in ASHA_TRAIN if "total_timesteps" not in o), "train.total_timesteps=1024"]
+    first = subprocess.Popen(
+        [*sweep, "--experiment", "sweep_ppo_asha", "--search", "random", "--out", "out", *budget],
+        cwd=tmp_path,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 400
+    while not list(tmp_path.glob("out/*/checkpoint_000001")) and time.monotonic() < deadline:
+        assert first.poll() is None, first.stderr.read()[-3000:]
+        time.sleep(0.5)
+    first.send_signal(signal.SIGINT)
+    err = first.communicate(timeout=300)[1]
+    assert first.returncode == 130, err[-3000:]
+    assert f"continue with: pacegym-sweep --resume --out {tmp_path / 'out'}" in err
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    exp = client.get_experiment_by_name("pacegym").experiment_id
+    assert {r.info.status for r in client.search_runs([exp])} == {"KILLED"}
+    second = subprocess.run(
+        [*sweep, "--resume", "--out", "out"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    runs = client.search_runs([exp])
+    assert len(runs) == 2 and {r.info.status for r in runs} == {"FINISHED"}
+    child = next(r for r in runs if r.data.tags.get("run_type") == "train")
+    steps = [m.step for m in client.get_metric_history(child.info.run_id, "eval/pacing_score_v2")]
+    assert (
+        steps[0] == 128 and steps[-1] == 1024 and sorted(set(steps)) == list(range(128, 1025, 128))
+    )
+    assert json.loads((tmp_path / "out" / "best.json").read_text())["children_finished"] == 1
