@@ -205,21 +205,22 @@ def resume(out: Path, num_cpus: int | None, address: str | None, cpus: float) ->
     path = out / STATE_FILE
     if not path.is_file():
         raise ValueError(f"--out = {str(out)!r}: no {STATE_FILE} there: allowed a sweep's folder")
+    if not tune.Tuner.can_restore(str(out.resolve())):
+        raise ValueError(f"--out = {str(out)!r}: Ray left no experiment state there")
     state = json.loads(path.read_text())
+    setup = {**state["setup"], "out": str(out.resolve())}  # the folder may have moved
     reopen_parent(state["tracking"], state["parent_run_id"])
 
     def tuner() -> Any:
         _check_cpus(cpus)
-        if not tune.Tuner.can_restore(str(out.resolve())):
-            raise ValueError(f"--out = {str(out)!r}: Ray left no experiment state there")
         return tune.Tuner.restore(
             str(out.resolve()),
-            _trainable(state["setup"], cpus),
+            _trainable(setup, cpus),
             resume_unfinished=True,
             resume_errored=True,
         )
 
-    return _fit(tuner, state, num_cpus, address, None)
+    return _fit(tuner, {**state, "setup": setup}, num_cpus, address, None)
 
 
 def _fit(

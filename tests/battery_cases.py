@@ -306,6 +306,7 @@ CASES: tuple[Case, ...] = (
     _c("sweep", "--num-samples 0", "--num-samples"),
     _c("sweep", "--reduction-factor 1", "--reduction-factor"),
     _c("sweep", "--resume", "--out = None"),
+    _c("sweep", "--resume --out nowhere", "--out = 'nowhere': no sweep.json"),
     # ASHA stops trials at their evaluations: a sweep without any is refused
     _c("sweep", "--scheduler asha", "train.eval_freq = 0"),
     _c("sweep", "agent.residual.scale_decades=interval(2,1)", "agent.residual.scale_decades"),
