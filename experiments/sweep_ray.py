@@ -101,10 +101,17 @@ def tune_config(sweep: Sweep, train_cfg: Any) -> Any:
                 "train.eval_freq = 0: --scheduler asha stops trials at their evaluations; "
                 "allowed > 0 (env-steps between evaluations)"
             )
+        total = int(train_cfg.train.total_timesteps)
+        grace = sweep.grace_period or eval_freq
+        if grace > total:
+            raise ValueError(
+                f"--grace-period = {grace}: allowed [1, {total}] (env-steps up to "
+                "train.total_timesteps; the default is train.eval_freq)"
+            )
         scheduler = ASHAScheduler(
             time_attr=STEPS_KEY,
-            max_t=int(train_cfg.train.total_timesteps),
-            grace_period=sweep.grace_period or eval_freq,
+            max_t=total,
+            grace_period=grace,
             reduction_factor=sweep.reduction_factor,
         )
     return tune.TuneConfig(
