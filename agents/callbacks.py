@@ -31,6 +31,11 @@ LogFn = Callable[[Mapping[str, float], int], None]
 CheckpointFn = Callable[[Path, int, Mapping[str, float]], None]
 """``on_checkpoint(folder, step, metrics)``: after each checkpoint, its folder and env-step
 and the ``eval/*`` metrics of that step (empty when no evaluation ran at it)."""
+EvalFn = Callable[[Mapping[str, float], int, Mapping[str, Any], bool], None]
+"""``on_eval(means, step, meta, final)``: called after each held-out evaluation, once the
+checkpoint due at that step (if any) is written; ``meta`` is the callback's ``meta`` (e.g.
+the MLflow run id), ``final`` True for the evaluation at the end of training. A sweep
+reports each evaluation to its scheduler through it."""
 
 
 def _no_log(metrics: Mapping[str, float], step: int) -> None:
@@ -56,7 +61,8 @@ class TrainingCallback(BaseCallback):
       ``on_checkpoint`` (the experiments layer logs it as an MLflow LoggedModel); the
       evaluation metrics of the same step then go to that hook instead of ``log_fn``, so
       that they are logged once, linked to the checkpoint;
-    - stops training once ``train.max_seconds`` (> 0) have passed.
+    - stops training once ``train.max_seconds`` (> 0) have passed;
+    - given ``on_eval`` (``EvalFn``), calls it after every evaluation and its checkpoint.
     """
 
     def __init__(
@@ -71,9 +77,11 @@ class TrainingCallback(BaseCallback):
         state: Mapping[str, Any] | None = None,
         reference: Sequence[float] | np.ndarray | None = None,
         on_checkpoint: CheckpointFn | None = None,
+        on_eval: EvalFn | None = None,
     ) -> None:
         super().__init__()
         self.on_checkpoint = on_checkpoint
+        self.on_eval = on_eval
         self._pending: tuple[int, dict[str, float]] | None = None  # eval metrics for the hook
         self.reference = None if reference is None else np.asarray(reference, dtype=np.float64)
         self.select_key = SCORE_KEY if reference is None else NORMALISED_KEY
@@ -140,10 +148,13 @@ class TrainingCallback(BaseCallback):
         step = self.model.num_timesteps
         self._sb3 = self.sb3_values()  # logged with this rollout's metrics: one write
         ckpt = self.checkpoint_freq > 0 and step - self.last_ckpt >= self.checkpoint_freq
+        means = None
         if self.eval_freq > 0 and step - self.last_eval >= self.eval_freq:
-            self.evaluate(defer=ckpt)
+            means = self.evaluate(defer=ckpt)
         if ckpt:
             self.checkpoint()
+        if means is not None and self.on_eval is not None:
+            self.on_eval(means, step, self.meta, False)
 
     def sb3_values(self) -> dict[str, float]:
         """SB3's ``train/*`` values of the update that just ran (its logger keeps them until
@@ -172,9 +183,12 @@ class TrainingCallback(BaseCallback):
             vals.clear()
 
     def _on_training_end(self) -> None:
+        means = None
         if self.model.num_timesteps > self.last_eval or not self.history:
-            self.evaluate(defer=True)
+            means = self.evaluate(defer=True)
         self.checkpoint()
+        if means is not None and self.on_eval is not None:
+            self.on_eval(means, self.model.num_timesteps, self.meta, True)
 
     def evaluate(self, defer: bool = False) -> dict[str, float]:
         """Mean metrics of the current deterministic policy on the held-out seeds; with

@@ -32,6 +32,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.algos import build_model, check_agent, make_env
 from pacegym.agents.callbacks import (
     CheckpointFn,
+    EvalFn,
     LogFn,
     ProgressBar,
     TrainingCallback,
@@ -246,12 +247,14 @@ def train_agent(
     meta: Mapping[str, Any] | None = None,
     checked: RunScenarios | None = None,
     on_checkpoint: CheckpointFn | None = None,
+    on_eval: EvalFn | None = None,
 ) -> TrainResult:
     """Train (or resume) one agent; see the module docstring for what is written.
 
     ``checked``: what ``validate`` returned for these settings (its checks are not run
     again); None runs ``plan_run`` and a resume's ``check_resume`` here. ``on_checkpoint``:
-    called with each checkpoint (``agents.callbacks.TrainingCallback``).
+    called with each checkpoint (``agents.callbacks.TrainingCallback``); ``on_eval``: called
+    after each held-out evaluation (``agents.callbacks.EvalFn``).
     """
     run_dir = Path(run_dir)
     if checked is None:
@@ -282,6 +285,7 @@ def train_agent(
         state=state,
         reference=reference,
         on_checkpoint=on_checkpoint,
+        on_eval=on_eval,
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]

@@ -23,6 +23,10 @@ score over the suite; each agent against each scenario's best tuned baseline,
 (``run_type=benchmark``) with per-scenario metrics and the files as artifacts. Oracle
 solver failures are counted per scenario and excluded from the normalisation, never
 hidden.
+
+``benchmark.workers=N`` evaluates N scenarios at once, each in its own process with one
+BLAS/numba/torch thread (``benchmark.ray_address=host:port``: as tasks on that Ray
+cluster); the results are those of a serial run (``experiments.benchmark_workers``).
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from pacegym.envs.scenarios import resolve
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.benchmark_report import hindsight, markdown, plot, summary
+from pacegym.experiments.benchmark_workers import QUIET, run_parallel, scenario_cost
 from pacegym.experiments.config import (
     TrackingConfig,
     check_settings,
@@ -86,6 +91,11 @@ class BenchmarkConfig:
     n_boot: int = count_setting(N_BOOT, 1_000_000)
     level: float = setting(LEVEL, 0.0, 1.0, low_open=True, high_open=True)
     batch_size: int = count_setting(BATCH_SIZE, 1_000_000)
+    # scenarios evaluated at once, each in its own process with one BLAS/numba/torch thread
+    # (experiments.benchmark_workers); 1: in this process. The same results either way.
+    workers: int = count_setting(1, 256)
+    # a Ray cluster (host:port, or auto) whose tasks run the scenarios, workers at a time
+    ray_address: str | None = None
 
 
 @dataclass
@@ -104,6 +114,10 @@ COLUMNS = ("normalised", "regret", "pacing_score_v2", "delivery", "waste", "off_
 
 def _check(b: Any) -> None:
     check_settings("benchmark", b, BenchmarkConfig)
+    if b.ray_address:  # an address that never answers: refused in seconds, not a hang
+        from pacegym.experiments.ray_connect import probe
+
+        probe("benchmark.ray_address", str(b.ray_address))
     names = [str(e.scenario) for e in b.suite]
     unknown = sorted(set(b.only) - set(names))
     if unknown:
@@ -149,17 +163,45 @@ Agent = tuple[str, str, Path, Any]
 """(row name, kind, source path, controller): loaded once, reset by every rollout."""
 
 
+def _plan(b: Any, e: Any) -> Plan:
+    """Suite entry ``e`` resolved, with its policies built."""
+    sc = resolve(str(e.scenario))
+    long = bounds(sc.time.flight_min)[1] >= float(b.long_flight_min)
+    episodes = int(b.episodes_long if long else b.episodes_short)
+    ctrls = [(n, s, p, from_spec(s)) for n, s, p in _policies(e, sc, list(b.baselines))]
+    return str(e.scenario), sc, episodes, ctrls
+
+
 def _plans(b: Any) -> list[Plan]:
     """Every selected suite entry resolved, with its policies built (fails before any work)."""
-    entries = [e for e in b.suite if not b.only or str(e.scenario) in set(b.only)]
-    plans = []
-    for e in entries:
-        sc = resolve(str(e.scenario))
-        long = bounds(sc.time.flight_min)[1] >= float(b.long_flight_min)
-        episodes = int(b.episodes_long if long else b.episodes_short)
-        ctrls = [(n, s, p, from_spec(s)) for n, s, p in _policies(e, sc, list(b.baselines))]
-        plans.append((str(e.scenario), sc, episodes, ctrls))
-    return plans
+    return [_plan(b, e) for e in b.suite if not b.only or str(e.scenario) in set(b.only)]
+
+
+def scenario_job(plain: Any, key: str) -> dict[str, Any]:
+    """One suite scenario's document from plain benchmark settings: what a worker process
+    or Ray task of ``benchmark.workers`` runs (``experiments.benchmark_workers``)."""
+    from omegaconf import OmegaConf
+
+    b = OmegaConf.create(plain)
+    entry = next(e for e in b.suite if str(e.scenario) == key)
+    return _scenario_doc(b, _plan(b, entry), _agents(b), QUIET)
+
+
+def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str, Any]:
+    """Every scenario's document, in suite order: here, or on ``benchmark.workers``."""
+    if int(b.workers) <= 1 and not b.ray_address:
+        return {plan[0]: _scenario_doc(b, plan, agents, pbar) for plan in plans}
+    size = {p[0]: p[2] * (len(p[3]) + len(agents)) for p in plans}  # episodes to run
+    cost = {
+        p[0]: scenario_cost(p[2], bounds(p[1].time.flight_min)[1], len(p[3]) + len(agents))
+        for p in plans
+    }
+
+    def done(key: str) -> None:
+        pbar.set_postfix_str(key)
+        pbar.update(size[key])
+
+    return run_parallel(b, list(size), cost, scenario_job, done)
 
 
 def _agents(b: Any) -> list[Agent]:
@@ -252,7 +294,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
         tracking.start_run(cfg, "benchmark suite", tags) as parent,
         progress.bar(total, "benchmark", "episodes") as pbar,
     ):
-        docs = {plan[0]: _scenario_doc(b, plan, agents, pbar) for plan in plans}
+        docs = _docs(b, plans, agents, pbar)
         result = {
             "seed": int(b.seed),
             "level": float(b.level),

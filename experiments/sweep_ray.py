@@ -1,109 +1,146 @@
-"""Run a ``pacegym-train`` sweep on Ray Tune (one machine or a cluster), tracked in MLflow.
+"""``pacegym-sweep``: tune a ``pacegym-train`` agent on Ray Tune (one machine or a cluster).
 
-    python -m pacegym.experiments.sweep_ray --experiment sweep_ppo_live --num-cpus 2 \
-        [--tracking-uri URI] [--address auto] [override ...]
+    pacegym-sweep --experiment sweep_ppo_live --num-cpus 2 [override ...]
+    pacegym-sweep --experiment tune_ppo_live --search optuna --num-samples 8 \
+        --scheduler asha --num-cpus 2
+    pacegym-sweep --resume --out multirun/ray/<time>       # an interrupted sweep, continued
 
-The search space is the experiment's ``hydra.sweeper.params`` (the same file that
-``pacegym-train -m`` sweeps with joblib): every ``key: a,b,c`` becomes
-``tune.grid_search([a, b, c])``. Each trial composes the train config with its
-overrides and runs ``experiments.train.train`` in its own run dir under ``--out`` (this
-sweep's own folder, ``pacegym.outdir``: an earlier sweep's is replaced only with ``--overwrite``).
+The search space is the experiment's ``hydra.sweeper.params`` plus ``key=...`` sweep
+overrides, typed (``experiments.sweep_space``: ``a,b`` values, ``interval(lo,hi)``,
+``tag(log,interval(lo,hi))``). ``--search``: ``grid`` (Ray's basic variant generator,
+``--num-samples`` repeats of the grid), ``random``, or ``optuna`` (Ray's ``OptunaSearch``,
+seeded by ``--seed``); ``--num-samples`` trials. Each trial is one ``pacegym-train`` run
+that ``tune.report``s every held-out evaluation (``pacing_score_v2``, env-steps) with a
+Ray checkpoint of its training checkpoint (``experiments.sweep_trial``). ``--scheduler
+asha`` (``ASHAScheduler`` on env-steps: rungs from ``--grace-period`` env-steps, default
+``train.eval_freq``, by ``--reduction-factor`` up to ``train.total_timesteps``) stops the
+trials that trail at a rung; it needs ``train.eval_freq > 0``.
 
 Tracking goes where the user's other runs go: ``--tracking-uri``, else
 ``$MLFLOW_TRACKING_URI``, else ``sqlite:///mlflow.db`` in the working directory (made
-absolute here: Ray runs each trial in a directory of its own). The driver checks the store,
-opens one parent run (``run_type=sweep``, named after the experiment) and every trial is a
-child run named by its parameters; the parent ends with the best trial's score. A sqlite
-file only works when every trial runs on this machine; on a cluster use a server that
-every node reaches. Each trial reports the held-out ``pacing_score_v2`` (``SCORE_KEY``); the best trial's
-overrides are printed and written to ``<out>/best.json``.
+absolute: Ray runs each trial elsewhere). One parent run (``run_type=sweep``) per sweep;
+every trial is a child run with its learning curves (``eval/*`` at every evaluation). A
+trial the scheduler stopped ends ``KILLED`` with tag ``stopped_early=true``; the parent
+ends FINISHED when every child finished or was stopped so, with the best child's score. A
+sqlite file only works when every trial runs on this machine; on a cluster (``--address``,
+probed first: ``experiments.ray_connect``) use a server every node reaches.
+
+``--out`` (default ``multirun/ray/<time>``, the sweep's own folder, ``pacegym.outdir``) is
+Ray's experiment folder: one folder per trial (Ray's results and checkpoints beside the
+train run's files), ``sweep.json`` (what ``--resume`` needs) and ``best.json`` (the best
+finished trial's typed parameters, score and MLflow run). ``--resume`` continues an
+interrupted sweep there (``Tuner.restore``): unfinished trials restart from their last
+checkpoint, under the same parent run.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hydra import compose, initialize_config_dir
-from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from pacegym import errors, outdir
+from pacegym import outdir
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import hydra_app  # noqa: F401  (./conf on the search path, as the apps)
 from pacegym.experiments.config import CONF_DIR
-from pacegym.experiments.sweep_runs import finish_parent, open_parent
+from pacegym.experiments.ray_connect import connect, probe
+from pacegym.experiments.sweep_ray_args import check_args, parser
+from pacegym.experiments.sweep_runs import (
+    finish_parent,
+    interrupt_parent,
+    open_parent,
+    reopen_parent,
+    settle,
+)
+from pacegym.experiments.sweep_space import describe, domains, fixed, search_space
+from pacegym.experiments.sweep_trial import RUN_ID_KEY, STEPS_KEY, dirname, trial
 from pacegym.experiments.tracking import tracking_uri as default_uri
 
-EXPERIMENT = "sweep_ppo_live"
-"""The experiment file swept when ``--experiment`` is not given."""
-CPUS_PER_TRIAL = 1.0
-"""[CPUs] Ray resources reserved per trial when ``--cpus-per-trial`` is not given."""
+STATE_FILE = "sweep.json"
+"""In ``--out``: the sweep's MLflow parent run and store, read back by ``--resume``."""
 
 
-def search_space(experiment: str, overrides: list[str]) -> dict[str, list[str]]:
-    """``{key: [values as override strings]}`` from ``hydra.sweeper.params`` and ``a,b`` overrides."""
+@dataclass(frozen=True)
+class Sweep:
+    """How a sweep searches (the command line's choices)."""
+
+    search: str = "grid"  # sweep_space.SEARCHES
+    num_samples: int = 1
+    scheduler: str = "fifo"  # or "asha"
+    grace_period: int | None = None  # [env-steps] ASHA's first rung (None: train.eval_freq)
+    reduction_factor: float = 2.0
+    seed: int = 0  # Optuna's sampler
+
+
+def train_config(experiment: str, overrides: list[str]) -> Any:
+    """The composed train config of the sweep's fixed overrides (budget, tracking)."""
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(
-            "train", [f"experiment={experiment}", *_fixed(overrides)], return_hydra_config=True
-        )
-    params = dict(cfg.hydra.sweeper.params or {})
-    for o in overrides:  # a command-line value replaces the file's axis for that key
-        key, _, value = o.partition("=")
-        if _is_sweep(o):
-            params[key] = value
-        else:
-            params.pop(key, None)
-    parser = OverridesParser.create()
-    space: dict[str, list[str]] = {}
-    for key, value in params.items():
-        ov = parser.parse_override(f"{key}={value}")
-        space[key] = (
-            [str(v) for v in ov.sweep_string_iterator()] if ov.is_sweep_override() else [str(value)]
-        )
-    return space
+        return compose("train", [f"experiment={experiment}", *fixed(overrides)])
 
 
-def _is_sweep(override: str) -> bool:
-    return "=" in override and "," in override.split("=", 1)[1] and "[" not in override
-
-
-def _fixed(overrides: list[str]) -> list[str]:
-    return [o for o in overrides if not _is_sweep(o)]
-
-
-def trial(config: dict[str, Any]) -> None:
-    """One Ray Tune trial: compose, train, report the held-out pacing score."""
+def tune_config(sweep: Sweep, train_cfg: Any) -> Any:
+    """Ray's ``TuneConfig``: metric, samples, the search algorithm and the scheduler."""
     from ray import tune
 
-    from pacegym.experiments.train import train
+    search_alg = scheduler = None
+    if sweep.search == "optuna":
+        from ray.tune.search.optuna import OptunaSearch
 
-    name = trial_name(config["params"])
-    overrides = [
-        *config["base_overrides"],
-        *(f"{k}={v}" for k, v in config["params"].items()),
-        f"tracking.run_name='{config['experiment']} {name}'",
-    ]
-    with initialize_config_dir(config_dir=config["conf_dir"], version_base="1.3"):
-        cfg = compose("train", overrides)
-    result = train(cfg, Path(config["out"]) / name.replace(" ", "_"))
-    tune.report(
-        {
-            SCORE_KEY: float(result.eval.get(SCORE_KEY, float("nan"))),
-            "env_steps": result.num_timesteps,
-            "steps_per_s": result.steps_per_s,
-            "mlflow_run_id": result.mlflow_run_id or "",
-        }
+        search_alg = OptunaSearch(seed=sweep.seed)
+    if sweep.scheduler == "asha":
+        from ray.tune.schedulers import ASHAScheduler
+
+        eval_freq = int(train_cfg.train.eval_freq)
+        if eval_freq <= 0:
+            raise ValueError(
+                "train.eval_freq = 0: --scheduler asha stops trials at their evaluations; "
+                "allowed > 0 (env-steps between evaluations)"
+            )
+        total = int(train_cfg.train.total_timesteps)
+        grace = sweep.grace_period or eval_freq
+        if grace > total:
+            raise ValueError(
+                f"--grace-period = {grace}: allowed [1, {total}] (env-steps up to "
+                "train.total_timesteps; the default is train.eval_freq)"
+            )
+        scheduler = ASHAScheduler(
+            time_attr=STEPS_KEY,
+            max_t=total,
+            grace_period=grace,
+            reduction_factor=sweep.reduction_factor,
+        )
+    return tune.TuneConfig(
+        metric=SCORE_KEY,
+        mode="max",
+        num_samples=sweep.num_samples,
+        search_alg=search_alg,
+        scheduler=scheduler,
+        trial_dirname_creator=dirname,
+        reuse_actors=True,  # a trial process imports torch and SB3 once, not per trial
     )
 
 
-def trial_name(params: dict[str, Any]) -> str:
-    """``lr=0.0001 scale_decades=0.5``: a trial's parameters, last key segment each."""
-    return " ".join(f"{k.split('.')[-1]}={v}" for k, v in params.items())
+def _trainable(setup: dict[str, Any], cpus_per_trial: float) -> Any:
+    """The trial function with the sweep's ``setup`` (not part of the searched config)."""
+    from ray import tune
+
+    return tune.with_resources(tune.with_parameters(trial, setup=setup), {"cpu": cpus_per_trial})
+
+
+def _check_cpus(cpus_per_trial: float) -> None:
+    import ray
+
+    cpus = float(ray.cluster_resources().get("CPU", 0.0))
+    if cpus_per_trial > cpus:  # no trial could ever be placed: Ray would wait forever
+        raise ValueError(
+            f"--cpus-per-trial = {cpus_per_trial}: allowed (0, {cpus:g}], the CPUs of the Ray "
+            "cluster"
+        )
 
 
 def run(
@@ -113,131 +150,187 @@ def run(
     out: Path,
     num_cpus: int | None,
     address: str | None,
-    cpus_per_trial: float = CPUS_PER_TRIAL,
+    cpus_per_trial: float = 1.0,
+    sweep: Sweep = Sweep(),
 ) -> dict[str, Any]:
-    """Run the sweep under one parent run; returns the best trial's params and score.
-
-    ``tracking_uri`` None: the user's default store (module docstring).
-    """
-    import ray
+    """Run a new sweep under one parent run into ``out``; returns ``best.json``'s document."""
     from ray import tune
 
     space = search_space(experiment, overrides)
+    cfg = train_config(experiment, overrides)
+    tune_cfg = tune_config(sweep, cfg)  # a bad scheduler setting fails before any run
     uri = default_uri({"tracking": {"uri": tracking_uri}})
-    tracking = {"tracking": {"uri": uri, "experiment": _experiment_name(experiment, overrides)}}
-    # once, before any trial: the store exists (no race on a fresh sqlite file) and so
-    # does the parent every trial nests under
+    tracking = {"tracking": {"uri": uri, "experiment": str(cfg.tracking.experiment)}}
+    # once, before any trial: the store exists (no race on a fresh sqlite file) and so does
+    # the parent every trial nests under
     parent = open_parent(
         tracking,
         f"{experiment} (ray sweep)",
-        {"sweep": experiment, "search_space": json.dumps(space)[:5000]},
+        {"sweep": experiment, "search_space": json.dumps(describe(space))[:5000]},
     )
-    base = [
-        f"experiment={experiment}",
-        f"tracking.uri={uri}",
-        f"tracking.parent_run_id={parent}",
-        "train.progress_bar=false",  # trials share one terminal; Ray prints their status
-        *_fixed(overrides),
-    ]
-    if address:
-        ray.init(address=address)
-    else:
-        ray.init(num_cpus=num_cpus, include_dashboard=False)
-    try:
-        cpus = float(ray.cluster_resources().get("CPU", 0.0))
-        if cpus_per_trial > cpus:  # no trial could ever be placed: Ray would wait forever
-            raise ValueError(
-                f"--cpus-per-trial = {cpus_per_trial}: allowed (0, {cpus:g}], the CPUs of the "
-                "Ray cluster"
-            )
-        param_space = {
-            "params": {k: tune.grid_search(v) for k, v in space.items()},
-            "experiment": experiment,
-            "base_overrides": base,
-            "conf_dir": str(CONF_DIR),
-            "out": str(out.resolve()),
-        }
-        tuner = tune.Tuner(
-            tune.with_resources(trial, {"cpu": cpus_per_trial}),
-            param_space=param_space,
-            tune_config=tune.TuneConfig(metric=SCORE_KEY, mode="max"),
-            run_config=tune.RunConfig(storage_path=str((out / "ray").resolve()), name=experiment),
+    setup = {
+        "experiment": experiment,
+        "base_overrides": [
+            f"experiment={experiment}",
+            f"tracking.uri={uri}",
+            f"tracking.parent_run_id={parent}",
+            "train.progress_bar=false",  # trials share one terminal; Ray prints their status
+            *fixed(overrides),
+        ],
+        "conf_dir": str(CONF_DIR),
+        "out": str(out.resolve()),
+    }
+    state = {"parent_run_id": parent, "tracking": tracking, "setup": setup}
+    outdir.write_atomic(out / STATE_FILE, json.dumps(state, indent=1))
+
+    def tuner() -> Any:
+        _check_cpus(cpus_per_trial)
+        return tune.Tuner(
+            _trainable(setup, cpus_per_trial),
+            param_space={"params": domains(space, sweep.search)},
+            tune_config=tune_cfg,
+            run_config=_run_config(out),
         )
-        results = tuner.fit()
+
+    return _fit(tuner, state, num_cpus, address, space)
+
+
+def _run_config(out: Path) -> Any:
+    from ray import tune
+
+    return tune.RunConfig(
+        storage_path=str(out.resolve().parent),
+        name=out.name,  # Ray's experiment folder is --out itself
+        checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
+    )
+
+
+def resume(out: Path, num_cpus: int | None, address: str | None, cpus: float) -> dict[str, Any]:
+    """Continue the interrupted sweep in ``out`` (``Tuner.restore``) under its parent run."""
+    from ray import tune
+
+    path = out / STATE_FILE
+    if not path.is_file():
+        raise ValueError(f"--out = {str(out)!r}: no {STATE_FILE} there: allowed a sweep's folder")
+    if not tune.Tuner.can_restore(str(out.resolve())):
+        raise ValueError(f"--out = {str(out)!r}: Ray left no experiment state there")
+    state = json.loads(path.read_text())
+    setup = {**state["setup"], "out": str(out.resolve())}  # the folder may have moved
+    reopen_parent(state["tracking"], state["parent_run_id"])
+
+    def tuner() -> Any:
+        _check_cpus(cpus)
+        return tune.Tuner.restore(
+            str(out.resolve()),
+            _trainable(setup, cpus),
+            resume_unfinished=True,
+            resume_errored=True,
+        )
+
+    return _fit(tuner, {**state, "setup": setup}, num_cpus, address, None)
+
+
+def _fit(
+    tuner: Any, state: dict[str, Any], num_cpus: int | None, address: str | None, space: Any
+) -> dict[str, Any]:
+    """Start Ray, fit, settle the trials' MLflow runs and the parent; ``best.json``'s doc."""
+    import ray
+
+    tracking, parent = state["tracking"], state["parent_run_id"]
+    results = None
+    try:
+        connect("--address", address, num_cpus)
+        results = tuner().fit()
     finally:
-        ray.shutdown()
+        ray.shutdown()  # every trial process has ended: its MLflow run is settled below
+        trials = _trial_runs(results)
+        settle(tracking, parent, trials)
+        if results is not None and _interrupted(results):
+            interrupt_parent(tracking, parent)
+            where = state["setup"]["out"]
+            print(f"continue with: pacegym-sweep --resume --out {where}", file=sys.stderr)
+            raise KeyboardInterrupt(where)  # Ray caught Ctrl-C and saved its state
         summary = finish_parent(tracking, parent)
-    errors = [str(r.error) for r in results if r.error is not None]
-    if errors:
-        raise RuntimeError(f"{len(errors)} Ray trial(s) failed; first: {errors[0]}")
-    best = results.get_best_result()
+    failed = [str(r.error) for r in results if r.error is not None]
+    if failed:
+        raise RuntimeError(f"{len(failed)} Ray trial(s) failed; first: {failed[0]}")
+    by_run = {r.metrics.get(RUN_ID_KEY): r for r in results}
+    best = by_run.get(summary.get("best_run_id"))
     return {
-        "params": best.config["params"],
-        SCORE_KEY: best.metrics[SCORE_KEY],
-        "mlflow_run_id": best.metrics.get("mlflow_run_id"),
+        "params": best.config["params"] if best is not None else None,
+        SCORE_KEY: summary.get(f"best_{SCORE_KEY}"),
+        "mlflow_run_id": summary.get("best_run_id"),
         "mlflow_parent_run_id": parent,
-        "tracking_uri": uri,
+        "tracking_uri": tracking["tracking"]["uri"],
         "trials": len(results),
         "children_finished": summary["finished"],
+        "stopped_early": summary["stopped_early"],
+        **({"search_space": describe(space)} if space is not None else {}),
     }
 
 
-def _experiment_name(experiment: str, overrides: list[str]) -> str:
-    """The MLflow experiment the trials log to (``tracking.experiment`` as composed)."""
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose("train", [f"experiment={experiment}", *_fixed(overrides)])
-    return str(cfg.tracking.experiment)
+def _trials(results: Any) -> list[Any]:
+    """Ray's trials of a fit (their ``status`` and ``last_result``)."""
+    return getattr(getattr(results, "_experiment_analysis", None), "trials", None) or []
+
+
+def _ended(trial: Any) -> str:
+    """How Ray left a trial: ``ERROR``, ``DONE`` (finished, or its scheduler stopped it:
+    Ray marks both ``done``), else ``INTERRUPTED`` (Ctrl-C: Ray saved it for a resume)."""
+    if str(trial.status) == "ERROR":
+        return "ERROR"
+    done = str(trial.status) == "TERMINATED" and bool((trial.last_result or {}).get("done"))
+    return "DONE" if done else "INTERRUPTED"
+
+
+def _interrupted(results: Any) -> bool:
+    """True when a trial neither ended nor failed: Ctrl-C stopped the fit."""
+    return any(_ended(t) == "INTERRUPTED" for t in _trials(results))
+
+
+def _trial_runs(results: Any) -> dict[str, str]:
+    """``{MLflow run id: _ended}`` of the trials that reported (none: {})."""
+    out: dict[str, str] = {}
+    for t in _trials(results):
+        run_id = (t.last_result or {}).get(RUN_ID_KEY)
+        if run_id:
+            out[str(run_id)] = _ended(t)
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = errors.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    ap.add_argument("--experiment", default=EXPERIMENT)
-    ap.add_argument(
-        "--tracking-uri",
-        default=None,
-        help="MLflow store (default: $MLFLOW_TRACKING_URI, else sqlite:///mlflow.db here)",
-    )
-    ap.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        help="the sweep's folder (default multirun/ray/<time>, a new one per sweep, as Hydra's)",
-    )
-    ap.add_argument("--overwrite", action="store_true", help="replace an earlier sweep's --out")
-    ap.add_argument("--num-cpus", type=int, default=None, help="local Ray only")
-    ap.add_argument("--address", default=None, help="an existing Ray cluster, e.g. auto")
-    ap.add_argument("--cpus-per-trial", type=float, default=CPUS_PER_TRIAL)
-    ap.add_argument("overrides", nargs="*", help="Hydra overrides; 'key=a,b' adds a grid axis")
-    a = ap.parse_args(argv)
-    if a.num_cpus is not None and a.num_cpus < 1:
-        ap.error(f"--num-cpus = {a.num_cpus}: allowed an integer >= 1 (or leave it out)")
-    if not a.cpus_per_trial > 0:
-        ap.error(f"--cpus-per-trial = {a.cpus_per_trial}: allowed > 0")
-    if a.address is None:  # a local Ray: a trial that needs more CPUs than it has waits forever
-        local = a.num_cpus if a.num_cpus is not None else (os.cpu_count() or 1)
-        if a.cpus_per_trial > local:
-            ap.error(
-                f"--cpus-per-trial = {a.cpus_per_trial}: allowed (0, {local}], the CPUs of the "
-                f"local Ray ({'--num-cpus' if a.num_cpus is not None else 'this machine'})"
-            )
+    ap = parser(__doc__)
+    a = ap.parse_intermixed_args(argv)  # overrides may come before or after options
+    check_args(ap, a)
+    if a.address:  # before the folder or a run exists: an address that never answers
+        try:
+            probe("--address", a.address)
+        except ValueError as exc:
+            ap.error(str(exc))
     command = " ".join(["pacegym-sweep", *(sys.argv[1:] if argv is None else argv)])
-    if a.out is None:
-        a.out = Path("multirun") / "ray" / time.strftime("%Y-%m-%d_%H-%M-%S")
-    with outdir.owned("--out", a.out, a.overwrite, command):
-        best = run(
-            a.experiment,
-            a.overrides,
-            a.tracking_uri,
-            a.out,
-            a.num_cpus,
-            a.address,
-            a.cpus_per_trial,
+    if a.resume:
+        best = resume(a.out, a.num_cpus, a.address, a.cpus_per_trial)
+        outdir.write_atomic(a.out / "best.json", json.dumps(best, indent=2) + "\n")
+        outdir.finish(outdir.Claim("--out", a.out, None, None))
+    else:
+        if a.out is None:
+            a.out = Path("multirun") / "ray" / time.strftime("%Y-%m-%d_%H-%M-%S")
+        sweep = Sweep(
+            a.search, a.num_samples, a.scheduler, a.grace_period, a.reduction_factor, a.seed
         )
-        text = json.dumps(best, indent=2)
-        (a.out / "best.json").write_text(text + "\n")
-    print(text)
+        with outdir.owned("--out", a.out, a.overwrite, command):
+            best = run(
+                a.experiment,
+                a.overrides,
+                a.tracking_uri,
+                a.out,
+                a.num_cpus,
+                a.address,
+                a.cpus_per_trial,
+                sweep,
+            )
+            outdir.write_atomic(a.out / "best.json", json.dumps(best, indent=2) + "\n")
+    print(json.dumps(best, indent=2))
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ from pacegym.experiments.tracking import (
 
 SUMMARY_METRIC = SCORE_KEY
 """The metric a sweep's parent run reports the best child of (higher is better)."""
+STOPPED_TAG = "stopped_early"
+"""Tag (``true``) of a child run a Ray scheduler stopped (ASHA): ``KILLED``, yet not a failure."""
 
 
 def open_parent(cfg: Any, name: str, tags: Mapping[str, str] | None = None) -> str:
@@ -49,20 +51,70 @@ def open_parent(cfg: Any, name: str, tags: Mapping[str, str] | None = None) -> s
     return str(run.info.run_id)
 
 
-def finish_parent(cfg: Any, parent_id: str) -> dict[str, Any]:
-    """End a parent run: FINISHED when every child finished, else FAILED; log how many
-    children, and the best child's ``SUMMARY_METRIC`` (metric ``best_<SCORE_KEY>``, tag
-    ``best_run_id``). Returns those figures."""
+def reopen_parent(cfg: Any, parent_id: str) -> None:
+    """Set an ended parent run RUNNING again (a resumed sweep's children join it)."""
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri(cfg)).update_run(parent_id, status="RUNNING")
+
+
+def interrupt_parent(cfg: Any, parent_id: str) -> None:
+    """End an interrupted sweep's parent run ``KILLED`` (``reopen_parent`` resumes it)."""
+    import mlflow
+
+    mlflow.MlflowClient(tracking_uri(cfg)).set_terminated(parent_id, "KILLED")
+
+
+def children_of(client: Any, parent_id: str) -> list[Any]:
+    """Every child run of ``parent_id`` (in its experiment)."""
+    exp_id = client.get_run(parent_id).info.experiment_id
+    return client.search_runs(
+        [exp_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'", max_results=50_000
+    )
+
+
+def settle(cfg: Any, parent_id: str, trials: Mapping[str, str]) -> None:
+    """Settle the child runs of a Ray sweep after its fit (``trials``: run id -> ``DONE``,
+    ``ERROR`` or ``INTERRUPTED``, how Ray left the trial).
+
+    A trial Ray ended at a report (its scheduler, or Ctrl-C) ended its run ``KILLED``; one
+    whose process went first left it ``RUNNING``: ``KILLED`` now (``FAILED`` for a trial in
+    error). The run of a trial Ray counts as done that did not finish was stopped by the
+    scheduler: tagged ``STOPPED_TAG``. An interrupted trial's run stays resumable (not
+    FINISHED)."""
     import mlflow
 
     client = mlflow.MlflowClient(tracking_uri(cfg))
-    parent = client.get_run(parent_id)
-    children = client.search_runs(
-        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
-    )
+    for child in children_of(client, parent_id):
+        run_id = child.info.run_id
+        if child.info.status == "FINISHED":
+            continue
+        status = trials.get(run_id)
+        if status == "DONE":
+            client.set_tag(run_id, STOPPED_TAG, "true")
+        if child.info.status == "RUNNING":
+            client.set_terminated(run_id, "FAILED" if status == "ERROR" else "KILLED")
+
+
+def finish_parent(cfg: Any, parent_id: str) -> dict[str, Any]:
+    """End a parent run: FINISHED when every child finished (or a scheduler stopped it,
+    ``STOPPED_TAG``), else FAILED; log how many children, and the best finished child's
+    ``SUMMARY_METRIC`` (metric ``best_<SCORE_KEY>``, tag ``best_run_id``). Returns those
+    figures."""
+    import mlflow
+
+    client = mlflow.MlflowClient(tracking_uri(cfg))
+    children = children_of(client, parent_id)
     ok = [c for c in children if c.info.status == "FINISHED"]
+    stopped = [
+        c for c in children if c.info.status == "KILLED" and c.data.tags.get(STOPPED_TAG) == "true"
+    ]
     scored = [c for c in ok if SUMMARY_METRIC in c.data.metrics]
-    summary: dict[str, Any] = {"children": len(children), "finished": len(ok)}
+    summary: dict[str, Any] = {
+        "children": len(children),
+        "finished": len(ok),
+        "stopped_early": len(stopped),
+    }
     client.log_metric(parent_id, "children", len(children))
     if scored:
         best = max(scored, key=lambda c: c.data.metrics[SUMMARY_METRIC])
@@ -71,7 +123,7 @@ def finish_parent(cfg: Any, parent_id: str) -> dict[str, Any]:
         client.log_metric(parent_id, f"best_{SUMMARY_METRIC}", summary[f"best_{SUMMARY_METRIC}"])
         client.set_tag(parent_id, "best_run_id", best.info.run_id)
         client.set_tag(parent_id, "best_run_name", best.info.run_name)
-    status = "FINISHED" if children and len(ok) == len(children) else "FAILED"
+    status = "FINISHED" if children and len(ok) + len(stopped) == len(children) else "FAILED"
     client.set_terminated(parent_id, status)
     summary["status"] = status
     return summary

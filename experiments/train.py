@@ -49,6 +49,7 @@ import numpy as np
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
+from pacegym.agents.callbacks import EvalFn
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.agents.training import RunScenarios, TrainResult, train_agent, validate
 from pacegym.baselines.factory import from_spec, load_controller_yaml
@@ -135,8 +136,11 @@ def reference_score(
     return out
 
 
-def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
-    """Validate, then train with tracking; returns the ``TrainResult``.
+def train(
+    cfg: DictConfig, run_dir: str | Path | None = None, on_eval: EvalFn | None = None
+) -> TrainResult:
+    """Validate, then train with tracking; returns the ``TrainResult``. ``on_eval``: called
+    after each held-out evaluation (``agents.callbacks.EvalFn``; a Ray trial reports there).
 
     Every config check (``validate``, the resume's MLflow run ``resume_run``) runs before
     a run is opened or a file written. Should the job still fail on a config error
@@ -171,7 +175,9 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
             run_id = run.info.run_id if run is not None else None
             if run_id is not None and resume_id is None:
                 opened.append(run_id)
-            result = _train_tracked(cfg, checked, agent, train_s, out, guard, run_id, session)
+            result = _train_tracked(
+                cfg, checked, agent, train_s, out, guard, run_id, session, on_eval
+            )
     except (ValueError, FileNotFoundError):  # a config error (AgentConfigError, ScenarioError)
         if guard.logged == 0 and not guard.degraded and not (out / "checkpoints").exists():
             _undo(cfg, opened, out, config_file, created)
@@ -201,6 +207,7 @@ def _train_tracked(
     guard: TrackingGuard,
     run_id: str | None,
     session: str,
+    on_eval: EvalFn | None = None,
 ) -> TrainResult:
     """The body of ``train`` inside its MLflow run (``run_id`` None: tracking off)."""
     where = train_label(checked, train_s)
@@ -226,6 +233,7 @@ def _train_tracked(
         meta={"mlflow_run_id": run_id, "agent_name": agent.name, "session": session},
         checked=checked,
         on_checkpoint=hook,
+        on_eval=on_eval,
     )
     ref = reference_score(agent, checked.evaluation, train_s)
     ref_name, ref_score = ref["name"], ref[SCORE_KEY]

@@ -303,6 +303,18 @@ CASES: tuple[Case, ...] = (
     _c("sweep", "--cpus-per-trial 4096", "--cpus-per-trial = 4096.0: allowed (0,"),
     _c("sweep", "--experiment nope", "experiment = 'nope'"),
     _c("sweep", "foo=1", "foo = 1"),
+    _c("sweep", "--num-samples 0", "--num-samples"),
+    _c("sweep", "--reduction-factor 1", "--reduction-factor"),
+    _c("sweep", "--resume", "--out = None"),
+    _c("sweep", "--resume --out nowhere", "--out = 'nowhere': no sweep.json"),
+    # ASHA stops trials at their evaluations: a sweep without any is refused
+    _c("sweep", "--scheduler asha", "train.eval_freq = 0"),
+    _c("sweep", "agent.residual.scale_decades=interval(2,1)", "agent.residual.scale_decades"),
+    # a Ray address that never answers: refused in seconds (a closed port, a dropped one)
+    _c("sweep", "--address 127.0.0.1:1", "--address = '127.0.0.1:1'"),
+    _c("sweep", "--address 10.255.255.1:6379", "--address = '10.255.255.1:6379'"),
+    _c("benchmark", "benchmark.ray_address=127.0.0.1:1", "benchmark.ray_address = '127.0.0.1:1'"),
+    _c("benchmark", "benchmark.workers=0", "benchmark.workers = 0"),
     # every output folder is the run's own (pacegym.outdir): never another run's or a user's
     _c("evaluate", "hydra.run.dir=r", "hydra.run.dir = 'r'", **{"r/metrics.json": b"{}"}),
     Case(

@@ -99,6 +99,23 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         *(o for o in TRAIN_SHORT if "eval_freq" not in o and "checkpoint" not in o),
         "agent.hyperparams.learning_rate=0.0003",  # one grid axis left: 2 trials
     ),
+    # two trials of two evaluations each: ASHA, the search and the checkpoints still run
+    "pacegym-sweep": (
+        "--num-samples=2",
+        "train.total_timesteps=256",
+        "train.n_envs=8",
+        "train.eval_freq=128",
+        "train.checkpoint_freq=128",
+        "train.eval_episodes=4",
+        "agent.hyperparams.n_steps=16",
+        "agent.hyperparams.batch_size=64",
+        "agent.hyperparams.n_epochs=1",
+    ),
+    f"python {REPO}/benchmarks/bench_benchmark_workers.py": (
+        "--only=live_commerce,suite/small_budget",
+        "--episodes-short=4",
+        "--episodes-long=2",
+    ),
     f"python {REPO}/benchmarks/bench_evaluate.py": ("--episodes=50", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2", "--rounds=1"),
