@@ -59,6 +59,7 @@ from pacegym.experiments.sweep_runs import (
 )
 from pacegym.experiments.sweep_space import describe, domains, fixed, search_space
 from pacegym.experiments.sweep_trial import RUN_ID_KEY, STEPS_KEY, dirname, trial
+from pacegym.experiments.tracking import scenario_of
 from pacegym.experiments.tracking import tracking_uri as default_uri
 
 STATE_FILE = "sweep.json"
@@ -166,7 +167,11 @@ def run(
     parent = open_parent(
         tracking,
         f"{experiment} (ray sweep)",
-        {"sweep": experiment, "search_space": json.dumps(describe(space))[:5000]},
+        {
+            "sweep": experiment,
+            "scenario": scenario_of("train", [f"experiment={experiment}", *fixed(overrides)]),
+            "search_space": json.dumps(describe(space))[:5000],
+        },
     )
     setup = {
         "experiment": experiment,
