@@ -211,14 +211,11 @@ def _train_tracked(
 ) -> TrainResult:
     """The body of ``train`` inside its MLflow run (``run_id`` None: tracking off)."""
     where = train_label(checked, train_s)
+    mlflow_run = f"; MLflow run {run_id}" if run_id else ""
+    steps = f"{train_s.total_timesteps:,}"
     log.info(
         "training %s (%s) on %s for %s env-steps; run dir %s%s",
-        agent.name,
-        agent.algo,
-        where,
-        f"{train_s.total_timesteps:,}",
-        out,
-        f"; MLflow run {run_id}" if run_id else "",
+        *(agent.name, agent.algo, where, steps, out, mlflow_run),
     )
     for line in unwidened_note(checked.training, train_s.jitter):
         log.info(line)
