@@ -147,6 +147,10 @@ def compare(
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
     models = _models(cfg, agents, scenario.name)
+    for path, _, ctrl in controllers:
+        log.info("%s: %s", ctrl.name, path)
+    for md, rid in models:
+        log.info("agent: %s%s", md.resolve(), f" (MLflow run {rid})" if rid else "")
     tags = {"run_type": "compare", "policy_kind": "leaderboard"}
     episodes = int(c.episodes)
     with (
