@@ -72,17 +72,16 @@ def scenario_configs(
 
 
 def scenarios_with(name: str, search: Iterable[str | Path] = ()) -> list[str]:
-    """The scenarios that have a controller config ``name`` of their own (``pid_tuned``)."""
+    """The scenarios that have a controller config ``name`` (a name or glob: ``pid_tuned``,
+    ``*_tuned``) of their own."""
     search = tuple(search)
-    have = (
-        [TUNED_DEFAULT_SCENARIO] if name in folder_configs(TUNED_DEFAULT_SCENARIO, search) else []
-    )
-    folders: set[str] = set()
+    live = folder_configs(TUNED_DEFAULT_SCENARIO, search)
+    have = {TUNED_DEFAULT_SCENARIO} if fnmatch.filter(live, name) else set()
     for base in (*(Path(d) for d in search), USER_CONF, conf_dir()):
         root = base / "controller"
         if root.is_dir():
-            folders |= {d.name for d in root.iterdir() if (d / f"{name}.yaml").is_file()}
-    return sorted({*have, *folders})
+            have |= {d.name for d in root.iterdir() if d.is_dir() and any(d.glob(f"{name}.yaml"))}
+    return sorted(have)
 
 
 def controller_file(
@@ -141,7 +140,8 @@ def controller_files(
             if not hits:
                 raise ValueError(
                     f"{key} entry {pat!r} matches no controller config of scenario "
-                    f"{scenario!r}: available {sorted(files)}"
+                    f"{scenario!r}: available {sorted(files)}; scenarios with one: "
+                    f"{scenarios_with(pat, search)} (name one as <scenario>/<name>)"
                 )
         else:
             hits = [controller_file(pat, scenario, search, f"{key} entry", stand_in)]

@@ -147,3 +147,38 @@ def test_evaluate_runs_what_compare_runs_on_the_same_seeds(model_dir, tmp_path, 
     agent = next(n for n in rows if n != "pid (tuned)")
     assert metrics[agent]["source"] == str(Path(model_dir).resolve())
     assert f"pid (tuned): {pid}" in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_a_scenario_path_is_labelled_by_its_own_name_in_compare(tmp_path):
+    """``scenario=<path>`` in a Hydra app: the leaderboard and the MLflow tags say ``mine``
+    (the file's stem), not its base's name; a tuned set of its base must be named."""
+    import mlflow
+
+    path = tmp_path / "elsewhere" / "mine.yaml"
+    path.parent.mkdir()
+    path.write_text("base: live_commerce\nmoney: {budget: 500.0}\n")
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    argv = [
+        str(BIN / "pacegym-compare"),
+        f"scenario={path}",
+        f"tracking.uri={store}",
+        "compare.episodes=4",
+        "compare.n_boot=20",
+        "compare.oracle=false",
+        "compare.discover_agents=false",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    refused = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "'*_tuned' matches no controller config of scenario 'mine'" in refused.stderr
+    assert "scenarios with one: ['amzn_daily'" in refused.stderr
+    argv.append("compare.baselines=[live_commerce/pid_tuned]")
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
+    assert doc["scenario"] == "mine" and doc["scenario_config"]["money"]["budget"] == 500.0
+    runs = mlflow.MlflowClient(store).search_runs(
+        [e.experiment_id for e in mlflow.MlflowClient(store).search_experiments()]
+    )
+    assert runs and {r.data.tags["scenario"] for r in runs} == {"mine"}
