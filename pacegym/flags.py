@@ -7,8 +7,10 @@ in ``key``; a positional argument by its name, ``log=events.csv``). A switch tak
 boolean (``overwrite=true``; ``false`` leaves it off), an option of several values a list
 (``kinds=[pid,on_off]`` or ``kinds=pid,on_off``). A ``+`` before the key (Hydra's
 "add") is accepted for a key the command has; an unknown key is refused in one line naming
-it and the keys there are (exit 2). An argument that is an existing file, or whose key is
-not a plain name (``logs/date=2024-01-01/x.csv``), is left as it is.
+it and the keys there are (exit 2). An argument that is an existing file, whose key is not
+a plain name (``logs/date=2024-01-01/x.csv``), or that is an option's value (``--fix
+plan=observed``; every argument after an option of several values, up to the next flag)
+is left as it is.
 
 Standard library only.
 """
@@ -26,6 +28,16 @@ from pacegym.errors import ArgumentParser
 _KEY = re.compile(r"^([+~]*)([A-Za-z][A-Za-z0-9_-]*)=(.*)$", re.DOTALL)
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+
+
+def _values(action: argparse.Action) -> float:
+    """How many arguments after ``action``'s flag are its values (``inf``: all up to the
+    next flag)."""
+    if action.nargs in ("+", "*", argparse.REMAINDER):
+        return float("inf")
+    if isinstance(action.nargs, int):
+        return float(action.nargs)
+    return 0.0 if action.nargs == 0 else 1.0
 
 
 class FlagParser(ArgumentParser):
@@ -56,9 +68,16 @@ class FlagParser(ArgumentParser):
         """``args`` with every ``key=value`` as the flag argparse reads (module docstring)."""
         keys = self.keys()
         out: list[str] = []
+        owned = 0.0  # arguments still taken by the option before as its values
         for arg in args:
+            if arg.startswith("-"):
+                action = self._option_string_actions.get(arg.split("=", 1)[0])
+                owned = 0.0 if action is None or "=" in arg else _values(action)
+                out.append(arg)
+                continue
             m = _KEY.match(arg)
-            if m is None or arg.startswith("-") or Path(arg).exists():
+            if owned > 0 or m is None or Path(arg).exists():
+                owned -= 1
                 out.append(arg)
                 continue
             prefix, key, value = m.groups()

@@ -148,7 +148,9 @@ def test_a_set_tuned_on_a_training_twin_is_the_one_its_test_scenario_runs(tmp_pa
     (conf / "scenario" / "mine" / "day.yaml").write_text(
         "base: daily_budget\nname: my_day\ntime: {flight_min: 120.0}\n"
     )
-    (conf / "scenario" / "mine" / "train" / "day.yaml").write_text("base: mine/day\n")
+    (conf / "scenario" / "mine" / "train" / "day.yaml").write_text(
+        "base: mine/day\nname: my_day\n"  # a twin says its test scenario's name
+    )
     (conf / "suite" / "mine.yaml").write_text(
         "suite:\n  - {scenario: mine/day, baselines_from: daily_budget}\n"
     )
