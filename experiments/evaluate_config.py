@@ -96,7 +96,8 @@ def build_all(
 
     ``choice``: the ``controller`` group option composed (``hydra_app.group_choice``), named
     again on the scenario (``policies.controller_file``; ``search``: the app's config
-    folders). Each controller gets ``source``: the file or run it came from. Raises
+    folders); when that is another file, ``cfg.controller`` is replaced by what runs. Each
+    controller gets ``source``: the file or run it came from. Raises
     ``ValueError`` (``ScenarioError`` / ``ControllerConfigError``) naming the key.
     """
     check_settings("", cfg, EvaluateConfig)
@@ -105,6 +106,10 @@ def build_all(
     sources: dict[str, str] = {}
     if not specs and cfg.controller is not None:
         spec, sources["controller"] = _chosen_spec(cfg, choice, scenario.name, search)
+        if spec != _plain(cfg.controller):  # the config logged (MLflow params) says what runs
+            for key in ("kind", "name", "params"):
+                if key in spec:
+                    cfg.controller[key] = spec[key]
         specs = {"controller": spec}
     if not specs and not cfg.get("agents"):
         raise ControllerConfigError(
