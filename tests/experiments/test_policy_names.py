@@ -182,3 +182,27 @@ def test_a_scenario_path_is_labelled_by_its_own_name_in_compare(tmp_path):
         [e.experiment_id for e in mlflow.MlflowClient(store).search_experiments()]
     )
     assert runs and {r.data.tags["scenario"] for r in runs} == {"mine"}
+
+
+def test_a_run_id_or_registered_version_names_its_train_runs_model(tmp_path, monkeypatch):
+    import mlflow
+
+    monkeypatch.chdir(tmp_path)
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    cfg = _cfg("compare", [f"tracking.uri={store}"])
+    client = mlflow.MlflowClient(store)
+    exp = client.create_experiment("x")
+    md = tmp_path / "model"
+    md.mkdir()
+    (md / "agent.json").write_text("{}")
+    train = client.create_run(exp, tags={"run_type": "train", "model_dir": str(md)})
+    pacer = client.create_run(exp, tags={"run_type": "export", "source_run_id": "abc"})
+    client.create_registered_model("m")
+    for run in (train, pacer):
+        client.create_model_version("m", f"runs:/{run.info.run_id}/model", run.info.run_id)
+    assert policies.agent_dir(train.info.run_id, cfg) == (md, train.info.run_id)
+    assert policies.agent_dir("models:/m/1", cfg) == (md, train.info.run_id)
+    with pytest.raises(ValueError, match=r"^agent = 'models:/m/2': run .* 'export' run"):
+        policies.agent_dir("models:/m/2", cfg)
+    with pytest.raises(ValueError, match=r"^agent = 'models:/m': allowed models:/<name>/<version>"):
+        policies.agent_dir("models:/m", cfg)
