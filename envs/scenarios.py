@@ -66,10 +66,14 @@ def anchor_trace(data: Mapping[str, Any], origin: str | Path) -> dict[str, Any]:
 def from_file(path: str | Path) -> ScenarioParams:
     """The scenario in a YAML file (sections as in ``to_dict``, optional ``base`` preset).
 
-    A relative ``traffic.trace_csv`` is resolved against the file's folder. Errors name the
-    file and never quote its content (a path to a system file must not echo it).
+    A relative ``traffic.trace_csv`` is resolved against the file's folder. A file without
+    a ``name`` is named by its stem (``mine.yaml`` with ``base: live_commerce`` is ``mine``,
+    never its base's name). Errors name the file and never quote its content (a path to a
+    system file must not echo it).
     """
-    return _with_base(_file_data(path), (), (str(Path(path).resolve()),))
+    data = _file_data(path)
+    data.setdefault("name", Path(path).stem)
+    return _with_base(data, (), (str(Path(path).resolve()),))
 
 
 def _file_data(path: str | Path) -> dict[str, Any]:

@@ -44,7 +44,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from pacegym import progress
-from pacegym.agents.model_dir import find_model_dir, read_agent_meta
+from pacegym.agents.model_dir import read_agent_meta
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import BATCH_SIZE, run_episodes
 from pacegym.baselines.stats import LEVEL, N_BOOT
@@ -63,7 +63,6 @@ from pacegym.experiments.config import (
     seed_setting,
 )
 from pacegym.experiments.hydra_app import app_run_dir, hydra_app
-from pacegym.resources import find_config
 
 log = logging.getLogger(__name__)
 
@@ -204,24 +203,30 @@ def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str
     return run_parallel(b, list(size), cost, scenario_job, done)
 
 
-def _agents(b: Any) -> list[Agent]:
-    """``benchmark.controllers`` and ``benchmark.agents``, each loaded once."""
+def _agents(b: Any, cfg: Any = None) -> list[Agent]:
+    """``benchmark.controllers`` and ``benchmark.agents``, each loaded once (named as in
+    every app: ``experiments.policies``; a controller runs unchanged on every scenario, so
+    a tuned set is named with its scenario, ``live_commerce/pid_tuned``)."""
+    from pacegym.experiments import policies
+
     agents: list[Agent] = []
     for c in b.controllers:
         from pacegym.baselines.factory import load_controller_yaml
 
-        path = find_config("controller", str(c))
-        if path is None:
-            raise ValueError(f"benchmark.controllers entry {str(c)!r}: no such controller config")
+        key = "benchmark.controllers entry"
+        if "/" not in str(c) and str(c).endswith(policies.TUNED_SUFFIX):
+            raise ValueError(
+                f"{key} = {str(c)!r}: runs unchanged on every scenario, so name whose set: "
+                f"<scenario>/{c} (one of {policies.scenarios_with(str(c))}) or a YAML path"
+            )
+        path = policies.controller_file(str(c), policies.TUNED_DEFAULT_SCENARIO, key=key)
         ctrl = load_controller_yaml(path)
         agents.append((str(c).replace("/", "."), ctrl.kind, path, ctrl))
     if b.agents:
         from pacegym.agents.policy import load_controller
 
         for a in b.agents:
-            md = find_model_dir(str(a))
-            if md is None:
-                raise ValueError(f"benchmark.agents entry {str(a)!r}: no agent.json in it")
+            md, _ = policies.agent_dir(str(a), cfg, key="benchmark.agents entry")
             meta = read_agent_meta(md)
             name = str(meta["name"])
             agents.append((name, str(meta["algo"]), md, load_controller(md, name)))
@@ -286,7 +291,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
     b = cfg.benchmark
     _check(b)
     plans = _plans(b)  # resolve everything first: a bad scenario, baseline or agent fails
-    agents = _agents(b)  # before any work
+    agents = _agents(b, cfg)  # before any work
     out.mkdir(parents=True, exist_ok=True)
     total = sum(ep * (len(c) + len(agents)) for _, _, ep, c in plans)
     tags = {"run_type": "benchmark", "policy_kind": "suite"}

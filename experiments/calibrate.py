@@ -47,7 +47,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from pacegym import errors, outdir, progress
+from pacegym import outdir, progress
 from pacegym.envs.calibration import Calibration, CalibrationError, LogError, calibrate, read_log
 from pacegym.envs.calibration.fit import trace_reference, write_scenario
 from pacegym.envs.calibration.trace_twin import fit_twin, trace_pair, twin_rates
@@ -58,6 +58,7 @@ from pacegym.envs.departures import departure_stats
 from pacegym.envs.forecast import ForecastError, HoltWinters, SeasonalNaive, mape_by_horizon
 from pacegym.envs.params import ScenarioError
 from pacegym.envs.scenarios import PRESETS, resolve, to_dict
+from pacegym.flags import FlagParser
 from pacegym.resources import conf_dir
 
 BUCKETS = ((1, 15), (16, 60), (61, 240), (241, 1440))
@@ -308,9 +309,7 @@ def twin_main(scenario: str, raw: str | None, conf: Path, overwrite: bool) -> No
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = errors.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = FlagParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("log", nargs="?")
     ap.add_argument("--twin", default=None, help="a trace scenario: write its synthetic twin")
     ap.add_argument("--departures", action="store_true", help="fit traffic.departures too")

@@ -26,7 +26,6 @@ in the run dir, prints the markdown table, and logs a parent MLflow run
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 from collections.abc import Sequence
@@ -38,17 +37,16 @@ import yaml
 from omegaconf import DictConfig
 
 from pacegym import progress
-from pacegym.agents.model_dir import AGENT_FILE, find_model_dir, read_agent_meta
+from pacegym.agents.model_dir import read_agent_meta
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.experiments import config as _config  # also registers the schemas
-from pacegym.experiments import figures, tracking
+from pacegym.experiments import figures, policies, tracking
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
-from pacegym.experiments.suites import stand_in
-from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files, tuned_configs
+from pacegym.resources import TUNED_DEFAULT_SCENARIO, config_files
 
 log = logging.getLogger(__name__)
 
@@ -59,31 +57,16 @@ def find_baselines(
     search: Sequence[str | Path] = (),
     stand_in: str | None = None,
 ) -> list[Path]:
-    """Controller YAMLs matching ``patterns``: paths, or names/globs of the ``controller``
-    configs visible by ``pacegym.resources`` lookup (``search`` dirs, ./conf, the package).
-
-    A name is matched among the configs the scenario sees, one per name
-    (``pacegym.resources.tuned_configs``): its own set (``controller/<scenario>/``, the sets
-    ``pacegym-tune`` writes per scenario), else the set of ``stand_in`` (the preset whose
-    sets a scenario without its own runs, ``suites.stand_in``), else the top-level configs
-    (the live-commerce set and the untuned defaults); kind by kind, so a scenario with its
-    own PID and no own on/off set runs its PID and the stand-in's on/off.
+    """Controller YAMLs of ``patterns`` on ``scenario`` (``experiments.policies``): names,
+    globs (``*_tuned``) or paths. A name or glob matches among the configs the scenario sees
+    (``policies.scenario_configs``): its own tuned sets (``controller/<scenario>/``, the
+    sets ``pacegym-tune`` writes per scenario), else those of ``stand_in`` (the preset
+    whose sets a scenario without its own runs: by default the suites', ``suites.stand_in``),
+    kind by kind, and the untuned configs; never a set tuned for another scenario.
     """
-    files = tuned_configs(scenario, stand_in, search)
-    found: list[Path] = []
-    for pat in patterns:
-        p = Path(pat)
-        if p.suffix in (".yaml", ".yml") and p.is_file():
-            found.append(p)
-            continue
-        hits = [f for stem, f in files.items() if fnmatch.fnmatch(stem, pat)]
-        if not hits:
-            raise ValueError(
-                f"compare.baselines entry {pat!r} matches no controller config: available "
-                f"{sorted(files)}"
-            )
-        found.extend(h for h in hits if h not in found)
-    return found
+    return policies.controller_files(
+        patterns, scenario, search, key="compare.baselines", stand_in=stand_in
+    )
 
 
 def check_config(c: Any) -> None:
@@ -102,25 +85,6 @@ def yardstick_configs(search: Sequence[str | Path] = ()) -> list[Path]:
     if missing:
         raise ValueError(f"compare.oracle = true needs controller configs {missing}")
     return [files[k] for k in YARDSTICKS]
-
-
-def _model_dir(entry: str, cfg: DictConfig) -> tuple[Path, str | None]:
-    found = find_model_dir(entry)
-    if found is not None:
-        return found, None
-    if tracking.tracking_enabled(cfg) and len(entry) == 32 and entry.isalnum():
-        import mlflow
-
-        run = mlflow.MlflowClient(tracking.tracking_uri(cfg)).get_run(entry)
-        local = Path(run.data.tags.get("model_dir", ""))
-        if (local / AGENT_FILE).is_file():
-            return local, entry
-        dst = mlflow.artifacts.download_artifacts(run_id=entry, artifact_path="model")
-        return Path(dst), entry
-    raise ValueError(
-        f"compare.agents entry {entry!r}: not a model dir (with {AGENT_FILE}), a train run dir "
-        "(with model/), or an MLflow run id of a train run"
-    )
 
 
 def discover_agents(cfg: DictConfig, scenario_name: str) -> list[str]:
@@ -175,8 +139,7 @@ def compare(
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [
-        (p, yaml.safe_load(p.read_text()))
-        for p in find_baselines(list(c.baselines), scenario.name, stand_in=stand_in(scenario.name))
+        (p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines), scenario.name)
     ]
     if c.oracle:
         baselines += [(p, yaml.safe_load(p.read_text())) for p in yardstick_configs()]
@@ -184,6 +147,10 @@ def compare(
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
     models = _models(cfg, agents, scenario.name)
+    for path, _, ctrl in controllers:
+        log.info("%s: %s", ctrl.name, path)
+    for md, rid in models:
+        log.info("agent: %s%s", md.resolve(), f" (MLflow run {rid})" if rid else "")
     tags = {"run_type": "compare", "policy_kind": "leaderboard"}
     episodes = int(c.episodes)
     with (
@@ -258,7 +225,7 @@ def _models(
         entries += discover_agents(cfg, scenario_name)
     models: list[tuple[Path, str | None]] = []
     for entry in entries:
-        md, rid = _model_dir(str(entry), cfg)
+        md, rid = policies.agent_dir(str(entry), cfg, key="compare.agents entry")
         if all(md.resolve() != m.resolve() for m, _ in models):
             models.append((md, rid))
     return models

@@ -2,12 +2,18 @@
 
     pacegym-evaluate scenario=live_commerce controller=exp_decay episodes=200 seed=0
     pacegym-evaluate experiment=seed_live_commerce
+    pacegym-evaluate scenario=daily_budget controller=pid_tuned   # daily_budget's tuned PID
+    pacegym-evaluate agent=outputs/train/<time>/model             # a trained agent
+
+Policies are named as in every app (``experiments.policies``); ``scenario`` and
+``controller`` also take a path to a YAML file (``experiments.app_args``).
 
 Every controller runs the same ``episodes`` episodes (episode ``i`` seeded ``seed + i``,
 common random numbers). Writes to the run's output directory (``hydra.run.dir``):
 
-- ``metrics.json``: ``{controller name: {key: mean, key_ci: [low, high], ..., episodes}}``
-  for every key of ``envs.metrics.METRIC_KEYS`` (95% bootstrap intervals);
+- ``metrics.json``: ``{controller name: {key: mean, key_ci: [low, high], ..., episodes,
+  source}}`` for every key of ``envs.metrics.METRIC_KEYS`` (95% bootstrap intervals;
+  ``source``: the controller file, model dir or MLflow run that ran, also printed);
 - with ``oracle=true`` (the default) the naive ``reference`` and the clairvoyant
   ``oracle`` run too, and every controller's entry also holds ``regret`` (oracle -
   controller, paired) and ``normalised`` (0 reference, 100 oracle) with CIs
@@ -38,7 +44,7 @@ from pacegym.baselines.stats import aggregate, min_episodes, paired_difference
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
-from pacegym.experiments.hydra_app import app_run_dir, hydra_app
+from pacegym.experiments.hydra_app import app_run_dir, config_dirs, group_choice, hydra_app
 from pacegym.experiments.leaderboard import metric_summary
 
 register()
@@ -56,21 +62,28 @@ def format_table(results: dict[str, dict[str, Any]], keys: tuple[str, ...] = MET
 
 def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
     """Run the evaluation described by ``cfg`` and write its files to ``out_dir``."""
-    scenario, controllers = build_all(cfg)
+    scenario, controllers = build_all(cfg, group_choice(cfg, "controller"), config_dirs())
     out_dir.mkdir(parents=True, exist_ok=True)
+    for ctrl in controllers:
+        log.info("%s: %s", ctrl.name, _source(ctrl))
     tags = {"run_type": "evaluate", "policy_kind": "baselines"}
     with tracking.start_run(cfg, f"evaluate {scenario.name}", tags) as run:
         results = _evaluate(cfg, out_dir, scenario, controllers)
         if run is not None:
             for name, agg in results.items():
-                _log_controller(cfg, name, agg)
+                _log_controller(cfg, name, agg, str(agg["source"]))
             tracking.log_artifact(out_dir)
     log.info("wrote %s", out_dir / "metrics.json")
     return results
 
 
-def _log_controller(cfg: Any, name: str, agg: dict[str, Any]) -> None:
-    tags = {"run_type": "evaluate_entry", "policy_name": name}
+def _source(ctrl: Any) -> str:
+    """The file or run a controller came from (``evaluate_config.build_all``)."""
+    return str(getattr(ctrl, "source", "") or "unknown")
+
+
+def _log_controller(cfg: Any, name: str, agg: dict[str, Any], source: str) -> None:
+    tags = {"run_type": "evaluate_entry", "policy_name": name, "policy_source": source[:5000]}
     with tracking.start_run(cfg, name, tags, nested=True, log_config=False):
         tracking.log_metrics(metric_summary(agg))
 
@@ -85,6 +98,7 @@ def _evaluate(
         roll = run_episodes(ctrl, scenario, cfg.episodes, cfg.seed, cfg.batch_size)
         rollouts.append(roll)
         results[ctrl.name] = aggregate(roll.metrics, n_boot=cfg.n_boot, seed=cfg.seed)
+        results[ctrl.name]["source"] = _source(ctrl)
         if cfg.plots and getattr(ctrl, "kind", None) not in YARDSTICKS:
             n_rec = min(cfg.plot_episodes, cfg.episodes)
             recorded.append(run_episodes(ctrl, scenario, n_rec, cfg.seed, cfg.batch_size, True))

@@ -167,14 +167,20 @@ def resolve_source(cfg: Any) -> Any:
     if key == "model_path":
         return S.from_files(model_file(str(value)), cfg.source.normalization_path, cfg.source.algo)
     from pacegym.baselines.factory import CONTROLLERS, YARDSTICKS, load_controller_yaml, spec
+    from pacegym.experiments import policies
 
-    ctrl = load_controller_yaml(value)
+    # named as in every app (experiments.policies), on the scenario the export verifies on
+    # without a leaderboard: pid_tuned is live commerce's, daily_budget/pid_tuned names another
+    path = policies.controller_file(
+        str(value), policies.TUNED_DEFAULT_SCENARIO, key="source.controller_yaml"
+    )
+    ctrl = load_controller_yaml(path)
     if ctrl.kind in YARDSTICKS:
         raise ExportConfigError(
             f"source.controller_yaml = {value!r} is the {ctrl.kind!r} yardstick, not a "
             f"deployable policy: allowed kinds {sorted(CONTROLLERS)}"
         )
-    return S.Source(ctrl.name, controller=spec(ctrl), info={"controller_yaml": str(value)})
+    return S.Source(ctrl.name, controller=spec(ctrl), info={"controller_yaml": str(path)})
 
 
 def _scenario_dict(scenario: Any) -> Any:

@@ -40,7 +40,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from pacegym import errors, outdir
 from pacegym.envs.scenarios import anchor_trace
-from pacegym.experiments import run_folder
+from pacegym.experiments import app_args, run_folder
 from pacegym.experiments.scenario_schema import without_missing
 from pacegym.resources import find_config
 
@@ -78,7 +78,11 @@ def hydra_app(config_name: str) -> Callable[[Callable[..., Any]], Callable[[], A
 
         @functools.wraps(task)
         def main() -> Any:
-            with errors.reported(prog), _env("HYDRA_FULL_ERROR", "1"):
+            with (
+                errors.reported(prog),
+                _env("HYDRA_FULL_ERROR", "1"),
+                app_args.rewritten(config_name),
+            ):
                 return hydra_main()
 
         return main
@@ -119,6 +123,7 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
         fresh = _holds_only_hydra_files(out, hc)
         try:
             refuse_unknown_additions(cfg, list(hc.overrides.task), set(hc.runtime.choices))
+            name_scenario(cfg)
             result = task(cfg)
         except Exception as exc:
             if errors.user_message(exc) is None:
@@ -284,10 +289,45 @@ def scenario_file(cfg: DictConfig) -> Path | None:
                 continue
             path = root / "scenario" / f"{choice}.yaml"
             if path.is_file():
-                return path
+                return path.resolve()  # a linked file (experiments.app_args): the real one
         return None
     name = cfg.get("scenario", {}).get("name")
     return find_config("scenario", str(name)) if name else None
+
+
+def name_scenario(cfg: DictConfig) -> None:
+    """Give ``cfg.scenario`` the stem of its file as ``name`` when the file sets none (a
+    custom scenario is labelled by its own name everywhere, never its ``base:``'s)."""
+    node = cfg.get("scenario") if "scenario" in cfg else None
+    if not isinstance(node, DictConfig) or "name" not in OmegaConf.to_container(node):
+        return  # not a scenario app, or a schema without a name (a test's)
+    if not OmegaConf.is_missing(node, "name"):
+        return
+    origin = scenario_file(cfg)
+    if origin is not None:
+        node.name = origin.stem
+
+
+def config_dirs() -> tuple[Path, ...]:
+    """The folders of the running app's config search path (``--config-dir``, ``./conf``,
+    linked files), in order, for lookups outside Hydra (``pacegym.resources``); the package
+    is searched after them anyway. Empty outside a Hydra app."""
+    if not HydraConfig.initialized():
+        return ()
+    sources = HydraConfig.get().runtime.config_sources
+    return tuple(Path(s.path) for s in sources if s.schema == "file")
+
+
+def group_choice(cfg: DictConfig, group: str) -> str | None:
+    """The option of config group ``group`` the app composed (``controller=pid_tuned`` ->
+    ``pid_tuned``): Hydra's runtime choices, or ``cfg.hydra``'s (``compose`` with
+    ``return_hydra_config=True``); None when unknown or deleted."""
+    if HydraConfig.initialized():
+        choices: Any = HydraConfig.get().runtime.choices
+    else:
+        choices = OmegaConf.select(cfg, "hydra.runtime.choices", default=None) or {}
+    value = choices.get(group)
+    return None if value in (None, "null") else str(value)
 
 
 def scenario_dict(cfg: DictConfig) -> dict[str, Any]:

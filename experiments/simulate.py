@@ -12,12 +12,12 @@ import argparse
 
 import numpy as np
 
-from pacegym import errors
 from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import METRIC_KEYS
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
+from pacegym.flags import FlagParser
 
 
 def simulate(
@@ -36,9 +36,7 @@ FLAGS = {"throttle": SHARE, "episodes": COUNT, "seed": SEED}
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = errors.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = FlagParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument(
         "--scenario",
         default="live_commerce",

@@ -33,6 +33,7 @@ from pacegym.envs.calibration import event_table, minute_table, run_core, value_
 from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.scenarios import resolve
+from pacegym.flags import FlagParser
 
 
 def load_scenario(spec: str) -> ScenarioParams:
@@ -53,9 +54,7 @@ FLAGS = {"throttle": SHARE, "campaigns": COUNT, "seed": SEED}
 
 
 def main(argv: list[str] | None = None) -> None:
-    ap = errors.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = FlagParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scenario", default="daily_budget")
     ap.add_argument("--days", type=float, default=None)
     ap.add_argument("--campaigns", type=int, default=4)

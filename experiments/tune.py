@@ -54,7 +54,7 @@ from typing import Any
 
 import yaml
 
-from pacegym import errors, outdir
+from pacegym import outdir
 from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import build_controller, config_class
 from pacegym.baselines.stats import aggregate, paired_difference
@@ -75,6 +75,7 @@ from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
 from pacegym.experiments.suites import stand_in
+from pacegym.flags import FlagParser
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
 OBJECTIVES = ("score", "normalised")
@@ -222,7 +223,7 @@ def parse_fix(ap: argparse.ArgumentParser, items: list[str], kinds: list[str]) -
 
 def _parser() -> argparse.ArgumentParser:
     """The ``pacegym-tune`` command line (module docstring)."""
-    ap = errors.ArgumentParser(
+    ap = FlagParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
     )
     ap.add_argument(

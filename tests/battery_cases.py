@@ -202,7 +202,11 @@ CASES: tuple[Case, ...] = (
     _c("export", "source.leaderboard=nope", "source.leaderboard = 'nope'"),
     _c("export", "source.leaderboard=null", "source"),
     _c("export", "source.leaderboard=null source.model_path=nowhere", "source.model_path"),
-    _c("export", "source.leaderboard=null source.controller_yaml=nope", "controller = 'nope'"),
+    _c(
+        "export",
+        "source.leaderboard=null source.controller_yaml=nope",
+        "source.controller_yaml = 'nope'",
+    ),
     _c(
         "export",
         "source.leaderboard=null source.controller_yaml=oracle",

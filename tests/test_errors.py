@@ -64,7 +64,10 @@ def test_a_plain_error_is_the_users_only_when_it_starts_with_the_key(exc, user):
     [
         (["controller=nope"], "controller = 'nope': no such controller config; allowed "),
         (["episodes=abc"], "episodes = 'abc': Value 'abc' of type 'str' could not be converted"),
-        (["foo=1"], "foo = 1: no such key; allowed keys: baseline, batch_size, controller,"),
+        (
+            ["foo=1"],
+            "foo = 1: no such key; allowed keys: agents, baseline, batch_size, controller,",
+        ),
         (["x=["], "override 'x=[': no viable alternative at input '['"),
     ],
 )

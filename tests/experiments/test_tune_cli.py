@@ -53,8 +53,11 @@ def test_compare_picks_the_scenarios_own_tuned_set():
     assert {p.parent.name for p in daily} == {"daily_budget"} and len(daily) == 4
     live = find_baselines(["*_tuned"], "live_commerce")
     assert {p.parent.name for p in live} == {"controller"} and len(live) == 4
-    # a scenario without its own set falls back to the live-commerce set
-    assert find_baselines(["pid_tuned"], "calibrated_daily_budget") == [
+    # a scenario without its own set (nor a suite's stand-in) is refused, never given the
+    # set tuned for another scenario; naming one's set is explicit
+    with pytest.raises(ValueError, match=r"^compare.baselines entry = 'pid_tuned': no pid_tuned"):
+        find_baselines(["pid_tuned"], "calibrated_daily_budget")
+    assert find_baselines(["live_commerce/pid_tuned"], "calibrated_daily_budget") == [
         p for p in live if p.stem == "pid_tuned"
     ]
 
@@ -145,7 +148,9 @@ def test_a_set_tuned_on_a_training_twin_is_the_one_its_test_scenario_runs(tmp_pa
     (conf / "scenario" / "mine" / "day.yaml").write_text(
         "base: daily_budget\nname: my_day\ntime: {flight_min: 120.0}\n"
     )
-    (conf / "scenario" / "mine" / "train" / "day.yaml").write_text("base: mine/day\n")
+    (conf / "scenario" / "mine" / "train" / "day.yaml").write_text(
+        "base: mine/day\nname: my_day\n"  # a twin says its test scenario's name
+    )
     (conf / "suite" / "mine.yaml").write_text(
         "suite:\n  - {scenario: mine/day, baselines_from: daily_budget}\n"
     )
