@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from pacegym import errors, outdir
+from pacegym import outdir
 from pacegym.envs.calibration import event_table, minute_table, run_core, value_event_table
 from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.params import ScenarioParams
