@@ -48,6 +48,7 @@ from pacegym import outdir
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import hydra_app  # noqa: F401  (./conf on the search path, as the apps)
 from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.hydra_app import refuse_unknown_additions
 from pacegym.experiments.ray_connect import connect, probe
 from pacegym.experiments.sweep_ray_args import check_args, parser
 from pacegym.experiments.sweep_runs import (
@@ -310,6 +311,13 @@ def main(argv: list[str] | None = None) -> None:
     if a.address:  # before the folder or a run exists: an address that never answers
         try:
             probe("--address", a.address)
+        except ValueError as exc:
+            ap.error(str(exc))
+    if not a.resume:  # a +key= the train schema does not declare: before anything runs
+        groups = {p.name for p in CONF_DIR.iterdir() if p.is_dir()}
+        try:
+            cfg = train_config(a.experiment, a.overrides)
+            refuse_unknown_additions(cfg, fixed(a.overrides), groups)
         except ValueError as exc:
             ap.error(str(exc))
     command = " ".join(["pacegym-sweep", *(sys.argv[1:] if argv is None else argv)])

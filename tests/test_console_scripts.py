@@ -74,8 +74,6 @@ def test_key_value_settings_are_taken(script, tmp_path):
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_an_unknown_key_is_refused_in_one_line(script, tmp_path):
-    if script == "pacegym-sweep":
-        pytest.xfail("pacegym-sweep passes +nonsense=1 to its trials (being rewritten)")
     proc = _run(script, "+nonsense=1", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
