@@ -19,13 +19,17 @@ the same validation episodes (``eval/reference_pacing_score_v2``: the residual a
 else the tuned PID), the plots, the config and the model.
 
 A resume (``train.resume=<run dir or checkpoint>``) continues with the agent, the scenario
-and the state-shaping train settings (``RUN_STATE_KEYS``: n_envs, seeds, randomisation)
-the run was started with (its ``train_config.yaml``); naming different ones on the command
-line is refused, and so is one that does not match its checkpoint (another scenario or
-agent, a budget already reached: ``agents.training.check_resume``). It reopens the
-interrupted run's MLflow run; a run that finished is never reopened (the resume gets a new
-run, tagged ``resumed_from_run_id``), and a second resume from a checkpoint that another
-resume has continued since is refused (``resume_run``; all in ``experiments.train_resume``).
+and the train settings the run was started with (its ``train_config.yaml``): its budget,
+evaluation and checkpoint settings unless this job names others, its state-shaping ones
+(``RUN_STATE_KEYS``: n_envs, seeds, randomisation) always; naming a different agent,
+scenario or state-shaping setting on the command line is refused, and so is one that does
+not match its checkpoint (another scenario or agent, a budget below the steps done:
+``agents.training.check_resume``). A run that finished its budget says so in one line and
+exits 0 (``finished_run``). A resume reopens the interrupted run's MLflow run (renamed
+``<name> (resumed)``); a run that finished is never reopened (the resume gets a new run,
+``resume <agent>``, tagged ``resumed_from_run_id``), and a second resume from a checkpoint
+that another resume has continued since is refused (``resume_run``; all in
+``experiments.train_resume``).
 
 Tracking never stops training: MLflow's HTTP retries are bounded during the run, and
 should the server fail, the job says so in one line (stderr and ``TRACKING_STATUS`` in
@@ -61,6 +65,7 @@ from pacegym.experiments.tracking_guard import TrackingGuard
 from pacegym.experiments.train_resume import (
     CONFIG_FILE,
     SESSION_TAG,
+    finished_run,
     resume_run,
     resumed_config,
     resumed_train,
@@ -84,16 +89,23 @@ def settings_of(
     cfg: DictConfig,
 ) -> tuple[dict[str, Any], AgentSettings, TrainSettings, dict[str, Any]]:
     """The scenario (a plain dict), the typed agent and train settings of a composed config,
-    with a resume's own settings (``resumed_config``), and the plain dicts saved for it.
+    with a resume's own settings (``resumed_config``, ``resumed_train``: the run's agent,
+    scenario, budget and evaluation settings unless given for this job), and the plain
+    dicts saved for it.
 
-    Raises ``AgentConfigError`` naming the key for an unknown key or a value out of range.
+    Raises ``AgentConfigError`` naming the key for an unknown key or a value out of range,
+    and ``pacegym.errors.NothingToDo`` for a resume of a run that finished its own budget
+    (``finished_run``).
     """
     scenario, agent, train_cfg = containers(cfg)
+    saved: dict[str, Any] = {}
     if train_cfg.get("resume"):
         scenario, agent, saved = resumed_config(str(train_cfg["resume"]), scenario, agent)
         train_cfg = resumed_train(train_cfg, saved)
     plain = {"scenario": scenario, "agent": agent, "train": train_cfg}
-    return scenario, AgentSettings.from_mapping(agent), TrainSettings.from_mapping(train_cfg), plain
+    train_s = TrainSettings.from_mapping(train_cfg)
+    finished_run(train_s, saved)
+    return scenario, AgentSettings.from_mapping(agent), train_s, plain
 
 
 def train_label(checked: RunScenarios, train: TrainSettings) -> str:
@@ -163,7 +175,8 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     guard = TrackingGuard(out)
     opened: list[str] = []  # a run this call created (not a reopened one)
     try:
-        with tracking.start_run(cfg, f"train {agent.name}", tags, run_id=resume_id) as run:
+        name = f"{'resume' if train_s.resume else 'train'} {agent.name}"
+        with tracking.start_run(cfg, name, tags, run_id=resume_id) as run:
             run_id = run.info.run_id if run is not None else None
             if run_id is not None and resume_id is None:
                 opened.append(run_id)
@@ -223,6 +236,8 @@ def _train_tracked(
     ref = reference_score(agent, checked.evaluation, train_s)
     ref_name, ref_score = ref["name"], ref[SCORE_KEY]
     summary = {
+        "agent": agent.name,
+        "residual": agent.residual.enabled,
         "model_dir": str(result.model_dir.resolve()),
         "num_timesteps": result.num_timesteps,
         "steps_this_run": result.steps_this_run,
@@ -272,7 +287,7 @@ def _main(cfg: DictConfig) -> float:
     log.info(
         "trained %s: %s env-steps, %s env-steps/s, held-out (validation) score %.4f "
         "against %.4f for %s on the same episodes; model in %s",
-        cfg.agent.name,
+        summary["agent"],  # a resume's is the run's own, whatever cfg.agent says
         f"{result.num_timesteps:,}",
         f"{result.steps_per_s:,.0f}",
         score,
@@ -300,7 +315,7 @@ def _main(cfg: DictConfig) -> float:
             "a residual agent (agent=ppo_residual) learns a correction of a tuned controller "
             "and starts at its score; an agent from scratch needs millions of env-steps "
             "(e.g. experiment=train_ppo_live)"
-            if not (cfg.agent.residual and cfg.agent.residual.enabled)
+            if not summary["residual"]
             else "train longer (train.total_timesteps) or keep train.select=best",
         )
     return float(score)

@@ -11,6 +11,14 @@ Contract (every ``pacegym-<command>``, through ``pacegym.cli.run`` and
   removed before the command parses its arguments), the traceback is printed above that
   line; the exit code stays 2.
 - Anything else is a bug: its traceback, then one line naming the exception, exit code 1.
+- A full disk or a read-only or protected location (``OSError`` ``ENOSPC``, ``EDQUOT``,
+  ``EFBIG``, ``EROFS``, ``EACCES``, ``EPERM``: ``disk_error``) is the machine's, not a bug:
+  one line naming the file, exit code 2. The apps then remove the run folder they were
+  writing (nothing half-written stays), except one holding a training run's checkpoints,
+  which is left unfinished (``train.resume`` continues it).
+- ``NothingToDo`` is no error: the work asked for is already done (``pacegym-train`` resuming
+  a run that finished). One line on stdout, ``pacegym-<command>: <message>``, exit code 0
+  (``EXIT_DONE``), and like a user error nothing is written (no run folder, no MLflow run).
 
 User errors are: the project's configuration error classes (``USER_ERRORS``, matched by
 qualified name so this module imports none of them), Hydra's composition and override errors
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -38,6 +47,8 @@ EXIT_USER = 2
 """Exit code of a user error (the same as argparse's and a missing extra's)."""
 EXIT_BUG = 1
 """Exit code of an unexpected exception."""
+EXIT_DONE = 0
+"""Exit code of ``NothingToDo``."""
 DEBUG_ENV = "PACEGYM_DEBUG"
 """Environment variable: ``1`` shows the traceback of a user error too."""
 DEBUG_FLAG = "--debug"
@@ -55,6 +66,7 @@ USER_ERRORS: tuple[str, ...] = (
     "pacegym.agents.export.bundle.BundleError",
     "pacegym.experiments.export.ExportConfigError",
     "pacegym.experiments.tracking.TrackingError",
+    "pacegym.experiments.hydra_app.OverrideError",
 )
 """Qualified names of the project's exception classes that always mean a bad setting or input
 (their messages name the key); subclasses count too."""
@@ -65,6 +77,18 @@ _KEY_FIRST = re.compile(
 )
 _WRAPPERS = ("InstantiationException", "ConfigCompositionException")
 """Hydra exceptions judged by their cause when they have one."""
+
+
+class NothingToDo(Exception):
+    """The command has nothing to do (its work is already done): one line, exit 0."""
+
+
+def nothing_to_do(prog: str, exc: NothingToDo) -> int:
+    """Print ``exc`` as ``<prog>: <message>`` on stdout; returns ``EXIT_DONE``."""
+    print(f"{prog}: {_one_line(str(exc))}", file=sys.stdout)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    return EXIT_DONE
 
 
 def debug_requested() -> bool:
@@ -158,8 +182,32 @@ def _is_hydra(exc: BaseException) -> bool:
     return "hydra.errors.HydraException" in _names(exc)
 
 
+DISK_ERRNOS: dict[int, str] = {
+    errno.ENOSPC: "no space left on the device: free some, or write elsewhere",
+    errno.EDQUOT: "disk quota exceeded: free some space, or write elsewhere",
+    errno.EFBIG: "file too large for the file system: write elsewhere",
+    errno.EROFS: "read-only file system: write elsewhere",
+    errno.EACCES: "permission denied: write elsewhere, or fix the folder's permissions",
+    errno.EPERM: "operation not permitted: write elsewhere, or fix the folder's permissions",
+}
+"""``OSError`` numbers of a full disk or a read-only or protected location, and what to do."""
+
+
+def disk_error(exc: BaseException) -> str | None:
+    """One line for an ``OSError`` of ``DISK_ERRNOS`` (``<file>: <what and what to do>
+    (ENOSPC)``), else None."""
+    if not isinstance(exc, OSError) or exc.errno not in DISK_ERRNOS:
+        return None
+    where = exc.filename if exc.filename is not None else "writing results"
+    name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    return f"{where}: {DISK_ERRNOS[exc.errno]} ({name})"
+
+
 def user_message(exc: BaseException) -> str | None:
     """The one-line message of ``exc`` when it is a user error (module docstring), else None."""
+    disk = disk_error(exc)
+    if disk is not None:
+        return _one_line(disk)
     if _is_hydra(exc) and type(exc).__name__ in _WRAPPERS and exc.__cause__ is not None:
         inner = user_message(exc.__cause__)
         if inner is not None and not _is_omegaconf(exc.__cause__):
@@ -199,10 +247,12 @@ def report(prog: str, exc: BaseException, debug: bool | None = None) -> int:
 @contextlib.contextmanager
 def reported(prog: str) -> Iterator[None]:
     """Run the body; an ``Exception`` escaping it is ``report``-ed and ends the command with
-    ``SystemExit`` (2 for a user error, else 1). ``SystemExit`` and ``KeyboardInterrupt``
-    pass through."""
+    ``SystemExit`` (2 for a user error, else 1; 0 for ``NothingToDo``). ``SystemExit`` and
+    ``KeyboardInterrupt`` pass through."""
     try:
         yield
+    except NothingToDo as exc:
+        raise SystemExit(nothing_to_do(prog, exc)) from None
     except Exception as exc:
         raise SystemExit(report(prog, exc)) from None
 

@@ -352,6 +352,23 @@ CASES: tuple[Case, ...] = (
     _c("sweep", "--out /", "--out = '/'"),
     _c("calibrate", "m.csv --conf-dir /", "--conf-dir = '/'", **{"m.csv": ONE_MINUTE}),
     _c("calibrate", "m.csv --report-dir /", "--report-dir = '/'", **{"m.csv": ONE_MINUTE}),
+    # deleting a setting the app needs (Hydra's ~) would run on the schema's defaults
+    _c("train", "~scenario", "~scenario: deletes the scenario config group"),
+    _c("evaluate", "~controller", "~controller: deletes"),
+    _c("benchmark", "~suite", "~suite: deletes"),
+    _c("compare", "~tracking", "~tracking: deletes"),
+    _c("pipeline", "~agent", "~agent: deletes"),
+    _c("evaluate", "~scenario.money", "scenario.money"),
+    # a duration that is not a whole number of plan slots or ticks is never rounded
+    _c("evaluate", "scenario.score.granularity_min=7.5", "score.granularity_min = 7.5"),
+    _c("compare", "scenario.time.flight_min=90.5", "time.flight_min = 90.5"),
+    _c("evaluate", "scenario.delay.report_latency_s=20", "delay.report_latency_s = 20"),
+    _c(
+        "simulate",
+        "--scenario s.yaml",
+        "time.flight_min = 90.5",
+        **{"s.yaml": b"name: odd\ntime: {flight_min: 90.5}\n"},
+    ),
     _c(
         "calibrate",
         f"m.csv --conf-dir {PACKAGE_SCENARIOS}",
