@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from omegaconf import DictConfig
 
 from pacegym import progress
@@ -42,6 +41,7 @@ from pacegym.agents.model_dir import AGENT_FILE, find_model_dir, read_agent_meta
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
+from pacegym.envs import yaml_io
 from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, tracking
@@ -175,11 +175,11 @@ def compare(
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [
-        (p, yaml.safe_load(p.read_text()))
+        (p, yaml_io.load(p.read_text(encoding="utf-8")))
         for p in find_baselines(list(c.baselines), scenario.name, stand_in=stand_in(scenario.name))
     ]
     if c.oracle:
-        baselines += [(p, yaml.safe_load(p.read_text())) for p in yardstick_configs()]
+        baselines += [(p, yaml_io.load(p.read_text(encoding="utf-8"))) for p in yardstick_configs()]
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))

@@ -22,7 +22,8 @@ Contract (every ``pacegym-<command>``, through ``pacegym.cli.run`` and
 
 User errors are: the project's configuration error classes (``USER_ERRORS``, matched by
 qualified name so this module imports none of them), Hydra's composition and override errors
-(unknown key, bad syntax, missing config group option), OmegaConf's errors that carry the
+(unknown key, bad syntax, missing config group option), a YAML error in a config file Hydra
+read (a repeated key: line and column, never the file's text), OmegaConf's errors that carry the
 key, and any ``ValueError`` or ``OSError`` (a missing file a setting names) whose message
 starts by naming the key the way those classes do (``<key> = <value>...`` or a dotted
 ``<group>.<key> ...``). Errors wrapped by Hydra
@@ -203,11 +204,24 @@ def disk_error(exc: BaseException) -> str | None:
     return f"{where}: {DISK_ERRNOS[exc.errno]} ({name})"
 
 
+def _yaml_message(exc: BaseException) -> str:
+    """``<file>: a duplicate key at line 4, column 1`` for a YAML error (OmegaConf refuses
+    a repeated key; PyYAML a bad syntax), naming where, never quoting the file."""
+    mark = getattr(exc, "problem_mark", None)
+    name = getattr(mark, "name", None) or ""
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    what = "a duplicate key" if "duplicate key" in str(getattr(exc, "problem", "")) else None
+    what = what or "not valid YAML"
+    return f"{name if name and not name.startswith('<') else 'a YAML config'}: {what}{where}"
+
+
 def user_message(exc: BaseException) -> str | None:
     """The one-line message of ``exc`` when it is a user error (module docstring), else None."""
     disk = disk_error(exc)
     if disk is not None:
         return _one_line(disk)
+    if "yaml.error.YAMLError" in _names(exc):  # a config file Hydra read: never quote it
+        return _one_line(_yaml_message(exc))
     if _is_hydra(exc) and type(exc).__name__ in _WRAPPERS and exc.__cause__ is not None:
         inner = user_message(exc.__cause__)
         if inner is not None and not _is_omegaconf(exc.__cause__):

@@ -32,7 +32,7 @@ def bar(
         return tqdm(**common, disable=True)
     if _terminal():
         return tqdm(**common, dynamic_ncols=True, file=sys.stderr, leave=True)
-    return tqdm(
+    return _LineBar(
         **common,
         file=_Lines(),
         ncols=100,
@@ -52,6 +52,18 @@ def _terminal() -> bool:
         return sys.stderr.isatty()
     except (AttributeError, ValueError):
         return False
+
+
+class _LineBar(tqdm):
+    """tqdm off a terminal: a new postfix or description waits for the next line (tqdm
+    would print one at once, before ``delay``: a short job's error would not be its only
+    line)."""
+
+    def set_postfix_str(self, s: str = "", refresh: bool = True) -> None:
+        super().set_postfix_str(s, refresh=False)
+
+    def set_description(self, desc: str | None = None, refresh: bool = True) -> None:
+        super().set_description(desc, refresh=False)
 
 
 class _Lines:

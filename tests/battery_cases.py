@@ -249,6 +249,19 @@ CASES: tuple[Case, ...] = (
         "data = 16777218 bytes",
         **{"m4/model.zip": model_zip("{" + " " * (1 << 24) + "}")},
     ),
+    # ... and its sizes are bounded before SB3 allocates anything (buffers, layers, spaces)
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m5 source.algo=ppo",
+        "data.n_steps",
+        **{"m5/model.zip": model_zip({"n_steps": 10**12, "n_envs": 8})},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m6 source.algo=ppo",
+        "data.policy_kwargs.net_arch",
+        **{"m6/model.zip": model_zip({"policy_kwargs": {"net_arch": [10**9]}})},
+    ),
     _c("export", "source.leaderboard=lb.json", "source.leaderboard", **{"lb.json": b"[" * 100_000}),
     # pacegym-calibrate (argparse)
     _c("calibrate", "nope.csv", "nope.csv"),
@@ -369,6 +382,26 @@ CASES: tuple[Case, ...] = (
         "time.flight_min = 90.5",
         **{"s.yaml": b"name: odd\ntime: {flight_min: 90.5}\n"},
     ),
+    # a key written twice in a file or on the command line is never settled silently
+    _c(
+        "simulate",
+        "--scenario d.yaml",
+        "a duplicate key at line 3",
+        **{"d.yaml": b"name: d\nmoney: {budget: 100}\nmoney: {budget: 5000}\n"},
+    ),
+    _c(
+        "evaluate",
+        "controller=dup",
+        "dup.yaml: a duplicate key at line 3",
+        **{"conf/controller/dup.yaml": b"kind: pid\nparams: {kp: 0.5}\nparams: {kp: 5}\n"},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.controller_yaml=./c.yaml",
+        "not valid YAML at line 2",
+        **{"c.yaml": b"kind: [\n"},
+    ),
+    _c("evaluate", "episodes=2 episodes=3", "episodes = 3: given twice"),
     _c(
         "calibrate",
         f"m.csv --conf-dir {PACKAGE_SCENARIOS}",

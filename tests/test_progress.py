@@ -39,3 +39,10 @@ def test_evaluate_reports_progress_per_batch(monkeypatch):
     ctrl = load_controller_yaml("proportional")
     run_episodes(ctrl, "live_commerce", 10, 0, batch_size=4, on_batch=seen.append)
     assert seen == [4, 4, 2]
+
+
+def test_off_a_terminal_a_short_jobs_stages_print_nothing(capsys):
+    with progress.stages(["read", "write"], "export") as stage:
+        stage.next("read")
+        stage.next("write")
+    assert capsys.readouterr().err == ""
