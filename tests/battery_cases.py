@@ -263,6 +263,13 @@ CASES: tuple[Case, ...] = (
         **{"m6/model.zip": model_zip({"policy_kwargs": {"net_arch": [10**9]}})},
     ),
     _c("export", "source.leaderboard=lb.json", "source.leaderboard", **{"lb.json": b"[" * 100_000}),
+    # latest is a finished run's leaderboard, never one still running or stopped by an error
+    Case(
+        "pacegym-export",
+        (),
+        "source.leaderboard = 'latest': found no",
+        earlier_run("outputs/compare/t", finished=False, **{"leaderboard.json": b"{}"}),
+    ),
     # pacegym-calibrate (argparse)
     _c("calibrate", "nope.csv", "nope.csv"),
     _c("calibrate", "e.csv", "e.csv", **{"e.csv": MINUTES_HEAD}),
