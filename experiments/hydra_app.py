@@ -123,7 +123,6 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
         try:
             refuse_unknown_additions(cfg, list(hc.overrides.task), set(hc.runtime.choices))
             refuse_deletions(cfg, list(hc.overrides.task), prog)
-            refuse_repeats(list(hc.overrides.task))
             result = task(cfg)
         except Exception as exc:
             done = isinstance(exc, errors.NothingToDo)
@@ -180,24 +179,6 @@ def refuse_unknown_additions(cfg: DictConfig, overrides: list[str], groups: set[
                     f"{f' in {where}' if where else ''}; allowed keys: {allowed}"
                 )
             node = node[part]
-
-
-def refuse_repeats(overrides: list[str]) -> None:
-    """Refuse a key set twice on the command line (``episodes=2 ... episodes=3``): Hydra takes
-    the last without a word, and a long command line hides the first. ``OverrideError``:
-    ``<key> = <second>: given twice on the command line (first <key>=<first>)``."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    seen: dict[str, str] = {}
-    for override in OverridesParser.create().parse_overrides(overrides):
-        key = override.get_key_element().lstrip("+~")
-        value = str(override.value()) if not override.is_delete() else "~"
-        if key in seen:
-            raise OverrideError(
-                f"{key} = {value}: given twice on the command line (first {key}={seen[key]}); "
-                "give it once"
-            )
-        seen[key] = value
 
 
 def _keeps_checkpoints(exc: BaseException, out: Path) -> bool:

@@ -389,7 +389,7 @@ CASES: tuple[Case, ...] = (
         "time.flight_min = 90.5",
         **{"s.yaml": b"name: odd\ntime: {flight_min: 90.5}\n"},
     ),
-    # a key written twice in a file or on the command line is never settled silently
+    # a key written twice in a file is never settled silently
     _c(
         "simulate",
         "--scenario d.yaml",
@@ -408,7 +408,6 @@ CASES: tuple[Case, ...] = (
         "not valid YAML at line 2",
         **{"c.yaml": b"kind: [\n"},
     ),
-    _c("evaluate", "episodes=2 episodes=3", "episodes = 3: given twice"),
     _c(
         "calibrate",
         f"m.csv --conf-dir {PACKAGE_SCENARIOS}",
