@@ -57,7 +57,7 @@ DEBUG_FLAG = "--debug"
 
 USER_ERRORS: tuple[str, ...] = (
     "pacegym.outdir.OutputDirError",
-    "pacegym.envs.params.ScenarioError",
+    "pacegym.envs.checks.ScenarioError",
     "pacegym.envs.calibration.logs.LogError",
     "pacegym.envs.forecast.ForecastError",
     "pacegym.baselines.controllers.ControllerConfigError",
@@ -66,7 +66,7 @@ USER_ERRORS: tuple[str, ...] = (
     "pacegym.agents.export.runtime.manifest.PacerError",
     "pacegym.agents.export.bundle.BundleError",
     "pacegym.experiments.export.ExportConfigError",
-    "pacegym.experiments.tracking.TrackingError",
+    "pacegym.experiments.tracking_store.TrackingError",
     "pacegym.experiments.hydra_app.OverrideError",
 )
 """Qualified names of the project's exception classes that always mean a bad setting or input
