@@ -389,6 +389,16 @@ CASES: tuple[Case, ...] = (
         "time.flight_min = 90.5",
         **{"s.yaml": b"name: odd\ntime: {flight_min: 90.5}\n"},
     ),
+    # a trace's minutes are its rows in order: a repeated or missing one would shift the rest
+    _c(
+        "simulate",
+        "--scenario tr.yaml",
+        "line 3: minute = 0: allowed 1",
+        **{
+            "tr.yaml": b"name: tr\ntraffic: {profile: trace, trace_csv: t.csv}\n",
+            "t.csv": b"minute,requests\n0,5\n0,5\n2,5\n",
+        },
+    ),
     # a key written twice in a file is never settled silently
     _c(
         "simulate",
