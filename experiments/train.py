@@ -40,6 +40,7 @@ and none of its files behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -64,11 +65,14 @@ from pacegym.experiments.hydra_app import app_run_dir, hydra_app, scenario_dict
 from pacegym.experiments.tracking_guard import TrackingGuard
 from pacegym.experiments.train_resume import (
     CONFIG_FILE,
+    LOCK_FILE,
     SESSION_TAG,
     finished_run,
     resume_run,
     resumed_config,
+    resumed_dir,
     resumed_train,
+    run_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -150,17 +154,42 @@ def train(cfg: DictConfig, run_dir: str | Path | None = None) -> TrainResult:
     a run is opened or a file written. Should the job still fail on a config error
     (``ValueError``, ``FileNotFoundError``) before it trained anything (no metric logged, no
     checkpoint), the MLflow run it opened is deleted and the files it wrote removed; any
-    other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking failures while training never stop it (``TrackingGuard``).
+    other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking
+    failures while training never stop it (``TrackingGuard``). The run dir, and a resume's
+    source run dir, are locked while the job runs (``run_lock``): resuming a run another
+    process still trains, or resuming one run twice at once, is refused in one line.
     """
     out = app_run_dir("train", run_dir)
     scenario, agent, train_s, plain = settings_of(cfg)
     checked = validate(scenario, agent, train_s)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
-    resume_id, resume_tags = resume_run(cfg, train_s)
+    source = resumed_dir(train_s)
+    with contextlib.ExitStack() as locks:
+        if source is not None:  # no second process continues the same run at once
+            locks.enter_context(run_lock(source, f"train.resume = {train_s.resume!r}"))
+        resume = resume_run(cfg, train_s)
+        created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        if source is None or source.resolve() != out.resolve():
+            locks.enter_context(run_lock(out, f"hydra.run.dir = {str(out)!r}"))
+        return _train_locked(cfg, checked, agent, train_s, plain, out, created, resume)
+
+
+def _train_locked(
+    cfg: DictConfig,
+    checked: RunScenarios,
+    agent: AgentSettings,
+    train_s: TrainSettings,
+    plain: dict[str, Any],
+    out: Path,
+    created: bool,
+    resume: tuple[str | None, dict[str, str]],
+) -> TrainResult:
+    """``train`` once its run dirs are locked (``run_lock``): the MLflow run (``resume``: the
+    one to reopen and the tags, ``resume_run``), the training."""
+    resume_id, resume_tags = resume
     session = uuid.uuid4().hex
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     config_file = out / CONFIG_FILE
     config_file.write_text(yaml.safe_dump(plain, sort_keys=False))
     tags = {
@@ -197,6 +226,7 @@ def _undo(cfg: DictConfig, opened: list[str], out: Path, config_file: Path, crea
         except Exception as exc:  # the store itself failed: the FAILED run stays
             log.warning("could not delete the MLflow run %s of the failed job: %s", run_id, exc)
     config_file.unlink(missing_ok=True)
+    (out / LOCK_FILE).unlink(missing_ok=True)
     if created and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
 

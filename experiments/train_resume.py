@@ -12,8 +12,9 @@ the command with one line and exit code 0 (``pacegym.errors.NothingToDo``).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -200,3 +201,35 @@ def finished_run(train: TrainSettings, saved: Mapping[str, Any]) -> None:
             f"train.total_timesteps = {train.total_timesteps:,}; model in {model}): nothing "
             "to train; name a larger train.total_timesteps to train on"
         )
+
+
+LOCK_FILE = ".train.lock"
+"""In a train run dir: locked (``fcntl.flock``) by the process training into it, or resuming
+from it, for as long as it runs; the lock goes with the process, even one killed."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path, key: str) -> Iterator[None]:
+    """Hold ``run_dir``'s ``LOCK_FILE`` while inside. A run dir another process holds (a run
+    still training, or being resumed) is refused naming ``key``: two processes continuing one
+    run would log the same steps twice into one MLflow run. No lock where ``fcntl`` is
+    missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks
+        yield
+        return
+    with open(run_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AgentConfigError(
+                f"{key}: {run_dir} is in use by another pacegym-train process (training it, "
+                "or resuming from it): wait for it to end, or stop it first"
+            ) from None
+        yield
+
+
+def resumed_dir(train: TrainSettings) -> Path | None:
+    """The run dir a resume continues (its latest checkpoint's), else None."""
+    return latest_checkpoint(train.resume).parent.parent if train.resume else None

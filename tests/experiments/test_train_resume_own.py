@@ -2,6 +2,7 @@
 a finished run says so (exit 0) instead of training on; messages and the MLflow run name
 say which agent and that it is a resume. Real tiny SB3 runs."""
 
+import fcntl
 import json
 import logging
 import shutil
@@ -15,6 +16,7 @@ from pacegym.agents.settings import AgentConfigError
 from pacegym.errors import NothingToDo
 from pacegym.experiments import train as train_app
 from pacegym.experiments.config import CONF_DIR
+from pacegym.experiments.train_resume import LOCK_FILE
 
 TINY_PPO = [
     "agent=ppo",
@@ -58,6 +60,14 @@ def test_a_resume_without_flags_continues_the_runs_own_budget_and_settings(
     client = mlflow.MlflowClient(store)
     run_id = first.mlflow_run_id
     client.set_terminated(run_id, "KILLED")
+    # a run another process still trains (or resumes) holds its lock: refused, nothing done
+    with open(tmp_path / "a" / LOCK_FILE, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(AgentConfigError, match=r"in use by another pacegym-train process"):
+            train_app.train(
+                _cfg([f"train.resume={tmp_path / 'a'}", "tracking=off"]), tmp_path / "x"
+            )
+    assert not (tmp_path / "x").exists()
     # nothing but the resume (and the store) named: the defaults are ppo_residual,
     # 200,000 env-steps, 128 campaigns, 256 episodes per evaluation
     monkeypatch.chdir(tmp_path)
