@@ -194,8 +194,9 @@ def compare(
         for path, spec, ctrl in controllers:
             name = str(spec.get("name") or path.stem)
             pbar.set_postfix_str(name)
-            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
-            pbar.update(episodes)
+            roll = run_episodes(
+                ctrl, scenario, episodes, int(c.seed), int(c.batch_size), on_batch=pbar.update
+            )
             src = {"controller": spec, "config": str(path)}
             kind = str(spec["kind"])
             role = kind if kind in YARDSTICKS else "baseline"
@@ -209,8 +210,9 @@ def compare(
             names.add(name)
             pbar.set_postfix_str(name)
             ctrl = load_controller(md, name)
-            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
-            pbar.update(episodes)
+            roll = run_episodes(
+                ctrl, scenario, episodes, int(c.seed), int(c.batch_size), on_batch=pbar.update
+            )
             src = {
                 "model_dir": str(md.resolve()),
                 "train_run_id": rid or meta.get("mlflow_run_id"),
