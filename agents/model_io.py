@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import re
 import zipfile
 from collections import deque
@@ -42,6 +43,10 @@ MAX_MODEL_BYTES = 1 << 30  # [bytes] a model.zip on disk
 MAX_MEMBER_BYTES = 1 << 30  # [bytes] all its members, uncompressed (as declared)
 MAX_DATA_BYTES = 1 << 24  # [bytes] its ``data`` JSON
 MAX_JSON_DEPTH = 64  # nesting of the ``data`` JSON
+MAX_SPACE_SIZE = 1 << 16  # [numbers] an observation or action space, all dimensions
+MAX_BUFFER_SIZE = 1 << 28  # [numbers] a rollout or replay buffer: steps x envs x space
+MAX_LAYER_WIDTH = 1 << 14  # [units] a layer of ``policy_kwargs.net_arch``
+MAX_LAYERS = 64  # layers of ``policy_kwargs.net_arch`` (each of pi, vf, qf)
 RUNTIME_KEYS = ("_last_obs", "_last_episode_starts", "_last_original_obs")
 """Pickled rollout state of a model zip; a checkpoint keeps it as arrays (``runtime``)."""
 
@@ -136,6 +141,7 @@ def _box(path: Path, key: str, entry: Mapping[str, Any]) -> Any:
         isinstance(shape, list)
         and 0 < len(shape) <= 3
         and all(isinstance(n, int) and 0 < n <= 1 << 16 for n in shape)
+        and math.prod(shape) <= MAX_SPACE_SIZE
     )
     if (
         "box.Box" not in str(entry.get(":type:"))
@@ -271,6 +277,44 @@ def parse_json(raw: bytes | str, path: Path, key: str, depth: int = MAX_JSON_DEP
     return value
 
 
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 1
+
+
+def check_sizes(path: Path, data: Mapping[str, Any]) -> None:
+    """Refuse sizes that would allocate without bound before SB3 builds anything: the
+    buffers (``n_steps`` or ``buffer_size`` x ``n_envs`` x the observation) and the layers
+    of ``policy_kwargs.net_arch`` (``MAX_BUFFER_SIZE``, ``MAX_LAYER_WIDTH``, ``MAX_LAYERS``)."""
+    obs = data.get("observation_space")
+    shape = obs.get("_shape") if isinstance(obs, dict) else None
+    width = math.prod(shape) if isinstance(shape, list) and all(map(_whole, shape)) else 1
+    envs = _whole(data.get("n_envs", 1))
+    for key in ("n_steps", "buffer_size"):
+        steps = _whole(data.get(key, 1))
+        if steps * max(envs, 1) * max(width, 1) > MAX_BUFFER_SIZE:
+            raise file_error(
+                path,
+                f"data.{key}",
+                f"{steps} x n_envs {envs} x {width} observations",
+                f"at most {MAX_BUFFER_SIZE} numbers in a buffer",
+            )
+    kwargs = data.get("policy_kwargs")
+    arch = kwargs.get("net_arch") if isinstance(kwargs, dict) else None
+    nets = arch.values() if isinstance(arch, dict) else [arch] if arch is not None else []
+    for net in nets:
+        layers = net if isinstance(net, list) else [net]
+        if len(layers) > MAX_LAYERS or any(
+            not isinstance(n, int) or isinstance(n, bool) or not 0 < n <= MAX_LAYER_WIDTH
+            for n in layers
+        ):
+            raise file_error(
+                path,
+                "data.policy_kwargs.net_arch",
+                arch,
+                f"at most {MAX_LAYERS} layers of 1 to {MAX_LAYER_WIDTH} units",
+            )
+
+
 def load_model(
     path: str | Path,
     algo: str,
@@ -297,11 +341,12 @@ def load_model(
     data = read_data(p, raw)
     if not isinstance(data, dict):
         raise file_error(p, "data", type(data).__name__, "a JSON object")
+    check_sizes(p, data)
     custom = rebuild(p, data, cls, env, policy, hyperparams, runtime)
     try:
         # the very bytes checked above: the file is not opened again
         return cls.load(io.BytesIO(raw), env=env, device=device, custom_objects=custom, **kwargs)
-    except (KeyError, RuntimeError, ValueError, AssertionError) as e:
+    except (KeyError, RuntimeError, ValueError, AssertionError, TypeError) as e:
         if isinstance(e, ModelFileError):
             raise
         raise file_error(p, "weights", type(e).__name__, f"a {cls.__name__} model") from None

@@ -116,6 +116,7 @@ def load_controller_yaml(path: str | Path) -> Controller:
     ``controller`` config (``pid_tuned``; ./conf/controller, then the package's)."""
     import yaml  # PyYAML (a Hydra dependency); imported here so controllers stay numpy-only
 
+    from pacegym.envs import yaml_io
     from pacegym.resources import config_names, find_config
 
     found = find_config("controller", str(path))
@@ -125,8 +126,18 @@ def load_controller_yaml(path: str | Path) -> Controller:
             f"or one of {config_names('controller')}"
         )
     path = found
-    with open(path) as fh:
-        data = yaml.safe_load(fh)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = yaml_io.load(fh)
+    except yaml.YAMLError as e:  # its message quotes the file: only say where
+        raise ControllerConfigError(f"controller = {str(path)!r}: {yaml_io.problem(e)}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ControllerConfigError(
+            f"controller = {str(path)!r}: cannot read it as UTF-8 text ({type(e).__name__})"
+        ) from None
     if not isinstance(data, Mapping):
-        raise ControllerConfigError(f"{path}: expected a mapping with 'kind', got {data!r}")
+        raise ControllerConfigError(
+            f"controller = {str(path)!r}: expected a mapping with 'kind', got a "
+            f"{type(data).__name__}"
+        )
     return from_spec(data)

@@ -8,7 +8,7 @@ can be replayed in the single env.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,8 +107,10 @@ def run_episodes(
     seed: int = 0,
     batch_size: int = BATCH_SIZE,
     record: bool = False,
+    on_batch: Callable[[int], object] | None = None,
 ) -> Rollout:
-    """Evaluate ``controller`` on ``episodes`` episodes of ``scenario`` seeded from ``seed``."""
+    """Evaluate ``controller`` on ``episodes`` episodes of ``scenario`` seeded from ``seed``;
+    ``on_batch(n)`` after each batch of ``n`` episodes (a progress bar's ``update``)."""
     if episodes < 1:
         raise ValueError(f"episodes = {episodes}: must be >= 1")
     if batch_size < 1:
@@ -150,6 +152,8 @@ def run_episodes(
                 spend[running, t] = core.fst[running, F_COUNTED_SPEND]
             t += 1
         parts.append(core.metrics())
+        if on_batch is not None:
+            on_batch(b)
         if isinstance(controller, Clairvoyant):
             failed.append(np.asarray(getattr(controller, "failed", np.zeros(b)), dtype=bool))
         if record:

@@ -250,6 +250,22 @@ def check(
     Allowed(low, high, low_open, high_open, unit=unit).check(key, value)
 
 
+def whole_multiple(key: str, value: float, step: float, what: str, unit: str) -> None:
+    """Raise ``ScenarioError`` unless ``value`` is a whole number of ``step`` (a duration in
+    whole plan slots or ticks, which the core would otherwise round without a word), naming
+    the two nearest allowed values: ``score.granularity_min = 7.5 is not a whole number of
+    plan slots (time.slot_s = 60 s = 1 min): allowed a multiple of 1 [min], e.g. 7 or 8``."""
+    n = float(value) / step
+    if abs(n - round(n)) <= 1e-9 * max(1.0, abs(n)):
+        return
+    near = [k * step for k in (math.floor(n), math.ceil(n)) if k >= 1]
+    eg = " or ".join(f"{v:g}" for v in near)
+    raise ScenarioError(
+        f"{key} = {_short(value)} is not a whole number of {what}: allowed a multiple of "
+        f"{step:g} [{unit}], e.g. {eg}"
+    )
+
+
 def _is_number(value: object) -> bool:
     """Converts to a float (NaN and inf included), and is not a boolean."""
     try:

@@ -30,6 +30,7 @@ from pacegym.envs.checks import (
     check_section,
     is_range,
     setting,
+    whole_multiple,
 )
 from pacegym.envs.params_demand import (
     DAY_SETS,
@@ -103,6 +104,9 @@ class TimeParams:
                 f"time.flight_min = {_short(self.flight_min)} is shorter than one plan slot: "
                 f"allowed >= time.slot_s / 60 = {self.slot_s / 60.0:g} [min]"
             )
+        if not is_range(self.flight_min):  # a range is drawn, then rounded, per episode
+            slot = f"plan slots (time.slot_s = {self.slot_s:g} s)"
+            whole_multiple("time.flight_min", self.flight_min, self.slot_s / 60.0, slot, "min")
         ticks = bounds(self.flight_min)[1] * 60.0 / self.tick_s
         if ticks > MAX_EPISODE_TICKS:
             raise ScenarioError(
@@ -311,6 +315,15 @@ class ScenarioParams:
                 f"delay.sampler = {self.delay.sampler!r} with value.channels: allowed "
                 "'impression' (the segment path files each impression with its price and value)"
             )
+        slot_s, tick_s = self.time.slot_s, self.time.tick_s
+        slots = f"plan slots (time.slot_s = {slot_s:g} s)"
+        whole_multiple(
+            "score.granularity_min", self.score.granularity_min, slot_s / 60, slots, "min"
+        )
+        latency = self.delay.report_latency_s
+        if not is_range(latency):  # a range is drawn, then rounded, per episode
+            ticks = f"ticks (time.tick_s = {tick_s:g} s)"
+            whole_multiple("delay.report_latency_s", latency, tick_s, ticks, "s")
         if fc.fit_on == "trace" and tr.profile != "trace":
             raise ScenarioError(
                 f"forecast.fit_on = 'trace' needs a recorded trace: allowed with traffic.profile "

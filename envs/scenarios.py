@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from pacegym import ENV_IDS
+from pacegym.envs import yaml_io
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.resources import conf_dir, config_names, find_config
 
@@ -80,7 +81,7 @@ def _file_data(path: str | Path) -> dict[str, Any]:
     """The mapping in a scenario file, its relative trace path anchored (``from_file``)."""
     p = Path(path)
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        data = yaml_io.load(p.read_text(encoding="utf-8"))
     except OSError as e:
         raise ScenarioError(f"scenario = {str(path)!r}: cannot read it ({e.strerror})") from None
     except UnicodeDecodeError as e:
@@ -88,9 +89,7 @@ def _file_data(path: str | Path) -> dict[str, Any]:
             f"scenario = {str(path)!r}: not UTF-8 text (byte {e.start}); allowed a YAML file"
         ) from None
     except yaml.YAMLError as e:  # its message quotes the file's lines: only say where
-        mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ScenarioError(f"scenario = {str(path)!r}: not valid YAML{where}") from None
+        raise ScenarioError(f"scenario = {str(path)!r}: {yaml_io.problem(e)}") from None
     if not isinstance(data, Mapping):
         raise ScenarioError(f"scenario = {str(path)!r}: the file must hold a mapping of sections")
     return anchor_trace(data, p.resolve().parent)

@@ -56,7 +56,8 @@ def intraday_profile() -> np.ndarray:
 def read_trace(path: str | Path) -> np.ndarray:
     """Per-minute request counts from a CSV with a ``requests`` column; errors name the row.
 
-    Counts are finite and >= 0, at most ``MAX_TRACE_MINUTES`` rows, at least one positive.
+    Counts are finite and >= 0, at most ``MAX_TRACE_MINUTES`` rows, at least one positive;
+    a ``minute`` column, where there is one, must read 0, 1, 2, ... (``_check_minute``).
     Only their shape matters (``profile_array`` scales them to mean 1), so huge counts are
     fine. A relative path is relative to the working directory; a scenario file's own relative
     trace path is made absolute when the file is loaded (``scenarios.anchor_trace``).
@@ -83,8 +84,11 @@ def _read_counts(p: Path, path: str) -> np.ndarray:
                 f"traffic.trace_csv = {str(path)!r}: missing column 'requests' "
                 f"(its header has {found} other column{'s' if found != 1 else ''})"
             )
-        counts = []
+        counts: list[float] = []
+        timed = "minute" in reader.fieldnames
         for row_no, row in enumerate(reader, start=2):
+            if timed:
+                _check_minute(row.get("minute"), len(counts), row_no, path)
             raw = (row.get("requests") or "").strip()
             try:
                 value = float(raw)
@@ -108,6 +112,23 @@ def _read_counts(p: Path, path: str) -> np.ndarray:
     if trace.size == 0 or trace.max() <= 0:
         raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: needs at least one positive count")
     return trace
+
+
+def _check_minute(raw: str | None, want: int, row_no: int, path: str) -> None:
+    """A ``minute`` column, where there is one, numbers the rows 0, 1, 2, ...: a trace is
+    one row per minute in order, and a row out of order, repeated or missing would shift
+    every later minute without a word."""
+    text = (raw or "").strip()
+    try:
+        ok = float(text) == want
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = text if len(text) <= 20 else text[:17] + "..."
+        raise ScenarioError(
+            f"traffic.trace_csv = {path!r}, line {row_no}: minute = {shown}: allowed {want} "
+            "(one row per minute, in order from 0, none missing or repeated)"
+        )
 
 
 def profile_array(params: TrafficParams) -> tuple[np.ndarray, int]:

@@ -296,7 +296,7 @@ def twin_main(scenario: str, raw: str | None, conf: Path, overwrite: bool) -> No
     data = to_dict(twin)
     data["traffic"]["trace_csv"] = trace_reference(trace_path, yaml_path.parent)
     head = f"# Synthetic twin of {scenario} by pacegym-calibrate --twin (docs/real_traffic.md)\n"
-    yaml_path.write_text(head + yaml.safe_dump(data, sort_keys=False, width=100))
+    outdir.write_atomic(yaml_path, head + yaml.safe_dump(data, sort_keys=False, width=100))
     stats = {
         "trace": departure_stats(trace, forecast),
         "twin": departure_stats(*twin_rates(twin, first, trace.size // 1440)),

@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import yaml
 from omegaconf import DictConfig
 
 from pacegym import progress
@@ -41,6 +40,7 @@ from pacegym.agents.model_dir import read_agent_meta
 from pacegym.agents.policy import load_controller
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
+from pacegym.envs import yaml_io
 from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.experiments import config as _config  # also registers the schemas
 from pacegym.experiments import figures, policies, tracking
@@ -139,10 +139,11 @@ def compare(
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [
-        (p, yaml.safe_load(p.read_text())) for p in find_baselines(list(c.baselines), scenario.name)
+        (p, yaml_io.load(p.read_text(encoding="utf-8")))
+        for p in find_baselines(list(c.baselines), scenario.name)
     ]
     if c.oracle:
-        baselines += [(p, yaml.safe_load(p.read_text())) for p in yardstick_configs()]
+        baselines += [(p, yaml_io.load(p.read_text(encoding="utf-8"))) for p in yardstick_configs()]
     controllers = [(p, spec, from_spec(spec)) for p, spec in baselines]
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
@@ -161,8 +162,9 @@ def compare(
         for path, spec, ctrl in controllers:
             name = str(spec.get("name") or path.stem)
             pbar.set_postfix_str(name)
-            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
-            pbar.update(episodes)
+            roll = run_episodes(
+                ctrl, scenario, episodes, int(c.seed), int(c.batch_size), on_batch=pbar.update
+            )
             src = {"controller": spec, "config": str(path)}
             kind = str(spec["kind"])
             role = kind if kind in YARDSTICKS else "baseline"
@@ -176,8 +178,9 @@ def compare(
             names.add(name)
             pbar.set_postfix_str(name)
             ctrl = load_controller(md, name)
-            roll = run_episodes(ctrl, scenario, episodes, int(c.seed), int(c.batch_size))
-            pbar.update(episodes)
+            roll = run_episodes(
+                ctrl, scenario, episodes, int(c.seed), int(c.batch_size), on_batch=pbar.update
+            )
             src = {
                 "model_dir": str(md.resolve()),
                 "train_run_id": rid or meta.get("mlflow_run_id"),

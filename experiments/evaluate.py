@@ -37,6 +37,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from pacegym import progress
 from pacegym.baselines.factory import YARDSTICKS
 from pacegym.baselines.harness import Rollout, run_episodes
 from pacegym.baselines.normalise import normalise
@@ -94,14 +95,18 @@ def _evaluate(
     rollouts: list[Rollout] = []
     recorded: list[Rollout] = []
     results: dict[str, dict[str, Any]] = {}
-    for ctrl in controllers:
-        roll = run_episodes(ctrl, scenario, cfg.episodes, cfg.seed, cfg.batch_size)
-        rollouts.append(roll)
-        results[ctrl.name] = aggregate(roll.metrics, n_boot=cfg.n_boot, seed=cfg.seed)
-        results[ctrl.name]["source"] = _source(ctrl)
-        if cfg.plots and getattr(ctrl, "kind", None) not in YARDSTICKS:
-            n_rec = min(cfg.plot_episodes, cfg.episodes)
-            recorded.append(run_episodes(ctrl, scenario, n_rec, cfg.seed, cfg.batch_size, True))
+    with progress.bar(cfg.episodes * len(controllers), "evaluate", "episodes") as pbar:
+        for ctrl in controllers:
+            pbar.set_postfix_str(ctrl.name)
+            roll = run_episodes(
+                ctrl, scenario, cfg.episodes, cfg.seed, cfg.batch_size, on_batch=pbar.update
+            )
+            rollouts.append(roll)
+            results[ctrl.name] = aggregate(roll.metrics, n_boot=cfg.n_boot, seed=cfg.seed)
+            results[ctrl.name]["source"] = _source(ctrl)
+            if cfg.plots and getattr(ctrl, "kind", None) not in YARDSTICKS:
+                n_rec = min(cfg.plot_episodes, cfg.episodes)
+                recorded.append(run_episodes(ctrl, scenario, n_rec, cfg.seed, cfg.batch_size, True))
     kinds = {getattr(c, "kind", None): r for c, r in zip(controllers, rollouts, strict=True)}
     if "oracle" in kinds and "reference" in kinds:
         o, ref = kinds["oracle"], kinds["reference"]

@@ -36,7 +36,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
-from pacegym import progress
+from pacegym import outdir, progress
 from pacegym.agents.model_dir import MODEL_FILE
 from pacegym.envs.checks import check_section, setting
 from pacegym.envs.metrics import SCORE_KEY
@@ -114,10 +114,11 @@ LATEST_GLOBS = ("outputs/compare/*/leaderboard.json", "outputs/pipeline/*/compar
 
 def find_leaderboard(value: str) -> Path:
     """The ``leaderboard.json`` that ``source.leaderboard`` names: a file, the newest one at or
-    below a folder, or with ``latest`` the newest of ``LATEST_GLOBS``."""
-    if value == "latest":
-        found = [p for g in LATEST_GLOBS for p in Path().glob(g)]
-        where = " or ".join(LATEST_GLOBS)
+    below a folder, or with ``latest`` the newest of ``LATEST_GLOBS`` in a finished run's
+    folder (``pacegym.outdir.unfinished``: not one still running or stopped by an error)."""
+    if value == "latest":  # a run that has not finished (running, failed) is not a result
+        found = [p for g in LATEST_GLOBS for p in Path().glob(g) if not outdir.unfinished(p)]
+        where = " or ".join(LATEST_GLOBS) + " of a finished run"
     else:
         p = Path(value).expanduser()
         if p.is_file():

@@ -7,6 +7,7 @@ reference (the baseline an agent has to beat) drawn on the score.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -28,8 +29,12 @@ CURVE_PANELS: tuple[tuple[str, tuple[str, ...], str], ...] = (
 
 
 def padded_limits(values: Sequence[float], pad: float = 0.08) -> tuple[float, float]:
-    """Axis limits around ``values`` with a margin of ``pad`` of their span (never zero)."""
-    lo, hi = min(values), max(values)
+    """Axis limits around the finite ``values`` with a margin of ``pad`` of their span (never
+    zero); ``(0, 1)`` when none is finite (an interval of too few episodes is NaN)."""
+    finite = [float(v) for v in values if math.isfinite(v)]
+    if not finite:
+        return 0.0, 1.0
+    lo, hi = min(finite), max(finite)
     span = hi - lo or max(abs(hi), 1e-3) * 0.05
     return lo - pad * span, hi + pad * span
 
@@ -91,7 +96,7 @@ def leaderboard_bars(rows: Sequence[Mapping[str, Any]], key: str = SCORE_KEY) ->
         ax.annotate(
             f"{m:.4f}", (m, n), textcoords="offset points", xytext=(0, 7), ha="center", fontsize=7
         )
-    ax.set_xlim(*padded_limits(lows + highs))
+    ax.set_xlim(*padded_limits(lows + highs + means))  # no CI under min_episodes: NaN
     ax.set_xlabel(f"{key}, mean with 95% bootstrap CI (higher is better)")
     ax.grid(axis="x", alpha=0.3)
     ax.legend(

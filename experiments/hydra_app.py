@@ -110,6 +110,9 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
     A run folder claimed by ``run_folder.RunFolderCallback`` is finished when the task
     returns and abandoned on a user error (an earlier run it replaces is put back).
 
+    ``errors.NothingToDo`` (the work is already done) leaves nothing behind the same way
+    and ends the command with its one line and exit code 0.
+
     A multirun on Hydra's basic launcher (jobs one after the other in this process) stops
     at the first user error the same way; with a launcher of other processes (joblib) the
     error is re-raised for the launcher to collect (a ``SystemExit`` would end its worker).
@@ -123,12 +126,16 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
         fresh = _holds_only_hydra_files(out, hc)
         try:
             refuse_unknown_additions(cfg, list(hc.overrides.task), set(hc.runtime.choices))
+            refuse_deletions(cfg, list(hc.overrides.task), prog)
             name_scenario(cfg)
             result = task(cfg)
         except Exception as exc:
-            if errors.user_message(exc) is None:
+            done = isinstance(exc, errors.NothingToDo)
+            if not done and errors.user_message(exc) is None:
                 raise
-            if claim is not None:
+            if claim is not None and _keeps_checkpoints(exc, out):
+                pass  # a full disk mid-training: the run stays unfinished, resumable
+            elif claim is not None:
                 _close_log_files(out.resolve())
                 outdir.abandon(claim)
             elif fresh:
@@ -137,6 +144,8 @@ def _clean_on_user_error(task: Callable[..., Any], prog: str) -> Callable[..., A
                     _remove_sweep_dir(Path(str(hc.sweep.dir)))
             if hc.mode == RunMode.MULTIRUN and not _in_process(hc):
                 raise
+            if done:
+                raise SystemExit(errors.nothing_to_do(prog, exc)) from None  # type: ignore[arg-type]
             raise SystemExit(errors.report(prog, exc)) from None
         if claim is not None:
             outdir.finish(claim)
@@ -175,6 +184,68 @@ def refuse_unknown_additions(cfg: DictConfig, overrides: list[str], groups: set[
                     f"{f' in {where}' if where else ''}; allowed keys: {allowed}"
                 )
             node = node[part]
+
+
+def _keeps_checkpoints(exc: BaseException, out: Path) -> bool:
+    """True for a full or read-only disk (``errors.disk_error``) that stopped a job whose
+    folder holds training checkpoints: hours of training are not removed with it."""
+    return errors.disk_error(exc) is not None and (out / "checkpoints").is_dir()
+
+
+class OverrideError(ValueError):
+    """An override the app refuses (a deletion of a setting it needs); one line naming it."""
+
+
+def refuse_deletions(cfg: DictConfig, overrides: list[str], prog: str) -> None:
+    """Refuse an override that deletes a setting the app needs (``~scenario``, ``~agent``,
+    ``~tracking``, ``~scenario.money``): a key its schema declares. Hydra takes the deletion
+    and the app would then run on the schema's defaults without a word (another scenario,
+    another agent). Below a free mapping (``train.randomize``, ``agent.hyperparams``) an
+    entry may be deleted: the library's default for it is documented. Hydra's own groups
+    (``~hydra/...``) and ``~experiment`` (no setting) are Hydra's; any other of the
+    package's config groups (``~suite``, whose values land in ``benchmark``) is refused.
+    ``OverrideError``: ``~<key>: ...; set it instead: <key>=<value>``."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(overrides):
+        if not override.is_delete() or override.package is not None:
+            continue
+        key = override.key_or_group
+        if key in _needed_groups():
+            raise OverrideError(
+                f"~{key}: deletes the {key} config group, a setting {prog} needs (it would run "
+                f"on the schema's defaults without a word); choose one instead: {key}=<option>"
+            )
+        node: Any = cfg
+        parts = key.split(".")
+        for depth, part in enumerate(parts):
+            kind = OmegaConf.get_type(node) if isinstance(node, DictConfig) else None
+            if kind is None or not dataclasses.is_dataclass(kind):
+                break  # a free mapping: its entries are the user's
+            if part not in {f.name for f in dataclasses.fields(kind)}:
+                break
+            if depth == len(parts) - 1:
+                raise OverrideError(
+                    f"~{key}: deletes {key}, a setting {prog} needs (it would run on the "
+                    f"schema's defaults without a word); set it instead: {key}=<value>"
+                )
+            node = node[part]
+
+
+OPTIONAL_GROUPS = ("experiment", "hydra")
+"""Config groups whose deletion changes no setting (``experiment: null`` by default;
+Hydra's own)."""
+
+
+@functools.lru_cache(maxsize=1)
+def _needed_groups() -> frozenset[str]:
+    """The package's config groups (``pacegym.conf/<group>/``) but ``OPTIONAL_GROUPS``."""
+    root = importlib.resources.files("pacegym.conf")
+    return frozenset(
+        p.name
+        for p in root.iterdir()
+        if p.is_dir() and not p.name.startswith("_") and p.name not in OPTIONAL_GROUPS
+    )
 
 
 def _in_process(hc: Any) -> bool:

@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 
+from pacegym import progress
 from pacegym.envs.checks import COUNT, SEED, SHARE
 from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import METRIC_KEYS
@@ -23,12 +24,26 @@ from pacegym.flags import FlagParser
 def simulate(
     scenario: str | ScenarioParams, throttle: float, episodes: int, seed: int
 ) -> dict[str, np.ndarray]:
+    """Metrics of ``episodes`` episodes at a fixed ``throttle``; off a terminal a run longer
+    than ``pacegym.progress.LINE_EVERY_S`` prints progress lines (ticks of the longest
+    flight)."""
     core = PacingCore(scenario, episodes)
     core.reset(np.arange(episodes), seed + np.arange(episodes, dtype=np.uint64))
     th = np.full(episodes, throttle)
-    while not core.done.all():
-        core.step(th)
+    ticks = int(core.flight_ticks.max())
+    with progress.bar(ticks, "simulate", "ticks") as pbar:
+        t = 0
+        while not core.done.all():
+            core.step(th)
+            t += 1
+            if t % TICKS_PER_UPDATE == 0:
+                pbar.update(TICKS_PER_UPDATE)
+        pbar.update(t % TICKS_PER_UPDATE)
     return core.metrics()
+
+
+TICKS_PER_UPDATE = 64
+"""Ticks between progress updates (an update costs about as much as a small tick)."""
 
 
 FLAGS = {"throttle": SHARE, "episodes": COUNT, "seed": SEED}

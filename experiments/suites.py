@@ -12,8 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-import yaml
-
+from pacegym.envs import yaml_io
 from pacegym.envs.scenarios import resolve
 from pacegym.resources import config_files
 
@@ -24,7 +23,9 @@ def stand_ins(search: Iterable[str | Path] = ()) -> dict[str, str]:
     ``ValueError`` naming the scenario when two entries name different presets."""
     out: dict[str, str] = {}
     for suite, path in config_files("suite", search).items():
-        for i, entry in enumerate((yaml.safe_load(path.read_text()) or {}).get("suite", [])):
+        for i, entry in enumerate(
+            (yaml_io.load(path.read_text(encoding="utf-8")) or {}).get("suite", [])
+        ):
             family = entry.get("baselines_from")
             if family is None:
                 continue

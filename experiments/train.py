@@ -22,13 +22,17 @@ experiment's "Models" tab), each with the metrics of its step linked to it
 (``experiments.tracking_models``); the scenario is the run's dataset input.
 
 A resume (``train.resume=<run dir or checkpoint>``) continues with the agent, the scenario
-and the state-shaping train settings (``RUN_STATE_KEYS``: n_envs, seeds, randomisation)
-the run was started with (its ``train_config.yaml``); naming different ones on the command
-line is refused, and so is one that does not match its checkpoint (another scenario or
-agent, a budget already reached: ``agents.training.check_resume``). It reopens the
-interrupted run's MLflow run; a run that finished is never reopened (the resume gets a new
-run, tagged ``resumed_from_run_id``), and a second resume from a checkpoint that another
-resume has continued since is refused (``resume_run``; all in ``experiments.train_resume``).
+and the train settings the run was started with (its ``train_config.yaml``): its budget,
+evaluation and checkpoint settings unless this job names others, its state-shaping ones
+(``RUN_STATE_KEYS``: n_envs, seeds, randomisation) always; naming a different agent,
+scenario or state-shaping setting on the command line is refused, and so is one that does
+not match its checkpoint (another scenario or agent, a budget below the steps done:
+``agents.training.check_resume``). A run that finished its budget says so in one line and
+exits 0 (``finished_run``). A resume reopens the interrupted run's MLflow run (renamed
+``<name> (resumed)``); a run that finished is never reopened (the resume gets a new run,
+``resume <agent>``, tagged ``resumed_from_run_id``), and a second resume from a checkpoint
+that another resume has continued since is refused (``resume_run``; all in
+``experiments.train_resume``).
 
 Tracking never stops training: MLflow's HTTP retries are bounded during the run, and
 should the server fail, the job says so in one line (stderr and ``TRACKING_STATUS`` in
@@ -39,6 +43,7 @@ and none of its files behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -65,10 +70,14 @@ from pacegym.experiments.tracking_guard import TrackingGuard
 from pacegym.experiments.tracking_models import CheckpointModels, log_model_dir
 from pacegym.experiments.train_resume import (
     CONFIG_FILE,
+    LOCK_FILE,
     SESSION_TAG,
+    finished_run,
     resume_run,
     resumed_config,
+    resumed_dir,
     resumed_train,
+    run_lock,
 )
 
 log = logging.getLogger(__name__)
@@ -89,16 +98,23 @@ def settings_of(
     cfg: DictConfig,
 ) -> tuple[dict[str, Any], AgentSettings, TrainSettings, dict[str, Any]]:
     """The scenario (a plain dict), the typed agent and train settings of a composed config,
-    with a resume's own settings (``resumed_config``), and the plain dicts saved for it.
+    with a resume's own settings (``resumed_config``, ``resumed_train``: the run's agent,
+    scenario, budget and evaluation settings unless given for this job), and the plain
+    dicts saved for it.
 
-    Raises ``AgentConfigError`` naming the key for an unknown key or a value out of range.
+    Raises ``AgentConfigError`` naming the key for an unknown key or a value out of range,
+    and ``pacegym.errors.NothingToDo`` for a resume of a run that finished its own budget
+    (``finished_run``).
     """
     scenario, agent, train_cfg = containers(cfg)
+    saved: dict[str, Any] = {}
     if train_cfg.get("resume"):
         scenario, agent, saved = resumed_config(str(train_cfg["resume"]), scenario, agent)
         train_cfg = resumed_train(train_cfg, saved)
     plain = {"scenario": scenario, "agent": agent, "train": train_cfg}
-    return scenario, AgentSettings.from_mapping(agent), TrainSettings.from_mapping(train_cfg), plain
+    train_s = TrainSettings.from_mapping(train_cfg)
+    finished_run(train_s, saved)
+    return scenario, AgentSettings.from_mapping(agent), train_s, plain
 
 
 def train_label(checked: RunScenarios, train: TrainSettings) -> str:
@@ -146,17 +162,43 @@ def train(
     a run is opened or a file written. Should the job still fail on a config error
     (``ValueError``, ``FileNotFoundError``) before it trained anything (no metric logged, no
     checkpoint), the MLflow run it opened is deleted and the files it wrote removed; any
-    other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking failures while training never stop it (``TrackingGuard``).
+    other failure leaves the run ``FAILED`` and the files for a post-mortem. Tracking
+    failures while training never stop it (``TrackingGuard``). The run dir, and a resume's
+    source run dir, are locked while the job runs (``run_lock``): resuming a run another
+    process still trains, or resuming one run twice at once, is refused in one line.
     """
     out = app_run_dir("train", run_dir)
     scenario, agent, train_s, plain = settings_of(cfg)
     checked = validate(scenario, agent, train_s)  # config errors surface before any run exists
     if tracking.tracking_enabled(cfg):
         tracking.ensure_store(tracking.tracking_uri(cfg))
-    resume_id, resume_tags = resume_run(cfg, train_s)
+    source = resumed_dir(train_s)
+    with contextlib.ExitStack() as locks:
+        if source is not None:  # no second process continues the same run at once
+            locks.enter_context(run_lock(source, f"train.resume = {train_s.resume!r}"))
+        resume = resume_run(cfg, train_s)
+        created = not out.exists()
+        out.mkdir(parents=True, exist_ok=True)
+        if source is None or source.resolve() != out.resolve():
+            locks.enter_context(run_lock(out, f"hydra.run.dir = {str(out)!r}"))
+        return _train_locked(cfg, checked, agent, train_s, plain, out, created, resume, on_eval)
+
+
+def _train_locked(
+    cfg: DictConfig,
+    checked: RunScenarios,
+    agent: AgentSettings,
+    train_s: TrainSettings,
+    plain: dict[str, Any],
+    out: Path,
+    created: bool,
+    resume: tuple[str | None, dict[str, str]],
+    on_eval: EvalFn | None = None,
+) -> TrainResult:
+    """``train`` once its run dirs are locked (``run_lock``): the MLflow run (``resume``: the
+    one to reopen and the tags, ``resume_run``), the training."""
+    resume_id, resume_tags = resume
     session = uuid.uuid4().hex
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     config_file = out / CONFIG_FILE
     config_file.write_text(yaml.safe_dump(plain, sort_keys=False))
     tags = {
@@ -171,7 +213,8 @@ def train(
     guard = TrackingGuard(out)
     opened: list[str] = []  # a run this call created (not a reopened one)
     try:
-        with tracking.start_run(cfg, f"train {agent.name}", tags, run_id=resume_id) as run:
+        name = f"{'resume' if train_s.resume else 'train'} {agent.name}"
+        with tracking.start_run(cfg, name, tags, run_id=resume_id) as run:
             run_id = run.info.run_id if run is not None else None
             if run_id is not None and resume_id is None:
                 opened.append(run_id)
@@ -194,6 +237,7 @@ def _undo(cfg: DictConfig, opened: list[str], out: Path, config_file: Path, crea
         except Exception as exc:  # the store itself failed: the FAILED run stays
             log.warning("could not delete the MLflow run %s of the failed job: %s", run_id, exc)
     config_file.unlink(missing_ok=True)
+    (out / LOCK_FILE).unlink(missing_ok=True)
     if created and out.is_dir() and not any(out.iterdir()):
         out.rmdir()
 
@@ -235,6 +279,8 @@ def _train_tracked(
     ref = reference_score(agent, checked.evaluation, train_s)
     ref_name, ref_score = ref["name"], ref[SCORE_KEY]
     summary = {
+        "agent": agent.name,
+        "residual": agent.residual.enabled,
         "model_dir": str(result.model_dir.resolve()),
         "num_timesteps": result.num_timesteps,
         "steps_this_run": result.steps_this_run,
@@ -287,7 +333,7 @@ def _main(cfg: DictConfig) -> float:
     log.info(
         "trained %s: %s env-steps, %s env-steps/s, held-out (validation) score %.4f "
         "against %.4f for %s on the same episodes; model in %s",
-        cfg.agent.name,
+        summary["agent"],  # a resume's is the run's own, whatever cfg.agent says
         f"{result.num_timesteps:,}",
         f"{result.steps_per_s:,.0f}",
         score,
@@ -315,7 +361,7 @@ def _main(cfg: DictConfig) -> float:
             "a residual agent (agent=ppo_residual) learns a correction of a tuned controller "
             "and starts at its score; an agent from scratch needs millions of env-steps "
             "(e.g. experiment=train_ppo_live)"
-            if not (cfg.agent.residual and cfg.agent.residual.enabled)
+            if not summary["residual"]
             else "train longer (train.total_timesteps) or keep train.select=best",
         )
     return float(score)

@@ -1,14 +1,21 @@
 """What a ``pacegym-train`` resume continues: the run's own settings and its MLflow run.
 
 A resume (``train.resume=<run dir or checkpoint>``) continues with the agent, the scenario
-and the state-shaping train settings (``RUN_STATE_KEYS``) the run was started with (its
-``CONFIG_FILE``); naming different ones on the command line is refused
-(``resumed_config``, ``resumed_train``). ``resume_run`` picks the MLflow run it logs into.
+and every train setting the run was started with (its ``CONFIG_FILE``): its budget
+(``train.total_timesteps``), evaluation and checkpoint settings too, unless the command line
+names another value (``resumed_train``); naming another agent, scenario or state-shaping
+setting (``RUN_STATE_KEYS``) is refused (``resumed_config``, ``resumed_train``). A run that
+already reached its budget and saved its model is not trained on: ``finished_run`` ends
+the command with one line and exit code 0 (``pacegym.errors.NothingToDo``).
+``resume_run`` picks the MLflow run it logs into.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import dataclasses
+from collections.abc import Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -18,6 +25,7 @@ from omegaconf import DictConfig
 from pacegym.agents.checkpoint import latest_checkpoint, read_state
 from pacegym.agents.settings import AgentConfigError, TrainSettings
 from pacegym.envs.scenarios import resolve
+from pacegym.errors import NothingToDo
 from pacegym.experiments import tracking
 from pacegym.experiments.scenario_schema import without_missing
 
@@ -31,10 +39,11 @@ of the same run is told apart (``resume_run``)."""
 
 
 def resume_run(cfg: DictConfig, train: TrainSettings) -> tuple[str | None, dict[str, str]]:
-    """The MLflow run a resume logs into, and the tags of a new one.
+    """The MLflow run a resume logs into, and the tags to set on it.
 
-    An interrupted run is reopened: ``(its id, {})``. A run that finished (or is not in this
-    store) is never reopened: ``(None, {"resumed_from_run_id": id})`` starts a new run. A
+    An interrupted run is reopened: ``(its id, {"mlflow.runName": "<its name> (resumed)"})``. A run that finished (or is not in this store) is never reopened:
+    ``(None, {"resumed_from_run_id": id})`` starts a new run (``train`` names it ``resume
+    <agent>``). A
     resume from a checkpoint that another resume of the same run has continued since
     (another session whose run dir holds checkpoints) is refused naming that run dir: its
     metrics would repeat the steps already logged.
@@ -56,7 +65,13 @@ def resume_run(cfg: DictConfig, train: TrainSettings) -> tuple[str | None, dict[
             f"train.resume = {train.resume!r}: MLflow run {old} was resumed since this "
             f"checkpoint, into {other_dir}: resume from there (train.resume={other_dir})"
         )
-    return str(old), {}
+    name = run.info.run_name or "train"
+    renamed = name if name.endswith(RESUMED) else f"{name} {RESUMED}"
+    return str(old), {"mlflow.runName": renamed}
+
+
+RESUMED = "(resumed)"
+"""Appended to the name of an interrupted MLflow run a resume reopens."""
 
 
 def _has_checkpoint(run_dir: str) -> bool:
@@ -123,21 +138,98 @@ RUN_STATE_KEYS = (
     "device",
     "torch_threads",
 )
-"""``train`` settings that shape a run's state: a resume keeps the run's own; the others
-(budget, evaluation and checkpoint frequency, selection, progress bar) may change."""
+"""``train`` settings that shape a run's state: a resume keeps the run's own and refuses
+another one named on the command line."""
+
+_DEFAULTS = {f.name: f for f in dataclasses.fields(TrainSettings)}
+
+
+def _default(key: str) -> Any:
+    """``TrainSettings``' default of ``key`` as a plain value (None: no such key)."""
+    f = _DEFAULTS.get(key)
+    if f is None:
+        return None
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def _named(key: str, value: Any) -> bool:
+    """True when ``train.<key>`` was given for this job: on the command line, or (where the
+    command line cannot be read: ``hydra.compose``) a value other than its default (an
+    ``experiment=`` file or an override)."""
+    if HydraConfig.initialized():
+        return _named_on_command_line(f"train.{key}") or value != _default(key)
+    return value != _default(key)
 
 
 def resumed_train(train: dict[str, Any], saved: Mapping[str, Any]) -> dict[str, Any]:
-    """``train`` with the run's ``RUN_STATE_KEYS`` (a differing one named on the command line
-    is refused)."""
+    """``train`` with the run's own settings: its ``RUN_STATE_KEYS`` (a differing one named
+    on the command line is refused), and every other setting not given for this job (the
+    budget, evaluation and checkpoint settings: a resume continues the run as it was
+    started, not with the defaults)."""
     out = dict(train)
-    for key in RUN_STATE_KEYS:
-        if key not in saved or saved[key] == train.get(key):
+    for key, was in saved.items():
+        if key == "resume" or key not in _DEFAULTS or was == train.get(key):
             continue
-        if _named_on_command_line(f"train.{key}"):
-            raise AgentConfigError(
-                f"train.resume = {train['resume']!r}: train.{key} = {train.get(key)!r} differs "
-                f"from the run's {saved[key]!r}: a resume keeps it; drop the override"
-            )
-        out[key] = saved[key]
+        if key in RUN_STATE_KEYS:
+            if _named_on_command_line(f"train.{key}"):
+                raise AgentConfigError(
+                    f"train.resume = {train['resume']!r}: train.{key} = {train.get(key)!r} "
+                    f"differs from the run's {was!r}: a resume keeps it; drop the override"
+                )
+            out[key] = was
+        elif not _named(key, train.get(key)):
+            out[key] = was
     return out
+
+
+def finished_run(train: TrainSettings, saved: Mapping[str, Any]) -> None:
+    """Raise ``NothingToDo`` when ``train.resume`` continues a run that reached the budget it
+    was started with (``saved``: its train settings) and saved its model: a resume without
+    a larger ``train.total_timesteps`` has nothing to train. A run that reached its budget
+    without saving its model (stopped after its last checkpoint) is refused by
+    ``agents.training.check_resume`` (exit 2), which names the budget to give."""
+    if not train.resume or train.total_timesteps != saved.get("total_timesteps"):
+        return
+    ckpt = latest_checkpoint(train.resume)
+    done = int(read_state(ckpt).get("num_timesteps", 0))
+    model = Path(ckpt).parent.parent / "model"
+    if done >= train.total_timesteps and (model / "agent.json").is_file():
+        raise NothingToDo(
+            f"train.resume = {train.resume!r}: the run finished ({done:,} env-steps of its "
+            f"train.total_timesteps = {train.total_timesteps:,}; model in {model}): nothing "
+            "to train; name a larger train.total_timesteps to train on"
+        )
+
+
+LOCK_FILE = ".train.lock"
+"""In a train run dir: locked (``fcntl.flock``) by the process training into it, or resuming
+from it, for as long as it runs; the lock goes with the process, even one killed."""
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path, key: str) -> Iterator[None]:
+    """Hold ``run_dir``'s ``LOCK_FILE`` while inside. A run dir another process holds (a run
+    still training, or being resumed) is refused naming ``key``: two processes continuing one
+    run would log the same steps twice into one MLflow run. No lock where ``fcntl`` is
+    missing (Windows)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows: no advisory locks
+        yield
+        return
+    with open(run_dir / LOCK_FILE, "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AgentConfigError(
+                f"{key}: {run_dir} is in use by another pacegym-train process (training it, "
+                "or resuming from it): wait for it to end, or stop it first"
+            ) from None
+        yield
+
+
+def resumed_dir(train: TrainSettings) -> Path | None:
+    """The run dir a resume continues (its latest checkpoint's), else None."""
+    return latest_checkpoint(train.resume).parent.parent if train.resume else None

@@ -71,6 +71,7 @@ from pacegym.baselines.tune import (
     rollout,
 )
 from pacegym.baselines.weighting import NORMALISED_KEY, reference_scores
+from pacegym.envs import yaml_io
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
@@ -303,7 +304,7 @@ def _tune_kind(
     """Tune one kind against its incumbent set, write it to the run folder (and promote it
     when it is better, or with --force); returns its report entry and its table row."""
     current = tuned_config(kind, run.name, stand_in=run.stand_in)
-    incumbent = yaml.safe_load(current.read_text()).get("params") if current else None
+    incumbent = yaml_io.load(current.read_text(encoding="utf-8")).get("params") if current else None
     if incumbent is not None and fix:
         incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
     res = tune(

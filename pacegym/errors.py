@@ -11,10 +11,19 @@ Contract (every ``pacegym-<command>``, through ``pacegym.cli.run`` and
   removed before the command parses its arguments), the traceback is printed above that
   line; the exit code stays 2.
 - Anything else is a bug: its traceback, then one line naming the exception, exit code 1.
+- A full disk or a read-only or protected location (``OSError`` ``ENOSPC``, ``EDQUOT``,
+  ``EFBIG``, ``EROFS``, ``EACCES``, ``EPERM``: ``disk_error``) is the machine's, not a bug:
+  one line naming the file, exit code 2. The apps then remove the run folder they were
+  writing (nothing half-written stays), except one holding a training run's checkpoints,
+  which is left unfinished (``train.resume`` continues it).
+- ``NothingToDo`` is no error: the work asked for is already done (``pacegym-train`` resuming
+  a run that finished). One line on stdout, ``pacegym-<command>: <message>``, exit code 0
+  (``EXIT_DONE``), and like a user error nothing is written (no run folder, no MLflow run).
 
 User errors are: the project's configuration error classes (``USER_ERRORS``, matched by
 qualified name so this module imports none of them), Hydra's composition and override errors
-(unknown key, bad syntax, missing config group option), OmegaConf's errors that carry the
+(unknown key, bad syntax, missing config group option), a YAML error in a config file Hydra
+read (a repeated key: line and column, never the file's text), OmegaConf's errors that carry the
 key, and any ``ValueError`` or ``OSError`` (a missing file a setting names) whose message
 starts by naming the key the way those classes do (``<key> = <value>...`` or a dotted
 ``<group>.<key> ...``). Errors wrapped by Hydra
@@ -27,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import re
 import sys
@@ -38,6 +48,8 @@ EXIT_USER = 2
 """Exit code of a user error (the same as argparse's and a missing extra's)."""
 EXIT_BUG = 1
 """Exit code of an unexpected exception."""
+EXIT_DONE = 0
+"""Exit code of ``NothingToDo``."""
 DEBUG_ENV = "PACEGYM_DEBUG"
 """Environment variable: ``1`` shows the traceback of a user error too."""
 DEBUG_FLAG = "--debug"
@@ -45,7 +57,7 @@ DEBUG_FLAG = "--debug"
 
 USER_ERRORS: tuple[str, ...] = (
     "pacegym.outdir.OutputDirError",
-    "pacegym.envs.params.ScenarioError",
+    "pacegym.envs.checks.ScenarioError",
     "pacegym.envs.calibration.logs.LogError",
     "pacegym.envs.forecast.ForecastError",
     "pacegym.baselines.controllers.ControllerConfigError",
@@ -54,7 +66,8 @@ USER_ERRORS: tuple[str, ...] = (
     "pacegym.agents.export.runtime.manifest.PacerError",
     "pacegym.agents.export.bundle.BundleError",
     "pacegym.experiments.export.ExportConfigError",
-    "pacegym.experiments.tracking.TrackingError",
+    "pacegym.experiments.tracking_store.TrackingError",
+    "pacegym.experiments.hydra_app.OverrideError",
 )
 """Qualified names of the project's exception classes that always mean a bad setting or input
 (their messages name the key); subclasses count too."""
@@ -65,6 +78,18 @@ _KEY_FIRST = re.compile(
 )
 _WRAPPERS = ("InstantiationException", "ConfigCompositionException")
 """Hydra exceptions judged by their cause when they have one."""
+
+
+class NothingToDo(Exception):
+    """The command has nothing to do (its work is already done): one line, exit 0."""
+
+
+def nothing_to_do(prog: str, exc: NothingToDo) -> int:
+    """Print ``exc`` as ``<prog>: <message>`` on stdout; returns ``EXIT_DONE``."""
+    print(f"{prog}: {_one_line(str(exc))}", file=sys.stdout)
+    for stream in (sys.stdout, sys.stderr):
+        stream.flush()
+    return EXIT_DONE
 
 
 def debug_requested() -> bool:
@@ -158,8 +183,45 @@ def _is_hydra(exc: BaseException) -> bool:
     return "hydra.errors.HydraException" in _names(exc)
 
 
+DISK_ERRNOS: dict[int, str] = {
+    errno.ENOSPC: "no space left on the device: free some, or write elsewhere",
+    errno.EDQUOT: "disk quota exceeded: free some space, or write elsewhere",
+    errno.EFBIG: "file too large for the file system: write elsewhere",
+    errno.EROFS: "read-only file system: write elsewhere",
+    errno.EACCES: "permission denied: write elsewhere, or fix the folder's permissions",
+    errno.EPERM: "operation not permitted: write elsewhere, or fix the folder's permissions",
+}
+"""``OSError`` numbers of a full disk or a read-only or protected location, and what to do."""
+
+
+def disk_error(exc: BaseException) -> str | None:
+    """One line for an ``OSError`` of ``DISK_ERRNOS`` (``<file>: <what and what to do>
+    (ENOSPC)``), else None."""
+    if not isinstance(exc, OSError) or exc.errno not in DISK_ERRNOS:
+        return None
+    where = exc.filename if exc.filename is not None else "writing results"
+    name = errno.errorcode.get(exc.errno or 0, str(exc.errno))
+    return f"{where}: {DISK_ERRNOS[exc.errno]} ({name})"
+
+
+def _yaml_message(exc: BaseException) -> str:
+    """``<file>: a duplicate key at line 4, column 1`` for a YAML error (OmegaConf refuses
+    a repeated key; PyYAML a bad syntax), naming where, never quoting the file."""
+    mark = getattr(exc, "problem_mark", None)
+    name = getattr(mark, "name", None) or ""
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    what = "a duplicate key" if "duplicate key" in str(getattr(exc, "problem", "")) else None
+    what = what or "not valid YAML"
+    return f"{name if name and not name.startswith('<') else 'a YAML config'}: {what}{where}"
+
+
 def user_message(exc: BaseException) -> str | None:
     """The one-line message of ``exc`` when it is a user error (module docstring), else None."""
+    disk = disk_error(exc)
+    if disk is not None:
+        return _one_line(disk)
+    if "yaml.error.YAMLError" in _names(exc):  # a config file Hydra read: never quote it
+        return _one_line(_yaml_message(exc))
     if _is_hydra(exc) and type(exc).__name__ in _WRAPPERS and exc.__cause__ is not None:
         inner = user_message(exc.__cause__)
         if inner is not None and not _is_omegaconf(exc.__cause__):
@@ -199,10 +261,12 @@ def report(prog: str, exc: BaseException, debug: bool | None = None) -> int:
 @contextlib.contextmanager
 def reported(prog: str) -> Iterator[None]:
     """Run the body; an ``Exception`` escaping it is ``report``-ed and ends the command with
-    ``SystemExit`` (2 for a user error, else 1). ``SystemExit`` and ``KeyboardInterrupt``
-    pass through."""
+    ``SystemExit`` (2 for a user error, else 1; 0 for ``NothingToDo``). ``SystemExit`` and
+    ``KeyboardInterrupt`` pass through."""
     try:
         yield
+    except NothingToDo as exc:
+        raise SystemExit(nothing_to_do(prog, exc)) from None
     except Exception as exc:
         raise SystemExit(report(prog, exc)) from None
 

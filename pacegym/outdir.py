@@ -105,6 +105,16 @@ def _owner(folder: Path) -> dict | None:
     return data if isinstance(data, dict) else None
 
 
+def unfinished(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` lies in a run folder whose marker says the run has not finished
+    (still running, or stopped by an error): its results are not to be used as a run's."""
+    for folder in (Path(path), *Path(path).parents):
+        if (folder / MARKER).is_file():
+            owner = _owner(folder)
+            return owner is None or not owner.get("finished", False)
+    return False
+
+
 def check(
     key: str, path: str | os.PathLike[str], overwrite: bool, flag: str = f"--{OVERWRITE}"
 ) -> None:

@@ -253,7 +253,27 @@ CASES: tuple[Case, ...] = (
         "data = 16777218 bytes",
         **{"m4/model.zip": model_zip("{" + " " * (1 << 24) + "}")},
     ),
+    # ... and its sizes are bounded before SB3 allocates anything (buffers, layers, spaces)
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m5 source.algo=ppo",
+        "data.n_steps",
+        **{"m5/model.zip": model_zip({"n_steps": 10**12, "n_envs": 8})},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.model_path=m6 source.algo=ppo",
+        "data.policy_kwargs.net_arch",
+        **{"m6/model.zip": model_zip({"policy_kwargs": {"net_arch": [10**9]}})},
+    ),
     _c("export", "source.leaderboard=lb.json", "source.leaderboard", **{"lb.json": b"[" * 100_000}),
+    # latest is a finished run's leaderboard, never one still running or stopped by an error
+    Case(
+        "pacegym-export",
+        (),
+        "source.leaderboard = 'latest': found no",
+        earlier_run("outputs/compare/t", finished=False, **{"leaderboard.json": b"{}"}),
+    ),
     # pacegym-calibrate (argparse)
     _c("calibrate", "nope.csv", "nope.csv"),
     _c("calibrate", "e.csv", "e.csv", **{"e.csv": MINUTES_HEAD}),
@@ -368,6 +388,52 @@ CASES: tuple[Case, ...] = (
     _c("sweep", "--out /", "--out = '/'"),
     _c("calibrate", "m.csv --conf-dir /", "--conf-dir = '/'", **{"m.csv": ONE_MINUTE}),
     _c("calibrate", "m.csv --report-dir /", "--report-dir = '/'", **{"m.csv": ONE_MINUTE}),
+    # deleting a setting the app needs (Hydra's ~) would run on the schema's defaults
+    _c("train", "~scenario", "~scenario: deletes the scenario config group"),
+    _c("evaluate", "~controller", "~controller: deletes"),
+    _c("benchmark", "~suite", "~suite: deletes"),
+    _c("compare", "~tracking", "~tracking: deletes"),
+    _c("pipeline", "~agent", "~agent: deletes"),
+    _c("evaluate", "~scenario.money", "scenario.money"),
+    # a duration that is not a whole number of plan slots or ticks is never rounded
+    _c("evaluate", "scenario.score.granularity_min=7.5", "score.granularity_min = 7.5"),
+    _c("compare", "scenario.time.flight_min=90.5", "time.flight_min = 90.5"),
+    _c("evaluate", "scenario.delay.report_latency_s=20", "delay.report_latency_s = 20"),
+    _c(
+        "simulate",
+        "--scenario s.yaml",
+        "time.flight_min = 90.5",
+        **{"s.yaml": b"name: odd\ntime: {flight_min: 90.5}\n"},
+    ),
+    # a trace's minutes are its rows in order: a repeated or missing one would shift the rest
+    _c(
+        "simulate",
+        "--scenario tr.yaml",
+        "line 3: minute = 0: allowed 1",
+        **{
+            "tr.yaml": b"name: tr\ntraffic: {profile: trace, trace_csv: t.csv}\n",
+            "t.csv": b"minute,requests\n0,5\n0,5\n2,5\n",
+        },
+    ),
+    # a key written twice in a file is never settled silently
+    _c(
+        "simulate",
+        "--scenario d.yaml",
+        "a duplicate key at line 3",
+        **{"d.yaml": b"name: d\nmoney: {budget: 100}\nmoney: {budget: 5000}\n"},
+    ),
+    _c(
+        "evaluate",
+        "controller=dup",
+        "dup.yaml: a duplicate key at line 3",
+        **{"conf/controller/dup.yaml": b"kind: pid\nparams: {kp: 0.5}\nparams: {kp: 5}\n"},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.controller_yaml=./c.yaml",
+        "not valid YAML at line 2",
+        **{"c.yaml": b"kind: [\n"},
+    ),
     _c(
         "calibrate",
         f"m.csv --conf-dir {PACKAGE_SCENARIOS}",

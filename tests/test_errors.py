@@ -33,6 +33,8 @@ def test_every_listed_user_error_class_exists_and_is_an_exception():
         module, _, name = qualified.rpartition(".")
         cls = getattr(importlib.import_module(module), name)
         assert isinstance(cls, type) and issubclass(cls, Exception), qualified
+        # matched by the name of the module that defines it, not one that re-exports it
+        assert f"{cls.__module__}.{cls.__qualname__}" == qualified, qualified
 
 
 def test_project_errors_are_user_errors_in_one_line():

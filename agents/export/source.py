@@ -134,9 +134,9 @@ def _baseline_spec(kind: str, name: str, run_id: str | None) -> dict[str, Any]:
                 return {"kind": kind, "name": name, "params": dict(node.get("params") or {})}
     for yaml_path in (find_config("controller", name), find_config("controller", f"{kind}_tuned")):
         if yaml_path is not None:
-            import yaml
+            from pacegym.envs import yaml_io
 
-            data = yaml.safe_load(yaml_path.read_text(encoding="utf-8"))
+            data = yaml_io.load(yaml_path.read_text(encoding="utf-8"))
             return {"kind": kind, "name": name, "params": dict(data.get("params") or {})}
     raise ExportError(
         f"baseline winner {name!r} ({kind}): no params in the leaderboard, run {run_id} or"

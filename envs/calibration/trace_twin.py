@@ -24,12 +24,14 @@ requests, is left out of all three).
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from pacegym.envs.calibration.departure_fit import DepartureFit, fit_departures, native_bin_min
+from pacegym.envs.calibration.fit import _stage
 from pacegym.envs.core import PacingCore
 from pacegym.envs.departures import departure_stats
 from pacegym.envs.history import record_counters
@@ -125,10 +127,16 @@ def twin_scenario(
 
 
 def write_csv(series: np.ndarray, path: str | Path) -> Path:
-    """``series`` as a trace CSV (columns ``minute,requests``)."""
+    """``series`` as a trace CSV (columns ``minute,requests``), written whole or not at all
+    (a temporary file beside it, then renamed: a full disk leaves no truncated trace)."""
     p = Path(path)
     lines = ["minute,requests"] + [f"{m},{v:.6g}" for m, v in enumerate(series)]
-    p.write_text("\n".join(lines) + "\n")
+    tmp = _stage(p, "\n".join(lines) + "\n")
+    try:
+        os.replace(tmp, p)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     return p
 
 

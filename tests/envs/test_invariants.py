@@ -24,7 +24,11 @@ scenarios = st.fixed_dictionaries(
                 "render_prob": st.floats(0.0, 1.0),
                 "quantile_s": st.floats(30.0, 1800.0),
                 "max_delay_s": st.sampled_from([1900.0, 3600.0, 7200.0]),
-                "report_latency_s": st.floats(0.0, 120.0),
+                # a single latency is whole ticks (15 s); a range is drawn, then rounded
+                "report_latency_s": st.one_of(
+                    st.integers(0, 8).map(lambda k: 15.0 * k),
+                    st.tuples(st.floats(0.0, 60.0), st.floats(60.0, 120.0)).map(list),
+                ),
                 "sampler": st.sampled_from(["impression", "binned"]),
             }
         ),

@@ -68,3 +68,19 @@ def test_the_throttle_panel_draws_off_on_its_own_band():
     assert np.isclose(ys, OFF_THROTTLE).any()  # on/off is off part of the time: drawn as off
     assert not np.isclose(ys, 1e-4).any()
     plt.close(fig)
+
+
+def test_leaderboard_bars_of_too_few_episodes_have_no_interval_and_still_draw():
+    """compare.episodes=4 (under stats.min_episodes): NaN intervals used to crash the plot
+    after every policy had run (Axis limits cannot be NaN)."""
+    from pacegym.experiments import figures
+
+    nan = float("nan")
+    rows = [
+        {"name": "pid", "type": "baseline", SCORE_KEY: 0.9, f"{SCORE_KEY}_ci": [nan, nan]},
+        {"name": "ppo", "type": "agent", SCORE_KEY: 0.5, f"{SCORE_KEY}_ci": [nan, nan]},
+    ]
+    fig = figures.leaderboard_bars(rows)
+    lo, hi = fig.axes[0].get_xlim()
+    assert lo < 0.5 and hi > 0.9
+    figures.close(fig)
