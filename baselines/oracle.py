@@ -39,7 +39,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from pacegym.baselines.controllers import ControllerConfigError, check_range
+from pacegym.baselines.controllers import ControllerConfigError, check_range, config_error
 from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
 from pacegym.baselines.hindsight_value import SegmentEpisode, solve_segments
 from pacegym.baselines.hindsight_warm import WarmLP
@@ -216,6 +216,15 @@ class OracleController:
         self._plan(list(range(core.n)), self._episodes)
 
     def _block_ticks(self, ep: HindsightEpisode | SegmentEpisode, tick_min: float) -> int:
+        block = float(self.config.block_min)
+        ratio = block / tick_min
+        if block > 0 and (abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1):
+            whole = max(1, math.floor(ratio)) * tick_min
+            raise config_error(
+                "oracle", "block_min", block,
+                f"0 (auto) or a whole number of ticks (time.tick_s = {tick_min * 60:g} s): "
+                f"e.g. {whole:g} or {whole + tick_min:g} min",
+            )  # fmt: skip
         if isinstance(ep, SegmentEpisode):
             cfg = self.config
             return block_ticks(ep, cfg.block_min, cfg.max_blocks, tick_min * 60.0)

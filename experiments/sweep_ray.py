@@ -48,7 +48,7 @@ from pacegym import outdir
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import hydra_app  # noqa: F401  (./conf on the search path, as the apps)
 from pacegym.experiments.config import CONF_DIR
-from pacegym.experiments.hydra_app import refuse_unknown_additions
+from pacegym.experiments.override_checks import refuse_unknown_additions
 from pacegym.experiments.ray_connect import connect, probe
 from pacegym.experiments.sweep_ray_args import check_args, parser
 from pacegym.experiments.sweep_runs import (

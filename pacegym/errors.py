@@ -67,7 +67,7 @@ USER_ERRORS: tuple[str, ...] = (
     "pacegym.agents.export.bundle.BundleError",
     "pacegym.experiments.export.ExportConfigError",
     "pacegym.experiments.tracking_store.TrackingError",
-    "pacegym.experiments.hydra_app.OverrideError",
+    "pacegym.experiments.override_checks.OverrideError",
 )
 """Qualified names of the project's exception classes that always mean a bad setting or input
 (their messages name the key); subclasses count too."""

@@ -152,3 +152,14 @@ def test_the_oracle_beats_blind_and_value_aware_pacers_on_value_channels():
 @pytest.mark.slow
 def test_the_oracle_beats_them_on_six_episodes_with_replans():
     _compare(6, OracleConfig())
+
+
+@pytest.mark.parametrize("block_min", [0.3, 0.1])
+def test_a_block_that_is_not_whole_ticks_is_refused_not_rounded(block_min):
+    from pacegym.baselines.controllers import ControllerConfigError
+    from pacegym.baselines.harness import run_episodes
+    from pacegym.baselines.oracle import OracleConfig, OracleController
+
+    oracle = OracleController(OracleConfig(block_min=block_min, replans=0))
+    with pytest.raises(ControllerConfigError, match="block_min = .*whole number of ticks"):
+        run_episodes(oracle, "live_commerce", 1, 0)

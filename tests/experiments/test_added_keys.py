@@ -1,12 +1,12 @@
 """An override that adds a key (``+key=``, ``++key=``) is refused unless the app's schema
-declares it (``experiments.hydra_app.refuse_unknown_additions``): Hydra opens the config for
+declares it (``experiments.override_checks.refuse_unknown_additions``): Hydra opens the config for
 an addition, so without the check a typo was taken and ignored by every app."""
 
 import pytest
 from omegaconf import OmegaConf
 
 from pacegym.experiments.config import TrainApp, schema
-from pacegym.experiments.hydra_app import refuse_unknown_additions
+from pacegym.experiments.override_checks import refuse_unknown_additions
 
 
 @pytest.fixture(scope="module")
