@@ -161,5 +161,5 @@ def test_a_block_that_is_not_whole_ticks_is_refused_not_rounded(block_min):
     from pacegym.baselines.oracle import OracleConfig, OracleController
 
     oracle = OracleController(OracleConfig(block_min=block_min, replans=0))
-    with pytest.raises(ControllerConfigError, match="block_min = .*whole number of ticks"):
+    with pytest.raises(ControllerConfigError, match=r"block_min = .*whole number of ticks"):
         run_episodes(oracle, "live_commerce", 1, 0)
