@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -144,3 +145,24 @@ def test_a_value_blind_controller_is_refused(tmp_path):
     with pytest.raises(PacerError, match=r"controller\.kind = 'pid'"):
         export_segment_controller({"kind": "pid"}, SCENARIO, tmp_path / "x")
     assert not (tmp_path / "x").exists()
+
+
+def test_pacegym_export_writes_and_verifies_the_tuned_set(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.experiments.export import check_report, run_export
+
+    conf = str(Path(__file__).resolve().parents[3] / "conf")
+    out = tmp_path / "dp"
+    over = [
+        "source.leaderboard=null",
+        "source.controller_yaml=value_channels/dual_price_tuned",
+        f"out_dir={out}",
+        "tracking=off",
+        "verify.record_episodes=2",
+    ]
+    for again in (over, [*over, "overwrite=true"]):
+        with initialize_config_dir(config_dir=conf, version_base="1.3"):
+            report = run_export(compose(config_name="export", overrides=again))
+        assert check_report(report) == [] and report["metric_parity"]["max_abs_diff"] == 0.0
+    assert load_segment_pacer(out).n_segments == 12
