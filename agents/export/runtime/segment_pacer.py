@@ -51,7 +51,7 @@ DUAL_PRICE_OWN: dict[str, RuleParam] = {
 """The dual-price kind's own parameters, after those of its base rule ``pid``."""
 SEGMENT_KINDS = {"dual_price": ("pid", DUAL_PRICE_OWN)}
 """Segment kind -> (base rule, own parameters)."""
-_TOP = ("schema", "schema_version", "name", "policy", "observation", "action", "source")
+_SEG_TOP = ("schema", "schema_version", "name", "policy", "observation", "action", "source")
 
 
 def rank(rel: np.ndarray) -> np.ndarray:
@@ -101,23 +101,23 @@ def dual_price_act(
     return th, edge_price(rel, th)
 
 
-def _where(d: Any, key: str, where: str) -> Any:
+def _seg_need(d: Any, key: str, where: str) -> Any:
     if not isinstance(d, Mapping) or key not in d:
         raise PacerError(f"manifest field {where}.{key} is missing")
     return d[key]
 
 
-def _exact_keys(d: Any, keys: tuple[str, ...], where: str) -> None:
+def _seg_keys(d: Any, keys: tuple[str, ...], where: str) -> None:
     if not isinstance(d, Mapping):
         raise PacerError(f"manifest field {where} must be an object")
     extra = sorted(set(d) - set(keys))
     if extra:
         raise PacerError(f"manifest field {where}.{extra[0]} is not allowed: allowed {list(keys)}")
     for k in keys:
-        _where(d, k, where)
+        _seg_need(d, k, where)
 
 
-def _names(v: Any, where: str) -> list[str]:
+def _seg_names(v: Any, where: str) -> list[str]:
     if not isinstance(v, list) or not all(isinstance(x, str) and 0 < len(x) <= 200 for x in v):
         raise PacerError(f"manifest field {where} = {str(v)[:80]}: allowed a list of names")
     if len(set(v)) != len(v):
@@ -125,7 +125,7 @@ def _names(v: Any, where: str) -> list[str]:
     return list(v)
 
 
-def _count(v: Any, where: str, lo: int, hi: int) -> int:
+def _seg_count(v: Any, where: str, lo: int, hi: int) -> int:
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
         raise PacerError(f"manifest field {where} = {v!r}: allowed an integer in [{lo}, {hi}]")
     return v
@@ -134,7 +134,7 @@ def _count(v: Any, where: str, lo: int, hi: int) -> int:
 def check_policy(policy: Any) -> tuple[str, dict[str, Any], dict[str, float]]:
     """``(kind, base params, own params)`` of ``manifest.policy``: every parameter present
     (no default is filled in: the artifact states each number) and allowed."""
-    _exact_keys(policy, ("kind", "base", "params"), "policy")
+    _seg_keys(policy, ("kind", "base", "params"), "policy")
     kind = policy["kind"]
     if kind not in SEGMENT_KINDS:
         raise PacerError(f"manifest field policy.kind = {kind!r}: allowed {list(SEGMENT_KINDS)}")
@@ -142,7 +142,7 @@ def check_policy(policy: Any) -> tuple[str, dict[str, Any], dict[str, float]]:
     if policy["base"] != base:
         raise PacerError(f"manifest field policy.base = {policy['base']!r}: allowed {base!r}")
     params = policy["params"]
-    _exact_keys(params, (*RULE_PARAMS[base], *own), "policy.params")
+    _seg_keys(params, (*RULE_PARAMS[base], *own), "policy.params")
     base_params = check_params(base, {k: params[k] for k in RULE_PARAMS[base]}, "policy")
     own_params = {}
     for key, spec in own.items():
@@ -159,8 +159,8 @@ def check_observation(obs: Any) -> tuple[list[str], list[str]]:
     features among the base ones, the segment columns ``SEGMENT_COLUMNS``, ``n_segments``
     and ``width`` consistent."""
     keys = ("base_features", "segment_features", "segments", "n_segments", "width")
-    _exact_keys(obs, keys, "observation")
-    base = _names(obs["base_features"], "observation.base_features")
+    _seg_keys(obs, keys, "observation")
+    base = _seg_names(obs["base_features"], "observation.base_features")
     missing = [f for f in FEATURES if f not in base]
     if missing:
         raise PacerError(
@@ -171,14 +171,14 @@ def check_observation(obs: Any) -> tuple[list[str], list[str]]:
             f"manifest field observation.segment_features = {obs['segment_features']!r}:"
             f" allowed {list(SEGMENT_COLUMNS)}"
         )
-    segments = _names(obs["segments"], "observation.segments")
-    s = _count(obs["n_segments"], "observation.n_segments", 1, MAX_SEGMENTS)
+    segments = _seg_names(obs["segments"], "observation.segments")
+    s = _seg_count(obs["n_segments"], "observation.n_segments", 1, MAX_SEGMENTS)
     if s != len(segments):
         raise PacerError(
             f"manifest field observation.n_segments = {s}: allowed {len(segments)} (the segments)"
         )
     width = len(base) + len(SEGMENT_COLUMNS) * s
-    _count(obs["width"], "observation.width", width, width)
+    _seg_count(obs["width"], "observation.width", width, width)
     return base, segments
 
 
@@ -191,7 +191,7 @@ class SegmentPacer:
     """
 
     def __init__(self, m: Mapping[str, Any]) -> None:
-        check_manifest(m)
+        check_segment_manifest(m)
         self.manifest = m
         self.name = str(m["name"])
         kind, base_params, own = check_policy(m["policy"])
@@ -221,9 +221,9 @@ class SegmentPacer:
     __call__ = act
 
 
-def check_manifest(m: Any) -> None:
+def check_segment_manifest(m: Any) -> None:
     """The top level of a segment pacer's manifest: exact keys, schema, name, action."""
-    _exact_keys(m, _TOP, "manifest")
+    _seg_keys(m, _SEG_TOP, "manifest")
     if m["schema"] != SEGMENT_SCHEMA or m["schema_version"] != SEGMENT_SCHEMA_VERSION:
         raise PacerError(
             f"manifest field schema = {m['schema']!r} version {m['schema_version']!r}:"
@@ -238,7 +238,7 @@ def check_manifest(m: Any) -> None:
         raise PacerError("manifest field source must be an object")
 
 
-def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _seg_no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         dup = next(k for k in keys if keys.count(k) > 1)
@@ -246,7 +246,7 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return dict(pairs)
 
 
-def _no_constant(name: str) -> None:
+def _seg_no_constant(name: str) -> None:
     raise PacerError(f"manifest: {name} is not a number: allowed finite numbers")
 
 
@@ -255,7 +255,7 @@ def load_segment_pacer(path: str | os.PathLike[str]) -> SegmentPacer:
     read once, duplicate keys and NaN/Infinity refused, every field checked)."""
     raw, _ = read_file(os.fspath(path), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
     try:
-        m = json.loads(raw, object_pairs_hook=_no_duplicates, parse_constant=_no_constant)
+        m = json.loads(raw, object_pairs_hook=_seg_no_duplicates, parse_constant=_seg_no_constant)
     except (ValueError, UnicodeDecodeError) as e:
         if isinstance(e, PacerError):
             raise

@@ -166,3 +166,39 @@ def test_pacegym_export_writes_and_verifies_the_tuned_set(tmp_path):
             report = run_export(compose(config_name="export", overrides=again))
         assert check_report(report) == [] and report["metric_parity"]["max_abs_diff"] == 0.0
     assert load_segment_pacer(out).n_segments == 12
+
+
+def test_loading_and_serving_run_no_code(artifact, tmp_path, monkeypatch):
+    from .test_no_code_execution import _forbid
+
+    obs = np.random.default_rng(0).random((16, obs_width(12))).astype(np.float32)
+    calls = _forbid(monkeypatch)
+    (tmp_path / "x").mkdir()
+    (tmp_path / "x" / "manifest.json").write_bytes((artifact / "manifest.json").read_bytes())
+    (tmp_path / "x" / "pacer.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")
+    pacer = load_segment_pacer(tmp_path / "x")
+    pacer.reset(16)
+    assert pacer.act(obs).shape == (16, 12)
+    assert calls == [] and not (tmp_path / "ran").exists()
+
+
+def test_the_bundled_runtime_serves_it_bit_for_bit(artifact, tmp_path):
+    import importlib.util
+    import sys
+
+    from pacegym.agents.export.bundle import build_runtime_source
+
+    path = tmp_path / "pacer.py"
+    path.write_text(build_runtime_source(), encoding="utf-8")
+    spec = importlib.util.spec_from_file_location("_segment_pacer_bundle", path)
+    shipped = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = shipped
+    spec.loader.exec_module(shipped)
+    obs = np.random.default_rng(1).random((64, obs_width(12))).astype(np.float32)
+    obs[:, 0] = 0.0  # every row starts its flight
+    a, b = load_segment_pacer(artifact), shipped.load_segment_pacer(artifact)
+    a.reset(64)
+    b.reset(64)
+    for _ in range(3):
+        np.testing.assert_array_equal(a.act(obs), b.act(obs))
+        obs[:, 0] += 0.01
