@@ -37,12 +37,14 @@ from .manifest import (
     read_file,
 )
 from .rule_params import RULE_PARAMS, RuleParam, check_params
+from .workers import MAX_THREADS, Workers, usable_cpus
 
 SEGMENT_SCHEMA = "pacegym.segment_pacer"
 SEGMENT_SCHEMA_VERSION = 1
 SEGMENT_COLUMNS = ("share", "value_per_price", "throttle")
 """The columns per segment, in order (the simulator's ``envs.spaces.SEGMENT_FEATURES``)."""
 MAX_SEGMENTS = 4096
+SEGMENT_BLOCK_ROWS = 16_384  # [rows] the least rows a worker thread takes
 DUAL_PRICE_OWN: dict[str, RuleParam] = {
     "lambda_min": RuleParam(
         0.0, "x flight average", "never enter a segment with rel below this", high=100.0
@@ -95,7 +97,14 @@ def dual_price_act(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(throttles (n, S), lambda (n,))`` of the dual-price threshold for ``obs`` (``base``
     base columns, then the segment block); ``pid`` (kind ``pid``) advances its state."""
-    p = pid.act(obs)
+    return dual_price_segments(obs, base, pid.act(obs), lambda_min)
+
+
+def dual_price_segments(
+    obs: np.ndarray, base: int, p: np.ndarray, lambda_min: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(throttles (n, S), lambda (n,))`` of rows ``obs`` given the PID's output ``p``
+    ``(n,)``: each row on its own, so row blocks may run on threads."""
     share, rel = segment_columns(obs, base)
     th = fill_top_down(rel, share, p) * (rel >= lambda_min)
     return th, edge_price(rel, th)
@@ -185,13 +194,23 @@ def check_observation(obs: Any) -> tuple[list[str], list[str]]:
 class SegmentPacer:
     """An exported per-segment pacer: ``reset(n)``, ``act(obs (n, width)) -> (n, S)``.
 
+    ``threads``: worker threads sharing the rows of a call of more than
+    ``SEGMENT_BLOCK_ROWS`` rows (default the usable CPUs, at most ``MAX_THREADS``; rows are
+    independent after the PID, so the result is the same bit for bit).
+
     ``obs`` is float32 in the manifest's column order (``base_features``, then per segment
     ``segment_features``); a wrong width is refused (``PacerError``). State (the PID's) is
     per row; a row restarts when its ``time_elapsed`` is 0. ``lam``: each row's last price.
     """
 
-    def __init__(self, m: Mapping[str, Any]) -> None:
+    def __init__(self, m: Mapping[str, Any], threads: int | None = None) -> None:
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise PacerError(f"threads = {threads!r}: allowed an integer >= 1, or None (automatic)")
         check_segment_manifest(m)
+        self.threads = threads or min(usable_cpus(), MAX_THREADS)
+        self.workers = Workers(self.threads)
         self.manifest = m
         self.name = str(m["name"])
         kind, base_params, own = check_policy(m["policy"])
@@ -215,7 +234,16 @@ class SegmentPacer:
                 f"observations of shape {obs.shape}: allowed (n, {self.width}) ="
                 f" {self.n_base} base + 3 x {self.n_segments} segments"
             )
-        th, self.lam = dual_price_act(self.pid, self.lambda_min, obs, self.n_base)
+        n = obs.shape[0]
+        p = self.pid.act(obs)
+        th, lam = np.empty((n, self.n_segments)), np.empty(n)
+
+        def block(s: int, e: int) -> None:
+            th[s:e], lam[s:e] = dual_price_segments(obs[s:e], self.n_base, p[s:e], self.lambda_min)
+
+        step = max(SEGMENT_BLOCK_ROWS, -(-n // self.threads))
+        self.workers.run(block, n, step)
+        self.lam = lam
         return th
 
     __call__ = act
@@ -250,7 +278,7 @@ def _seg_no_constant(name: str) -> None:
     raise PacerError(f"manifest: {name} is not a number: allowed finite numbers")
 
 
-def load_segment_pacer(path: str | os.PathLike[str]) -> SegmentPacer:
+def load_segment_pacer(path: str | os.PathLike[str], threads: int | None = None) -> SegmentPacer:
     """The ``SegmentPacer`` of the artifact folder ``path`` (its ``manifest.json``: plain JSON,
     read once, duplicate keys and NaN/Infinity refused, every field checked)."""
     raw, _ = read_file(os.fspath(path), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
@@ -261,4 +289,4 @@ def load_segment_pacer(path: str | os.PathLike[str]) -> SegmentPacer:
             raise
         raise PacerError(f"manifest: not valid JSON ({type(e).__name__})") from None
     check_depth(m, MAX_JSON_DEPTH, "manifest")
-    return SegmentPacer(m)
+    return SegmentPacer(m, threads)

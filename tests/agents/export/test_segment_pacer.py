@@ -202,3 +202,18 @@ def test_the_bundled_runtime_serves_it_bit_for_bit(artifact, tmp_path):
     for _ in range(3):
         np.testing.assert_array_equal(a.act(obs), b.act(obs))
         obs[:, 0] += 0.01
+
+
+def test_worker_threads_give_the_same_throttles(artifact):
+    rng = np.random.default_rng(2)
+    obs = rng.random((40_000, obs_width(12))).astype(np.float32)
+    obs[:, 0] = 0.0
+    one, two = load_segment_pacer(artifact, threads=1), load_segment_pacer(artifact, threads=2)
+    for p in (one, two):
+        p.reset(len(obs))
+    for _ in range(2):
+        np.testing.assert_array_equal(one.act(obs), two.act(obs))
+        np.testing.assert_array_equal(one.lam, two.lam)
+        obs[:, 0] += 0.01
+    with pytest.raises(PacerError, match="threads = 0"):
+        load_segment_pacer(artifact, threads=0)
