@@ -31,10 +31,10 @@ import numpy as np
 
 from pacegym.agents.export.runtime.controllers import Rule
 from pacegym.agents.export.runtime.rule_params import RuleParam
+from pacegym.agents.export.runtime.segment_pacer import DUAL_PRICE_OWN, dual_price_act
 from pacegym.baselines.controllers import capacity_throttle
 from pacegym.baselines.segments import (
     ValueController,
-    edge_price,
     fill_top_down,
     n_segments,
     plan_error,
@@ -43,7 +43,7 @@ from pacegym.baselines.segments import (
     segment_block,
     value_config,
 )
-from pacegym.envs.spaces import OBS_INDEX
+from pacegym.envs.spaces import N_OBS, OBS_INDEX
 
 _EXHAUSTED = OBS_INDEX["exhausted"]
 _ELAPSED = OBS_INDEX["time_elapsed"]
@@ -54,11 +54,7 @@ DualPriceConfig = value_config(
     "Dual-price threshold throttle: the PID rule's fields (its output is the share of the"
     " requests entered, best predicted value per price first), and the price floor.",
     base="pid",
-    own={
-        "lambda_min": RuleParam(
-            0.0, "x flight average", "never enter a segment with rel below this", high=100.0
-        ),
-    },
+    own=DUAL_PRICE_OWN,
     module=__name__,
     defaults={"plan": "forecast"},
 )
@@ -101,12 +97,9 @@ class DualPriceController(ValueController):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """``(n, S)`` throttles (``(n,)``, the PID's, without segments)."""
-        p = self.pid.act(obs)
         if n_segments(obs) == 0:
-            return p
-        share, rel, _ = segment_block(obs)
-        th = fill_top_down(rel, share, p) * (rel >= self.config.lambda_min)
-        self.lam = edge_price(rel, th)
+            return self.pid.act(obs)
+        th, self.lam = dual_price_act(self.pid, self.config.lambda_min, obs, N_OBS)
         return th
 
 

@@ -24,6 +24,7 @@ import numpy as np
 
 from pacegym.agents.export.runtime.plans import plan_cumulative
 from pacegym.agents.export.runtime.rule_params import RULE_PARAMS, RuleParam, rule_problem
+from pacegym.agents.export.runtime.segment_pacer import edge_price, fill_top_down, rank  # noqa: F401 (re-exported)
 from pacegym.baselines.controllers import ControllerConfigError, config_error
 from pacegym.envs.spaces import N_OBS, OBS_INDEX, SEGMENT_FEATURES
 
@@ -68,35 +69,6 @@ def plan_error(params: Mapping[str, Any], obs: np.ndarray) -> np.ndarray:
         target = plan_cumulative(params["plan"], x, params["decay_rate"], params["early_close"])
     spent = obs[:, OBS_INDEX["reported_spend"]].astype(np.float64)
     return target - spent - params["in_flight_weight"] * obs[:, OBS_INDEX["in_flight"]]
-
-
-def rank(rel: np.ndarray) -> np.ndarray:
-    """``(n, S)`` segment indices, best predicted value per price first (ties: lower index)."""
-    return np.argsort(-rel, axis=1, kind="stable")
-
-
-def fill_top_down(rel: np.ndarray, weight: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Throttles ``(n, S)`` that enter segments best ``rel`` first until their ``weight``
-    (share of requests) sums to ``level`` (n,) of the total: the segments above the edge at
-    1, the marginal one at the fraction that reaches ``level`` exactly (the soft edge: the
-    spend is continuous in ``level``), the rest at 0."""
-    order = rank(rel)
-    w = np.take_along_axis(weight, order, axis=1)
-    total = w.sum(axis=1, keepdims=True)
-    need = np.clip(level, 0.0, 1.0)[:, None] * total
-    before = np.cumsum(w, axis=1) - w
-    th_sorted = np.clip((need - before) / np.maximum(w, 1e-12), 0.0, 1.0)
-    out = np.empty_like(th_sorted)
-    np.put_along_axis(out, order, th_sorted, axis=1)
-    return out
-
-
-def edge_price(rel: np.ndarray, throttle: np.ndarray) -> np.ndarray:
-    """``(n,)`` the dual price ``lambda``: the lowest ``rel`` of a segment entered (throttle
-    > 0), the highest ``rel`` when none is (nothing is worth entering at that price)."""
-    entered = np.where(throttle > 0.0, rel, np.inf)
-    low = entered.min(axis=1)
-    return np.where(np.isfinite(low), low, rel.max(axis=1, initial=0.0))
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from pacegym.envs.checks import check_section, setting
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
+from pacegym.experiments.export_segments import export_segments, is_segment_source
 from pacegym.experiments.hydra_app import hydra_app
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,8 @@ def _export_and_verify(
 
     torch.set_num_threads(1)  # small-batch SB3 inference in the checks (see compare.compare)
     stage.next("write")
+    if is_segment_source(src):  # (n, S) throttles: experiments.export_segments
+        return export_segments(cfg, src, chosen, name, stage)
     safety = Safety(float(cfg.safety.fallback_throttle), bool(cfg.safety.budget_guard))
     out = Path(cfg.out_dir)
     common = {"name": name, "chosen_on": chosen, "source": src.info, "safety": safety}

@@ -118,6 +118,7 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     ),
     f"python {REPO}/benchmarks/bench_evaluate.py": ("--episodes=50", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
+    f"python {REPO}/benchmarks/bench_segment_pacer.py": ("--rows=20000", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2", "--rounds=1"),
     f"python {REPO}/benchmarks/bench_nowcast.py": ("--episodes=2",),  # ~15 s; --pid: 2 flights
     f"python {REPO}/benchmarks/bench_season.py": (),  # ~5 s: 5 traces, two seasons

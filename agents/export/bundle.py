@@ -39,6 +39,7 @@ RUNTIME_MODULES = (
     "plans",
     "rule_params",
     "controllers",
+    "segment_pacer",
     "rule_row",
     "mlp",
     "rule",

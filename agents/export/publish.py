@@ -28,6 +28,7 @@ from pathlib import Path
 from pacegym.outdir import protected
 
 ARTIFACT_SCHEMA = "pacegym.pacer"
+ARTIFACT_SCHEMAS = (ARTIFACT_SCHEMA, "pacegym.segment_pacer")  # runtime.segment_pacer's too
 ARTIFACT_FILES = frozenset(
     {
         "manifest.json",
@@ -55,7 +56,7 @@ def _is_artifact(out: Path) -> str | None:
         m = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return "it has no readable manifest.json"
-    if not isinstance(m, dict) or m.get("schema") != ARTIFACT_SCHEMA:
+    if not isinstance(m, dict) or m.get("schema") not in ARTIFACT_SCHEMAS:
         return f"its manifest.json is not a {ARTIFACT_SCHEMA!r} manifest"
     return None
 

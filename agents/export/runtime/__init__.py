@@ -35,7 +35,8 @@ Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``m
 ``workers`` (threads, BLAS), ``kinds`` (the ``PolicyKind`` protocol, the action mapping),
 ``plans`` (the plan shapes, which the simulator uses too), ``rule_params`` and
 ``controllers`` (the baseline rules' parameter table and arithmetic, which ``baselines/``
-runs in process too), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
+runs in process too), ``segment_pacer`` (the per-segment ``dual_price`` pacer of value
+scenarios, its own one-file artifact), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
 each), ``frontend`` (the ``Pacer``), ``schema`` and ``loader`` (``load``).
 """
 
@@ -59,6 +60,7 @@ from .residual import ResidualPolicy
 from .rule import RulePolicy
 from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
 from .schema import MANIFEST, check_digest, check_manifest, manifest_digest, read_manifest
+from .segment_pacer import SEGMENT_SCHEMA, SegmentPacer, load_segment_pacer
 from .workers import MAX_THREADS, Workers, usable_cpus
 
 __all__ = [
@@ -76,6 +78,7 @@ __all__ = [
     "RULE_PARAMS",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "SEGMENT_SCHEMA",
     "SMALL_ROWS",
     "ActionMap",
     "Mlp",
@@ -90,6 +93,7 @@ __all__ = [
     "Rule",
     "RuleParam",
     "RulePolicy",
+    "SegmentPacer",
     "Workers",
     "build_policy",
     "capacity_throttle",
@@ -98,6 +102,7 @@ __all__ = [
     "check_params",
     "load",
     "load_pacer",
+    "load_segment_pacer",
     "manifest_digest",
     "plan_cumulative",
     "read_manifest",
