@@ -113,7 +113,11 @@ BAD = [
 ]
 
 
-@pytest.mark.parametrize(("path", "value", "match"), BAD, ids=[f"{b[0]}={b[1]!r}" for b in BAD])
+@pytest.mark.parametrize(
+    ("path", "value", "match"),
+    BAD,
+    ids=[f"{b[0]}={'<dropped>' if b[1] is _DROP else repr(b[1])}" for b in BAD],
+)
 def test_every_field_is_checked_on_load(tuned, path, value, match):
     m = _set(_manifest(tuned), path, copy.deepcopy(value) if value is not _DROP else _DROP)
     with pytest.raises(PacerError, match=match):
