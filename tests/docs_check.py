@@ -85,6 +85,11 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
     ),
+    "pacegym-benchmark suite=value": (
+        "benchmark.episodes_short=3",
+        "benchmark.episodes_long=2",
+        "benchmark.n_boot=200",
+    ),
     "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
     "pacegym-export": ("verify.record_episodes=2",),
     "pacegym-tune": (
