@@ -42,6 +42,7 @@ from pacegym.baselines.factory import YARDSTICKS
 from pacegym.baselines.harness import Rollout, run_episodes
 from pacegym.baselines.normalise import normalise
 from pacegym.baselines.stats import aggregate, min_episodes, paired_difference
+from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.evaluate_config import build_all, register
@@ -64,6 +65,7 @@ def format_table(results: dict[str, dict[str, Any]], keys: tuple[str, ...] = MET
 def evaluate(cfg: Any, out_dir: Path) -> dict[str, dict[str, Any]]:
     """Run the evaluation described by ``cfg`` and write its files to ``out_dir``."""
     scenario, controllers = build_all(cfg, group_choice(cfg, "controller"), config_dirs())
+    PacingCore(scenario, 1)  # what only the core checks (a trace, its days) before a run opens
     out_dir.mkdir(parents=True, exist_ok=True)
     for ctrl in controllers:
         log.info("%s: %s", ctrl.name, _source(ctrl))

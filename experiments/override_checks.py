@@ -60,10 +60,15 @@ def refuse_deletions(cfg: DictConfig, overrides: list[str], prog: str) -> None:
     ``OverrideError``: ``~<key>: ...; set it instead: <key>=<value>``."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    # ``agent=<dir>`` in evaluate becomes ``agents=[...]`` and ``~controller`` (the agent
+    # runs alone: experiments.app_args): that deletion is the app's own
+    agent_alone = any(o.startswith("agents=") for o in overrides)
     for override in OverridesParser.create().parse_overrides(overrides):
         if not override.is_delete() or override.package is not None:
             continue
         key = override.key_or_group
+        if key == "controller" and agent_alone:
+            continue
         if key in _needed_groups():
             raise OverrideError(
                 f"~{key}: deletes the {key} config group, a setting {prog} needs (it would run "

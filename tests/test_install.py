@@ -229,7 +229,7 @@ def test_users_own_scenario_by_path_and_by_config_dir(installed, tmp_path):
             "--config-dir",
             user,
             "scenario=mine",
-            "controller=pid_tuned",
+            "controller=daily_budget/pid_tuned",
             "episodes=4",
             "plots=false",
         ],

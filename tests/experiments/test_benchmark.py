@@ -203,7 +203,7 @@ def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_pat
     assert result["summary"]["hindsight_mean"]["deployable"] == h["deployable"]["normalised"]
     assert "A perfect per-episode switch, chosen in hindsight" in md
     bad = _cfg("benchmark", ["benchmark.controllers=[nowhere]", "tracking=off"])
-    with pytest.raises(ValueError, match=r"benchmark\.controllers entry 'nowhere'"):
+    with pytest.raises(ValueError, match=r"benchmark\.controllers entry = 'nowhere'"):
         benchmark.run_suite(bad, tmp_path / "bad")
 
 

@@ -115,5 +115,5 @@ def test_a_finished_run_resumed_opens_a_run_named_as_a_resume(tmp_path):
     client = mlflow.MlflowClient(store)
     new = client.get_run(more.mlflow_run_id)
     assert more.mlflow_run_id != first.mlflow_run_id
-    assert new.info.run_name == "resume ppo"
+    assert new.info.run_name.startswith("resume ppo")
     assert new.data.tags["resumed_from_run_id"] == first.mlflow_run_id
