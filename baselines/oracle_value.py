@@ -22,7 +22,7 @@ from pacegym.baselines.hindsight_value import SegmentEpisode
 from pacegym.envs import kernel as K
 from pacegym.envs import rng
 from pacegym.envs.core import PacingCore
-from pacegym.envs.kernel_value import hour_of
+from pacegym.envs.kernel_value import hour_of, split_next
 from pacegym.envs.layout import VS_VALUE_EXCESS
 
 
@@ -41,12 +41,7 @@ def _split(
         mass = 1.0
         for s in range(n_seg):
             q = share[h, s]
-            if s == n_seg - 1:
-                r = left
-            elif left > 0 and mass > 0.0:
-                r = rng.binomial(st, left, min(q / mass, 1.0))
-            else:
-                r = 0
+            r = split_next(st, left, mass, q, s == n_seg - 1)
             left -= r
             mass -= q
             out[t, s] = r

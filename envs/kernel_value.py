@@ -70,6 +70,19 @@ def _alias(u: float, prob: np.ndarray, idx: np.ndarray) -> int:
     return j if (v - j) < prob[j] else idx[j]
 
 
+@nb.njit(cache=True, inline="always")
+def split_next(st: np.ndarray, left: int, mass: float, q: float, last: bool) -> int:
+    """The next segment's requests in the chain of binomials that splits a tick's requests
+    over the segments: ``left`` requests not yet given, ``mass`` the share of the segments
+    not yet drawn, ``q`` this one's share; the last takes what is left. On the segment
+    stream ``st`` (exogenous: ``baselines.oracle_value`` replays the same chain)."""
+    if last:
+        return left
+    if left > 0 and mass > 0.0:
+        return rng.binomial(st, left, min(q / mass, 1.0))
+    return 0
+
+
 # fmt: off
 @nb.njit(cache=True, inline="always")
 def serve_segments(
@@ -106,12 +119,7 @@ def serve_segments(
     never = 0
     for s in range(n_seg):
         q = seg_share[h, s]
-        if s == n_seg - 1:
-            r = left
-        elif left > 0 and mass > 0.0:
-            r = rng.binomial(st_seg, left, min(q / mass, 1.0))
-        else:
-            r = 0
+        r = split_next(st_seg, left, mass, q, s == n_seg - 1)
         left -= r
         mass -= q
         k = rng.binomial(st_srv, r, min(fill * seg_fill[s], 1.0) * (throttle[b, s] * gate))
