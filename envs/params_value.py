@@ -23,8 +23,8 @@ into **segments**, channel x layer (``envs.value`` derives the tables):
 
 Hourly curves are 24 numbers (hour 0 = midnight of the flight's clock) or one number for
 all hours. ``score.value`` (``envs.params.ScoreParams``) weighs the value the spend buys
-in the score (docs/objective.md). Channels are given as a list of mappings; the section
-replaces the base's as a whole.
+in the score (docs/objective.md). Channels are given as a list of mappings; a file's
+``value`` keys replace its base's one by one, ``channels`` as a whole list.
 """
 
 from __future__ import annotations

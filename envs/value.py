@@ -146,7 +146,7 @@ def flight_value_per_spend(
     m = fc_cum.shape[1] - 1
     hours = slot_hours(start_min, m, slot_min)
     w = np.diff(fc_cum, axis=1) * (np.arange(m)[None, :] < n_slots[:, None])
-    fill = np.minimum(tab.fill_x, np.inf)  # the serving fill rate is a common factor
+    fill = tab.fill_x  # x the serving fill rate, a common factor (its cap at 1 ignored)
     cost_h = (tab.share * fill * tab.price_x).sum(axis=1) * float(sc.money.price)  # (24,)
     val_hc = np.zeros((HOURS, tab.n_channels))
     np.add.at(val_hc.T, tab.channel, (tab.share * fill * tab.pred).T)
