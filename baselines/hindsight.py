@@ -149,6 +149,32 @@ def _cut_rows(
     return rows, (b * group.fixed[:, None] - a).reshape(-1)
 
 
+def lp_parts(
+    c_x: np.ndarray, a_spend: np.ndarray, groups: list[PenaltyGroup], variance: float
+) -> tuple[np.ndarray, list, list, sparse.csc_matrix, np.ndarray, np.ndarray]:
+    """The parts every hindsight LP shares, over its variables (throttles ``x`` in [0, 1],
+    slot spends ``s``, penalty epigraphs ``y >= 0``): the costs (``c_x`` for ``x``, -1 per
+    slot's spend, each group's weight), each group's cut rows and right-hand sides
+    (``_cut_rows``, spend ``variance``), ``s = a_spend x`` as ``[-a_spend, I, 0]`` and the
+    bounds. The volume LP (``build_lp``) and the segment LP
+    (``baselines.hindsight_value``) differ only in ``c_x`` and ``a_spend``."""
+    ns, n_x = a_spend.shape
+    n_y = sum(g.size for g in groups)
+    c = np.concatenate([c_x, -np.ones(ns), *[np.full(g.size, g.weight) for g in groups]])
+    rows_ub, b_ub, before = [], [], 0
+    for g in groups:
+        rows, rhs = _cut_rows(g, variance, before, n_y - before - g.size, n_x)
+        rows_ub.append(rows)
+        b_ub.append(rhs)
+        before += g.size
+    a_eq = sparse.hstack(
+        [-a_spend, sparse.identity(ns, format="csc"), sparse.csc_matrix((ns, n_y))], format="csc"
+    )
+    lower = np.concatenate([np.zeros(n_x), np.full(ns, -np.inf), np.zeros(n_y)])
+    upper = np.concatenate([np.ones(n_x), np.full(ns + n_y, np.inf)])
+    return c, rows_ub, b_ub, a_eq, lower, upper
+
+
 def build_lp(ep: HindsightEpisode, block: int = 1) -> HindsightLP:
     """The hindsight LP of ``ep`` from ``t0`` with ``block`` ticks per throttle (``solve``)."""
     ns, B = ep.n_slots, ep.budget
@@ -157,21 +183,9 @@ def build_lp(ep: HindsightEpisode, block: int = 1) -> HindsightLP:
     nb_ = A.shape[1]
     fixed = np.zeros(ns) if ep.fixed_slot_spend is None else ep.fixed_slot_spend[:ns] / B
     groups = penalty_groups(ep, fixed)
-    n_y = sum(g.size for g in groups)
-    c = np.concatenate(
-        [ep.w_waste * post, -np.ones(ns), *[np.full(g.size, g.weight) for g in groups]]
+    c, rows_ub, b_ub, a_eq, lower, upper = lp_parts(
+        ep.w_waste * post, A, groups, ep.spend_variance / B
     )
-    rows_ub, b_ub, before = [], [], 0
-    for g in groups:
-        rows, rhs = _cut_rows(g, ep.spend_variance / B, before, n_y - before - g.size, nb_)
-        rows_ub.append(rows)
-        b_ub.append(rhs)
-        before += g.size
-    a_eq = sparse.hstack(
-        [-A, sparse.identity(ns, format="csc"), sparse.csc_matrix((ns, n_y))], format="csc"
-    )
-    lower = np.concatenate([np.zeros(nb_), np.full(ns, -np.inf), np.zeros(n_y)])
-    upper = np.concatenate([np.ones(nb_), np.full(ns + n_y, np.inf)])
     return HindsightLP(
         c=c,
         a_eq=a_eq,

@@ -41,7 +41,7 @@ import numpy as np
 from scipy import sparse
 from scipy.optimize import linprog
 
-from pacegym.baselines.hindsight import _cut_rows, penalty_groups
+from pacegym.baselines.hindsight import lp_parts, penalty_groups
 from pacegym.baselines.hindsight_model import HindsightEpisode, block_columns, slot_coefficients
 
 
@@ -203,25 +203,11 @@ def build_segment_lp(ep: SegmentEpisode, block: int) -> tuple[dict, SegmentColum
     b = ep.base
     ns, B = b.n_slots, b.budget
     cols = segment_columns(ep, block)
-    n_x = cols.A.shape[1]
     fixed = np.zeros(ns) if b.fixed_slot_spend is None else b.fixed_slot_spend[:ns] / B
     groups = penalty_groups(b, fixed)
     groups[0] = replace(groups[0], weight=over_budget_weight(ep))
-    n_y = sum(g.size for g in groups)
     c_x = (b.w_waste * cols.post - ep.w_value * cols.excess) / B
-    c = np.concatenate([c_x, -np.ones(ns), *[np.full(g.size, g.weight) for g in groups]])
-    rows_ub, b_ub, before = [], [], 0
-    for g in groups:
-        rows, rhs = _cut_rows(g, b.spend_variance / B, before, n_y - before - g.size, n_x)
-        rows_ub.append(rows)
-        b_ub.append(rhs)
-        before += g.size
-    a_eq = sparse.hstack(
-        [-cols.A / B, sparse.identity(ns, format="csc"), sparse.csc_matrix((ns, n_y))],
-        format="csc",
-    )
-    lower = np.concatenate([np.zeros(n_x), np.full(ns, -np.inf), np.zeros(n_y)])
-    upper = np.concatenate([np.ones(n_x), np.full(ns + n_y, np.inf)])
+    c, rows_ub, b_ub, a_eq, lower, upper = lp_parts(c_x, cols.A / B, groups, b.spend_variance / B)
     lp = dict(
         c=c,
         A_ub=sparse.vstack(rows_ub, format="csc"),
