@@ -1,7 +1,6 @@
-"""What the MLflow UI shows of a pacegym experiment, read through the server's ajax API.
+"""What the MLflow UI shows of a pacegym experiment, through its ajax API and a browser.
 
-No browser is installed here (no playwright, selenium or chromium), so these tests ask
-the served UI's own ajax endpoints the questions its experiment page asks to pick its
+These tests ask the served UI's own ajax endpoints the questions its experiment page asks to pick its
 view, and read the shipped UI bundle's rule for that view:
 
 - earlier MLflow 3 UIs open an experiment on its runs when its ``mlflow.experimentKind`` tag
@@ -10,12 +9,15 @@ view, and read the shipped UI bundle's rule for that view:
   URL's ``workflowType`` (``tracking.runs_url`` sets it to ``machine_learning``), and in
   the GenAI view lists as "Training runs" the runs that have LoggedModel outputs
   (``runs/search``), which every train run has;
-- the LoggedModels (``logged-models/search``) carry their metrics, linked by model id.
+- the LoggedModels (``logged-models/search``) carry their metrics, linked by model id;
+- and a headless chromium renders the runs link: the runs table, not the GenAI overview.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -144,3 +146,38 @@ def test_train_runs_are_training_runs_with_their_logged_model(ui):
         metrics["pacing_score_v2"]["value"] == 0.5
         and int(metrics["pacing_score_v2"]["step"]) == 128
     )
+
+
+def _browser() -> str | None:
+    return shutil.which("chromium-headless-shell") or shutil.which("chromium")
+
+
+def test_a_headless_browser_opens_the_runs_link_on_the_runs_table(ui, tmp_path):
+    """A real browser renders ``runs_url``: the runs table with the train run's row, not
+    the GenAI overview. The screenshot is the artefact (``PACEGYM_UI_SHOT=<png path>``
+    keeps it; docs/figures/mlflow_runs.png was made so). CI installs the browser
+    (``.ci/run``); elsewhere the test is skipped when none is installed."""
+    from pacegym.experiments.tracking import runs_url
+
+    exe = _browser()
+    if exe is None:
+        if os.environ.get("CI"):
+            pytest.fail("no chromium-headless-shell: .ci/run installs it with apt-get")
+        pytest.skip("no headless chromium installed (apt-get install chromium-headless-shell)")
+    url = runs_url(ui["base"], ui["run"].info.experiment_id)
+    shot = Path(os.environ.get("PACEGYM_UI_SHOT") or tmp_path / "runs.png")
+    flags = ["--no-sandbox", "--disable-gpu", "--window-size=1400,900"]
+    flags.append("--virtual-time-budget=20000")  # let the single-page app fetch and draw
+
+    def render(*what: str) -> str:
+        out = subprocess.run(
+            [exe, *flags, *what, url], capture_output=True, text=True, timeout=180, check=True
+        )
+        return out.stdout
+
+    dom = render("--dump-dom")
+    assert 'col-id="attributes.`Run Name`"' in dom  # the runs table's grid
+    assert ui["run"].info.run_name in dom  # with the train run's row
+    assert "Detect Issues" not in dom  # not the GenAI traces overview
+    render(f"--screenshot={shot}")
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
