@@ -8,8 +8,8 @@ chosen on: the leaderboard's, else the scenario folder of its controller YAML
 (``conf/controller/<scenario>/``). Verified by running the baseline and the loaded pacer
 over the same ``verify.record_episodes`` episodes (an ``lp_split`` pacer given each
 campaign's own split, ``segment_export.planned``): every metric must agree within
-``verify.metric_tolerance``. Registering (``register.enabled``) is refused: the MLflow
-pyfunc serves the ``(n,)`` pacer only.
+``verify.metric_tolerance``. ``register.enabled`` registers it in MLflow like the volume
+pacers (``agents.export.registry``: a pyfunc served by named columns, state in and out).
 """
 
 from __future__ import annotations
@@ -59,11 +59,6 @@ def export_segments(
     from pacegym.baselines import run_episodes
     from pacegym.baselines.factory import from_spec
 
-    if cfg.register.enabled:
-        raise SegmentExportError(
-            "register.enabled = true: a segment pacer is not registered yet (the MLflow"
-            " pyfunc serves (n,) throttles); allowed false"
-        )
     scenario = segment_scenario(src, chosen)
     out = Path(cfg.out_dir)
     export_segment_controller(

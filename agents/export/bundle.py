@@ -43,6 +43,7 @@ RUNTIME_MODULES = (
     "smart_pacing",
     "lp_split",
     "segment_pacer",
+    "segment_frame",
     "rule_row",
     "mlp",
     "rule",

@@ -227,6 +227,7 @@ class SegmentPacer:
         self.threads = threads or min(usable_cpus(), MAX_THREADS)
         self.workers = Workers(self.threads)
         self.manifest = m
+        self.manifest_sha256: str | None = None  # set by ``load_segment_pacer``
         self.name = str(m["name"])
         kind, base_params, own = check_policy(m["policy"])
         self.kind, self.lambda_min = kind, own.get("lambda_min", 0.0)
@@ -359,10 +360,18 @@ def _seg_no_constant(name: str) -> None:
     raise PacerError(f"manifest: {name} is not a number: allowed finite numbers")
 
 
-def load_segment_pacer(path: str | os.PathLike[str], threads: int | None = None) -> SegmentPacer:
+def load_segment_pacer(
+    path: str | os.PathLike[str], threads: int | None = None, expected_digest: str | None = None
+) -> SegmentPacer:
     """The ``SegmentPacer`` of the artifact folder ``path`` (its ``manifest.json``: plain JSON,
-    read once, duplicate keys and NaN/Infinity refused, every field checked)."""
-    raw, _ = read_file(os.fspath(path), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
+    read once, duplicate keys and NaN/Infinity refused, every field checked); with
+    ``expected_digest`` its sha256 must be that one (the registered model's pin)."""
+    raw, digest = read_file(os.fspath(path), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
+    if expected_digest is not None and digest != str(expected_digest).lower():
+        raise PacerError(
+            f"manifest.json sha256 {digest} differs from expected_digest {expected_digest!r}:"
+            " the artifact is not the one pinned; refusing to load"
+        )
     try:
         m = json.loads(raw, object_pairs_hook=_seg_no_duplicates, parse_constant=_seg_no_constant)
     except (ValueError, UnicodeDecodeError) as e:
@@ -370,4 +379,6 @@ def load_segment_pacer(path: str | os.PathLike[str], threads: int | None = None)
             raise
         raise PacerError(f"manifest: not valid JSON ({type(e).__name__})") from None
     check_depth(m, MAX_JSON_DEPTH, "manifest")
-    return SegmentPacer(m, threads)
+    pacer = SegmentPacer(m, threads)
+    pacer.manifest_sha256 = digest
+    return pacer
