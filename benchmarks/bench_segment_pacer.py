@@ -9,8 +9,10 @@ of ``value_channels`` (``agents.export.segment_export``), loads it with the nump
 (the state kept inside, advanced in place) on float32 observations ``(rows, 14 + 3 x 12)``:
 rows recorded along value_channels episodes run by the baseline, tiled to ``--rows``, and
 one row (a single campaign; the median of ``--repeats`` x 100 calls). Prints the median,
-min and max seconds per call over ``--repeats`` calls (after one warm-up) and the 1-minute
-load average before and after, so a figure taken on a shared machine says so.
+min and max wall seconds per call over ``--repeats`` calls (after one warm-up), the median
+CPU seconds of the process (all threads; on a shared machine, what the call would take on
+idle cores) and the 1-minute load average before and after, so a figure taken on a shared
+machine says so.
 """
 
 from __future__ import annotations
@@ -44,16 +46,18 @@ def recorded_obs(scenario: str, controller: Any, n: int = 8) -> np.ndarray:
     return np.concatenate(rows).astype(np.float32)
 
 
-def timed(pacer: Any, x: np.ndarray, repeats: int) -> list[float]:
-    """Seconds per ``act`` call on ``x`` (after one warm-up), ``repeats`` calls."""
+def timed(pacer: Any, x: np.ndarray, repeats: int) -> tuple[list[float], list[float]]:
+    """``(wall, cpu)`` seconds per ``act`` call on ``x`` (after one warm-up), ``repeats``
+    calls; cpu is the process's, all its threads together."""
     pacer.reset(len(x))
     pacer.act(x)
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        c0, t0 = time.process_time(), time.perf_counter()
         pacer.act(x)
-        times.append(time.perf_counter() - t0)
-    return times
+        wall.append(time.perf_counter() - t0)
+        cpu.append(time.process_time() - c0)
+    return wall, cpu
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -70,8 +74,8 @@ def main(argv: list[str] | None = None) -> None:
     from pacegym.baselines.factory import load_controller_yaml
     from pacegym.resources import find_config
 
-    print("| kind | rows | segments | threads | median s | min s | max s | load 1-min |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|")
+    print("| kind | rows | segments | threads | median s | min s | max s | cpu s | load 1-min |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
     for kind in args.kinds:
         ctrl = load_controller_yaml(find_config("controller", f"value_channels/{kind}_tuned"))
         obs = recorded_obs("value_channels", ctrl)
@@ -83,12 +87,12 @@ def main(argv: list[str] | None = None) -> None:
         cases += [(t, len(x), x, args.repeats) for t in pacers]
         for threads, rows, data, repeats in cases:
             load0 = os.getloadavg()[0]
-            times = timed(pacers[threads], data, repeats)
+            times, cpu = timed(pacers[threads], data, repeats)
             load1 = os.getloadavg()[0]
             print(
                 f"| {kind} | {rows:,} | {pacers[1].n_segments} | {threads}"
                 f" | {statistics.median(times):.3g} | {min(times):.3g} | {max(times):.3g}"
-                f" | {load0:.2f} -> {load1:.2f} |",
+                f" | {statistics.median(cpu):.3g} | {load0:.2f} -> {load1:.2f} |",
                 flush=True,
             )
     print(f"usable CPUs: {len(os.sched_getaffinity(0))}")

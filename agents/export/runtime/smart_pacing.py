@@ -63,7 +63,7 @@ def smart_pacing_step(
     segment block (``order``: best ``rel`` first), ``fill`` the top-down fill
     (``fill(rel, share, level)``); ``state`` ``(n, S + 1)`` is advanced in place."""
     share, rel, order = segs
-    n, s = rel.shape
+    s = rel.shape[1]
     rates = state[:, :s]
     start = np.flatnonzero((state[:, s] == 0.0) | (obs[:, index["time_elapsed"]] <= 0.0))
     if start.size:
@@ -73,19 +73,24 @@ def smart_pacing_step(
     state[:, s] = 1.0
     ranked = np.take_along_axis(rates, order, axis=1)
     err = plan_error(p, obs, index)
-    idx = np.arange(n)
     # behind plan: raise the best layer not full (top-down)
-    up = (err > p["deadband"]) & (ranked < 1.0).any(axis=1)
-    j = np.argmax(ranked < 1.0, axis=1)
-    ranked[idx[up], j[up]] = np.minimum(
-        1.0, np.maximum(ranked[idx[up], j[up]], p["trial"]) * (1.0 + p["rate"])
-    )
+    open_ = ranked < 1.0
+    up = np.flatnonzero((err > p["deadband"]) & open_.any(axis=1))
+    j = np.argmax(open_[up], axis=1)
+    ranked[up, j] = np.minimum(1.0, np.maximum(ranked[up, j], p["trial"]) * (1.0 + p["rate"]))
     # ahead of plan: lower the worst layer served (bottom-up), dropped under the trial rate
-    down = (err < -p["deadband"]) & (ranked > 0.0).any(axis=1)
-    k = s - 1 - np.argmax(ranked[:, ::-1] > 0.0, axis=1)
-    low = ranked[idx[down], k[down]] * (1.0 - min(p["rate"], 1.0))
-    ranked[idx[down], k[down]] = np.where(low < p["trial"], 0.0, low)
+    served = ranked > 0.0
+    down = np.flatnonzero((err < -p["deadband"]) & served.any(axis=1))
+    k = s - 1 - np.argmax(served[down, ::-1], axis=1)
+    low = ranked[down, k] * (1.0 - min(p["rate"], 1.0))
+    ranked[down, k] = np.where(low < p["trial"], 0.0, low)
+    # a raised campaign's next layer not full gets at least the trial rate (``trial_next``)
+    again = ranked[up]
+    open_ = again < 1.0
+    jj = np.argmax(open_, axis=1)
+    rows = np.flatnonzero(open_.any(axis=1))
+    again[rows, jj[rows]] = np.maximum(again[rows, jj[rows]], p["trial"])
+    ranked[up] = again
     np.put_along_axis(rates, order, ranked, axis=1)
-    rates[up] = trial_next(rates[up], order[up], p["trial"])
     exhausted = obs[:, index["exhausted"]] >= 0.5
     return np.where(exhausted[:, None], 0.0, rates)
