@@ -11,8 +11,13 @@ The base PID is the runtime's ``controllers.Rule`` (kind ``pid``): its output ``
 share of the requests to enter, best ``rel`` first (``fill_top_down``, the marginal segment
 at the fraction that reaches ``p_t`` exactly), never a segment with ``rel < lambda_min``.
 
+Kinds ``smart_pacing`` and ``lp_split`` (``SEGMENT_KINDS``) are dispatched to their own
+modules (``smart_pacing``, ``lp_split``: their arithmetic and state layouts, run in process
+by the baselines too); every kind's campaign state is one float64 row (``segment_state``),
+given and handed back by ``SegmentPacer.step`` or kept inside by ``reset``/``act``.
+
 The artifact is one plain JSON file, ``manifest.json`` (``load_segment_pacer``): schema,
-name, ``policy`` (kind, base rule, every parameter), ``observation`` (base features,
+name, ``policy`` (kind, base rule, every parameter; ``lp_split``'s ``split``), ``observation`` (base features,
 segment features, segment names, ``n_segments``, ``width``), ``action`` and a free-form
 ``source``; every field is checked on load (one line naming the field, the value and what
 is allowed) and nothing in it is imported or executed.
