@@ -261,7 +261,7 @@ class SegmentPacer:
     def reset(self, n: int, state: Any = None) -> None:
         """Start ``n`` campaigns: their state rows ``state`` (checked, copied), by default
         ``initial_state(n)`` (for ``lp_split``: a campaign's own split goes in here)."""
-        state = self.initial_state(n) if state is None else self._state(state, n)
+        state = self.initial_state(n) if state is None else check_state(state, n, self.state_names)
         self.state = state.copy()
         self.lam = np.zeros(n)
         if self.kind == "dual_price":
@@ -286,7 +286,7 @@ class SegmentPacer:
         ``state`` (float64 ``(n, K)``, columns ``state_names``): the state handed back is
         new, the one given is not changed, and nothing is kept in the pacer."""
         obs = self._obs(obs)
-        new = self._state(state, obs.shape[0]).copy()
+        new = check_state(state, obs.shape[0], self.state_names).copy()
         if self.kind != "dual_price":
             return self._advance(obs, new), new
         pid = Rule("pid", {k: self.params[k] for k in RULE_PARAMS["pid"]}, self.index)
@@ -302,9 +302,6 @@ class SegmentPacer:
                 f" {self.n_base} base + 3 x {self.n_segments} segments"
             )
         return obs
-
-    def _state(self, state: Any, n: int) -> np.ndarray:
-        return check_state(state, n, self.state_names)
 
     def _dual_price(self, obs: np.ndarray, pid: Rule) -> tuple[np.ndarray, np.ndarray]:
         n = obs.shape[0]
