@@ -25,26 +25,19 @@ is reported spent. It refuses a volume scenario.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
 from scipy.optimize import linprog
 
-from pacegym.agents.export.runtime.rule_params import RuleParam
-from pacegym.baselines.segments import (
-    ValueController,
-    n_segments,
-    plan_error,
-    refuse_volume,
-    value_config,
-)
+from pacegym.agents.export.runtime.lp_split import LP_SPLIT_OWN, lp_split_state, lp_split_step
+from pacegym.baselines.segments import ValueController, n_segments, refuse_volume, value_config
 from pacegym.envs import kernel as K
 from pacegym.envs.spaces import OBS_INDEX
 from pacegym.envs.value import SegmentTables, slot_hours
 
 _CAPACITY = OBS_INDEX["capacity_log10"]
-_ELAPSED = OBS_INDEX["time_elapsed"]
-_EXHAUSTED = OBS_INDEX["exhausted"]
 
 LPSplitConfig = value_config(
     "lp_split",
@@ -52,14 +45,7 @@ LPSplitConfig = value_config(
     "Static per-segment split from an LP on the expected tables, scaled by a PI loop: the"
     " plan fields of the rules, the loop's gains and clamp, and the LP's hourly slack.",
     base="on_off",
-    own={
-        "kp": RuleParam(10.0, "decades / share", "proportional gain of log10 m", high=1e4),
-        "ki": RuleParam(20.0, "decades / (share x flight)", "integral gain of log10 m", high=1e5),
-        "m_limit": RuleParam(1.0, "decades", "clamp of |log10 m|", high=4.0),
-        "slack": RuleParam(
-            0.0, "share of the hour's plan", "hourly spend above plan the LP may plan", high=10.0
-        ),
-    },
+    own=LP_SPLIT_OWN,
     module=__name__,
     defaults={"plan": "forecast", "in_flight_weight": 1.0},
 )
@@ -72,6 +58,36 @@ def hourly_weights(
     w = np.diff(fc_cum)[:n_slots]
     hours = slot_hours(np.array([start_min]), n_slots, slot_min)[0]
     return np.bincount(hours, weights=w, minlength=24)
+
+
+def lp_inputs(core: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(hour weights (n, 24), kappa (n,))`` of each campaign of ``core``: its forecast
+    requests by hour of day (shares of its flight's) and its budget / forecast
+    full-throttle spend (``10 ** -capacity_log10`` of the observation)."""
+    if core.tables is None:
+        raise refuse_volume(LPSplitController.kind)
+    kappa = 10.0 ** -core.obs[:, _CAPACITY].astype(np.float64)
+    slot_min = core.slot_s / 60.0
+    n_slots = (core.par[:, K.P_FLIGHT_TICKS] / core.tps).astype(np.int64)
+    w = np.empty((core.n, 24))
+    for b in range(core.n):
+        w[b] = hourly_weights(core.fc_cum[b], core.par[b, K.P_START_MIN], slot_min, n_slots[b])
+        w[b] = w[b] / max(w[b].sum(), 1e-300)
+    return w, kappa
+
+
+def campaign_splits(core: Any, slack: float) -> np.ndarray:
+    """``(n, S)`` each campaign's LP split: the scenario's expected tables, its own
+    forecast by hour and budget (``lp_inputs``); one small LP per campaign (~ms)."""
+    w, kappa = lp_inputs(core)
+    return np.stack([solve_split(core.tables, w[b], float(kappa[b]), slack) for b in range(core.n)])
+
+
+def expected_split(core: Any, slack: float) -> np.ndarray:
+    """``(S,)`` the LP split of the expected campaign of ``core``'s: the mean of its
+    campaigns' hour weights and of their ``kappa`` (an exported pacer's default split)."""
+    w, kappa = lp_inputs(core)
+    return solve_split(core.tables, w.mean(axis=0), float(kappa.mean()), slack)
 
 
 def solve_split(tab: SegmentTables, hour_w: np.ndarray, kappa: float, slack: float) -> np.ndarray:
@@ -100,59 +116,41 @@ def solve_split(tab: SegmentTables, hour_w: np.ndarray, kappa: float, slack: flo
 
 
 class LPSplitController(ValueController):
-    """Fixed per-segment throttles from an LP, scaled by a PI loop (module docstring);
-    ``split`` ``(n, S)`` is each campaign's LP solution, ``failed`` ``(n,)`` never set (the
-    LP is always feasible), ``integral`` the loop's state."""
+    """Fixed per-segment throttles from an LP, scaled by a PI loop (module docstring): the
+    runtime's ``lp_split_step`` (the exported pacer's arithmetic). ``state`` ``(n, S + 2)``
+    is each campaign's LP split, the loop's integral and last time (``runtime.lp_split``);
+    ``failed`` ``(n,)`` is never set (the LP is always feasible)."""
 
     kind: ClassVar[str] = "lp_split"
     config_class = LPSplitConfig
     default_name = "LP split"
 
+    def __init__(self, config: Any = None, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self.p = dataclasses.asdict(self.config)
+        self.reset(0)
+
     def reset(self, n: int) -> None:
         """Start ``n`` campaigns: the loop's state cleared; the split comes at ``attach``."""
-        self.integral = np.zeros(n)
-        self.prev_time = np.zeros(n)
         self.failed = np.zeros(n, dtype=bool)
-        self.split: np.ndarray | None = None
+        self.state: np.ndarray | None = None
+
+    @property
+    def split(self) -> np.ndarray | None:
+        """``(n, S)`` each campaign's LP split (a view of ``state``), None before ``attach``."""
+        return None if self.state is None else self.state[:, :-2]
 
     def attach(self, core: Any) -> None:
         """Solve each campaign's split from the scenario's tables and its forecast."""
-        if core.tables is None:
-            raise refuse_volume(self.kind)
-        tab, cfg = core.tables, self.config
-        kappa = 10.0 ** -core.obs[:, _CAPACITY].astype(np.float64)
-        slot_min = core.slot_s / 60.0
-        n_slots = (core.par[:, K.P_FLIGHT_TICKS] / core.tps).astype(np.int64)
-        self.split = np.empty((core.n, tab.n))
-        for b in range(core.n):  # one small LP per campaign (~ms): its own forecast and budget
-            w = hourly_weights(core.fc_cum[b], core.par[b, K.P_START_MIN], slot_min, n_slots[b])
-            w = w / max(w.sum(), 1e-300)
-            self.split[b] = solve_split(tab, w, float(kappa[b]), cfg.slack)
+        self.state = lp_split_state(campaign_splits(core, self.config.slack))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """``(n, S)`` throttles ``min(1, m x_s)``."""
         if n_segments(obs) == 0:
             raise refuse_volume(self.kind)
-        if self.split is None or self.split.shape != (obs.shape[0], n_segments(obs)):
+        if self.state is None or self.state.shape != (obs.shape[0], n_segments(obs) + 2):
             raise ValueError(
                 f"controller.kind = {self.kind!r} solves its split at attach(core) after "
                 "reset(n): run it through baselines.harness.run_episodes"
             )
-        cfg = self.config
-        t = obs[:, _ELAPSED].astype(np.float64)
-        start = t <= 0.0
-        self.integral[start] = 0.0
-        self.prev_time[start] = 0.0
-        err = plan_error(self.params, obs)
-        dt = np.maximum(t - self.prev_time, 0.0)
-        self.prev_time = t
-        lim = cfg.m_limit
-        u_try = cfg.kp * err + cfg.ki * (self.integral + err * dt)
-        exhausted = obs[:, _EXHAUSTED] >= 0.5
-        windup = ((u_try > lim) & (err > 0.0)) | ((u_try < -lim) & (err < 0.0)) | exhausted
-        self.integral = np.where(windup, self.integral, self.integral + err * dt)
-        if cfg.ki > 0.0:
-            np.clip(self.integral, -lim / cfg.ki, lim / cfg.ki, out=self.integral)
-        u = np.clip(cfg.kp * err + cfg.ki * self.integral, -lim, lim)
-        th = np.minimum(1.0, 10.0 ** u[:, None] * self.split)
-        return np.where(exhausted[:, None], 0.0, th)
+        return lp_split_step(self.p, OBS_INDEX, obs, self.state)

@@ -25,28 +25,24 @@ block, ``rel`` = a segment's predicted value per price / the flight's average) a
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, ClassVar
 
 import numpy as np
 
 from pacegym.agents.export.runtime.controllers import Rule
-from pacegym.agents.export.runtime.rule_params import RuleParam
 from pacegym.agents.export.runtime.segment_pacer import DUAL_PRICE_OWN, dual_price_act
-from pacegym.baselines.controllers import capacity_throttle
+from pacegym.agents.export.runtime.smart_pacing import SMART_PACING_OWN, smart_pacing_step
 from pacegym.baselines.segments import (
     ValueController,
     fill_top_down,
     n_segments,
-    plan_error,
     rank,
     refuse_volume,
     segment_block,
     value_config,
 )
 from pacegym.envs.spaces import N_OBS, OBS_INDEX
-
-_EXHAUSTED = OBS_INDEX["exhausted"]
-_ELAPSED = OBS_INDEX["time_elapsed"]
 
 DualPriceConfig = value_config(
     "dual_price",
@@ -65,13 +61,7 @@ SmartPacingConfig = value_config(
     "Smart Pacing's layered throttle: the plan fields of the rules, the frontier layer's"
     " relative change per tick, the trial rate and a deadband.",
     base="on_off",
-    own={
-        "rate": RuleParam(
-            0.02, "-", "relative change of the frontier layer per tick", low_open=True
-        ),
-        "trial": RuleParam(0.01, "-", "rate of the next layer once one is full", low=1e-4),
-        "deadband": RuleParam(0.0, "share of budget", "no change while |target - spent| is within"),
-    },
+    own=SMART_PACING_OWN,
     module=__name__,
     defaults={"plan": "forecast", "in_flight_weight": 1.0},
 )
@@ -104,63 +94,36 @@ class DualPriceController(ValueController):
 
 
 class SmartPacingController(ValueController):
-    """Per-segment pacing rates adjusted top-down / bottom-up by layer (module docstring);
-    ``rates`` ``(n, S)`` is the state, restarted for a row whose ``time_elapsed`` is 0."""
+    """Per-segment pacing rates adjusted top-down / bottom-up by layer (module docstring):
+    the runtime's ``smart_pacing_step`` (the exported pacer's arithmetic). ``state``
+    ``(n, S + 1)`` is the rates then ``started`` (``runtime.smart_pacing``); a row whose
+    ``time_elapsed`` is 0 starts again."""
 
     kind: ClassVar[str] = "smart_pacing"
     config_class = SmartPacingConfig
     default_name = "smart pacing"
 
+    def __init__(self, config: Any = None, name: str | None = None) -> None:
+        super().__init__(config, name)
+        self.p = dataclasses.asdict(self.config)
+        self.state = np.zeros((0, 0))
+
     def reset(self, n: int) -> None:
         """Start ``n`` campaigns (their rates are set on the first tick)."""
-        self.rates = np.zeros((n, 0))
+        self.state = np.zeros((n, 0))
 
-    def _start(self, obs: np.ndarray, rows: np.ndarray) -> None:
-        share, rel, _ = segment_block(obs[rows])
-        r = fill_top_down(rel, share, capacity_throttle(obs[rows]))
-        self.rates[rows] = self._trial_next(r, rank(rel))
-
-    def _trial_next(self, r: np.ndarray, order: np.ndarray) -> np.ndarray:
-        """``r`` with the best layer not full at least at the trial rate (Alg. 2's trial)."""
-        ranked = np.take_along_axis(r, order, axis=1)
-        open_ = ranked < 1.0
-        j = np.argmax(open_, axis=1)
-        rows = np.flatnonzero(open_.any(axis=1))
-        ranked[rows, j[rows]] = np.maximum(ranked[rows, j[rows]], self.config.trial)
-        out = np.empty_like(ranked)
-        np.put_along_axis(out, order, ranked, axis=1)
-        return out
+    @property
+    def rates(self) -> np.ndarray:
+        """``(n, S)`` each campaign's layer rates (a view of ``state``)."""
+        return self.state[:, :-1]
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """``(n, S)`` throttles: the rates after this tick's adjustment (0 once spent)."""
         s = n_segments(obs)
         if s == 0:
             raise refuse_volume(self.kind)
-        n, cfg = obs.shape[0], self.config
-        if self.rates.shape != (n, s):
-            self.rates = np.zeros((n, s))
-            self._start(obs, np.arange(n))
-        else:
-            start = np.flatnonzero(obs[:, _ELAPSED] <= 0.0)
-            if start.size:
-                self._start(obs, start)
-        _, rel, _ = segment_block(obs)
-        order = rank(rel)
-        ranked = np.take_along_axis(self.rates, order, axis=1)
-        err = plan_error(self.params, obs)
-        idx = np.arange(n)
-        # behind plan: raise the best layer not full (top-down)
-        up = (err > cfg.deadband) & (ranked < 1.0).any(axis=1)
-        j = np.argmax(ranked < 1.0, axis=1)
-        ranked[idx[up], j[up]] = np.minimum(
-            1.0, np.maximum(ranked[idx[up], j[up]], cfg.trial) * (1.0 + cfg.rate)
-        )
-        # ahead of plan: lower the worst layer served (bottom-up), dropped under the trial rate
-        down = (err < -cfg.deadband) & (ranked > 0.0).any(axis=1)
-        k = s - 1 - np.argmax(ranked[:, ::-1] > 0.0, axis=1)
-        low = ranked[idx[down], k[down]] * (1.0 - min(cfg.rate, 1.0))
-        ranked[idx[down], k[down]] = np.where(low < cfg.trial, 0.0, low)
-        np.put_along_axis(self.rates, order, ranked, axis=1)
-        self.rates[up] = self._trial_next(self.rates[up], order[up])
-        exhausted = obs[:, _EXHAUSTED] >= 0.5
-        return np.where(exhausted[:, None], 0.0, self.rates)
+        if self.state.shape != (obs.shape[0], s + 1):
+            self.state = np.zeros((obs.shape[0], s + 1))
+        share, rel, _ = segment_block(obs)
+        segs = (share, rel, rank(rel))
+        return smart_pacing_step(self.p, OBS_INDEX, obs, segs, self.state, fill_top_down)

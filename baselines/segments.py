@@ -22,9 +22,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from pacegym.agents.export.runtime.plans import plan_cumulative
 from pacegym.agents.export.runtime.rule_params import RULE_PARAMS, RuleParam, rule_problem
 from pacegym.agents.export.runtime.segment_pacer import edge_price, fill_top_down, rank  # noqa: F401 (re-exported)
+from pacegym.agents.export.runtime.segment_state import plan_error as _plan_error
 from pacegym.baselines.controllers import ControllerConfigError, config_error
 from pacegym.envs.spaces import N_OBS, OBS_INDEX, SEGMENT_FEATURES
 
@@ -59,16 +59,9 @@ def refuse_volume(kind: str) -> ValueError:
 
 def plan_error(params: Mapping[str, Any], obs: np.ndarray) -> np.ndarray:
     """``(n,)`` target - spent [share of budget] by the plan fields of ``params`` (the
-    rules' ``plan``, ``decay_rate``, ``early_close``, ``in_flight_weight``: the runtime
-    rules' own reading, ``runtime.controllers.Rule``)."""
-    if params["plan"] == "observed":
-        target = obs[:, OBS_INDEX["plan"]].astype(np.float64)
-    else:
-        col = "forecast_elapsed" if params["plan"] == "forecast" else "time_elapsed"
-        x = obs[:, OBS_INDEX[col]].astype(np.float64)
-        target = plan_cumulative(params["plan"], x, params["decay_rate"], params["early_close"])
-    spent = obs[:, OBS_INDEX["reported_spend"]].astype(np.float64)
-    return target - spent - params["in_flight_weight"] * obs[:, OBS_INDEX["in_flight"]]
+    rules' ``plan``, ``decay_rate``, ``early_close``, ``in_flight_weight``): the runtime's
+    ``segment_state.plan_error`` on the simulator's columns."""
+    return _plan_error(params, obs, OBS_INDEX)
 
 
 @dataclass(frozen=True)

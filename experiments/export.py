@@ -42,7 +42,11 @@ from pacegym.envs.checks import check_section, setting
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
-from pacegym.experiments.export_segments import export_segments, is_segment_source
+from pacegym.experiments.export_segments import (
+    export_segments,
+    is_segment_source,
+    segment_scenario,
+)
 from pacegym.experiments.hydra_app import hydra_app
 
 log = logging.getLogger(__name__)
@@ -214,6 +218,8 @@ def run_export(cfg: Any) -> dict[str, Any]:
     src = resolve_source(cfg)
     chosen = dict(src.chosen_on)
     chosen["scenario"] = _scenario_dict(chosen.get("scenario"))
+    if is_segment_source(src):
+        segment_scenario(src, chosen)  # refused before the MLflow run starts
     name = cfg.name or src.name
     tags = {
         "run_type": "export",

@@ -1,13 +1,15 @@
-"""``pacegym-export`` of a value-aware baseline (kind ``dual_price``) as a per-segment pacer.
+"""``pacegym-export`` of a value-aware baseline (``dual_price``, ``smart_pacing``, ``lp_split``)
+as a per-segment pacer.
 
-``source.controller_yaml=value_channels/dual_price_tuned`` (or a leaderboard whose winner
+``source.controller_yaml=value_channels/<kind>_tuned`` (or a leaderboard whose winner
 is one) exports ``agents.export.segment_export``'s artifact (``manifest.json``: the kind,
 every parameter, the observation layout of the scenario's segments) for the scenario it was
 chosen on: the leaderboard's, else the scenario folder of its controller YAML
 (``conf/controller/<scenario>/``). Verified by running the baseline and the loaded pacer
-over the same ``verify.record_episodes`` episodes: every metric must agree within
-``verify.metric_tolerance``. Registering (``register.enabled``) is refused: the MLflow
-pyfunc serves the ``(n,)`` pacer only.
+over the same ``verify.record_episodes`` episodes (an ``lp_split`` pacer given each
+campaign's own split, ``segment_export.planned``): every metric must agree within
+``verify.metric_tolerance``. ``register.enabled`` registers it in MLflow like the volume
+pacers (``agents.export.registry``: a pyfunc served by named columns, state in and out).
 """
 
 from __future__ import annotations
@@ -53,15 +55,10 @@ def export_segments(
 ) -> dict[str, Any]:
     """Write, load and verify the segment pacer of ``src``; the export report."""
     from pacegym.agents.export.runtime.segment_pacer import load_segment_pacer
-    from pacegym.agents.export.segment_export import export_segment_controller
+    from pacegym.agents.export.segment_export import export_segment_controller, planned
     from pacegym.baselines import run_episodes
     from pacegym.baselines.factory import from_spec
 
-    if cfg.register.enabled:
-        raise SegmentExportError(
-            "register.enabled = true: a segment pacer is not registered yet (the MLflow"
-            " pyfunc serves (n,) throttles); allowed false"
-        )
     scenario = segment_scenario(src, chosen)
     out = Path(cfg.out_dir)
     export_segment_controller(
@@ -71,7 +68,7 @@ def export_segments(
     report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
     episodes, seed = int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
     want = run_episodes(from_spec(src.controller), scenario, episodes, seed).metrics
-    got = run_episodes(load_segment_pacer(out), scenario, episodes, seed).metrics
+    got = run_episodes(planned(load_segment_pacer(out)), scenario, episodes, seed).metrics
     diff = max(float(np.max(np.abs(got[k] - want[k]), initial=0.0)) for k in want)
     report["metric_parity"] = {
         "checked": True,

@@ -212,6 +212,18 @@ CASES: tuple[Case, ...] = (
         "source.leaderboard=null source.controller_yaml=oracle",
         "source.controller_yaml = 'oracle'",
     ),
+    _c(  # a segment pacer is exported for the value scenario it was tuned on (its folder)
+        "export",
+        "source.leaderboard=null source.controller_yaml=sp.yaml",
+        "source.controller_yaml",
+        **{"sp.yaml": b"kind: smart_pacing\nparams: {rate: 0.1}\n"},
+    ),
+    _c(
+        "export",
+        "source.leaderboard=null source.controller_yaml=lp.yaml",
+        "controller.params.slack = 11",
+        **{"lp.yaml": b"kind: lp_split\nparams: {slack: 11}\n"},
+    ),
     _c(
         "export",
         "source.leaderboard=null source.controller_yaml=pid_tuned verify.action_tolerance=1",

@@ -10,16 +10,42 @@ the logged ``manifest.json``, which holds the sha256 of every other file.
 
 ``predict(model_input)``: a DataFrame (or mapping) with one column per feature, or a
 ``(n, n_features)`` array in manifest order -> ``(n,)`` float64 throttles in [0, 1].
+
+A segment pacer (``manifest.json`` of schema ``SEGMENT_SCHEMA``, value scenarios) is loaded
+with ``load_segment_pacer`` under the same pin and served by named columns, state in and
+state out (``runtime.segment_frame``): ``predict`` takes a float64 DataFrame with the
+columns ``frame_inputs`` and returns a DataFrame ``frame_outputs`` (each segment's throttle,
+then the campaign's new state), keeping nothing between calls.
 """
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import mlflow.pyfunc
 from mlflow.models import set_model
 
-from pacegym.agents.export.runtime import load
+from pacegym.agents.export.runtime import (
+    MANIFEST_FILE,
+    SEGMENT_SCHEMA,
+    load,
+    load_segment_pacer,
+    serve_columns,
+)
+from pacegym.agents.export.runtime.manifest import MAX_MANIFEST_BYTES
+
+
+def _schema(root: str) -> Any:
+    """The ``schema`` field of ``root``'s manifest, to pick the loader (which checks it all
+    again, on the bytes it pins); None if unreadable (the loader then says why)."""
+    try:
+        with open(os.path.join(root, MANIFEST_FILE), "rb") as f:
+            m = json.loads(f.read(MAX_MANIFEST_BYTES + 1))
+    except (OSError, ValueError):
+        return None
+    return m.get("schema") if isinstance(m, dict) else None
 
 
 class PacerModel(mlflow.pyfunc.PythonModel):
@@ -32,12 +58,21 @@ class PacerModel(mlflow.pyfunc.PythonModel):
                 "model_config.manifest_sha256 is missing: register the pacer with"
                 " pacegym's register_pacer, which pins its manifest digest"
             )
-        self.pacer = load(context.artifacts["pacer"], expected_digest=config["manifest_sha256"])
+        root, digest = context.artifacts["pacer"], config["manifest_sha256"]
+        self.segments = _schema(root) == SEGMENT_SCHEMA
+        if self.segments:  # the pin is checked on the very bytes load_segment_pacer parses
+            self.pacer = load_segment_pacer(root, threads=1, expected_digest=digest)
+        else:
+            self.pacer = load(root, expected_digest=digest)
 
     # no type hints on predict: MLflow would try to derive a schema from them
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         if hasattr(model_input, "columns"):  # pandas DataFrame
             model_input = {str(c): model_input[c].to_numpy() for c in model_input.columns}
+        if self.segments:
+            import pandas as pd
+
+            return pd.DataFrame(serve_columns(self.pacer, model_input))
         return self.pacer(model_input)
 
 

@@ -14,6 +14,12 @@ MLflow UI's model page shows: where the pacer came from and what it scored), and
 version the tag ``pacer.manifest_sha256``: the sha256 of the artifact's ``manifest.json``,
 also passed to the pyfunc as ``model_config`` and checked when it loads. Pass that tag as
 ``load(..., expected_digest=...)`` to pin a copy of the artifact served elsewhere.
+
+A segment pacer (``runtime.segment_pacer``, value scenarios) registers the same way, its
+signature the columns of ``runtime.segment_frame`` (float64: the observation by name, each
+segment's columns, the campaign's state; out: each segment's throttle and the new state),
+its example new campaigns at the start of their flight (``initial_state``), or the given
+``(n, width)`` observation rows.
 """
 
 from __future__ import annotations
@@ -52,6 +58,45 @@ def input_example(manifest: dict[str, Any], rows: np.ndarray | None = None) -> d
     return {f["name"]: rows[:, i].astype(float).tolist() for i, f in enumerate(feats)}
 
 
+def segment_signature(pacer: Any) -> Any:
+    """A segment pacer's float64 columns in (``frame_inputs``) and out (``frame_outputs``)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("double", c) for c in runtime.frame_inputs(pacer)])
+    outputs = Schema([ColSpec("double", c) for c in runtime.frame_outputs(pacer)])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def segment_example(pacer: Any, rows: np.ndarray | None = None) -> dict[str, list]:
+    """``{input column: values}``: the given observation rows ``(n, width)`` (else one row
+    of zeros: a flight's first tick), each with a new campaign's state."""
+    obs = np.zeros((1, pacer.width)) if rows is None else np.asarray(rows, dtype=np.float32)
+    state = pacer.initial_state(obs.shape[0])
+    both = np.concatenate([obs.astype(np.float64), state], axis=1)
+    return {c: both[:, i].tolist() for i, c in enumerate(runtime.frame_inputs(pacer))}
+
+
+def _model_parts(
+    root: Path, expected_digest: str | None, example_rows: np.ndarray | None
+) -> tuple[str, str, Any, dict[str, list]]:
+    """``(digest, schema version, signature, input example)`` of the artifact ``root``,
+    loaded (and refused if broken or not the expected one) before anything is logged."""
+    try:
+        manifest = json.loads((root / runtime.MANIFEST_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        manifest = None  # the loader says what is wrong
+    if isinstance(manifest, dict) and manifest.get("schema") == runtime.SEGMENT_SCHEMA:
+        pacer = runtime.load_segment_pacer(root, threads=1, expected_digest=expected_digest)
+        version = str(pacer.manifest["schema_version"])
+        signature, example = segment_signature(pacer), segment_example(pacer, example_rows)
+        return pacer.manifest_sha256, version, signature, example
+    digest = runtime.load(root, expected_digest=expected_digest).manifest_sha256
+    manifest = json.loads((root / runtime.MANIFEST_FILE).read_text(encoding="utf-8"))
+    example = input_example(manifest, example_rows)
+    return digest, str(runtime.SCHEMA_VERSION), signature_for(manifest), example
+
+
 def register_pacer(
     artifact_dir: str | Path,
     name: str,
@@ -64,7 +109,8 @@ def register_pacer(
     """Log and register ``artifact_dir`` as model ``name``; return ``(models:/name/version, version)``.
 
     ``tags`` go on the run, the registered model and the version; ``description`` on the
-    model and the version; ``expected_digest``: refuse unless ``manifest.json`` has it.
+    model and the version; ``expected_digest``: refuse unless ``manifest.json`` has it;
+    ``example_rows``: observation rows for the input example. A segment pacer too.
     """
     import mlflow
     import pandas as pd
@@ -73,15 +119,14 @@ def register_pacer(
 
     root = Path(artifact_dir)
     # refuse a broken or unexpected artifact before anything is logged
-    digest = runtime.load(root, expected_digest=expected_digest).manifest_sha256
+    digest, schema_version, signature, columns = _model_parts(root, expected_digest, example_rows)
     assert digest is not None
-    manifest = json.loads((root / runtime.MANIFEST_FILE).read_text(encoding="utf-8"))
-    example = pd.DataFrame(input_example(manifest, example_rows)).astype(np.float64)
+    example = pd.DataFrame(columns).astype(np.float64)
     own_run = mlflow.active_run() is None
     if own_run:
         mlflow.start_run(run_name=f"export-{name}")
     all_tags = {
-        "pacer.schema_version": str(runtime.SCHEMA_VERSION),
+        "pacer.schema_version": schema_version,
         **(tags or {}),
         DIGEST_TAG: digest,
     }
@@ -95,7 +140,7 @@ def register_pacer(
                 python_model=str(code),
                 artifacts={"pacer": str(root)},
                 model_config={"manifest_sha256": digest},
-                signature=signature_for(manifest),
+                signature=signature,
                 input_example=example,
                 pip_requirements=["numpy", "pandas"],
                 registered_model_name=name,

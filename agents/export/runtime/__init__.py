@@ -35,8 +35,11 @@ Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``m
 ``workers`` (threads, BLAS), ``kinds`` (the ``PolicyKind`` protocol, the action mapping),
 ``plans`` (the plan shapes, which the simulator uses too), ``rule_params`` and
 ``controllers`` (the baseline rules' parameter table and arithmetic, which ``baselines/``
-runs in process too), ``segment_pacer`` (the per-segment ``dual_price`` pacer of value
-scenarios, its own one-file artifact), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
+runs in process too), ``segment_state``, ``smart_pacing``, ``lp_split`` (the stateful
+segment kinds' arithmetic and state layouts, which ``baselines/`` runs in process too),
+``segment_pacer`` (the per-segment pacer of value scenarios, kinds ``dual_price``,
+``smart_pacing``, ``lp_split``, its own one-file artifact), ``segment_frame`` (it, served
+by named columns, state in and out), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
 each), ``frontend`` (the ``Pacer``), ``schema`` and ``loader`` (``load``).
 """
 
@@ -60,7 +63,8 @@ from .residual import ResidualPolicy
 from .rule import RulePolicy
 from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
 from .schema import MANIFEST, check_digest, check_manifest, manifest_digest, read_manifest
-from .segment_pacer import SEGMENT_SCHEMA, SegmentPacer, load_segment_pacer
+from .segment_frame import frame_inputs, frame_outputs, serve_columns
+from .segment_pacer import SEGMENT_KINDS, SEGMENT_SCHEMA, SegmentPacer, load_segment_pacer
 from .workers import MAX_THREADS, Workers, usable_cpus
 
 __all__ = [
@@ -78,6 +82,7 @@ __all__ = [
     "RULE_PARAMS",
     "SCHEMA",
     "SCHEMA_VERSION",
+    "SEGMENT_KINDS",
     "SEGMENT_SCHEMA",
     "SMALL_ROWS",
     "ActionMap",
@@ -100,6 +105,8 @@ __all__ = [
     "check_digest",
     "check_manifest",
     "check_params",
+    "frame_inputs",
+    "frame_outputs",
     "load",
     "load_pacer",
     "load_segment_pacer",
@@ -107,6 +114,7 @@ __all__ = [
     "plan_cumulative",
     "read_manifest",
     "rule_problem",
+    "serve_columns",
     "sha256_file",
     "shape",
     "usable_cpus",

@@ -11,8 +11,13 @@ The base PID is the runtime's ``controllers.Rule`` (kind ``pid``): its output ``
 share of the requests to enter, best ``rel`` first (``fill_top_down``, the marginal segment
 at the fraction that reaches ``p_t`` exactly), never a segment with ``rel < lambda_min``.
 
+Kinds ``smart_pacing`` and ``lp_split`` (``SEGMENT_KINDS``) are dispatched to their own
+modules (``smart_pacing``, ``lp_split``: their arithmetic and state layouts, run in process
+by the baselines too); every kind's campaign state is one float64 row (``segment_state``),
+given and handed back by ``SegmentPacer.step`` or kept inside by ``reset``/``act``.
+
 The artifact is one plain JSON file, ``manifest.json`` (``load_segment_pacer``): schema,
-name, ``policy`` (kind, base rule, every parameter), ``observation`` (base features,
+name, ``policy`` (kind, base rule, every parameter; ``lp_split``'s ``split``), ``observation`` (base features,
 segment features, segment names, ``n_segments``, ``width``), ``action`` and a free-form
 ``source``; every field is checked on load (one line naming the field, the value and what
 is allowed) and nothing in it is imported or executed.
@@ -28,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from .controllers import FEATURES, Rule
+from .lp_split import LP_SPLIT_OWN, lp_split_names, lp_split_state, lp_split_step
 from .manifest import (
     MANIFEST_FILE,
     MAX_JSON_DEPTH,
@@ -37,6 +43,8 @@ from .manifest import (
     read_file,
 )
 from .rule_params import RULE_PARAMS, RuleParam, check_params
+from .segment_state import check_split, check_state
+from .smart_pacing import SMART_PACING_OWN, smart_pacing_names, smart_pacing_step
 from .workers import MAX_THREADS, Workers, usable_cpus
 
 SEGMENT_SCHEMA = "pacegym.segment_pacer"
@@ -51,8 +59,14 @@ DUAL_PRICE_OWN: dict[str, RuleParam] = {
     ),
 }
 """The dual-price kind's own parameters, after those of its base rule ``pid``."""
-SEGMENT_KINDS = {"dual_price": ("pid", DUAL_PRICE_OWN)}
+SEGMENT_KINDS = {
+    "dual_price": ("pid", DUAL_PRICE_OWN),
+    "smart_pacing": ("on_off", SMART_PACING_OWN),
+    "lp_split": ("on_off", LP_SPLIT_OWN),
+}
 """Segment kind -> (base rule, own parameters)."""
+SEGMENT_DATA = {"lp_split": ("split",)}
+"""Segment kind -> its data fields of ``manifest.policy`` besides kind, base and params."""
 _SEG_TOP = ("schema", "schema_version", "name", "policy", "observation", "action", "source")
 
 
@@ -143,10 +157,12 @@ def _seg_count(v: Any, where: str, lo: int, hi: int) -> int:
 def check_policy(policy: Any) -> tuple[str, dict[str, Any], dict[str, float]]:
     """``(kind, base params, own params)`` of ``manifest.policy``: every parameter present
     (no default is filled in: the artifact states each number) and allowed."""
-    _seg_keys(policy, ("kind", "base", "params"), "policy")
-    kind = policy["kind"]
-    if kind not in SEGMENT_KINDS:
+    if not isinstance(policy, Mapping):
+        raise PacerError("manifest field policy must be an object")
+    kind = _seg_need(policy, "kind", "policy")
+    if not isinstance(kind, str) or kind not in SEGMENT_KINDS:
         raise PacerError(f"manifest field policy.kind = {kind!r}: allowed {list(SEGMENT_KINDS)}")
+    _seg_keys(policy, ("kind", "base", "params", *SEGMENT_DATA.get(kind, ())), "policy")
     base, own = SEGMENT_KINDS[kind]
     if policy["base"] != base:
         raise PacerError(f"manifest field policy.base = {policy['base']!r}: allowed {base!r}")
@@ -192,15 +208,19 @@ def check_observation(obs: Any) -> tuple[list[str], list[str]]:
 
 
 class SegmentPacer:
-    """An exported per-segment pacer: ``reset(n)``, ``act(obs (n, width)) -> (n, S)``.
+    """An exported per-segment pacer: ``reset(n)``, ``act(obs (n, width)) -> (n, S)``, or
+    the same without state kept inside: ``step(obs, state) -> (throttles, state)``.
 
     ``threads``: worker threads sharing the rows of a call of more than
     ``SEGMENT_BLOCK_ROWS`` rows (default the usable CPUs, at most ``MAX_THREADS``; rows are
     independent after the PID, so the result is the same bit for bit).
 
     ``obs`` is float32 in the manifest's column order (``base_features``, then per segment
-    ``segment_features``); a wrong width is refused (``PacerError``). State (the PID's) is
-    per row; a row restarts when its ``time_elapsed`` is 0. ``lam``: each row's last price.
+    ``segment_features``); a wrong width is refused (``PacerError``). State is one float64
+    row per campaign, columns ``state_names`` (``runtime.segment_state``): ``dual_price``
+    the PID's ``integral``, ``prev_error``, ``prev_time``; ``smart_pacing`` and ``lp_split``
+    their modules' layouts. ``initial_state(n)`` is new campaigns' rows; a row restarts its
+    flight when its ``time_elapsed`` is 0. ``lam``: each row's last price (``dual_price``).
     """
 
     def __init__(self, m: Mapping[str, Any], threads: int | None = None) -> None:
@@ -212,41 +232,105 @@ class SegmentPacer:
         self.threads = threads or min(usable_cpus(), MAX_THREADS)
         self.workers = Workers(self.threads)
         self.manifest = m
+        self.manifest_sha256: str | None = None  # set by ``load_segment_pacer``
         self.name = str(m["name"])
         kind, base_params, own = check_policy(m["policy"])
-        self.kind, self.lambda_min = kind, own["lambda_min"]
+        self.kind, self.lambda_min = kind, own.get("lambda_min", 0.0)
         base, self.segments = check_observation(m["observation"])
         self.n_base, self.n_segments = len(base), len(self.segments)
         self.width = int(m["observation"]["width"])
-        self.pid = Rule("pid", base_params, {f: base.index(f) for f in FEATURES})
-        self.lam = np.zeros(0)
+        self.index = {f: base.index(f) for f in FEATURES}
+        self.params = {**base_params, **own}
+        self.split = (
+            check_split(m["policy"]["split"], self.n_segments) if kind == "lp_split" else None
+        )
+        if kind == "dual_price":
+            self.pid = Rule("pid", base_params, self.index)
+            self.state_names: tuple[str, ...] = ("integral", "prev_error", "prev_time")
+        else:
+            names = smart_pacing_names if kind == "smart_pacing" else lp_split_names
+            self.state_names = names(self.segments)
+        self.reset(0)
 
-    def reset(self, n: int) -> None:
-        """Start ``n`` campaigns (the PID's state cleared)."""
-        self.pid.reset(n)
+    def initial_state(self, n: int) -> np.ndarray:
+        """New campaigns' state rows ``(n, len(state_names))`` (the reset rule)."""
+        if self.split is not None:
+            return lp_split_state(np.tile(self.split, (n, 1)))
+        return np.zeros((n, len(self.state_names)))
+
+    def reset(self, n: int, state: Any = None) -> None:
+        """Start ``n`` campaigns: their state rows ``state`` (checked, copied), by default
+        ``initial_state(n)`` (for ``lp_split``: a campaign's own split goes in here)."""
+        state = self.initial_state(n) if state is None else check_state(state, n, self.state_names)
+        self.state = state.copy()
         self.lam = np.zeros(n)
+        if self.kind == "dual_price":
+            self.pid.integral, self.pid.prev_error, self.pid.prev_time = self.state.T.copy()
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        """``(n, S)`` float64 throttles in [0, 1] for float32 rows ``(n, width)``."""
+        """``(n, S)`` float64 throttles in [0, 1] for float32 rows ``(n, width)``; the state
+        kept inside advances (a new ``n`` starts ``n`` new campaigns)."""
+        obs = self._obs(obs)
+        n = obs.shape[0]
+        if self.kind == "dual_price":
+            th, self.lam = self._dual_price(obs, self.pid)
+            return th
+        if self.state.shape[0] != n:
+            self.reset(n)
+        return self._advance(obs, self.state)
+
+    __call__ = act
+
+    def step(self, obs: np.ndarray, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(throttles (n, S), state (n, K))`` for rows ``obs`` whose campaigns are in
+        ``state`` (float64 ``(n, K)``, columns ``state_names``): the state handed back is
+        new, the one given is not changed, and nothing is kept in the pacer."""
+        obs = self._obs(obs)
+        new = check_state(state, obs.shape[0], self.state_names).copy()
+        if self.kind != "dual_price":
+            return self._advance(obs, new), new
+        pid = Rule("pid", {k: self.params[k] for k in RULE_PARAMS["pid"]}, self.index)
+        pid.integral, pid.prev_error, pid.prev_time = new.T.copy()
+        th, _ = self._dual_price(obs, pid)
+        return th, np.stack([pid.integral, pid.prev_error, pid.prev_time], axis=1)
+
+    def _obs(self, obs: Any) -> np.ndarray:
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.width:
             raise PacerError(
                 f"observations of shape {obs.shape}: allowed (n, {self.width}) ="
                 f" {self.n_base} base + 3 x {self.n_segments} segments"
             )
+        return obs
+
+    def _dual_price(self, obs: np.ndarray, pid: Rule) -> tuple[np.ndarray, np.ndarray]:
         n = obs.shape[0]
-        p = self.pid.act(obs)
+        p = pid.act(obs)
         th, lam = np.empty((n, self.n_segments)), np.empty(n)
 
         def block(s: int, e: int) -> None:
             th[s:e], lam[s:e] = dual_price_segments(obs[s:e], self.n_base, p[s:e], self.lambda_min)
 
-        step = max(SEGMENT_BLOCK_ROWS, -(-n // self.threads))
-        self.workers.run(block, n, step)
-        self.lam = lam
-        return th
+        self.workers.run(block, n, max(SEGMENT_BLOCK_ROWS, -(-n // self.threads)))
+        return th, lam
 
-    __call__ = act
+    def _advance(self, obs: np.ndarray, state: np.ndarray) -> np.ndarray:
+        """Throttles of a stateful kind, ``state`` advanced in place, rows on threads."""
+        n = obs.shape[0]
+        th = np.empty((n, self.n_segments))
+
+        def block(s: int, e: int) -> None:
+            if self.kind == "lp_split":
+                th[s:e] = lp_split_step(self.params, self.index, obs[s:e], state[s:e])
+                return
+            share, rel = segment_columns(obs[s:e], self.n_base)
+            segs = (share, rel, rank(rel))
+            th[s:e] = smart_pacing_step(
+                self.params, self.index, obs[s:e], segs, state[s:e], fill_top_down
+            )
+
+        self.workers.run(block, n, max(SEGMENT_BLOCK_ROWS, -(-n // self.threads)))
+        return th
 
 
 def check_segment_manifest(m: Any) -> None:
@@ -278,10 +362,18 @@ def _seg_no_constant(name: str) -> None:
     raise PacerError(f"manifest: {name} is not a number: allowed finite numbers")
 
 
-def load_segment_pacer(path: str | os.PathLike[str], threads: int | None = None) -> SegmentPacer:
+def load_segment_pacer(
+    path: str | os.PathLike[str], threads: int | None = None, expected_digest: str | None = None
+) -> SegmentPacer:
     """The ``SegmentPacer`` of the artifact folder ``path`` (its ``manifest.json``: plain JSON,
-    read once, duplicate keys and NaN/Infinity refused, every field checked)."""
-    raw, _ = read_file(os.fspath(path), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
+    read once, duplicate keys and NaN/Infinity refused, every field checked); with
+    ``expected_digest`` its sha256 must be that one (the registered model's pin)."""
+    raw, digest = read_file(os.fspath(path), MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
+    if expected_digest is not None and digest != str(expected_digest).lower():
+        raise PacerError(
+            f"manifest.json sha256 {digest} differs from expected_digest {expected_digest!r}:"
+            " the artifact is not the one pinned; refusing to load"
+        )
     try:
         m = json.loads(raw, object_pairs_hook=_seg_no_duplicates, parse_constant=_seg_no_constant)
     except (ValueError, UnicodeDecodeError) as e:
@@ -289,4 +381,6 @@ def load_segment_pacer(path: str | os.PathLike[str], threads: int | None = None)
             raise
         raise PacerError(f"manifest: not valid JSON ({type(e).__name__})") from None
     check_depth(m, MAX_JSON_DEPTH, "manifest")
-    return SegmentPacer(m, threads)
+    pacer = SegmentPacer(m, threads)
+    pacer.manifest_sha256 = digest
+    return pacer
