@@ -20,13 +20,13 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
+from pacegym import progress
 from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
 from pacegym.baselines.harness import joined_metrics, run_split
 from pacegym.baselines.weighting import NORMALISED_KEY, normalised
 from pacegym.envs.metrics import METRIC_KEYS, SCORE_KEY
-from pacegym import progress
 from pacegym.progress import bar
 
 LogFn = Callable[[Mapping[str, float], int], None]
@@ -293,12 +293,10 @@ class ProgressBar(BaseCallback):
         start = min(int(self.model.num_timesteps), self.total)
         self._t0 = self._last = time.perf_counter()
         self._steps0 = int(self.model.num_timesteps)
-        if not self.lines:
-            self.bar = bar(self.total, "train", "env-steps", initial=start)
+        # off a terminal the bar only counts (disabled): the lines below say more
+        self.bar = bar(self.total, "train", "env-steps", initial=start, enabled=not self.lines)
 
     def _on_step(self) -> bool:
-        if self.bar is None:
-            return True
         done = min(int(self.model.num_timesteps), self.total)
         if done > self.bar.n:
             self.bar.update(done - self.bar.n)
@@ -334,5 +332,4 @@ class ProgressBar(BaseCallback):
         return " | ".join(parts)
 
     def _on_training_end(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
