@@ -63,7 +63,9 @@ def test_tensorboard_gets_sb3s_scalars_and_pacegyms(tmp_path):
 def test_tensorboard_without_its_package_is_refused_before_training(monkeypatch):
     monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
     agent, train = _settings(total_timesteps=128, tensorboard=True)
-    with pytest.raises(AgentConfigError, match=r"train\.tensorboard = true needs the 'tensorboard'"):
+    with pytest.raises(
+        AgentConfigError, match=r"train\.tensorboard = true needs the 'tensorboard'"
+    ):
         validate("live_commerce", agent, train)
 
 
