@@ -289,9 +289,7 @@ def train_agent(
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
-    tb = tensorboard_writer(run_dir) if train.tensorboard else None
-    if tb is not None:  # SB3's own scalars (rollout/, time/, train/) beside pacegym's
-        model.tensorboard_log = str(run_dir / "tensorboard")
+    tb = _tensorboard(model, run_dir) if train.tensorboard else None
     cb = TrainingCallback(
         run_dir,
         agent,
@@ -334,6 +332,13 @@ def train_agent(
         resumed_from=resumed_from,
         mlflow_run_id=(meta or {}).get("mlflow_run_id"),
     )
+
+
+def _tensorboard(model: Any, run_dir: Path) -> Any:
+    """pacegym's ``SummaryWriter`` (``tensorboard_writer``); SB3's own scalars (``rollout/``,
+    ``time/``, ``train/``) go beside it, to ``<run_dir>/tensorboard/<ALGO>_<n>``."""
+    model.tensorboard_log = str(run_dir / "tensorboard")
+    return tensorboard_writer(run_dir)
 
 
 def _model(
