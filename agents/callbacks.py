@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
+from pacegym import progress
 from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
@@ -62,7 +64,10 @@ class TrainingCallback(BaseCallback):
       evaluation metrics of the same step then go to that hook instead of ``log_fn``, so
       that they are logged once, linked to the checkpoint;
     - stops training once ``train.max_seconds`` (> 0) have passed;
-    - given ``on_eval`` (``EvalFn``), calls it after every evaluation and its checkpoint.
+    - given ``on_eval`` (``EvalFn``), calls it after every evaluation and its checkpoint;
+    - given ``tensorboard`` (anything with ``add_scalar(tag, value, step)``, e.g.
+      ``torch.utils.tensorboard.SummaryWriter``), writes every ``train/*`` and ``eval/*``
+      value there too, at the same env-step as in MLflow.
     """
 
     def __init__(
@@ -78,8 +83,10 @@ class TrainingCallback(BaseCallback):
         reference: Sequence[float] | np.ndarray | None = None,
         on_checkpoint: CheckpointFn | None = None,
         on_eval: EvalFn | None = None,
+        tensorboard: Any = None,
     ) -> None:
         super().__init__()
+        self.tensorboard = tensorboard
         self.on_checkpoint = on_checkpoint
         self.on_eval = on_eval
         self._pending: tuple[int, dict[str, float]] | None = None  # eval metrics for the hook
@@ -178,6 +185,7 @@ class TrainingCallback(BaseCallback):
             out["train/steps_per_s"] = (step - self._steps0) / elapsed
         out.update(self._sb3)
         self.log_fn(out, step)
+        self._to_tensorboard(out, step)
         self._returns.clear()
         for vals in self._metrics.values():
             vals.clear()
@@ -189,6 +197,12 @@ class TrainingCallback(BaseCallback):
         self.checkpoint()
         if means is not None and self.on_eval is not None:
             self.on_eval(means, self.model.num_timesteps, self.meta, True)
+
+    def _to_tensorboard(self, values: Mapping[str, float], step: int) -> None:
+        if self.tensorboard is not None:
+            for k, v in values.items():
+                self.tensorboard.add_scalar(k, v, step)
+            self.tensorboard.flush()
 
     def evaluate(self, defer: bool = False) -> dict[str, float]:
         """Mean metrics of the current deterministic policy on the held-out seeds; with
@@ -213,6 +227,7 @@ class TrainingCallback(BaseCallback):
             means[NORMALISED_KEY] = float(np.mean(per))
         self.history.append({"step": float(step), **means})
         batch = {**{f"eval/{k}": v for k, v in means.items()}, **logged}
+        self._to_tensorboard(batch, step)
         if defer and self.on_checkpoint is not None:
             self._pending = (step, batch)
         else:
@@ -261,22 +276,60 @@ class ProgressBar(BaseCallback):
     Counts the whole run: a resumed run starts at its checkpoint's step count, not at 0.
     The bar stops at ``total``; SB3 finishes its last rollout (``n_steps x n_envs``
     env-steps for PPO) even past the budget, which ``TrainResult.num_timesteps`` reports.
+    Off a terminal (a log file, CI, a pipe) it prints instead, at the end of a rollout and at
+    most one per ``progress.LINE_EVERY_S`` (none before), one line in the spirit of SB3's
+    ``verbose=1`` table: ``rollout_line``.
     """
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, lines: bool | None = None) -> None:
         super().__init__()
         self.total = int(total)
+        self.lines = not progress.on_terminal() if lines is None else lines
         self.bar: Any = None
+        self._t0 = self._last = 0.0
+        self._steps0 = 0
 
     def _on_training_start(self) -> None:
         start = min(int(self.model.num_timesteps), self.total)
-        self.bar = bar(self.total, "train", "env-steps", initial=start)
+        self._t0 = self._last = time.perf_counter()
+        self._steps0 = int(self.model.num_timesteps)
+        # off a terminal the bar only counts (disabled): the lines below say more
+        self.bar = bar(self.total, "train", "env-steps", initial=start, enabled=not self.lines)
 
     def _on_step(self) -> bool:
         done = min(int(self.model.num_timesteps), self.total)
         if done > self.bar.n:
             self.bar.update(done - self.bar.n)
         return True
+
+    def _on_rollout_end(self) -> None:
+        now = time.perf_counter()
+        if self.lines and now - self._last >= progress.LINE_EVERY_S:
+            self._last = now
+            print(self.rollout_line(now), file=sys.stderr, flush=True)
+
+    def rollout_line(self, now: float) -> str:
+        """``train: 40960/200000 env-steps (20%) | elapsed 17s | eta 69s | fps 2310 |
+        ep_rew_mean 0.712 | ep_len_mean 360 | value_loss 0.0123 | ...``: the run's steps,
+        SB3's ``rollout/`` means over its last 100 episodes and the last update's ``train/``
+        values (the names of SB3's table)."""
+        step, elapsed = int(self.model.num_timesteps), now - self._t0
+        fps = (step - self._steps0) / elapsed if elapsed > 0 else 0.0
+        left = max(self.total - step, 0) / fps if fps > 0 else float("nan")
+        parts = [
+            f"train: {step}/{self.total} env-steps ({100 * min(step / self.total, 1):.0f}%)",
+            f"elapsed {elapsed:.0f}s",
+            f"eta {left:.0f}s",
+            f"fps {fps:.0f}",
+        ]
+        episodes = self.model.ep_info_buffer or []
+        if episodes:
+            parts.append(f"ep_rew_mean {np.mean([e['r'] for e in episodes]):.4g}")
+            parts.append(f"ep_len_mean {np.mean([e['l'] for e in episodes]):.4g}")
+        for k, v in self.model.logger.name_to_value.items():
+            if k.startswith("train/") and isinstance(v, int | float | np.number):
+                parts.append(f"{k[len('train/') :]} {float(v):.4g}")
+        return " | ".join(parts)
 
     def _on_training_end(self) -> None:
         self.bar.close()

@@ -170,7 +170,9 @@ class TrainSettings:
     checkpoint_freq: int = setting(50_000, 0, 1e12, integer=True, unit="env-steps")
     select: str = "best"  # which model becomes <run_dir>/model: one of SELECT
     max_minutes: float = setting(0.0, 0.0, 1e6, unit="min")  # wall-clock budget; 0: none
-    progress_bar: bool = True  # SB3's progress bar (tqdm, rich)
+    progress_bar: bool = True  # a bar with ETA; off a terminal, SB3-style lines per 30 s
+    # TensorBoard event files in <run_dir>/tensorboard (SB3's scalars and pacegym's train/eval)
+    tensorboard: bool = False
     resume: str | None = None  # a run dir or checkpoint to continue from
     randomize: dict[str, Any] = field(default_factory=dict)  # {"traffic.base_rate": [4, 16]}
     # domain randomisation over scenarios: the campaigns are split evenly over these (names

@@ -235,7 +235,22 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunSc
     build_model(agent, env, train.seed, train.device, discount_scales(sc, train))
     if train.resume:
         check_resume(sc, agent, train)
+    if train.tensorboard:
+        tensorboard_writer(None)
     return plan
+
+
+def tensorboard_writer(run_dir: Path | None) -> Any:
+    """A ``SummaryWriter`` on ``<run_dir>/tensorboard/pacegym`` (None: only check that the
+    ``tensorboard`` package is there); without it, ``AgentConfigError`` in one line."""
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError as err:
+        raise AgentConfigError(
+            f"train.tensorboard = true needs the 'tensorboard' package ({err}): "
+            "pip install 'pacegym[train]'"
+        ) from None
+    return None if run_dir is None else SummaryWriter(str(run_dir / "tensorboard" / "pacegym"))
 
 
 def train_agent(
@@ -274,6 +289,7 @@ def train_agent(
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
     extra = {"seed": seed, **dict(meta or {})}
+    tb = _tensorboard(model, run_dir) if train.tensorboard else None
     cb = TrainingCallback(
         run_dir,
         agent,
@@ -286,6 +302,7 @@ def train_agent(
         reference=reference,
         on_checkpoint=on_checkpoint,
         on_eval=on_eval,
+        tensorboard=tb,
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
@@ -295,6 +312,8 @@ def train_agent(
         reset_num_timesteps=False,
     )
     wall = time.perf_counter() - t0
+    if tb is not None:
+        tb.close()
     vecnorm = env if isinstance(env, VecNormalize) else None
     last_dir = save_model(run_dir / "last_model", model, agent, vecnorm, name, extra)
     model_dir, sel = _select(run_dir, last_dir, train, cb)
@@ -313,6 +332,13 @@ def train_agent(
         resumed_from=resumed_from,
         mlflow_run_id=(meta or {}).get("mlflow_run_id"),
     )
+
+
+def _tensorboard(model: Any, run_dir: Path) -> Any:
+    """pacegym's ``SummaryWriter`` (``tensorboard_writer``); SB3's own scalars (``rollout/``,
+    ``time/``, ``train/``) go beside it, to ``<run_dir>/tensorboard/<ALGO>_<n>``."""
+    model.tensorboard_log = str(run_dir / "tensorboard")
+    return tensorboard_writer(run_dir)
 
 
 def _model(

@@ -8,6 +8,7 @@ same trajectory as ``PacingEnv`` reset with seed ``seed + i``.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -30,8 +31,9 @@ class PacingVecEnv(VecEnv):
     """``n_envs`` campaigns of one scenario for SB3 algorithms.
 
     ``infos[i]`` carries ``reward_terms``; at an episode end also ``metrics``,
-    ``terminal_observation`` and ``episode`` (``r``: return, ``l``: length), the
-    keys SB3's logger and ``Monitor`` use. A list of scenarios spreads the campaigns over them
+    ``terminal_observation`` and ``episode`` (``r``: return, ``l``: length [steps], ``t``:
+    the episode's wall time [s], as in Gymnasium's ``RecordEpisodeStatistics``), the keys
+    SB3's logger and ``Monitor`` use. A list of scenarios spreads the campaigns over them
     (``envs.mixture.CoreMixture``: domain-randomised training); ``scenario`` is then the
     first and ``scenarios`` all of them. Stepping before the first ``reset`` raises
     ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
@@ -81,6 +83,7 @@ class PacingVecEnv(VecEnv):
         self._actions = np.zeros((n_envs, max(1, n_seg)), dtype=np.float32)
         self._ep_return = np.zeros(n_envs)
         self._ep_len = np.zeros(n_envs, dtype=np.int64)
+        self._ep_t0 = np.zeros(n_envs)  # [s] perf_counter at each episode's start (not state)
         self._needs_reset = True
         if seed is not None:
             self.seed(seed)
@@ -91,6 +94,7 @@ class PacingVecEnv(VecEnv):
         self.core.reset(self._all, self._seeder.draw(self._all))
         self._ep_return[:] = 0.0
         self._ep_len[:] = 0
+        self._ep_t0[:] = time.perf_counter()
         self._needs_reset = False
         return self.core.obs.copy()
 
@@ -142,13 +146,19 @@ class PacingVecEnv(VecEnv):
         rows = np.flatnonzero(dones)
         if rows.size:
             m = self.core.metrics(rows)
+            now = time.perf_counter()
             for j, i in enumerate(rows):
                 infos[i]["metrics"] = {k: float(v[j]) for k, v in m.items()}
                 infos[i]["terminal_observation"] = res.obs[i].copy()
                 infos[i]["TimeLimit.truncated"] = False
-                infos[i]["episode"] = {"r": float(self._ep_return[i]), "l": int(self._ep_len[i])}
+                infos[i]["episode"] = {
+                    "r": float(self._ep_return[i]),
+                    "l": int(self._ep_len[i]),
+                    "t": round(now - self._ep_t0[i], 6),
+                }
             self._ep_return[rows] = 0.0
             self._ep_len[rows] = 0
+            self._ep_t0[rows] = now
             self.core.reset(rows, self._seeder.draw(rows))
         return self.core.obs.copy(), reward, dones, infos
 

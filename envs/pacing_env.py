@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -72,7 +73,10 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
     Terminated at the flight end (``time.flight_min``, rounded to whole plan slots).
     The drain (impressions arriving after the end, up to the maximum delay) is
     accounted in that last step, and ``info["metrics"]`` carries the episode metrics
-    of ``envs.metrics``. No truncation.
+    of ``envs.metrics``; ``info["episode"]`` the episode's statistics in
+    ``gymnasium.wrappers.RecordEpisodeStatistics``' layout (``r``: return, ``l``: length
+    [steps], ``t``: wall time [s]), so that wrapper is not needed (it refuses an info that
+    has the key: pass it ``stats_key=`` another name). No truncation.
 
     ## Rendering
     ``render_mode="rgb_array"``: ``render()`` returns an ``(400, 640, 3)`` uint8 frame of the
@@ -104,6 +108,9 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         self.action_space = action_space(self.core.n_segments)
         self.render_mode = render_mode
         self._renderer = None if render_mode is None else Renderer(render_mode)
+        self._ep_return = 0.0
+        self._ep_len = 0
+        self._ep_t0 = 0.0  # [s] perf_counter at the episode's reset
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
@@ -111,6 +118,7 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         episode_seed = self.np_random.integers(0, SEED_HIGH, dtype=np.uint64)
         self.core.reset(np.zeros(1, dtype=np.int64), np.array([episode_seed], dtype=np.uint64))
+        self._ep_return, self._ep_len, self._ep_t0 = 0.0, 0, time.perf_counter()
         if self._renderer is not None:
             self._renderer.reset(self.core)
             if self.render_mode == "human":
@@ -131,6 +139,9 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
             if self.render_mode == "human":
                 self.render()
         terminated = bool(res.finished[0])
+        reward = float(res.reward[0])
+        self._ep_return += reward
+        self._ep_len += 1
         info: dict[str, Any] = {
             "throttle": float(mean[0]),
             "invalid_actions": int(invalid.any()),
@@ -141,7 +152,12 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         if terminated:
             m = self.core.metrics(np.zeros(1, dtype=np.int64))
             info["metrics"] = {k: float(v[0]) for k, v in m.items()}
-        return res.obs[0].copy(), float(res.reward[0]), terminated, False, info
+            info["episode"] = {
+                "r": self._ep_return,
+                "l": self._ep_len,
+                "t": round(time.perf_counter() - self._ep_t0, 6),
+            }
+        return res.obs[0].copy(), reward, terminated, False, info
 
     def render(self) -> np.ndarray | str | None:
         """The campaign so far, as the ``render_mode`` asks (see "Rendering" above)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -77,7 +78,10 @@ class PacingVectorEnv(VectorEnv):
     ``step`` before the first ``reset`` raises ``RuntimeError``; actions of another shape
     than ``(num_envs, 1)`` (or ``(num_envs,)``) raise ``ValueError``, as ``PacingEnv`` does.
     Infos are batched dicts: ``reward_terms``, ``throttle``, ``invalid_actions`` every
-    step, ``metrics`` (masked by ``_metrics``) when episodes end.
+    step, ``metrics`` (masked by ``_metrics``) and ``episode`` (masked by ``_episode``:
+    ``r`` return, ``l`` length [steps], ``t`` wall time [s], 0 where no episode ended; the
+    layout of ``gymnasium.wrappers.vector.RecordEpisodeStatistics``, which is then not
+    needed) when episodes end.
 
     ``render_mode`` as ``PacingEnv``'s: ``render()`` draws campaign 0, or with
     ``render_campaigns=k`` a grid of the first ``k`` campaigns (one frame; ``ansi``: one
@@ -115,6 +119,9 @@ class PacingVectorEnv(VectorEnv):
         self._autoreset = np.zeros(self.num_envs, dtype=np.bool_)
         self._all = np.arange(self.num_envs)
         self._needs_reset = True
+        self._ep_return = np.zeros(self.num_envs)
+        self._ep_len = np.zeros(self.num_envs, dtype=np.int64)
+        self._ep_t0 = np.zeros(self.num_envs)  # [s] perf_counter at each episode's reset
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -124,6 +131,9 @@ class PacingVectorEnv(VectorEnv):
         self.core.reset(self._all, self._seeder.draw(self._all))
         self._autoreset[:] = False
         self._needs_reset = False
+        self._ep_return[:] = 0.0
+        self._ep_len[:] = 0
+        self._ep_t0[:] = time.perf_counter()
         if self._renderer is not None:
             self._renderer.reset(self.core)
         return self.core.obs.copy(), {}
@@ -159,10 +169,31 @@ class PacingVectorEnv(VectorEnv):
             reward[rows] = 0.0
             if self._renderer is not None:
                 self._renderer.reset(self.core, rows)
+        self._count_episodes(reward, rows, terminated, info)
         self._autoreset = terminated
         if self.render_mode == "human":
             self.render()
         return self.core.obs.copy(), reward, terminated, np.zeros_like(terminated), info
+
+    def _count_episodes(
+        self, reward: np.ndarray, reset_rows: np.ndarray, ended: np.ndarray, info: dict[str, Any]
+    ) -> None:
+        """Add this step to the running episodes (a reset step starts one at 0) and, where
+        episodes ``ended``, put their statistics in ``info["episode"]``."""
+        self._ep_return += reward
+        self._ep_len += 1
+        if reset_rows.size:
+            self._ep_return[reset_rows] = 0.0
+            self._ep_len[reset_rows] = 0
+            self._ep_t0[reset_rows] = time.perf_counter()
+        if ended.any():
+            t = np.round(time.perf_counter() - self._ep_t0, 6)
+            info["episode"] = {
+                "r": np.where(ended, self._ep_return, 0.0),
+                "l": np.where(ended, self._ep_len, 0),
+                "t": np.where(ended, t, 0.0),
+            }
+            info["_episode"] = ended.copy()
 
     def render(self) -> np.ndarray | str | None:
         """Campaign 0 (or the first ``render_campaigns``) so far, as ``render_mode`` asks."""

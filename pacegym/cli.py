@@ -25,6 +25,7 @@ EXTRAS: dict[str, tuple[str, ...]] = {
     "calibrate": ("pandas", "pyarrow", "threadpoolctl"),
     "tune": ("optuna",),
     "dist": ("ray",),
+    "video": ("moviepy",),
 }
 """Extra of ``pip install 'pacegym[<extra>]'`` -> the modules it provides (``core``: none)."""
 
@@ -37,6 +38,7 @@ COMMANDS: dict[str, tuple[str, tuple[str, ...]]] = {
     "benchmark": ("pacegym.experiments.benchmark", ("core", "train")),
     "pipeline": ("pacegym.experiments.pipeline", ("core", "train")),
     "export": ("pacegym.experiments.export", ("core", "train")),
+    "enjoy": ("pacegym.experiments.enjoy", ("core", "train", "video")),
     "sweep": ("pacegym.experiments.sweep_ray", ("core", "train", "dist")),
     "calibrate": ("pacegym.experiments.calibrate", ("core", "calibrate")),
     "simulate_logs": ("pacegym.experiments.simulate_logs", ("core", "calibrate")),
@@ -105,3 +107,4 @@ sweep = _entry("sweep")
 calibrate = _entry("calibrate")
 simulate_logs = _entry("simulate_logs")
 benchmark = _entry("benchmark")
+enjoy = _entry("enjoy")

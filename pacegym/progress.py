@@ -47,6 +47,11 @@ LINE_EVERY_S = 30.0
 """[s] off a terminal: the first progress line after this long, then one per this long."""
 
 
+def on_terminal() -> bool:
+    """True when stderr, where the bars go, is a terminal."""
+    return _terminal()
+
+
 def _terminal() -> bool:
     try:
         return sys.stderr.isatty()

@@ -390,6 +390,20 @@ CASES: tuple[Case, ...] = (
     _c("evaluate", "hydra.run.dir=/", "hydra.run.dir = '/'"),
     _c("train", "-m hydra.sweep.dir=/ train.seed=0,1", "hydra.sweep.dir = '/'"),
     _c("export", f"hydra.run.dir={HOME}", f"hydra.run.dir = '{HOME}'"),
+    # pacegym-enjoy: the model is named or found, loaded as data, never unpickled
+    _c("enjoy", "model=nowhere", "model = 'nowhere'"),
+    _c("enjoy", "model=latest", "model = 'latest'"),
+    _c("enjoy", "model=nowhere episodes=0", "episodes = 0"),
+    _c("enjoy", "model=nowhere seed=-1", "seed = -1"),
+    _c(
+        "enjoy",
+        "model=m1",
+        "data.lr_schedule",
+        **{
+            "m1/agent.json": b'{"algo": "ppo", "policy": "MlpPolicy", "name": "m1"}',
+            "m1/model.zip": model_zip({"lr_schedule": {**TRAP, "value_schedule": "os.system"}}),
+        },
+    ),
     _c(
         "export",
         f"source.leaderboard=null source.controller_yaml=pid_tuned out_dir={PACKAGE_SCENARIOS}/p",

@@ -92,6 +92,11 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     ),
     "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
     "pacegym-export": ("verify.record_episodes=2",),
+    "pacegym-enjoy": ("episodes=1", "scenario.time.flight_min=5"),
+    "python -m rl_zoo3.train": (
+        "-n 64 --eval-freq -1 --hyperparams n_envs:2 n_steps:16 batch_size:32 n_epochs:1",
+    ),
+    "python -m rl_zoo3.enjoy": ("-n 20",),
     "pacegym-tune": (
         "--trials=1",
         "--train-episodes=8",
@@ -326,6 +331,7 @@ class Workspace:
             run_id = json.loads((train / "train_result.json").read_text())["mlflow_run_id"]
             text = text.replace("<train run id>", run_id)
         text = text.replace("python benchmarks/", f"python {REPO}/benchmarks/")  # a clone's
+        text = text.replace(" hyperparams/", f" {REPO}/hyperparams/")  # the RL Zoo files
         text = text.replace("--port 5000", f"--port {self.port}")
         text = text.replace("127.0.0.1:5000", f"127.0.0.1:{self.port}")
         return text.replace("--host 0.0.0.0", "--host 127.0.0.1")

@@ -28,6 +28,7 @@ HYDRA_APPS = {
     "pacegym-benchmark": ("benchmark.episodes_short=3", "episodes_short: 3"),
     "pacegym-pipeline": ("compare.episodes=3", "episodes: 3"),
     "pacegym-export": ("out_dir=elsewhere", "out_dir: elsewhere"),
+    "pacegym-enjoy": ("episodes=3", "episodes: 3"),
 }
 """Hydra app -> (a setting, what ``--cfg job`` prints for it)."""
 ARGPARSE_APPS = {
