@@ -73,10 +73,11 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
     Terminated at the flight end (``time.flight_min``, rounded to whole plan slots).
     The drain (impressions arriving after the end, up to the maximum delay) is
     accounted in that last step, and ``info["metrics"]`` carries the episode metrics
-    of ``envs.metrics``; ``info["episode"]`` the episode's statistics in
-    ``gymnasium.wrappers.RecordEpisodeStatistics``' layout (``r``: return, ``l``: length
-    [steps], ``t``: wall time [s]), so that wrapper is not needed (it refuses an info that
-    has the key: pass it ``stats_key=`` another name). No truncation.
+    of ``envs.metrics``. Episode statistics: wrap the env in Gymnasium's
+    ``RecordEpisodeStatistics`` as usual, or make it with ``episode_stats=True`` to have
+    ``info["episode"]`` on the last step without a wrapper (that layout: ``r`` return, ``l``
+    length [steps], ``t`` wall time [s]; off by default because the wrapper refuses an info
+    that already has the key). No truncation.
 
     ## Rendering
     ``render_mode="rgb_array"``: ``render()`` returns an ``(400, 640, 3)`` uint8 frame of the
@@ -101,8 +102,10 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         self,
         scenario: str | ScenarioParams | dict = "live_commerce",
         render_mode: str | None = None,
+        episode_stats: bool = False,
     ) -> None:
         self.core = PacingCore(scenario, 1)
+        self.episode_stats = bool(episode_stats)
         self.scenario = self.core.scenario
         self.observation_space = observation_space(self.core.n_segments)
         self.action_space = action_space(self.core.n_segments)
@@ -152,6 +155,7 @@ class PacingEnv(gym.Env[np.ndarray, np.ndarray]):
         if terminated:
             m = self.core.metrics(np.zeros(1, dtype=np.int64))
             info["metrics"] = {k: float(v[0]) for k, v in m.items()}
+        if terminated and self.episode_stats:
             info["episode"] = {
                 "r": self._ep_return,
                 "l": self._ep_len,

@@ -78,10 +78,11 @@ class PacingVectorEnv(VectorEnv):
     ``step`` before the first ``reset`` raises ``RuntimeError``; actions of another shape
     than ``(num_envs, 1)`` (or ``(num_envs,)``) raise ``ValueError``, as ``PacingEnv`` does.
     Infos are batched dicts: ``reward_terms``, ``throttle``, ``invalid_actions`` every
-    step, ``metrics`` (masked by ``_metrics``) and ``episode`` (masked by ``_episode``:
-    ``r`` return, ``l`` length [steps], ``t`` wall time [s], 0 where no episode ended; the
-    layout of ``gymnasium.wrappers.vector.RecordEpisodeStatistics``, which is then not
-    needed) when episodes end.
+    step, ``metrics`` (masked by ``_metrics``) when episodes end, and with
+    ``episode_stats=True`` ``episode`` (masked by ``_episode``: ``r`` return, ``l`` length
+    [steps], ``t`` wall time [s], 0 where no episode ended; the layout of
+    ``gymnasium.wrappers.vector.RecordEpisodeStatistics``, which otherwise gives them and
+    refuses an info that already has the key).
 
     ``render_mode`` as ``PacingEnv``'s: ``render()`` draws campaign 0, or with
     ``render_campaigns=k`` a grid of the first ``k`` campaigns (one frame; ``ansi``: one
@@ -100,9 +101,11 @@ class PacingVectorEnv(VectorEnv):
         scenario: str | ScenarioParams | dict = "live_commerce",
         render_mode: str | None = None,
         render_campaigns: int = 1,
+        episode_stats: bool = False,
         **_: Any,
     ) -> None:
         self.num_envs = int(num_envs)
+        self.episode_stats = bool(episode_stats)
         self.render_mode = render_mode
         self._renderer = (
             None
@@ -186,7 +189,7 @@ class PacingVectorEnv(VectorEnv):
             self._ep_return[reset_rows] = 0.0
             self._ep_len[reset_rows] = 0
             self._ep_t0[reset_rows] = time.perf_counter()
-        if ended.any():
+        if self.episode_stats and ended.any():
             t = np.round(time.perf_counter() - self._ep_t0, 6)
             info["episode"] = {
                 "r": np.where(ended, self._ep_return, 0.0),

@@ -84,7 +84,7 @@ def enjoy(cfg: Any, out_dir: Path) -> list[dict[str, float]]:
     check_settings("", cfg, EnjoyConfig)
     src = model_dir(str(cfg.model))
     ctrl = load_controller(src)
-    env = PacingEnv(scenario_dict(cfg), render_mode="rgb_array")
+    env = PacingEnv(scenario_dict(cfg), render_mode="rgb_array", episode_stats=True)
     width = env.action_space.shape[0]
     log.info("%s on %s: %d episode(s) from seed %d", src, env.scenario.name, cfg.episodes, cfg.seed)
     videos = out_dir / "videos"

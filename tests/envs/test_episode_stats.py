@@ -1,4 +1,5 @@
-"""``info["episode"]`` in every view: Gymnasium's ``RecordEpisodeStatistics`` layout."""
+"""``info["episode"]`` in every view: Gymnasium's ``RecordEpisodeStatistics`` layout, from
+the wrapper (the default) or from the env made with ``episode_stats=True``."""
 
 from __future__ import annotations
 
@@ -23,8 +24,31 @@ def _episode(env: gym.Env, seed: int) -> tuple[list[float], dict]:
     return rewards, info
 
 
+def test_gymnasiums_wrappers_work_on_the_envs_as_made_by_default() -> None:
+    """``RecordEpisodeStatistics(gym.make(id))`` (CleanRL's habit) and its vector form."""
+    _, info = _episode(
+        RecordEpisodeStatistics(gym.make("pacegym/LiveCommerce-v0", scenario=SHORT)), 1
+    )
+    assert info["episode"]["l"] > 0
+    venv = VectorStats(
+        gym.make_vec(
+            "pacegym/LiveCommerce-v0",
+            num_envs=2,
+            vectorization_mode="vector_entry_point",
+            scenario=SHORT,
+        )
+    )
+    venv.reset(seed=0)
+    for _ in range(40):
+        _, _, term, _, info = venv.step(np.full((2, 1), 0.3, dtype=np.float32))
+        if term.any():
+            assert np.array_equal(info["_episode"], term) and (info["episode"]["l"][term] > 0).all()
+            return
+    pytest.fail("no episode ended")
+
+
 def test_single_env_episode_is_the_sum_of_its_rewards() -> None:
-    env = gym.make("pacegym/LiveCommerce-v0", scenario=SHORT)
+    env = gym.make("pacegym/LiveCommerce-v0", scenario=SHORT, episode_stats=True)
     for seed in (0, 1):
         rewards, info = _episode(env, seed)
         ep = info["episode"]
@@ -36,7 +60,7 @@ def test_single_env_episode_is_the_sum_of_its_rewards() -> None:
 
 def test_gymnasium_wrapper_agrees_under_another_key() -> None:
     env = RecordEpisodeStatistics(
-        gym.make("pacegym/LiveCommerce-v0", scenario=SHORT), stats_key="stats"
+        gym.make("pacegym/LiveCommerce-v0", scenario=SHORT, episode_stats=True), stats_key="stats"
     )
     _, info = _episode(env, 3)
     assert info["stats"]["l"] == info["episode"]["l"]
@@ -51,11 +75,12 @@ def test_vector_env_matches_the_single_env_and_gymnasiums_wrapper() -> None:
             num_envs=n,
             vectorization_mode="vector_entry_point",
             scenario=SHORT,
+            episode_stats=True,
         ),
         stats_key="stats",
     )
     venv.reset(seed=seed)
-    single = gym.make("pacegym/LiveCommerce-v0", scenario=SHORT)
+    single = gym.make("pacegym/LiveCommerce-v0", scenario=SHORT, episode_stats=True)
     want = [_episode(single, seed + i)[1]["episode"] for i in range(n)]
     seen = np.zeros(n, dtype=bool)
     while not seen.all():
