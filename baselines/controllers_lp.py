@@ -59,6 +59,12 @@ LPSplitConfig = value_config(
         "slack": RuleParam(
             0.0, "share of the hour's plan", "hourly spend above plan the LP may plan", high=10.0
         ),
+        "price_cap": RuleParam(
+            0.0,
+            "x uniform buying's",
+            "spend-weighted impression price the LP may plan (0: no cap)",
+            high=10.0,
+        ),
     },
     module=__name__,
     defaults={"plan": "forecast", "in_flight_weight": 1.0},
@@ -74,18 +80,25 @@ def hourly_weights(
     return np.bincount(hours, weights=w, minlength=24)
 
 
-def solve_split(tab: SegmentTables, hour_w: np.ndarray, kappa: float, slack: float) -> np.ndarray:
+def solve_split(
+    tab: SegmentTables, hour_w: np.ndarray, kappa: float, slack: float, price_cap: float = 0.0
+) -> np.ndarray:
     """``(S,)`` the LP's segment throttles (module docstring); ``kappa`` clipped to [0, 1]
-    (a budget above full-throttle spend buys everything). Falls back to ``kappa`` for every
-    segment if HiGHS fails (it does not on a feasible LP: ``x = 0`` is feasible)."""
+    (a budget above full-throttle spend buys everything); ``price_cap`` > 0 adds the price
+    row. Falls back to ``kappa`` for every segment if HiGHS fails (it does not on a feasible
+    LP: ``x = 0`` is feasible)."""
     kappa = min(max(kappa, 0.0), 1.0)
     cost_h = hour_w[:, None] * tab.share * tab.fill_x * tab.price_x  # (24, S)
     value = (hour_w[:, None] * tab.share * tab.fill_x * tab.pred).sum(axis=0)
     live = cost_h.sum(axis=1) > 0.0
-    a_ub = np.vstack([cost_h.sum(axis=0)[None, :], cost_h[live]])
-    b_ub = np.concatenate(
-        [[kappa * cost_h.sum()], (1.0 + slack) * kappa * cost_h[live].sum(axis=1)]
-    )
+    cost = cost_h.sum(axis=0)
+    rows = [cost[None, :], cost_h[live]]
+    bounds = [[kappa * cost_h.sum()], (1.0 + slack) * kappa * cost_h[live].sum(axis=1)]
+    if price_cap > 0.0:  # sum_s C_s x_s (price_s - cap pbar) <= 0, pbar of buying all alike
+        pbar = (cost * tab.price_x).sum() / max(cost.sum(), 1e-300)
+        rows.append((cost * (tab.price_x - price_cap * pbar))[None, :])
+        bounds.append([0.0])
+    a_ub, b_ub = np.vstack(rows), np.concatenate(bounds)
     scale = max(value.max(), 1e-300)
     res = linprog(
         -value / scale,
@@ -127,7 +140,7 @@ class LPSplitController(ValueController):
         for b in range(core.n):  # one small LP per campaign (~ms): its own forecast and budget
             w = hourly_weights(core.fc_cum[b], core.par[b, K.P_START_MIN], slot_min, n_slots[b])
             w = w / max(w.sum(), 1e-300)
-            self.split[b] = solve_split(tab, w, float(kappa[b]), cfg.slack)
+            self.split[b] = solve_split(tab, w, float(kappa[b]), cfg.slack, cfg.price_cap)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """``(n, S)`` throttles ``min(1, m x_s)``."""

@@ -99,7 +99,8 @@ class DualPriceController(ValueController):
         """``(n, S)`` throttles (``(n,)``, the PID's, without segments)."""
         if n_segments(obs) == 0:
             return self.pid.act(obs)
-        th, self.lam = dual_price_act(self.pid, self.config.lambda_min, obs, N_OBS)
+        cfg = self.config
+        th, self.lam = dual_price_act(self.pid, cfg.lambda_min, obs, N_OBS, cfg.softness)
         return th
 
 

@@ -49,6 +49,12 @@ DUAL_PRICE_OWN: dict[str, RuleParam] = {
     "lambda_min": RuleParam(
         0.0, "x flight average", "never enter a segment with rel below this", high=100.0
     ),
+    "softness": RuleParam(
+        0.0,
+        "1 / exponent",
+        "0: the hard top-down fill; > 0: throttles min(1, c rel ** (1 / softness))",
+        high=100.0,
+    ),
 }
 """The dual-price kind's own parameters, after those of its base rule ``pid``."""
 SEGMENT_KINDS = {"dual_price": ("pid", DUAL_PRICE_OWN)}
@@ -92,21 +98,53 @@ def segment_columns(obs: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]
     return block[:, :, 0], block[:, :, 1]
 
 
+def fill_power(rel: np.ndarray, weight: np.ndarray, level: np.ndarray, k: float) -> np.ndarray:
+    """Throttles ``(n, S)`` ``min(1, c rel ** k)`` with ``c`` (per row) such that the
+    ``weight``-weighted throttles sum to ``level`` (n,) of the total weight (water filling:
+    the best segments capped at 1, the rest in proportion to ``rel ** k``). ``k`` = 0 is
+    the uniform throttle ``level``; ``k`` -> inf tends to ``fill_top_down``. Segments with
+    ``rel <= 0`` get 0 (for ``k`` > 0); all get 1 when ``level`` exceeds what the others
+    can take."""
+    order = rank(rel)
+    r = np.take_along_axis(rel, order, axis=1)
+    w = np.take_along_axis(weight, order, axis=1)
+    need = np.clip(level, 0.0, 1.0)[:, None] * w.sum(axis=1, keepdims=True)
+    top = np.maximum(r[:, :1], 1e-300)  # rel / the row's best: no overflow for large k
+    g = np.where(r > 0.0, np.maximum(r, 0.0) / top, 0.0) ** k
+    before = np.cumsum(w, axis=1) - w  # weight of the segments above j (capped at 1)
+    tail = np.cumsum((w * g)[:, ::-1], axis=1)[:, ::-1]  # sum of w g from j on
+    c = (need - before) / np.maximum(tail, 1e-300)
+    ok = (c * g <= 1.0 + 1e-12) & (need >= before)  # j the first segment not capped
+    j = np.argmax(ok, axis=1)
+    cj = np.take_along_axis(c, j[:, None], axis=1)
+    pos = np.arange(r.shape[1])[None, :]
+    th = np.where(pos < j[:, None], 1.0, np.clip(cj * g, 0.0, 1.0))
+    th[~ok.any(axis=1)] = 1.0
+    out = np.empty_like(th)
+    np.put_along_axis(out, order, th, axis=1)
+    return out
+
+
 def dual_price_act(
-    pid: Rule, lambda_min: float, obs: np.ndarray, base: int
+    pid: Rule, lambda_min: float, obs: np.ndarray, base: int, softness: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(throttles (n, S), lambda (n,))`` of the dual-price threshold for ``obs`` (``base``
     base columns, then the segment block); ``pid`` (kind ``pid``) advances its state."""
-    return dual_price_segments(obs, base, pid.act(obs), lambda_min)
+    return dual_price_segments(obs, base, pid.act(obs), lambda_min, softness)
 
 
 def dual_price_segments(
-    obs: np.ndarray, base: int, p: np.ndarray, lambda_min: float
+    obs: np.ndarray, base: int, p: np.ndarray, lambda_min: float, softness: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(throttles (n, S), lambda (n,))`` of rows ``obs`` given the PID's output ``p``
-    ``(n,)``: each row on its own, so row blocks may run on threads."""
+    ``(n,)``: each row on its own, so row blocks may run on threads. ``softness`` 0: the
+    hard top-down fill (``fill_top_down``); > 0: ``fill_power`` with exponent
+    ``1 / softness`` (more segments entered in part: more, cheaper impressions)."""
     share, rel = segment_columns(obs, base)
-    th = fill_top_down(rel, share, p) * (rel >= lambda_min)
+    if softness > 0.0:
+        th = fill_power(rel, share, p, 1.0 / softness) * (rel >= lambda_min)
+    else:
+        th = fill_top_down(rel, share, p) * (rel >= lambda_min)
     return th, edge_price(rel, th)
 
 
@@ -214,7 +252,7 @@ class SegmentPacer:
         self.manifest = m
         self.name = str(m["name"])
         kind, base_params, own = check_policy(m["policy"])
-        self.kind, self.lambda_min = kind, own["lambda_min"]
+        self.kind, self.lambda_min, self.softness = kind, own["lambda_min"], own["softness"]
         base, self.segments = check_observation(m["observation"])
         self.n_base, self.n_segments = len(base), len(self.segments)
         self.width = int(m["observation"]["width"])
@@ -239,7 +277,9 @@ class SegmentPacer:
         th, lam = np.empty((n, self.n_segments)), np.empty(n)
 
         def block(s: int, e: int) -> None:
-            th[s:e], lam[s:e] = dual_price_segments(obs[s:e], self.n_base, p[s:e], self.lambda_min)
+            th[s:e], lam[s:e] = dual_price_segments(
+                obs[s:e], self.n_base, p[s:e], self.lambda_min, self.softness
+            )
 
         step = max(SEGMENT_BLOCK_ROWS, -(-n // self.threads))
         self.workers.run(block, n, step)
