@@ -102,9 +102,9 @@ def fill_power(rel: np.ndarray, weight: np.ndarray, level: np.ndarray, k: float)
     """Throttles ``(n, S)`` ``min(1, c rel ** k)`` with ``c`` (per row) such that the
     ``weight``-weighted throttles sum to ``level`` (n,) of the total weight (water filling:
     the best segments capped at 1, the rest in proportion to ``rel ** k``). ``k`` = 0 is
-    the uniform throttle ``level``; ``k`` -> inf tends to ``fill_top_down``. Segments with
-    ``rel <= 0`` get 0 (for ``k`` > 0); all get 1 when ``level`` exceeds what the others
-    can take."""
+    the uniform throttle ``level``; ``k`` -> inf tends to ``fill_top_down`` (used where
+    ``rel ** k`` underflows). Segments with ``rel <= 0`` get 0 (for ``k`` > 0) until the
+    others are full."""
     order = rank(rel)
     r = np.take_along_axis(rel, order, axis=1)
     w = np.take_along_axis(weight, order, axis=1)
@@ -113,15 +113,17 @@ def fill_power(rel: np.ndarray, weight: np.ndarray, level: np.ndarray, k: float)
     g = np.where(r > 0.0, np.maximum(r, 0.0) / top, 0.0) ** k
     before = np.cumsum(w, axis=1) - w  # weight of the segments above j (capped at 1)
     tail = np.cumsum((w * g)[:, ::-1], axis=1)[:, ::-1]  # sum of w g from j on
-    c = (need - before) / np.maximum(tail, 1e-300)
-    ok = (c * g <= 1.0 + 1e-12) & (need >= before)  # j the first segment not capped
+    with np.errstate(all="ignore"):
+        c = np.where(tail > 0.0, (need - before) / tail, np.inf)
+        ok = (c * g <= 1.0 + 1e-12) & (need >= before)  # j the first segment not capped
     j = np.argmax(ok, axis=1)
     cj = np.take_along_axis(c, j[:, None], axis=1)
     pos = np.arange(r.shape[1])[None, :]
-    th = np.where(pos < j[:, None], 1.0, np.clip(cj * g, 0.0, 1.0))
-    th[~ok.any(axis=1)] = 1.0
+    th = np.where(pos < j[:, None], 1.0, np.clip(np.nan_to_num(cj * g), 0.0, 1.0))
     out = np.empty_like(th)
     np.put_along_axis(out, order, th, axis=1)
+    none = ~ok.any(axis=1)  # rel ** k underflows (large k): its limit, the top-down fill
+    out[none] = fill_top_down(rel[none], weight[none], level[none])
     return out
 
 
