@@ -15,7 +15,10 @@ first observation). It reads the scenario's expected segment tables (``core.tabl
 drift, nothing of the episode's draws) and the campaign's day-ahead forecast by plan slot
 (``core.fc_cum``, what the pacer is given), both at ``attach`` (the harness seam, as the
 server-side MPC); the hour constraints keep the split spendable hour by hour (``slack`` 0:
-every hour's plan share at most).
+every hour's plan share at most). ``price_cap`` > 0 adds one row,
+``sum_s C_s x_s (price_x[s] - price_cap pbar) <= 0`` with ``pbar`` the spend-weighted price
+of buying every segment alike: the split's impressions cost at most ``price_cap`` times as
+much on average (fewer, dearer impressions burst more: docs/baselines.md).
 
 Pacing: ``throttle_s = min(1, m x_s)`` with ``log10 m = kp e + ki I`` clamped to
 ``+-m_limit`` decades, ``e`` = target - spent by the rules' plan fields; the integral is
