@@ -197,14 +197,20 @@ def reference_off_plan(reference: str, scenario: Scenarios, episodes: int, seed:
     return off_plan(joined_metrics(run_split(ctrl, list(scenario), episodes, seed)))
 
 
+def note_off_plan(trial: Any, metrics: Mapping[str, Any], cap: float | None) -> None:
+    """Set the trial's ``OFF_PLAN_ATTR``, ``off_plan(metrics) - cap`` (nothing without a cap)."""
+    if cap is not None:
+        trial.set_user_attr(OFF_PLAN_ATTR, off_plan(metrics) - cap)
+
+
 def off_plan_constraint(trial: Any) -> list[float]:
     """Optuna's ``constraints_func``: the trial's ``OFF_PLAN_ATTR`` (feasible at <= 0)."""
     return [float(trial.user_attrs.get(OFF_PLAN_ATTR, 1.0))]
 
 
 def best_trial(trials: Sequence[Any], capped: bool) -> Any:
-    """The completed trial of highest value; ``capped``: among those that meet the cap,
-    else (none does) the one closest to it."""
+    """The completed trial of highest value; ``capped`` (a search with an off-plan cap,
+    Optuna's ``constraints_func``): among those that meet the cap, else the closest."""
     done = [t for t in trials if t.value is not None]
     if not capped:
         return max(done, key=lambda t: t.value)

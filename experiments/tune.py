@@ -69,6 +69,7 @@ from pacegym.baselines.tune import (
     check_seeds,
     full_params,
     in_space,
+    note_off_plan,
     off_plan,
     off_plan_constraint,
     off_plan_line,
@@ -109,13 +110,11 @@ def tune(
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
     defaults when None), "difference" ((mean, low, high) of tuned - incumbent on the
-    held-out score), "score_key"}``. ``objective``: ``"score"`` (the mean
-    ``pacing_score_v2``) or ``"normalised"`` (the mean normalised score, each scenario
-    against the reference on the same episodes: ``baselines.weighting``; ``score_key`` is
-    then ``normalised`` and the held-out comparison is in its points). ``off_plan_cap``: the
-    best set of those whose training ``baselines.tune.off_plan`` is at most this (Optuna's
-    ``constraints_func``); ``"off_plan"``: (the tuned set's held-out, its training - cap).
-    """
+    held-out score), "score_key", "off_plan" (held-out off-plan, training - cap)}``.
+    ``objective``: ``"score"`` (the mean ``pacing_score_v2``) or ``"normalised"`` (the mean
+    normalised score, each scenario against the reference on the same episodes:
+    ``baselines.weighting``; ``score_key`` is then ``normalised`` and the held-out
+    comparison in its points). ``off_plan_cap``: see ``baselines.tune.best_trial``."""
     import optuna
 
     if kind not in TUNABLE:
@@ -128,11 +127,8 @@ def tune(
     key = NORMALISED_KEY if objective == "normalised" else SCORE_KEY
     train_ref = test_ref = None
     if objective == "normalised":
-        scs = (
-            [resolve(scenario)]
-            if isinstance(scenario, str | ScenarioParams)
-            else [resolve(x) for x in scenario]
-        )
+        single = isinstance(scenario, str | ScenarioParams)
+        scs = [resolve(x) for x in ([scenario] if single else scenario)]
         train_ref = reference_scores(scs, train_episodes, train_seed)
         test_ref = reference_scores(scs, test_episodes, test_seed)
     fix = dict(fix or {})
@@ -148,8 +144,7 @@ def tune(
         except ControllerConfigError:
             return -math.inf
         metrics = rollout(kind, params, scenario, train_episodes, train_seed, train_ref).metrics
-        if off_plan_cap is not None:
-            trial.set_user_attr(OFF_PLAN_ATTR, off_plan(metrics) - off_plan_cap)
+        note_off_plan(trial, metrics, off_plan_cap)
         return float(metrics[key].mean())
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
