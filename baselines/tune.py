@@ -224,12 +224,13 @@ def off_plan_line(
     ref: str, cap: float, tuned: tuple[float, float | None], scenario: Scenarios, args: Any
 ) -> str:
     """The tuned file's header line of a constrained search: the cap (``ref``'s off-plan
-    spend on the training episodes) and whether the set met it, then the set's and
+    spend on the training episodes x ``args.off_plan_scale``) and whether the set met it, then the set's and
     ``ref``'s on the held-out episodes (``args.test_episodes`` from ``args.test_seed``);
     ``tuned``: (held-out off-plan, training off-plan - cap), ``tune``'s ``"off_plan"``."""
     held = reference_off_plan(ref, scenario, args.test_episodes, args.test_seed)
     met = "met" if tuned[1] is not None and tuned[1] <= 0.0 else "no trial met it: the closest"
+    scale = "" if args.off_plan_scale == 1.0 else f"{args.off_plan_scale:g} x "
     return (
-        f"constraint: training misplaced + burst at most {ref}'s ({cap:.4f}; {met});"
+        f"constraint: training misplaced + burst at most {scale}{ref}'s ({cap:.4f}; {met});"
         f" held-out: tuned {tuned[0]:.4f}, {ref} {held:.4f}"
     )

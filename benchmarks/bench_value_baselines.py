@@ -56,7 +56,8 @@ HEAD = (
 
 
 def _row(r: Rollout, pid: Rollout, seed: int) -> tuple[str, bool]:
-    """The table row of ``r`` against ``pid`` and whether it meets the bar."""
+    """The table row of ``r`` against ``pid`` and whether it meets the bar (``r`` is ``pid``:
+    the reference row)."""
     agg = aggregate(r.metrics, seed=seed)
     off = r.metrics["misplaced"] + r.metrics["burst"]
     pid_off = pid.metrics["misplaced"] + pid.metrics["burst"]
@@ -74,7 +75,8 @@ def _row(r: Rollout, pid: Rollout, seed: int) -> tuple[str, bool]:
         f"{vps:+.1%}",
         f"{ddel:+.4f}",
     ]
-    return f"| {r.name} | " + " | ".join(cells) + f" | {'yes' if meets else 'no'} |", meets
+    verdict = "reference" if r is pid else ("yes" if meets else "no")
+    return f"| {r.name} | " + " | ".join(cells) + f" | {verdict} |", meets
 
 
 def scenario_table(scenario: str, pid_set: str, episodes: int, seed: int) -> list[str]:

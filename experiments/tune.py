@@ -17,8 +17,8 @@ the value-aware kinds (``VALUE_SPACES``, value scenarios only) on ``--kinds``.
 Several ``--scenario`` values tune one parameter set for all of them (the objective is
 the mean score over their episodes, each scenario equally often); the set is named
 ``--name`` (required then). ``--fix key=value`` pins a parameter (it is not searched).
-``--off-plan-ref CONTROLLER`` keeps only sets whose off-plan spend (misplaced + burst) on
-the training episodes is at most that controller config's (the tuned file's header says so).
+``--off-plan-ref CONTROLLER`` keeps only sets whose training misplaced + burst is at most
+``--off-plan-scale`` (1; below: a margin) x that config's (the tuned file's header says so).
 ``--objective normalised`` maximises the mean normalised score instead, each scenario
 against the reference on the same episodes (``baselines.weighting``): the benchmark's
 weighting, in which a surge storm's wide score range no longer outweighs the rest; the
@@ -242,6 +242,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument(
         "--off-plan-ref", metavar="CONTROLLER", help="cap misplaced + burst at this config's"
     )
+    ap.add_argument("--off-plan-scale", type=float, default=1.0, help="the cap: this x the ref's")
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(TUNABLE))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -306,7 +307,11 @@ def _tune_kind(
     if incumbent is not None and fix:
         incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
     ref, a = args.off_plan_ref, args
-    cap = reference_off_plan(ref, run.scenario, a.train_episodes, a.train_seed) if ref else None
+    cap = None
+    if ref:
+        cap = a.off_plan_scale * reference_off_plan(
+            ref, run.scenario, a.train_episodes, a.train_seed
+        )
     res = tune(
         kind,
         run.scenario,
