@@ -124,3 +124,16 @@ def test_the_value_bench_writes_its_tables_between_the_marks(tmp_path):
     with pytest.raises(SystemExit, match="lacks the lines"):
         bench.write_docs(tmp_path / "bare.md", ["x"])
     assert bench.MARK[0] in (REPO / "docs" / "baselines.md").read_text()
+
+
+def test_a_capped_search_returns_a_set_under_the_cap_or_the_closest():
+    from pacegym.experiments.tune import tune
+
+    sc = resolve(SHORT)
+    kw = dict(trials=3, train_episodes=2, train_seed=100, test_episodes=2, test_seed=0)
+    loose = tune("dual_price", sc, off_plan_cap=10.0, **kw)
+    assert loose["off_plan"][1] <= 0.0  # every set meets a loose cap: the best score wins
+    free = tune("dual_price", sc, **kw)
+    assert loose["params"] == free["params"] and free["off_plan"][1] is None
+    tight = tune("dual_price", sc, off_plan_cap=-1.0, **kw)  # none can: the closest
+    assert tight["off_plan"][1] > 0.0
