@@ -15,7 +15,10 @@ first observation). It reads the scenario's expected segment tables (``core.tabl
 drift, nothing of the episode's draws) and the campaign's day-ahead forecast by plan slot
 (``core.fc_cum``, what the pacer is given), both at ``attach`` (the harness seam, as the
 server-side MPC); the hour constraints keep the split spendable hour by hour (``slack`` 0:
-every hour's plan share at most).
+every hour's plan share at most). ``price_cap`` > 0 adds one row,
+``sum_s C_s x_s (price_x[s] - price_cap pbar) <= 0`` with ``pbar`` the spend-weighted price
+of buying every segment alike: the split's impressions cost at most ``price_cap`` times as
+much on average (fewer, dearer impressions burst more: docs/baselines.md).
 
 Pacing: ``throttle_s = min(1, m x_s)`` with ``log10 m = kp e + ki I`` clamped to
 ``+-m_limit`` decades, ``e`` = target - spent by the rules' plan fields; the integral is
@@ -76,32 +79,41 @@ def lp_inputs(core: Any) -> tuple[np.ndarray, np.ndarray]:
     return w, kappa
 
 
-def campaign_splits(core: Any, slack: float) -> np.ndarray:
+def campaign_splits(core: Any, slack: float, price_cap: float = 0.0) -> np.ndarray:
     """``(n, S)`` each campaign's LP split: the scenario's expected tables, its own
     forecast by hour and budget (``lp_inputs``); one small LP per campaign (~ms)."""
     w, kappa = lp_inputs(core)
-    return np.stack([solve_split(core.tables, w[b], float(kappa[b]), slack) for b in range(core.n)])
+    return np.stack(
+        [solve_split(core.tables, w[b], float(kappa[b]), slack, price_cap) for b in range(core.n)]
+    )
 
 
-def expected_split(core: Any, slack: float) -> np.ndarray:
+def expected_split(core: Any, slack: float, price_cap: float = 0.0) -> np.ndarray:
     """``(S,)`` the LP split of the expected campaign of ``core``'s: the mean of its
     campaigns' hour weights and of their ``kappa`` (an exported pacer's default split)."""
     w, kappa = lp_inputs(core)
-    return solve_split(core.tables, w.mean(axis=0), float(kappa.mean()), slack)
+    return solve_split(core.tables, w.mean(axis=0), float(kappa.mean()), slack, price_cap)
 
 
-def solve_split(tab: SegmentTables, hour_w: np.ndarray, kappa: float, slack: float) -> np.ndarray:
+def solve_split(
+    tab: SegmentTables, hour_w: np.ndarray, kappa: float, slack: float, price_cap: float = 0.0
+) -> np.ndarray:
     """``(S,)`` the LP's segment throttles (module docstring); ``kappa`` clipped to [0, 1]
-    (a budget above full-throttle spend buys everything). Falls back to ``kappa`` for every
-    segment if HiGHS fails (it does not on a feasible LP: ``x = 0`` is feasible)."""
+    (a budget above full-throttle spend buys everything); ``price_cap`` > 0 adds the price
+    row. Falls back to ``kappa`` for every segment if HiGHS fails (it does not on a feasible
+    LP: ``x = 0`` is feasible)."""
     kappa = min(max(kappa, 0.0), 1.0)
     cost_h = hour_w[:, None] * tab.share * tab.fill_x * tab.price_x  # (24, S)
     value = (hour_w[:, None] * tab.share * tab.fill_x * tab.pred).sum(axis=0)
     live = cost_h.sum(axis=1) > 0.0
-    a_ub = np.vstack([cost_h.sum(axis=0)[None, :], cost_h[live]])
-    b_ub = np.concatenate(
-        [[kappa * cost_h.sum()], (1.0 + slack) * kappa * cost_h[live].sum(axis=1)]
-    )
+    cost = cost_h.sum(axis=0)
+    rows = [cost[None, :], cost_h[live]]
+    bounds = [[kappa * cost_h.sum()], (1.0 + slack) * kappa * cost_h[live].sum(axis=1)]
+    if price_cap > 0.0:  # sum_s C_s x_s (price_s - cap pbar) <= 0, pbar of buying all alike
+        pbar = (cost * tab.price_x).sum() / max(cost.sum(), 1e-300)
+        rows.append((cost * (tab.price_x - price_cap * pbar))[None, :])
+        bounds.append([0.0])
+    a_ub, b_ub = np.vstack(rows), np.concatenate(bounds)
     scale = max(value.max(), 1e-300)
     res = linprog(
         -value / scale,
@@ -142,7 +154,8 @@ class LPSplitController(ValueController):
 
     def attach(self, core: Any) -> None:
         """Solve each campaign's split from the scenario's tables and its forecast."""
-        self.state = lp_split_state(campaign_splits(core, self.config.slack))
+        cfg = self.config
+        self.state = lp_split_state(campaign_splits(core, cfg.slack, cfg.price_cap))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """``(n, S)`` throttles ``min(1, m x_s)``."""

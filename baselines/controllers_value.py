@@ -11,8 +11,12 @@ block, ``rel`` = a segment's predicted value per price / the flight's average) a
   best segments hold that share (``segments.fill_top_down``). Spend behind plan raises
   ``p_t`` and lowers ``lambda_t``; ahead, the reverse. The soft edge: the marginal segment
   gets the fraction of its requests that reaches ``p_t`` exactly, so spend is continuous in
-  the loop's output. ``lambda_min`` is a floor: segments below it are never entered. In the
-  volume world (no segment block) it is its base PID: ``(n,)`` throttles ``p_t``.
+  the loop's output. ``lambda_min`` is a floor: segments below it are never entered.
+  ``softness`` > 0 replaces the hard fill by ``min(1, c rel ** (1 / softness))`` with the
+  same share ``p_t`` entered (``segment_pacer.fill_power``): more segments in part, so more
+  and cheaper impressions (the best segments cost the most per impression, and a minute's
+  few dear impressions are what bursts: docs/baselines.md). In the volume world (no
+  segment block) it is its base PID: ``(n,)`` throttles ``p_t``.
 - ``SmartPacingController``: Smart Pacing's layered throttle (Xu et al., KDD'15, Alg. 2
   "adjust pacing rates"): each segment (layer) keeps its own pacing rate, layers ranked by
   ``rel`` now (best first). Behind plan (``target - spent > deadband``), the best layer
@@ -48,7 +52,8 @@ DualPriceConfig = value_config(
     "dual_price",
     "DualPriceConfig",
     "Dual-price threshold throttle: the PID rule's fields (its output is the share of the"
-    " requests entered, best predicted value per price first), and the price floor.",
+    " requests entered, best predicted value per price first), the price floor and the"
+    " fill's softness.",
     base="pid",
     own=DUAL_PRICE_OWN,
     module=__name__,
@@ -89,7 +94,8 @@ class DualPriceController(ValueController):
         """``(n, S)`` throttles (``(n,)``, the PID's, without segments)."""
         if n_segments(obs) == 0:
             return self.pid.act(obs)
-        th, self.lam = dual_price_act(self.pid, self.config.lambda_min, obs, N_OBS)
+        cfg = self.config
+        th, self.lam = dual_price_act(self.pid, cfg.lambda_min, obs, N_OBS, cfg.softness)
         return th
 
 

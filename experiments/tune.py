@@ -17,6 +17,8 @@ the value-aware kinds (``VALUE_SPACES``, value scenarios only) on ``--kinds``.
 Several ``--scenario`` values tune one parameter set for all of them (the objective is
 the mean score over their episodes, each scenario equally often); the set is named
 ``--name`` (required then). ``--fix key=value`` pins a parameter (it is not searched).
+``--off-plan-ref CONTROLLER`` keeps only sets whose training misplaced + burst is at most
+``--off-plan-scale`` (1; below: a margin) x that config's (the tuned file's header says so).
 ``--objective normalised`` maximises the mean normalised score instead, each scenario
 against the reference on the same episodes (``baselines.weighting``): the benchmark's
 weighting, in which a surge storm's wide score range no longer outweighs the rest; the
@@ -59,16 +61,21 @@ from pacegym.baselines.controllers import ControllerConfigError
 from pacegym.baselines.factory import build_controller, config_class
 from pacegym.baselines.stats import aggregate, paired_difference
 from pacegym.baselines.tune import (
+    OFF_PLAN_ATTR,
     SPACES,
     TUNABLE,
-    Dimension,
-    Log,
     Scenarios,
-    Uniform,
+    best_trial,
     check_seeds,
     full_params,
     in_space,
+    note_off_plan,
+    off_plan,
+    off_plan_constraint,
+    off_plan_line,
+    reference_off_plan,
     rollout,
+    suggest,
 )
 from pacegym.baselines.weighting import NORMALISED_KEY, reference_scores
 from pacegym.envs import yaml_io
@@ -83,19 +90,6 @@ OBJECTIVES = ("score", "normalised")
 """``--objective``: the mean ``pacing_score_v2``, or the mean normalised score."""
 
 
-def suggest(trial: Any, space: Mapping[str, Dimension]) -> dict[str, Any]:
-    """Parameters drawn by an Optuna ``trial`` from ``space``."""
-    out: dict[str, Any] = {}
-    for name, dim in space.items():
-        if isinstance(dim, Log):
-            out[name] = trial.suggest_float(name, dim.lo, dim.hi, log=True)
-        elif isinstance(dim, Uniform):
-            out[name] = trial.suggest_float(name, dim.lo, dim.hi)
-        else:
-            out[name] = trial.suggest_categorical(name, list(dim.values))
-    return out
-
-
 def tune(
     kind: str,
     scenario: Scenarios = "live_commerce",
@@ -108,6 +102,7 @@ def tune(
     incumbent: Mapping[str, Any] | None = None,
     fix: Mapping[str, Any] | None = None,
     objective: str = "score",
+    off_plan_cap: float | None = None,
 ) -> dict[str, Any]:
     """Tune ``kind`` on ``scenario`` (or several, ``baselines.tune.rollout``); confirm on
     held-out seeds against ``incumbent``. ``fix``: parameters pinned, not searched.
@@ -115,11 +110,11 @@ def tune(
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
     defaults when None), "difference" ((mean, low, high) of tuned - incumbent on the
-    held-out score), "score_key"}``. ``objective``: ``"score"`` (the mean
-    ``pacing_score_v2``) or ``"normalised"`` (the mean normalised score, each scenario
-    against the reference on the same episodes: ``baselines.weighting``; ``score_key`` is
-    then ``normalised`` and the held-out comparison is in its points).
-    """
+    held-out score), "score_key", "off_plan" (held-out off-plan, training - cap)}``.
+    ``objective``: ``"score"`` (the mean ``pacing_score_v2``) or ``"normalised"`` (the mean
+    normalised score, each scenario against the reference on the same episodes:
+    ``baselines.weighting``; ``score_key`` is then ``normalised`` and the held-out
+    comparison in its points). ``off_plan_cap``: see ``baselines.tune.best_trial``."""
     import optuna
 
     if kind not in TUNABLE:
@@ -132,11 +127,8 @@ def tune(
     key = NORMALISED_KEY if objective == "normalised" else SCORE_KEY
     train_ref = test_ref = None
     if objective == "normalised":
-        scs = (
-            [resolve(scenario)]
-            if isinstance(scenario, str | ScenarioParams)
-            else [resolve(x) for x in scenario]
-        )
+        single = isinstance(scenario, str | ScenarioParams)
+        scs = [resolve(x) for x in ([scenario] if single else scenario)]
         train_ref = reference_scores(scs, train_episodes, train_seed)
         test_ref = reference_scores(scs, test_episodes, test_seed)
     fix = dict(fix or {})
@@ -152,25 +144,28 @@ def tune(
         except ControllerConfigError:
             return -math.inf
         metrics = rollout(kind, params, scenario, train_episodes, train_seed, train_ref).metrics
+        note_off_plan(trial, metrics, off_plan_cap)
         return float(metrics[key].mean())
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True)
-    )
+    cons = off_plan_constraint if off_plan_cap is not None else None
+    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=cons)
+    study = optuna.create_study(direction="maximize", sampler=sampler)
     study.enqueue_trial(in_space(defaults, space), skip_if_exists=True)
     study.enqueue_trial(in_space(base, space), skip_if_exists=True)
     study.optimize(objective, n_trials=trials)
-    best = full_params(kind, {**fixed, **study.best_params})
+    top = best_trial(study.trials, off_plan_cap is not None)
+    best = full_params(kind, {**fixed, **top.params})
     tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed, test_ref)
     base_roll = rollout(kind, base, scenario, test_episodes, test_seed, test_ref)
     return {
         "kind": kind,
         "score_key": key,
         "params": best,
-        "train": float(study.best_value),
+        "train": float(top.value),
         "trials": len(study.trials),
-        "best_trial": int(study.best_trial.number),
+        "best_trial": int(top.number),
+        "off_plan": (off_plan(tuned_roll.metrics), top.user_attrs.get(OFF_PLAN_ATTR)),
         "test": aggregate(tuned_roll.metrics, seed=test_seed),
         "incumbent_test": aggregate(base_roll.metrics, seed=test_seed),
         "difference": paired_difference(tuned_roll, base_roll, key, seed=test_seed),
@@ -244,6 +239,10 @@ def _parser() -> argparse.ArgumentParser:
         help="what to maximise: the mean score, or the mean normalised score (each scenario "
         "weighed in normalised points, for a set tuned for several)",
     )
+    ap.add_argument(
+        "--off-plan-ref", metavar="CONTROLLER", help="cap misplaced + burst at this config's"
+    )
+    ap.add_argument("--off-plan-scale", type=float, default=1.0, help="the cap: this x the ref's")
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(TUNABLE))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -307,6 +306,12 @@ def _tune_kind(
     incumbent = yaml_io.load(current.read_text(encoding="utf-8")).get("params") if current else None
     if incumbent is not None and fix:
         incumbent = {**incumbent, **fix}  # the incumbent with the pinned values
+    ref, a = args.off_plan_ref, args
+    cap = None
+    if ref:
+        cap = a.off_plan_scale * reference_off_plan(
+            ref, run.scenario, a.train_episodes, a.train_seed
+        )
     res = tune(
         kind,
         run.scenario,
@@ -319,6 +324,7 @@ def _tune_kind(
         incumbent,
         fix,
         args.objective,
+        cap,
     )
     key = res["score_key"]
     mean, lo, hi = res["difference"]
@@ -333,6 +339,8 @@ def _tune_kind(
         f"{_score_line(res['incumbent_test'], key)}; "
         f"paired difference {mean:+.4f} [{lo:+.4f}, {hi:+.4f}]",
     ]
+    if ref:
+        provenance.append(off_plan_line(ref, cap, res["off_plan"], run.scenario, a))
     text = yaml_text(res, run.name, provenance)
     outdir.write_atomic(run.out / f"{kind}_tuned.yaml", text)
     promoted = None

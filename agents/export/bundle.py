@@ -40,6 +40,7 @@ RUNTIME_MODULES = (
     "rule_params",
     "controllers",
     "segment_state",
+    "segment_fill",
     "smart_pacing",
     "lp_split",
     "segment_pacer",

@@ -100,7 +100,7 @@ def scenario_segments(scenario: Any) -> tuple[str, ...]:
     return tuple(PacingCore(resolve(scenario), 1).segments)
 
 
-def default_split(scenario: Any, slack: float) -> list[float]:
+def default_split(scenario: Any, slack: float, price_cap: float = 0.0) -> list[float]:
     """``lp_split``'s split of ``scenario``'s expected campaign (module docstring)."""
     from pacegym.baselines.controllers_lp import expected_split
     from pacegym.baselines.harness import episode_seeds
@@ -109,7 +109,7 @@ def default_split(scenario: Any, slack: float) -> list[float]:
 
     core = PacingCore(resolve(scenario), SPLIT_CAMPAIGNS)
     core.reset(np.arange(SPLIT_CAMPAIGNS), episode_seeds(0, SPLIT_CAMPAIGNS))
-    return [float(x) for x in expected_split(core, slack)]
+    return [float(x) for x in expected_split(core, slack, price_cap)]
 
 
 class PlannedPacer:
@@ -130,7 +130,8 @@ class PlannedPacer:
         from pacegym.agents.export.runtime.lp_split import lp_split_state
         from pacegym.baselines.controllers_lp import campaign_splits
 
-        split = campaign_splits(core, self.pacer.params["slack"])
+        params = self.pacer.params
+        split = campaign_splits(core, params["slack"], params["price_cap"])
         self.pacer.reset(core.n, lp_split_state(split))
 
     def act(self, obs: np.ndarray) -> np.ndarray:
@@ -159,7 +160,9 @@ def export_segment_controller(
     ctrl = from_spec(dict(controller)) if isinstance(controller, Mapping) else controller
     segments = scenario_segments(scenario)
     src = {"scenario": scenario if isinstance(scenario, str) else "custom", **dict(source or {})}
-    split = default_split(scenario, ctrl.config.slack) if ctrl.kind == "lp_split" else None
+    split = None
+    if ctrl.kind == "lp_split":
+        split = default_split(scenario, ctrl.config.slack, ctrl.config.price_cap)
     m = segment_manifest(ctrl, segments, name=name, source=src, split=split)
     out = Path(out_dir).expanduser()
     check_target(out, overwrite)

@@ -35,9 +35,15 @@ LP_SPLIT_OWN: dict[str, RuleParam] = {
     "slack": RuleParam(
         0.0, "share of the hour's plan", "hourly spend above plan the LP may plan", high=10.0
     ),
+    "price_cap": RuleParam(
+        0.0,
+        "x uniform buying's",
+        "spend-weighted impression price the LP may plan (0: no cap)",
+        high=10.0,
+    ),
 }
 """The LP split's own parameters, after the plan fields of its base rule ``on_off``
-(``slack`` is the offline LP's; the runtime carries it as a record)."""
+(``slack`` and ``price_cap`` are the offline LP's; the runtime carries them as a record)."""
 
 
 def lp_split_names(segments: Sequence[str]) -> tuple[str, ...]:

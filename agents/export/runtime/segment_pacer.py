@@ -43,6 +43,7 @@ from .manifest import (
     read_file,
 )
 from .rule_params import RULE_PARAMS, RuleParam, check_params
+from .segment_fill import edge_price, fill_power, fill_top_down, rank
 from .segment_state import check_split, check_state
 from .smart_pacing import SMART_PACING_OWN, smart_pacing_names, smart_pacing_step
 from .workers import MAX_THREADS, Workers, usable_cpus
@@ -57,6 +58,12 @@ DUAL_PRICE_OWN: dict[str, RuleParam] = {
     "lambda_min": RuleParam(
         0.0, "x flight average", "never enter a segment with rel below this", high=100.0
     ),
+    "softness": RuleParam(
+        0.0,
+        "1 / exponent",
+        "0: the hard top-down fill; > 0: throttles min(1, c rel ** (1 / softness))",
+        high=100.0,
+    ),
 }
 """The dual-price kind's own parameters, after those of its base rule ``pid``."""
 SEGMENT_KINDS = {
@@ -70,35 +77,6 @@ SEGMENT_DATA = {"lp_split": ("split",)}
 _SEG_TOP = ("schema", "schema_version", "name", "policy", "observation", "action", "source")
 
 
-def rank(rel: np.ndarray) -> np.ndarray:
-    """``(n, S)`` segment indices, best predicted value per price first (ties: lower index)."""
-    return np.argsort(-rel, axis=1, kind="stable")
-
-
-def fill_top_down(rel: np.ndarray, weight: np.ndarray, level: np.ndarray) -> np.ndarray:
-    """Throttles ``(n, S)`` that enter segments best ``rel`` first until their ``weight``
-    (share of requests) sums to ``level`` (n,) of the total: the segments above the edge at
-    1, the marginal one at the fraction that reaches ``level`` exactly (the soft edge: the
-    spend is continuous in ``level``), the rest at 0."""
-    order = rank(rel)
-    w = np.take_along_axis(weight, order, axis=1)
-    total = w.sum(axis=1, keepdims=True)
-    need = np.clip(level, 0.0, 1.0)[:, None] * total
-    before = np.cumsum(w, axis=1) - w
-    th_sorted = np.clip((need - before) / np.maximum(w, 1e-12), 0.0, 1.0)
-    out = np.empty_like(th_sorted)
-    np.put_along_axis(out, order, th_sorted, axis=1)
-    return out
-
-
-def edge_price(rel: np.ndarray, throttle: np.ndarray) -> np.ndarray:
-    """``(n,)`` the dual price ``lambda``: the lowest ``rel`` of a segment entered (throttle
-    > 0), the highest ``rel`` when none is (nothing is worth entering at that price)."""
-    entered = np.where(throttle > 0.0, rel, np.inf)
-    low = entered.min(axis=1)
-    return np.where(np.isfinite(low), low, rel.max(axis=1, initial=0.0))
-
-
 def segment_columns(obs: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
     """``(share, rel)`` ``(n, S)`` float64 of the segment block after ``base`` columns."""
     s = (obs.shape[1] - base) // len(SEGMENT_COLUMNS)
@@ -107,20 +85,25 @@ def segment_columns(obs: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]
 
 
 def dual_price_act(
-    pid: Rule, lambda_min: float, obs: np.ndarray, base: int
+    pid: Rule, lambda_min: float, obs: np.ndarray, base: int, softness: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(throttles (n, S), lambda (n,))`` of the dual-price threshold for ``obs`` (``base``
     base columns, then the segment block); ``pid`` (kind ``pid``) advances its state."""
-    return dual_price_segments(obs, base, pid.act(obs), lambda_min)
+    return dual_price_segments(obs, base, pid.act(obs), lambda_min, softness)
 
 
 def dual_price_segments(
-    obs: np.ndarray, base: int, p: np.ndarray, lambda_min: float
+    obs: np.ndarray, base: int, p: np.ndarray, lambda_min: float, softness: float = 0.0
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(throttles (n, S), lambda (n,))`` of rows ``obs`` given the PID's output ``p``
-    ``(n,)``: each row on its own, so row blocks may run on threads."""
+    ``(n,)``: each row on its own, so row blocks may run on threads. ``softness`` 0: the
+    hard top-down fill (``fill_top_down``); > 0: ``fill_power`` with exponent
+    ``1 / softness`` (more segments entered in part: more, cheaper impressions)."""
     share, rel = segment_columns(obs, base)
-    th = fill_top_down(rel, share, p) * (rel >= lambda_min)
+    if softness > 0.0:
+        th = fill_power(rel, share, p, 1.0 / softness) * (rel >= lambda_min)
+    else:
+        th = fill_top_down(rel, share, p) * (rel >= lambda_min)
     return th, edge_price(rel, th)
 
 
@@ -236,6 +219,7 @@ class SegmentPacer:
         self.name = str(m["name"])
         kind, base_params, own = check_policy(m["policy"])
         self.kind, self.lambda_min = kind, own.get("lambda_min", 0.0)
+        self.softness = own.get("softness", 0.0)
         base, self.segments = check_observation(m["observation"])
         self.n_base, self.n_segments = len(base), len(self.segments)
         self.width = int(m["observation"]["width"])
@@ -309,7 +293,9 @@ class SegmentPacer:
         th, lam = np.empty((n, self.n_segments)), np.empty(n)
 
         def block(s: int, e: int) -> None:
-            th[s:e], lam[s:e] = dual_price_segments(obs[s:e], self.n_base, p[s:e], self.lambda_min)
+            th[s:e], lam[s:e] = dual_price_segments(
+                obs[s:e], self.n_base, p[s:e], self.lambda_min, self.softness
+            )
 
         self.workers.run(block, n, max(SEGMENT_BLOCK_ROWS, -(-n // self.threads)))
         return th, lam
