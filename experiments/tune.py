@@ -76,6 +76,7 @@ from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
 from pacegym.experiments.suites import stand_in
+from pacegym.experiments.tune_start import add_start_option, start_params
 from pacegym.flags import FlagParser
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
@@ -108,9 +109,11 @@ def tune(
     incumbent: Mapping[str, Any] | None = None,
     fix: Mapping[str, Any] | None = None,
     objective: str = "score",
+    start: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Tune ``kind`` on ``scenario`` (or several, ``baselines.tune.rollout``); confirm on
     held-out seeds against ``incumbent``. ``fix``: parameters pinned, not searched.
+    ``start``: a set tried first (``experiments.tune_start``), never beaten on training.
 
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
@@ -158,6 +161,8 @@ def tune(
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True)
     )
+    if start is not None:
+        study.enqueue_trial(in_space({**full_params(kind, start), **fix}, space))
     study.enqueue_trial(in_space(defaults, space), skip_if_exists=True)
     study.enqueue_trial(in_space(base, space), skip_if_exists=True)
     study.optimize(objective, n_trials=trials)
@@ -244,6 +249,7 @@ def _parser() -> argparse.ArgumentParser:
         help="what to maximise: the mean score, or the mean normalised score (each scenario "
         "weighed in normalised points, for a set tuned for several)",
     )
+    add_start_option(ap)
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(TUNABLE))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -319,6 +325,7 @@ def _tune_kind(
         incumbent,
         fix,
         args.objective,
+        start_params(kind, args.start_from),
     )
     key = res["score_key"]
     mean, lo, hi = res["difference"]
