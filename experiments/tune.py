@@ -112,8 +112,7 @@ def tune(
     start: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Tune ``kind`` on ``scenario`` (or several, ``baselines.tune.rollout``); confirm on
-    held-out seeds against ``incumbent``. ``fix``: parameters pinned, not searched.
-    ``start``: a set tried first (``experiments.tune_start``), never beaten on training.
+    held-out seeds against ``incumbent``. ``fix``: pinned, not searched; ``start``: tried first.
 
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
@@ -161,10 +160,8 @@ def tune(
     study = optuna.create_study(
         direction="maximize", sampler=optuna.samplers.TPESampler(seed=seed, multivariate=True)
     )
-    if start is not None:
-        study.enqueue_trial(in_space({**full_params(kind, start), **fix}, space))
-    study.enqueue_trial(in_space(defaults, space), skip_if_exists=True)
-    study.enqueue_trial(in_space(base, space), skip_if_exists=True)
+    for first in ([] if start is None else [start]) + [defaults, base]:  # the first trials
+        study.enqueue_trial(in_space(first, space), skip_if_exists=True)
     study.optimize(objective, n_trials=trials)
     best = full_params(kind, {**fixed, **study.best_params})
     tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed, test_ref)
