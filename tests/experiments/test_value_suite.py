@@ -1,0 +1,53 @@
+"""The value suite (``pacegym-benchmark suite=value``): its file resolves, every scenario is a
+value scenario with its own value-blind tuned sets, and every set it borrows is named by its
+entry's ``baselines_from`` and said (``experiments.benchmark.borrowed``)."""
+
+from __future__ import annotations
+
+import logging
+
+from hydra import compose, initialize_config_dir
+
+from pacegym.baselines.factory import VALUE_AWARE
+from pacegym.baselines.tune import SPACES
+from pacegym.envs.scenarios import resolve
+from pacegym.experiments import benchmark
+from pacegym.experiments.config import CONF_DIR
+
+SCENARIOS = ("value_channels", "suite/value_drift", "suite/value_price", "suite/value_multi_day")
+
+
+def _suite():
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        return compose(config_name="benchmark", overrides=["suite=value"]).benchmark
+
+
+def test_the_value_suite_lists_the_value_scenarios():
+    b = _suite()
+    assert tuple(str(e.scenario) for e in b.suite) == SCENARIOS
+    for e in b.suite:
+        sc = resolve(str(e.scenario))
+        assert sc.value.channels, e.scenario  # a value scenario (segments)
+        assert e.baselines_from in benchmark.tuned_families(), e.scenario
+
+
+def test_every_value_scenario_runs_its_own_value_blind_sets_and_says_what_it_borrows(caplog):
+    b = _suite()
+    with caplog.at_level(logging.INFO, logger="pacegym.experiments.benchmark"):
+        plans = benchmark._plans(b)
+    for plan in plans:
+        key, sc, _, ctrls = plan
+        folder = {name: path.parent.name for name, _, path, _ in ctrls}
+        blind = {f"{k}_tuned" for k in SPACES}
+        aware = {f"{k}_tuned" for k in VALUE_AWARE}
+        assert blind | aware | {"reference", "oracle"} == set(folder), key
+        assert all(folder[n] == sc.name for n in blind), (key, folder)  # its own, tuned on it
+        lent = benchmark.borrowed(b, plan)
+        family = next(str(e.baselines_from) for e in b.suite if str(e.scenario) == key)
+        assert lent == {n: family for n in folder if n in aware | blind and folder[n] != sc.name}
+        for n in aware - set(lent):
+            assert folder[n] == sc.name  # a value-aware set not borrowed is its own
+        if lent:
+            assert (
+                f"{key} runs " in caplog.text and f"from {family} (baselines_from)" in caplog.text
+            )
