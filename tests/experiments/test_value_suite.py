@@ -51,3 +51,27 @@ def test_every_value_scenario_runs_its_own_value_blind_sets_and_says_what_it_bor
             assert (
                 f"{key} runs " in caplog.text and f"from {family} (baselines_from)" in caplog.text
             )
+
+
+def test_a_failed_first_plan_of_the_segment_oracle_is_counted_and_shown():
+    """The benchmark's failure count covers the value scenarios' segment LP too."""
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from pacegym.baselines.factory import from_spec
+    from pacegym.experiments.benchmark_report import markdown, summary
+
+    specs = [{"kind": "reference"}, {"kind": "oracle", "params": {"time_limit_s": 1e-6}}]
+    ctrls = [(s["kind"], s, Path(f"{s['kind']}.yaml"), from_spec(s)) for s in specs]
+    entry = SimpleNamespace(scenario="value_channels", baselines_from=None)
+    b = SimpleNamespace(seed=0, batch_size=64, n_boot=50, level=0.95, suite=[entry])
+    quiet = SimpleNamespace(set_postfix_str=lambda s: None, update=lambda n: None)
+    plan = ("value_channels", resolve("value_channels"), 2, ctrls)
+    doc = benchmark._scenario_doc(b, plan, [], quiet)
+    assert doc["oracle_failures"] == 2  # no plan within a microsecond: each episode's first
+    result = {
+        "seed": 0,
+        "scenarios": {"value_channels": doc},
+        "summary": summary({"value_channels": doc}),
+    }
+    assert "| value_channels | oracle failures excluded | 2 |" in markdown(result)
