@@ -172,8 +172,34 @@ def _plan(b: Any, e: Any) -> Plan:
 
 
 def _plans(b: Any) -> list[Plan]:
-    """Every selected suite entry resolved, with its policies built (fails before any work)."""
-    return [_plan(b, e) for e in b.suite if not b.only or str(e.scenario) in set(b.only)]
+    """Every selected suite entry resolved, with its policies built (fails before any work);
+    each set a scenario borrows (``baselines_from``) is said in the log."""
+    plans = [_plan(b, e) for e in b.suite if not b.only or str(e.scenario) in set(b.only)]
+    for plan in plans:
+        for family, names in _by_family(borrowed(b, plan)).items():
+            log.info("%s runs %s from %s (baselines_from)", plan[0], ", ".join(names), family)
+    return plans
+
+
+def borrowed(b: Any, plan: Plan) -> dict[str, str]:
+    """Row name -> the preset whose tuned set of that kind suite entry ``plan`` runs, for
+    every set that is not the scenario's own (its entry's ``baselines_from``)."""
+    key, sc, _, ctrls = plan
+    family = next((e.baselines_from for e in b.suite if str(e.scenario) == key), None)
+    if family is None:
+        return {}
+    return {
+        name: str(family)
+        for name, spec, path, _ in ctrls
+        if str(spec["kind"]) not in YARDSTICKS and path.parent.name != sc.name
+    }
+
+
+def _by_family(names: dict[str, str]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for name, family in names.items():
+        out.setdefault(family, []).append(name)
+    return out
 
 
 def scenario_job(plain: Any, key: str) -> dict[str, Any]:
@@ -263,6 +289,7 @@ def _scenario_doc(b: Any, plan: Plan, agents: list[Agent], pbar: Any) -> dict[st
         built, best, sc.name, episodes, int(b.seed), lb.PRIMARY, int(b.n_boot), float(b.level), None
     )
     doc["oracle_failures"] = failures
+    doc["borrowed"] = borrowed(b, plan)
     doc["hindsight"] = hindsight(rows, int(b.n_boot), float(b.level))
     doc["seconds"] = time.perf_counter() - t0
     if failures:

@@ -224,6 +224,12 @@ def markdown(result: dict[str, Any]) -> str:
             lines.append(
                 f"| {key} | oracle failures excluded | {doc['oracle_failures']} | | | | | |"
             )
+    lent = {k: d["borrowed"] for k, d in docs.items() if d.get("borrowed")}
+    if lent:
+        lines += ["", "Sets not the scenario's own (its suite entry's baselines_from)", ""]
+        lines += [
+            f"- {k}: " + ", ".join(f"{n} from {f}" for n, f in v.items()) for k, v in lent.items()
+        ]
     lines += _verdict_lines(result["summary"].get("agents") or {})
     lines += _hindsight_lines(result)
     head_room = result["summary"]["headroom"]

@@ -71,7 +71,6 @@ from pacegym.baselines.tune import (
     in_space,
     note_off_plan,
     off_plan,
-    off_plan_constraint,
     off_plan_line,
     reference_off_plan,
     rollout,
@@ -83,6 +82,7 @@ from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
 from pacegym.experiments.suites import stand_in
+from pacegym.experiments.tune_start import add_start_option, new_study, start_params
 from pacegym.flags import FlagParser
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
@@ -103,9 +103,10 @@ def tune(
     fix: Mapping[str, Any] | None = None,
     objective: str = "score",
     off_plan_cap: float | None = None,
+    start: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Tune ``kind`` on ``scenario`` (or several, ``baselines.tune.rollout``); confirm on
-    held-out seeds against ``incumbent``. ``fix``: parameters pinned, not searched.
+    held-out seeds against ``incumbent``. ``fix``: pinned, not searched; ``start``: tried first.
 
     Returns ``{"kind", "params" (full config), "train" (best mean score), "trials",
     "test" (aggregate of the tuned set), "incumbent_test" (aggregate of the incumbent,
@@ -115,8 +116,6 @@ def tune(
     normalised score, each scenario against the reference on the same episodes:
     ``baselines.weighting``; ``score_key`` is then ``normalised`` and the held-out
     comparison in its points). ``off_plan_cap``: see ``baselines.tune.best_trial``."""
-    import optuna
-
     if kind not in TUNABLE:
         raise ValueError(f"kind = {kind!r}: allowed {sorted(TUNABLE)}")
     if trials < 1 or train_episodes < 1 or test_episodes < 1:
@@ -147,12 +146,8 @@ def tune(
         note_off_plan(trial, metrics, off_plan_cap)
         return float(metrics[key].mean())
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    cons = off_plan_constraint if off_plan_cap is not None else None
-    sampler = optuna.samplers.TPESampler(seed=seed, multivariate=True, constraints_func=cons)
-    study = optuna.create_study(direction="maximize", sampler=sampler)
-    study.enqueue_trial(in_space(defaults, space), skip_if_exists=True)
-    study.enqueue_trial(in_space(base, space), skip_if_exists=True)
+    firsts = [in_space(x, space) for x in ([] if start is None else [start]) + [defaults, base]]
+    study = new_study(seed, off_plan_cap is not None, firsts)
     study.optimize(objective, n_trials=trials)
     top = best_trial(study.trials, off_plan_cap is not None)
     best = full_params(kind, {**fixed, **top.params})
@@ -243,6 +238,7 @@ def _parser() -> argparse.ArgumentParser:
         "--off-plan-ref", metavar="CONTROLLER", help="cap misplaced + burst at this config's"
     )
     ap.add_argument("--off-plan-scale", type=float, default=1.0, help="the cap: this x the ref's")
+    add_start_option(ap)
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(TUNABLE))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -325,6 +321,7 @@ def _tune_kind(
         fix,
         args.objective,
         cap,
+        start_params(kind, args.start_from),
     )
     key = res["score_key"]
     mean, lo, hi = res["difference"]

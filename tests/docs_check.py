@@ -85,10 +85,12 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
     ),
+    # four value scenarios, all long flights (one of three days): two at a time
     "pacegym-benchmark suite=value": (
         "benchmark.episodes_short=3",
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
+        "benchmark.workers=2",
     ),
     "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
     "pacegym-export": ("verify.record_episodes=2",),

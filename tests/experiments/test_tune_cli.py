@@ -169,3 +169,29 @@ def test_a_set_tuned_on_a_training_twin_is_the_one_its_test_scenario_runs(tmp_pa
     assert found["on_off_tuned"] == target
     assert found["pid_tuned"] == tuned_config("pid", "daily_budget")
     assert len(found) == 4
+
+
+def test_start_from_enqueues_the_presets_set_as_the_first_trial(tmp_path, monkeypatch, capsys):
+    """One trial: the search returns the --start-from set itself (never worse on training)."""
+    monkeypatch.chdir(tmp_path)
+    one = ["--kinds", "on_off", "--trials", "1", "--train-episodes", "8", "--test-episodes", "8"]
+    app.main(
+        [
+            "--scenario",
+            "suite/small_budget",
+            "--start-from",
+            "daily_budget",
+            *one,
+            "--out",
+            "run",
+            "--no-promote",
+        ]
+    )
+    tuned = yaml.safe_load((tmp_path / "run" / "on_off_tuned.yaml").read_text())["params"]
+    start = yaml.safe_load(tuned_config("on_off", "daily_budget").read_text())["params"]
+    assert {k: tuned[k] for k in start} == start
+    assert "on_off: first trial" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as e:
+        app.main([*SMALL, "--start-from", "nowhere"])
+    assert e.value.code == 2
+    assert "--start-from: 'nowhere' has no tuned sets" in capsys.readouterr().err
