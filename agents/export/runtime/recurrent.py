@@ -1,0 +1,273 @@
+"""Policy kind ``lstm``: a recurrent (RecurrentPPO) pacer whose memory the caller carries.
+
+The pacer holds no per-campaign state: ``RecurrentPacer.step(obs, state)`` takes each
+campaign's state and returns the next one with the throttles, so a service keeps one state
+row per campaign wherever it keeps the campaign (``state in, state out``).
+
+State layout: float64 ``(n, 2 L H)`` for ``L`` LSTM layers of ``H`` units (``state_size``);
+row ``r`` is ``[h_0, ..., h_{L-1}, c_0, ..., c_{L-1}]``, the hidden then the cell vector of
+each layer, ``H`` values each (the ``(h, c)`` pair that sb3_contrib's ``predict`` returns as
+``(L, n, H)`` arrays, campaign by campaign). Reset rule: a new campaign (a new flight, or a
+campaign whose history is lost) starts from ``initial_state`` (zeros), which is what
+``predict(..., episode_start=True)`` does; never carry a state from one flight to the next.
+
+One step, per campaign (the composition sb3_contrib's ``RecurrentActorCriticPolicy`` runs):
+
+    x = obs[:, inputs]; z = normalise(x)                       (VecNormalize's formula)
+    for each layer k: i, f, g, o = split(W_ih z_k + b_ih + W_hh h_k + b_hh)   (torch order)
+        c_k' = sigmoid(f) c_k + sigmoid(i) tanh(g);  h_k' = sigmoid(o) tanh(c_k');  z_{k+1} = h_k'
+    a = clip(dense(h_{L-1}'), low, high)                        (the actor's MLP, then action_net)
+    throttle = 10 ** (decades (a - 1) / 2), 0 for a <= -1      (envs.spaces.action_to_throttle)
+
+Throttles are ``(n, A)`` (``A`` = ``action.width``: 1, or one per segment of a value
+scenario). A row with a non-finite value gets ``fallback`` throttles and keeps its state.
+
+The artifact: ``manifest.json`` (schema, name, observation, policy, action, state, files,
+source) and ``weights.npz`` (read without pickle, its sha256 in ``files``). Every field is
+checked on load (``PacerError``: one line naming the field, the value and what is allowed);
+nothing in the artifact is imported or executed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .manifest import MANIFEST_FILE, PacerError, npz_arrays, read_file
+from .mlp import ACTIVATIONS, _activation
+from .normalize import Normalization
+
+RECURRENT_SCHEMA = "pacegym.recurrent_pacer"
+RECURRENT_SCHEMA_VERSION = 1
+WEIGHTS_FILE = "weights.npz"
+STATE_LAYOUT = "h_0..h_{L-1}, c_0..c_{L-1}; H float64 values each; zeros for a new campaign"
+_TOP = ("schema", "schema_version", "name", "observation", "policy", "action", "state")
+_OPTIONAL = ("files", "source")
+
+
+def _fail(field: str, value: Any, allowed: str) -> PacerError:
+    return PacerError(f"manifest field {field} = {value!r}: allowed {allowed}")
+
+
+def _int(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> int:
+    v = d.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise _fail(f"{where}.{key}", v, f"an integer in [{lo}, {hi}]")
+    return v
+
+
+def _names(v: Any, where: str) -> list[str]:
+    if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
+        raise _fail(where, v, "a non-empty list of names")
+    if len(set(v)) != len(v):
+        raise _fail(where, v, "names without repeats")
+    return list(v)
+
+
+def _keys(d: Any, where: str, need: Sequence[str], optional: Sequence[str] = ()) -> dict:
+    if not isinstance(d, dict):
+        raise _fail(where, d, "an object")
+    missing = [k for k in need if k not in d]
+    extra = [k for k in d if k not in need and k not in optional]
+    if missing or extra:
+        raise PacerError(f"manifest field {where}: lacks {missing}, unknown {extra}")
+    return d
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * x))
+
+
+class RecurrentPacer:
+    """A loaded ``lstm`` artifact (module docstring); ``step`` is the whole contract."""
+
+    def __init__(self, m: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+        obs, pol, act = m["observation"], m["policy"], m["action"]
+        self.name = str(m["name"])
+        self.features = list(obs["features"])
+        col = {n: i for i, n in enumerate(self.features)}
+        missing = [n for n in pol["inputs"] if n not in col]
+        if missing:
+            raise _fail("policy.inputs", missing, "names of observation.features")
+        self.index = np.array([col[n] for n in pol["inputs"]], dtype=np.int64)
+        n_in = len(self.index)
+        norm = pol["normalization"]
+        self.norm = Normalization.from_spec(norm, n_in) if norm is not None else None
+        self.layers, self.hidden = (
+            _int(pol, "layers", "policy", 1, 16),
+            _int(pol, "hidden", "policy", 1, 4096),
+        )
+        self.lstm = [self._lstm_layer(arrays, k, n_in) for k in range(self.layers)]
+        self.dense = self._dense(arrays, pol["dense"])
+        self.width = _int(act, "width", "action", 1, 4096)
+        if self.dense[-1][0].shape[1] != self.width:
+            raise _fail(
+                "action.width", self.width, f"the last layer's {self.dense[-1][0].shape[1]}"
+            )
+        self.low, self.high = float(act["low"]), float(act["high"])
+        self.decades = float(act["decades"])
+        self.fallback = float(act["fallback"])
+        if not (-1.0 <= self.low < self.high <= 1.0 and 0 < self.decades <= 16):
+            raise _fail("action", act, "-1 <= low < high <= 1, 0 < decades <= 16")
+        if not 0.0 <= self.fallback <= 1.0:
+            raise _fail("action.fallback", self.fallback, "a throttle in [0, 1]")
+        self.state_size = 2 * self.layers * self.hidden
+
+    def _lstm_layer(self, arrays: Mapping[str, np.ndarray], k: int, n_in: int) -> tuple:
+        h = self.hidden
+        shapes = {
+            f"lstm_w_ih_{k}": (4 * h, n_in if k == 0 else h),
+            f"lstm_w_hh_{k}": (4 * h, h),
+            f"lstm_b_ih_{k}": (4 * h,),
+            f"lstm_b_hh_{k}": (4 * h,),
+        }
+        out = []
+        for key, shape in shapes.items():
+            a = arrays.get(key)
+            if a is None or a.shape != shape or a.dtype != np.float32:
+                got = None if a is None else f"{a.dtype} {a.shape}"
+                raise PacerError(f"{WEIGHTS_FILE}: {key} is {got}; expected float32 {shape}")
+            out.append(a.astype(np.float64))
+        w_ih, w_hh, b_ih, b_hh = out
+        return w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh
+
+    def _dense(self, arrays: Mapping[str, np.ndarray], spec: Any) -> list[tuple]:
+        if not isinstance(spec, list) or not spec:
+            raise _fail("policy.dense", spec, "a non-empty list of activations")
+        layers, n_in = [], self.hidden
+        for j, act in enumerate(spec):
+            if act not in ACTIVATIONS:
+                raise _fail(f"policy.dense[{j}]", act, f"one of {list(ACTIVATIONS)}")
+            w, b = arrays.get(f"dense_w_{j}"), arrays.get(f"dense_b_{j}")
+            ok = w is not None and b is not None and w.ndim == 2 and w.shape[0] == n_in
+            if not ok or b.shape != (w.shape[1],) or w.dtype != np.float32 != b.dtype:
+                raise PacerError(
+                    f"{WEIGHTS_FILE}: dense_w_{j}/dense_b_{j} missing or not float32"
+                    f" ({n_in}, m)/(m,)"
+                )
+            layers.append((w.astype(np.float64), b.astype(np.float64), act))
+            n_in = w.shape[1]
+        if len(arrays) != 4 * self.layers + 2 * len(spec):
+            raise PacerError(f"{WEIGHTS_FILE}: {sorted(arrays)}: arrays the manifest does not name")
+        return layers
+
+    def initial_state(self, n: int) -> np.ndarray:
+        """The state of ``n`` new campaigns: zeros ``(n, state_size)`` (the reset rule)."""
+        return np.zeros((int(n), self.state_size))
+
+    def _check(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(obs, dtype=np.float64)
+        x = x.reshape(1, -1) if x.ndim == 1 else x
+        s = np.asarray(state, dtype=np.float64)
+        s = s.reshape(1, -1) if s.ndim == 1 else s
+        if x.ndim != 2 or x.shape[1] != len(self.features):
+            raise PacerError(f"obs has shape {x.shape}: expected (n, {len(self.features)})")
+        if s.shape != (x.shape[0], self.state_size):
+            raise PacerError(
+                f"state has shape {s.shape}: expected ({x.shape[0]}, {self.state_size})"
+            )
+        return x, s
+
+    def actions(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(actions (n, A) clipped to [low, high], next state)``; rows with a non-finite
+        observation or state get NaN actions and keep their state."""
+        x, s = self._check(obs, state)
+        ok = np.isfinite(x).all(axis=1) & np.isfinite(s).all(axis=1)
+        z = x[:, self.index]
+        z = self.norm(z).astype(np.float64) if self.norm is not None else z.astype(np.float32)
+        z = np.where(ok[:, None], z, 0.0)
+        nxt = s.copy()
+        lh = self.layers * self.hidden
+        inp = z.astype(np.float64)
+        for k, (w_ih, w_hh, b) in enumerate(self.lstm):
+            sl = slice(k * self.hidden, (k + 1) * self.hidden)
+            h, c = (
+                np.where(ok[:, None], s[:, sl], 0.0),
+                np.where(ok[:, None], s[:, lh:][:, sl], 0.0),
+            )
+            i, f, g, o = np.split(inp @ w_ih + h @ w_hh + b, 4, axis=1)
+            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+            inp = _sigmoid(o) * np.tanh(c)
+            nxt[ok, sl], nxt[ok, lh + sl.start : lh + sl.stop] = inp[ok], c[ok]
+        for w, b, act in self.dense:
+            inp = _activation(act, inp @ w + b)
+        a = np.clip(inp, self.low, self.high)
+        a[~ok] = np.nan
+        return a, nxt
+
+    def step(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
+        """``(throttles (n, A) in [0, 1], next state (n, state_size))`` for observations
+        ``(n, width)`` in ``observation.features`` order and each campaign's state."""
+        a, nxt = self.actions(obs, state)
+        p = np.power(10.0, (self.decades / 2.0) * (a - 1.0))
+        p[a <= -1.0] = 0.0
+        p[~np.isfinite(p)] = self.fallback
+        return p, nxt
+
+
+def check_recurrent_manifest(m: Any) -> dict[str, Any]:
+    """The manifest's fields, every one checked (names and types; shapes at ``__init__``)."""
+    m = _keys(m, "manifest", _TOP, _OPTIONAL)
+    if m["schema"] != RECURRENT_SCHEMA:
+        raise _fail("schema", m["schema"], repr(RECURRENT_SCHEMA))
+    if m["schema_version"] != RECURRENT_SCHEMA_VERSION:
+        raise _fail("schema_version", m["schema_version"], str(RECURRENT_SCHEMA_VERSION))
+    if not isinstance(m["name"], str) or not m["name"]:
+        raise _fail("name", m["name"], "a non-empty string")
+    obs = _keys(m["observation"], "observation", ("features", "segments", "width"))
+    _names(obs["features"], "observation.features")
+    if not isinstance(obs["segments"], list) or not all(
+        isinstance(s, str) for s in obs["segments"]
+    ):
+        raise _fail("observation.segments", obs["segments"], "a list of segment names")
+    if obs["width"] != len(obs["features"]):
+        raise _fail("observation.width", obs["width"], f"{len(obs['features'])} (the features)")
+    pol = _keys(
+        m["policy"], "policy", ("kind", "inputs", "normalization", "layers", "hidden", "dense")
+    )
+    if pol["kind"] != "lstm":
+        raise _fail("policy.kind", pol["kind"], "'lstm'")
+    _names(pol["inputs"], "policy.inputs")
+    if pol["normalization"] is not None:
+        _keys(
+            pol["normalization"], "policy.normalization", ("mean", "var", "epsilon", "clip", "rule")
+        )
+    act = _keys(m["action"], "action", ("width", "low", "high", "mapping", "decades", "fallback"))
+    if act["mapping"] != "log10_decades":
+        raise _fail("action.mapping", act["mapping"], "'log10_decades'")
+    for key in ("low", "high", "decades", "fallback"):
+        v = act[key]
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise _fail(f"action.{key}", v, "a finite number")
+    st = _keys(m["state"], "state", ("layout", "size", "reset"))
+    if st["layout"] != STATE_LAYOUT:
+        raise _fail("state.layout", st["layout"], repr(STATE_LAYOUT))
+    if st["size"] != 2 * pol.get("layers", 0) * pol.get("hidden", 0):
+        raise _fail("state.size", st["size"], "2 x policy.layers x policy.hidden")
+    files = _keys(m.get("files"), "files", (WEIGHTS_FILE,))
+    if not isinstance(files[WEIGHTS_FILE], str) or len(files[WEIGHTS_FILE]) != 64:
+        raise _fail(f"files.{WEIGHTS_FILE}", files[WEIGHTS_FILE], "a sha256 hex digest")
+    return m
+
+
+def load_recurrent_pacer(path: str | os.PathLike[str]) -> RecurrentPacer:
+    """Load and check the ``lstm`` artifact directory ``path`` (module docstring)."""
+    root = os.fspath(path)
+    text, _ = read_file(root, MANIFEST_FILE, "manifest")
+    try:
+        m = json.loads(text.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise PacerError(f"{MANIFEST_FILE}: not JSON ({e})") from None
+    m = check_recurrent_manifest(m)
+    raw, digest = read_file(root, WEIGHTS_FILE, f"files.{WEIGHTS_FILE}")
+    if digest != m["files"][WEIGHTS_FILE]:
+        raise PacerError(
+            f"files.{WEIGHTS_FILE}: sha256 differs from the manifest's; the file is corrupted"
+            " or was changed after export: refusing to load"
+        )
+    return RecurrentPacer(m, npz_arrays(raw, WEIGHTS_FILE))
