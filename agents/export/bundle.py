@@ -42,6 +42,7 @@ RUNTIME_MODULES = (
     "segment_pacer",
     "rule_row",
     "mlp",
+    "recurrent",
     "rule",
     "residual",
     "onnx_backend",

@@ -36,7 +36,8 @@ Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``m
 ``plans`` (the plan shapes, which the simulator uses too), ``rule_params`` and
 ``controllers`` (the baseline rules' parameter table and arithmetic, which ``baselines/``
 runs in process too), ``segment_pacer`` (the per-segment ``dual_price`` pacer of value
-scenarios, its own one-file artifact), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
+scenarios, its own one-file artifact), ``mlp``, ``recurrent`` (the ``lstm`` pacer whose
+per-campaign state the caller carries, its own artifact), ``rule``, ``residual``, ``onnx_backend`` (one policy kind
 each), ``frontend`` (the ``Pacer``), ``schema`` and ``loader`` (``load``).
 """
 
@@ -56,6 +57,7 @@ from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
 from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
 from .plans import PLAN_SHAPES, plan_cumulative, shape
+from .recurrent import RECURRENT_SCHEMA, RecurrentPacer, load_recurrent_pacer
 from .residual import ResidualPolicy
 from .rule import RulePolicy
 from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
@@ -75,6 +77,7 @@ __all__ = [
     "MANIFEST_FILE",
     "MAX_THREADS",
     "PLAN_SHAPES",
+    "RECURRENT_SCHEMA",
     "RULE_PARAMS",
     "SCHEMA",
     "SCHEMA_VERSION",
@@ -88,6 +91,7 @@ __all__ = [
     "Pacer",
     "PacerError",
     "PolicyKind",
+    "RecurrentPacer",
     "ResidualPolicy",
     "RowPath",
     "Rule",
@@ -102,6 +106,7 @@ __all__ = [
     "check_params",
     "load",
     "load_pacer",
+    "load_recurrent_pacer",
     "load_segment_pacer",
     "manifest_digest",
     "plan_cumulative",

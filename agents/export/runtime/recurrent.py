@@ -46,32 +46,32 @@ RECURRENT_SCHEMA = "pacegym.recurrent_pacer"
 RECURRENT_SCHEMA_VERSION = 1
 WEIGHTS_FILE = "weights.npz"
 STATE_LAYOUT = "h_0..h_{L-1}, c_0..c_{L-1}; H float64 values each; zeros for a new campaign"
-_TOP = ("schema", "schema_version", "name", "observation", "policy", "action", "state")
-_OPTIONAL = ("files", "source")
+_LSTM_TOP = ("schema", "schema_version", "name", "observation", "policy", "action", "state")
+_LSTM_OPTIONAL = ("files", "source")
 
 
-def _fail(field: str, value: Any, allowed: str) -> PacerError:
+def _lstm_fail(field: str, value: Any, allowed: str) -> PacerError:
     return PacerError(f"manifest field {field} = {value!r}: allowed {allowed}")
 
 
-def _int(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> int:
+def _lstm_int(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> int:
     v = d.get(key)
     if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise _fail(f"{where}.{key}", v, f"an integer in [{lo}, {hi}]")
+        raise _lstm_fail(f"{where}.{key}", v, f"an integer in [{lo}, {hi}]")
     return v
 
 
-def _names(v: Any, where: str) -> list[str]:
+def _lstm_names(v: Any, where: str) -> list[str]:
     if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
-        raise _fail(where, v, "a non-empty list of names")
+        raise _lstm_fail(where, v, "a non-empty list of names")
     if len(set(v)) != len(v):
-        raise _fail(where, v, "names without repeats")
+        raise _lstm_fail(where, v, "names without repeats")
     return list(v)
 
 
-def _keys(d: Any, where: str, need: Sequence[str], optional: Sequence[str] = ()) -> dict:
+def _lstm_keys(d: Any, where: str, need: Sequence[str], optional: Sequence[str] = ()) -> dict:
     if not isinstance(d, dict):
-        raise _fail(where, d, "an object")
+        raise _lstm_fail(where, d, "an object")
     missing = [k for k in need if k not in d]
     extra = [k for k in d if k not in need and k not in optional]
     if missing or extra:
@@ -79,7 +79,7 @@ def _keys(d: Any, where: str, need: Sequence[str], optional: Sequence[str] = ())
     return d
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def _lstm_sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (1.0 + np.tanh(0.5 * x))
 
 
@@ -93,29 +93,29 @@ class RecurrentPacer:
         col = {n: i for i, n in enumerate(self.features)}
         missing = [n for n in pol["inputs"] if n not in col]
         if missing:
-            raise _fail("policy.inputs", missing, "names of observation.features")
+            raise _lstm_fail("policy.inputs", missing, "names of observation.features")
         self.index = np.array([col[n] for n in pol["inputs"]], dtype=np.int64)
         n_in = len(self.index)
         norm = pol["normalization"]
         self.norm = Normalization.from_spec(norm, n_in) if norm is not None else None
         self.layers, self.hidden = (
-            _int(pol, "layers", "policy", 1, 16),
-            _int(pol, "hidden", "policy", 1, 4096),
+            _lstm_int(pol, "layers", "policy", 1, 16),
+            _lstm_int(pol, "hidden", "policy", 1, 4096),
         )
         self.lstm = [self._lstm_layer(arrays, k, n_in) for k in range(self.layers)]
         self.dense = self._dense(arrays, pol["dense"])
-        self.width = _int(act, "width", "action", 1, 4096)
+        self.width = _lstm_int(act, "width", "action", 1, 4096)
         if self.dense[-1][0].shape[1] != self.width:
-            raise _fail(
+            raise _lstm_fail(
                 "action.width", self.width, f"the last layer's {self.dense[-1][0].shape[1]}"
             )
         self.low, self.high = float(act["low"]), float(act["high"])
         self.decades = float(act["decades"])
         self.fallback = float(act["fallback"])
         if not (-1.0 <= self.low < self.high <= 1.0 and 0 < self.decades <= 16):
-            raise _fail("action", act, "-1 <= low < high <= 1, 0 < decades <= 16")
+            raise _lstm_fail("action", act, "-1 <= low < high <= 1, 0 < decades <= 16")
         if not 0.0 <= self.fallback <= 1.0:
-            raise _fail("action.fallback", self.fallback, "a throttle in [0, 1]")
+            raise _lstm_fail("action.fallback", self.fallback, "a throttle in [0, 1]")
         self.state_size = 2 * self.layers * self.hidden
 
     def _lstm_layer(self, arrays: Mapping[str, np.ndarray], k: int, n_in: int) -> tuple:
@@ -138,11 +138,11 @@ class RecurrentPacer:
 
     def _dense(self, arrays: Mapping[str, np.ndarray], spec: Any) -> list[tuple]:
         if not isinstance(spec, list) or not spec:
-            raise _fail("policy.dense", spec, "a non-empty list of activations")
+            raise _lstm_fail("policy.dense", spec, "a non-empty list of activations")
         layers, n_in = [], self.hidden
         for j, act in enumerate(spec):
             if act not in ACTIVATIONS:
-                raise _fail(f"policy.dense[{j}]", act, f"one of {list(ACTIVATIONS)}")
+                raise _lstm_fail(f"policy.dense[{j}]", act, f"one of {list(ACTIVATIONS)}")
             w, b = arrays.get(f"dense_w_{j}"), arrays.get(f"dense_b_{j}")
             ok = w is not None and b is not None and w.ndim == 2 and w.shape[0] == n_in
             if not ok or b.shape != (w.shape[1],) or w.dtype != np.float32 != b.dtype:
@@ -191,8 +191,8 @@ class RecurrentPacer:
                 np.where(ok[:, None], s[:, lh:][:, sl], 0.0),
             )
             i, f, g, o = np.split(inp @ w_ih + h @ w_hh + b, 4, axis=1)
-            c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-            inp = _sigmoid(o) * np.tanh(c)
+            c = _lstm_sigmoid(f) * c + _lstm_sigmoid(i) * np.tanh(g)
+            inp = _lstm_sigmoid(o) * np.tanh(c)
             nxt[ok, sl], nxt[ok, lh + sl.start : lh + sl.stop] = inp[ok], c[ok]
         for w, b, act in self.dense:
             inp = _activation(act, inp @ w + b)
@@ -212,46 +212,50 @@ class RecurrentPacer:
 
 def check_recurrent_manifest(m: Any) -> dict[str, Any]:
     """The manifest's fields, every one checked (names and types; shapes at ``__init__``)."""
-    m = _keys(m, "manifest", _TOP, _OPTIONAL)
+    m = _lstm_keys(m, "manifest", _LSTM_TOP, _LSTM_OPTIONAL)
     if m["schema"] != RECURRENT_SCHEMA:
-        raise _fail("schema", m["schema"], repr(RECURRENT_SCHEMA))
+        raise _lstm_fail("schema", m["schema"], repr(RECURRENT_SCHEMA))
     if m["schema_version"] != RECURRENT_SCHEMA_VERSION:
-        raise _fail("schema_version", m["schema_version"], str(RECURRENT_SCHEMA_VERSION))
+        raise _lstm_fail("schema_version", m["schema_version"], str(RECURRENT_SCHEMA_VERSION))
     if not isinstance(m["name"], str) or not m["name"]:
-        raise _fail("name", m["name"], "a non-empty string")
-    obs = _keys(m["observation"], "observation", ("features", "segments", "width"))
-    _names(obs["features"], "observation.features")
+        raise _lstm_fail("name", m["name"], "a non-empty string")
+    obs = _lstm_keys(m["observation"], "observation", ("features", "segments", "width"))
+    _lstm_names(obs["features"], "observation.features")
     if not isinstance(obs["segments"], list) or not all(
         isinstance(s, str) for s in obs["segments"]
     ):
-        raise _fail("observation.segments", obs["segments"], "a list of segment names")
+        raise _lstm_fail("observation.segments", obs["segments"], "a list of segment names")
     if obs["width"] != len(obs["features"]):
-        raise _fail("observation.width", obs["width"], f"{len(obs['features'])} (the features)")
-    pol = _keys(
+        raise _lstm_fail(
+            "observation.width", obs["width"], f"{len(obs['features'])} (the features)"
+        )
+    pol = _lstm_keys(
         m["policy"], "policy", ("kind", "inputs", "normalization", "layers", "hidden", "dense")
     )
     if pol["kind"] != "lstm":
-        raise _fail("policy.kind", pol["kind"], "'lstm'")
-    _names(pol["inputs"], "policy.inputs")
+        raise _lstm_fail("policy.kind", pol["kind"], "'lstm'")
+    _lstm_names(pol["inputs"], "policy.inputs")
     if pol["normalization"] is not None:
-        _keys(
+        _lstm_keys(
             pol["normalization"], "policy.normalization", ("mean", "var", "epsilon", "clip", "rule")
         )
-    act = _keys(m["action"], "action", ("width", "low", "high", "mapping", "decades", "fallback"))
+    act = _lstm_keys(
+        m["action"], "action", ("width", "low", "high", "mapping", "decades", "fallback")
+    )
     if act["mapping"] != "log10_decades":
-        raise _fail("action.mapping", act["mapping"], "'log10_decades'")
+        raise _lstm_fail("action.mapping", act["mapping"], "'log10_decades'")
     for key in ("low", "high", "decades", "fallback"):
         v = act[key]
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise _fail(f"action.{key}", v, "a finite number")
-    st = _keys(m["state"], "state", ("layout", "size", "reset"))
+            raise _lstm_fail(f"action.{key}", v, "a finite number")
+    st = _lstm_keys(m["state"], "state", ("layout", "size", "reset"))
     if st["layout"] != STATE_LAYOUT:
-        raise _fail("state.layout", st["layout"], repr(STATE_LAYOUT))
+        raise _lstm_fail("state.layout", st["layout"], repr(STATE_LAYOUT))
     if st["size"] != 2 * pol.get("layers", 0) * pol.get("hidden", 0):
-        raise _fail("state.size", st["size"], "2 x policy.layers x policy.hidden")
-    files = _keys(m.get("files"), "files", (WEIGHTS_FILE,))
+        raise _lstm_fail("state.size", st["size"], "2 x policy.layers x policy.hidden")
+    files = _lstm_keys(m.get("files"), "files", (WEIGHTS_FILE,))
     if not isinstance(files[WEIGHTS_FILE], str) or len(files[WEIGHTS_FILE]) != 64:
-        raise _fail(f"files.{WEIGHTS_FILE}", files[WEIGHTS_FILE], "a sha256 hex digest")
+        raise _lstm_fail(f"files.{WEIGHTS_FILE}", files[WEIGHTS_FILE], "a sha256 hex digest")
     return m
 
 
