@@ -45,6 +45,7 @@ from .normalize import Normalization
 RECURRENT_SCHEMA = "pacegym.recurrent_pacer"
 RECURRENT_SCHEMA_VERSION = 1
 WEIGHTS_FILE = "weights.npz"
+LSTM_BLOCK_ROWS = 8192  # [rows] per numpy block: bounds the gates' scratch memory
 STATE_LAYOUT = "h_0..h_{L-1}, c_0..c_{L-1}; H float64 values each; zeros for a new campaign"
 _LSTM_TOP = ("schema", "schema_version", "name", "observation", "policy", "action", "state")
 _LSTM_OPTIONAL = ("files", "source")
@@ -175,30 +176,36 @@ class RecurrentPacer:
 
     def actions(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(actions (n, A) clipped to [low, high], next state)``; rows with a non-finite
-        observation or state get NaN actions and keep their state."""
+        observation or state get NaN actions and keep their state. Rows run in blocks of
+        ``LSTM_BLOCK_ROWS`` (bounded scratch memory; rows are independent)."""
         x, s = self._check(obs, state)
+        a = np.empty((len(x), self.width))
+        nxt = s.copy()
+        for start in range(0, len(x), LSTM_BLOCK_ROWS):
+            rows = slice(start, start + LSTM_BLOCK_ROWS)
+            a[rows] = self._block(x[rows], s[rows], nxt[rows])
+        return a, nxt
+
+    def _block(self, x: np.ndarray, s: np.ndarray, nxt: np.ndarray) -> np.ndarray:
+        """The actions of rows ``x`` with states ``s``; their next states written to ``nxt``."""
         ok = np.isfinite(x).all(axis=1) & np.isfinite(s).all(axis=1)
         z = x[:, self.index]
-        z = self.norm(z).astype(np.float64) if self.norm is not None else z.astype(np.float32)
-        z = np.where(ok[:, None], z, 0.0)
-        nxt = s.copy()
+        z = self.norm(z) if self.norm is not None else z.astype(np.float32)
+        inp = np.where(ok[:, None], z.astype(np.float64), 0.0)
+        s = np.where(ok[:, None], s, 0.0)
         lh = self.layers * self.hidden
-        inp = z.astype(np.float64)
         for k, (w_ih, w_hh, b) in enumerate(self.lstm):
-            sl = slice(k * self.hidden, (k + 1) * self.hidden)
-            h, c = (
-                np.where(ok[:, None], s[:, sl], 0.0),
-                np.where(ok[:, None], s[:, lh:][:, sl], 0.0),
-            )
+            h0, c0 = k * self.hidden, lh + k * self.hidden
+            h, c = s[:, h0 : h0 + self.hidden], s[:, c0 : c0 + self.hidden]
             i, f, g, o = np.split(inp @ w_ih + h @ w_hh + b, 4, axis=1)
             c = _lstm_sigmoid(f) * c + _lstm_sigmoid(i) * np.tanh(g)
             inp = _lstm_sigmoid(o) * np.tanh(c)
-            nxt[ok, sl], nxt[ok, lh + sl.start : lh + sl.stop] = inp[ok], c[ok]
+            nxt[ok, h0 : h0 + self.hidden], nxt[ok, c0 : c0 + self.hidden] = inp[ok], c[ok]
         for w, b, act in self.dense:
             inp = _activation(act, inp @ w + b)
         a = np.clip(inp, self.low, self.high)
         a[~ok] = np.nan
-        return a, nxt
+        return a
 
     def step(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(throttles (n, A) in [0, 1], next state (n, state_size))`` for observations
