@@ -4,7 +4,8 @@ The pacer holds no per-campaign state: ``RecurrentPacer.step(obs, state)`` takes
 campaign's state and returns the next one with the throttles, so a service keeps one state
 row per campaign wherever it keeps the campaign (``state in, state out``).
 
-State layout: float64 ``(n, 2 L H)`` for ``L`` LSTM layers of ``H`` units (``state_size``);
+State layout: ``(n, 2 L H)`` float64 (holding float32 values: the arithmetic is float32, as
+torch's) for ``L`` LSTM layers of ``H`` units (``state_size``);
 row ``r`` is ``[h_0, ..., h_{L-1}, c_0, ..., c_{L-1}]``, the hidden then the cell vector of
 each layer, ``H`` values each (the ``(h, c)`` pair that sb3_contrib's ``predict`` returns as
 ``(L, n, H)`` arrays, campaign by campaign). Reset rule: a new campaign (a new flight, or a
@@ -81,7 +82,7 @@ def _lstm_keys(d: Any, where: str, need: Sequence[str], optional: Sequence[str] 
 
 
 def _lstm_sigmoid(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+    return np.float32(0.5) * (np.float32(1.0) + np.tanh(np.float32(0.5) * x))
 
 
 class RecurrentPacer:
@@ -133,9 +134,9 @@ class RecurrentPacer:
             if a is None or a.shape != shape or a.dtype != np.float32:
                 got = None if a is None else f"{a.dtype} {a.shape}"
                 raise PacerError(f"{WEIGHTS_FILE}: {key} is {got}; expected float32 {shape}")
-            out.append(a.astype(np.float64))
+            out.append(a)
         w_ih, w_hh, b_ih, b_hh = out
-        return w_ih.T.copy(), w_hh.T.copy(), b_ih + b_hh
+        return w_ih.T.copy(), w_hh.T.copy(), (b_ih.astype(np.float64) + b_hh).astype(np.float32)
 
     def _dense(self, arrays: Mapping[str, np.ndarray], spec: Any) -> list[tuple]:
         if not isinstance(spec, list) or not spec:
@@ -146,12 +147,17 @@ class RecurrentPacer:
                 raise _lstm_fail(f"policy.dense[{j}]", act, f"one of {list(ACTIVATIONS)}")
             w, b = arrays.get(f"dense_w_{j}"), arrays.get(f"dense_b_{j}")
             ok = w is not None and b is not None and w.ndim == 2 and w.shape[0] == n_in
-            if not ok or b.shape != (w.shape[1],) or w.dtype != np.float32 != b.dtype:
+            if (
+                not ok
+                or b.shape != (w.shape[1],)
+                or np.float32 not in (w.dtype, b.dtype)
+                or w.dtype != b.dtype
+            ):
                 raise PacerError(
                     f"{WEIGHTS_FILE}: dense_w_{j}/dense_b_{j} missing or not float32"
                     f" ({n_in}, m)/(m,)"
                 )
-            layers.append((w.astype(np.float64), b.astype(np.float64), act))
+            layers.append((w, b, act))
             n_in = w.shape[1]
         if len(arrays) != 4 * self.layers + 2 * len(spec):
             raise PacerError(f"{WEIGHTS_FILE}: {sorted(arrays)}: arrays the manifest does not name")
@@ -191,8 +197,8 @@ class RecurrentPacer:
         ok = np.isfinite(x).all(axis=1) & np.isfinite(s).all(axis=1)
         z = x[:, self.index]
         z = self.norm(z) if self.norm is not None else z.astype(np.float32)
-        inp = np.where(ok[:, None], z.astype(np.float64), 0.0)
-        s = np.where(ok[:, None], s, 0.0)
+        inp = np.where(ok[:, None], z, np.float32(0.0))
+        s = np.where(ok[:, None], s, 0.0).astype(np.float32)
         lh = self.layers * self.hidden
         for k, (w_ih, w_hh, b) in enumerate(self.lstm):
             h0, c0 = k * self.hidden, lh + k * self.hidden
@@ -203,7 +209,7 @@ class RecurrentPacer:
             nxt[ok, h0 : h0 + self.hidden], nxt[ok, c0 : c0 + self.hidden] = inp[ok], c[ok]
         for w, b, act in self.dense:
             inp = _activation(act, inp @ w + b)
-        a = np.clip(inp, self.low, self.high)
+        a = np.clip(inp.astype(np.float64), self.low, self.high)
         a[~ok] = np.nan
         return a
 
