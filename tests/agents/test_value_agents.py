@@ -105,3 +105,22 @@ def test_sb3_agents_train_save_and_pace_every_segment(spec, tmp_path):
     roll = run_episodes(ctrl, SHORT, 2, seed=1)
     assert np.isfinite(roll.metrics["pacing_score_v2"]).all()
     assert "value_excess" in roll.metrics
+
+
+def test_train_agent_on_a_value_scenario_logs_value_metrics(tmp_path):
+    from pacegym.agents.settings import TrainSettings
+    from pacegym.agents.training import train_agent
+
+    logged: dict[str, float] = {}
+    agent = AgentSettings.from_mapping(
+        {"name": "ppo", "net_arch": [8], "hyperparams": {"n_steps": 40, "batch_size": 80}}
+    )
+    train = TrainSettings.from_mapping(
+        {"total_timesteps": 160, "n_envs": 2, "eval_freq": 0, "eval_episodes": 2}
+    )
+    res = train_agent(SHORT, agent, train, tmp_path, lambda m, s: logged.update(m))
+    assert "train/value_excess" in logged  # a finished episode's VALUE_KEYS reach the log
+    meta = json.loads((res.model_dir / "agent.json").read_text())
+    assert (
+        len(meta["segments"]) == S and meta["obs_names"][-1] == f"throttle[{meta['segments'][-1]}]"
+    )
