@@ -144,8 +144,8 @@ class TrainingCallback(BaseCallback):
                 info = infos[i]
                 if "episode" in info:
                     self._returns.append(info["episode"]["r"])
-                for k, v in info.get("metrics", {}).items():
-                    self._metrics[k].append(v)
+                for k, v in info.get("metrics", {}).items():  # value scenarios add VALUE_KEYS
+                    self._metrics.setdefault(k, []).append(v)
         if self.max_seconds > 0 and time.perf_counter() - self._t0 > self.max_seconds:
             self.stopped_early = True
             return False

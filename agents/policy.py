@@ -13,7 +13,9 @@ The controller's action for an observation batch ``obs`` (float32, ``(n, N_OBS)`
 ``concat(obs[:, sel], log10(max(b, 1e-4)))`` with ``b = base.act(obs)``),
 ``z = normalise(x)`` (``agents.export.runtime.Normalization``, the formula the exported
 pacer runs too), ``a = policy(z)`` deterministic, throttle ``= action_to_throttle(a)``
-(residual: ``compose(b, a)``).
+(residual: ``compose(b, a)``). In a value scenario (``S`` segments, ``agents.features``)
+``x`` carries the segment block after the selected columns, ``a`` is ``(n, S)`` (one action
+per segment) and so is the throttle; a residual agent appends ``S`` base columns.
 """
 
 from __future__ import annotations
@@ -30,13 +32,13 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import is_recurrent
 from pacegym.agents.export.runtime import Normalization
-from pacegym.agents.features import feature_index, feature_names
+from pacegym.agents.features import feature_index, feature_names, segments_of
 from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE, read_agent_meta
 from pacegym.agents.model_io import load_model
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
 from pacegym.agents.settings import AgentSettings
 from pacegym.agents.vecnorm_io import VECNORM_FILE, save_vecnormalize
-from pacegym.envs.spaces import action_to_throttle
+from pacegym.envs.spaces import N_OBS, action_to_throttle, obs_names
 
 FORMAT_VERSION = 1
 RESIDUAL_FORMULA = (
@@ -80,6 +82,8 @@ class SB3Controller:
         self.model = model
         self.features = list(features)
         self._index = feature_index(features)
+        self._width = 0  # the observation width ``_index`` was built for
+        self._segments = 0
         self.name = name
         self.kind = "agent"
         self._norm = Normalization.from_spec(obs_norm, where="obs_norm") if obs_norm else None
@@ -106,11 +110,17 @@ class SB3Controller:
     def _step(self, obs: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
         """``(base throttles or None, deterministic actions (n,))`` for one batch; the base
         rule's and a recurrent policy's state advance."""
+        obs = np.asarray(obs)
+        if obs.shape[1] != self._width:
+            self._width, self._segments = obs.shape[1], segments_of(obs.shape[1])
+            self._index = feature_index(self.features, self._segments)
         x = np.asarray(obs, dtype=np.float64)[:, self._index]
         b = None
         if self.base is not None:
-            b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(-1)
-            x = np.concatenate([x, base_feature(b)[:, None]], axis=1)
+            width = max(1, self._segments)
+            b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(len(obs), -1)
+            b = np.broadcast_to(b, (len(obs), width)).copy()
+            x = np.concatenate([x, base_feature(b, width)], axis=1)
         z = self.normalise(x)
         if self._recurrent:
             if self._starts.shape[0] != z.shape[0]:
@@ -121,18 +131,22 @@ class SB3Controller:
             self._starts = np.zeros(z.shape[0], dtype=bool)
         else:
             a, _ = self.model.predict(z, deterministic=True)
-        return b, np.asarray(a, dtype=np.float64).reshape(-1)
+        a = np.asarray(a, dtype=np.float64).reshape(len(z), -1)
+        return b, a if self._segments else a[:, 0]
 
     def actions(self, obs: np.ndarray) -> np.ndarray:
         """The deterministic actions before the throttle mapping (residual: the correction
-        ``a``; the base rule advances as in ``act``), as an exported pacer's ``actions``."""
+        ``a``; the base rule advances as in ``act``), as an exported pacer's ``actions``:
+        ``(n,)``, or ``(n, S)`` in a value scenario."""
         return self._step(obs)[1]
 
     def act(self, obs: np.ndarray) -> np.ndarray:
+        """Throttles ``(n,)``, or ``(n, S)`` (one per segment) in a value scenario."""
         b, a = self._step(obs)
         if b is not None:
-            return compose(b, a, float(self.residual["scale_decades"]))  # type: ignore[index]
-        return action_to_throttle(a)[0]
+            p = compose(b, a.reshape(b.shape), float(self.residual["scale_decades"]))  # type: ignore[index]
+            return p if self._segments else p[:, 0]
+        return action_to_throttle(a)[0].reshape(a.shape)
 
 
 def agent_meta(
@@ -142,10 +156,12 @@ def agent_meta(
     scenario_name: str,
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The ``agent.json`` contents (JSON-ready)."""
+    """The ``agent.json`` contents (JSON-ready). ``extra["segments"]`` (a value scenario's
+    segment names, ``PacingVecEnv.segments``) names the segment block in ``obs_names``."""
     res = agent.residual
     residual = None
-    names = feature_names(agent.features)
+    segments = list((extra or {}).get("segments") or ())
+    names = feature_names(agent.features) + list(obs_names(tuple(segments))[N_OBS:])
     if res.enabled:
         residual = {
             "enabled": True,
@@ -154,7 +170,7 @@ def agent_meta(
             "base": dict(res.base),
             "formula": RESIDUAL_FORMULA,
         }
-        names.append("base_log10")
+        names += [f"base_log10[{s}]" for s in segments] if segments else ["base_log10"]
     return {
         "format": FORMAT_VERSION,
         "name": agent.name,

@@ -13,6 +13,13 @@ The one place the composition is defined (the exported numpy pacer reproduces it
 reproduces the base controller exactly. ``sel`` is ``agent.features``
 (``agents.features``; all columns by default); the base reads the whole observation.
 
+Value scenarios (``S`` segments, ``agents.features``): ``b``, ``a`` and ``p`` are ``(n, S)``,
+one correction per segment, and ``x`` appends ``S`` columns ``log10(max(b_s, FLOOR))``; a
+base with one throttle per campaign (``(n,)``, e.g. a PID) counts for every segment. The
+correction multiplies: a segment the base leaves out (``b_s = 0``) can reach at most
+``FLOOR * 10 ** scale_decades``, so the residual refines the base's choice of segments
+more than it overturns it.
+
 ``ResidualVecEnv`` is the SB3 training view: it steps the base controller on every
 observation and feeds the composed throttle to ``PacingVecEnv.step_throttle``.
 """
@@ -34,21 +41,35 @@ FLOOR = MIN_POSITIVE_THROTTLE
 
 
 def compose(base: np.ndarray, action: np.ndarray, scale_decades: float) -> np.ndarray:
-    """Composed throttle ``clip(max(b, FLOOR) * 10 ** (scale * clip(a, -1, 1)), 0, 1)``."""
-    a = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64).reshape(-1)), -1.0, 1.0)
-    b = np.maximum(np.asarray(base, dtype=np.float64).reshape(-1), FLOOR)
+    """Composed throttle ``clip(max(b, FLOOR) * 10 ** (scale * clip(a, -1, 1)), 0, 1)``.
+
+    1-D inputs give ``(n,)``; an ``(n, S)`` base or action gives ``(n, S)`` (the other
+    broadcast over the segments)."""
+    a = np.clip(np.nan_to_num(np.asarray(action, dtype=np.float64)), -1.0, 1.0)
+    b = np.maximum(np.asarray(base, dtype=np.float64), FLOOR)
+    if a.ndim < 2 and b.ndim < 2:
+        a, b = a.reshape(-1), b.reshape(-1)
+    elif a.ndim < 2:
+        a = a.reshape(-1, 1)
+    elif b.ndim < 2:
+        b = b.reshape(-1, 1)
     return np.clip(b * 10.0 ** (scale_decades * a), 0.0, 1.0)
 
 
-def base_feature(base: np.ndarray) -> np.ndarray:
-    """The feature appended to the observation: ``log10(max(b, FLOOR))`` in [-4, 0]."""
-    b = np.nan_to_num(np.asarray(base, dtype=np.float64).reshape(-1), nan=0.0)
-    return np.log10(np.clip(b, FLOOR, 1.0)).astype(np.float32)
+def base_feature(base: np.ndarray, width: int = 0) -> np.ndarray:
+    """The feature appended to the observation: ``log10(max(b, FLOOR))`` in [-4, 0];
+    ``(n,)`` for ``width = 0``, else ``(n, width)`` (a ``(n,)`` base repeated)."""
+    b = np.nan_to_num(np.asarray(base, dtype=np.float64), nan=0.0)
+    f = np.log10(np.clip(b, FLOOR, 1.0)).astype(np.float32)
+    if not width:
+        return f.reshape(-1)
+    return np.broadcast_to(f.reshape(f.shape[0], -1), (f.shape[0], width)).copy()
 
 
-def augmented_space(features: Sequence[str] = ()) -> gym.spaces.Box:
-    """Observation space of a residual agent: the selected features plus ``base_log10``."""
-    return selected_space(features, extra=1)
+def augmented_space(features: Sequence[str] = (), n_segments: int = 0) -> gym.spaces.Box:
+    """Observation space of a residual agent: the selected features plus ``base_log10``
+    (one column, or one per segment)."""
+    return selected_space(features, extra=max(1, n_segments), n_segments=n_segments)
 
 
 def build_base(spec: Mapping[str, Any]) -> Any:
@@ -97,19 +118,22 @@ class ResidualVecEnv(VecEnvWrapper):
             raise ValueError(
                 f"agent.residual.scale_decades = {scale_decades}: must be > 0 (e.g. 0.5-2)"
             )
-        super().__init__(venv, observation_space=augmented_space(features))
-        self.index = feature_index(features)
+        s = venv.core.n_segments
+        super().__init__(venv, observation_space=augmented_space(features, s))
+        self.index = feature_index(features, s)
+        self.width = max(1, s)
         self.pacing = venv
         self.base_spec = dict(base_spec)
         self.scale = float(scale_decades)
         self.base = build_base(self.base_spec)
         self._resetter = RowResetter(self.base, build_base(self.base_spec), venv.num_envs)
-        self._b = np.ones(venv.num_envs)
-        self._actions = np.zeros(venv.num_envs)
+        self._b = np.ones((venv.num_envs, self.width))
+        self._actions = np.zeros((venv.num_envs, self.width))
 
     def _augment(self, obs: np.ndarray) -> np.ndarray:
-        self._b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(-1)
-        return np.concatenate([obs[:, self.index], base_feature(self._b)[:, None]], axis=1)
+        b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(self.num_envs, -1)
+        self._b = np.broadcast_to(b, (self.num_envs, self.width)).copy()
+        return np.concatenate([obs[:, self.index], base_feature(self._b, self.width)], axis=1)
 
     def reset(self) -> np.ndarray:
         obs = self.venv.reset()
@@ -120,12 +144,13 @@ class ResidualVecEnv(VecEnvWrapper):
         self._actions = np.asarray(actions)
 
     def step_wait(self) -> VecEnvStepReturn:
-        a = self._actions.reshape(self.num_envs, -1)[:, 0]
-        invalid = ~np.isfinite(a)
+        a = self._actions.reshape(self.num_envs, self.width)
+        invalid = ~np.isfinite(a).all(axis=1)
+        p = compose(self._b, a, self.scale)
         obs, reward, dones, infos = self.pacing.step_throttle(
-            compose(self._b, a, self.scale), invalid
+            p if self.width > 1 else p[:, 0], invalid
         )
-        feat = base_feature(self._b)
+        feat = base_feature(self._b, self.width)
         rows = np.flatnonzero(dones)
         for i in rows:
             term = infos[i]["terminal_observation"]

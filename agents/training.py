@@ -284,11 +284,13 @@ def train_agent(
     if train.reward_scale == "normalised":
         reference = reference_scores(eval_scs, train.eval_episodes, train.eval_seed)
         weights = scenario_weights(reference)
-    env, _ = make_env(checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights)
+    env, pacing = make_env(
+        checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights
+    )
     model, env, state, resumed_from = _model(agent, train, checked, env)
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
-    extra = {"seed": seed, **dict(meta or {})}
+    extra = {"seed": seed, "segments": list(pacing.segments), **dict(meta or {})}
     tb = _tensorboard(model, run_dir) if train.tensorboard else None
     cb = TrainingCallback(
         run_dir,

@@ -37,7 +37,9 @@ class PacingVecEnv(VecEnv):
     (``envs.mixture.CoreMixture``: domain-randomised training); ``scenario`` is then the
     first and ``scenarios`` all of them. Stepping before the first ``reset`` raises
     ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
-    raise ``ValueError``, as ``PacingEnv`` does. The reward is the env's own: the per-step terms
+    raise ``ValueError``, as ``PacingEnv`` does; in a value scenario (``S`` segments; a
+    mixture's scenarios must share ``S``) the action is ``(n_envs, S)``, one per segment, and
+    the observation ``envs.spaces.obs_width(S)`` columns. The reward is the env's own: the per-step terms
     of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score. With
     ``reward_scale="flight"`` (training only) each campaign's reward is multiplied by its
     flight's ticks / ``REFERENCE_TICKS``: a tick of a 3-day flight then carries as much
@@ -77,6 +79,9 @@ class PacingVecEnv(VecEnv):
             block = self.core.block_of if isinstance(self.core, CoreMixture) else 0
             self._weight = np.broadcast_to(w[block], (n_envs,)).copy()
         n_seg = self.core.n_segments
+        first = self.core.cores[0] if isinstance(self.core, CoreMixture) else self.core
+        self.segments: tuple[str, ...] = tuple(first.segments) if n_seg else ()
+        """Segment names (``"<channel>/<layer>"``; the first scenario's), () without."""
         super().__init__(n_envs, observation_space(n_seg), action_space(n_seg))
         self._seeder = EpisodeSeeder(n_envs)
         self._all = np.arange(n_envs)

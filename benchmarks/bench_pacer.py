@@ -2,6 +2,7 @@
 
     python benchmarks/bench_pacer.py [--rows 1000000] [--repeats 5] [--threads 2]
     python benchmarks/bench_pacer.py --artifact artifacts/pacer   # an exported pacer as is
+    python benchmarks/bench_pacer.py --recurrent [--rows 1000000] [--lstm-hidden 64]
 
 Policy: SB3 PPO's default actor (2 x 64 tanh) with observation normalisation, exported by
 ``agents.export``; inputs are observations recorded in the live-commerce env, tiled.
@@ -11,6 +12,11 @@ the same run. The numpy and onnxruntime figures include input checks, normalisat
 action -> throttle mapping (torch: normalisation and clip only). The numpy pacer is shown
 with ``threads=1`` (all work in the caller's thread) and with ``--threads`` worker threads
 (its default on a machine with that many usable CPUs).
+
+``--recurrent``: the ``lstm`` pacer (``runtime.recurrent``, state in, state out) of an
+untrained RecurrentPPO on value_channels (12 segments, 50 inputs, ``--lstm-hidden`` units,
+one 64-unit tanh layer, 12 actions), against sb3_contrib's ``predict`` with the same states:
+1 campaign, then ``--rows`` campaigns (one thread; its timing, not its quality, is measured).
 """
 
 from __future__ import annotations
@@ -52,7 +58,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--artifact", default=None, help="time this exported pacer instead")
     ap.add_argument("--scenario", default="live_commerce", help="with --artifact: its inputs")
+    ap.add_argument("--recurrent", action="store_true", help="time the lstm pacer instead")
+    ap.add_argument("--lstm-hidden", type=int, default=64, help="with --recurrent: LSTM units")
     args = ap.parse_args(argv)
+    if args.recurrent:
+        bench_recurrent(args.rows, args.repeats, args.lstm_hidden)
+        return
     if args.artifact:
         bench_artifact(args.artifact, args.scenario, args.rows, args.repeats, args.threads)
         return
@@ -188,6 +199,63 @@ def bench_artifact(path: str, scenario: str, rows: int, repeats: int, threads: i
     print(f"| 1 campaign | numpy pacer | {t_one * 1e6:.1f} µs |")
     print(f"| {rows:,} campaigns | numpy pacer (1 thread) | {t_big['1']:.3f} s |")
     print(f"| {rows:,} campaigns | numpy pacer ({threads} threads) | {t_big['n']:.3f} s |")
+
+
+def bench_recurrent(rows: int, repeats: int, hidden: int) -> None:
+    """Time the lstm pacer and sb3_contrib's ``predict`` on value_channels observations
+    (a dual-price rollout, tiled to ``rows`` campaigns); states carried by the caller."""
+    import torch
+    from sb3_contrib import RecurrentPPO
+
+    from pacegym.agents.export.recurrent_export import export_recurrent
+    from pacegym.agents.export.runtime import load_recurrent_pacer
+    from pacegym.agents.vec_env import PacingVecEnv
+    from pacegym.baselines.factory import from_spec
+    from pacegym.envs.spaces import obs_names
+
+    torch.set_num_threads(1)
+    env = PacingVecEnv("value_channels", n_envs=8, seed=0)
+    kw = {"lstm_hidden_size": hidden, "net_arch": [64]}
+    model = RecurrentPPO("MlpLstmPolicy", env, policy_kwargs=kw, seed=0, device="cpu")
+    obs, ctrl = [env.reset()], from_spec({"kind": "dual_price", "params": {}})
+    ctrl.reset(8)
+    for _ in range(400):
+        obs.append(env.step_throttle(ctrl.act(obs[-1]))[0])
+    recorded = np.concatenate(obs[1:])
+    names = list(obs_names(env.segments))
+    art = export_recurrent(model, tempfile.mkdtemp() + "/lstm", names, names, env.segments)
+    pacer = load_recurrent_pacer(art)
+    big = np.ascontiguousarray(np.resize(recorded, (rows, recorded.shape[1])))
+    one, s1, sb = recorded[100:101], pacer.initial_state(1), pacer.initial_state(rows)
+    shape = (model.policy.lstm_actor.num_layers, 1, hidden)
+    h1 = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
+    hb = (np.zeros((*shape[:1], rows, hidden), np.float32),) * 2
+    no = np.zeros(1, dtype=bool)
+    single = _interleaved(
+        {
+            "numpy lstm pacer": lambda: pacer.step(one, s1),
+            "sb3_contrib predict": lambda: model.predict(one, h1, no, deterministic=True),
+        },
+        repeats,
+        inner=500,
+    )
+    nb = np.zeros(rows, dtype=bool)
+    batch = _interleaved(
+        {
+            "numpy lstm pacer": lambda: pacer.step(big, sb),
+            "sb3_contrib predict": lambda: model.predict(big, hb, nb, deterministic=True),
+        },
+        repeats,
+        inner=1,
+    )
+    print(f"lstm pacer, {hidden} units, value_channels (12 segments); medians of {repeats} rounds;")
+    print(f"load (1-min average) {os.getloadavg()[0]:.1f}")
+    print("| batch | path | median | speed vs predict |\n|---|---|---:|---:|")
+    for label, timed in (("1 campaign", single), (f"{rows:,} campaigns", batch)):
+        ref = timed["sb3_contrib predict"]
+        for name, t in timed.items():
+            shown = f"{t * 1e6:.1f} µs" if t < 1e-2 else f"{t:.3f} s"
+            print(f"| {label} | {name} | {shown} | {ref / t:.2f}x |")
 
 
 if __name__ == "__main__":

@@ -167,3 +167,18 @@ def export_controller(
         safety=safety,
         overwrite=overwrite,
     )
+
+
+def export_recurrent(
+    model: Any,
+    out_dir: str | Path,
+    features: list[str],
+    inputs: list[str],
+    segments: list[str] | tuple[str, ...] = (),
+    **keywords: Any,
+) -> Path:
+    """Write the ``lstm`` artifact of a RecurrentPPO ``model`` (``runtime.recurrent``: the
+    caller carries each campaign's state); ``recurrent_export.export_recurrent`` does it."""
+    from pacegym.agents.export.recurrent_export import export_recurrent as write
+
+    return write(model, out_dir, features, inputs, segments, **keywords)

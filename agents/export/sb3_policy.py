@@ -67,8 +67,14 @@ def actor_layers(model: Any) -> list[tuple[np.ndarray, np.ndarray, str]]:
     policy = getattr(model, "policy", model)
     if not isinstance(policy.action_space, spaces.Box) or policy.action_space.shape != (1,):
         raise ExportError(f"action space {policy.action_space}: allowed Box with shape (1,)")
+    return module_layers(_actor_modules(policy))
+
+
+def module_layers(mods: list[nn.Module]) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """Dense layers ``[(weight (in, out) float32, bias, activation)]`` of torch modules
+    (``Linear`` each followed by at most one activation of ``ACT_NAMES``)."""
     layers: list[tuple[np.ndarray, np.ndarray, str]] = []
-    for mod in _actor_modules(policy):
+    for mod in mods:
         if isinstance(mod, nn.Linear):
             w = mod.weight.detach().cpu().numpy().T.astype(np.float32)
             b = mod.bias.detach().cpu().numpy().astype(np.float32)

@@ -35,11 +35,13 @@ Modules (``pacer.py`` holds them in this order, ``bundle.RUNTIME_MODULES``): ``m
 ``workers`` (threads, BLAS), ``kinds`` (the ``PolicyKind`` protocol, the action mapping),
 ``plans`` (the plan shapes, which the simulator uses too), ``rule_params`` and
 ``controllers`` (the baseline rules' parameter table and arithmetic, which ``baselines/``
-runs in process too), ``segment_state``, ``smart_pacing``, ``lp_split`` (the stateful
-segment kinds' arithmetic and state layouts, which ``baselines/`` runs in process too),
-``segment_pacer`` (the per-segment pacer of value scenarios, kinds ``dual_price``,
-``smart_pacing``, ``lp_split``, its own one-file artifact), ``segment_frame`` (it, served
-by named columns, state in and out), ``mlp``, ``rule``, ``residual``, ``onnx_backend`` (one policy kind
+runs in process too), ``segment_state``, ``segment_fill``, ``smart_pacing``, ``lp_split``
+(the stateful segment kinds' arithmetic and state layouts, which ``baselines/`` runs in
+process too), ``segment_pacer`` (the per-segment pacer of value scenarios, kinds
+``dual_price``, ``smart_pacing``, ``lp_split``, its own one-file artifact), ``segment_frame``
+(it, served by named columns, state in and out), ``mlp``, ``recurrent`` (the ``lstm``
+pacer whose per-campaign state the caller carries, its own artifact), ``rule``,
+``residual``, ``onnx_backend`` (one policy kind
 each), ``frontend`` (the ``Pacer``), ``schema`` and ``loader`` (``load``).
 """
 
@@ -59,6 +61,7 @@ from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
 from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
 from .plans import PLAN_SHAPES, plan_cumulative, shape
+from .recurrent import RECURRENT_SCHEMA, RecurrentPacer, load_recurrent_pacer
 from .residual import ResidualPolicy
 from .rule import RulePolicy
 from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
@@ -79,6 +82,7 @@ __all__ = [
     "MANIFEST_FILE",
     "MAX_THREADS",
     "PLAN_SHAPES",
+    "RECURRENT_SCHEMA",
     "RULE_PARAMS",
     "SCHEMA",
     "SCHEMA_VERSION",
@@ -93,6 +97,7 @@ __all__ = [
     "Pacer",
     "PacerError",
     "PolicyKind",
+    "RecurrentPacer",
     "ResidualPolicy",
     "RowPath",
     "Rule",
@@ -109,6 +114,7 @@ __all__ = [
     "frame_outputs",
     "load",
     "load_pacer",
+    "load_recurrent_pacer",
     "load_segment_pacer",
     "manifest_digest",
     "plan_cumulative",

@@ -1,0 +1,175 @@
+"""Export a RecurrentPPO model as an ``lstm`` pacer artifact (writer side).
+
+``recurrent_manifest(model, ...)`` and ``lstm_arrays(model)`` read sb3_contrib's
+``RecurrentActorCriticPolicy``: the actor's ``nn.LSTM`` (``lstm_actor``; unidirectional,
+no projection, with biases) and the dense layers after it (``mlp_extractor.policy_net``,
+``action_net``). ``export_recurrent(model, out_dir, ...)`` writes ``manifest.json`` and
+``weights.npz``, loads them once with the runtime (``runtime.recurrent``) and publishes
+the folder. The critic is not exported: serving needs the deterministic actor only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pacegym.agents.export.publish import check_target, publish, temp_sibling
+from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, sha256_file
+from pacegym.agents.export.runtime.normalize import Normalization
+from pacegym.agents.export.runtime.recurrent import (
+    RECURRENT_SCHEMA,
+    RECURRENT_SCHEMA_VERSION,
+    STATE_LAYOUT,
+    WEIGHTS_FILE,
+    load_recurrent_pacer,
+)
+from pacegym.agents.export.sb3_policy import ExportError, module_layers
+from pacegym.envs.spaces import THROTTLE_DECADES
+
+
+def lstm_arrays(model: Any) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """``({layers, hidden, dense activations}, arrays)`` of a RecurrentPPO actor."""
+    from sb3_contrib.common.recurrent.policies import RecurrentActorCriticPolicy
+    from stable_baselines3.common.torch_layers import FlattenExtractor
+
+    policy = getattr(model, "policy", model)
+    if not isinstance(policy, RecurrentActorCriticPolicy):
+        raise ExportError(f"policy {type(policy).__name__}: allowed RecurrentActorCriticPolicy")
+    if not isinstance(policy.pi_features_extractor, FlattenExtractor):
+        raise ExportError("features extractor: only FlattenExtractor")
+    lstm = policy.lstm_actor
+    if lstm.bidirectional or lstm.proj_size or not lstm.bias:
+        raise ExportError("lstm_actor: allowed unidirectional, no proj_size, with bias")
+    if policy.squash_output:
+        raise ExportError("squashed actor (use_sde): export a policy trained without it")
+    arrays: dict[str, np.ndarray] = {}
+    for k in range(lstm.num_layers):
+        for name in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            t = getattr(lstm, f"{name}_l{k}").detach().cpu().numpy().astype(np.float32)
+            key = name.replace("weight", "w").replace("bias", "b")
+            arrays[f"lstm_{key}_{k}"] = np.ascontiguousarray(t)
+    dense = module_layers([*policy.mlp_extractor.policy_net, policy.action_net])
+    for j, (w, b, _) in enumerate(dense):
+        arrays[f"dense_w_{j}"], arrays[f"dense_b_{j}"] = w, b
+    spec = {
+        "layers": int(lstm.num_layers),
+        "hidden": int(lstm.hidden_size),
+        "dense": [act for _, _, act in dense],
+    }
+    return spec, arrays
+
+
+def recurrent_manifest(
+    model: Any,
+    features: Sequence[str],
+    inputs: Sequence[str],
+    segments: Sequence[str] = (),
+    *,
+    normalization: Mapping[str, Any] | None = None,
+    name: str = "pacer",
+    source: Mapping[str, Any] | None = None,
+    fallback: float = 0.0,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """The manifest (without ``files``) and arrays of ``model``. ``features``: the raw
+    observation's column names (``envs.spaces.obs_names(segments)``); ``inputs``: those the
+    network reads, in order (``agent.json``'s ``obs_names``); ``normalization``:
+    ``{mean, var, epsilon, clip}`` (``agent.json``'s ``obs_norm``) or None."""
+    spec, arrays = lstm_arrays(model)
+    space = model.policy.action_space
+    norm = None
+    if normalization is not None:
+        Normalization.from_spec(normalization, len(inputs), where="normalization")
+        norm = {k: normalization[k] for k in ("mean", "var", "epsilon", "clip")}
+        norm["rule"] = Normalization.RULE
+    m = {
+        "schema": RECURRENT_SCHEMA,
+        "schema_version": RECURRENT_SCHEMA_VERSION,
+        "name": name,
+        "observation": {
+            "features": list(features),
+            "segments": list(segments),
+            "width": len(features),
+        },
+        "policy": {"kind": "lstm", "inputs": list(inputs), "normalization": norm, **spec},
+        "action": {
+            "width": int(np.prod(space.shape)),
+            "low": float(np.min(space.low)),
+            "high": float(np.max(space.high)),
+            "mapping": "log10_decades",
+            "decades": THROTTLE_DECADES,
+            "fallback": float(fallback),
+        },
+        "state": {"layout": STATE_LAYOUT, "size": 2 * spec["layers"] * spec["hidden"]},
+        "source": {"kind": "sb3-recurrent", "algo": type(model).__name__, **dict(source or {})},
+    }
+    m["state"]["reset"] = "zeros (initial_state) for a new campaign; never reuse across flights"
+    return m, arrays
+
+
+def export_recurrent(
+    model: Any,
+    out_dir: str | Path,
+    features: Sequence[str],
+    inputs: Sequence[str],
+    segments: Sequence[str] = (),
+    *,
+    overwrite: bool = False,
+    **keywords: Any,
+) -> Path:
+    """Write the ``lstm`` artifact of ``model`` to ``out_dir`` (new or empty; with
+    ``overwrite`` a previous artifact); ``keywords`` are ``recurrent_manifest``'s. It is
+    loaded once by the runtime before it is published."""
+    m, arrays = recurrent_manifest(model, features, inputs, segments, **keywords)
+    out = Path(out_dir).expanduser()
+    check_target(out, overwrite)
+    tmp = temp_sibling(out)
+    try:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        (tmp / WEIGHTS_FILE).write_bytes(buf.getvalue())
+        m["files"] = {WEIGHTS_FILE: sha256_file(str(tmp / WEIGHTS_FILE))}
+        text = json.dumps(m, indent=2, allow_nan=False) + "\n"
+        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
+        load_recurrent_pacer(tmp)
+        publish(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out
+
+
+def export_recurrent_model_dir(
+    model_dir: str | Path, out_dir: str | Path, *, overwrite: bool = False
+) -> Path:
+    """The ``lstm`` artifact of a RecurrentPPO model directory written by pacegym-train
+    (``agents.policy.save_model``: its ``agent.json`` gives inputs, normalisation, segments)."""
+    from pacegym.agents.model_dir import MODEL_FILE, read_agent_meta
+    from pacegym.agents.model_io import load_model
+    from pacegym.envs.spaces import obs_names
+
+    d = Path(model_dir)
+    meta = read_agent_meta(d)
+    if meta.get("algo") != "recurrent_ppo" or meta.get("residual"):
+        raise ExportError(
+            f"{d}: algo = {meta.get('algo')!r}, residual = {bool(meta.get('residual'))}:"
+            " an lstm artifact takes a plain recurrent_ppo model"
+        )
+    model = load_model(d / MODEL_FILE, "recurrent_ppo", policy=meta.get("policy"))
+    segments = list(meta.get("segments") or ())
+    return export_recurrent(
+        model,
+        out_dir,
+        list(obs_names(tuple(segments))),
+        list(meta["obs_names"]),
+        segments,
+        normalization=meta.get("obs_norm"),
+        name=str(meta.get("name", "pacer")),
+        source={"model_dir": str(d), "scenario": meta.get("scenario")},
+        overwrite=overwrite,
+    )
