@@ -55,7 +55,10 @@ def test_whole_episodes_match_the_baseline_tick_by_tick(kind, tuned, artifacts):
     pacer.reset(n)
     if kind == "lp_split":
         ctrl.attach(core)
-        pacer.reset(n, lp_split_state(campaign_splits(core, pacer.params["slack"], pacer.params["price_cap"])))
+        pacer.reset(
+            n,
+            lp_split_state(campaign_splits(core, pacer.params["slack"], pacer.params["price_cap"])),
+        )
     state = pacer.state.copy()
     ticks = 0
     while not core.done.all():
