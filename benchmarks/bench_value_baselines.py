@@ -9,7 +9,9 @@ above the PID's at equal delivery (within 0.01) and without more off-plan spend
 (``misplaced + burst``). For each ``--scenario`` (default the four value scenarios,
 ``VALUE_SCENARIOS``) it runs the PID set (``--pid``, default the base scenario's,
 ``daily_budget/pid_tuned``) and each value-aware kind's set for the scenario
-(``pacegym.resources.tuned_config``; the kind's defaults when it has none) on
+(``pacegym.resources.tuned_config``: its own, else value_channels' as the value suite runs
+it, else the kind's defaults), and each ``<scenario>/<kind>_on_plan`` set there is (tuned
+under the off-plan cap, ``pacegym-tune --off-plan-ref``), on
 ``--episodes`` episodes from ``--seed`` (common random numbers), and prints a markdown
 table: means [95% CI], the paired score difference to the PID, value per spend relative
 to the PID's, and whether each meets the bar. ``--docs FILE`` also writes the tables, with
@@ -31,9 +33,11 @@ from pacegym.baselines.harness import Rollout, run_episodes
 from pacegym.baselines.stats import aggregate, paired_difference
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.scenarios import resolve
-from pacegym.resources import tuned_config
+from pacegym.resources import find_config, tuned_config
 
 KEYS = ("delivery", "value_per_spend", "value_relative", "misplaced", "burst")
+STAND_IN = "value_channels"
+"""The scenario whose value-aware sets a value scenario without its own runs (conf/suite/value.yaml)."""
 VALUE_SCENARIOS = (
     "value_channels",
     "suite/value_drift",
@@ -87,11 +91,14 @@ def scenario_table(scenario: str, pid_set: str, episodes: int, seed: int) -> lis
     rows = [_row(pid, pid, seed)[0]]
     met = []
     for kind in sorted(VALUE_AWARE):
-        path = tuned_config(kind, name)
-        ctrl = load_controller_yaml(path) if path is not None else build_controller(kind)
-        row, meets = _row(run_episodes(ctrl, scenario, episodes, seed), pid, seed)
-        rows.append(row)
-        met += [kind] if meets else []
+        path = tuned_config(kind, name, stand_in=STAND_IN)
+        ctrls = [load_controller_yaml(path) if path is not None else build_controller(kind)]
+        on_plan = find_config("controller", f"{name}/{kind}_on_plan")
+        ctrls += [load_controller_yaml(on_plan)] if on_plan is not None else []
+        for ctrl in ctrls:
+            row, meets = _row(run_episodes(ctrl, scenario, episodes, seed), pid, seed)
+            rows.append(row)
+            met += [ctrl.name] if meets else []
     verdict = f"meets the bar: {', '.join(met)}" if met else "no value-aware set meets the bar"
     return [
         f"{name}: {episodes} episodes from seed {seed}, mean [95% CI]; PID {pid_set}"
