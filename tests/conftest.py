@@ -41,6 +41,14 @@ def pytest_configure(config: pytest.Config) -> None:
 LONGEST_FIRST = (
     "tests/test_docs.py",
     "tests/test_battery.py",
+    "tests/experiments/test_train_ray.py",
+    "tests/envs/calibration/test_value_calibration.py",
+    "tests/test_install.py",
+    "tests/test_console_scripts.py",
+    "tests/envs/test_calibration.py",
+    "tests/baselines/test_oracle_value.py",
+    "tests/agents/export/test_cli.py",
+    "tests/baselines/test_judgement.py",
 )
 """Test files by how long they take on one worker, longest first (docs/testing.md lists the
 measured times): under ``-n auto`` each file is one unit of work (``--dist=loadfile``), and
