@@ -20,7 +20,10 @@ paths). It changes a command only where the docs cannot be taken literally:
 - servers (``mlflow ui``, ``mlflow server ... &``) get a free local port, are checked to
   answer, and are stopped;
 - ``python benchmarks/...`` (run from a clone's root) gets the clone's path;
-- a few Python recipes get a shorter flight (``PYTHON_SHORTEN``).
+- a few Python recipes get a shorter flight (``PYTHON_SHORTEN``);
+- ``pacegym-*`` is run through ``tests/forked.py``'s shims: a fresh process forked from
+  an interpreter that imported the console scripts once, running the script's code with
+  the command's own arguments, directory, environment and streams.
 
 What cannot run in a test is listed in ``COVERED_ELSEWHERE`` with the place that does run
 it (CI's install and test command). A command that is neither run nor listed fails
@@ -44,6 +47,8 @@ import time
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests import forked
 
 REPO = Path(__file__).resolve().parents[1]
 DOCS = (REPO / "README.md", *sorted((REPO / "docs").glob("*.md")))
@@ -287,9 +292,16 @@ class Workspace:
             MPLCONFIGDIR=str(Path.home() / ".config" / "matplotlib"),
             MLFLOW_DISABLE_TELEMETRY="true",
             RAY_DISABLE_USAGE_STATS="1",
+            # no GenAI job runner (8 more processes importing MLflow) beside ``mlflow ui``
+            MLFLOW_SERVER_ENABLE_JOB_EXECUTION="false",
             PYTHONUNBUFFERED="1",
         )
         self._own_configs()
+        # ``pacegym-*`` run as children of one interpreter that imported them (``tests/
+        # forked.py``): each still a fresh process, without 2-4 s of imports per command
+        self.server = forked.Server(dict(self.env), cwd=root)
+        self.env[forked.ENV_VAR] = self.server.path
+        self.env["PATH"] = f"{self.server.shims()}{os.pathsep}{self.env['PATH']}"
 
     def _own_configs(self) -> None:
         """The user's own scenario files that the docs' examples name (docs/apps.md)."""
@@ -459,3 +471,4 @@ class Workspace:
     def close(self) -> None:
         while self.servers:
             self._stop(self.servers.pop())
+        self.server.close()

@@ -10,8 +10,12 @@ store made beforehand (``./mlflow.db``, as after any earlier tracked run). Every
   leaves no run folder, empty or not, and never touches a file it did not write;
 - leave no FAILED, RUNNING or KILLED run in ``./mlflow.db``.
 
-The cases run two at a time (subprocesses) before their tests assert, so that the
-battery's wall time stays within a few minutes on a 2-core machine.
+The cases run two at a time before their tests assert, each a fresh process forked from
+one interpreter that imported the console scripts once (``tests/forked.py``: the script's
+own code, exit code and streams, without the 2-4 s of imports per case that were most of
+the battery's time); ``test_debug_shows_...`` and ``test_a_refused_train_...`` below,
+``tests/test_console_scripts.py`` and ``tests/test_install.py`` run the installed
+scripts themselves.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from pathlib import Path
 import pytest
 
 from pacegym import cli
+from tests import forked
 from tests.battery_cases import CASES, Case
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +43,13 @@ TIMEOUT_S = 180
 """[s] a case that takes longer is a failure (a bad input must be refused, not run)."""
 STORE = ("mlflow.db", "mlflow.db.lock", "mlruns")
 """The MLflow store in the working directory: checked by its runs, not by the snapshot."""
+
+
+def _env() -> dict[str, str]:
+    """The cases' environment: no tracking URI (each uses its ``./mlflow.db``)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI",)}
+    env.update(MLFLOW_DISABLE_TELEMETRY="true", PACEGYM_DEBUG="0", HYDRA_FULL_ERROR="")
+    return env
 
 
 @dataclass(frozen=True)
@@ -83,24 +95,27 @@ def _bad_runs(root: Path) -> list[str]:
     return [f"{rid} {status}" for rid, status in rows if status != "FINISHED"]
 
 
-def run_case(case: Case, cwd: Path, store: Path) -> Outcome:
+def run_case(case: Case, cwd: Path, store: Path, server: forked.Server | None = None) -> Outcome:
+    """One case in a fresh process: a child of ``server`` (``tests/forked.py``: the
+    console script's code without its 2-4 s of imports), else the installed script."""
     for rel, data in case.files.items():
         (cwd / rel).parent.mkdir(parents=True, exist_ok=True)
         (cwd / rel).write_bytes(data)
     shutil.copy2(store, cwd / "mlflow.db")
     before = _snapshot(cwd)
-    env = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI",)}
-    env.update(MLFLOW_DISABLE_TELEMETRY="true", PACEGYM_DEBUG="0", HYDRA_FULL_ERROR="")
     try:
-        r = subprocess.run(
-            _command(case),
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-            stdin=subprocess.DEVNULL,
-        )
+        if server is not None:
+            r = server.run(case.script, case.args, cwd, timeout=TIMEOUT_S)
+        else:
+            r = subprocess.run(
+                _command(case),
+                cwd=cwd,
+                env=_env(),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT_S,
+                stdin=subprocess.DEVNULL,
+            )
         code, err = r.returncode, r.stderr
     except subprocess.TimeoutExpired as e:
         code, err = None, (e.stderr or b"").decode(errors="replace") if e.stderr else ""
@@ -135,11 +150,16 @@ def outcomes(request, tmp_path_factory, store) -> dict[str, Outcome]:
         and "case" in item.callspec.params
     }
     cases = [c for c in CASES if c.id in wanted]
-    with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
-        futures = {
-            c.id: pool.submit(run_case, c, tmp_path_factory.mktemp("case"), store) for c in cases
-        }
-        return {cid: f.result() for cid, f in futures.items()}
+    server = forked.Server(_env(), cwd=tmp_path_factory.mktemp("server"))
+    try:
+        with concurrent.futures.ThreadPoolExecutor(WORKERS) as pool:
+            futures = {
+                c.id: pool.submit(run_case, c, tmp_path_factory.mktemp("case"), store, server)
+                for c in cases
+            }
+            return {cid: f.result() for cid, f in futures.items()}
+    finally:
+        server.close()
 
 
 def _param(case: Case) -> object:
