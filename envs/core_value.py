@@ -21,8 +21,9 @@ from pacegym.envs.value import flight_value_per_spend, mean_unit, segment_tables
 
 
 def init_value(core: Any, sc: ScenarioParams) -> None:
-    """The segment tables the step reads (``envs.value``; and derived once: the split's
-    binomial set-up, ``envs.binomial_tab``, and the predicted value per price), one dummy
+    """The segment tables the step reads (``envs.value``; and derived once: the binomial
+    set-up of the split and of the clicks, ``envs.binomial_tab``, and the predicted value
+    per price), one dummy
     segment in the volume world (``value_on`` False: the step never reads them), and the
     conversion delay's alias table."""
     v = sc.value
@@ -33,7 +34,7 @@ def init_value(core: Any, sc: ScenarioParams) -> None:
         one = np.ones(1)
         core.seg_share = core.seg_ctr = core.seg_cvr = core.seg_pred = np.ones((HOURS, 1))
         core.seg_rel = core.seg_pred
-        core.seg_split = np.zeros((HOURS, 1, BT.W))
+        core.seg_split = core.seg_clicks = np.zeros((HOURS, 1, BT.W))
         core.seg_vpc, core.seg_price, core.seg_fill = one, one, one
         core.seg_chan = np.zeros(1, dtype=np.int64)
         core.conv_ticks = 1
@@ -50,7 +51,8 @@ def init_value(core: Any, sc: ScenarioParams) -> None:
     )
     core.seg_vpc, core.seg_price, core.seg_fill = tab.vpc, tab.price_x, tab.fill_x
     core.seg_chan = tab.channel
-    core.seg_split = BT.split_table(tab.share)  # the split's binomial set-up by hour
+    core.seg_split = BT.table(BT.split_probabilities(tab.share))  # binomial set-up by hour
+    core.seg_clicks = BT.table(tab.ctr)
     core.seg_rel = tab.pred / (core.price * tab.price_x)  # predicted value per price, by hour
     bin_ticks = max(1, round(float(v.conversion_bin_s) / core.tick_s))
     core.conv_ticks = bin_ticks

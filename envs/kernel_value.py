@@ -86,14 +86,9 @@ def split_next(st: np.ndarray, left: int, mass: float, q: float, last: bool) -> 
 
 @nb.njit(cache=True, inline="always")
 def split_row(st: np.ndarray, left: int, row: np.ndarray, last: bool) -> int:
-    """``split_next`` from the segment's row of ``binomial_tab.split_table`` (the set-up of
-    its conditional probability at the hour): the same draw, bit for bit, cheaper."""
-    if last or left <= 0:
-        return left
-    p = row[BT.C_P]
-    if p >= 1.0:
-        return left
-    return BT.binomial_row(st, left, row) if p > 0.0 else 0
+    """``split_next`` from the segment's row of the split's set-up at the hour
+    (``binomial_tab.table`` of ``split_probabilities``): the same draw, bit for bit."""
+    return left if last else BT.binomial_at(st, left, row)
 
 
 @nb.njit(cache=True, inline="always")
@@ -122,12 +117,13 @@ def place(
 @nb.njit(cache=True, inline="always")
 def convert(
     b: int, h: int, s: int, rendered: int, st: np.ndarray, c_head: int, vst: np.ndarray,
-    seg_ctr: np.ndarray, seg_cvr: np.ndarray, seg_vpc: np.ndarray, drift_c: float,
+    seg_clicks: np.ndarray, seg_cvr: np.ndarray, seg_vpc: np.ndarray, drift_c: float,
     conv_ring: np.ndarray, conv_prob: np.ndarray, conv_idx: np.ndarray,
 ) -> None:  # fmt: skip
     """Clicks and conversions of ``rendered`` impressions of segment ``s`` at hour ``h`` on
-    the value stream ``st``; each conversion filed into the conversion ledger."""
-    clicks = rng.binomial(st, rendered, seg_ctr[h, s])
+    the value stream ``st`` (``seg_clicks``: the click-through rates' binomial set-up); each
+    conversion filed into the conversion ledger."""
+    clicks = BT.binomial_at(st, rendered, seg_clicks[h, s])
     conv = rng.binomial(st, clicks, min(seg_cvr[h, s] * drift_c, 1.0))
     vst[b, VS_CLICKS] += clicks
     vst[b, VS_CONVERSIONS] += conv
@@ -140,21 +136,22 @@ def convert(
 # fmt: off
 @nb.njit(cache=True, inline="always")
 def serve_segments(
-    b: int, t: int, requests: int, gate: float, throttle: np.ndarray, par: np.ndarray,
+    b: int, h: int, requests: int, gate: float, throttle: np.ndarray, par: np.ndarray,
     ist: np.ndarray, vst: np.ndarray, streams: np.ndarray, pending: np.ndarray,
     pend_units: np.ndarray, pend_val: np.ndarray, alias_prob: np.ndarray,
-    alias_idx: np.ndarray, price: float, tick_s: float, seg_split: np.ndarray,
-    seg_ctr: np.ndarray, seg_cvr: np.ndarray, seg_pred: np.ndarray, seg_vpc: np.ndarray,
+    alias_idx: np.ndarray, price: float, seg_split: np.ndarray,
+    seg_clicks: np.ndarray, seg_cvr: np.ndarray, seg_pred: np.ndarray, seg_vpc: np.ndarray,
     seg_price: np.ndarray, seg_fill: np.ndarray, seg_chan: np.ndarray, seg_served: np.ndarray,
-    drift: np.ndarray, vbar: np.ndarray, conv_ring: np.ndarray, conv_prob: np.ndarray,
-    conv_idx: np.ndarray,
+    memo: np.ndarray, drift: np.ndarray, vbar: np.ndarray, conv_ring: np.ndarray,
+    conv_prob: np.ndarray, conv_idx: np.ndarray,
 ) -> tuple[int, float]:
     # fmt: on
-    """Serve campaign ``b``'s ``requests`` of tick ``t`` over its segments (module
-    docstring); ``gate`` 0 once the reported spend reached the budget, else 1.
-    Returns (impressions served, their price units). The serving draws reuse the set-up
-    of the last probability (``binomial_tab``): segments often share one."""
-    h = hour_of(par[b, P_START_MIN], t, tick_s)
+    """Serve campaign ``b``'s ``requests`` of a tick at hour of day ``h`` (``hour_of``)
+    over its segments (module docstring); ``gate`` 0 once the reported spend reached the
+    budget, else 1.
+    Returns (impressions served, their price units). ``memo``: the campaign's serving
+    draws' set-up (``binomial_tab.binomial_memo``: segments and ticks often share one).
+    At most 29 arguments: a call with more is a ``*args`` call to numba (CPython 3.11)."""
     st_seg = streams[b, rng.STREAM_SEGMENT]
     st_srv = streams[b, rng.STREAM_SERVING]
     n_seg = seg_split.shape[1]
@@ -164,7 +161,6 @@ def serve_segments(
     served = 0
     units = 0.0
     rendered_all = 0
-    m_p, m_pp, m_flip, m_logq, m_r, m_n, m_qn = -1.0, 0.0, False, 0.0, 0.0, 0, 0.0
     for s in range(n_seg):
         r = split_row(st_seg, left, seg_split[h, s], s == n_seg - 1)
         left -= r
@@ -173,15 +169,7 @@ def serve_segments(
                 break  # no requests left: no draw on any stream for the other segments
             continue
         p = min(fill * seg_fill[s], 1.0) * (throttle[b, s] * gate)
-        if not (p > 0.0 and p < 1.0):
-            k = rng.binomial(st_srv, r, p)
-        else:
-            if p != m_p:
-                m_p, m_n = p, 0
-                m_pp, m_flip, m_logq, m_r = BT.setup(p)
-            if r != m_n:
-                m_n, m_qn = r, math.exp(r * m_logq)
-            k = BT.inverted(st_srv, r, p, m_pp, m_flip, m_qn, m_r)
+        k = BT.binomial_memo(st_srv, r, p, memo)
         if k == 0:
             continue
         seg_served[b, s] += k
@@ -199,7 +187,7 @@ def serve_segments(
         vst[b, VS_VALUE] += rendered * true_value
         vst[b, VS_VALUE_PRED] += rendered * seg_pred[h, s]
         convert(
-            b, h, s, rendered, streams[b, rng.STREAM_VALUE], ist[b, I_CONV_HEAD], vst, seg_ctr,
+            b, h, s, rendered, streams[b, rng.STREAM_VALUE], ist[b, I_CONV_HEAD], vst, seg_clicks,
             seg_cvr, seg_vpc, drift[b, c], conv_ring, conv_prob, conv_idx,
         )  # fmt: skip
     ist[b, I_SERVED] += served
