@@ -12,6 +12,9 @@ Tables are ``envs.value.SegmentTables``' (hour-of-day rows). Per tick and campai
    (``price_x``) and relative value per spend go into the ledger beside its count; clicks
    and conversions are drawn on the value stream (conversion rate x the channel's drift),
    each conversion is filed into the conversion ledger at a delay drawn from its table.
+   The split's, the serving's and the clicks' binomials take their set-up from
+   ``envs.binomial_tab`` (tables by hour, a memo per campaign): ``envs.rng.binomial``'s
+   draws bit for bit, without its logarithm and exponential on every draw.
 2. ``count_units``: the price units and value units counted this tick (the ledger's head).
 3. ``value_term``: the value term of the billed part of this tick's count.
 4. ``realise_conversions``: the conversion ledger's head, once per conversion bin.
