@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 from scipy.special import ndtri
 
+from pacegym.envs import binomial_tab as BT
 from pacegym.envs import kernel as K
 from pacegym.envs import rng
 from pacegym.envs.delays import alias_table, continuous_cdf, tick_probabilities
@@ -20,9 +21,11 @@ from pacegym.envs.value import flight_value_per_spend, mean_unit, segment_tables
 
 
 def init_value(core: Any, sc: ScenarioParams) -> None:
-    """The segment tables the step reads (``envs.value``), one dummy segment in the
-    volume world (``value_on`` False: the step never reads them), and the conversion
-    delay's alias table."""
+    """The segment tables the step reads (``envs.value``; and derived once: the binomial
+    set-up of the split and of the clicks, ``envs.binomial_tab``, and the predicted value
+    per price), one dummy
+    segment in the volume world (``value_on`` False: the step never reads them), and the
+    conversion delay's alias table."""
     v = sc.value
     core.value_on = v.on
     core.n_base = N_OBS
@@ -30,6 +33,8 @@ def init_value(core: Any, sc: ScenarioParams) -> None:
     if not v.on:
         one = np.ones(1)
         core.seg_share = core.seg_ctr = core.seg_cvr = core.seg_pred = np.ones((HOURS, 1))
+        core.seg_rel = core.seg_pred
+        core.seg_split = core.seg_clicks = np.zeros((HOURS, 1, BT.W))
         core.seg_vpc, core.seg_price, core.seg_fill = one, one, one
         core.seg_chan = np.zeros(1, dtype=np.int64)
         core.conv_ticks = 1
@@ -46,6 +51,9 @@ def init_value(core: Any, sc: ScenarioParams) -> None:
     )
     core.seg_vpc, core.seg_price, core.seg_fill = tab.vpc, tab.price_x, tab.fill_x
     core.seg_chan = tab.channel
+    core.seg_split = BT.table(BT.split_probabilities(tab.share))  # binomial set-up by hour
+    core.seg_clicks = BT.table(tab.ctr)
+    core.seg_rel = tab.pred / (core.price * tab.price_x)  # predicted value per price, by hour
     bin_ticks = max(1, round(float(v.conversion_bin_s) / core.tick_s))
     core.conv_ticks = bin_ticks
     cdf = continuous_cdf(

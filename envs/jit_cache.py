@@ -36,6 +36,7 @@ KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.departure_gen",
     "pacegym.envs.observe",
     "pacegym.envs.ledger",
+    "pacegym.envs.binomial_tab",
     "pacegym.envs.kernel_value",
     "pacegym.envs.delay_bins",
     "pacegym.envs.reset_kernel",

@@ -300,10 +300,11 @@ def _step(
     nc_phi: float, nowcast: int, nc_ew: np.ndarray, nc_w: np.ndarray, nc_alphas: np.ndarray,
     slot_min: float, dep_log: np.ndarray, dep_on: bool, binned: bool, value_on: bool,
     vst: np.ndarray, pend_units: np.ndarray, pend_val: np.ndarray, seg_share: np.ndarray,
-    seg_ctr: np.ndarray, seg_cvr: np.ndarray, seg_pred: np.ndarray, seg_vpc: np.ndarray,
-    seg_price: np.ndarray, seg_fill: np.ndarray, seg_chan: np.ndarray, seg_served: np.ndarray,
-    drift: np.ndarray, vbar: np.ndarray, conv_ring: np.ndarray, conv_prob: np.ndarray,
-    conv_idx: np.ndarray, conv_ticks: int, n_base: int,
+    seg_split: np.ndarray, seg_rel: np.ndarray, seg_clicks: np.ndarray, seg_cvr: np.ndarray,
+    seg_pred: np.ndarray, seg_vpc: np.ndarray, seg_price: np.ndarray, seg_fill: np.ndarray,
+    seg_chan: np.ndarray, seg_served: np.ndarray, seg_memo: np.ndarray, drift: np.ndarray,
+    vbar: np.ndarray, conv_ring: np.ndarray, conv_prob: np.ndarray, conv_idx: np.ndarray,
+    conv_ticks: int, n_base: int,
 ) -> None:
     # fmt: on
     """Advance every campaign that is not done by one tick; write obs, reward terms, finished.
@@ -324,10 +325,11 @@ def _step(
         _nowcast(b, t, requests, par, fst, fc_cum, tps, nc_alpha, nowcast, nc_ew, nc_alphas)
         if value_on:  # segments (envs.kernel_value): served impressions and their price units
             served, units = KV.serve_segments(
-                b, t, requests, _gate(b, t, par, hist), throttle, par, ist, vst, streams,
-                pending, pend_units, pend_val, alias_prob, alias_idx, price, tick_s, seg_share,
-                seg_ctr, seg_cvr, seg_pred, seg_vpc, seg_price, seg_fill, seg_chan, seg_served,
-                drift, vbar, conv_ring, conv_prob, conv_idx,
+                b, KV.hour_of(par[b, P_START_MIN], t, tick_s), requests, _gate(b, t, par, hist),
+                throttle, par, ist, vst, streams, pending, pend_units, pend_val, alias_prob,
+                alias_idx, price, seg_split,
+                seg_clicks, seg_cvr, seg_pred, seg_vpc, seg_price, seg_fill, seg_chan, seg_served,
+                seg_memo[b], drift, vbar, conv_ring, conv_prob, conv_idx,
             )  # fmt: skip
         else:
             served = _serve(b, t, p, requests, par, ist, hist, streams)
@@ -360,8 +362,7 @@ def _step(
         )  # fmt: skip
         if value_on:
             KV.write_obs_segments(
-                b, t + 1, obs, n_base, throttle, par, tick_s, price, seg_share, seg_pred,
-                seg_price, vbar,
+                b, t + 1, obs, n_base, throttle, par, tick_s, seg_share, seg_rel, vbar,
             )  # fmt: skip
 
 

@@ -12,6 +12,9 @@ Tables are ``envs.value.SegmentTables``' (hour-of-day rows). Per tick and campai
    (``price_x``) and relative value per spend go into the ledger beside its count; clicks
    and conversions are drawn on the value stream (conversion rate x the channel's drift),
    each conversion is filed into the conversion ledger at a delay drawn from its table.
+   The split's, the serving's and the clicks' binomials take their set-up from
+   ``envs.binomial_tab`` (tables by hour, a memo per campaign): ``envs.rng.binomial``'s
+   draws bit for bit, without its logarithm and exponential on every draw.
 2. ``count_units``: the price units and value units counted this tick (the ledger's head).
 3. ``value_term``: the value term of the billed part of this tick's count.
 4. ``realise_conversions``: the conversion ledger's head, once per conversion bin.
@@ -29,6 +32,7 @@ import math
 import numba as nb
 import numpy as np
 
+from pacegym.envs import binomial_tab as BT
 from pacegym.envs import rng
 from pacegym.envs.layout import (
     F_BILLABLE,
@@ -83,46 +87,92 @@ def split_next(st: np.ndarray, left: int, mass: float, q: float, last: bool) -> 
     return 0
 
 
+@nb.njit(cache=True, inline="always")
+def split_row(st: np.ndarray, left: int, row: np.ndarray, last: bool) -> int:
+    """``split_next`` from the segment's row of the split's set-up at the hour
+    (``binomial_tab.table`` of ``split_probabilities``): the same draw, bit for bit."""
+    return left if last else BT.binomial_at(st, left, row)
+
+
+@nb.njit(cache=True, inline="always")
+def place(
+    b: int, k: int, head: int, st: np.ndarray, render: float, pending: np.ndarray,
+    pend_units: np.ndarray, pend_val: np.ndarray, prob: np.ndarray, idx: np.ndarray,
+    m: float, rel: float,
+) -> int:  # fmt: skip
+    """File ``k`` served impressions of one segment into the ledger (count, price units
+    ``m`` and value units ``m x rel`` each): one uniform of the delay stream each, the
+    render draw then the alias table. Returns the rendered count."""
+    d = pending.shape[1]
+    rendered = 0
+    for _ in range(k):
+        u = rng.uniform(st)
+        if u >= render:
+            continue
+        rendered += 1
+        slot = (head + _alias(u / render, prob, idx)) % d
+        pending[b, slot] += 1
+        pend_units[b, slot] += m
+        pend_val[b, slot] += m * rel
+    return rendered
+
+
+@nb.njit(cache=True, inline="always")
+def convert(
+    b: int, h: int, s: int, rendered: int, st: np.ndarray, c_head: int, vst: np.ndarray,
+    seg_clicks: np.ndarray, seg_cvr: np.ndarray, seg_vpc: np.ndarray, drift_c: float,
+    conv_ring: np.ndarray, conv_prob: np.ndarray, conv_idx: np.ndarray,
+) -> None:  # fmt: skip
+    """Clicks and conversions of ``rendered`` impressions of segment ``s`` at hour ``h`` on
+    the value stream ``st`` (``seg_clicks``: the click-through rates' binomial set-up); each
+    conversion filed into the conversion ledger."""
+    clicks = BT.binomial_at(st, rendered, seg_clicks[h, s])
+    conv = rng.binomial(st, clicks, min(seg_cvr[h, s] * drift_c, 1.0))
+    vst[b, VS_CLICKS] += clicks
+    vst[b, VS_CONVERSIONS] += conv
+    vst[b, VS_CONV_VALUE] += conv * seg_vpc[s]
+    n_conv = conv_ring.shape[1]
+    for _ in range(conv):
+        conv_ring[b, (c_head + _alias(rng.uniform(st), conv_prob, conv_idx)) % n_conv] += 1
+
+
 # fmt: off
 @nb.njit(cache=True, inline="always")
 def serve_segments(
-    b: int, t: int, requests: int, gate: float, throttle: np.ndarray, par: np.ndarray,
+    b: int, h: int, requests: int, gate: float, throttle: np.ndarray, par: np.ndarray,
     ist: np.ndarray, vst: np.ndarray, streams: np.ndarray, pending: np.ndarray,
     pend_units: np.ndarray, pend_val: np.ndarray, alias_prob: np.ndarray,
-    alias_idx: np.ndarray, price: float, tick_s: float, seg_share: np.ndarray,
-    seg_ctr: np.ndarray, seg_cvr: np.ndarray, seg_pred: np.ndarray, seg_vpc: np.ndarray,
+    alias_idx: np.ndarray, price: float, seg_split: np.ndarray,
+    seg_clicks: np.ndarray, seg_cvr: np.ndarray, seg_pred: np.ndarray, seg_vpc: np.ndarray,
     seg_price: np.ndarray, seg_fill: np.ndarray, seg_chan: np.ndarray, seg_served: np.ndarray,
-    drift: np.ndarray, vbar: np.ndarray, conv_ring: np.ndarray, conv_prob: np.ndarray,
-    conv_idx: np.ndarray,
+    memo: np.ndarray, drift: np.ndarray, vbar: np.ndarray, conv_ring: np.ndarray,
+    conv_prob: np.ndarray, conv_idx: np.ndarray,
 ) -> tuple[int, float]:
     # fmt: on
-    """Serve campaign ``b``'s ``requests`` of tick ``t`` over its segments (module
-    docstring); ``gate`` 0 once the reported spend reached the budget, else 1.
-    Returns (impressions served, their price units)."""
-    h = hour_of(par[b, P_START_MIN], t, tick_s)
+    """Serve campaign ``b``'s ``requests`` of a tick at hour of day ``h`` (``hour_of``)
+    over its segments (module docstring); ``gate`` 0 once the reported spend reached the
+    budget, else 1.
+    Returns (impressions served, their price units). ``memo``: the campaign's serving
+    draws' set-up (``binomial_tab.binomial_memo``: segments and ticks often share one).
+    At most 29 arguments: a call with more is a ``*args`` call to numba (CPython 3.11)."""
     st_seg = streams[b, rng.STREAM_SEGMENT]
     st_srv = streams[b, rng.STREAM_SERVING]
-    st_del = streams[b, rng.STREAM_DELAY]
-    st_val = streams[b, rng.STREAM_VALUE]
-    n_seg = seg_share.shape[1]
+    n_seg = seg_split.shape[1]
     fill = par[b, P_FILL]
-    render = par[b, P_RENDER]
-    d = pending.shape[1]
-    head = ist[b, I_HEAD]
     row = int(par[b, P_DELAY_ROW])
-    n_conv = conv_ring.shape[1]
-    c_head = ist[b, I_CONV_HEAD]
     left = requests
-    mass = 1.0
     served = 0
     units = 0.0
-    never = 0
+    rendered_all = 0
     for s in range(n_seg):
-        q = seg_share[h, s]
-        r = split_next(st_seg, left, mass, q, s == n_seg - 1)
+        r = split_row(st_seg, left, seg_split[h, s], s == n_seg - 1)
         left -= r
-        mass -= q
-        k = rng.binomial(st_srv, r, min(fill * seg_fill[s], 1.0) * (throttle[b, s] * gate))
+        if r == 0:
+            if left == 0:
+                break  # no requests left: no draw on any stream for the other segments
+            continue
+        p = min(fill * seg_fill[s], 1.0) * (throttle[b, s] * gate)
+        k = BT.binomial_memo(st_srv, r, p, memo)
         if k == 0:
             continue
         seg_served[b, s] += k
@@ -130,31 +180,22 @@ def serve_segments(
         c = seg_chan[s]
         true_value = seg_pred[h, s] * drift[b, c]
         rel = true_value / (price * m) / vbar[b, 0]
-        rendered = 0
-        for _ in range(k):
-            u = rng.uniform(st_del)
-            if u >= render:
-                continue
-            rendered += 1
-            slot = (head + _alias(u / render, alias_prob[row], alias_idx[row])) % d
-            pending[b, slot] += 1
-            pend_units[b, slot] += m
-            pend_val[b, slot] += m * rel
-        never += k - rendered
+        rendered = place(
+            b, k, ist[b, I_HEAD], streams[b, rng.STREAM_DELAY], par[b, P_RENDER], pending,
+            pend_units, pend_val, alias_prob[row], alias_idx[row], m, rel,
+        )  # fmt: skip
+        rendered_all += rendered
         served += k
         units += k * m
         vst[b, VS_VALUE] += rendered * true_value
         vst[b, VS_VALUE_PRED] += rendered * seg_pred[h, s]
-        clicks = rng.binomial(st_val, rendered, seg_ctr[h, s])
-        conv = rng.binomial(st_val, clicks, min(seg_cvr[h, s] * drift[b, c], 1.0))
-        vst[b, VS_CLICKS] += clicks
-        vst[b, VS_CONVERSIONS] += conv
-        vst[b, VS_CONV_VALUE] += conv * seg_vpc[s]
-        for _ in range(conv):
-            conv_ring[b, (c_head + _alias(rng.uniform(st_val), conv_prob, conv_idx)) % n_conv] += 1
+        convert(
+            b, h, s, rendered, streams[b, rng.STREAM_VALUE], ist[b, I_CONV_HEAD], vst, seg_clicks,
+            seg_cvr, seg_vpc, drift[b, c], conv_ring, conv_prob, conv_idx,
+        )  # fmt: skip
     ist[b, I_SERVED] += served
-    ist[b, I_NEVER] += never
-    ist[b, I_IN_FLIGHT] += served - never
+    ist[b, I_NEVER] += served - rendered_all
+    ist[b, I_IN_FLIGHT] += rendered_all
     return served, units
 
 
@@ -238,7 +279,7 @@ def post_units(b: int, pend_units: np.ndarray) -> float:
     return total
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")
 def write_obs_segments(
     b: int,
     t: int,
@@ -247,21 +288,20 @@ def write_obs_segments(
     thr: np.ndarray,
     par: np.ndarray,
     tick_s: float,
-    price: float,
     seg_share: np.ndarray,
-    seg_pred: np.ndarray,
-    seg_price: np.ndarray,
+    seg_rel: np.ndarray,
     vbar: np.ndarray,
 ) -> None:
     """The segment block of campaign ``b``'s observation at tick ``t`` (the table is
     ``envs.spaces.SEGMENT_FEATURES``): per segment its share of the requests at this hour,
-    its predicted value per price relative to the flight's predicted average, its throttle."""
+    its predicted value per price (``seg_rel``: ``pred / (price x price_x)``) relative to
+    the flight's predicted average, its throttle."""
     ft = int(par[b, P_FLIGHT_TICKS])
     h = hour_of(par[b, P_START_MIN], min(t, max(ft - 1, 0)), tick_s)
     avg = vbar[b, 1]
     for s in range(seg_share.shape[1]):
         k = n_base + 3 * s
         obs[b, k] = seg_share[h, s]
-        rel = seg_pred[h, s] / (price * seg_price[s]) / avg if avg > 0.0 else 1.0
+        rel = seg_rel[h, s] / avg if avg > 0.0 else 1.0
         obs[b, k + 1] = min(max(rel, 0.0), 100.0) if math.isfinite(rel) else 0.0
         obs[b, k + 2] = min(max(thr[b, s], 0.0), 1.0)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from pacegym.envs import rng
+from pacegym.envs.binomial_tab import MEMO_W
 from pacegym.envs.layout import N_FST, N_IST, N_PAR, N_VST, REWARD_TERMS
 from pacegym.envs.nowcast_linear import N_LINEAR, N_TAUS
 from pacegym.envs.params import ScenarioError, ScenarioParams, bounds, is_range
@@ -102,7 +103,8 @@ def state_arrays(scenario: ScenarioParams, n: int) -> dict[str, tuple[tuple[int,
 def value_arrays(sc: ScenarioParams, n: int) -> dict[str, tuple[tuple[int, ...], type]]:
     """The value state of a core (``envs.kernel_value``): per campaign the throttles (one
     per segment), the value columns, the ledger's price and value units beside its counts,
-    the served count per segment, the channels' drift, the flight's value per spend (true,
+    the served count per segment, the serving draws' remembered set-up
+    (``envs.binomial_tab``), the channels' drift, the flight's value per spend (true,
     predicted) and the conversion ledger; the segment tables are shared. Without segments
     the per-campaign value arrays are one element wide (the throttle one column)."""
     v = sc.value
@@ -116,6 +118,7 @@ def value_arrays(sc: ScenarioParams, n: int) -> dict[str, tuple[tuple[int, ...],
         "pend_units": ((wide, sc.max_delay_ticks if on else 1), np.float64),
         "pend_val": ((wide, sc.max_delay_ticks if on else 1), np.float64),
         "seg_served": ((wide, n_seg), np.int64),
+        "seg_memo": ((wide, MEMO_W), np.float64),
         "drift": ((wide, n_ch), np.float64),
         "vbar": ((wide, 2), np.float64),
         "conv_ring": ((wide, conv), np.int32),
