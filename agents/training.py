@@ -291,7 +291,6 @@ def train_agent(
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
     extra = {"seed": seed, "segments": list(pacing.segments), **dict(meta or {})}
-    tb = _tensorboard(model, run_dir) if train.tensorboard else None
     cb = TrainingCallback(
         run_dir,
         agent,
@@ -304,7 +303,7 @@ def train_agent(
         reference=reference,
         on_checkpoint=on_checkpoint,
         on_eval=on_eval,
-        tensorboard=tb,
+        tensorboard=_tensorboard(model, run_dir) if train.tensorboard else None,
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
@@ -314,8 +313,8 @@ def train_agent(
         reset_num_timesteps=False,
     )
     wall = time.perf_counter() - t0
-    if tb is not None:
-        tb.close()
+    if cb.tensorboard is not None:
+        cb.tensorboard.close()
     vecnorm = env if isinstance(env, VecNormalize) else None
     last_dir = save_model(run_dir / "last_model", model, agent, vecnorm, name, extra)
     model_dir, sel = _select(run_dir, last_dir, train, cb)

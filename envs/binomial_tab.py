@@ -67,30 +67,12 @@ def fill_row(row: np.ndarray, p: float) -> None:
 
 
 @nb.njit(cache=True, inline="always")
-def _walk(st: np.ndarray, n: int, qn: float, r: float) -> int:
-    """``rng._binomial_inversion``'s walk from its set-up (``q^n``, ``r``)."""
-    g = r * (n + 1)
-    while True:
-        ix = 0
-        f = qn
-        u = rng.uniform(st)
-        while True:
-            if u < f:
-                return ix
-            if ix > 110:
-                break
-            u -= f
-            ix += 1
-            f *= g / ix - r
-
-
-@nb.njit(cache=True, inline="always")
 def _draw(st: np.ndarray, n: int, row: np.ndarray, qn: float) -> int:
     """``rng.binomial(st, n, row[C_P])`` for ``n >= 1``, ``p`` in (0, 1), ``qn`` = ``q^n``."""
     pp = row[C_PP]
     if not n * pp < INVERSION_BELOW:
         return rng.binomial(st, n, row[C_P])
-    k = _walk(st, n, qn, row[C_R])
+    k = rng.inversion_walk(st, n, qn, row[C_R])
     return n - k if row[C_FLIP] > 0.0 else k
 
 

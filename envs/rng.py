@@ -169,8 +169,13 @@ def poisson(st: np.ndarray, lam: float) -> int:
 @nb.njit(cache=True)
 def _binomial_inversion(st: np.ndarray, n: int, p: float) -> int:
     q = 1.0 - p
-    qn = math.exp(n * math.log(q))
-    r = p / q
+    return inversion_walk(st, n, math.exp(n * math.log(q)), p / q)
+
+
+@nb.njit(cache=True, inline="always")
+def inversion_walk(st: np.ndarray, n: int, qn: float, r: float) -> int:
+    """The binomial inversion's walk from its set-up (``qn`` = ``q^n``, ``r`` = ``p / q``):
+    ``_binomial_inversion``'s, and ``envs.binomial_tab``'s from a tabled set-up."""
     g = r * (n + 1)
     while True:
         ix = 0
