@@ -20,7 +20,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.vec_env import VecNormalize
 
-from pacegym import progress
+from pacegym import interrupt, progress
 from pacegym.agents.checkpoint import AGENT_KEY, save_checkpoint
 from pacegym.agents.policy import controller_from_model, save_model
 from pacegym.agents.settings import AgentSettings, TrainSettings
@@ -137,6 +137,7 @@ class TrainingCallback(BaseCallback):
         self._steps0 = self.model.num_timesteps
 
     def _on_step(self) -> bool:
+        interrupt.check()  # a Ctrl-C whose KeyboardInterrupt was lost in a __del__ or GC callback
         dones = self.locals.get("dones")
         if dones is not None and np.any(dones):
             infos = self.locals["infos"]

@@ -73,6 +73,9 @@ def run(command: str) -> None:
 
     if errors.take_debug_flag(sys.argv):
         os.environ[errors.DEBUG_ENV] = "1"  # read by every layer that reports (hydra_app too)
+    from pacegym import interrupt
+
+    interrupt.install()
     try:
         with errors.reported(f"pacegym-{command.replace('_', '-')}"):
             importlib.import_module(module).main()

@@ -40,3 +40,30 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_ends_killed(tmp_path):
     client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
     (run,) = client.search_runs([client.get_experiment_by_name("pacegym").experiment_id])
     assert run.info.status == "KILLED"
+
+
+def test_a_ctrl_c_lost_in_a_destructor_is_raised_by_the_next_check():
+    """Python drops a KeyboardInterrupt raised inside ``__del__`` ("Exception ignored");
+    ``pacegym.interrupt`` remembers the request, and the training callback's ``check``
+    raises it from an ordinary frame."""
+    import gc
+
+    from pacegym import interrupt
+
+    class Victim:
+        def __del__(self) -> None:
+            signal.raise_signal(signal.SIGINT)  # the handler runs, and raises, in here
+
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        interrupt.install()
+        assert signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+        Victim()  # dropped at once: __del__ swallows the KeyboardInterrupt
+        gc.collect()
+        assert interrupt.requested()
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        interrupt._requested.clear()
