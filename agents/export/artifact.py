@@ -17,11 +17,10 @@ sees a half-written artifact.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import json
 import shutil
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ import numpy as np
 
 from pacegym.agents.export import runtime
 from pacegym.agents.export.bundle import build_runtime_source
-from pacegym.agents.export.publish import check_target, publish, temp_sibling
+from pacegym.agents.export.publish import check_target, staged
 from pacegym.envs.spaces import OBS_FEATURES, THROTTLE_DECADES
 
 WEIGHTS_FILE = "weights.npz"
@@ -189,21 +188,6 @@ def _jsonable(x: Any) -> Any:
     return x
 
 
-@contextlib.contextmanager
-def staged(out: Path, overwrite: bool) -> Iterator[Path]:
-    """A temporary sibling folder of ``out`` to build an artifact in: once the block ends
-    the artifact must load (``runtime.load``) and is then published as ``out``; on any
-    failure the folder is removed and ``out`` is left as it was."""
-    tmp = temp_sibling(out)
-    try:
-        yield tmp
-        runtime.load(tmp)  # the artifact must load before it is published
-        publish(tmp, out, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def write_artifact(
     out_dir: str | Path,
     *,
@@ -228,7 +212,7 @@ def write_artifact(
     safety.validate()
     out = Path(out_dir)
     check_target(out, overwrite)
-    with staged(out, overwrite) as tmp:
+    with staged(out, overwrite, runtime.load) as tmp:
         files: dict[str, Any] = {}
         manifest: dict[str, Any] = {
             "schema": runtime.SCHEMA,
@@ -280,7 +264,7 @@ def copy_artifact(src_dir: str | Path, out_dir: str | Path, *, overwrite: bool =
     m = runtime.load(src).manifest
     names = [runtime.MANIFEST_FILE, *m["files"]]
     names += [spec["file"] for spec in (m.get("weights"), m.get("onnx")) if spec]
-    with staged(out, overwrite) as tmp:
+    with staged(out, overwrite, runtime.load) as tmp:
         for name in dict.fromkeys(names):
             shutil.copyfile(src / name, tmp / name)
     return out

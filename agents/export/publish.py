@@ -19,10 +19,12 @@ before it starts any work.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from pacegym.outdir import protected
@@ -119,3 +121,18 @@ def publish(tmp: Path, out_dir: str | os.PathLike[str], overwrite: bool) -> Path
         raise
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+@contextlib.contextmanager
+def staged(out: Path, overwrite: bool, load: Callable[[Path], object]) -> Iterator[Path]:
+    """A temporary sibling folder of ``out`` to build an artifact in: once the block ends
+    the artifact must load (``load``, the runtime's loader of its kind) and is then
+    published as ``out``; on any failure the folder is removed and ``out`` is left as it was."""
+    tmp = temp_sibling(out)
+    try:
+        yield tmp
+        load(tmp)  # the artifact must load before it is published
+        publish(tmp, out, overwrite)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pacegym.agents.export.publish import check_target, publish, temp_sibling
+from pacegym.agents.export.publish import check_target, staged
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, sha256_file
 from pacegym.agents.export.runtime.normalize import Normalization
 from pacegym.agents.export.runtime.recurrent import (
@@ -128,19 +127,13 @@ def export_recurrent(
     m, arrays = recurrent_manifest(model, features, inputs, segments, **keywords)
     out = Path(out_dir).expanduser()
     check_target(out, overwrite)
-    tmp = temp_sibling(out)
-    try:
+    with staged(out, overwrite, load_recurrent_pacer) as tmp:
         buf = io.BytesIO()
         np.savez(buf, **arrays)
         (tmp / WEIGHTS_FILE).write_bytes(buf.getvalue())
         m["files"] = {WEIGHTS_FILE: sha256_file(str(tmp / WEIGHTS_FILE))}
         text = json.dumps(m, indent=2, allow_nan=False) + "\n"
         (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
-        load_recurrent_pacer(tmp)
-        publish(tmp, out, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 

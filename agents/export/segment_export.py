@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pacegym.agents.export.publish import check_target, publish, temp_sibling
+from pacegym.agents.export.publish import check_target, staged
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, PacerError
 from pacegym.agents.export.runtime.segment_pacer import (
     SEGMENT_COLUMNS,
@@ -166,13 +165,7 @@ def export_segment_controller(
     m = segment_manifest(ctrl, segments, name=name, source=src, split=split)
     out = Path(out_dir).expanduser()
     check_target(out, overwrite)
-    tmp = temp_sibling(out)
-    try:
+    with staged(out, overwrite, load_segment_pacer) as tmp:
         text = json.dumps(m, indent=2, allow_nan=False) + "\n"
         (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
-        load_segment_pacer(tmp)
-        publish(tmp, out, overwrite)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out

@@ -1,4 +1,5 @@
-"""Small artifacts with random weights (no training): residual and plain MLP policies."""
+"""Small artifacts with random weights (no training): residual and plain MLP policies; and
+edits of a manifest (``set_field``) for the tests of what a loader refuses."""
 
 from __future__ import annotations
 
@@ -39,3 +40,20 @@ def residual_artifact(out: Path, seed: int = 0) -> Path:
         random_layers(n, seed), norm, {"kind": "pid", "params": {"kp": 10.0}}, 1.0, FLOOR
     )
     return write_artifact(out, name="residual-test", policy=policy, arrays=arrays)
+
+
+DROP = object()
+"""``set_field``'s value that deletes the field."""
+
+
+def set_field(m: dict, path: str, value: object) -> dict:
+    """``m`` with the field at dotted ``path`` set to ``value`` (``DROP``: deleted)."""
+    *head, last = path.split(".")
+    d = m
+    for k in head:
+        d = d[k]
+    if value is DROP:
+        del d[last]
+    else:
+        d[last] = value
+    return m

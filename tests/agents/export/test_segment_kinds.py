@@ -25,6 +25,9 @@ from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import obs_width
 from pacegym.resources import find_config
 
+from .synthetic import DROP as _DROP
+from .synthetic import set_field as _set
+
 SCENARIO = "value_channels"
 KINDS = ("smart_pacing", "lp_split")
 
@@ -125,19 +128,6 @@ def _manifest(ctrl, split=None):
     return segment_manifest(ctrl, segs, split=split)
 
 
-def _set(m, path, value):
-    *head, last = path.split(".")
-    d = m
-    for k in head:
-        d = d[k]
-    if value is _DROP:
-        del d[last]
-    else:
-        d[last] = value
-    return m
-
-
-_DROP = object()
 BAD = [
     ("smart_pacing", "policy.params.rate", 0.0, "policy.params.rate"),
     ("smart_pacing", "policy.params.trial", 1e-9, "policy.params.trial"),

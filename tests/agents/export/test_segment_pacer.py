@@ -20,6 +20,9 @@ from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import obs_width
 from pacegym.resources import find_config
 
+from .synthetic import DROP as _DROP
+from .synthetic import set_field as _set
+
 SCENARIO = "value_channels"
 
 
@@ -74,19 +77,6 @@ def _manifest(tuned):
     return segment_manifest(tuned, segs)
 
 
-def _set(m, path, value):
-    *head, last = path.split(".")
-    d = m
-    for k in head:
-        d = d[k]
-    if value is _DROP:
-        del d[last]
-    else:
-        d[last] = value
-    return m
-
-
-_DROP = object()
 BAD = [
     ("schema", "pacegym.pacer", "schema"),
     ("schema_version", 2, "schema"),
