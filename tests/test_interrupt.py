@@ -42,6 +42,7 @@ def test_ctrl_c_during_training_is_one_line_and_the_run_ends_killed(tmp_path):
     assert run.info.status == "KILLED"
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped one
 def test_a_ctrl_c_lost_in_a_destructor_is_raised_by_the_next_check():
     """Python drops a KeyboardInterrupt raised inside ``__del__`` ("Exception ignored");
     ``pacegym.interrupt`` remembers the request, and the training callback's ``check``
