@@ -7,10 +7,10 @@ Issue 22's bar: the best value-aware baseline beats the value-blind PID on
 ``pacing_score_v2`` with the paired 95% CI above zero, its value per spend at least 20%
 above the PID's at equal delivery (within 0.01) and without more off-plan spend
 (``misplaced + burst``). For each ``--scenario`` (default the four value scenarios,
-``VALUE_SCENARIOS``) it runs the PID set (``--pid``, default the base scenario's,
+``conf/suite/value.yaml``'s) it runs the PID set (``--pid``, default the base scenario's,
 ``daily_budget/pid_tuned``) and each value-aware kind's set for the scenario
-(``pacegym.resources.tuned_config``: its own, else value_channels' as the value suite runs
-it, else the kind's defaults), and each ``<scenario>/<kind>_on_plan`` set there is (tuned
+(``pacegym.resources.tuned_config``: its own, else its suite entry's ``baselines_from``
+as the value suite runs it, ``experiments.suites.stand_in``, else the kind's defaults), and each ``<scenario>/<kind>_on_plan`` set there is (tuned
 under the off-plan cap, ``pacegym-tune --off-plan-ref``), on
 ``--episodes`` episodes from ``--seed`` (common random numbers), and prints a markdown
 table: means [95% CI], the paired score difference to the PID, value per spend relative
@@ -31,20 +31,15 @@ from pathlib import Path
 from pacegym.baselines.factory import VALUE_AWARE, build_controller, load_controller_yaml
 from pacegym.baselines.harness import Rollout, run_episodes
 from pacegym.baselines.stats import aggregate, paired_difference
+from pacegym.envs import yaml_io
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.scenarios import resolve
+from pacegym.experiments.suites import stand_in
 from pacegym.resources import find_config, tuned_config
 
 KEYS = ("delivery", "value_per_spend", "value_relative", "misplaced", "burst")
-STAND_IN = "value_channels"
-"""The scenario whose value-aware sets a value scenario without its own runs (conf/suite/value.yaml)."""
-VALUE_SCENARIOS = (
-    "value_channels",
-    "suite/value_drift",
-    "suite/value_price",
-    "suite/value_multi_day",
-)
-"""The value scenarios the bar is checked on (issue 22)."""
+SUITE = "value"
+"""The suite whose scenarios the bar is checked on (issue 22; ``conf/suite/value.yaml``)."""
 MARK = ("<!-- bench_value_baselines: start -->", "<!-- bench_value_baselines: end -->")
 """The lines of ``--docs`` between which the tables are written (replaced)."""
 HEAD = (
@@ -83,6 +78,14 @@ def _row(r: Rollout, pid: Rollout, seed: int) -> tuple[str, bool]:
     return f"| {r.name} | " + " | ".join(cells) + f" | {verdict} |", meets
 
 
+def suite_scenarios(suite: str) -> list[str]:
+    """The scenarios of ``conf/suite/<suite>.yaml``, in its order."""
+    path = find_config("suite", suite)
+    if path is None:
+        raise SystemExit(f"suite = {suite!r}: no conf/suite/{suite}.yaml")
+    return [str(e["scenario"]) for e in yaml_io.load(path.read_text(encoding="utf-8"))["suite"]]
+
+
 def scenario_table(scenario: str, pid_set: str, episodes: int, seed: int) -> list[str]:
     """The markdown lines of one scenario: a title line, the table, the bar's verdict."""
     t0 = time.perf_counter()
@@ -91,7 +94,7 @@ def scenario_table(scenario: str, pid_set: str, episodes: int, seed: int) -> lis
     rows = [_row(pid, pid, seed)[0]]
     met = []
     for kind in sorted(VALUE_AWARE):
-        path = tuned_config(kind, name, stand_in=STAND_IN)
+        path = tuned_config(kind, name, stand_in=stand_in(name))
         ctrls = [load_controller_yaml(path) if path is not None else build_controller(kind)]
         on_plan = find_config("controller", f"{name}/{kind}_on_plan")
         ctrls += [load_controller_yaml(on_plan)] if on_plan is not None else []
@@ -124,7 +127,7 @@ def write_docs(path: Path, lines: list[str]) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--scenario", nargs="+", default=list(VALUE_SCENARIOS))
+    ap.add_argument("--scenario", nargs="+", default=suite_scenarios(SUITE))
     ap.add_argument("--pid", default="daily_budget/pid_tuned")
     ap.add_argument("--episodes", type=int, default=30)
     ap.add_argument("--seed", type=int, default=0)
