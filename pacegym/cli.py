@@ -7,8 +7,9 @@ Nothing heavier than the standard library is imported before that check. Ctrl-C 
 command with one line on stderr and exit code 130 (no traceback, and no errors from
 libraries' threads tearing down). Every other error goes through ``pacegym.errors``: a user
 error (a bad setting, override or input) is one line on stderr and exit code 2, a bug its
-traceback and exit code 1; ``--debug`` anywhere on the command line (taken out before the
-command sees its arguments) or ``PACEGYM_DEBUG=1`` adds the traceback to a user error.
+traceback and exit code 1; output is line-buffered even when redirected. ``--debug``
+anywhere on the command line (taken out before the command sees its arguments) or
+``PACEGYM_DEBUG=1`` adds the traceback to a user error.
 """
 
 from __future__ import annotations
@@ -55,6 +56,16 @@ def missing_extra(extras: tuple[str, ...]) -> tuple[str, str] | None:
     return None
 
 
+def line_buffered_output() -> None:
+    """Make stdout and stderr flush at every newline, also when they are a pipe or a file
+    (Python buffers a redirected stdout in blocks): a command's lines reach a log or a
+    ``| tee`` as they are printed, not when it exits."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(line_buffering=True)
+
+
 def run(command: str) -> None:
     """Run ``pacegym-<command>`` after checking its extras (exit 2 with one line if missing)."""
     module, extras = COMMANDS[command]
@@ -69,6 +80,7 @@ def run(command: str) -> None:
             file=sys.stderr,
         )
         raise SystemExit(2)
+    line_buffered_output()
     from pacegym import errors
 
     if errors.take_debug_flag(sys.argv):

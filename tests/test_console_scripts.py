@@ -81,3 +81,17 @@ def test_an_unknown_key_is_refused_in_one_line(script, tmp_path):
     assert len(lines) == 1 and lines[0].startswith(f"{script}: error: nonsense = 1"), lines
     assert "allowed keys" in lines[0]
     assert not (tmp_path / "outputs").exists()
+
+
+def test_output_is_line_buffered_when_redirected():
+    """A command's stdout into a pipe flushes at each line (a long tune or benchmark shows its
+    lines in a log as they come), where Python would buffer it in blocks."""
+    code = (
+        "import sys; from pacegym import cli; before = sys.stdout.line_buffering; "
+        "cli.line_buffered_output(); print(before, sys.stdout.line_buffering, "
+        "sys.stderr.line_buffering)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    ).stdout.split()
+    assert out == ["False", "True", "True"]
