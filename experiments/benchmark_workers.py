@@ -181,3 +181,14 @@ def _on_ray(
 def scenario_cost(episodes: int, flight_min: float, policies: int) -> float:
     """A scenario's relative cost for ordering: episodes x flight length x policies."""
     return float(episodes) * (flight_min if math.isfinite(flight_min) else 1.0) * policies
+
+
+def stop_forkserver() -> None:
+    """Stop this process's forkserver, if one runs, and wait for it: the next run starts a
+    fresh one (as a new ``pacegym-benchmark`` does), and the CPU time of the server and of
+    the workers it forked is then counted in this process's children's (``getrusage``)."""
+    from multiprocessing import forkserver
+
+    stop = getattr(forkserver._forkserver, "_stop", None)  # the standard library's own
+    if stop is not None:
+        stop()
