@@ -142,7 +142,8 @@ def _report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> 
         f"- {w} / serial: {wall['workers'] / wall['serial']:.2f}x (the target: <= 0.6x on 2 cores)",
         f"- {w} / serial on one core: {wall['workers'] / wall['serial, one core']:.2f}x",
         f"- floor of {w} / serial: {cpu['serial, one core'] / args.workers / wall['serial']:.2f}x "
-        f"(the one-core run's {cpu['serial, one core']:.1f} CPU s on {args.workers} cores, no loss)",
+        f"(the one-core run's {cpu['serial, one core']:.1f} CPU s on {args.workers} idle cores, "
+        "no loss: only meaningful at a load well below the core count)",
         f"- CPU time: {w} / serial on one core {cpu['workers'] / cpu['serial, one core']:.2f}x, "
         f"serial / serial on one core {cpu['serial'] / cpu['serial, one core']:.2f}x",
     ]
