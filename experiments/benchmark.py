@@ -54,7 +54,13 @@ from pacegym.envs.scenarios import resolve
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.benchmark_report import hindsight, markdown, plot, summary
-from pacegym.experiments.benchmark_workers import QUIET, run_parallel, scenario_cost
+from pacegym.experiments.benchmark_workers import (
+    QUIET,
+    one_thread,
+    prestart,
+    run_parallel,
+    scenario_cost,
+)
 from pacegym.experiments.config import (
     TrackingConfig,
     check_settings,
@@ -158,6 +164,8 @@ def _policies(
 
 Plan = tuple[str, ScenarioParams, int, list[tuple[str, dict[str, Any], Path, Any]]]
 """(suite key, scenario, episodes, its baselines and yardsticks: (name, spec, path, controller))."""
+Unit = tuple[str, ScenarioParams, int, list[tuple[str, dict[str, Any], Path]]]
+"""A ``Plan`` without its controllers: what a worker of ``benchmark.workers`` is sent."""
 Agent = tuple[str, str, Path, Any]
 """(row name, kind, source path, controller): loaded once, reset by every rollout."""
 
@@ -202,14 +210,24 @@ def _by_family(names: dict[str, str]) -> dict[str, list[str]]:
     return out
 
 
-def scenario_job(plain: Any, key: str) -> dict[str, Any]:
-    """One suite scenario's document from plain benchmark settings: what a worker process
-    or Ray task of ``benchmark.workers`` runs (``experiments.benchmark_workers``)."""
+def scenario_job(plain: Any, unit: Unit) -> dict[str, Any]:
+    """One suite scenario's document from plain benchmark settings and its plan without the
+    controllers (``_unit``): what a worker process or Ray task of ``benchmark.workers``
+    runs (``experiments.benchmark_workers``). It builds the controllers from their specs,
+    the oracle solving one episode at a time (``one_thread``: one core per worker)."""
     from omegaconf import OmegaConf
 
     b = OmegaConf.create(plain)
-    entry = next(e for e in b.suite if str(e.scenario) == key)
-    return _scenario_doc(b, _plan(b, entry), _agents(b), QUIET)
+    key, sc, episodes, specs = unit
+    ctrls = [(n, s, p, from_spec(one_thread(s))) for n, s, p in specs]
+    return _scenario_doc(b, (key, sc, episodes, ctrls), _agents(b), QUIET)
+
+
+def _unit(plan: Plan) -> Unit:
+    """``plan`` as a worker gets it: the resolved scenario and the specs, not the controllers
+    (a worker then needs neither the suite's config lookup nor its imports)."""
+    key, sc, episodes, ctrls = plan
+    return key, sc, episodes, [(n, s, p) for n, s, p, _ in ctrls]
 
 
 def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str, Any]:
@@ -226,7 +244,7 @@ def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str
         pbar.set_postfix_str(key)
         pbar.update(size[key])
 
-    return run_parallel(b, list(size), cost, scenario_job, done)
+    return run_parallel(b, {p[0]: _unit(p) for p in plans}, cost, scenario_job, done)
 
 
 def _agents(b: Any, cfg: Any = None) -> list[Agent]:
@@ -317,6 +335,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
     """Evaluate, normalise and write the suite; returns the ``benchmark.json`` document."""
     b = cfg.benchmark
     _check(b)
+    prestart(b)  # local workers: the forkserver imports while the suite is resolved
     plans = _plans(b)  # resolve everything first: a bad scenario, baseline or agent fails
     agents = _agents(b, cfg)  # before any work
     out.mkdir(parents=True, exist_ok=True)

@@ -48,3 +48,13 @@ def test_a_ray_address_that_does_not_answer_is_refused_naming_the_key(tmp_path, 
     with pytest.raises(ValueError, match=r"^benchmark\.ray_address = "):
         benchmark.run_suite(cfg, tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_worker_builds_the_oracle_on_one_thread_and_leaves_other_specs_alone():
+    from pacegym.experiments.benchmark_workers import one_thread
+
+    oracle = {"kind": "oracle", "name": "oracle", "params": {"threads": 2, "replans": 10}}
+    assert one_thread(oracle) == {**oracle, "params": {"threads": 1, "replans": 10}}
+    assert oracle["params"]["threads"] == 2  # the spec the document records is untouched
+    pid = {"kind": "pid", "params": {"kp": 1.0}}
+    assert one_thread(pid) is pid
