@@ -48,6 +48,7 @@ class Source:
     controller: dict[str, Any] | None = None
     pacer_dir: Path | None = None
     residual: dict[str, Any] | None = None  # {"base": {kind, params}, "scale_decades"}
+    recurrent_dir: Path | None = None  # a RecurrentPPO model directory: an ``lstm`` pacer
     inputs: list[str] | None = None  # the features the model reads (agent.features); None: all
     chosen_on: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -171,9 +172,13 @@ def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str |
     """An SB3 ``.zip`` and optional normalisation statistics on disk (trusted: own runs)."""
     meta_path = Path(model_path).parent / AGENT_FILE
     meta = read_agent_meta(meta_path.parent) if meta_path.is_file() else {}
-    if meta.get("recurrent"):
+    if meta.get("recurrent"):  # exported as an lstm pacer (agents.export.recurrent_export)
+        info = {"model_path": str(model_path), "algo": str(meta.get("algo"))}
+        return Source(Path(model_path).stem, recurrent_dir=meta_path.parent, info=info)
+    if str(algo or "").lower() == "recurrent_ppo":
         raise ExportError(
-            f"{model_path}: recurrent policies cannot be exported (no state in the artifact)"
+            f"{model_path}: a recurrent_ppo model exports from its model folder: allowed a"
+            f" model.zip with the {AGENT_FILE} that pacegym-train writes beside it"
         )
     model = load_sb3(Path(model_path), algo or meta.get("algo"), meta.get("policy"))
     residual = read_residual(meta)

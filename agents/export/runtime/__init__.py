@@ -61,7 +61,8 @@ from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
 from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
 from .plans import PLAN_SHAPES, plan_cumulative, shape
-from .recurrent import RECURRENT_SCHEMA, RecurrentPacer, load_recurrent_pacer
+from .recurrent import RecurrentPacer, load_recurrent_pacer
+from .recurrent_manifest import RECURRENT_SCHEMA
 from .residual import ResidualPolicy
 from .rule import RulePolicy
 from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
