@@ -68,9 +68,10 @@ def row_metrics(row: dict[str, Any]) -> dict[str, float]:
 
 
 def is_baseline(kind: str) -> bool:
-    from pacegym.baselines.factory import CONTROLLERS
+    """A deployable rule, or a value-aware one (exported as a segment pacer)."""
+    from pacegym.baselines.factory import CONTROLLERS, VALUE_AWARE
 
-    return kind in CONTROLLERS
+    return kind in CONTROLLERS or kind in VALUE_AWARE
 
 
 def from_leaderboard(path: str | Path) -> Source:
@@ -96,7 +97,8 @@ def from_leaderboard(path: str | Path) -> Source:
     run_id = winner.get("run_id") or row.get("run_id")
     kind = str(winner["kind"])
     if is_baseline(kind):
-        params = winner.get("params", row.get("params"))
+        compared = ((winner.get("source") or {}).get("controller") or {}).get("params")
+        params = winner.get("params", row.get("params", compared))  # compare: source.controller
         spec = {"kind": kind, "name": winner["name"], "params": params}
         if params is None:
             spec = _baseline_spec(kind, winner["name"], run_id)
