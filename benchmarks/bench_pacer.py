@@ -16,7 +16,8 @@ with ``threads=1`` (all work in the caller's thread) and with ``--threads`` work
 ``--recurrent``: the ``lstm`` pacer (``runtime.recurrent``, state in, state out) of an
 untrained RecurrentPPO on value_channels (12 segments, 50 inputs, ``--lstm-hidden`` units,
 one 64-unit tanh layer, 12 actions), against sb3_contrib's ``predict`` with the same states:
-1 campaign, then ``--rows`` campaigns (one thread; its timing, not its quality, is measured).
+1 campaign, then ``--rows`` campaigns, each on 1 and ``--threads`` threads (the pacer's
+worker threads; torch's intra-op threads); its timing, not its quality, is measured.
 """
 
 from __future__ import annotations
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lstm-hidden", type=int, default=64, help="with --recurrent: LSTM units")
     args = ap.parse_args(argv)
     if args.recurrent:
-        bench_recurrent(args.rows, args.repeats, args.lstm_hidden)
+        bench_recurrent(args.rows, args.repeats, args.lstm_hidden, args.threads)
         return
     if args.artifact:
         bench_artifact(args.artifact, args.scenario, args.rows, args.repeats, args.threads)
@@ -201,19 +202,38 @@ def bench_artifact(path: str, scenario: str, rows: int, repeats: int, threads: i
     print(f"| {rows:,} campaigns | numpy pacer ({threads} threads) | {t_big['n']:.3f} s |")
 
 
-def bench_recurrent(rows: int, repeats: int, hidden: int) -> None:
-    """Time the lstm pacer and sb3_contrib's ``predict`` on value_channels observations
-    (a dual-price rollout, tiled to ``rows`` campaigns); states carried by the caller."""
-    import torch
+def _wall_and_cpu(
+    fns: dict[str, Callable[[], object]], rounds: int, inner: int
+) -> dict[str, tuple[float, float]]:
+    """``_interleaved`` with the process's CPU seconds (all threads) beside the wall seconds:
+    medians per call of each, over ``rounds`` interleaved rounds."""
+    for fn in fns.values():
+        fn()  # warm-up
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(inner):
+                fn()
+            times[name].append(
+                ((time.perf_counter() - t0) / inner, (time.process_time() - c0) / inner)
+            )
+    return {
+        name: (statistics.median(w for w, _ in ts), statistics.median(c for _, c in ts))
+        for name, ts in times.items()
+    }
+
+
+def _recurrent_model(hidden: int) -> tuple[object, np.ndarray, str]:
+    """An untrained RecurrentPPO on value_channels, observations of a dual-price rollout
+    (8 campaigns x 400 ticks) and the model exported as an lstm pacer (its folder)."""
     from sb3_contrib import RecurrentPPO
 
     from pacegym.agents.export.recurrent_export import export_recurrent
-    from pacegym.agents.export.runtime import load_recurrent_pacer
     from pacegym.agents.vec_env import PacingVecEnv
     from pacegym.baselines.factory import from_spec
     from pacegym.envs.spaces import obs_names
 
-    torch.set_num_threads(1)
     env = PacingVecEnv("value_channels", n_envs=8, seed=0)
     kw = {"lstm_hidden_size": hidden, "net_arch": [64]}
     model = RecurrentPPO("MlpLstmPolicy", env, policy_kwargs=kw, seed=0, device="cpu")
@@ -221,41 +241,66 @@ def bench_recurrent(rows: int, repeats: int, hidden: int) -> None:
     ctrl.reset(8)
     for _ in range(400):
         obs.append(env.step_throttle(ctrl.act(obs[-1]))[0])
-    recorded = np.concatenate(obs[1:])
     names = list(obs_names(env.segments))
     art = export_recurrent(model, tempfile.mkdtemp() + "/lstm", names, names, env.segments)
-    pacer = load_recurrent_pacer(art)
+    return model, np.concatenate(obs[1:]), str(art)
+
+
+def bench_recurrent(rows: int, repeats: int, hidden: int, threads: int) -> None:
+    """Time the lstm pacer and sb3_contrib's ``predict`` on value_channels observations
+    (``_recurrent_model``'s, tiled to ``rows`` campaigns); states carried by the caller. The
+    pacer on 1 and ``threads`` worker threads, ``predict`` with torch on 1 and ``threads``."""
+    import torch
+
+    from pacegym.agents.export.runtime import load_recurrent_pacer
+    from pacegym.agents.export.runtime.workers import usable_cpus
+
+    torch.set_num_threads(1)
+    model, recorded, art = _recurrent_model(hidden)
+    p1, pn = load_recurrent_pacer(art, threads=1), load_recurrent_pacer(art, threads=threads)
     big = np.ascontiguousarray(np.resize(recorded, (rows, recorded.shape[1])))
-    one, s1, sb = recorded[100:101], pacer.initial_state(1), pacer.initial_state(rows)
+    one, s1, sb = recorded[100:101], p1.initial_state(1), p1.initial_state(rows)
     shape = (model.policy.lstm_actor.num_layers, 1, hidden)
     h1 = (np.zeros(shape, np.float32), np.zeros(shape, np.float32))
     hb = (np.zeros((*shape[:1], rows, hidden), np.float32),) * 2
-    no = np.zeros(1, dtype=bool)
-    single = _interleaved(
-        {
-            "numpy lstm pacer": lambda: pacer.step(one, s1),
-            "sb3_contrib predict": lambda: model.predict(one, h1, no, deterministic=True),
-        },
+    no, nb = np.zeros(1, dtype=bool), np.zeros(rows, dtype=bool)
+
+    def predict(x: np.ndarray, state: tuple, starts: np.ndarray, n_threads: int) -> object:
+        torch.set_num_threads(n_threads)
+        return model.predict(x, state, starts, deterministic=True)
+
+    load_start = os.getloadavg()[0]
+    torch_1 = "sb3_contrib predict (torch 1 thread)"
+    single = _wall_and_cpu(
+        {"numpy lstm pacer": lambda: p1.step(one, s1), torch_1: lambda: predict(one, h1, no, 1)},
         repeats,
         inner=500,
     )
-    nb = np.zeros(rows, dtype=bool)
-    batch = _interleaved(
+    batch = _wall_and_cpu(
         {
-            "numpy lstm pacer": lambda: pacer.step(big, sb),
-            "sb3_contrib predict": lambda: model.predict(big, hb, nb, deterministic=True),
+            "numpy lstm pacer (1 thread)": lambda: p1.step(big, sb),
+            f"numpy lstm pacer ({threads} threads)": lambda: pn.step(big, sb),
+            torch_1: lambda: predict(big, hb, nb, 1),
+            f"sb3_contrib predict (torch {threads} threads)": lambda: predict(big, hb, nb, threads),
         },
         repeats,
         inner=1,
     )
-    print(f"lstm pacer, {hidden} units, value_channels (12 segments); medians of {repeats} rounds;")
-    print(f"load (1-min average) {os.getloadavg()[0]:.1f}")
-    print("| batch | path | median | speed vs predict |\n|---|---|---:|---:|")
-    for label, timed in (("1 campaign", single), (f"{rows:,} campaigns", batch)):
-        ref = timed["sb3_contrib predict"]
-        for name, t in timed.items():
-            shown = f"{t * 1e6:.1f} µs" if t < 1e-2 else f"{t:.3f} s"
-            print(f"| {label} | {name} | {shown} | {ref / t:.2f}x |")
+    a_np, _ = pn.actions(big[:4096], sb[:4096])
+    a_torch, _ = predict(big[:4096], tuple(h[:, :4096] for h in hb), nb[:4096], 1)
+    print(
+        f"lstm pacer, {hidden} units, value_channels (12 segments, 50 inputs); torch"
+        f" {torch.__version__}; medians of {repeats} interleaved rounds; load (1-min average)"
+        f" {load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end; {usable_cpus()}"
+        f" usable CPUs; max |numpy - torch action| {np.abs(a_np - a_torch).max():.1e}"
+    )
+    print("| batch | path | wall | CPU (all threads) | wall speed vs predict (1 thread) |")
+    print("|---|---|---:|---:|---:|")
+    for label, timed in (("1 campaign", single), (f"{rows:,} campaigns x 12 segments", batch)):
+        ref = timed[torch_1][0]
+        for name, (wall, cpu) in timed.items():
+            shown = [f"{t * 1e6:.1f} µs" if t < 1e-2 else f"{t:.3f} s" for t in (wall, cpu)]
+            print(f"| {label} | {name} | {shown[0]} | {shown[1]} | {ref / wall:.2f}x |")
 
 
 if __name__ == "__main__":

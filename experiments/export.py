@@ -42,6 +42,7 @@ from pacegym.envs.checks import check_section, setting
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
+from pacegym.experiments.export_recurrent import check_recurrent, export_lstm, is_recurrent_source
 from pacegym.experiments.export_segments import (
     export_segments,
     is_segment_source,
@@ -220,6 +221,8 @@ def run_export(cfg: Any) -> dict[str, Any]:
     chosen["scenario"] = _scenario_dict(chosen.get("scenario"))
     if is_segment_source(src):
         segment_scenario(src, chosen)  # refused before the MLflow run starts
+    if is_recurrent_source(src):
+        check_recurrent(cfg)
     name = cfg.name or src.name
     tags = {
         "run_type": "export",
@@ -260,6 +263,8 @@ def _export_and_verify(
     stage.next("write")
     if is_segment_source(src):  # (n, S) throttles: experiments.export_segments
         return export_segments(cfg, src, chosen, name, stage)
+    if is_recurrent_source(src):  # state in, state out: experiments.export_recurrent
+        return export_lstm(cfg, src, chosen, name, stage)
     safety = Safety(float(cfg.safety.fallback_throttle), bool(cfg.safety.budget_guard))
     out = Path(cfg.out_dir)
     common = {"name": name, "chosen_on": chosen, "source": src.info, "safety": safety}

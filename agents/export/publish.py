@@ -30,7 +30,8 @@ from pathlib import Path
 from pacegym.outdir import protected
 
 ARTIFACT_SCHEMA = "pacegym.pacer"
-ARTIFACT_SCHEMAS = (ARTIFACT_SCHEMA, "pacegym.segment_pacer")  # runtime.segment_pacer's too
+# runtime.segment_pacer's and runtime.recurrent's (the lstm pacer) too
+ARTIFACT_SCHEMAS = (ARTIFACT_SCHEMA, "pacegym.segment_pacer", "pacegym.recurrent_pacer")
 ARTIFACT_FILES = frozenset(
     {
         "manifest.json",

@@ -15,7 +15,9 @@ A segment pacer (``manifest.json`` of schema ``SEGMENT_SCHEMA``, value scenarios
 with ``load_segment_pacer`` under the same pin and served by named columns, state in and
 state out (``runtime.segment_frame``): ``predict`` takes a float64 DataFrame with the
 columns ``frame_inputs`` and returns a DataFrame ``frame_outputs`` (each segment's throttle,
-then the campaign's new state), keeping nothing between calls.
+then the campaign's new state), keeping nothing between calls. An lstm pacer
+(``RECURRENT_SCHEMA``) likewise: ``RecurrentPacer.frame_inputs`` (the features, then
+``state.<name>``) in, ``frame_outputs`` (the throttles, then the new state) out.
 """
 
 from __future__ import annotations
@@ -29,8 +31,10 @@ from mlflow.models import set_model
 
 from pacegym.agents.export.runtime import (
     MANIFEST_FILE,
+    RECURRENT_SCHEMA,
     SEGMENT_SCHEMA,
     load,
+    load_recurrent_pacer,
     load_segment_pacer,
     serve_columns,
 )
@@ -59,9 +63,12 @@ class PacerModel(mlflow.pyfunc.PythonModel):
                 " pacegym's register_pacer, which pins its manifest digest"
             )
         root, digest = context.artifacts["pacer"], config["manifest_sha256"]
-        self.segments = _schema(root) == SEGMENT_SCHEMA
+        schema = _schema(root)
+        self.segments, self.recurrent = schema == SEGMENT_SCHEMA, schema == RECURRENT_SCHEMA
         if self.segments:  # the pin is checked on the very bytes load_segment_pacer parses
             self.pacer = load_segment_pacer(root, threads=1, expected_digest=digest)
+        elif self.recurrent:  # the same: state in, state out by named columns
+            self.pacer = load_recurrent_pacer(root, threads=1, expected_digest=digest)
         else:
             self.pacer = load(root, expected_digest=digest)
 
@@ -69,9 +76,11 @@ class PacerModel(mlflow.pyfunc.PythonModel):
     def predict(self, context, model_input, params=None):  # type: ignore[no-untyped-def]
         if hasattr(model_input, "columns"):  # pandas DataFrame
             model_input = {str(c): model_input[c].to_numpy() for c in model_input.columns}
-        if self.segments:
+        if self.segments or self.recurrent:
             import pandas as pd
 
+            if self.recurrent:
+                return pd.DataFrame(self.pacer.serve_columns(model_input))
             return pd.DataFrame(serve_columns(self.pacer, model_input))
         return self.pacer(model_input)
 

@@ -21,12 +21,13 @@ import numpy as np
 from pacegym.agents.export.publish import check_target, staged
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, sha256_file
 from pacegym.agents.export.runtime.normalize import Normalization
-from pacegym.agents.export.runtime.recurrent import (
+from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
+from pacegym.agents.export.runtime.recurrent_manifest import (
     RECURRENT_SCHEMA,
     RECURRENT_SCHEMA_VERSION,
+    RESET_RULE,
     STATE_LAYOUT,
     WEIGHTS_FILE,
-    load_recurrent_pacer,
 )
 from pacegym.agents.export.sb3_policy import ExportError, module_layers
 from pacegym.envs.spaces import THROTTLE_DECADES
@@ -107,7 +108,7 @@ def recurrent_manifest(
         "state": {"layout": STATE_LAYOUT, "size": 2 * spec["layers"] * spec["hidden"]},
         "source": {"kind": "sb3-recurrent", "algo": type(model).__name__, **dict(source or {})},
     }
-    m["state"]["reset"] = "zeros (initial_state) for a new campaign; never reuse across flights"
+    m["state"]["reset"] = RESET_RULE
     return m, arrays
 
 
@@ -138,10 +139,18 @@ def export_recurrent(
 
 
 def export_recurrent_model_dir(
-    model_dir: str | Path, out_dir: str | Path, *, overwrite: bool = False
+    model_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    overwrite: bool = False,
+    name: str | None = None,
+    source: Mapping[str, Any] | None = None,
+    fallback: float = 0.0,
 ) -> Path:
     """The ``lstm`` artifact of a RecurrentPPO model directory written by pacegym-train
-    (``agents.policy.save_model``: its ``agent.json`` gives inputs, normalisation, segments)."""
+    (``agents.policy.save_model``: its ``agent.json`` gives inputs, normalisation, segments);
+    ``name`` (default the agent's), ``source`` (more of the manifest's free-form ``source``)
+    and ``fallback`` (the throttle of a row with a non-finite value) as ``recurrent_manifest``."""
     from pacegym.agents.model_dir import MODEL_FILE, read_agent_meta
     from pacegym.agents.model_io import load_model
     from pacegym.envs.spaces import obs_names
@@ -162,7 +171,77 @@ def export_recurrent_model_dir(
         list(meta["obs_names"]),
         segments,
         normalization=meta.get("obs_norm"),
-        name=str(meta.get("name", "pacer")),
-        source={"model_dir": str(d), "scenario": meta.get("scenario")},
+        name=str(name or meta.get("name", "pacer")),
+        source={"model_dir": str(d), "scenario": meta.get("scenario"), **dict(source or {})},
+        fallback=fallback,
         overwrite=overwrite,
     )
+
+
+class Lockstep:
+    """A ``Controller`` serving the ``lstm`` pacer, with sb3_contrib's ``predict`` of the same
+    model run beside it on the very same observations (both from zeros at ``reset(n)``: the
+    reset rule; each carrying its own state after). The pacer's throttles drive the env
+    (``baselines.harness.run_episodes``: the metrics are the pacer's). Two errors, max
+    |pacer action - predict action| over every row of every tick:
+
+    - ``step_error``: the pacer started from ``predict``'s own state at each tick (the
+      function the artifact computes; float32 rounding only, about 1e-7);
+    - ``free_error``: the pacer on its own carried state, as served (float32 rounding
+      differences of the two implementations add up in the LSTM's cell state over a flight).
+
+    ``model_input``: the observation as the model reads it (``agent.json``'s features and
+    normalisation, independent of the artifact's manifest).
+    """
+
+    def __init__(self, pacer: Any, model: Any, obs_norm: Any = None, features: Any = ()) -> None:
+        from pacegym.agents.features import feature_index, segments_of
+
+        self.pacer, self.model, self.name = pacer, model, pacer.name
+        self.norm = Normalization.from_spec(obs_norm, where="obs_norm") if obs_norm else None
+        self.index = feature_index(list(features), segments_of(len(pacer.features)))
+        self.step_error = self.free_error = 0.0
+        self.rows = 0
+        self.reset(0)
+
+    def reset(self, n: int) -> None:
+        """``n`` new campaigns for both (zeros; ``predict`` with ``episode_start``)."""
+        self.state, self.ref_state = self.pacer.initial_state(n), None
+        self.starts = np.ones(n, dtype=bool)
+
+    def _ref_state_rows(self, n: int) -> np.ndarray:
+        """``predict``'s ``(h, c)`` (``(L, n, H)`` each) as state rows ``(n, 2 L H)``."""
+        if self.ref_state is None:
+            return self.pacer.initial_state(n)
+        return np.concatenate([np.swapaxes(v, 0, 1).reshape(n, -1) for v in self.ref_state], 1)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The pacer's throttles (as ``RecurrentPacer.act``); both errors updated."""
+        n = len(obs)
+        if self.starts.shape[0] != n:
+            self.reset(n)
+        x = np.asarray(obs, dtype=np.float64)[:, self.index]
+        z = self.norm(x) if self.norm is not None else x.astype(np.float32)
+        forced, _ = self.pacer.actions(obs, self._ref_state_rows(n))
+        want, self.ref_state = self.model.predict(
+            z, state=self.ref_state, episode_start=self.starts, deterministic=True
+        )
+        self.starts = np.zeros(n, dtype=bool)
+        want = np.asarray(want, dtype=np.float64).reshape(n, -1)
+        got, self.state = self.pacer.actions(obs, self.state)
+        for name, a in (("step_error", forced), ("free_error", got)):
+            err = float(np.abs(a - want).max(initial=0.0))
+            setattr(self, name, max(getattr(self, name), err if err == err else float("inf")))
+        self.rows += n
+        th = self.pacer.throttles(got)
+        return th[:, 0] if not self.pacer.segments and self.pacer.width == 1 else th
+
+    @classmethod
+    def of_model_dir(cls, pacer: Any, model_dir: str | Path) -> Lockstep:
+        """The lockstep of ``pacer`` and the RecurrentPPO model folder it was exported from."""
+        from pacegym.agents.model_dir import MODEL_FILE, read_agent_meta
+        from pacegym.agents.model_io import load_model
+
+        meta = read_agent_meta(model_dir)
+        model = load_model(Path(model_dir) / MODEL_FILE, "recurrent_ppo", policy=meta.get("policy"))
+        return cls(pacer, model, meta.get("obs_norm"), meta.get("features") or ())

@@ -19,7 +19,8 @@ A segment pacer (``runtime.segment_pacer``, value scenarios) registers the same 
 signature the columns of ``runtime.segment_frame`` (float64: the observation by name, each
 segment's columns, the campaign's state; out: each segment's throttle and the new state),
 its example new campaigns at the start of their flight (``initial_state``), or the given
-``(n, width)`` observation rows.
+``(n, width)`` observation rows. An lstm pacer (``runtime.recurrent``) too: its columns are
+``RecurrentPacer.frame_inputs`` (the features, then ``state.<name>``) and ``frame_outputs``.
 """
 
 from __future__ import annotations
@@ -77,6 +78,24 @@ def segment_example(pacer: Any, rows: np.ndarray | None = None) -> dict[str, lis
     return {c: both[:, i].tolist() for i, c in enumerate(runtime.frame_inputs(pacer))}
 
 
+def recurrent_signature(pacer: Any) -> Any:
+    """An lstm pacer's float64 columns in (``frame_inputs``) and out (``frame_outputs``)."""
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    inputs = Schema([ColSpec("double", c) for c in pacer.frame_inputs()])
+    outputs = Schema([ColSpec("double", c) for c in pacer.frame_outputs()])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def recurrent_example(pacer: Any, rows: np.ndarray | None = None) -> dict[str, list]:
+    """``{input column: values}``: the given observation rows (else one row of zeros), each
+    with a new campaign's state (zeros)."""
+    obs = np.zeros((1, len(pacer.features))) if rows is None else np.asarray(rows, np.float32)
+    both = np.concatenate([obs.astype(np.float64), pacer.initial_state(len(obs))], axis=1)
+    return {c: both[:, i].tolist() for i, c in enumerate(pacer.frame_inputs())}
+
+
 def _model_parts(
     root: Path, expected_digest: str | None, example_rows: np.ndarray | None
 ) -> tuple[str, str, Any, dict[str, list]]:
@@ -91,6 +110,11 @@ def _model_parts(
         version = str(pacer.manifest["schema_version"])
         signature, example = segment_signature(pacer), segment_example(pacer, example_rows)
         return pacer.manifest_sha256, version, signature, example
+    if isinstance(manifest, dict) and manifest.get("schema") == runtime.RECURRENT_SCHEMA:
+        lstm = runtime.load_recurrent_pacer(root, threads=1, expected_digest=expected_digest)
+        version = str(lstm.manifest["schema_version"])
+        signature, example = recurrent_signature(lstm), recurrent_example(lstm, example_rows)
+        return lstm.manifest_sha256, version, signature, example
     digest = runtime.load(root, expected_digest=expected_digest).manifest_sha256
     manifest = json.loads((root / runtime.MANIFEST_FILE).read_text(encoding="utf-8"))
     example = input_example(manifest, example_rows)

@@ -48,6 +48,7 @@ class Source:
     controller: dict[str, Any] | None = None
     pacer_dir: Path | None = None
     residual: dict[str, Any] | None = None  # {"base": {kind, params}, "scale_decades"}
+    recurrent_dir: Path | None = None  # a RecurrentPPO model directory: an ``lstm`` pacer
     inputs: list[str] | None = None  # the features the model reads (agent.features); None: all
     chosen_on: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -67,9 +68,10 @@ def row_metrics(row: dict[str, Any]) -> dict[str, float]:
 
 
 def is_baseline(kind: str) -> bool:
-    from pacegym.baselines.factory import CONTROLLERS
+    """A deployable rule, or a value-aware one (exported as a segment pacer)."""
+    from pacegym.baselines.factory import CONTROLLERS, VALUE_AWARE
 
-    return kind in CONTROLLERS
+    return kind in CONTROLLERS or kind in VALUE_AWARE
 
 
 def from_leaderboard(path: str | Path) -> Source:
@@ -95,7 +97,8 @@ def from_leaderboard(path: str | Path) -> Source:
     run_id = winner.get("run_id") or row.get("run_id")
     kind = str(winner["kind"])
     if is_baseline(kind):
-        params = winner.get("params", row.get("params"))
+        compared = ((winner.get("source") or {}).get("controller") or {}).get("params")
+        params = winner.get("params", row.get("params", compared))  # compare: source.controller
         spec = {"kind": kind, "name": winner["name"], "params": params}
         if params is None:
             spec = _baseline_spec(kind, winner["name"], run_id)
@@ -171,9 +174,13 @@ def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str |
     """An SB3 ``.zip`` and optional normalisation statistics on disk (trusted: own runs)."""
     meta_path = Path(model_path).parent / AGENT_FILE
     meta = read_agent_meta(meta_path.parent) if meta_path.is_file() else {}
-    if meta.get("recurrent"):
+    if meta.get("recurrent"):  # exported as an lstm pacer (agents.export.recurrent_export)
+        info = {"model_path": str(model_path), "algo": str(meta.get("algo"))}
+        return Source(Path(model_path).stem, recurrent_dir=meta_path.parent, info=info)
+    if str(algo or "").lower() == "recurrent_ppo":
         raise ExportError(
-            f"{model_path}: recurrent policies cannot be exported (no state in the artifact)"
+            f"{model_path}: a recurrent_ppo model exports from its model folder: allowed a"
+            f" model.zip with the {AGENT_FILE} that pacegym-train writes beside it"
         )
     model = load_sb3(Path(model_path), algo or meta.get("algo"), meta.get("policy"))
     residual = read_residual(meta)

@@ -39,8 +39,9 @@ runs in process too), ``segment_state``, ``segment_fill``, ``smart_pacing``, ``l
 (the stateful segment kinds' arithmetic and state layouts, which ``baselines/`` runs in
 process too), ``segment_pacer`` (the per-segment pacer of value scenarios, kinds
 ``dual_price``, ``smart_pacing``, ``lp_split``, its own one-file artifact), ``segment_frame``
-(it, served by named columns, state in and out), ``mlp``, ``recurrent`` (the ``lstm``
-pacer whose per-campaign state the caller carries, its own artifact), ``rule``,
+(it, served by named columns, state in and out), ``mlp``, ``recurrent_manifest`` and
+``recurrent`` (the ``lstm`` pacer whose per-campaign state the caller carries, its own
+artifact; rows on worker threads), ``rule``,
 ``residual``, ``onnx_backend`` (one policy kind
 each), ``frontend`` (the ``Pacer``), ``schema`` and ``loader`` (``load``).
 """
@@ -61,7 +62,8 @@ from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
 from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
 from .plans import PLAN_SHAPES, plan_cumulative, shape
-from .recurrent import RECURRENT_SCHEMA, RecurrentPacer, load_recurrent_pacer
+from .recurrent import RecurrentPacer, load_recurrent_pacer
+from .recurrent_manifest import RECURRENT_SCHEMA
 from .residual import ResidualPolicy
 from .rule import RulePolicy
 from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem

@@ -1,16 +1,19 @@
 """Policy kind ``lstm``: a recurrent (RecurrentPPO) pacer whose memory the caller carries.
 
-The pacer holds no per-campaign state: ``RecurrentPacer.step(obs, state)`` takes each
-campaign's state and returns the next one with the throttles, so a service keeps one state
-row per campaign wherever it keeps the campaign (``state in, state out``).
+``RecurrentPacer.step(obs, state)`` takes each campaign's state and returns the next one
+with the throttles, and keeps nothing, so a service keeps one state row per campaign
+wherever it keeps the campaign (``state in, state out``). ``reset(n)`` / ``act(obs)`` is the
+same with the state kept inside (the pacegym ``Controller`` protocol, what
+``run_episodes`` drives).
 
 State layout: ``(n, 2 L H)`` float64 (holding float32 values: the arithmetic is float32, as
-torch's) for ``L`` LSTM layers of ``H`` units (``state_size``);
-row ``r`` is ``[h_0, ..., h_{L-1}, c_0, ..., c_{L-1}]``, the hidden then the cell vector of
-each layer, ``H`` values each (the ``(h, c)`` pair that sb3_contrib's ``predict`` returns as
-``(L, n, H)`` arrays, campaign by campaign). Reset rule: a new campaign (a new flight, or a
-campaign whose history is lost) starts from ``initial_state`` (zeros), which is what
-``predict(..., episode_start=True)`` does; never carry a state from one flight to the next.
+torch's) for ``L`` LSTM layers of ``H`` units (``state_size``); row ``r`` is
+``[h_0, ..., h_{L-1}, c_0, ..., c_{L-1}]``, the hidden then the cell vector of each layer,
+``H`` values each (the ``(h, c)`` pair that sb3_contrib's ``predict`` returns as ``(L, n,
+H)`` arrays, campaign by campaign); ``state_names`` names the columns ``h<k>.<j>``,
+``c<k>.<j>``. Reset rule: a new campaign (a new flight, or a campaign whose history is
+lost) starts from ``initial_state`` (zeros), which is what ``predict(...,
+episode_start=True)`` does; never carry a state from one flight to the next.
 
 One step, per campaign (the composition sb3_contrib's ``RecurrentActorCriticPolicy`` runs):
 
@@ -20,78 +23,82 @@ One step, per campaign (the composition sb3_contrib's ``RecurrentActorCriticPoli
     a = clip(dense(h_{L-1}'), low, high)                        (the actor's MLP, then action_net)
     throttle = 10 ** (decades (a - 1) / 2), 0 for a <= -1      (envs.spaces.action_to_throttle)
 
+``sigmoid(u) = (1 + tanh(u / 2)) / 2`` with the halving folded into the weights (exact).
 Throttles are ``(n, A)`` (``A`` = ``action.width``: 1, or one per segment of a value
 scenario). A row with a non-finite value gets ``fallback`` throttles and keeps its state.
 
-The artifact: ``manifest.json`` (schema, name, observation, policy, action, state, files,
-source) and ``weights.npz`` (read without pickle, its sha256 in ``files``). Every field is
-checked on load (``PacerError``: one line naming the field, the value and what is allowed);
-nothing in the artifact is imported or executed.
+Threads: campaigns are independent, so a call of more than ``LSTM_BLOCK_ROWS`` rows is cut
+into blocks shared among ``threads`` worker threads (``workers.Workers``, one BLAS thread
+each); with ``threads=1`` the blocks run in the caller's thread, its BLAS held to one
+thread for the call. Every path gives the same bits.
+
+The artifact: ``manifest.json`` (``recurrent_manifest``: every field checked) and
+``weights.npz`` (read without pickle, its sha256 in ``files``); nothing in it is imported or
+executed. ``load_recurrent_pacer(path, expected_digest=...)`` pins the manifest's sha256.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
-from .manifest import MANIFEST_FILE, PacerError, npz_arrays, read_file
+from .manifest import (
+    MANIFEST_FILE,
+    MAX_JSON_DEPTH,
+    MAX_MANIFEST_BYTES,
+    PacerError,
+    check_depth,
+    npz_arrays,
+    read_file,
+)
 from .mlp import ACTIVATIONS, _activation
 from .normalize import Normalization
+from .recurrent_manifest import (
+    WEIGHTS_FILE,
+    _lstm_fail,
+    _lstm_int,
+    check_recurrent_manifest,
+)
+from .workers import MAX_THREADS, Workers, _openblas_thread_setter, run_serial, usable_cpus
 
-RECURRENT_SCHEMA = "pacegym.recurrent_pacer"
-RECURRENT_SCHEMA_VERSION = 1
-WEIGHTS_FILE = "weights.npz"
-LSTM_BLOCK_ROWS = 8192  # [rows] per numpy block: bounds the gates' scratch memory
-STATE_LAYOUT = "h_0..h_{L-1}, c_0..c_{L-1}; H float64 values each; zeros for a new campaign"
-_LSTM_TOP = ("schema", "schema_version", "name", "observation", "policy", "action", "state")
-_LSTM_OPTIONAL = ("files", "source")
-
-
-def _lstm_fail(field: str, value: Any, allowed: str) -> PacerError:
-    return PacerError(f"manifest field {field} = {value!r}: allowed {allowed}")
+LSTM_BLOCK_ROWS = 4096  # [rows] per block: a worker's unit, bounds the gates' scratch memory
+LSTM_SMALL_ROWS = 256  # [rows] from this many, a serial call holds its BLAS to one thread
 
 
-def _lstm_int(d: Mapping[str, Any], key: str, where: str, lo: int, hi: int) -> int:
-    v = d.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        raise _lstm_fail(f"{where}.{key}", v, f"an integer in [{lo}, {hi}]")
-    return v
-
-
-def _lstm_names(v: Any, where: str) -> list[str]:
-    if not isinstance(v, list) or not v or not all(isinstance(s, str) and s for s in v):
-        raise _lstm_fail(where, v, "a non-empty list of names")
-    if len(set(v)) != len(v):
-        raise _lstm_fail(where, v, "names without repeats")
-    return list(v)
-
-
-def _lstm_keys(d: Any, where: str, need: Sequence[str], optional: Sequence[str] = ()) -> dict:
-    if not isinstance(d, dict):
-        raise _lstm_fail(where, d, "an object")
-    missing = [k for k in need if k not in d]
-    extra = [k for k in d if k not in need and k not in optional]
-    if missing or extra:
-        raise PacerError(f"manifest field {where}: lacks {missing}, unknown {extra}")
-    return d
-
-
-def _lstm_sigmoid(x: np.ndarray) -> np.ndarray:
-    return np.float32(0.5) * (np.float32(1.0) + np.tanh(np.float32(0.5) * x))
+@contextlib.contextmanager
+def one_blas_thread(on: bool = True) -> Iterator[None]:
+    """This thread's OpenBLAS held to one thread inside the block (where the setter exists;
+    restored after): a worker or BLAS thread more than the cores only spins."""
+    setter = _openblas_thread_setter() if on else None
+    before = setter(1) if setter is not None else None
+    try:
+        yield
+    finally:
+        if setter is not None and before is not None:
+            setter(before)
 
 
 class RecurrentPacer:
-    """A loaded ``lstm`` artifact (module docstring); ``step`` is the whole contract."""
+    """A loaded ``lstm`` artifact (module docstring): ``step`` is the whole contract."""
 
-    def __init__(self, m: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> None:
+    def __init__(
+        self, m: dict[str, Any], arrays: Mapping[str, np.ndarray], threads: int | None = None
+    ) -> None:
+        if threads is not None and (
+            isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
+        ):
+            raise PacerError(f"threads = {threads!r}: allowed an integer >= 1, or None (automatic)")
+        self.threads = threads or min(usable_cpus(), MAX_THREADS)
+        self.workers = Workers(self.threads)
         obs, pol, act = m["observation"], m["policy"], m["action"]
-        self.name = str(m["name"])
-        self.features = list(obs["features"])
+        self.manifest, self.manifest_sha256 = m, None  # the digest: set by the loader
+        self.name, self.kind = str(m["name"]), "lstm"
+        self.features, self.segments = list(obs["features"]), list(obs["segments"])
         col = {n: i for i, n in enumerate(self.features)}
         missing = [n for n in pol["inputs"] if n not in col]
         if missing:
@@ -100,10 +107,8 @@ class RecurrentPacer:
         n_in = len(self.index)
         norm = pol["normalization"]
         self.norm = Normalization.from_spec(norm, n_in) if norm is not None else None
-        self.layers, self.hidden = (
-            _lstm_int(pol, "layers", "policy", 1, 16),
-            _lstm_int(pol, "hidden", "policy", 1, 4096),
-        )
+        self.layers = _lstm_int(pol, "layers", "policy", 1, 16)
+        self.hidden = _lstm_int(pol, "hidden", "policy", 1, 4096)
         self.lstm = [self._lstm_layer(arrays, k, n_in) for k in range(self.layers)]
         self.dense = self._dense(arrays, pol["dense"])
         self.width = _lstm_int(act, "width", "action", 1, 4096)
@@ -112,15 +117,19 @@ class RecurrentPacer:
                 "action.width", self.width, f"the last layer's {self.dense[-1][0].shape[1]}"
             )
         self.low, self.high = float(act["low"]), float(act["high"])
-        self.decades = float(act["decades"])
-        self.fallback = float(act["fallback"])
+        self.decades, self.fallback = float(act["decades"]), float(act["fallback"])
         if not (-1.0 <= self.low < self.high <= 1.0 and 0 < self.decades <= 16):
             raise _lstm_fail("action", act, "-1 <= low < high <= 1, 0 < decades <= 16")
         if not 0.0 <= self.fallback <= 1.0:
             raise _lstm_fail("action.fallback", self.fallback, "a throttle in [0, 1]")
         self.state_size = 2 * self.layers * self.hidden
+        self.state_names = tuple(
+            f"{hc}{k}.{j}" for hc in "hc" for k in range(self.layers) for j in range(self.hidden)
+        )
+        self.reset(0)
 
     def _lstm_layer(self, arrays: Mapping[str, np.ndarray], k: int, n_in: int) -> tuple:
+        """``(W_ih^T, W_hh^T, b)`` float32, the sigmoid gates' columns (i, f, o) halved."""
         h = self.hidden
         shapes = {
             f"lstm_w_ih_{k}": (4 * h, n_in if k == 0 else h),
@@ -136,7 +145,11 @@ class RecurrentPacer:
                 raise PacerError(f"{WEIGHTS_FILE}: {key} is {got}; expected float32 {shape}")
             out.append(a)
         w_ih, w_hh, b_ih, b_hh = out
-        return w_ih.T.copy(), w_hh.T.copy(), (b_ih.astype(np.float64) + b_hh).astype(np.float32)
+        half = np.ones(4 * h, dtype=np.float32)
+        half[: 2 * h], half[3 * h :] = 0.5, 0.5  # sigmoid(u) = (1 + tanh(u / 2)) / 2: exact
+        b = (b_ih.astype(np.float64) + b_hh).astype(np.float32) * half
+        w_ih, w_hh = (np.ascontiguousarray((w.T * half).astype(np.float32)) for w in (w_ih, w_hh))
+        return w_ih, w_hh, b
 
     def _dense(self, arrays: Mapping[str, np.ndarray], spec: Any) -> list[tuple]:
         if not isinstance(spec, list) or not spec:
@@ -147,12 +160,7 @@ class RecurrentPacer:
                 raise _lstm_fail(f"policy.dense[{j}]", act, f"one of {list(ACTIVATIONS)}")
             w, b = arrays.get(f"dense_w_{j}"), arrays.get(f"dense_b_{j}")
             ok = w is not None and b is not None and w.ndim == 2 and w.shape[0] == n_in
-            if (
-                not ok
-                or b.shape != (w.shape[1],)
-                or np.float32 not in (w.dtype, b.dtype)
-                or w.dtype != b.dtype
-            ):
+            if not ok or b.shape != (w.shape[1],) or w.dtype != np.float32 or w.dtype != b.dtype:
                 raise PacerError(
                     f"{WEIGHTS_FILE}: dense_w_{j}/dense_b_{j} missing or not float32"
                     f" ({n_in}, m)/(m,)"
@@ -167,8 +175,28 @@ class RecurrentPacer:
         """The state of ``n`` new campaigns: zeros ``(n, state_size)`` (the reset rule)."""
         return np.zeros((int(n), self.state_size))
 
+    def reset(self, n: int, state: Any = None) -> None:
+        """Start ``n`` campaigns kept inside (for ``act``): ``state`` (checked, copied), by
+        default ``initial_state(n)``."""
+        if state is None:
+            self.state = self.initial_state(n)
+        else:
+            self.state = self._check(np.zeros((n, len(self.features))), state)[1].copy()
+
+    def act(self, obs: Any) -> np.ndarray:
+        """Throttles for ``obs``, the state kept inside advancing (a new ``n`` starts ``n``
+        new campaigns): ``(n, A)``, or ``(n,)`` for a policy without segments."""
+        x = np.asarray(obs)
+        if x.ndim == 2 and self.state.shape[0] != x.shape[0]:
+            self.reset(x.shape[0])
+        th, self.state = self.step(x, self.state)
+        return th[:, 0] if not self.segments and self.width == 1 else th
+
+    __call__ = act
+
     def _check(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
-        x = np.asarray(obs, dtype=np.float64)
+        x = np.asarray(obs)
+        x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
         x = x.reshape(1, -1) if x.ndim == 1 else x
         s = np.asarray(state, dtype=np.float64)
         s = s.reshape(1, -1) if s.ndim == 1 else s
@@ -182,109 +210,121 @@ class RecurrentPacer:
 
     def actions(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(actions (n, A) clipped to [low, high], next state)``; rows with a non-finite
-        observation or state get NaN actions and keep their state. Rows run in blocks of
-        ``LSTM_BLOCK_ROWS`` (bounded scratch memory; rows are independent)."""
+        observation or state get NaN actions and keep their state. Blocks of
+        ``LSTM_BLOCK_ROWS`` rows, on the worker threads when there are several."""
         x, s = self._check(obs, state)
-        a = np.empty((len(x), self.width))
-        nxt = s.copy()
-        for start in range(0, len(x), LSTM_BLOCK_ROWS):
-            rows = slice(start, start + LSTM_BLOCK_ROWS)
-            a[rows] = self._block(x[rows], s[rows], nxt[rows])
+        n = len(x)
+        a, nxt = np.empty((n, self.width)), np.empty_like(s)
+
+        def block(lo: int, hi: int) -> None:
+            a[lo:hi] = self._block(x[lo:hi], s[lo:hi], nxt[lo:hi])
+
+        if self.threads > 1 and n > LSTM_BLOCK_ROWS:
+            self.workers.run(block, n, LSTM_BLOCK_ROWS)
+        else:
+            with one_blas_thread(n >= LSTM_SMALL_ROWS):
+                run_serial(block, n, LSTM_BLOCK_ROWS)
         return a, nxt
 
     def _block(self, x: np.ndarray, s: np.ndarray, nxt: np.ndarray) -> np.ndarray:
         """The actions of rows ``x`` with states ``s``; their next states written to ``nxt``."""
         ok = np.isfinite(x).all(axis=1) & np.isfinite(s).all(axis=1)
+        every = bool(ok.all())
         z = x[:, self.index]
-        z = self.norm(z) if self.norm is not None else z.astype(np.float32)
-        inp = np.where(ok[:, None], z, np.float32(0.0))
-        s = np.where(ok[:, None], s, 0.0).astype(np.float32)
-        lh = self.layers * self.hidden
+        inp = self.norm(z) if self.norm is not None else z.astype(np.float32)
+        s32 = s.astype(np.float32)
+        if not every:
+            inp[~ok], s32[~ok] = 0.0, 0.0
+        hid, lh = self.hidden, self.layers * self.hidden
         for k, (w_ih, w_hh, b) in enumerate(self.lstm):
-            h0, c0 = k * self.hidden, lh + k * self.hidden
-            h, c = s[:, h0 : h0 + self.hidden], s[:, c0 : c0 + self.hidden]
-            i, f, g, o = np.split(inp @ w_ih + h @ w_hh + b, 4, axis=1)
-            c = _lstm_sigmoid(f) * c + _lstm_sigmoid(i) * np.tanh(g)
-            inp = _lstm_sigmoid(o) * np.tanh(c)
-            nxt[ok, h0 : h0 + self.hidden], nxt[ok, c0 : c0 + self.hidden] = inp[ok], c[ok]
+            h0, c0 = k * hid, lh + k * hid
+            gates = inp @ w_ih
+            gates += s32[:, h0 : h0 + hid] @ w_hh
+            gates += b
+            t = np.tanh(gates, out=gates)  # g's tanh; i, f, o: tanh of the halved gate
+            for sig in (t[:, : 2 * hid], t[:, 3 * hid :]):
+                sig += 1.0
+                sig *= 0.5
+            c = t[:, hid : 2 * hid] * s32[:, c0 : c0 + hid]
+            c += t[:, :hid] * t[:, 2 * hid : 3 * hid]
+            inp = np.tanh(c) * t[:, 3 * hid :]
+            nxt[:, h0 : h0 + hid], nxt[:, c0 : c0 + hid] = inp, c
         for w, b, act in self.dense:
-            inp = _activation(act, inp @ w + b)
+            inp = inp @ w
+            inp += b
+            inp = _activation(act, inp)
         a = np.clip(inp.astype(np.float64), self.low, self.high)
-        a[~ok] = np.nan
+        if not every:
+            a[~ok], nxt[~ok] = np.nan, s[~ok]
         return a
 
     def step(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(throttles (n, A) in [0, 1], next state (n, state_size))`` for observations
-        ``(n, width)`` in ``observation.features`` order and each campaign's state."""
+        ``(n, width)`` in ``observation.features`` order and each campaign's state (the one
+        given is not changed)."""
         a, nxt = self.actions(obs, state)
+        return self.throttles(a), nxt
+
+    def throttles(self, a: np.ndarray) -> np.ndarray:
+        """The throttles of actions ``a`` (``actions``'): ``10 ** (decades (a - 1) / 2)``,
+        0 for ``a <= -1``, ``fallback`` for a NaN action (a row refused)."""
         p = np.power(10.0, (self.decades / 2.0) * (a - 1.0))
         p[a <= -1.0] = 0.0
         p[~np.isfinite(p)] = self.fallback
-        return p, nxt
+        return p
+
+    def frame_inputs(self) -> list[str]:
+        """The named columns of a served call: the features, then ``state.<name>``."""
+        return [*self.features, *(f"state.{n}" for n in self.state_names)]
+
+    def frame_outputs(self) -> list[str]:
+        """``throttle.<segment>`` each (``throttle`` without segments), then the new state."""
+        th = [f"throttle.{s}" for s in self.segments] if self.segments else ["throttle"]
+        th = th if len(th) == self.width else [f"throttle.{i}" for i in range(self.width)]
+        return [*th, *(f"state.{n}" for n in self.state_names)]
+
+    def serve_columns(self, columns: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """``{output column: (n,) float64}`` for ``{input column: (n,) values}`` (every one of
+        ``frame_inputs``; others ignored): features read as float32, state as float64."""
+        names = self.frame_inputs()
+        missing = [c for c in names if c not in columns]
+        if missing:
+            raise PacerError(
+                f"input column {missing[0]!r} is missing ({len(missing)} of {len(names)}):"
+                " allowed the columns of frame_inputs (the features, state.<name>)"
+            )
+        k = len(self.features)
+        obs = np.stack([np.asarray(columns[c], dtype=np.float32) for c in names[:k]], axis=1)
+        state = np.stack([np.asarray(columns[c], dtype=np.float64) for c in names[k:]], axis=1)
+        th, new = self.step(obs, state)
+        both = np.concatenate([th, new], axis=1)
+        return {c: both[:, j] for j, c in enumerate(self.frame_outputs())}
 
 
-def check_recurrent_manifest(m: Any) -> dict[str, Any]:
-    """The manifest's fields, every one checked (names and types; shapes at ``__init__``)."""
-    m = _lstm_keys(m, "manifest", _LSTM_TOP, _LSTM_OPTIONAL)
-    if m["schema"] != RECURRENT_SCHEMA:
-        raise _lstm_fail("schema", m["schema"], repr(RECURRENT_SCHEMA))
-    if m["schema_version"] != RECURRENT_SCHEMA_VERSION:
-        raise _lstm_fail("schema_version", m["schema_version"], str(RECURRENT_SCHEMA_VERSION))
-    if not isinstance(m["name"], str) or not m["name"]:
-        raise _lstm_fail("name", m["name"], "a non-empty string")
-    obs = _lstm_keys(m["observation"], "observation", ("features", "segments", "width"))
-    _lstm_names(obs["features"], "observation.features")
-    if not isinstance(obs["segments"], list) or not all(
-        isinstance(s, str) for s in obs["segments"]
-    ):
-        raise _lstm_fail("observation.segments", obs["segments"], "a list of segment names")
-    if obs["width"] != len(obs["features"]):
-        raise _lstm_fail(
-            "observation.width", obs["width"], f"{len(obs['features'])} (the features)"
-        )
-    pol = _lstm_keys(
-        m["policy"], "policy", ("kind", "inputs", "normalization", "layers", "hidden", "dense")
-    )
-    if pol["kind"] != "lstm":
-        raise _lstm_fail("policy.kind", pol["kind"], "'lstm'")
-    _lstm_names(pol["inputs"], "policy.inputs")
-    if pol["normalization"] is not None:
-        _lstm_keys(
-            pol["normalization"], "policy.normalization", ("mean", "var", "epsilon", "clip", "rule")
-        )
-    act = _lstm_keys(
-        m["action"], "action", ("width", "low", "high", "mapping", "decades", "fallback")
-    )
-    if act["mapping"] != "log10_decades":
-        raise _lstm_fail("action.mapping", act["mapping"], "'log10_decades'")
-    for key in ("low", "high", "decades", "fallback"):
-        v = act[key]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise _lstm_fail(f"action.{key}", v, "a finite number")
-    st = _lstm_keys(m["state"], "state", ("layout", "size", "reset"))
-    if st["layout"] != STATE_LAYOUT:
-        raise _lstm_fail("state.layout", st["layout"], repr(STATE_LAYOUT))
-    if st["size"] != 2 * pol.get("layers", 0) * pol.get("hidden", 0):
-        raise _lstm_fail("state.size", st["size"], "2 x policy.layers x policy.hidden")
-    files = _lstm_keys(m.get("files"), "files", (WEIGHTS_FILE,))
-    if not isinstance(files[WEIGHTS_FILE], str) or len(files[WEIGHTS_FILE]) != 64:
-        raise _lstm_fail(f"files.{WEIGHTS_FILE}", files[WEIGHTS_FILE], "a sha256 hex digest")
-    return m
-
-
-def load_recurrent_pacer(path: str | os.PathLike[str]) -> RecurrentPacer:
-    """Load and check the ``lstm`` artifact directory ``path`` (module docstring)."""
+def load_recurrent_pacer(
+    path: str | os.PathLike[str], threads: int | None = None, expected_digest: str | None = None
+) -> RecurrentPacer:
+    """Load and check the ``lstm`` artifact directory ``path`` (module docstring); with
+    ``expected_digest`` the sha256 of its ``manifest.json`` must be that one."""
     root = os.fspath(path)
-    text, _ = read_file(root, MANIFEST_FILE, "manifest")
+    raw, digest = read_file(root, MANIFEST_FILE, "manifest", MAX_MANIFEST_BYTES)
+    if expected_digest is not None and digest != str(expected_digest).lower():
+        raise PacerError(
+            f"manifest.json sha256 {digest} differs from expected_digest {expected_digest!r}:"
+            " the artifact is not the one pinned; refusing to load"
+        )
     try:
-        m = json.loads(text.decode("utf-8"))
+        m = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise PacerError(f"{MANIFEST_FILE}: not JSON ({e})") from None
+    check_depth(m, MAX_JSON_DEPTH, "manifest")
     m = check_recurrent_manifest(m)
-    raw, digest = read_file(root, WEIGHTS_FILE, f"files.{WEIGHTS_FILE}")
-    if digest != m["files"][WEIGHTS_FILE]:
+    raw, digest_w = read_file(root, WEIGHTS_FILE, f"files.{WEIGHTS_FILE}")
+    if digest_w != m["files"][WEIGHTS_FILE]:
         raise PacerError(
             f"files.{WEIGHTS_FILE}: sha256 differs from the manifest's; the file is corrupted"
             " or was changed after export: refusing to load"
         )
-    return RecurrentPacer(m, npz_arrays(raw, WEIGHTS_FILE))
+    pacer = RecurrentPacer(m, npz_arrays(raw, WEIGHTS_FILE), threads)
+    pacer.manifest_sha256 = digest
+    return pacer

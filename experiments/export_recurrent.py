@@ -1,0 +1,110 @@
+"""``pacegym-export`` of a RecurrentPPO model as an ``lstm`` pacer (state in, state out).
+
+A source whose ``agent.json`` says ``recurrent`` (``source.model_path`` to its model
+folder, ``source.run_id``, ``source.model_uri``, or a leaderboard whose winner is one:
+``agents.export.source``) exports ``agents.export.recurrent_export``'s artifact
+(``manifest.json`` + ``weights.npz``, ``runtime.recurrent``). Verified on
+``verify.record_episodes`` episodes of the scenario (the leaderboard's, else the one in
+``agent.json``) driven by the loaded pacer, sb3_contrib's ``predict`` of the model beside it
+(``recurrent_export.Lockstep``): each tick's actions from ``predict``'s own state must agree
+within ``verify.action_tolerance`` (``action_parity.max_abs_error``; the pacer on its own
+carried state: ``free_running_max_abs_error``, reported), and with ``verify.metrics`` the
+leaderboard's metric means re-run with the pacer (``agents.export.verify.metric_parity``),
+else the episodes' metrics against the model's own (``agents.policy.SB3Controller``, as
+``pacegym-compare`` evaluates it), within ``verify.metric_tolerance``. ``register.enabled``
+registers it like the other pacers (``agents.export.registry``: a pyfunc served by named
+columns, the campaign's state in and out). ``safety.fallback_throttle`` is the manifest's
+``action.fallback``; ``safety.budget_guard`` is not available for an lstm pacer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class RecurrentExportError(ValueError):
+    """A ``pacegym-export`` setting an lstm pacer cannot take; the message names the key."""
+
+
+def is_recurrent_source(src: Any) -> bool:
+    """``src`` is a RecurrentPPO model folder (``Source.recurrent_dir``)."""
+    return getattr(src, "recurrent_dir", None) is not None
+
+
+def check_recurrent(cfg: Any) -> None:
+    """Refuse the settings an lstm pacer cannot honour (before any work)."""
+    if bool(cfg.safety.budget_guard):
+        raise RecurrentExportError(
+            "safety.budget_guard = true: an lstm pacer has no budget guard yet; allowed false"
+        )
+
+
+def recurrent_scenario(src: Any, chosen: dict[str, Any]) -> Any:
+    """The scenario to verify on: the leaderboard's, else the one ``agent.json`` names."""
+    from pacegym.agents.model_dir import read_agent_meta
+
+    return chosen.get("scenario") or read_agent_meta(src.recurrent_dir).get("scenario")
+
+
+def _episode_diff(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> float:
+    """Max |difference| over every metric of every episode (NaN = NaN; NaN vs a number: inf)."""
+    worst = 0.0
+    for k, w in want.items():
+        g = got[k]
+        same_nan = np.isnan(g) & np.isnan(w)
+        d = np.where(same_nan, 0.0, np.abs(g - w))
+        worst = max(worst, float(np.nan_to_num(d, nan=np.inf).max(initial=0.0)))
+    return worst
+
+
+def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any) -> dict:
+    """Write, load and verify the lstm pacer of ``src`` (module docstring); the report."""
+    from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
+    from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
+    from pacegym.agents.export.verify import metric_parity
+    from pacegym.agents.policy import load_controller
+    from pacegym.baselines.harness import run_episodes
+
+    check_recurrent(cfg)
+    out = Path(cfg.out_dir)
+    info = {k: v for k, v in src.info.items() if isinstance(v, str | int | float | type(None))}
+    export_recurrent_model_dir(
+        src.recurrent_dir,
+        out,
+        overwrite=cfg.overwrite,
+        name=name,
+        source=info,
+        fallback=float(cfg.safety.fallback_throttle),
+    )
+    stage.next("verify")
+    scenario = recurrent_scenario(src, chosen)
+    episodes, seed = int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
+    lock = Lockstep.of_model_dir(load_recurrent_pacer(out), src.recurrent_dir)
+    served = run_episodes(lock, scenario, episodes, seed).metrics
+    report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
+    report["action_parity"] = {
+        "rows": lock.rows,
+        "episodes": episodes,
+        "against": "sb3_contrib predict, from its own state at each tick",
+        "max_abs_error": lock.step_error,
+        "free_running_max_abs_error": lock.free_error,
+        "tolerance": float(cfg.verify.action_tolerance),
+    }
+    if cfg.verify.metrics and chosen.get("metrics"):
+        report["metric_parity"] = metric_parity(load_recurrent_pacer(out), chosen)
+    elif cfg.verify.metrics:
+        want = run_episodes(load_controller(src.recurrent_dir), scenario, episodes, seed).metrics
+        report["metric_parity"] = {
+            "checked": True,
+            "against": "the model (sb3_contrib predict), episode by episode",
+            "episodes": episodes,
+            "seed": seed,
+            "max_abs_diff": _episode_diff(served, want),
+        }
+    if "metric_parity" in report:
+        report["metric_parity"]["enforced"] = True
+        report["metric_tolerance"] = float(cfg.verify.metric_tolerance)
+    return report
