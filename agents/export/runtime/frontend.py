@@ -14,6 +14,7 @@ from .normalize import rowwise, tile
 from .workers import Runner, Workers, run_serial
 
 SMALL_ROWS = 4  # up to this many rows, a per-row path with fewer numpy calls [rows]
+_FLOAT32 = np.dtype(np.float32)
 
 
 class Pacer:
@@ -68,7 +69,7 @@ class Pacer:
         """Observations as a float32 ``(n, n_features)`` array in manifest order."""
         if (
             type(observations) is np.ndarray
-            and observations.dtype == np.float32
+            and observations.dtype is _FLOAT32
             and observations.shape[-1:] == self._width
             and observations.ndim == 2
         ):  # the common case, tested first

@@ -11,7 +11,7 @@ import numpy as np
 from .manifest import _float, _need
 from .mlp import CHUNK_ROWS, Mlp, RowNet, input_index
 from .rule import RulePolicy
-from .rule_row import pow10
+from .rule_row import _f32
 from .workers import Runner
 
 
@@ -42,6 +42,8 @@ class ResidualPolicy:
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
         self.row_path = self
         self._net_row = RowNet(self.mlp)
+        self._rule_step = self.base._step  # the rule's row path, bound once
+        self.begin = self.base.begin  # type: ignore[method-assign]
         n_obs = len(obs)
         idx = self.mlp.index
         self._inputs = None if idx is None else [int(j) for j in idx[:-1]]
@@ -62,14 +64,14 @@ class ResidualPolicy:
         """``throttle`` of one valid row, row ``r`` of the call (the base rule's state
         advances): the rule's row path, then the network's (``RowNet``); ``in_box``: the
         features the network reads lie in its clip box."""
-        b = self.base.one_throttle(row, True, r)
+        b = self._rule_step(row, r)
         b0 = 0.0 if b != b else b  # nan_to_num
-        feat = float(np.float32(np.log10(min(max(b0, self.floor), 1.0))))
+        feat = _f32(float(np.log10(min(max(b0, self.floor), 1.0))))  # numpy's log10, as a batch
         z = [*row, feat] if self._inputs is None else [*(row[j] for j in self._inputs), feat]
         lo, hi = self._feat_box
         a = self._net_row.output(z, in_box and lo <= feat <= hi)
         a = 0.0 if a != a else min(max(a, -1.0), 1.0)
-        p = max(b, self.floor) * pow10(self.scale * a)
+        p = max(b, self.floor) * 10.0 ** (self.scale * a)  # within 1 ulp of numpy's power
         return min(max(p, 0.0), 1.0)
 
     @classmethod

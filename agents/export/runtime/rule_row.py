@@ -17,17 +17,23 @@ The PID state is ``Rule``'s own arrays, updated at the row's index.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .controllers import Rule
 from .plans import plan_cumulative
 
+_F32 = struct.Struct("f")
+
 
 def _f32(v: float) -> float:
-    """``v`` rounded to float32, as a Python float."""
-    return float(np.float32(v))
+    """``v`` rounded to float32 (to nearest, as numpy's cast), as a Python float."""
+    try:
+        return _F32.unpack(_F32.pack(v))[0]
+    except OverflowError:  # beyond float32's range: numpy rounds it to +-inf
+        return float(np.float32(v))
 
 
 def pow10(u: float) -> float:
@@ -95,6 +101,11 @@ class RowRule:
         if self.kind == "pid":
             return self._pid(row, r)
         return self._proportional(row)
+
+    @property
+    def step(self) -> Callable[[Sequence[float], int], float]:
+        """``act`` as the kind's own method, for callers that bind it once (PID: ``_pid``)."""
+        return self._pid if self.kind == "pid" else self.act
 
     def _pace(self, t: float, h: float = 1e-3) -> float:
         t0 = min(t, 1.0 - h)
