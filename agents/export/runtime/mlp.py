@@ -23,6 +23,8 @@ from .workers import Runner
 
 CHUNK_ROWS = 4096  # rows per numpy block: keeps the hidden activations in cache [rows]
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "silu", "identity")
+SATURATES = {"tanh": 20.0, "relu": 1.0, "elu": 1.0, "leaky_relu": 1.0, "identity": 1.0}
+"""An input ``c`` each activation maps to exactly 1 (float32 tanh(20) rounds to 1)."""
 
 
 def _activation(name: str, x: np.ndarray) -> np.ndarray:
@@ -40,6 +42,34 @@ def _activation(name: str, x: np.ndarray) -> np.ndarray:
     if name == "silu":
         return x / (1.0 + np.exp(-x))
     return x
+
+
+def block_layers(
+    layers: Sequence[tuple[np.ndarray, np.ndarray, str]], ones_in: bool
+) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
+    """The layers as the block path runs them, the biases inside the products.
+
+    A layer whose input carries a last column of ones (``ones_in`` for the first) takes its
+    bias as the last row of its weight: ``[h, 1] @ [W; b]``, no pass adding it. A hidden
+    layer whose activation maps some ``c`` to exactly 1 (``SATURATES``, checked on numpy's
+    own kernel) gets one more output column, ``c`` before the activation and so 1 after
+    (``1 c + sum 0 h`` is exact): the next layer's column of ones. Otherwise the bias stays
+    (``None`` when it rides in the product). Same sums as ``h @ W + b``, in another order.
+    """
+    out: list[tuple[np.ndarray, np.ndarray | None, str]] = []
+    for k, (w, b, act) in enumerate(layers):
+        c = SATURATES.get(act) if k + 1 < len(layers) else None
+        if c is not None and _activation(act, np.full((1, 1), c, np.float32))[0, 0] != 1.0:
+            c = None
+        if c is not None:
+            w = np.hstack([w, np.zeros((len(w), 1), w.dtype)])
+            b = np.append(b, b.dtype.type(c))
+        if ones_in:
+            out.append((np.ascontiguousarray(np.vstack([w, b[None]])), None, act))
+        else:
+            out.append((np.ascontiguousarray(w), b, act))
+        ones_in = c is not None
+    return out
 
 
 def input_index(
@@ -105,6 +135,7 @@ class Mlp:
         self._scratch = threading.local()  # per worker thread: ``_buffers``
         norm = spec.get("normalization")
         self.norm = None if norm is None else Normalization.from_spec(norm, n_in)
+        self.block = block_layers(self.layers, ones_in=self.norm is not None)
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
         """The float32 policy input for float32 rows ``x`` (``(n, n_in)`` or one row)."""
@@ -126,22 +157,27 @@ class Mlp:
         """``actions`` of at most ``CHUNK_ROWS`` rows, through this thread's scratch arrays."""
         n = len(x)
         bufs = self._buffers()
-        h = x if self.norm is None else self.norm.into(x, bufs[0][:n], bufs[1][:n])
-        for (w, b, act), out in zip(self.layers, bufs[2:], strict=True):
+        h = x
+        if self.norm is not None:  # into all but the last column (ones: layer 1's bias)
+            h = bufs[1][:n]
+            self.norm.into(x, bufs[0][:n], h[:, :-1])
+        for (w, b, act), out in zip(self.block, bufs[2:], strict=True):
             h = np.matmul(h, w, out=out[:n])
-            h += b
+            if b is not None:
+                h += b
             h = _activation(act, h)
         return h[:, 0].copy()  # the buffers serve this thread's next block
 
     def _buffers(self) -> list[np.ndarray]:
         """This thread's scratch arrays for ``CHUNK_ROWS`` rows (a block uses their first
-        rows): the normalised input (float64, float32), then each layer's output; allocated
+        rows): the normalised input (float64; float32 and a column of ones), then each
+        layer's output (``block``); allocated
         once per thread (fresh 1-MB arrays each block cost page faults, not arithmetic)."""
         bufs: list[np.ndarray] | None = getattr(self._scratch, "bufs", None)
         if bufs is None:
             n_in = self.layers[0][0].shape[0]
-            bufs = [np.empty((CHUNK_ROWS, n_in)), np.empty((CHUNK_ROWS, n_in), np.float32)]
-            bufs += [np.empty((CHUNK_ROWS, w.shape[1]), np.float32) for w, _, _ in self.layers]
+            bufs = [np.empty((CHUNK_ROWS, n_in)), np.ones((CHUNK_ROWS, n_in + 1), np.float32)]
+            bufs += [np.empty((CHUNK_ROWS, w.shape[1]), np.float32) for w, _, _ in self.block]
             self._scratch.bufs = bufs
         return bufs
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from .manifest import PacerError, _float, _need
 
-TILE_ROWS = 256  # rows per tile of ``rowwise``: inner loops of 256 x n_features values [rows]
+TILE_ROWS = 1024  # rows per tile of ``rowwise``: inner loops of 1024 x n_features values [rows]
 
 
 def tile(row: np.ndarray) -> np.ndarray:
@@ -86,7 +86,8 @@ class Normalization:
         fresh buffers; the MLP's block path its scratch). Returns ``z32``. C-contiguous
         blocks take ``rowwise``: the same operations on the same values, in long loops."""
         if x.ndim == 2 and x.flags.c_contiguous and z64.flags.c_contiguous:
-            rowwise(np.subtract, x, self._tiles[0], z64)
+            z64[...] = x  # float64 first: a mixed-type subtract casts in small buffers
+            rowwise(np.subtract, z64, self._tiles[0], z64)
             rowwise(np.divide, z64, self._tiles[1], z64)
         else:
             np.subtract(x, self.mean, out=z64)
