@@ -2,9 +2,11 @@
 
 The block path (``Mlp.actions``) serves batches in blocks of at most ``CHUNK_ROWS`` rows,
 written into per-thread scratch arrays: the normalisation (``Normalization.into``), then
-``x @ W + b`` and the activation in place, float32 as SB3 computes it. The single-row path
-(``RowNet``, ``MlpPolicy.one_throttle``) serves one campaign with one matrix-vector
-product per layer into preallocated vectors, layer 1 in float64.
+per layer one float32 product with the bias inside it (``block_layers``) and the
+activation in place: SB3's sums in another order (within float32 rounding; the parity
+tests measure it). The single-row path (``RowNet``, ``MlpPolicy.one_throttle``) serves
+one campaign with one matrix-vector product per layer into preallocated vectors, layer 1
+in float64.
 """
 
 from __future__ import annotations
@@ -171,8 +173,8 @@ class Mlp:
     def _buffers(self) -> list[np.ndarray]:
         """This thread's scratch arrays for ``CHUNK_ROWS`` rows (a block uses their first
         rows): the normalised input (float64; float32 and a column of ones), then each
-        layer's output (``block``); allocated
-        once per thread (fresh 1-MB arrays each block cost page faults, not arithmetic)."""
+        layer's output (``block``); allocated once per thread (fresh 1-MB arrays each
+        block cost page faults, not arithmetic)."""
         bufs: list[np.ndarray] | None = getattr(self._scratch, "bufs", None)
         if bufs is None:
             n_in = self.layers[0][0].shape[0]
