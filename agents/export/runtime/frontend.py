@@ -39,7 +39,7 @@ class Pacer:
         self._width = (len(self.features),)
         self.low = np.array([f["low"] for f in obs], dtype=np.float32)
         self.high = np.array([f["high"] for f in obs], dtype=np.float32)
-        self._bound_tiles = (tile(self.low), tile(self.high))  # for ``valid``
+        self._bound_tiles = (tile(self.low), tile(self.high))  # for ``_valid``
         self.action_map = ActionMap.from_manifest(manifest)
         self.fallback = self.action_map.fallback
         self.budget_guard = guard
@@ -186,7 +186,7 @@ class Pacer:
         r, f = self._guard_cols
         return row[r] + row[f] >= 1.0  # type: ignore[index]
 
-    def valid(self, x: np.ndarray) -> np.ndarray:
+    def _valid(self, x: np.ndarray) -> np.ndarray:
         """Rows ``(n,)`` whose every feature lies in ``[low, high]`` (NaN fails both
         comparisons, +-inf one of them: one test covers all bad values).
 
@@ -205,7 +205,7 @@ class Pacer:
     def _block(
         self, x: np.ndarray, out: np.ndarray, invalid: np.ndarray, guarded: np.ndarray, run: Runner
     ) -> None:
-        ok = self.valid(x)
+        ok = self._valid(x)
         np.logical_not(ok, out=invalid)
         out[:] = self.policy.throttle(x, ok, run)
         if invalid.any():

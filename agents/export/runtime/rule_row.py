@@ -55,7 +55,10 @@ class RowRule:
             p["plan"] == "exp_decay" and p["decay_rate"] <= 1e-9
         )
         self._basis = self.i["forecast_elapsed" if p["plan"] == "forecast" else "time_elapsed"]
+        self._observed = p["plan"] == "observed"
+        self._early_close = p["early_close"]
         self._spend_cols = (self.i["reported_spend"], self.i["in_flight"])
+        self._pid_cols = (self.i["time_elapsed"], self.i["capacity_log10"], self.i["exhausted"])
         if self.kind == "pid":  # the parameters as Python floats, the logs taken once
             self._pid_cfg = (
                 p["kp"],
@@ -75,17 +78,17 @@ class RowRule:
 
     def _cum(self, x: float) -> float:
         """``plans.plan_cumulative`` of one basis position."""
-        p = self.rule.p
         if not self.plain_plan:
+            p = self.rule.p
             return float(
                 plan_cumulative(p["plan"], np.array([x]), p["decay_rate"], p["early_close"])[0]
             )
-        if p["early_close"] > 0.0:
-            x = x / (1.0 - p["early_close"])
+        if self._early_close > 0.0:
+            x = x / (1.0 - self._early_close)
         return min(max(x, 0.0), 1.0)
 
     def _target(self, row: Sequence[float]) -> float:
-        if self.rule.p["plan"] == "observed":
+        if self._observed:
             return row[self.i["plan"]]
         return self._cum(row[self._basis])
 
@@ -136,8 +139,9 @@ class RowRule:
 
     def _pid(self, row: Sequence[float], r: int) -> float:
         kp, ki, kd, lo, hi, u_base, lim = self._pid_cfg
-        i, rule = self.i, self.rule
-        t = row[i["time_elapsed"]]
+        c_time, c_capacity, c_exhausted = self._pid_cols
+        rule = self.rule
+        t = row[c_time]
         err = self._target(row) - self._spent(row)
         if t <= 0.0:  # the row starts again (``Rule._pid``: state cleared, error kept)
             integral = prev_t = 0.0
@@ -147,8 +151,8 @@ class RowRule:
             prev_err = rule.prev_error.item(r)
         dt = max(t - prev_t, 0.0)
         deriv = (err - prev_err) / max(dt, 1e-12) if dt > 0.0 else 0.0
-        u_ff = -row[i["capacity_log10"]] if u_base is None else u_base
-        exhausted = row[i["exhausted"]] >= 0.5
+        u_ff = -row[c_capacity] if u_base is None else u_base
+        exhausted = row[c_exhausted] >= 0.5
         u_try = u_ff + kp * err + ki * (integral + err * dt) + kd * deriv
         windup = (u_try > hi and err > 0.0) or (u_try < lo and err < 0.0) or exhausted
         if not windup:
