@@ -58,7 +58,7 @@ from .manifest import (
     PacerError,
     sha256_file,
 )
-from .mlp import ACTIVATIONS, CHUNK_ROWS, FAST_MIN_ROWS, Mlp, MlpPolicy
+from .mlp import ACTIVATIONS, CHUNK_ROWS, Mlp, MlpPolicy
 from .normalize import Normalization
 from .onnx_backend import OnnxPolicy
 from .plans import PLAN_SHAPES, plan_cumulative, shape
@@ -77,7 +77,6 @@ __all__ = [
     "ACTIVATIONS",
     "BACKENDS",
     "CHUNK_ROWS",
-    "FAST_MIN_ROWS",
     "FEATURES",
     "KINDS",
     "MANIFEST",

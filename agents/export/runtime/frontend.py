@@ -10,9 +10,11 @@ import numpy as np
 
 from .kinds import ActionMap, PolicyKind
 from .manifest import PacerError
+from .normalize import rowwise, tile
 from .workers import Runner, Workers, run_serial
 
 SMALL_ROWS = 4  # up to this many rows, a per-row path with fewer numpy calls [rows]
+_FLOAT32 = np.dtype(np.float32)
 
 
 class Pacer:
@@ -34,8 +36,10 @@ class Pacer:
         obs = manifest["observation"]["features"]
         self.features: tuple[str, ...] = tuple(f["name"] for f in obs)
         self._feature_set = frozenset(self.features)
+        self._width = (len(self.features),)
         self.low = np.array([f["low"] for f in obs], dtype=np.float32)
         self.high = np.array([f["high"] for f in obs], dtype=np.float32)
+        self._bound_tiles = (tile(self.low), tile(self.high))  # for ``_valid``
         self.action_map = ActionMap.from_manifest(manifest)
         self.fallback = self.action_map.fallback
         self.budget_guard = guard
@@ -56,12 +60,20 @@ class Pacer:
                 [min(a, b) for a, b in zip(self._bounds[1], self._row.box[1], strict=True)],
             )
         self.workers = Workers(threads if policy.parallel else 1)
-        self.last_invalid = np.zeros(0, dtype=bool)
-        self.last_guarded = np.zeros(0, dtype=bool)
+        # the last call's flags: (invalid, guarded) arrays, or the row path's (n, invalid
+        # rows, guarded rows), turned into arrays when first read (``last_invalid``)
+        self._flags: tuple[Any, ...] = (np.zeros(0, dtype=bool), np.zeros(0, dtype=bool))
         self.manifest_sha256: str | None = None  # set by ``load``: what expected_digest pins
 
     def as_matrix(self, observations: Any) -> np.ndarray:
         """Observations as a float32 ``(n, n_features)`` array in manifest order."""
+        if (
+            type(observations) is np.ndarray
+            and observations.dtype is _FLOAT32
+            and observations.shape[-1:] == self._width
+            and observations.ndim == 2
+        ):  # the common case, tested first
+            return observations
         if type(observations) is not np.ndarray and isinstance(observations, Mapping):
             if observations.keys() != self._feature_set:  # one set comparison when they match
                 keys = set(observations)
@@ -111,48 +123,93 @@ class Pacer:
             self.workers.run(block, n, step)
         else:  # one block, rows keep their index; the kind may use the workers itself
             self._block(x, out, invalid, guarded, self.workers.run)
-        self.last_invalid, self.last_guarded = invalid, guarded
+        self._flags = (invalid, guarded)
         return out
+
+    @property
+    def last_invalid(self) -> np.ndarray:
+        """``(n,)`` bool, the rows of the last call that got ``fallback_throttle``: an invalid
+        input, or a throttle the policy gave outside [0, 1] (NaN included)."""
+        return self._flag_arrays()[0]
+
+    @property
+    def last_guarded(self) -> np.ndarray:
+        """``(n,)`` bool, the rows of the last call that the budget guard set to 0."""
+        return self._flag_arrays()[1]
+
+    def _flag_arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if len(self._flags) == 3:  # the row path's: made arrays once, when first read
+            n, bad, guarded = self._flags
+            arrays = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+            arrays[0][bad] = True
+            arrays[1][guarded] = True
+            self._flags = arrays
+        return self._flags  # type: ignore[return-value]
 
     def _small(self, x: np.ndarray) -> np.ndarray:
         """Same contract as the block path, row by row (latency path, few numpy calls)."""
         n = x.shape[0]
-        out = np.empty(n, dtype=np.float64)
-        invalid = np.zeros(n, dtype=bool)
-        guarded = np.zeros(n, dtype=bool)
-        self._row.begin(n)  # type: ignore[union-attr]
-        one = self._row.one_throttle  # type: ignore[union-attr]
-        lows, highs = self._bounds
+        row_path = self._row
+        row_path.begin(n)  # type: ignore[union-attr]
+        one = row_path.one_throttle  # type: ignore[union-attr]
         box_lo, box_hi = self._box
         le = operator.le
-        for i in range(n):
-            row = x[i].tolist()
+        out = np.empty(n)
+        bad: list[int] = []
+        guarded: list[int] = []
+        for i, row in enumerate(x.tolist()):
             # NaN fails every comparison, +-inf one of them: one test covers all bad values;
             # the box (valid and unclipped) holds nearly every row, so it is tried first
             in_box = all(map(le, box_lo, row)) and all(map(le, row, box_hi))
-            ok = in_box or (all(map(le, lows, row)) and all(map(le, row, highs)))
-            p = self.fallback
-            if ok:
+            if in_box or self._in_bounds(row):
                 p = one(row, in_box, i)
                 if not 0.0 <= p <= 1.0:  # NaN (overflowing weights) or out of range: never served
-                    ok, p = False, self.fallback
-            if ok and self.budget_guard:
-                r, f = self._guard_cols
-                if row[r] + row[f] >= 1.0:
-                    guarded[i], p = True, 0.0
+                    bad.append(i)
+                    p = self.fallback
+                elif self.budget_guard and self._over_budget(row):
+                    guarded.append(i)
+                    p = 0.0
+            else:
+                bad.append(i)
+                p = self.fallback
             out[i] = p
-            invalid[i] = not ok
-        self.last_invalid, self.last_guarded = invalid, guarded
+        self._flags = (n, bad, guarded)
         return out
+
+    def _in_bounds(self, row: list[float]) -> bool:
+        """Every value of ``row`` lies in ``[low, high]`` (NaN never does)."""
+        (lows, highs), le = self._bounds, operator.le
+        return all(map(le, lows, row)) and all(map(le, row, highs))
+
+    def _over_budget(self, row: list[float]) -> bool:
+        """The budget guard's test: ``reported_spend + in_flight >= 1``."""
+        r, f = self._guard_cols
+        return row[r] + row[f] >= 1.0  # type: ignore[index]
+
+    def _valid(self, x: np.ndarray) -> np.ndarray:
+        """Rows ``(n,)`` whose every feature lies in ``[low, high]`` (NaN fails both
+        comparisons, +-inf one of them: one test covers all bad values).
+
+        A C-contiguous block is first tested whole on flat views (``rowwise``, 5-8x cheaper
+        than a test per row); only a block holding some bad value is tested row by row."""
+        if x.flags.c_contiguous:
+            flags = np.empty(x.shape, dtype=bool)
+            lo, hi = self._bound_tiles
+            if (
+                rowwise(np.greater_equal, x, lo, flags).all()
+                and rowwise(np.less_equal, x, hi, flags).all()
+            ):
+                return np.ones(len(x), dtype=bool)
+        return ((x >= self.low) & (x <= self.high)).all(axis=1)
 
     def _block(
         self, x: np.ndarray, out: np.ndarray, invalid: np.ndarray, guarded: np.ndarray, run: Runner
     ) -> None:
-        # NaN fails both comparisons, +-inf fails one: one test covers all bad values.
-        ok = ((x >= self.low) & (x <= self.high)).all(axis=1)
+        ok = self._valid(x)
         np.logical_not(ok, out=invalid)
         out[:] = self.policy.throttle(x, ok, run)
-        out[invalid] = self.fallback
+        if invalid.any():
+            out[invalid] = self.fallback
         if out.size and not (out.min() >= 0.0 and out.max() <= 1.0):  # NaN fails both
             bad = ~((out >= 0.0) & (out <= 1.0))  # a kind that misbehaves never serves NaN
             out[bad] = self.fallback

@@ -79,6 +79,7 @@ class ActionMap:
     def __init__(self, action: Mapping[str, Any], fallback: float) -> None:
         self.mapping = action["mapping"]
         self.decades = float(action.get("decades", 4.0))
+        self._half_decades = self.decades / 2.0
         self.low, self.high = float(action["low"]), float(action["high"])
         self.fallback = fallback
 
@@ -89,13 +90,18 @@ class ActionMap:
 
     def throttle(self, action: np.ndarray) -> np.ndarray:
         """Throttles ``(n,)`` float64 in [0, 1] for raw actions ``(n,)``."""
-        a = np.clip(np.asarray(action, dtype=np.float64), self.low, self.high)
+        a = np.array(action, dtype=np.float64)  # a copy: written in place below
+        np.clip(a, self.low, self.high, out=a)
         if self.mapping == "identity":
-            p = np.clip(a, 0.0, 1.0)
+            p = np.clip(a, 0.0, 1.0, out=a)
         else:  # p = 10 ** (decades (a - 1) / 2); a <= -1 stops serving
-            p = np.power(10.0, (self.decades / 2.0) * (a - 1.0))
-            p[a <= -1.0] = 0.0
-        p[~np.isfinite(p)] = self.fallback
+            p = np.subtract(a, 1.0)
+            p *= self.decades / 2.0
+            np.power(10.0, p, out=p)
+            if self.low <= -1.0:  # else no clipped action reaches -1
+                p[a <= -1.0] = 0.0
+        if not np.isfinite(p).all():
+            p[~np.isfinite(p)] = self.fallback
         return p
 
     def one(self, a: float) -> float:
@@ -103,7 +109,7 @@ class ActionMap:
         a = min(max(a, self.low), self.high)
         if self.mapping == "identity":
             return min(max(a, 0.0), 1.0)
-        return 0.0 if a <= -1.0 else 10.0 ** ((self.decades / 2.0) * (a - 1.0))
+        return 0.0 if a <= -1.0 else 10.0 ** (self._half_decades * (a - 1.0))
 
     def served(
         self, actions: Callable[[np.ndarray], np.ndarray], x: np.ndarray, ok: np.ndarray

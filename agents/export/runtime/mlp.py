@@ -1,16 +1,19 @@
 """Dense networks (``Mlp``) and the ``mlp`` policy kind: network output -> action map.
 
-The block path (``Mlp.actions``) serves batches: blocks of at least ``FAST_MIN_ROWS`` rows
-run the tanh layers in the folded form of ``_fold_tanh`` (within 1e-5 of the plain form;
-the parity tests measure it). The single-row path (``MlpPolicy.one_throttle``) serves one
-campaign with one matrix-vector product per layer, layer 1 in float64.
+The block path (``Mlp.actions``) serves batches in blocks of at most ``CHUNK_ROWS`` rows,
+written into per-thread scratch arrays: the normalisation (``Normalization.into``), then
+per layer one float32 product with the bias inside it (``block_layers``) and the
+activation in place: SB3's sums in another order (within float32 rounding; the parity
+tests measure it). The single-row path (``RowNet``, ``MlpPolicy.one_throttle``) serves
+one campaign with one matrix-vector product per layer into preallocated vectors, layer 1
+in float64.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,8 +24,9 @@ from .normalize import Normalization
 from .workers import Runner
 
 CHUNK_ROWS = 4096  # rows per numpy block: keeps the hidden activations in cache [rows]
-FAST_MIN_ROWS = 64  # from this many rows, tanh layers run in the folded exp form [rows]
 ACTIVATIONS = ("tanh", "relu", "elu", "leaky_relu", "silu", "identity")
+SATURATES = {"tanh": 20.0, "relu": 1.0, "elu": 1.0, "leaky_relu": 1.0, "identity": 1.0}
+"""An input ``c`` each activation maps to exactly 1 (float32 tanh(20) rounds to 1)."""
 
 
 def _activation(name: str, x: np.ndarray) -> np.ndarray:
@@ -42,29 +46,32 @@ def _activation(name: str, x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _fold_tanh(layers: list[tuple[np.ndarray, np.ndarray, str]]) -> list[tuple[Any, ...]]:
-    """The layers rewritten so that a hidden tanh costs one ``exp`` and two cheap passes.
+def block_layers(
+    layers: Sequence[tuple[np.ndarray, np.ndarray, str]], ones_in: bool
+) -> list[tuple[np.ndarray, np.ndarray | None, str]]:
+    """The layers as the block path runs them, the biases inside the products.
 
-    ``tanh(u) = 1 - 2 r`` with ``r = 1 / (1 + exp(2 u))``. Scaling a layer's weight and bias
-    by 2 is exact in floating point, so the layer yields ``2 u`` directly, and the next layer
-    absorbs the affine part: ``(1 - 2 r) W + b = r (-2 W) + (b + sum_rows W)``. Only the
-    summed bias is rounded (once, from float64). Kind ``"r"`` marks a folded layer; a tanh
-    with no layer after it keeps ``np.tanh``. numpy's float32 ``tanh`` is 1.7x slower than
-    its ``exp`` on the machines we measured, and ``tanh`` via ``exp`` needed four more passes.
+    A layer whose input carries a last column of ones (``ones_in`` for the first) takes its
+    bias as the last row of its weight: ``[h, 1] @ [W; b]``, no pass adding it. A hidden
+    layer whose activation maps some ``c`` to exactly 1 (``SATURATES``, checked on numpy's
+    own kernel) gets one more output column, ``c`` before the activation and so 1 after
+    (``1 c + sum 0 h`` is exact): the next layer's column of ones. Otherwise the bias stays
+    (``None`` when it rides in the product). Same sums as ``h @ W + b``, in another order.
     """
-    folded: list[tuple[Any, ...]] = []
-    prev_folded = False
-    for i, (w, b, act) in enumerate(layers):
-        w64, b64 = w.astype(np.float64), b.astype(np.float64)
-        if prev_folded:
-            b64 = b64 + w64.sum(axis=0)
-            w64 = -2.0 * w64
-        prev_folded = act == "tanh" and i + 1 < len(layers)
-        if prev_folded:
-            w64, b64 = 2.0 * w64, 2.0 * b64
-        kind = "r" if prev_folded else act
-        folded.append((w64.astype(np.float32), b64.astype(np.float32), kind))
-    return folded
+    out: list[tuple[np.ndarray, np.ndarray | None, str]] = []
+    for k, (w, b, act) in enumerate(layers):
+        c = SATURATES.get(act) if k + 1 < len(layers) else None
+        if c is not None and _activation(act, np.full((1, 1), c, np.float32))[0, 0] != 1.0:
+            c = None
+        if c is not None:
+            w = np.hstack([w, np.zeros((len(w), 1), w.dtype)])
+            b = np.append(b, b.dtype.type(c))
+        if ones_in:
+            out.append((np.ascontiguousarray(np.vstack([w, b[None]])), None, act))
+        else:
+            out.append((np.ascontiguousarray(w), b, act))
+        ones_in = c is not None
+    return out
 
 
 def input_index(
@@ -127,10 +134,10 @@ class Mlp:
             width = w.shape[1]
         if width != 1:
             raise PacerError(f"policy.layers: output width {width}: allowed 1 (one action)")
-        self.fast = _fold_tanh(self.layers)
         self._scratch = threading.local()  # per worker thread: ``_buffers``
         norm = spec.get("normalization")
         self.norm = None if norm is None else Normalization.from_spec(norm, n_in)
+        self.block = block_layers(self.layers, ones_in=self.norm is not None)
 
     def normalize(self, x: np.ndarray) -> np.ndarray:
         """The float32 policy input for float32 rows ``x`` (``(n, n_in)`` or one row)."""
@@ -138,51 +145,55 @@ class Mlp:
 
     def actions(self, x: np.ndarray) -> np.ndarray:
         """Raw outputs ``(n,)`` float32 for valid float32 rows ``x`` (``(n, n_in)``, or the
-        full rows that ``index`` selects from)."""
+        full rows that ``index`` selects from), in blocks of at most ``CHUNK_ROWS`` rows."""
         x = x if self.index is None else x[:, self.index]
-        if len(x) < FAST_MIN_ROWS:
-            h = self.normalize(x)
-            for w, b, act in self.layers:
-                h = h @ w
+        n = len(x)
+        if n <= CHUNK_ROWS:
+            return self._block(x)
+        out = np.empty(n, dtype=np.float32)
+        for s in range(0, n, CHUNK_ROWS):
+            out[s : s + CHUNK_ROWS] = self._block(x[s : s + CHUNK_ROWS])
+        return out
+
+    def _block(self, x: np.ndarray) -> np.ndarray:
+        """``actions`` of at most ``CHUNK_ROWS`` rows, through this thread's scratch arrays."""
+        n = len(x)
+        bufs = self._buffers()
+        h = x
+        if self.norm is not None:  # into all but the last column (ones: layer 1's bias)
+            h = bufs[1][:n]
+            self.norm.into(x, bufs[0][:n], h[:, :-1])
+        for (w, b, act), out in zip(self.block, bufs[2:], strict=True):
+            h = np.matmul(h, w, out=out[:n])
+            if b is not None:
                 h += b
-                h = _activation(act, h)
-            return h[:, 0]
-        bufs = self._buffers(len(x))
-        h = x if self.norm is None else self.norm.into(x, bufs[0], bufs[1])
-        with np.errstate(over="ignore"):  # exp(2u) -> inf gives r = 0, tanh = 1: exact
-            for (w, b, kind), out in zip(self.fast, bufs[2:], strict=True):
-                h = np.matmul(h, w, out=out)
-                h += b
-                if kind == "r":
-                    np.exp(h, out=h)
-                    h += 1.0
-                    np.reciprocal(h, out=h)
-                else:
-                    h = _activation(kind, h)
+            h = _activation(act, h)
         return h[:, 0].copy()  # the buffers serve this thread's next block
 
-    def _buffers(self, n: int) -> list[np.ndarray]:
-        """This thread's scratch arrays for a block of ``n`` rows: the normalised input
-        (float64, float32), then each layer's output; allocated once per thread and size
-        (fresh 1-MB arrays each block cost page faults, not arithmetic)."""
-        cache = self._scratch.__dict__.setdefault("by_rows", {})
-        bufs = cache.get(n)
+    def _buffers(self) -> list[np.ndarray]:
+        """This thread's scratch arrays for ``CHUNK_ROWS`` rows (a block uses their first
+        rows): the normalised input (float64; float32 and a column of ones), then each
+        layer's output (``block``); allocated once per thread (fresh 1-MB arrays each
+        block cost page faults, not arithmetic)."""
+        bufs: list[np.ndarray] | None = getattr(self._scratch, "bufs", None)
         if bufs is None:
             n_in = self.layers[0][0].shape[0]
-            bufs = [np.empty((n, n_in)), np.empty((n, n_in), dtype=np.float32)]
-            bufs += [np.empty((n, w.shape[1]), dtype=np.float32) for w, _, _ in self.fast]
-            if len(cache) >= 4:  # odd tails (the last block of a call) stay few
-                cache.clear()
-            cache[n] = bufs
+            bufs = [np.empty((CHUNK_ROWS, n_in)), np.ones((CHUNK_ROWS, n_in + 1), np.float32)]
+            bufs += [np.empty((CHUNK_ROWS, w.shape[1]), np.float32) for w, _, _ in self.block]
+            self._scratch.bufs = bufs
         return bufs
 
 
 class RowNet:
     """One row through an ``Mlp`` in few numpy calls (the latency path of ``mlp`` and
-    ``residual``): layer 1 in float64 as ``W^T @ [x, 1]``; where no input reaches the
-    normalisation clip (raw values inside ``box``) the normalisation folds into that layer
-    exactly: ``W1 (x - m) / s + b1 = (W1 / s) x + (b1 - (m / s) W1)``. Later layers run in
-    float32 as in the block path (numpy's float32 tanh is 2x faster)."""
+    ``residual``), each writing into this thread's preallocated vectors.
+
+    Layer 1 runs in float64 as ``W^T @ [x, 1]``; where no input reaches the normalisation
+    clip (raw values inside ``box``) the normalisation folds into that layer exactly:
+    ``W1 (x - m) / s + b1 = (W1 / s) x + (b1 - (m / s) W1)``. Later layers run in float32
+    as in the block path (numpy's float32 tanh is 2x faster), each hidden one as
+    ``[W^T, b] @ [h, 1]``: the bias rides in the product, one numpy call per layer.
+    """
 
     def __init__(self, net: Mlp) -> None:
         self.net = net
@@ -197,11 +208,19 @@ class RowNet:
             self.box = norm.box
             folded = np.vstack([w / norm.std[:, None], (b - (norm.mean / norm.std) @ w)[None]])
             self._row_folded = np.ascontiguousarray(folded.T)  # input [x, 1]
-        self._row_rest = [(np.ascontiguousarray(w.T), b, act) for w, b, act in net.layers[1:-1]]
-        w, b, act = net.layers[-1]  # (width, 1): a dot product and a Python float bias
-        self._row_last = (np.ascontiguousarray(w[:, 0]), float(b[0]), act)
+        self._n_in = len(w)
         self._act0 = act0
         self._single = len(net.layers) == 1
+        # hidden layers after the first: [W^T, b] (width_out, width_in + 1), float32
+        self._row_rest = [
+            (np.ascontiguousarray(np.hstack([w.T, b[:, None]])), act)
+            for w, b, act in net.layers[1:-1]
+        ]
+        w, b, act = net.layers[-1]  # (width, 1): a dot product and a Python float bias
+        w_last = np.zeros(w.shape[0] + 1, dtype=np.float32)  # the input's trailing 1 adds 0
+        w_last[:-1] = w[:, 0]
+        self._row_last = (w_last, float(b[0]), act)
+        self._scratch = threading.local()
 
     def output(self, row: list[float], in_box: bool) -> float:
         """The network's output for the raw inputs ``row`` (NaN if it overflows).
@@ -209,24 +228,53 @@ class RowNet:
         ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
         the folded first layer applies; otherwise the row is normalised and clipped first.
         """
-        if in_box:
-            h = np.dot(self._row_folded, np.array([*row, 1.0]))
-        else:
-            z = self.net.normalize(np.array(row, dtype=np.float32))  # as SB3: float64 -> float32
-            h = np.dot(self._row_plain, np.append(z, 1.0))
-        if self._single:  # a linear (or single-layer) policy: h is the output
-            return float(_activation(self._act0, h)[0])
-        if self._act0 == "tanh":
-            h = np.tanh(h, dtype=np.float32)
-        else:
-            h = _activation(self._act0, h).astype(np.float32)
-        for wt, b, act in self._row_rest:
-            h = np.dot(wt, h)
-            h += b
-            h = np.tanh(h, out=h) if act == "tanh" else _activation(act, h)
-        w, b, act = self._row_last
-        a = float(np.dot(w, h)) + b
-        return a if act == "identity" else float(_activation(act, np.array([a]))[0])
+        run = getattr(self._scratch, "run", None)
+        if run is None:
+            run = self._scratch.run = self._evaluator()
+        return run(row, in_box)
+
+    def _evaluator(self) -> Callable[[list[float], bool], float]:
+        """``output`` for this thread: its vectors allocated once and bound, with the
+        weights, into a closure (one numpy call per step, no attribute look-ups).
+
+        ``[x, 1]`` (float64), layer 1's output (float64), then per later layer its input
+        ``[h, 1]`` (float32; the trailing 1 stays) and, for a hidden layer, its output."""
+        x = np.ones(self._n_in + 1)
+        xv, h = x[:-1], np.empty(self._row_plain.shape[0])
+        ins = [np.ones(len(w) + 1, np.float32) for w, _ in self._row_rest]
+        ins.append(np.ones(len(self._row_last[0]), np.float32))
+        steps = [
+            (w, act == "tanh", act, a_in, np.empty(len(w), np.float32), a_next[:-1])
+            for (w, act), a_in, a_next in zip(self._row_rest, ins, ins[1:], strict=False)
+        ]
+        folded, plain, normalize = self._row_folded, self._row_plain, self.net.normalize
+        act0, single, h1, last = self._act0, self._single, ins[0][:-1], ins[-1]
+        w_last, b_last, act_last = self._row_last
+        tanh, f32 = np.tanh, np.float32
+
+        def run(row: list[float], in_box: bool) -> float:
+            if in_box:
+                xv[:] = row
+                folded.dot(x, out=h)
+            else:
+                xv[:] = normalize(np.array(row, dtype=f32))  # as SB3: float64 -> float32
+                plain.dot(x, out=h)
+            if single:  # a linear (or single-layer) policy: h is the output
+                return float(_activation(act0, h)[0])
+            if act0 == "tanh":  # the float64 values cast to float32, then float32 tanh
+                tanh(h, out=h1, dtype=f32)
+            else:
+                h1[:] = _activation(act0, h)
+            for wb, is_tanh, act, a_in, o, a_next in steps:
+                wb.dot(a_in, out=o)
+                if is_tanh:
+                    tanh(o, out=a_next)
+                else:
+                    a_next[:] = _activation(act, o)
+            a = float(w_last.dot(last)) + b_last
+            return a if act_last == "identity" else float(_activation(act_last, np.array([a]))[0])
+
+        return run
 
 
 class MlpPolicy:
@@ -246,8 +294,6 @@ class MlpPolicy:
         self.row_path = self if net.index is None else None
         self._net_row = RowNet(net)
         self.box = self._net_row.box
-        self._output = self._net_row.output
-        self._map_one = amap.one
 
     @classmethod
     def from_artifact(
@@ -274,4 +320,4 @@ class MlpPolicy:
     def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """The throttle of one valid row (latency path; NaN if the network overflows);
         ``in_box``: see ``RowNet.output``."""
-        return self._map_one(self._output(row, in_box))
+        return self.amap.one(self._net_row.output(row, in_box))

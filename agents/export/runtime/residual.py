@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import operator
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,7 +11,7 @@ import numpy as np
 from .manifest import _float, _need
 from .mlp import CHUNK_ROWS, Mlp, RowNet, input_index
 from .rule import RulePolicy
-from .rule_row import pow10
+from .rule_row import _f32
 from .workers import Runner
 
 
@@ -41,28 +41,37 @@ class ResidualPolicy:
         self.scale = _float(spec, "scale_decades", "policy", 0.0, 10.0)
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
         self.row_path = self
-        self.box = self.base.box  # the network's own box is checked in ``one_throttle``
         self._net_row = RowNet(self.mlp)
+        self._rule_step = self.base._step  # the rule's row path, bound once
+        self.begin = self.base.begin  # type: ignore[method-assign]
         n_obs = len(obs)
         idx = self.mlp.index
-        self._inputs = list(range(n_obs)) if idx is None else [int(j) for j in idx[:-1]]
-        self._net_lo, self._net_hi = self._net_row.box
+        self._inputs = None if idx is None else [int(j) for j in idx[:-1]]
+        # the network's clip box on the features it reads (the pacer tests it: ``in_box``),
+        # and on ``base_log10``, which ``one_throttle`` tests itself
+        net_lo, net_hi = self._net_row.box
+        cols = range(n_obs) if self._inputs is None else self._inputs
+        lo, hi = [-math.inf] * n_obs, [math.inf] * n_obs
+        for k, j in enumerate(cols):
+            lo[j], hi[j] = net_lo[k], net_hi[k]
+        self.box = (lo, hi)
+        self._feat_box = (net_lo[-1], net_hi[-1])
 
     def begin(self, n: int) -> None:
         self.base.begin(n)
 
     def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """``throttle`` of one valid row, row ``r`` of the call (the base rule's state
-        advances): the rule's row path, then the network's (``RowNet``)."""
-        b = self.base.one_throttle(row, True, r)
+        advances): the rule's row path, then the network's (``RowNet``); ``in_box``: the
+        features the network reads lie in its clip box."""
+        b = self._rule_step(row, r)
         b0 = 0.0 if b != b else b  # nan_to_num
-        feat = float(np.float32(np.log10(np.array([min(max(b0, self.floor), 1.0)]))[0]))
-        z = [row[j] for j in self._inputs]
-        z.append(feat)
-        inside = all(map(operator.le, self._net_lo, z)) and all(map(operator.le, z, self._net_hi))
-        a = self._net_row.output(z, inside)
+        feat = _f32(float(np.log10(min(max(b0, self.floor), 1.0))))  # numpy's log10, as a batch
+        z = [*row, feat] if self._inputs is None else [*(row[j] for j in self._inputs), feat]
+        lo, hi = self._feat_box
+        a = self._net_row.output(z, in_box and lo <= feat <= hi)
         a = 0.0 if a != a else min(max(a, -1.0), 1.0)
-        p = max(b, self.floor) * pow10(self.scale * a)
+        p = max(b, self.floor) * 10.0 ** (self.scale * a)  # within 1 ulp of numpy's power
         return min(max(p, 0.0), 1.0)
 
     @classmethod

@@ -37,6 +37,8 @@ class RulePolicy:
         self.controller = build_rule(ctrl, features, f"{where}.controller")
         self.name = str(ctrl.get("name", ctrl["kind"]))
         self._row = RowRule(self.controller)
+        self._step = self._row.step
+        self.begin = self._row.begin  # type: ignore[method-assign]  # one call less a row
         self.row_path = self
         self.box = ([-math.inf] * len(features), [math.inf] * len(features))
 
@@ -55,7 +57,7 @@ class RulePolicy:
 
     def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """The throttle of one valid row, row ``r`` of the call (its state advances)."""
-        return self._row.act(row, r)
+        return self._step(row, r)
 
     def throttle(self, x: np.ndarray, ok: np.ndarray, run: Runner) -> np.ndarray:
         """Throttles for all rows of ``x``; rows where ``ok`` is False keep their state."""

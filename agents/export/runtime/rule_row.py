@@ -17,22 +17,29 @@ The PID state is ``Rule``'s own arrays, updated at the row's index.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import struct
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from .controllers import Rule
 from .plans import plan_cumulative
 
+_F32 = struct.Struct("f")
+
 
 def _f32(v: float) -> float:
-    """``v`` rounded to float32, as a Python float."""
-    return float(np.float32(v))
+    """``v`` rounded to float32 (to nearest, as numpy's cast), as a Python float."""
+    try:
+        return _F32.unpack(_F32.pack(v))[0]
+    except OverflowError:  # beyond float32's range: numpy rounds it to +-inf
+        return float(np.float32(v))
 
 
 def pow10(u: float) -> float:
-    """``10.0 ** u`` by numpy's float64 power ufunc (the batch path's kernel)."""
-    return float(np.power(10.0, np.array([u]))[0])
+    """``10.0 ** u`` by numpy's float64 power ufunc (the batch path's kernel: a Python
+    float takes the same ufunc loop as an array; Python's own ``**`` may differ by 1 ulp)."""
+    return float(np.power(10.0, u))
 
 
 class RowRule:
@@ -47,6 +54,21 @@ class RowRule:
         self.plain_plan = p["plan"] in ("uniform", "forecast") or (
             p["plan"] == "exp_decay" and p["decay_rate"] <= 1e-9
         )
+        self._basis = self.i["forecast_elapsed" if p["plan"] == "forecast" else "time_elapsed"]
+        self._observed = p["plan"] == "observed"
+        self._early_close = p["early_close"]
+        self._spend_cols = (self.i["reported_spend"], self.i["in_flight"])
+        self._pid_cols = (self.i["time_elapsed"], self.i["capacity_log10"], self.i["exhausted"])
+        if self.kind == "pid":  # the parameters as Python floats, the logs taken once
+            self._pid_cfg = (
+                p["kp"],
+                p["ki"],
+                p["kd"],
+                math.log10(p["p_min"]),
+                math.log10(p["p_max"]),
+                None if p["feedforward"] == "capacity" else math.log10(p["p_base"]),
+                p["i_limit"] / p["ki"] if p["ki"] > 0.0 else math.inf,
+            )
 
     def begin(self, n: int) -> None:
         """A call of ``n`` rows starts: the state is sized to it, as ``Rule.act`` sizes it."""
@@ -56,23 +78,23 @@ class RowRule:
 
     def _cum(self, x: float) -> float:
         """``plans.plan_cumulative`` of one basis position."""
-        p = self.rule.p
         if not self.plain_plan:
+            p = self.rule.p
             return float(
                 plan_cumulative(p["plan"], np.array([x]), p["decay_rate"], p["early_close"])[0]
             )
-        if p["early_close"] > 0.0:
-            x = x / (1.0 - p["early_close"])
+        if self._early_close > 0.0:
+            x = x / (1.0 - self._early_close)
         return min(max(x, 0.0), 1.0)
 
     def _target(self, row: Sequence[float]) -> float:
-        i, plan = self.i, self.rule.p["plan"]
-        if plan == "observed":
-            return row[i["plan"]]
-        return self._cum(row[i["forecast_elapsed"] if plan == "forecast" else i["time_elapsed"]])
+        if self._observed:
+            return row[self.i["plan"]]
+        return self._cum(row[self._basis])
 
     def _spent(self, row: Sequence[float]) -> float:
-        return row[self.i["reported_spend"]] + _f32(self.w_f32 * row[self.i["in_flight"]])
+        reported, in_flight = self._spend_cols
+        return row[reported] + _f32(self.w_f32 * row[in_flight])
 
     def act(self, row: Sequence[float], r: int) -> float:
         """The throttle of ``row`` (float32 values as Python floats), row ``r`` of the state."""
@@ -82,6 +104,11 @@ class RowRule:
         if self.kind == "pid":
             return self._pid(row, r)
         return self._proportional(row)
+
+    @property
+    def step(self) -> Callable[[Sequence[float], int], float]:
+        """``act`` as the kind's own method, for callers that bind it once (PID: ``_pid``)."""
+        return self._pid if self.kind == "pid" else self.act
 
     def _pace(self, t: float, h: float = 1e-3) -> float:
         t0 = min(t, 1.0 - h)
@@ -111,28 +138,26 @@ class RowRule:
         return p if row[i["exhausted"]] < 0.5 else 0.0
 
     def _pid(self, row: Sequence[float], r: int) -> float:
-        cfg, i, rule = self.rule.p, self.i, self.rule
-        t = row[i["time_elapsed"]]
+        kp, ki, kd, lo, hi, u_base, lim = self._pid_cfg
+        c_time, c_capacity, c_exhausted = self._pid_cols
+        rule = self.rule
+        t = row[c_time]
         err = self._target(row) - self._spent(row)
-        if t <= 0.0:
-            rule.integral[r] = rule.prev_time[r] = 0.0
-            rule.prev_error[r] = err
-        integral, prev_t = float(rule.integral[r]), float(rule.prev_time[r])
-        dt = max(t - prev_t, 0.0)
-        deriv = (err - float(rule.prev_error[r])) / max(dt, 1e-12) if dt > 0.0 else 0.0
-        if cfg["feedforward"] == "capacity":
-            u_ff = -row[i["capacity_log10"]]
+        if t <= 0.0:  # the row starts again (``Rule._pid``: state cleared, error kept)
+            integral = prev_t = 0.0
+            prev_err = err
         else:
-            u_ff = math.log10(cfg["p_base"])
-        lo, hi = math.log10(cfg["p_min"]), math.log10(cfg["p_max"])
-        exhausted = row[i["exhausted"]] >= 0.5
-        kp, ki, kd = cfg["kp"], cfg["ki"], cfg["kd"]
+            integral, prev_t = rule.integral.item(r), rule.prev_time.item(r)
+            prev_err = rule.prev_error.item(r)
+        dt = max(t - prev_t, 0.0)
+        deriv = (err - prev_err) / max(dt, 1e-12) if dt > 0.0 else 0.0
+        u_ff = -row[c_capacity] if u_base is None else u_base
+        exhausted = row[c_exhausted] >= 0.5
         u_try = u_ff + kp * err + ki * (integral + err * dt) + kd * deriv
         windup = (u_try > hi and err > 0.0) or (u_try < lo and err < 0.0) or exhausted
         if not windup:
             integral = integral + err * dt
         if ki > 0.0:
-            lim = cfg["i_limit"] / ki
             integral = min(max(integral, -lim), lim)
         u = u_ff + kp * err + ki * integral + kd * deriv
         rule.integral[r], rule.prev_error[r], rule.prev_time[r] = integral, err, t

@@ -90,12 +90,23 @@ class Workers:
         self._lock = threading.Lock()
 
     def run(self, fn: Callable[[int, int], None], n: int, step: int) -> None:
-        """``fn(start, end)`` over blocks of ``step`` rows, on the worker threads if n > step."""
+        """``fn(start, end)`` over blocks of ``step`` rows, on the worker threads if n > step.
+
+        One task per thread, each taking the next block until none is left (the GIL makes
+        the shared iterator's ``next`` atomic): a thread slowed by other jobs takes fewer
+        blocks, and a call costs ``threads`` task hand-offs, not one per block."""
         if self.threads <= 1 or n <= step:
             run_serial(fn, n, step)
             return
+        starts = iter(range(0, n, step))  # shared: each ``next`` hands one block out once
+
+        def drain() -> None:
+            for s in starts:
+                fn(s, min(s + step, n))
+
         pool = self.executor()
-        for f in [pool.submit(fn, s, min(s + step, n)) for s in range(0, n, step)]:
+        blocks = -(-n // step)
+        for f in [pool.submit(drain) for _ in range(min(self.threads, blocks))]:
             f.result()  # re-raises a worker's exception here
 
     def executor(self) -> ThreadPoolExecutor:
