@@ -183,12 +183,19 @@ def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_pat
             "benchmark.episodes_short=6",
             "benchmark.n_boot=200",
             "benchmark.controllers=[generalist/pid_tuned]",
+            "benchmark.single_set=generalist/pid_tuned",  # the same set: one row
             "tracking=off",
         ],
     )
     result = benchmark.run_suite(cfg, tmp_path / "run")
     rows = {r["name"]: r for r in result["scenarios"]["suite/small_budget"]["rows"]}
     assert rows["generalist.pid_tuned"]["type"] == "agent"
+    comp = result["scenarios"]["suite/small_budget"]["comparators"]
+    assert comp["names"]["single_set"] == "generalist.pid_tuned"
+    assert set(comp["policies"]) == {
+        n for n, r in rows.items() if r["type"] in ("baseline", "agent")
+    }
+    assert set(result["summary"]["comparators_mean"]) == set(comp["policies"])
     v = result["summary"]["agents"]["generalist.pid_tuned"]
     assert set(v["scenarios"]) == {"suite/small_budget"}
     md = (tmp_path / "run" / "benchmark.md").read_text()
@@ -202,6 +209,7 @@ def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_pat
     assert sum(h["deployable"]["chosen"].values()) == pytest.approx(1.0)
     assert result["summary"]["hindsight_mean"]["deployable"] == h["deployable"]["normalised"]
     assert "A perfect per-episode switch, chosen in hindsight" in md
+    assert "Every policy against its comparators" in md
     bad = _cfg("benchmark", ["benchmark.controllers=[nowhere]", "tracking=off"])
     with pytest.raises(ValueError, match=r"benchmark\.controllers entry = 'nowhere'"):
         benchmark.run_suite(bad, tmp_path / "bad")
