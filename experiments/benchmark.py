@@ -239,13 +239,13 @@ def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str
 def suite_controllers(b: Any) -> list[str]:
     """``benchmark.controllers``, then ``benchmark.single_set`` when it is not among them."""
     names = [str(c) for c in b.controllers]
-    single = b.get("single_set")
+    single = getattr(b, "single_set", None)
     return names + ([str(single)] if single and str(single) not in names else [])
 
 
 def single_set_row(b: Any) -> str | None:
     """The row name of ``benchmark.single_set`` (as ``_agents`` names a controller)."""
-    single = b.get("single_set")
+    single = getattr(b, "single_set", None)
     return str(single).replace("/", ".") if single else None
 
 
