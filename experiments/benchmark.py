@@ -15,8 +15,8 @@ best single baseline set tuned for the whole suite, runs like them and is one of
 policy's comparators (``experiments.benchmark_comparators``). Each row gets its normalised
 score (0 reference, 100 oracle), its regret to the oracle (paired CIs;
 ``baselines.normalise``), delivery, waste and off-plan share (misplaced + burst), through
-the same leaderboard code as ``pacegym-compare``. Short flights run ``episodes_short`` episodes, flights of
-``long_flight_min`` or longer ``episodes_long``.
+the same leaderboard code as ``pacegym-compare``. Short flights run ``episodes_short``
+episodes, flights of ``long_flight_min`` or longer ``episodes_long``.
 
 Writes to the run dir: ``benchmark.json`` (every scenario's leaderboard document plus the
 summary), ``benchmark.md`` (scenario x policy table, the summary row: mean normalised
@@ -250,9 +250,9 @@ def single_set_row(b: Any) -> str | None:
 
 
 def _agents(b: Any, cfg: Any = None) -> list[Agent]:
-    """``benchmark.controllers`` (and ``single_set``) and ``benchmark.agents``, each loaded
-    once (named as in every app: ``experiments.policies``; a controller runs unchanged on every scenario, so
-    a tuned set is named with its scenario, ``live_commerce/pid_tuned``)."""
+    """``benchmark.controllers`` (then ``single_set``) and ``benchmark.agents``, each loaded
+    once (named as in every app: ``experiments.policies``; a controller runs unchanged on
+    every scenario, so a tuned set is named with its scenario, ``live_commerce/pid_tuned``)."""
     from pacegym.experiments import policies
 
     agents: list[Agent] = []
