@@ -10,19 +10,21 @@ the suite's hard cases in ``conf/scenario/suite/``) the app runs, on the same ep
 ``conf/controller/<scenario>/``, kind by kind, else the set of the preset it varies,
 ``baselines_from``), every agent of ``benchmark.agents``, the naive ``reference`` and the
 clairvoyant ``oracle``; ``benchmark.controllers`` adds controller configs that run unchanged
-on every scenario, ranked like agents (the generalist's base). Each row gets its normalised score (0 reference, 100 oracle),
-its regret to the oracle (paired CIs; ``baselines.normalise``), delivery, waste and
-off-plan share (misplaced + burst), through the same leaderboard code as
-``pacegym-compare``. Short flights run ``episodes_short`` episodes, flights of
-``long_flight_min`` or longer ``episodes_long``.
+on every scenario, ranked like agents (the generalist's base); ``benchmark.single_set``, the
+best single baseline set tuned for the whole suite, runs like them and is one of every
+policy's comparators (``experiments.benchmark_comparators``). Each row gets its normalised
+score (0 reference, 100 oracle), its regret to the oracle (paired CIs;
+``baselines.normalise``), delivery, waste and off-plan share (misplaced + burst), through
+the same leaderboard code as ``pacegym-compare``. Short flights run ``episodes_short``
+episodes, flights of ``long_flight_min`` or longer ``episodes_long``.
 
 Writes to the run dir: ``benchmark.json`` (every scenario's leaderboard document plus the
 summary), ``benchmark.md`` (scenario x policy table, the summary row: mean normalised
 score over the suite; each agent against each scenario's best tuned baseline,
-``verdicts``) and ``benchmark.png``; with tracking, one parent MLflow run
-(``run_type=benchmark``) with per-scenario metrics and the files as artifacts. Oracle
-solver failures are counted per scenario and excluded from the normalisation, never
-hidden.
+``verdicts``; every policy's paired differences to its comparators) and
+``benchmark.png``; with tracking, one parent MLflow run (``run_type=benchmark``) with
+per-scenario metrics and the files as artifacts. Oracle solver failures are counted per
+scenario and excluded from the normalisation, never hidden.
 
 ``benchmark.workers=N`` evaluates N scenarios at once, each in its own process with one
 BLAS/numba/torch thread (``benchmark.ray_address=host:port``: as tasks on that Ray
@@ -53,6 +55,7 @@ from pacegym.envs.params import ScenarioParams, bounds
 from pacegym.envs.scenarios import resolve
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
+from pacegym.experiments.benchmark_comparators import comparators
 from pacegym.experiments.benchmark_report import hindsight, markdown, plot, summary
 from pacegym.experiments.benchmark_workers import (
     QUIET,
@@ -88,6 +91,10 @@ class BenchmarkConfig:
     # controller configs that run unchanged on every scenario, ranked like agents (one
     # policy for the whole suite, e.g. the generalist's base, generalist/pid_tuned)
     controllers: list[str] = field(default_factory=list)
+    # the best single baseline set tuned for the whole suite (a controller config, e.g.
+    # value_generalist/dual_price_tuned): runs on every scenario like a controller, and
+    # every policy's paired difference to it is reported (benchmark_comparators)
+    single_set: str | None = None
     # [episodes] per policy on flights shorter than long_flight_min; on the others
     episodes_short: int = count_setting(200, 1_000_000)
     episodes_long: int = count_setting(50, 1_000_000)
@@ -247,17 +254,30 @@ def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str
     return run_parallel(b, {p[0]: _unit(p) for p in plans}, cost, scenario_job, done)
 
 
+def suite_controllers(b: Any) -> list[str]:
+    """``benchmark.controllers``, then ``benchmark.single_set`` when it is not among them."""
+    names = [str(c) for c in b.controllers]
+    single = getattr(b, "single_set", None)
+    return names + ([str(single)] if single and str(single) not in names else [])
+
+
+def single_set_row(b: Any) -> str | None:
+    """The row name of ``benchmark.single_set`` (as ``_agents`` names a controller)."""
+    single = getattr(b, "single_set", None)
+    return str(single).replace("/", ".") if single else None
+
+
 def _agents(b: Any, cfg: Any = None) -> list[Agent]:
-    """``benchmark.controllers`` and ``benchmark.agents``, each loaded once (named as in
-    every app: ``experiments.policies``; a controller runs unchanged on every scenario, so
-    a tuned set is named with its scenario, ``live_commerce/pid_tuned``)."""
+    """``benchmark.controllers`` (then ``single_set``) and ``benchmark.agents``, each loaded
+    once (named as in every app: ``experiments.policies``; a controller runs unchanged on
+    every scenario, so a tuned set is named with its scenario, ``live_commerce/pid_tuned``)."""
     from pacegym.experiments import policies
 
     agents: list[Agent] = []
-    for c in b.controllers:
+    for c in suite_controllers(b):
         from pacegym.baselines.factory import load_controller_yaml
 
-        key = "benchmark.controllers entry"
+        key = "benchmark.controllers entry" if c in b.controllers else "benchmark.single_set"
         if "/" not in str(c) and str(c).endswith(policies.TUNED_SUFFIX):
             raise ValueError(
                 f"{key} = {str(c)!r}: runs unchanged on every scenario, so name whose set: "
@@ -309,6 +329,7 @@ def _scenario_doc(b: Any, plan: Plan, agents: list[Agent], pbar: Any) -> dict[st
     doc["oracle_failures"] = failures
     doc["borrowed"] = borrowed(b, plan)
     doc["hindsight"] = hindsight(rows, int(b.n_boot), float(b.level))
+    doc["comparators"] = comparators(rows, best, single_set_row(b), int(b.n_boot), float(b.level))
     doc["seconds"] = time.perf_counter() - t0
     if failures:
         log.warning("%s: the oracle failed on %d episodes (excluded)", key, failures)

@@ -13,6 +13,7 @@ import numpy as np
 from pacegym.baselines.factory import YARDSTICKS
 from pacegym.baselines.normalise import normalise
 from pacegym.experiments import leaderboard as lb
+from pacegym.experiments.benchmark_comparators import comparator_lines, suite_means, switch_scores
 
 HINDSIGHT_POOLS = ("baselines", "deployable")
 """The policy pools of ``hindsight``: the tuned baselines, or every policy but the yardsticks."""
@@ -34,14 +35,9 @@ def hindsight(entries: list[lb.Entry], n_boot: int, level: float) -> dict[str, A
         return None
     out: dict[str, Any] = {}
     for pool in HINDSIGHT_POOLS:
-        members = [
-            e
-            for e in entries
-            if e.type not in YARDSTICKS and (pool == "deployable" or e.type == "baseline")
-        ]
+        members, scores = switch_scores(entries, pool)
         if not members:
             continue
-        scores = np.stack([e.rollout.metrics[lb.PRIMARY] for e in members])
         pick = scores.argmax(axis=0)
         norm = normalise(
             scores.max(axis=0),
@@ -55,6 +51,7 @@ def hindsight(entries: list[lb.Entry], n_boot: int, level: float) -> dict[str, A
         out[pool] = {
             "normalised": norm.normalised,
             "normalised_ci": list(norm.normalised_ci),
+            lb.PRIMARY: float(scores.max(axis=0).mean()),
             "chosen": {e.name: float(np.mean(pick == i)) for i, e in enumerate(members)},
         }
     return out
@@ -91,6 +88,7 @@ def summary(docs: dict[str, Any]) -> dict[str, Any]:
         "headroom": losses,
         "agents": verdicts(docs),
         "hindsight_mean": switch,
+        "comparators_mean": suite_means(docs),
     }
 
 
@@ -232,6 +230,7 @@ def markdown(result: dict[str, Any]) -> str:
         ]
     lines += _verdict_lines(result["summary"].get("agents") or {})
     lines += _hindsight_lines(result)
+    lines += comparator_lines(result)
     head_room = result["summary"]["headroom"]
     if head_room:
         lines += ["", "Where the best deployable policy loses most to the oracle", ""]
@@ -289,8 +288,8 @@ def _hindsight_lines(result: dict[str, Any]) -> list[str]:
     lines = [
         "",
         "A perfect per-episode switch, chosen in hindsight (not a causal policy: it bounds "
-        "any selector among or ensemble of the policies above); normalised, with the "
-        "policy chosen most often",
+        "any selector among or ensemble of the policies above); normalised (raw "
+        "pacing_score_v2 in parentheses), with the policy chosen most often",
         "",
         "| scenario | among tuned baselines | most chosen | among all deployable | most chosen |",
         "|---|---:|---|---:|---|",
@@ -304,7 +303,8 @@ def _hindsight_lines(result: dict[str, Any]) -> list[str]:
                 cells += ["-", "-"]
                 continue
             top = max(v["chosen"], key=lambda n: v["chosen"][n])
-            cells += [_cell(v, "normalised", 1), f"{top} ({100 * v['chosen'][top]:.0f}%)"]
+            raw = f" ({v[lb.PRIMARY]:.4f})" if lb.PRIMARY in v else ""
+            cells += [_cell(v, "normalised", 1) + raw, f"{top} ({100 * v['chosen'][top]:.0f}%)"]
         lines.append(f"| {key} | " + " | ".join(cells) + " |")
     mean = result["summary"].get("hindsight_mean") or {}
     cells = [f"**{mean[p]:.1f}**" if p in mean else "" for p in HINDSIGHT_POOLS]

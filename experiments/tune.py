@@ -47,7 +47,6 @@ import argparse
 import dataclasses
 import datetime as dt
 import json
-import math
 import re
 import sys
 from collections.abc import Mapping
@@ -58,31 +57,26 @@ import yaml
 
 from pacegym import outdir
 from pacegym.baselines.controllers import ControllerConfigError
-from pacegym.baselines.factory import build_controller, config_class
+from pacegym.baselines.factory import config_class
 from pacegym.baselines.stats import aggregate, paired_difference
 from pacegym.baselines.tune import (
-    OFF_PLAN_ATTR,
     SPACES,
     TUNABLE,
     Scenarios,
-    best_trial,
     check_seeds,
     full_params,
-    in_space,
-    note_off_plan,
     off_plan,
     off_plan_line,
     reference_off_plan,
     rollout,
-    suggest,
 )
 from pacegym.baselines.weighting import NORMALISED_KEY, reference_scores
 from pacegym.envs import yaml_io
 from pacegym.envs.metrics import SCORE_KEY
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, scenario_names
+from pacegym.experiments import tune_start as ts
 from pacegym.experiments.suites import stand_in
-from pacegym.experiments.tune_start import add_start_option, new_study, start_params
 from pacegym.flags import FlagParser
 from pacegym.resources import conf_dir, tuned_config, tuned_config_name
 
@@ -136,31 +130,25 @@ def tune(
     base = full_params(kind, incumbent) if incumbent is not None else full_params(kind, defaults)
     fixed = {**{k: v for k, v in base.items() if k not in space}, **fix}  # e.g. p_min, p_max
 
-    def objective(trial: Any) -> float:
-        params = {**fixed, **suggest(trial, space)}
-        try:
-            build_controller(kind, **params)
-        except ControllerConfigError:
-            return -math.inf
+    def evaluate(params: dict[str, Any]) -> tuple[float, float | None]:
         metrics = rollout(kind, params, scenario, train_episodes, train_seed, train_ref).metrics
-        note_off_plan(trial, metrics, off_plan_cap)
-        return float(metrics[key].mean())
+        excess = None if off_plan_cap is None else off_plan(metrics) - off_plan_cap
+        return float(metrics[key].mean()), excess
 
-    firsts = [in_space(x, space) for x in ([] if start is None else [start]) + [defaults, base]]
-    study = new_study(seed, off_plan_cap is not None, firsts)
-    study.optimize(objective, n_trials=trials)
-    top = best_trial(study.trials, off_plan_cap is not None)
-    best = full_params(kind, {**fixed, **top.params})
+    firsts = ([] if start is None else [full_params(kind, {**start, **fix})]) + [defaults, base]
+    capped = off_plan_cap is not None
+    found, n, number = ts.search(kind, space, fixed, firsts, evaluate, seed, trials, capped)
+    best = found[0]
     tuned_roll = rollout(kind, best, scenario, test_episodes, test_seed, test_ref)
     base_roll = rollout(kind, base, scenario, test_episodes, test_seed, test_ref)
     return {
         "kind": kind,
         "score_key": key,
         "params": best,
-        "train": float(top.value),
-        "trials": len(study.trials),
-        "best_trial": int(top.number),
-        "off_plan": (off_plan(tuned_roll.metrics), top.user_attrs.get(OFF_PLAN_ATTR)),
+        "train": found[1],
+        "trials": n,
+        "best_trial": number,  # -1: a first set no trial could try as it is, scored exactly
+        "off_plan": (off_plan(tuned_roll.metrics), found[2]),
         "test": aggregate(tuned_roll.metrics, seed=test_seed),
         "incumbent_test": aggregate(base_roll.metrics, seed=test_seed),
         "difference": paired_difference(tuned_roll, base_roll, key, seed=test_seed),
@@ -238,7 +226,7 @@ def _parser() -> argparse.ArgumentParser:
         "--off-plan-ref", metavar="CONTROLLER", help="cap misplaced + burst at this config's"
     )
     ap.add_argument("--off-plan-scale", type=float, default=1.0, help="the cap: this x the ref's")
-    add_start_option(ap)
+    ts.add_start_option(ap)
     ap.add_argument("--kinds", nargs="+", default=sorted(SPACES), choices=sorted(TUNABLE))
     ap.add_argument("--trials", type=int, default=60)
     ap.add_argument("--train-episodes", type=int, default=200)
@@ -321,7 +309,7 @@ def _tune_kind(
         fix,
         args.objective,
         cap,
-        start_params(kind, args.start_from),
+        ts.start_params(kind, args.start_from),
     )
     key = res["score_key"]
     mean, lo, hi = res["difference"]

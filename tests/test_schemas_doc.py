@@ -98,6 +98,7 @@ def test_the_page_has_a_table_for_every_schema():
         "benchmark.scenario",
         "benchmark.row",
         "benchmark.hindsight",
+        "benchmark.comparators",
         "benchmark.summary",
         "benchmark.headroom",
         "benchmark.verdict",
@@ -129,6 +130,7 @@ def test_benchmark_json_keys_are_the_documented_ones(bench):
     assert set(doc["winner"]) == rows | docs["leaderboard.winner"]
     for pool in doc["hindsight"].values():
         assert set(pool) == docs["benchmark.hindsight"]
+    assert set(doc["comparators"]) == docs["benchmark.comparators"]
     summary = bench["summary"]
     assert set(summary) == docs["benchmark.summary"]
     for h in summary["headroom"].values():

@@ -183,12 +183,19 @@ def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_pat
             "benchmark.episodes_short=6",
             "benchmark.n_boot=200",
             "benchmark.controllers=[generalist/pid_tuned]",
+            "benchmark.single_set=generalist/pid_tuned",  # the same set: one row
             "tracking=off",
         ],
     )
     result = benchmark.run_suite(cfg, tmp_path / "run")
     rows = {r["name"]: r for r in result["scenarios"]["suite/small_budget"]["rows"]}
     assert rows["generalist.pid_tuned"]["type"] == "agent"
+    comp = result["scenarios"]["suite/small_budget"]["comparators"]
+    assert comp["names"]["single_set"] == "generalist.pid_tuned"
+    assert set(comp["policies"]) == {
+        n for n, r in rows.items() if r["type"] in ("baseline", "agent")
+    }
+    assert set(result["summary"]["comparators_mean"]) == set(comp["policies"])
     v = result["summary"]["agents"]["generalist.pid_tuned"]
     assert set(v["scenarios"]) == {"suite/small_budget"}
     md = (tmp_path / "run" / "benchmark.md").read_text()
@@ -202,6 +209,7 @@ def test_a_controller_for_the_whole_suite_is_ranked_like_an_agent(store, tmp_pat
     assert sum(h["deployable"]["chosen"].values()) == pytest.approx(1.0)
     assert result["summary"]["hindsight_mean"]["deployable"] == h["deployable"]["normalised"]
     assert "A perfect per-episode switch, chosen in hindsight" in md
+    assert "Every policy against its comparators" in md
     bad = _cfg("benchmark", ["benchmark.controllers=[nowhere]", "tracking=off"])
     with pytest.raises(ValueError, match=r"benchmark\.controllers entry = 'nowhere'"):
         benchmark.run_suite(bad, tmp_path / "bad")
@@ -247,3 +255,93 @@ def test_a_suite_entry_borrowing_an_unknown_family_is_refused():
         "multi_day_flight",
         "value_channels",
     ]
+
+
+def _entries(scores: dict[str, tuple[str, list[float]]]):
+    import numpy as np
+
+    from pacegym.baselines.harness import Rollout
+    from pacegym.experiments import leaderboard as lb
+
+    return [
+        lb.Entry(name, role, role, Rollout(name, {lb.PRIMARY: np.asarray(s, dtype=float)}))
+        for name, (role, s) in scores.items()
+    ]
+
+
+def test_every_policy_is_paired_with_its_comparators():
+    import numpy as np
+
+    from pacegym.experiments import benchmark_comparators as bc
+
+    g = [0.95, 0.1, 0.6, 0.7, 0.9, 0.2, 0.5, 0.6]
+    entries = _entries(
+        {
+            "oracle": ("oracle", [1.0] * 8),
+            "reference": ("reference", [0.5] * 8),
+            "a": ("baseline", [0.9, 0.5, 0.9, 0.5, 0.9, 0.5, 0.9, 0.5]),
+            "b": ("baseline", [0.5, 0.9, 0.5, 0.8, 0.5, 0.9, 0.5, 0.8]),
+            "suite.set": ("agent", [0.8] * 8),
+            "g": ("agent", g),
+        }
+    )
+    c = bc.comparators(entries, "a", "suite.set", 200, 0.95)
+    assert c["names"] == {
+        "best_baseline": "a",
+        "single_set": "suite.set",
+        "switch": bc.SWITCH,
+        "oracle": "oracle",
+    }
+    assert set(c["policies"]) == {"a", "b", "suite.set", "g"}  # never the yardsticks
+    mine = c["policies"]["g"]
+    switch = np.mean([0.9, 0.9, 0.9, 0.8, 0.9, 0.9, 0.9, 0.8])
+    for comp, other in (("best_baseline", 0.7), ("single_set", 0.8), ("switch", switch)):
+        raw, lo, hi = mine[comp]["raw"]
+        assert raw == pytest.approx(np.mean(g) - other) and lo <= raw <= hi
+        assert mine[comp]["normalised"][0] == pytest.approx(200 * (np.mean(g) - other))
+    assert mine["oracle"]["raw"][0] == pytest.approx(np.mean(g) - 1.0)
+    assert c["policies"]["a"]["best_baseline"]["raw"] == [0.0, 0.0, 0.0]
+    # no suite set: that comparator is left out; no yardsticks: no comparators at all
+    assert "single_set" not in bc.comparators(entries, "a", None, 200, 0.95)["policies"]["g"]
+    assert bc.comparators(entries[2:], "a", None, 200, 0.95) is None
+
+
+def test_the_comparator_table_and_its_suite_means():
+    from pacegym.experiments import benchmark_comparators as bc
+
+    entries = _entries(
+        {
+            "oracle": ("oracle", [1.0] * 8),
+            "reference": ("reference", [0.5] * 8),
+            "a": ("baseline", [0.9] * 8),
+            "g": ("agent", [0.8] * 8),
+        }
+    )
+    comp = bc.comparators(entries, "a", None, 200, 0.95)
+    rows = [
+        {"name": n, "type": t, "normalised": v, "pacing_score_v2": s}
+        for n, t, v, s in (("a", "baseline", 80.0, 0.9), ("g", "agent", 60.0, 0.8))
+    ]
+    docs = {k: {"rows": rows, "comparators": comp} for k in ("x", "y")}
+    means = bc.suite_means(docs)
+    assert means["g"]["best_baseline"]["normalised"] == pytest.approx(-20.0)
+    assert means["g"]["oracle"]["raw"] == pytest.approx(-0.2)
+    assert "single_set" not in means["g"]
+    md = "\n".join(bc.comparator_lines({"scenarios": docs, "summary": {"comparators_mean": means}}))
+    assert "| x | g | 60.0 (0.8000) | -20.0 [-20.0, -20.0] (-0.1000 [-0.1000, -0.1000]) | - |" in md
+    assert "| g | -20.0 (-0.1000) | - | -20.0 (-0.1000) | -40.0 (-0.2000) |" in md
+    assert bc.comparator_lines({"scenarios": {"x": {"rows": rows}}, "summary": {}}) == []
+
+
+def test_the_value_suite_names_its_single_set():
+    cfg = _cfg("benchmark", ["suite=value", "tracking=off"])
+    assert cfg.benchmark.single_set == "value_generalist/dual_price_tuned"
+    assert benchmark.suite_controllers(cfg.benchmark) == [cfg.benchmark.single_set]
+    (name, kind, path, _), *_ = benchmark._agents(cfg.benchmark)
+    assert (name, kind) == ("value_generalist.dual_price_tuned", "dual_price")
+    assert name == benchmark.single_set_row(cfg.benchmark) and path.is_file()
+    both = _cfg("benchmark", ["suite=value", f"benchmark.controllers=[{cfg.benchmark.single_set}]"])
+    assert benchmark.suite_controllers(both.benchmark) == [cfg.benchmark.single_set]
+    bad = _cfg("benchmark", ["suite=value", "benchmark.single_set=dual_price_tuned"])
+    with pytest.raises(ValueError, match=r"benchmark\.single_set = 'dual_price_tuned'"):
+        benchmark._agents(bad.benchmark)
