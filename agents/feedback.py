@@ -26,11 +26,12 @@ ratio (one EM step per bin); the channels' ratios separate only as far as their 
 of the arriving conversions differ over the day.
 
 Per step (``update``, after the core stepped): the served counts' increments times the
-hour's ``ctr x cvr x render`` are each channel's expected conversions of the tick, spread
-over the coming conversion bins by the delay distribution (a ring of ``(n, C, D)``); when
-the core's conversion head advances, that bin's expectation arrives (``X_c``) beside the
-counted arrivals. Nothing here reads the drift, the true value or a conversion before it
-arrives.
+hour's ``ctr x cvr x render`` are each channel's expected conversions of the tick; when the
+core's conversion head advances (the bin closed), the bin's expectation is spread over the
+coming bins by the delay distribution (a ring of ``(n, C, D)``: every tick of a bin files
+its conversions from the same head) and the head bin's expectation arrives (``X_c``)
+beside the counted arrivals. Nothing here reads the drift, the true value or a conversion
+before it arrives.
 """
 
 from __future__ import annotations
@@ -110,6 +111,7 @@ class ChannelFeedback:
         self.conv = np.zeros(n)
         self.head = np.zeros(n, dtype=np.int64)
         self.ring = np.zeros((n, c, d))
+        self.pending = np.zeros((n, c))  # expected conversions drawn in the open bin
         self.expected = np.zeros((n, c))  # X_c: expected arrivals so far
         self.attributed = np.zeros((n, c))  # A_c: arrivals attributed
         self.spend = np.zeros((n, c))  # [currency] served spend
@@ -117,13 +119,13 @@ class ChannelFeedback:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The state arrays by name (live)."""
-        names = ("served", "conv", "head", "ring", "expected", "attributed", "spend")
+        names = ("served", "conv", "head", "ring", "pending", "expected", "attributed", "spend")
         return {k: getattr(self, k) for k in names}
 
     def reset_rows(self, rows: np.ndarray) -> None:
         """Start ``rows`` afresh from the core's current (just reset) counters."""
         core = self.core
-        for k in ("ring", "expected", "attributed", "spend"):
+        for k in ("ring", "pending", "expected", "attributed", "spend"):
             getattr(self, k)[rows] = 0.0
         self.served[rows] = core.seg_served[rows]
         self.conv[rows] = core.vst[rows, VS_CONV_REALISED]
@@ -140,17 +142,20 @@ class ChannelFeedback:
         hour = np.minimum((minute // 60.0).astype(np.int64), 23)
         exp_c = (new * self.rate[hour] * core.par[:, P_RENDER, None]) @ self.onehot
         self.spend += (new * self.cost) @ self.onehot
-        d = self.q.shape[0]
-        slots = (self.head[:, None] + np.arange(d)) % d
-        rows = np.arange(core.n)[:, None, None]
-        chans = np.arange(self.ring.shape[1])[None, :, None]
-        self.ring[rows, chans, slots[:, None, :]] += exp_c[:, :, None] * self.q
+        self.pending += exp_c
         now = core.ist[:, I_CONV_HEAD].astype(np.int64)
         moved = np.flatnonzero(now != self.head)
         arrived = np.zeros_like(self.expected)
-        if moved.size:
-            arrived[moved] = self.ring[moved, :, self.head[moved]]
-            self.ring[moved, :, self.head[moved]] = 0.0
+        if moved.size:  # the bin closed: spread its expectation, then its head arrives
+            d = self.q.shape[0]
+            head = self.head[moved]
+            slots = (head[:, None] + np.arange(d)) % d
+            chans = np.arange(self.ring.shape[1])[None, :, None]
+            add = self.pending[moved][:, :, None] * self.q
+            self.ring[moved[:, None, None], chans, slots[:, None, :]] += add
+            self.pending[moved] = 0.0
+            arrived[moved] = self.ring[moved, :, head]
+            self.ring[moved, :, head] = 0.0
         self.head[:] = now
         self.expected += arrived
         conv = core.vst[:, VS_CONV_REALISED].astype(np.float64)
