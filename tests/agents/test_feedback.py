@@ -126,3 +126,17 @@ def test_feedback_refuses_a_volume_scenario():
     core = PacingCore("daily_budget", 1)
     with pytest.raises(ValueError, match=r"agent\.feedback = true on scenario 'daily_budget'"):
         ChannelFeedback(core)
+
+
+def test_drift_scaled_dual_price_is_dual_price_without_drift():
+    from pacegym.agents.value_compare import DriftScaledDualPrice, compare, dual_price, markdown
+
+    ref = run_episodes(dual_price(), SHORT, 3, seed=7).metrics
+    same = run_episodes(DriftScaledDualPrice("drift"), SHORT, 3, seed=7).metrics
+    assert np.array_equal(ref["pacing_score_v2"], same["pacing_score_v2"])
+    with pytest.raises(ValueError, match="source = 'x'"):
+        DriftScaledDualPrice("x")
+    rows = compare({}, [SHORT], episodes=3, seed=7, drift_rows=True)
+    assert [r["policy"] for r in rows][:1] == ["dual_price (tuned)"] and len(rows) == 3
+    assert np.isnan(rows[1]["norm"][0])  # no benchmark span for a scenario outside the suite
+    assert markdown(rows).count("\n") == 4
