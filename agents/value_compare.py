@@ -146,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--scenarios", nargs="+", default=list(VALUE_SUITE))
     p.add_argument("--drift-rows", action="store_true")
     a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # small batches: one thread is fastest, and fair on a shared machine
     models = dict(m.split("=", 1) for m in a.models)
     rows = compare(models, a.scenarios, a.episodes, a.seed, a.drift_rows)
     print(markdown(rows))
