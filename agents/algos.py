@@ -22,6 +22,7 @@ from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from pacegym.agents.discount import DISCOUNT_ALGOS, FlightDiscountBuffer
 from pacegym.agents.features import SelectFeatures
+from pacegym.agents.feedback import FeedbackVecEnv
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.settings import AgentConfigError, AgentSettings
 from pacegym.agents.vec_env import PacingVecEnv
@@ -131,7 +132,7 @@ def make_env(
 
 def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
     """``pacing`` wrapped as ``agent`` says: residual on its base (or ``agent.features``
-    selected), then ``VecNormalize``.
+    selected), the feedback columns (``agent.feedback``), then ``VecNormalize``.
 
     The return normalisation discounts with the algorithm's own ``gamma`` (the
     constructor's default when ``agent.hyperparams`` leaves it out).
@@ -142,6 +143,8 @@ def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
         env = ResidualVecEnv(pacing, res.base, res.scale_decades, agent.features)
     elif agent.features:
         env = SelectFeatures(pacing, agent.features)
+    if agent.feedback:
+        env = FeedbackVecEnv(env, pacing)
     if agent.normalized:
         gamma = agent.hyperparams.get("gamma", constructor_default(algo_class(agent.algo), "gamma"))
         env = VecNormalize(

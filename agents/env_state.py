@@ -12,6 +12,8 @@ What a checkpoint's ``state.npz`` holds (names, all plain numeric arrays):
 ``residual.base.<attr>``    the residual base controller's arrays (its PID state), and
                             ``residual.base.<obj>.<attr>`` for an object it holds (its rule)
 ``vecnorm.returns``         ``(n,)``: VecNormalize's discounted returns
+``feedback.<block>.<name>`` the feedback columns' state (``agent.feedback``,
+                            ``agents.feedback.ChannelFeedback.arrays``), ``feedback.last``
 ``rng.python``              ``(625,)`` int64: ``random``'s Mersenne Twister words and index
 ``rng.numpy``               ``(624,)`` uint32: ``np.random``'s global Mersenne Twister
 ``rng.torch``               uint8: ``torch.get_rng_state()``
@@ -37,6 +39,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from pacegym.agents.features import SelectFeatures
+from pacegym.agents.feedback import FeedbackVecEnv
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.vec_env import PacingVecEnv
 from pacegym.envs.snapshot import (
@@ -53,6 +56,8 @@ def layers(env: VecEnv) -> tuple[VecNormalize | None, ResidualVecEnv | None, Pac
     """The training env's VecNormalize (or None), residual view (or None) and core view."""
     vecnorm = env if isinstance(env, VecNormalize) else None
     inner = env.venv if vecnorm is not None else env
+    if isinstance(inner, FeedbackVecEnv):  # agent.feedback: its state saved beside
+        inner = inner.venv
     residual = inner if isinstance(inner, ResidualVecEnv) else None
     pacing = residual.pacing if residual is not None else inner
     if isinstance(pacing, SelectFeatures):  # agent.features without a residual
@@ -97,7 +102,17 @@ def env_arrays(env: VecEnv) -> dict[str, np.ndarray]:
         out.update({f"residual.base.{k}": v for k, v in base.items()})
     if vecnorm is not None:
         out["vecnorm.returns"] = vecnorm.returns
+    fb = feedback_layer(env)
+    if fb is not None:
+        out.update({f"feedback.{k}": v for k, v in fb.feedback.arrays().items()})
+        out["feedback.last"] = fb._last
     return out
+
+
+def feedback_layer(env: VecEnv) -> FeedbackVecEnv | None:
+    """The training env's feedback view (``agent.feedback``), or None."""
+    inner = env.venv if isinstance(env, VecNormalize) else env
+    return inner if isinstance(inner, FeedbackVecEnv) else None
 
 
 def env_scalars(env: VecEnv) -> dict[str, Any]:
@@ -136,6 +151,9 @@ def load_env_state(
     pacing._needs_reset = False  # a checkpoint is taken mid-training, after the first reset
     for name in ("pacing.ep_return", "pacing.ep_len", "pacing.weight", "vecnorm.returns"):
         if name in live:
+            np.copyto(live[name], saved[name])
+    for name in live:
+        if name.startswith("feedback."):
             np.copyto(live[name], saved[name])
     if residual is not None:
         residual._b = saved["residual.b"].copy()

@@ -15,7 +15,9 @@ The controller's action for an observation batch ``obs`` (float32, ``(n, N_OBS)`
 pacer runs too), ``a = policy(z)`` deterministic, throttle ``= action_to_throttle(a)``
 (residual: ``compose(b, a)``). In a value scenario (``S`` segments, ``agents.features``)
 ``x`` carries the segment block after the selected columns, ``a`` is ``(n, S)`` (one action
-per segment) and so is the throttle; a residual agent appends ``S`` base columns.
+per segment) and so is the throttle; a residual agent appends ``S`` base columns, and an
+agent trained with ``agent.feedback`` ``3 C`` feedback columns after them (``agents.feedback``,
+``FeedbackController``: it reads the ad server's counters through the harness's ``attach``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,12 @@ from stable_baselines3.common.vec_env import VecNormalize
 from pacegym.agents.algos import is_recurrent
 from pacegym.agents.export.runtime import Normalization
 from pacegym.agents.features import feature_index, feature_names, segments_of
+from pacegym.agents.feedback import (
+    PRIOR_CONVERSIONS,
+    MixtureFeedback,
+    channel_names,
+    feedback_names,
+)
 from pacegym.agents.model_dir import AGENT_FILE, MODEL_FILE, read_agent_meta
 from pacegym.agents.model_io import load_model
 from pacegym.agents.residual import FLOOR, RowResetter, base_feature, build_base, compose
@@ -121,6 +129,9 @@ class SB3Controller:
             b = np.asarray(self.base.act(obs), dtype=np.float64).reshape(len(obs), -1)
             b = np.broadcast_to(b, (len(obs), width)).copy()
             x = np.concatenate([x, base_feature(b, width)], axis=1)
+        extra = self._extra()
+        if extra is not None:
+            x = np.concatenate([x, extra], axis=1)
         z = self.normalise(x)
         if self._recurrent:
             if self._starts.shape[0] != z.shape[0]:
@@ -133,6 +144,10 @@ class SB3Controller:
             a, _ = self.model.predict(z, deterministic=True)
         a = np.asarray(a, dtype=np.float64).reshape(len(z), -1)
         return b, a if self._segments else a[:, 0]
+
+    def _extra(self) -> np.ndarray | None:
+        """Columns appended after the others (``FeedbackController``); None here."""
+        return None
 
     def actions(self, obs: np.ndarray) -> np.ndarray:
         """The deterministic actions before the throttle mapping (residual: the correction
@@ -147,6 +162,34 @@ class SB3Controller:
             p = compose(b, a.reshape(b.shape), float(self.residual["scale_decades"]))  # type: ignore[index]
             return p if self._segments else p[:, 0]
         return action_to_throttle(a)[0].reshape(a.shape)
+
+
+class FeedbackController(SB3Controller):
+    """An agent trained with ``agent.feedback``: its input ends with the realised-value
+    feedback columns (``agents.feedback``), computed from the ad server's counters. It reads
+    them through ``baselines.harness``'s ``attach(core)`` (the counters of
+    ``agents.feedback``'s docstring only, never the drift or a conversion not yet arrived),
+    so it runs only through the harness; it is not exported (yet)."""
+
+    def attach(self, core: Any) -> None:
+        self.feedback = MixtureFeedback(core)
+
+    def _extra(self) -> np.ndarray | None:
+        self.feedback.update()
+        return self.feedback.features()
+
+
+def make_controller(
+    model: BaseAlgorithm,
+    obs_norm: Mapping[str, Any] | None,
+    residual: Mapping[str, Any] | None,
+    name: str,
+    features: Sequence[str],
+    feedback: bool,
+) -> SB3Controller:
+    """A ``FeedbackController`` for an agent trained with feedback, else an ``SB3Controller``."""
+    cls = FeedbackController if feedback else SB3Controller
+    return cls(model, obs_norm, residual, name, features)
 
 
 def agent_meta(
@@ -171,6 +214,8 @@ def agent_meta(
             "formula": RESIDUAL_FORMULA,
         }
         names += [f"base_log10[{s}]" for s in segments] if segments else ["base_log10"]
+    channels = channel_names(segments) if agent.feedback else []
+    names += feedback_names(channels)
     return {
         "format": FORMAT_VERSION,
         "name": agent.name,
@@ -184,6 +229,7 @@ def agent_meta(
         "action": "throttle = 10 ** (2 * (a - 1)) for a in (-1, 1]; a <= -1 -> 0 "
         "(envs.spaces.action_to_throttle)",
         "residual": residual,
+        "feedback": {"channels": channels, "prior": PRIOR_CONVERSIONS} if channels else None,
         "num_timesteps": int(model.num_timesteps),
         "files": {"model": MODEL_FILE, "vecnormalize": VECNORM_FILE},
         **dict(extra or {}),
@@ -221,12 +267,13 @@ def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
         )
     meta = read_agent_meta(d)
     model = load_model(d / MODEL_FILE, str(meta.get("algo")), policy=meta.get("policy"))
-    return SB3Controller(
+    return make_controller(
         model,
         meta.get("obs_norm"),
         meta.get("residual"),
         name or meta["name"],
         meta.get("features") or (),
+        bool(meta.get("feedback")),
     )
 
 
@@ -238,11 +285,14 @@ def controller_from_model(
 ) -> SB3Controller:
     """An ``SB3Controller`` of a model in training (copies the current normalisation)."""
     residual = dataclasses.asdict(agent.residual)
-    return SB3Controller(model, obs_norm_dict(vecnorm), residual, name, agent.features)
+    return make_controller(
+        model, obs_norm_dict(vecnorm), residual, name, agent.features, agent.feedback
+    )
 
 
 __all__ = [
     "RESIDUAL_FORMULA",
+    "FeedbackController",
     "RowResetter",
     "SB3Controller",
     "agent_meta",

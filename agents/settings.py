@@ -119,6 +119,8 @@ class AgentSettings:
     # Leaving out budget_log10 makes the input scale-free (shares, ratios, log-ratios only)
     features: list[str] = field(default_factory=list)
     residual: ResidualSettings = field(default_factory=ResidualSettings)
+    # value scenarios: append the realised-value feedback per channel (agents.feedback)
+    feedback: bool = False
 
     NET_ARCH_RANGE: ClassVar[Allowed] = Allowed(1, 65_536, integer=True)  # [units] per layer
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from pacegym.envs.core import PacingCore, StepResult
 from pacegym.envs.layout import REWARD_TERMS
-from pacegym.envs.metrics import METRIC_KEYS
+from pacegym.envs.metrics import METRIC_KEYS, VALUE_KEYS
 from pacegym.envs.params import ScenarioError, ScenarioParams
 from pacegym.envs.scenarios import resolve, to_dict
 from pacegym.envs.spaces import obs_width
@@ -167,11 +167,13 @@ class CoreMixture:
             self.obs[self.blocks[i]] = self.cores[i].obs
 
     def step(self, throttle: np.ndarray) -> StepResult:
-        """``PacingCore.step`` of every block; the result's arrays cover all ``n`` rows."""
-        th = np.asarray(throttle, dtype=np.float64).reshape(-1)
+        """``PacingCore.step`` of every block (throttle ``(n,)``, or ``(n, S)`` one per segment);
+        the result's arrays cover all ``n`` rows."""
+        th = np.asarray(throttle, dtype=np.float64)
+        th = th.reshape(-1) if th.ndim < 2 or th.shape[1:] == (1,) else th
         if th.shape[0] != self.n:
             raise ValueError(
-                f"throttle has {th.shape[0]} values; expected one per campaign ({self.n})"
+                f"throttle has {th.shape[0]} rows; expected one per campaign ({self.n})"
             )
         for core, b in zip(self.cores, self.blocks, strict=True):
             res = core.step(th[b])
@@ -193,10 +195,11 @@ class CoreMixture:
     def metrics(self, rows: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """``PacingCore.metrics`` of global ``rows`` (in that order), each by its own score."""
         r = np.arange(self.n) if rows is None else np.asarray(rows, dtype=np.int64).reshape(-1)
-        out = {k: np.zeros(r.size) for k in METRIC_KEYS}
+        keys = (*METRIC_KEYS, *VALUE_KEYS) if self.n_segments else METRIC_KEYS
+        out = {k: np.zeros(r.size) for k in keys}
         for i, pos, local in self._split(r):
             m = self.cores[i].metrics(local)
-            for k in METRIC_KEYS:
+            for k in keys:
                 out[k][pos] = m[k]
         return out
 

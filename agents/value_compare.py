@@ -1,0 +1,160 @@
+"""Trained value agents against dual price on held-out seeds, per scenario, paired.
+
+``compare(models, scenarios, episodes, seed)`` runs the tuned dual price
+(``conf/controller/value_channels/dual_price_tuned.yaml``, every value scenario's set) and
+each model directory on the same episodes (``baselines.harness``: common random numbers)
+and returns one row per (scenario, policy): the mean ``pacing_score_v2`` and the paired
+differences to dual price (``baselines.stats.paired_difference``, 95% bootstrap) of the
+score and of ``value_excess``, the raw difference also in normalised points of the value
+suite's benchmark (``SPANS``: the oracle's minus the reference's mean score per scenario,
+docs/benchmark.md, seed 3,000,000; an approximation: the oracle is not run here).
+
+``DriftScaledDualPrice`` is the ablation of what the feedback can be worth to the rule
+itself: dual price reading each segment's predicted value times its channel's
+realised-value ratio (``agents.feedback``, deployable) or times the episode's true drift
+(``source="drift"``: clairvoyant, an upper bound on what any estimate of the drift gives
+this rule).
+
+Run as a module: ``<name>=<model dir>`` arguments, ``--episodes``, ``--seed``,
+``--scenarios``, ``--drift-rows`` (the two ``DriftScaledDualPrice`` rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from pacegym.agents.feedback import MixtureFeedback
+from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.stats import paired_difference
+from pacegym.envs.spaces import N_OBS, SEGMENT_FEATURES
+
+VALUE_SUITE = ("value_channels", "suite/value_drift", "suite/value_price", "suite/value_multi_day")
+DUAL_PRICE = (
+    Path(__file__).resolve().parents[1] / "conf/controller/value_channels/dual_price_tuned.yaml"
+)
+SPANS: dict[str, float] = {
+    "value_channels": 1.4622 - 0.8308,
+    "suite/value_drift": 1.5101 - 0.8213,
+    "suite/value_price": 1.2423 - 0.8165,
+    "suite/value_multi_day": 1.5384 - 0.8313,
+}
+"""Oracle minus reference mean ``pacing_score_v2`` per scenario (docs/benchmark.md)."""
+
+
+def dual_price() -> Any:
+    """The tuned dual-price controller (every value scenario's set)."""
+    from pacegym.baselines.factory import from_spec
+
+    return from_spec(yaml.safe_load(DUAL_PRICE.read_text()))
+
+
+class DriftScaledDualPrice:
+    """Dual price on the predicted value times a per-channel factor (module docstring):
+    ``source`` ``"feedback"`` (the realised-value ratio) or ``"drift"`` (clairvoyant)."""
+
+    def __init__(self, source: str = "feedback") -> None:
+        if source not in ("feedback", "drift"):
+            raise ValueError(f"source = {source!r}: allowed ['feedback', 'drift']")
+        self.source, self.inner = source, dual_price()
+        self.name = f"dual_price x {'realised ratio' if source == 'feedback' else 'true drift'}"
+
+    def reset(self, n: int) -> None:
+        self.inner.reset(n)
+
+    def attach(self, core: Any) -> None:
+        self.core, self.feedback = core, MixtureFeedback(core)
+        self.channel = core.tables.channel
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self.feedback.update()
+        if self.source == "drift":
+            factor = self.core.drift
+        else:
+            factor = np.concatenate([p.ratio() for _, p in self.feedback.parts])
+        scaled = np.array(obs, copy=True)
+        scaled[:, N_OBS + 1 :: len(SEGMENT_FEATURES)] *= factor[:, self.channel]
+        return self.inner.act(scaled)
+
+
+def compare(
+    models: Mapping[str, str],
+    scenarios: Sequence[str] = VALUE_SUITE,
+    episodes: int = 32,
+    seed: int = 2_000_000,
+    drift_rows: bool = False,
+) -> list[dict[str, Any]]:
+    """One row per (scenario, policy): score, paired differences (module docstring)."""
+    from pacegym.agents.policy import load_controller
+
+    rows = []
+    for sc in scenarios:
+        t0 = time.perf_counter()
+        ref = run_episodes(dual_price(), sc, episodes, seed)
+        policies: list[Any] = [load_controller(d, name) for name, d in models.items()]
+        if drift_rows:
+            policies += [DriftScaledDualPrice("feedback"), DriftScaledDualPrice("drift")]
+        rows.append(_row(sc, "dual_price (tuned)", ref.metrics, None, time.perf_counter() - t0))
+        for pol in policies:
+            t0 = time.perf_counter()
+            m = run_episodes(pol, sc, episodes, seed).metrics
+            rows.append(_row(sc, pol.name, m, ref.metrics, time.perf_counter() - t0))
+    return rows
+
+
+def _row(sc: Any, name: str, m: Mapping, ref: Mapping | None, wall: float) -> dict[str, Any]:
+    label = sc if isinstance(sc, str) else str(getattr(sc, "name", None) or sc.get("name", sc))
+    row: dict[str, Any] = {"scenario": label, "policy": name, "wall_s": round(wall, 1)}
+    row["score"] = float(np.mean(m["pacing_score_v2"]))
+    if ref is not None:
+        d = paired_difference(m, ref, "pacing_score_v2")
+        row["diff"] = d
+        row["norm"] = tuple(100.0 * x / SPANS.get(label, np.nan) for x in d)
+        row["value_excess"] = paired_difference(m, ref, "value_excess")
+    return row
+
+
+def markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """The rows as a Markdown table."""
+
+    def ci(t: Any, f: str) -> str:
+        return "-" if t is None else f"{t[0]:+{f}} [{t[1]:+{f}}, {t[2]:+{f}}]"
+
+    lines = [
+        "| scenario | policy | score | - dual price, raw | normalised points | value_excess |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['scenario']} | {r['policy']} | {r['score']:.4f} | {ci(r.get('diff'), '.4f')} "
+            f"| {ci(r.get('norm'), '.1f')} | {ci(r.get('value_excess'), '.4f')} |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("models", nargs="*", help="<name>=<model dir>")
+    p.add_argument("--episodes", type=int, default=32)
+    p.add_argument("--seed", type=int, default=2_000_000)
+    p.add_argument("--scenarios", nargs="+", default=list(VALUE_SUITE))
+    p.add_argument("--drift-rows", action="store_true")
+    a = p.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(1)  # small batches: one thread is fastest, and fair on a shared machine
+    models = dict(m.split("=", 1) for m in a.models)
+    rows = compare(models, a.scenarios, a.episodes, a.seed, a.drift_rows)
+    print(markdown(rows))
+    for r in rows:
+        print(f"# {r['scenario']} {r['policy']}: {r['wall_s']} s")
+
+
+if __name__ == "__main__":
+    main()
