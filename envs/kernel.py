@@ -22,6 +22,8 @@ import numpy as np
 
 from pacegym.envs import kernel_value as KV
 from pacegym.envs import rng
+from pacegym.envs.borrow import borrowed as _B
+from pacegym.envs.borrow import prefetch
 from pacegym.envs.delay_bins import place_binned
 from pacegym.envs.departure_gen import factor_at
 from pacegym.envs.layout import *  # noqa: F403 -- the layout is part of this module's interface
@@ -236,9 +238,11 @@ def _delay(
         never = served - place_binned(
             st, served, render, head, pending[b], alias_prob[row], alias_idx[row], surv[row]
         )
-    else:
+    else:  # the stream in registers for the loop (rng.next_u64_regs), the same draws
+        s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
         for _ in range(served):
-            u = rng.uniform(st)
+            bits, s0, s1, s2, s3 = rng.next_u64_regs(s0, s1, s2, s3)
+            u = rng.to_unit(bits)
             if u >= render:
                 never += 1
                 continue
@@ -246,8 +250,11 @@ def _delay(
             j = int(v)
             if j >= D:
                 j = D - 1
-            k = j if (v - j) < alias_prob[row, j] else alias_idx[row, j]
-            pending[b, (head + k) % D] += 1
+            # the alias draw as arithmetic, not a branch: a coin flip mispredicted half the time
+            alias = alias_idx[row, j]
+            k = head + alias + (j - alias) * int((v - j) < alias_prob[row, j])
+            pending[b, k - D if k >= D else k] += 1  # (head + delay) % D: both in [0, D)
+        st[0], st[1], st[2], st[3] = s0, s1, s2, s3
     ist[b, I_NEVER] += never
     ist[b, I_IN_FLIGHT] += served - never
 
@@ -313,7 +320,18 @@ def _step(
     ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md; ``envs.ledger``
     says which helper pays what). ``binned``: ``delay.sampler`` (``_delay``). Campaigns run
     in parallel threads; results do not depend on the thread count (own rows and streams)."""
+    # no reference counting in the loop (envs.borrow): the caller holds every array
+    throttle, par, ist, fst, streams = _B(throttle), _B(par), _B(ist), _B(fst), _B(streams)
+    pending, hist, slot_spend, plan_cum = _B(pending), _B(hist), _B(slot_spend), _B(plan_cum)
+    fc_cum, alias_prob, alias_idx, surv = _B(fc_cum), _B(alias_prob), _B(alias_idx), _B(surv)
+    prof, dow, surge_factors, surge_cum = _B(prof), _B(dow), _B(surge_factors), _B(surge_cum)
+    weights, obs, terms, reward = _B(weights), _B(obs), _B(terms), _B(reward)
+    finished, invalid, nc_cum, nc_ew = _B(finished), _B(invalid), _B(nc_cum), _B(nc_ew)
+    nc_w, nc_alphas, dep_log = _B(nc_w), _B(nc_alphas), _B(dep_log)
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows
+        if b + 1 < par.shape[0]:  # the next campaign's delay ledger, while this one runs
+            for j in range(0, pending.shape[1], 16):
+                prefetch(pending, b + 1, j)
         p = _begin(b, throttle, reward, terms, finished, invalid)
         if ist[b, I_DONE] != 0:
             continue

@@ -76,7 +76,7 @@ def _put(obs: np.ndarray, b: int, k: int, x: float) -> None:
     obs[b, k] = min(max(x, _LOW[k]), _HIGH[k])
 
 
-@nb.njit(cache=True)
+@nb.njit(cache=True, inline="always")  # into the step: no call with ~100 scalars
 def write_obs(
     b: int,
     obs: np.ndarray,
