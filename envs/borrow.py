@@ -46,7 +46,9 @@ def prefetch(typingctx: Any, arr: types.Type, i: types.Type, j: types.Type) -> A
 
     def codegen(context: Any, builder: Any, signature: Any, args: Any) -> Any:
         ary = context.make_array(arr)(context, builder, value=args[0])
-        idx = [context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], (i, j))]
+        idx = [
+            context.cast(builder, v, t, types.intp) for v, t in zip(args[1:], (i, j), strict=True)
+        ]
         ptr = cgutils.get_item_pointer(context, builder, arr, ary, idx, wraparound=False)
         i32, i8p = ir.IntType(32), ir.IntType(8).as_pointer()
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
