@@ -1,4 +1,4 @@
-"""Borrowed arrays: a compiled step's arrays without numba's reference counting.
+"""Compile helpers of the step: borrowed arrays, a cache prefetch, a renamed function.
 
 Inside a jitted function numba counts the references of every array value: each view
 (``streams[b, s]``), each array a call passes on, each variable an inlined helper binds
@@ -14,6 +14,7 @@ return or store one. The values, and every result computed from them, are unchan
 
 from __future__ import annotations
 
+import types as pytypes
 from typing import Any
 
 from llvmlite import ir
@@ -58,3 +59,13 @@ def prefetch(typingctx: Any, arr: types.Type, i: types.Type, j: types.Type) -> A
         return context.get_dummy_value()
 
     return types.void(arr, i, j), codegen
+
+
+def renamed(func: pytypes.FunctionType, name: str) -> pytypes.FunctionType:
+    """A copy of ``func`` under another name: numba's on-disk cache is keyed by name, and
+    two compilations of one function (serial and parallel, inlined and called) must not
+    share an entry."""
+    code = func.__code__.replace(co_name=name, co_qualname=name)
+    clone = pytypes.FunctionType(code, func.__globals__, name, func.__defaults__, func.__closure__)
+    clone.__qualname__ = name
+    return clone

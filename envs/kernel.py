@@ -15,7 +15,6 @@ the signature below, so their order is written once.
 from __future__ import annotations
 
 import math
-import types
 
 import numba as nb
 import numpy as np
@@ -23,7 +22,7 @@ import numpy as np
 from pacegym.envs import kernel_value as KV
 from pacegym.envs import rng
 from pacegym.envs.borrow import borrowed as _B
-from pacegym.envs.borrow import prefetch
+from pacegym.envs.borrow import prefetch, renamed
 from pacegym.envs.delay_bins import place_binned
 from pacegym.envs.departure_gen import factor_at
 from pacegym.envs.layout import *  # noqa: F403 -- the layout is part of this module's interface
@@ -58,7 +57,7 @@ from pacegym.envs.layout import (
 from pacegym.envs.ledger import book, close_tick, drain, plan_excess
 from pacegym.envs.nowcast import update_seen
 from pacegym.envs.nowcast_linear import update_levels
-from pacegym.envs.observe import reported_spend, write_obs
+from pacegym.envs.observe import reported_spend, write_obs_inline
 from pacegym.envs.traffic import shape_at
 
 
@@ -374,7 +373,7 @@ def _step(
             drain(b, post, par, ist, fst, terms, media)
             finished[b] = True
         _reward(b, reward, weights, terms)
-        write_obs(
+        write_obs_inline(
             b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast,
             nc_ew, nc_w, slot_min,
         )  # fmt: skip
@@ -384,16 +383,7 @@ def _step(
             )  # fmt: skip
 
 
-def _renamed(func: types.FunctionType, name: str) -> types.FunctionType:
-    """A copy of ``func`` under another name: numba's on-disk cache is keyed by name, and
-    the serial and the parallel compilation of one function must not share an entry."""
-    code = func.__code__.replace(co_name=name, co_qualname=name)
-    clone = types.FunctionType(code, func.__globals__, name, func.__defaults__, func.__closure__)
-    clone.__qualname__ = name
-    return clone
-
-
-step_serial = nb.njit(cache=True)(_renamed(_step, "step_serial"))
-step_parallel = nb.njit(cache=True, parallel=True)(_renamed(_step, "step_parallel"))
+step_serial = nb.njit(cache=True)(renamed(_step, "step_serial"))
+step_parallel = nb.njit(cache=True, parallel=True)(renamed(_step, "step_parallel"))
 PARALLEL_MIN_CAMPAIGNS = 64
 """Below this batch size the thread start-up costs more than it saves."""
