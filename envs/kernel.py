@@ -328,7 +328,7 @@ def _step(
     finished, invalid, nc_cum, nc_ew = _B(finished), _B(invalid), _B(nc_cum), _B(nc_ew)
     nc_w, nc_alphas, dep_log = _B(nc_w), _B(nc_alphas), _B(dep_log)
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows
-        if b + 1 < par.shape[0]:  # the next campaign's delay ledger, while this one runs
+        if b + 1 < par.shape[0] and ist[b + 1, I_DONE] == 0:  # the next one's delay ledger
             for j in range(0, pending.shape[1], 16):
                 prefetch(pending, b + 1, j)
         p = _begin(b, throttle, reward, terms, finished, invalid)
