@@ -293,6 +293,15 @@ def _count(b: int, ist: np.ndarray, pending: np.ndarray) -> int:
     return counted
 
 
+@nb.njit(cache=True, inline="always")
+def _prefetch_next(b: int, ist: np.ndarray, pending: np.ndarray) -> None:
+    """Prefetch the next campaign's delay ledger while campaign ``b`` runs (when it runs):
+    the ledger's scattered increments are the step's hottest instructions otherwise."""
+    if b + 1 < pending.shape[0] and ist[b + 1, I_DONE] == 0:
+        for j in range(0, pending.shape[1], 16):
+            prefetch(pending, b + 1, j)
+
+
 # fmt: off
 def _step(
     throttle: np.ndarray, par: np.ndarray, ist: np.ndarray, fst: np.ndarray,
@@ -320,17 +329,11 @@ def _step(
     says which helper pays what). ``binned``: ``delay.sampler`` (``_delay``). Campaigns run
     in parallel threads; results do not depend on the thread count (own rows and streams)."""
     # no reference counting in the loop (envs.borrow): the caller holds every array
-    throttle, par, ist, fst, streams = _B(throttle), _B(par), _B(ist), _B(fst), _B(streams)
-    pending, hist, slot_spend, plan_cum = _B(pending), _B(hist), _B(slot_spend), _B(plan_cum)
-    fc_cum, alias_prob, alias_idx, surv = _B(fc_cum), _B(alias_prob), _B(alias_idx), _B(surv)
-    prof, dow, surge_factors, surge_cum = _B(prof), _B(dow), _B(surge_factors), _B(surge_cum)
-    weights, obs, terms, reward = _B(weights), _B(obs), _B(terms), _B(reward)
-    finished, invalid, nc_cum, nc_ew = _B(finished), _B(invalid), _B(nc_cum), _B(nc_ew)
-    nc_w, nc_alphas, dep_log = _B(nc_w), _B(nc_alphas), _B(dep_log)
+    par, ist, fst, streams, pending = _B(par), _B(ist), _B(fst), _B(streams), _B(pending)
+    hist, slot_spend, plan_cum, fc_cum = _B(hist), _B(slot_spend), _B(plan_cum), _B(fc_cum)
+    alias_prob, alias_idx, surv, terms = _B(alias_prob), _B(alias_idx), _B(surv), _B(terms)
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows
-        if b + 1 < par.shape[0] and ist[b + 1, I_DONE] == 0:  # the next one's delay ledger
-            for j in range(0, pending.shape[1], 16):
-                prefetch(pending, b + 1, j)
+        _prefetch_next(b, ist, pending)
         p = _begin(b, throttle, reward, terms, finished, invalid)
         if ist[b, I_DONE] != 0:
             continue
@@ -354,14 +357,13 @@ def _step(
             units = float(served)
         fst[b, F_SERVED_UNITS] += units
         exp_post = _exp_post(b, t, units, par, fst, surv, media)
-        counted_units = 0.0
         if value_on:  # before _count moves the ledger's head
             counted_units = KV.count_value(
                 b, t, price, par, ist, fst, vst, terms, pend_units, pend_val, conv_ring, conv_ticks
             )  # fmt: skip
-        counted = _count(b, ist, pending)
-        if not value_on:
-            counted_units = float(counted)
+            _count(b, ist, pending)
+        else:
+            counted_units = float(_count(b, ist, pending))
         spend = book(b, t, counted_units, exp_post, par, fst, terms, slot_spend, tps, price, media)
         plan_excess(
             b, t, spend, par, fst, terms, slot_spend, plan_cum, tps, win_slots, tolerance,
