@@ -19,6 +19,7 @@ scenario takes the per-impression sampler only: 0 in the binned column).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 from collections.abc import Callable
@@ -138,7 +139,9 @@ def main() -> None:
     if args.clock == "cpu":
         CLOCK[0] = time.process_time
 
+    load0 = os.getloadavg()[0]  # the figures mean little above the core count
     rows = rate_table(args)
+    print(f"1-minute load: {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end\n")
     print(f"| measure | unit | median | min | max | ({args.repeats} repeats) |")
     print("|---|---|---:|---:|---:|---|")
     for name, (unit, r) in rows.items():

@@ -52,14 +52,17 @@ def _alias_bins(
 ) -> None:
     """``m`` rendered impressions, each counted at the bin an alias draw gives."""
     D = row.shape[0]
+    s0, s1, s2, s3 = st[0], st[1], st[2], st[3]  # the stream in registers: the same draws
     for _ in range(m):
-        v = rng.uniform(st) * D
+        bits, s0, s1, s2, s3 = rng.next_u64_regs(s0, s1, s2, s3)
+        v = rng.to_unit(bits) * D
         j = int(v)
         if j >= D:
             j = D - 1
-        k = j if (v - j) < prob[j] else idx[j]
-        k += head
+        alias = idx[j]  # the alias pick as arithmetic: a branch here is a coin flip
+        k = head + alias + (j - alias) * int((v - j) < prob[j])
         row[k - D if k >= D else k] += 1
+    st[0], st[1], st[2], st[3] = s0, s1, s2, s3
 
 
 @nb.njit(cache=True, inline="always")

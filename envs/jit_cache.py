@@ -27,6 +27,7 @@ from numba.core.dispatcher import Dispatcher
 
 KERNEL_MODULES: tuple[str, ...] = (
     "pacegym.envs.rng",
+    "pacegym.envs.borrow",
     "pacegym.envs.spaces",
     "pacegym.envs.layout",
     "pacegym.envs.traffic",

@@ -15,13 +15,14 @@ the signature below, so their order is written once.
 from __future__ import annotations
 
 import math
-import types
 
 import numba as nb
 import numpy as np
 
 from pacegym.envs import kernel_value as KV
 from pacegym.envs import rng
+from pacegym.envs.borrow import borrowed as _B
+from pacegym.envs.borrow import prefetch, renamed
 from pacegym.envs.delay_bins import place_binned
 from pacegym.envs.departure_gen import factor_at
 from pacegym.envs.layout import *  # noqa: F403 -- the layout is part of this module's interface
@@ -56,7 +57,7 @@ from pacegym.envs.layout import (
 from pacegym.envs.ledger import book, close_tick, drain, plan_excess
 from pacegym.envs.nowcast import update_seen
 from pacegym.envs.nowcast_linear import update_levels
-from pacegym.envs.observe import reported_spend, write_obs
+from pacegym.envs.observe import reported_spend, write_obs_inline
 from pacegym.envs.traffic import shape_at
 
 
@@ -236,9 +237,11 @@ def _delay(
         never = served - place_binned(
             st, served, render, head, pending[b], alias_prob[row], alias_idx[row], surv[row]
         )
-    else:
+    else:  # the stream in registers for the loop (rng.next_u64_regs), the same draws
+        s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
         for _ in range(served):
-            u = rng.uniform(st)
+            bits, s0, s1, s2, s3 = rng.next_u64_regs(s0, s1, s2, s3)
+            u = rng.to_unit(bits)
             if u >= render:
                 never += 1
                 continue
@@ -246,8 +249,11 @@ def _delay(
             j = int(v)
             if j >= D:
                 j = D - 1
-            k = j if (v - j) < alias_prob[row, j] else alias_idx[row, j]
-            pending[b, (head + k) % D] += 1
+            # the alias draw as arithmetic, not a branch: a coin flip mispredicted half the time
+            alias = alias_idx[row, j]
+            k = head + alias + (j - alias) * int((v - j) < alias_prob[row, j])
+            pending[b, k - D if k >= D else k] += 1  # (head + delay) % D: both in [0, D)
+        st[0], st[1], st[2], st[3] = s0, s1, s2, s3
     ist[b, I_NEVER] += never
     ist[b, I_IN_FLIGHT] += served - never
 
@@ -287,6 +293,15 @@ def _count(b: int, ist: np.ndarray, pending: np.ndarray) -> int:
     return counted
 
 
+@nb.njit(cache=True, inline="always")
+def _prefetch_next(b: int, ist: np.ndarray, pending: np.ndarray) -> None:
+    """Prefetch the next campaign's delay ledger while campaign ``b`` runs (when it runs):
+    the ledger's scattered increments are the step's hottest instructions otherwise."""
+    if b + 1 < pending.shape[0] and ist[b + 1, I_DONE] == 0:
+        for j in range(0, pending.shape[1], 16):
+            prefetch(pending, b + 1, j)
+
+
 # fmt: off
 def _step(
     throttle: np.ndarray, par: np.ndarray, ist: np.ndarray, fst: np.ndarray,
@@ -313,7 +328,12 @@ def _step(
     ``pacing_score_v2`` step by step (``envs.metrics``, docs/objective.md; ``envs.ledger``
     says which helper pays what). ``binned``: ``delay.sampler`` (``_delay``). Campaigns run
     in parallel threads; results do not depend on the thread count (own rows and streams)."""
+    # no reference counting in the loop (envs.borrow): the caller holds every array
+    par, ist, fst, streams, pending = _B(par), _B(ist), _B(fst), _B(streams), _B(pending)
+    hist, slot_spend, plan_cum, fc_cum = _B(hist), _B(slot_spend), _B(plan_cum), _B(fc_cum)
+    alias_prob, alias_idx, surv, terms = _B(alias_prob), _B(alias_idx), _B(surv), _B(terms)
     for b in nb.prange(par.shape[0]):  # campaigns are independent: own streams, own rows
+        _prefetch_next(b, ist, pending)
         p = _begin(b, throttle, reward, terms, finished, invalid)
         if ist[b, I_DONE] != 0:
             continue
@@ -337,14 +357,13 @@ def _step(
             units = float(served)
         fst[b, F_SERVED_UNITS] += units
         exp_post = _exp_post(b, t, units, par, fst, surv, media)
-        counted_units = 0.0
         if value_on:  # before _count moves the ledger's head
             counted_units = KV.count_value(
                 b, t, price, par, ist, fst, vst, terms, pend_units, pend_val, conv_ring, conv_ticks
             )  # fmt: skip
-        counted = _count(b, ist, pending)
-        if not value_on:
-            counted_units = float(counted)
+            _count(b, ist, pending)
+        else:
+            counted_units = float(_count(b, ist, pending))
         spend = book(b, t, counted_units, exp_post, par, fst, terms, slot_spend, tps, price, media)
         plan_excess(
             b, t, spend, par, fst, terms, slot_spend, plan_cum, tps, win_slots, tolerance,
@@ -356,7 +375,7 @@ def _step(
             drain(b, post, par, ist, fst, terms, media)
             finished[b] = True
         _reward(b, reward, weights, terms)
-        write_obs(
+        write_obs_inline(
             b, obs, par, ist, fst, hist, plan_cum, fc_cum, tps, price, nc_cum, nc_phi, nowcast,
             nc_ew, nc_w, slot_min,
         )  # fmt: skip
@@ -366,16 +385,7 @@ def _step(
             )  # fmt: skip
 
 
-def _renamed(func: types.FunctionType, name: str) -> types.FunctionType:
-    """A copy of ``func`` under another name: numba's on-disk cache is keyed by name, and
-    the serial and the parallel compilation of one function must not share an entry."""
-    code = func.__code__.replace(co_name=name, co_qualname=name)
-    clone = types.FunctionType(code, func.__globals__, name, func.__defaults__, func.__closure__)
-    clone.__qualname__ = name
-    return clone
-
-
-step_serial = nb.njit(cache=True)(_renamed(_step, "step_serial"))
-step_parallel = nb.njit(cache=True, parallel=True)(_renamed(_step, "step_parallel"))
+step_serial = nb.njit(cache=True)(renamed(_step, "step_serial"))
+step_parallel = nb.njit(cache=True, parallel=True)(renamed(_step, "step_parallel"))
 PARALLEL_MIN_CAMPAIGNS = 64
 """Below this batch size the thread start-up costs more than it saves."""

@@ -90,6 +90,30 @@ def next_u64(st: np.ndarray) -> np.uint64:
 
 
 @nb.njit(cache=True, inline="always")
+def next_u64_regs(
+    s0: np.uint64, s1: np.uint64, s2: np.uint64, s3: np.uint64
+) -> tuple[np.uint64, np.uint64, np.uint64, np.uint64, np.uint64]:
+    """``next_u64`` on a stream held in locals (``load``/``store`` move it): the 64 bits and
+    the new state. A loop of many draws keeps the state in registers this way; through the
+    array, every draw would wait on the store and reload of the previous one's."""
+    result = _rotl(s1 * np.uint64(5), 7) * np.uint64(9)
+    t = s1 << np.uint64(17)
+    s2 ^= s0
+    s3 ^= s1
+    s1 ^= s2
+    s0 ^= s3
+    s2 ^= t
+    s3 = _rotl(s3, 45)
+    return result, s0, s1, s2, s3
+
+
+@nb.njit(cache=True, inline="always")
+def to_unit(bits: np.uint64) -> float:
+    """``uniform``'s float in [0, 1) from 64 random bits (their top 53)."""
+    return float(bits >> np.uint64(11)) * _TWO53
+
+
+@nb.njit(cache=True, inline="always")
 def uniform(st: np.ndarray) -> float:
     """Uniform float in [0, 1) with 53 random bits."""
     return float(next_u64(st) >> np.uint64(11)) * _TWO53
@@ -146,7 +170,6 @@ def poisson(st: np.ndarray, lam: float) -> int:
             prod *= uniform(st)
         return k
     slam = math.sqrt(lam)
-    loglam = math.log(lam)
     b = 0.931 + 2.53 * slam
     a = -0.059 + 0.02483 * b
     invalpha = 1.1239 + 1.1328 / (b - 3.4)
@@ -160,8 +183,9 @@ def poisson(st: np.ndarray, lam: float) -> int:
             return int(k)
         if k < 0 or (us < 0.013 and v > us):
             continue
+        # the log only here, where it is needed (the fast accept above takes most draws)
         if math.log(v) + math.log(invalpha) - math.log(a / (us * us) + b) <= (
-            -lam + k * loglam - math.lgamma(k + 1.0)
+            -lam + k * math.log(lam) - math.lgamma(k + 1.0)
         ):
             return int(k)
 
@@ -200,8 +224,8 @@ def _binomial_btrs(st: np.ndarray, n: int, p: float) -> int:
     alpha = (2.83 + 5.1 / b) * spq
     vr = 0.92 - 4.2 / b
     m = math.floor((n + 1) * p)
-    lpq = math.log(p / (1.0 - p))
-    h = math.lgamma(m + 1.0) + math.lgamma(n - m + 1.0)
+    h = math.nan  # the log-factorials and log-odds of the rejection test: set up when
+    lpq = math.nan  # first needed (the fast accept takes most draws without them)
     while True:
         u = uniform(st) - 0.5
         v = uniform(st)
@@ -211,6 +235,9 @@ def _binomial_btrs(st: np.ndarray, n: int, p: float) -> int:
             continue
         if us >= 0.07 and v <= vr:
             return int(k)
+        if math.isnan(h):
+            lpq = math.log(p / (1.0 - p))
+            h = math.lgamma(m + 1.0) + math.lgamma(n - m + 1.0)
         v = math.log(v * alpha / (a / (us * us) + b))
         if v <= h - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0) + (k - m) * lpq:
             return int(k)
