@@ -5,9 +5,9 @@
 each model directory on the same episodes (``baselines.harness``: common random numbers)
 and returns one row per (scenario, policy): the mean ``pacing_score_v2`` and the paired
 differences to dual price (``baselines.stats.paired_difference``, 95% bootstrap) of the
-score and of ``value_excess``, the raw difference also in normalised points of the value
-suite's benchmark (``SPANS``: the oracle's minus the reference's mean score per scenario,
-docs/benchmark.md, seed 3,000,000; an approximation: the oracle is not run here).
+score and of ``value_excess``, raw (no oracle is run here: normalised points and the other
+comparators come from ``pacegym-benchmark suite=value 'benchmark.agents=[...]'``,
+docs/benchmark.md). The scenarios default to the value suite's (``conf/suite/value.yaml``).
 
 ``DriftScaledDualPrice`` is the ablation of what the feedback can be worth to the rule
 itself: dual price reading each segment's predicted value times its channel's
@@ -35,17 +35,17 @@ from pacegym.baselines.harness import run_episodes
 from pacegym.baselines.stats import paired_difference
 from pacegym.envs.spaces import N_OBS, SEGMENT_FEATURES
 
-VALUE_SUITE = ("value_channels", "suite/value_drift", "suite/value_price", "suite/value_multi_day")
+SUITE_FILE = Path(__file__).resolve().parents[1] / "conf/suite/value.yaml"
+
+
+def value_suite() -> list[str]:
+    """The value suite's scenarios, in order (``conf/suite/value.yaml``)."""
+    return [str(e["scenario"]) for e in yaml.safe_load(SUITE_FILE.read_text())["suite"]]
+
+
 DUAL_PRICE = (
     Path(__file__).resolve().parents[1] / "conf/controller/value_channels/dual_price_tuned.yaml"
 )
-SPANS: dict[str, float] = {
-    "value_channels": 1.4622 - 0.8308,
-    "suite/value_drift": 1.5101 - 0.8213,
-    "suite/value_price": 1.2423 - 0.8165,
-    "suite/value_multi_day": 1.5384 - 0.8313,
-}
-"""Oracle minus reference mean ``pacing_score_v2`` per scenario (docs/benchmark.md)."""
 
 
 def dual_price() -> Any:
@@ -85,7 +85,7 @@ class DriftScaledDualPrice:
 
 def compare(
     models: Mapping[str, str],
-    scenarios: Sequence[str] = VALUE_SUITE,
+    scenarios: Sequence[str] | None = None,
     episodes: int = 32,
     seed: int = 2_000_000,
     drift_rows: bool = False,
@@ -94,7 +94,7 @@ def compare(
     from pacegym.agents.policy import load_controller
 
     rows = []
-    for sc in scenarios:
+    for sc in value_suite() if scenarios is None else scenarios:
         t0 = time.perf_counter()
         ref = run_episodes(dual_price(), sc, episodes, seed)
         policies: list[Any] = [load_controller(d, name) for name, d in models.items()]
@@ -115,7 +115,6 @@ def _row(sc: Any, name: str, m: Mapping, ref: Mapping | None, wall: float) -> di
     if ref is not None:
         d = paired_difference(m, ref, "pacing_score_v2")
         row["diff"] = d
-        row["norm"] = tuple(100.0 * x / SPANS.get(label, np.nan) for x in d)
         row["value_excess"] = paired_difference(m, ref, "value_excess")
     return row
 
@@ -127,13 +126,13 @@ def markdown(rows: Sequence[Mapping[str, Any]]) -> str:
         return "-" if t is None else f"{t[0]:+{f}} [{t[1]:+{f}}, {t[2]:+{f}}]"
 
     lines = [
-        "| scenario | policy | score | - dual price, raw | normalised points | value_excess |",
-        "|---|---|---:|---:|---:|---:|",
+        "| scenario | policy | score | - dual price, raw | value_excess |",
+        "|---|---|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(
             f"| {r['scenario']} | {r['policy']} | {r['score']:.4f} | {ci(r.get('diff'), '.4f')} "
-            f"| {ci(r.get('norm'), '.1f')} | {ci(r.get('value_excess'), '.4f')} |"
+            f"| {ci(r.get('value_excess'), '.4f')} |"
         )
     return "\n".join(lines)
 
@@ -143,7 +142,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("models", nargs="*", help="<name>=<model dir>")
     p.add_argument("--episodes", type=int, default=32)
     p.add_argument("--seed", type=int, default=2_000_000)
-    p.add_argument("--scenarios", nargs="+", default=list(VALUE_SUITE))
+    p.add_argument("--scenarios", nargs="+", default=None)
     p.add_argument("--drift-rows", action="store_true")
     a = p.parse_args(argv)
     import torch

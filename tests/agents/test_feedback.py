@@ -138,5 +138,18 @@ def test_drift_scaled_dual_price_is_dual_price_without_drift():
         DriftScaledDualPrice("x")
     rows = compare({}, [SHORT], episodes=3, seed=7, drift_rows=True)
     assert [r["policy"] for r in rows][:1] == ["dual_price (tuned)"] and len(rows) == 3
-    assert np.isnan(rows[1]["norm"][0])  # no benchmark span for a scenario outside the suite
+    assert "norm" not in rows[1] and np.isfinite(rows[1]["diff"][0])  # raw only: no oracle here
     assert markdown(rows).count("\n") == 4
+
+
+def test_value_compare_defaults_to_the_value_suite_of_the_benchmark():
+    """Its default scenarios are the value suite's, read where the benchmark reads them."""
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.agents.value_compare import value_suite
+    from pacegym.experiments import benchmark  # noqa: F401  (registers the app's schemas)
+    from pacegym.experiments.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="benchmark", overrides=["suite=value"])
+    assert value_suite() == [str(e.scenario) for e in cfg.benchmark.suite]
