@@ -377,6 +377,8 @@ def check_report(report: dict[str, Any]) -> list[str]:
     enforced = mp.get("enforced", True)
     if mp.get("checked") and enforced and mp["max_abs_diff"] > report.get("metric_tolerance", 1e-6):
         fails.append(f"metric parity: max |diff| {mp['max_abs_diff']:.3g} to the leaderboard")
+    if mp.get("checked") and enforced and mp.get("nan_mismatch"):
+        fails.append(f"metric parity: NaN on one side only for {mp['nan_mismatch']}")
     return fails
 
 

@@ -7,7 +7,8 @@
   ``predict`` on the observations normalised by the same ``Normalization`` as the pacer);
   the export contract is <= 1e-5;
 - ``metric_parity(pacer, chosen_on)``: re-runs the leaderboard's scenario and seeds through
-  ``baselines.harness.run_episodes`` and returns the largest |difference| of the metric means.
+  ``baselines.harness.run_episodes`` and returns the largest |difference| of the metric means
+  (a metric NaN on both sides agrees; NaN on one side only is listed in ``nan_mismatch``).
 """
 
 from __future__ import annotations
@@ -67,10 +68,28 @@ def metric_parity(pacer: Any, chosen_on: dict[str, Any]) -> dict[str, Any]:
     got = metric_means(
         pacer, chosen_on["scenario"], int(chosen_on["episodes"]), int(chosen_on["seed"])
     )
-    diffs = {k: abs(got[k] - v) for k, v in chosen_on["metrics"].items() if k in got}
+    diffs, mismatched = {}, []
+    for k, v in chosen_on["metrics"].items():
+        if k in got:
+            gap = metric_gap(got[k], v)
+            if gap is None:
+                mismatched.append(k)
+            else:
+                diffs[k] = gap
     return {
         "checked": True,
         "reproduced": got,
         "max_abs_diff": max(diffs.values(), default=0.0),
         "diffs": diffs,
+        "nan_mismatch": sorted(mismatched),
     }
+
+
+def metric_gap(a: float, b: float) -> float | None:
+    """``|a - b|``; 0.0 where both are NaN (a metric undefined on both sides, such as
+    ``ecpc`` without a click); None where exactly one is NaN, a mismatch that no tolerance
+    covers (``abs(nan - x)`` is NaN, and every comparison with NaN is false: it would pass)."""
+    a, b = float(a), float(b)
+    if np.isnan(a) or np.isnan(b):
+        return 0.0 if np.isnan(a) and np.isnan(b) else None
+    return abs(a - b)

@@ -152,3 +152,20 @@ def test_worker_threads_restart_in_a_forked_child(ppo_artifact, recorded_obs):
     os.waitpid(pid, 0)
     os.close(read)
     assert got == b"1"
+
+
+def test_a_metric_nan_on_one_side_only_fails_the_export_check():
+    """abs(nan - x) is NaN and NaN > tol is False: such a mismatch used to pass silently.
+    NaN on both sides (ecpc without a click) agrees."""
+    from pacegym.agents.export.verify import metric_gap
+    from pacegym.experiments.export import check_report
+
+    assert metric_gap(float("nan"), float("nan")) == 0.0
+    assert metric_gap(float("nan"), 1.0) is None and metric_gap(1.0, float("nan")) is None
+    assert metric_gap(1.0, 1.5) == 0.5
+    ok = {"checked": True, "max_abs_diff": 0.0, "nan_mismatch": []}
+    assert check_report({"metric_parity": ok}) == []
+    bad = dict(ok, nan_mismatch=["ecpc"])
+    assert check_report({"metric_parity": bad}) == [
+        "metric parity: NaN on one side only for ['ecpc']"
+    ]
