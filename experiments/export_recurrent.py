@@ -22,8 +22,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 
 class RecurrentExportError(ValueError):
     """A ``pacegym-export`` setting an lstm pacer cannot take; the message names the key."""
@@ -49,22 +47,11 @@ def recurrent_scenario(src: Any, chosen: dict[str, Any]) -> Any:
     return chosen.get("scenario") or read_agent_meta(src.recurrent_dir).get("scenario")
 
 
-def _episode_diff(got: dict[str, np.ndarray], want: dict[str, np.ndarray]) -> float:
-    """Max |difference| over every metric of every episode (NaN = NaN; NaN vs a number: inf)."""
-    worst = 0.0
-    for k, w in want.items():
-        g = got[k]
-        same_nan = np.isnan(g) & np.isnan(w)
-        d = np.where(same_nan, 0.0, np.abs(g - w))
-        worst = max(worst, float(np.nan_to_num(d, nan=np.inf).max(initial=0.0)))
-    return worst
-
-
 def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any) -> dict:
     """Write, load and verify the lstm pacer of ``src`` (module docstring); the report."""
     from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
     from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
-    from pacegym.agents.export.verify import metric_parity
+    from pacegym.agents.export.verify import metric_gaps, metric_parity
     from pacegym.agents.policy import load_controller
     from pacegym.baselines.harness import run_episodes
 
@@ -97,12 +84,14 @@ def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: An
         report["metric_parity"] = metric_parity(load_recurrent_pacer(out), chosen)
     elif cfg.verify.metrics:
         want = run_episodes(load_controller(src.recurrent_dir), scenario, episodes, seed).metrics
+        diffs, mismatched = metric_gaps(served, want)  # episode by episode
         report["metric_parity"] = {
             "checked": True,
             "against": "the model (sb3_contrib predict), episode by episode",
             "episodes": episodes,
             "seed": seed,
-            "max_abs_diff": _episode_diff(served, want),
+            "max_abs_diff": max(diffs.values(), default=0.0),
+            "nan_mismatch": mismatched,
         }
     if "metric_parity" in report:
         report["metric_parity"]["enforced"] = True

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -68,14 +69,7 @@ def metric_parity(pacer: Any, chosen_on: dict[str, Any]) -> dict[str, Any]:
     got = metric_means(
         pacer, chosen_on["scenario"], int(chosen_on["episodes"]), int(chosen_on["seed"])
     )
-    diffs, mismatched = {}, []
-    for k, v in chosen_on["metrics"].items():
-        if k in got:
-            gap = metric_gap(got[k], v)
-            if gap is None:
-                mismatched.append(k)
-            else:
-                diffs[k] = gap
+    diffs, mismatched = metric_gaps(got, chosen_on["metrics"])
     return {
         "checked": True,
         "reproduced": got,
@@ -85,11 +79,22 @@ def metric_parity(pacer: Any, chosen_on: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def metric_gap(a: float, b: float) -> float | None:
-    """``|a - b|``; 0.0 where both are NaN (a metric undefined on both sides, such as
-    ``ecpc`` without a click); None where exactly one is NaN, a mismatch that no tolerance
-    covers (``abs(nan - x)`` is NaN, and every comparison with NaN is false: it would pass)."""
-    a, b = float(a), float(b)
-    if np.isnan(a) or np.isnan(b):
-        return 0.0 if np.isnan(a) and np.isnan(b) else None
-    return abs(a - b)
+def metric_gaps(
+    got: Mapping[str, Any], want: Mapping[str, Any]
+) -> tuple[dict[str, float], list[str]]:
+    """Per metric of ``want`` that ``got`` has (scalars, or arrays of episodes in the same
+    order): the largest ``|got - want|``, where NaN on both sides agrees (a metric undefined
+    on both, such as ``ecpc`` without a click); and, sorted, the metrics NaN on one side
+    only, a mismatch no tolerance covers (``abs(nan - x)`` is NaN, and every comparison with
+    NaN is false: it would pass)."""
+    diffs, mismatched = {}, []
+    for k, w in want.items():
+        if k not in got:
+            continue
+        g, v = np.asarray(got[k], dtype=np.float64), np.asarray(w, dtype=np.float64)
+        gn, vn = np.isnan(g), np.isnan(v)
+        if (gn ^ vn).any():
+            mismatched.append(k)
+        else:
+            diffs[k] = float(np.abs(np.where(gn, 0.0, g - v)).max(initial=0.0))
+    return diffs, sorted(mismatched)

@@ -157,12 +157,14 @@ def test_worker_threads_restart_in_a_forked_child(ppo_artifact, recorded_obs):
 def test_a_metric_nan_on_one_side_only_fails_the_export_check():
     """abs(nan - x) is NaN and NaN > tol is False: such a mismatch used to pass silently.
     NaN on both sides (ecpc without a click) agrees."""
-    from pacegym.agents.export.verify import metric_gap
+    from pacegym.agents.export.verify import metric_gaps
     from pacegym.experiments.export import check_report
 
-    assert metric_gap(float("nan"), float("nan")) == 0.0
-    assert metric_gap(float("nan"), 1.0) is None and metric_gap(1.0, float("nan")) is None
-    assert metric_gap(1.0, 1.5) == 0.5
+    nan = float("nan")
+    assert metric_gaps({"a": nan, "b": 1.0}, {"a": nan, "b": 1.5}) == ({"a": 0.0, "b": 0.5}, [])
+    assert metric_gaps({"a": nan, "b": 1.0}, {"a": 1.0, "b": nan}) == ({}, ["a", "b"])
+    episodes = {"a": np.array([nan, 2.0]), "b": np.array([1.0, 3.0])}
+    assert metric_gaps(episodes, {"a": [nan, 2.25], "b": [1.0, nan]}) == ({"a": 0.25}, ["b"])
     ok = {"checked": True, "max_abs_diff": 0.0, "nan_mismatch": []}
     assert check_report({"metric_parity": ok}) == []
     bad = dict(ok, nan_mismatch=["ecpc"])
