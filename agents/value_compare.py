@@ -11,12 +11,13 @@ docs/benchmark.md). The scenarios default to the value suite's (``conf/suite/val
 
 ``DriftScaledDualPrice`` is the ablation of what the feedback can be worth to the rule
 itself: dual price reading each segment's predicted value times its channel's
-realised-value ratio (``agents.feedback``, deployable) or times the episode's true drift
-(``source="drift"``: clairvoyant, an upper bound on what any estimate of the drift gives
-this rule).
+realised-value ratio (``agents.feedback``, deployable); ``drift_bound()`` reads the
+episode's true drift instead (``baselines.drift_bound.TrueDrift``: clairvoyant, an upper
+bound on what any estimate of the drift gives this rule; ``pacegym-benchmark suite=value``
+runs the same bound on the benchmark's episodes).
 
 Run as a module: ``<name>=<model dir>`` arguments, ``--episodes``, ``--seed``,
-``--scenarios``, ``--drift-rows`` (the two ``DriftScaledDualPrice`` rows).
+``--scenarios``, ``--drift-rows`` (``DriftScaledDualPrice`` and ``drift_bound()`` rows).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import numpy as np
 import yaml
 
 from pacegym.agents.feedback import MixtureFeedback
+from pacegym.baselines.drift_bound import VALUE_COLUMN, TrueDrift
 from pacegym.baselines.harness import run_episodes
 from pacegym.baselines.stats import paired_difference
 from pacegym.envs.spaces import N_OBS, SEGMENT_FEATURES
@@ -56,31 +58,32 @@ def dual_price() -> Any:
 
 
 class DriftScaledDualPrice:
-    """Dual price on the predicted value times a per-channel factor (module docstring):
-    ``source`` ``"feedback"`` (the realised-value ratio) or ``"drift"`` (clairvoyant)."""
+    """Dual price on the predicted value times each channel's realised-value ratio
+    (``agents.feedback``, deployable); ``drift_bound()`` is its clairvoyant counterpart."""
 
-    def __init__(self, source: str = "feedback") -> None:
-        if source not in ("feedback", "drift"):
-            raise ValueError(f"source = {source!r}: allowed ['feedback', 'drift']")
-        self.source, self.inner = source, dual_price()
-        self.name = f"dual_price x {'realised ratio' if source == 'feedback' else 'true drift'}"
+    def __init__(self) -> None:
+        self.inner = dual_price()
+        self.name = "dual_price x realised ratio"
 
     def reset(self, n: int) -> None:
         self.inner.reset(n)
 
     def attach(self, core: Any) -> None:
-        self.core, self.feedback = core, MixtureFeedback(core)
+        self.feedback = MixtureFeedback(core)
         self.channel = core.tables.channel
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.feedback.update()
-        if self.source == "drift":
-            factor = self.core.drift
-        else:
-            factor = np.concatenate([p.ratio() for _, p in self.feedback.parts])
+        factor = np.concatenate([p.ratio() for _, p in self.feedback.parts])
         scaled = np.array(obs, copy=True)
-        scaled[:, N_OBS + 1 :: len(SEGMENT_FEATURES)] *= factor[:, self.channel]
+        scaled[:, N_OBS + VALUE_COLUMN :: len(SEGMENT_FEATURES)] *= factor[:, self.channel]
         return self.inner.act(scaled)
+
+
+def drift_bound() -> TrueDrift:
+    """Dual price reading each episode's true channel drift (clairvoyant: the ceiling of any
+    drift estimate for this rule; ``baselines.drift_bound``, the benchmark's bound row)."""
+    return TrueDrift(dual_price())
 
 
 def compare(
@@ -99,7 +102,7 @@ def compare(
         ref = run_episodes(dual_price(), sc, episodes, seed)
         policies: list[Any] = [load_controller(d, name) for name, d in models.items()]
         if drift_rows:
-            policies += [DriftScaledDualPrice("feedback"), DriftScaledDualPrice("drift")]
+            policies += [DriftScaledDualPrice(), drift_bound()]
         rows.append(_row(sc, "dual_price (tuned)", ref.metrics, None, time.perf_counter() - t0))
         for pol in policies:
             t0 = time.perf_counter()

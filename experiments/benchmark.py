@@ -46,7 +46,6 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import DictConfig
 
 from pacegym import progress
-from pacegym.agents.model_dir import read_agent_meta
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import BATCH_SIZE, run_episodes
 from pacegym.baselines.stats import LEVEL, N_BOOT
@@ -56,6 +55,9 @@ from pacegym.envs.scenarios import resolve
 from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.benchmark_comparators import comparators
+from pacegym.experiments.benchmark_policies import Agent, single_set_row
+from pacegym.experiments.benchmark_policies import agents as _agents
+from pacegym.experiments.benchmark_policies import suite_controllers as suite_controllers
 from pacegym.experiments.benchmark_report import hindsight, markdown, plot, summary
 from pacegym.experiments.benchmark_workers import (
     QUIET,
@@ -95,6 +97,10 @@ class BenchmarkConfig:
     # value_generalist/dual_price_tuned): runs on every scenario like a controller, and
     # every policy's paired difference to it is reported (benchmark_comparators)
     single_set: str | None = None
+    # a value-aware controller config also run with each episode's true channel drift
+    # (baselines.drift_bound, clairvoyant): a row of type "bound", the ceiling of what any
+    # drift estimate is worth to that rule, paired with every comparator; never crowned
+    drift_bound: str | None = None
     # [episodes] per policy on flights shorter than long_flight_min; on the others
     episodes_short: int = count_setting(200, 1_000_000)
     episodes_long: int = count_setting(50, 1_000_000)
@@ -173,8 +179,6 @@ Plan = tuple[str, ScenarioParams, int, list[tuple[str, dict[str, Any], Path, Any
 """(suite key, scenario, episodes, its baselines and yardsticks: (name, spec, path, controller))."""
 Unit = tuple[str, ScenarioParams, int, list[tuple[str, dict[str, Any], Path]]]
 """A ``Plan`` without its controllers: what a worker of ``benchmark.workers`` is sent."""
-Agent = tuple[str, str, Path, Any]
-"""(row name, kind, source path, controller): loaded once, reset by every rollout."""
 
 
 def _plan(b: Any, e: Any) -> Plan:
@@ -254,49 +258,6 @@ def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str
     return run_parallel(b, {p[0]: _unit(p) for p in plans}, cost, scenario_job, done)
 
 
-def suite_controllers(b: Any) -> list[str]:
-    """``benchmark.controllers``, then ``benchmark.single_set`` when it is not among them."""
-    names = [str(c) for c in b.controllers]
-    single = getattr(b, "single_set", None)
-    return names + ([str(single)] if single and str(single) not in names else [])
-
-
-def single_set_row(b: Any) -> str | None:
-    """The row name of ``benchmark.single_set`` (as ``_agents`` names a controller)."""
-    single = getattr(b, "single_set", None)
-    return str(single).replace("/", ".") if single else None
-
-
-def _agents(b: Any, cfg: Any = None) -> list[Agent]:
-    """``benchmark.controllers`` (then ``single_set``) and ``benchmark.agents``, each loaded
-    once (named as in every app: ``experiments.policies``; a controller runs unchanged on
-    every scenario, so a tuned set is named with its scenario, ``live_commerce/pid_tuned``)."""
-    from pacegym.experiments import policies
-
-    agents: list[Agent] = []
-    for c in suite_controllers(b):
-        from pacegym.baselines.factory import load_controller_yaml
-
-        key = "benchmark.controllers entry" if c in b.controllers else "benchmark.single_set"
-        if "/" not in str(c) and str(c).endswith(policies.TUNED_SUFFIX):
-            raise ValueError(
-                f"{key} = {str(c)!r}: runs unchanged on every scenario, so name whose set: "
-                f"<scenario>/{c} (one of {policies.scenarios_with(str(c))}) or a YAML path"
-            )
-        path = policies.controller_file(str(c), policies.TUNED_DEFAULT_SCENARIO, key=key)
-        ctrl = load_controller_yaml(path)
-        agents.append((str(c).replace("/", "."), ctrl.kind, path, ctrl))
-    if b.agents:
-        from pacegym.agents.policy import load_controller
-
-        for a in b.agents:
-            md, _ = policies.agent_dir(str(a), cfg, key="benchmark.agents entry")
-            meta = read_agent_meta(md)
-            name = str(meta["name"])
-            agents.append((name, str(meta["algo"]), md, load_controller(md, name)))
-    return agents
-
-
 def _scenario_doc(b: Any, plan: Plan, agents: list[Agent], pbar: Any) -> dict[str, Any]:
     """One scenario's leaderboard document: every policy on the same episodes, normalised."""
     key, sc, episodes, ctrls = plan
@@ -318,7 +279,7 @@ def _scenario_doc(b: Any, plan: Plan, agents: list[Agent], pbar: Any) -> dict[st
         roll = run_episodes(agent, sc, episodes, int(b.seed), int(b.batch_size))
         pbar.update(episodes)
         src = {"model_dir": str(md.resolve())} if md.is_dir() else {"config": str(md)}
-        rows.append(lb.Entry(name, "agent", algo, roll, src))
+        rows.append(lb.Entry(name, getattr(agent, "role", "agent"), algo, roll, src))
     built, best = lb.build(rows, lb.PRIMARY, int(b.n_boot), float(b.level))
     for r in built:
         r["waste"] = r["wasted_post_end"] + r["wasted_over_budget"]

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from pacegym.baselines.drift_bound import ROLE as BOUND
 from pacegym.baselines.factory import YARDSTICKS
 from pacegym.baselines.normalise import normalised_difference
 from pacegym.baselines.stats import paired_difference
@@ -33,18 +34,20 @@ from pacegym.experiments import leaderboard as lb
 
 COMPARATORS = ("best_baseline", "single_set", "switch", "oracle")
 """What every policy is measured against (module docstring), in table order."""
+NOT_POLICIES = (*YARDSTICKS, BOUND)
+"""Row types no switch chooses among: the yardsticks and the clairvoyant bounds."""
 SWITCH = "hindsight switch"
 """The ``switch`` comparator's name in the tables."""
 
 
 def switch_scores(entries: list[lb.Entry], pool: str) -> tuple[list[lb.Entry], np.ndarray]:
     """The members of ``pool`` (``baselines``: the tuned baselines; ``deployable``: every
-    policy but the yardsticks) and their per-episode scores, (members, episodes); the
+    policy but the yardsticks and the clairvoyant bounds) and their per-episode scores, (members, episodes); the
     switch in hindsight scores their maximum on every episode."""
     members = [
         e
         for e in entries
-        if e.type not in YARDSTICKS and (pool == "deployable" or e.type == "baseline")
+        if e.type not in NOT_POLICIES and (pool == "deployable" or e.type == "baseline")
     ]
     if not members:
         return [], np.empty((0, 0))

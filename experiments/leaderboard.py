@@ -58,7 +58,7 @@ class Entry:
     """One evaluated policy."""
 
     name: str
-    type: str  # agent | baseline | oracle | reference (YARDSTICKS: the normalised scale)
+    type: str  # agent | baseline | oracle | reference (YARDSTICKS) | bound (clairvoyant)
     kind: str
     rollout: Rollout
     source: dict[str, Any] = field(default_factory=dict)

@@ -128,16 +128,18 @@ def test_feedback_refuses_a_volume_scenario():
         ChannelFeedback(core)
 
 
-def test_drift_scaled_dual_price_is_dual_price_without_drift():
-    from pacegym.agents.value_compare import DriftScaledDualPrice, compare, dual_price, markdown
+def test_the_drift_rows_are_dual_price_without_drift():
+    from pacegym.agents.value_compare import compare, drift_bound, dual_price, markdown
 
     ref = run_episodes(dual_price(), SHORT, 3, seed=7).metrics
-    same = run_episodes(DriftScaledDualPrice("drift"), SHORT, 3, seed=7).metrics
+    same = run_episodes(drift_bound(), SHORT, 3, seed=7).metrics
     assert np.array_equal(ref["pacing_score_v2"], same["pacing_score_v2"])
-    with pytest.raises(ValueError, match="source = 'x'"):
-        DriftScaledDualPrice("x")
     rows = compare({}, [SHORT], episodes=3, seed=7, drift_rows=True)
-    assert [r["policy"] for r in rows][:1] == ["dual_price (tuned)"] and len(rows) == 3
+    assert [r["policy"] for r in rows] == [
+        "dual_price (tuned)",
+        "dual_price x realised ratio",
+        "dual_price (tuned) x true drift",
+    ]
     assert "norm" not in rows[1] and np.isfinite(rows[1]["diff"][0])  # raw only: no oracle here
     assert markdown(rows).count("\n") == 4
 
