@@ -148,9 +148,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     p.add_argument("--scenarios", nargs="+", default=None)
     p.add_argument("--drift-rows", action="store_true")
     a = p.parse_args(argv)
-    import torch
+    from pacegym.agents.policy import one_inference_thread
 
-    torch.set_num_threads(1)  # small batches: one thread is fastest, and fair on a shared machine
+    one_inference_thread()
     models = dict(m.split("=", 1) for m in a.models)
     rows = compare(models, a.scenarios, a.episodes, a.seed, a.drift_rows)
     print(markdown(rows))

@@ -72,7 +72,9 @@ def agents(b: Any, cfg: Any = None) -> list[Agent]:
         wrapped = TrueDrift(ctrl)
         out.append((f"{name} x true drift", wrapped.kind, path, wrapped))
     for a in b.agents:
-        from pacegym.agents.policy import load_controller
+        from pacegym.agents.policy import load_controller, one_inference_thread
+
+        one_inference_thread()
 
         md, _ = policies.agent_dir(str(a), cfg, key="benchmark.agents entry")
         meta = read_agent_meta(md)

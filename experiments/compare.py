@@ -32,12 +32,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 from omegaconf import DictConfig
 
 from pacegym import progress
 from pacegym.agents.model_dir import read_agent_meta
-from pacegym.agents.policy import load_controller
+from pacegym.agents.policy import load_controller, one_inference_thread
 from pacegym.baselines.factory import YARDSTICKS, from_spec
 from pacegym.baselines.harness import run_episodes
 from pacegym.envs import yaml_io
@@ -132,10 +131,7 @@ def compare(
     out.mkdir(parents=True, exist_ok=True)
     c = cfg.compare
     check_config(c)
-    # Agents act on batches of <= compare.batch_size rows through 64-wide layers: torch's
-    # intra-op threads only spin on a shared machine (a 32-episode compare of 6 policies:
-    # 41 s with torch's default 2 threads under load, 9 s with 1).
-    torch.set_num_threads(1)
+    one_inference_thread()  # small-batch agents: torch's extra threads only spin
     scenario = resolve(scenario_dict(cfg))
     # resolve every policy before evaluating anything: bad entries fail fast
     baselines = [

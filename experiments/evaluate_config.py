@@ -210,7 +210,9 @@ def load_agents(cfg: Any, taken: list[str]) -> list[Controller]:
             f"agent = {entries[0]!r}: needs the 'train' extra: pip install 'pacegym[train]'"
         )
     from pacegym.agents.model_dir import read_agent_meta
-    from pacegym.agents.policy import load_controller
+    from pacegym.agents.policy import load_controller, one_inference_thread
+
+    one_inference_thread()
 
     out: list[Controller] = []
     names = list(taken)

@@ -252,14 +252,13 @@ def _export_and_verify(
     cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any
 ) -> dict[str, Any]:
     """Write the artifact for ``src`` and run the checks; returns the report."""
-    import torch
-
     from pacegym.agents.export import runtime
     from pacegym.agents.export.artifact import Safety, copy_artifact
     from pacegym.agents.export.exporter import export_controller, export_residual, export_sb3
     from pacegym.agents.export.verify import action_parity, metric_parity, record_observations
+    from pacegym.agents.policy import one_inference_thread
 
-    torch.set_num_threads(1)  # small-batch SB3 inference in the checks (see compare.compare)
+    one_inference_thread()  # small-batch SB3 inference in the checks
     stage.next("write")
     if is_segment_source(src):  # (n, S) throttles: experiments.export_segments
         return export_segments(cfg, src, chosen, name, stage)
