@@ -21,7 +21,17 @@ changes only those numbers in place and re-solves from the previous optimal basi
 
 The LP is the same as ``solve``'s (same variables' values and optimum, up to HiGHS's
 tolerances, with ``block = 1`` or ``t0`` on the grid); HiGHS skips presolve on a warm
-start. docs/oracle.md has the figures.
+start. Two solver choices that leave the LP as it is make it 2-4x faster (``previous=True``
+drops them, for ``benchmarks/bench_oracle.py``):
+
+- HiGHS's "max value" scaling (``simplex_scale_strategy = 4``) instead of its default
+  equilibration, which leaves primal infeasibilities after unscaling on this LP (spend
+  coefficients from 1e-9 to 1 of the budget) that HiGHS then cleans up with another pass;
+- the first plan starts from a dual-feasible basis instead of the slack basis: the spends
+  ``S``, ``T``, ``W`` basic in their equalities, each cut's slack basic, each throttle at the
+  bound its reduced cost ``w_waste post - sum_j A_jk`` asks for (full throttle where a unit
+  of throttle delivers more than it wastes), each penalty at 0. The free spend columns
+  otherwise send the dual simplex through a phase 1 of ~2,000 iterations.
 """
 
 from __future__ import annotations
@@ -47,19 +57,42 @@ def _finite(x: np.ndarray) -> np.ndarray:
     return np.where(np.isposinf(x), INF, np.where(np.isneginf(x), -INF, x))
 
 
+def _tick_spread(ep: HindsightEpisode, t0: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """``slot_coefficients`` of the ticks ``[t0, end)`` as one throttle (a few ticks: one
+    dense ``(ticks, slots)`` array instead of a pass per slot): ``(spend per slot, [post])``."""
+    T, tps, D, ns = ep.flight_ticks, ep.ticks_per_slot, ep.q.shape[0], ep.n_slots
+    ticks = np.arange(t0, min(int(end), T), dtype=np.int64)
+    rendered = ep.fill * ep.render * ep.requests[ticks].astype(float)
+    fq = np.concatenate(([0.0], np.cumsum(ep.q)))
+    fq[-1] = 1.0
+    left = T - ticks
+    post = np.where(left < D, 1.0 - fq[np.minimum(left, D)], 0.0) * rendered * ep.media
+    out = np.zeros(ns)
+    if ticks.size == 0:
+        return out, np.array([0.0])
+    j0 = int(ticks[0]) // tps
+    j1 = min((int(ticks[-1]) + D - 1) // tps, ns - 1)
+    j = np.arange(j0, j1 + 1)
+    lo = np.clip(j[None, :] * tps - ticks[:, None], 0, D)
+    hi = np.clip((j[None, :] + 1) * tps - ticks[:, None], 0, D)
+    out[j0 : j1 + 1] = ((fq[hi] - fq[lo]) * rendered[:, None]).sum(axis=0) * ep.price
+    return out, np.array([post.sum()])
+
+
 class WarmLP:
     """``ep``'s hindsight LP (from tick 0, ``block`` ticks per throttle) in one HiGHS model.
 
     ``solve(t0, fixed, post)`` is ``hindsight.solve(ep.at(t0, fixed, post), block)`` on the
     grid blocks described in the module docstring; calls must come with ``t0`` not
     decreasing (each re-plan starts from the last one's basis). Not thread-safe: one
-    episode, one thread at a time.
+    episode, one thread at a time. ``previous``: HiGHS's default scaling and slack
+    starting basis (the same LP, solved as before; kept to time against).
     """
 
-    def __init__(self, ep: HindsightEpisode, block: int) -> None:
+    def __init__(self, ep: HindsightEpisode, block: int, previous: bool = False) -> None:
         if ep.t0 != 0:
             raise ValueError(f"WarmLP needs the episode from tick 0, got t0 = {ep.t0}")
-        self.ep, self.block = ep, int(block)
+        self.ep, self.block, self.previous = ep, int(block), bool(previous)
         B, ns = ep.budget, ep.n_slots
         A, post = slot_coefficients(ep, self.block)
         self.A, self.post = (A / B).tocsc(), post / B
@@ -150,6 +183,28 @@ class WarmLP:
         self.h.setOptionValue("threads", 1)
         self.h.passModel(lp)
         self.n_eq = n_eq
+        if not self.previous:
+            self.h.setOptionValue("simplex_scale_strategy", 4)  # max value (module docstring)
+            self._crash_basis(cost[:nb])
+
+    def _crash_basis(self, cost_p: np.ndarray) -> None:
+        """The dual-feasible starting basis of the module docstring (``cost_p`` the
+        throttles' own costs): the spend columns basic in their equalities, the cuts'
+        slacks basic; a throttle sits at 1 where its reduced cost is negative, else at 0."""
+        st = highspy.HighsBasisStatus
+        nb, n_spend = self.nb, self.y_col[0][0] - self.nb
+        reduced = cost_p - np.asarray(self.A.sum(axis=0)).ravel()  # duals of S = A p: -1
+        at = np.array([st.kLower, st.kUpper], dtype=object)
+        n_col, n_row = self.h.getNumCol(), self.h.getNumRow()
+        basis = highspy.HighsBasis()
+        basis.col_status = (
+            list(at[(reduced < 0).astype(int)])
+            + [st.kBasic] * n_spend
+            + [st.kLower] * (n_col - nb - n_spend)
+        )
+        basis.row_status = [st.kLower] * self.n_eq + [st.kBasic] * (n_row - self.n_eq)
+        basis.valid = True
+        self.h.setBasis(basis)
 
     def _aggregates(self, fixed: np.ndarray) -> tuple[np.ndarray, ...]:
         """The fixed spend each penalty row counts: the total, per window, per slot."""
@@ -200,11 +255,15 @@ class WarmLP:
 
     def _partial_block(self, t0: int, k: int) -> None:
         """Block ``k`` holds ``t0``: its column becomes the coefficients of its ticks from ``t0``."""
-        ep = self.ep.at(t0, np.zeros(self.ns), 0.0)
         end = (k + 1) * self.block
-        A, post = slot_coefficients(ep, end - t0, stop=end)
-        new = np.zeros(self.ns)
-        new[A.indices] = A.data / self.ep.budget
+        if self.previous:
+            ep = self.ep.at(t0, np.zeros(self.ns), 0.0)
+            A, post = slot_coefficients(ep, end - t0, stop=end)
+            new = np.zeros(self.ns)
+            new[A.indices] = A.data / self.ep.budget
+        else:
+            new, post = _tick_spread(self.ep, t0, end)
+            new /= self.ep.budget
         if self._partial[0] == k:  # re-planned within this block before
             old = self._partial[1]
         else:
