@@ -168,7 +168,10 @@ class WarmLP:
         lower[nb : self.y_col[0][0]] = -INF
         upper = np.full(n_col, INF)
         upper[:nb] = 1.0
-        rhs = self._cut_rhs(fixed, [ab[0][:, 1:] for ab in a_b])
+        self._th = [np.asarray(th, dtype=float).copy() for th in self.plan]
+        self._a = [ab[0][:, 1:].copy() for ab in a_b]
+        rhs = self._cut_rhs(fixed, self._a)
+        self._bounds = np.concatenate([np.zeros(n_eq), rhs])  # row bounds (equalities: both)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = n_col, a_mat.shape[0]
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
@@ -231,8 +234,6 @@ class WarmLP:
         if t0 % block and played < self.nb:
             self._partial_block(t0, played)
         ns = self.ns
-        idx = np.arange(ns, dtype=np.int32)
-        h.changeRowsBounds(ns, idx, fixed, fixed)
         agg = self._aggregates(fixed)
         open_slot = t0 // self.ep.ticks_per_slot  # spend of earlier slots is all fixed
         still_open = (
@@ -240,18 +241,29 @@ class WarmLP:
             np.arange(self.n_win) >= self.win[min(open_slot, ns - 1)],
             np.arange(ns) >= open_slot,
         )
-        a_new = []
         for g in range(3):
-            a, b = excess_cuts(self.plan[g] - agg[g], self.scale)
-            a_new.append(a[:, 1:])
-            b = b[:, 1:]
-            moved = (b != self.b_model[g]) & still_open[g][:, None]
+            # the cuts of a threshold that did not move are the ones computed last time
+            th = self.plan[g] - agg[g]
+            ch = th != self._th[g]
+            self._th[g][ch] = th[ch]
+            a, b = excess_cuts(th[ch], self.scale)
+            self._a[g][ch] = a[:, 1:]
+            b_all = self.b_model[g].copy()
+            b_all[ch] = b[:, 1:]
+            moved = (b_all != self.b_model[g]) & still_open[g][:, None]
             for i, k in zip(*np.nonzero(moved), strict=True):
-                h.changeCoeff(int(self.cut_row[g][i, k]), int(self.agg_col[g][i]), float(b[i, k]))
-            self.b_model[g][moved] = b[moved]
-        rhs = self._cut_rhs(fixed, a_new)
-        rid = np.arange(self.n_eq, self.n_eq + len(rhs), dtype=np.int32)
-        h.changeRowsBounds(len(rid), rid, np.full(len(rid), -INF), rhs)
+                h.changeCoeff(
+                    int(self.cut_row[g][i, k]), int(self.agg_col[g][i]), float(b_all[i, k])
+                )
+            self.b_model[g][moved] = b_all[moved]
+        aggregate_eqs = np.zeros(self.n_eq - ns)
+        bounds = np.concatenate([fixed, aggregate_eqs, self._cut_rhs(fixed, self._a)])
+        rid = np.flatnonzero(bounds != self._bounds).astype(np.int32)  # rows that moved
+        self._bounds = bounds
+        eq = rid < self.n_eq
+        h.changeRowsBounds(int(eq.sum()), rid[eq], bounds[rid[eq]], bounds[rid[eq]])
+        cut = rid[~eq]
+        h.changeRowsBounds(len(cut), cut, np.full(len(cut), -INF), bounds[cut])
 
     def _partial_block(self, t0: int, k: int) -> None:
         """Block ``k`` holds ``t0``: its column becomes the coefficients of its ticks from ``t0``."""

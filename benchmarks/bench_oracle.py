@@ -37,7 +37,8 @@ import time
 import numpy as np
 
 from pacegym.baselines.harness import episode_seeds, run_episodes
-from pacegym.baselines.hindsight import solve
+from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
+from pacegym.baselines.hindsight_warm import WarmLP
 from pacegym.baselines.oracle import (
     OracleConfig,
     OracleController,
@@ -71,15 +72,31 @@ def lp_solves(scenario: str, episodes: int, max_blocks: int) -> tuple[int, int, 
     return ticks, block, out, ipm
 
 
+class _PreviousWarm(OracleController):
+    """The warm oracle with ``WarmLP(previous=True)``: HiGHS's default scaling and slack
+    starting basis (the warm path before its solver choices; same LP)."""
+
+    def _warm_solve(self, b: int, ep: HindsightEpisode) -> HindsightSolution:
+        if self._warm[b] is None:
+            self._warm[b] = WarmLP(self._episodes[b], int(self._block[b]), previous=True)
+        return super()._warm_solve(b, ep)
+
+
+MODES = ("cold", "previous warm", "warm")
+"""The oracle's paths timed against each other: a cold scipy solve per plan
+(``warm_start=False``), the warm model as it was (``_PreviousWarm``), today's default."""
+
+
 def oracle_episodes(
-    scenario: str, episodes: int, max_blocks: int, warm: bool = True
-) -> tuple[float, int, np.ndarray]:
-    """``(wall seconds, solves, simulated scores)`` of the oracle on ``episodes`` episodes;
-    ``warm=False``: the previous implementation (a cold scipy solve per plan)."""
-    o = OracleController(OracleConfig(max_blocks=max_blocks, warm_start=warm))
-    t0 = time.perf_counter()
+    scenario: str, episodes: int, max_blocks: int, mode: str = "warm"
+) -> tuple[float, float, int, np.ndarray]:
+    """``(wall seconds, CPU seconds, solves, simulated scores)`` of the oracle on ``episodes``
+    episodes in ``mode`` (``MODES``); CPU time counts both solver threads."""
+    cfg = OracleConfig(max_blocks=max_blocks, warm_start=mode != "cold")
+    o = _PreviousWarm(cfg) if mode == "previous warm" else OracleController(cfg)
+    t0, c0 = time.perf_counter(), time.process_time()
     roll = run_episodes(o, scenario, episodes, seed=7)
-    return time.perf_counter() - t0, o.solves, roll.metrics[SCORE_KEY]
+    return time.perf_counter() - t0, time.process_time() - c0, o.solves, roll.metrics[SCORE_KEY]
 
 
 def lp_table(episodes: int) -> None:
@@ -94,29 +111,41 @@ def lp_table(episodes: int) -> None:
 
 
 def episode_table(episodes: int, rounds: int) -> None:
-    """Warm-started re-plans (today) against cold solves (before), same episodes, same run."""
+    """Today's warm oracle against the previous warm path and cold solves, same episodes,
+    same run: wall and CPU seconds per episode (medians of interleaved rounds)."""
     print(
-        f"\nOracle episodes (LP + 10 re-plans), two solved at a time; warm-started HiGHS model"
-        f" against a cold scipy solve per plan, median of {rounds} interleaved rounds ({_load()})\n"
+        f"\nOracle episodes (LP + its re-plans), two solved at a time, per episode: wall / CPU"
+        f" seconds, median of {rounds} interleaved rounds ({_load()}); speed-ups and score"
+        " differences of today's warm path against the previous warm path and cold\n"
     )
     print(
-        "| scenario | episodes | cold per episode [s] | warm per episode [s] | speed-up "
-        "| solves | score diff (mean) | score diff (max abs) |"
+        "| scenario | episodes | cold [s] | previous warm [s] | warm [s] | vs previous (wall / "
+        "CPU) | vs cold (wall / CPU) | solves | score diff vs previous (mean / max abs) "
+        "| vs cold (mean / max abs) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for sc in SCENARIOS:
-        times: dict[bool, list[float]] = {False: [], True: []}
-        scores: dict[bool, np.ndarray] = {}
+        times: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
+        scores: dict[str, np.ndarray] = {}
         for _ in range(rounds):
-            for warm in (False, True):
-                wall, solves, score = oracle_episodes(sc, episodes, OracleConfig().max_blocks, warm)
-                times[warm].append(wall / episodes)
-                scores[warm] = score
-        cold, warm_t = statistics.median(times[False]), statistics.median(times[True])
-        ds = scores[True] - scores[False]
+            for mode in MODES:
+                wall, cpu, solves, score = oracle_episodes(
+                    sc, episodes, OracleConfig().max_blocks, mode
+                )
+                times[mode].append((wall / episodes, cpu / episodes))
+                scores[mode] = score
+        med = {m: np.median(np.array(times[m]), axis=0) for m in MODES}
+        cell = {m: f"{med[m][0]:.2f} / {med[m][1]:.2f}" for m in MODES}
+        new = med["warm"]
+        ratio = {m: f"{med[m][0] / new[0]:.2f}x / {med[m][1] / new[1]:.2f}x" for m in MODES}
+        diff = {}
+        for m in ("previous warm", "cold"):
+            ds = scores["warm"] - scores[m]
+            diff[m] = f"{ds.mean():+.1e} / {np.abs(ds).max():.1e}"
         print(
-            f"| {sc} | {episodes} | {cold:.2f} | {warm_t:.2f} | {cold / warm_t:.2f}x | {solves} "
-            f"| {ds.mean():+.1e} | {np.abs(ds).max():.1e} |"
+            f"| {sc} | {episodes} | {cell['cold']} | {cell['previous warm']} | {cell['warm']} "
+            f"| {ratio['previous warm']} | {ratio['cold']} | {solves} | {diff['previous warm']} "
+            f"| {diff['cold']} |"
         )
     print(f"\n(load at the end: {_load()})")
 
@@ -132,12 +161,12 @@ def blocks_table(episodes: int, values: list[int]) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for sc in SCENARIOS:
         _, _, lp_ref, _ = lp_solves(sc, episodes, ref)
-        wall_ref, _, score_ref = oracle_episodes(sc, episodes, ref)
+        wall_ref, _, _, score_ref = oracle_episodes(sc, episodes, ref)
         for mb in values[1:]:
             ticks, block, lp, _ = lp_solves(sc, episodes, mb)
             if block == max(1, -(-ticks // ref)):
                 continue  # the same blocks: nothing to compare
-            wall, _, score = oracle_episodes(sc, episodes, mb)
+            wall, _, _, score = oracle_episodes(sc, episodes, mb)
             t_ratio = statistics.median(a[0] for a in lp_ref) / statistics.median(a[0] for a in lp)
             dv = max((b[1] - a[1] for a, b in zip(lp_ref, lp, strict=True)), key=abs)
             ds = score - score_ref
