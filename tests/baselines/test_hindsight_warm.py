@@ -110,3 +110,17 @@ def test_a_partial_blocks_coefficients_are_slot_coefficients_of_its_ticks():
         spread, post_b = _tick_spread(ep, t0, end)
         assert np.allclose(spread, A.toarray()[:, 0], rtol=1e-13, atol=0.0)
         assert post_b[0] == pytest.approx(post[0], rel=1e-13)
+
+
+@pytest.mark.parametrize("block", [2, 3, 4, 7])
+def test_block_coefficients_are_slot_coefficients(block):
+    from pacegym.baselines.hindsight_warm import _block_coefficients
+
+    core = PacingCore("live_commerce", 1)
+    core.reset(np.arange(1), episode_seeds(6, 1))
+    (ep,) = hindsight_episodes(core, realised_requests(core))
+    A, post = slot_coefficients(ep, block)
+    B, post_b = _block_coefficients(ep, block)
+    assert B.shape == A.shape and B.nnz == A.nnz
+    assert abs(A - B).max() <= 1e-13 * abs(A).max()
+    assert np.allclose(post_b, post, rtol=1e-13, atol=0.0)
