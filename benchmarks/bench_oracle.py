@@ -10,12 +10,14 @@ seconds; the suite with the tuned baselines runs in <= 15 minutes on 2 cores. Pr
 markdown tables: the LP of a whole flight from tick 0 (median over ``--episodes``
 episodes, HiGHS through scipy, one thread; "by IPM": solves the simplex left to the
 interior point method), the oracle's full episode (the LP plus its
-re-plans on the realised state, two episodes solved at a time) with warm-started
-re-plans (``OracleConfig.warm_start``, the default) against the previous cold solve per
-plan (``warm_start=False``) on the same seeds, interleaved over ``--rounds`` rounds (the
-median per episode of each, their ratio, and the simulated scores' difference; targets of
-issue "Speed where users wait": a day <= 0.3 s, three days <= 1 s, on the machine where a
-day's cold episode took ~1.15 s and three days' ~3.8 s, so ~3.8x), and with ``--suite`` the
+re-plans on the realised state, two episodes solved at a time) in three ways on the same
+seeds, interleaved over ``--rounds`` rounds: today's warm model (``OracleConfig.warm_start``,
+the default), the warm model before its solver choices (``WarmLP(previous=True)``: HiGHS's
+default scaling and slack starting basis) and a cold scipy solve per plan
+(``warm_start=False``): wall and CPU seconds per episode (medians; CPU counts both solver
+threads), today's speed-up against each, and the simulated scores' differences (targets
+of issue "Speed where users wait": a day <= 0.3 s, three days <= 1 s, on the machine where
+a day's cold episode took ~1.15 s and three days' ~3.8 s, so ~3.8x), and with ``--suite`` the
 wall time per suite scenario of ``pacegym-benchmark`` at its default episode counts
 (tracking off). Each table states the machine's load (1-min average) when it started.
 
