@@ -3,6 +3,7 @@
     python benchmarks/bench_oracle.py [--episodes 5] [--rounds 3]
     python benchmarks/bench_oracle.py --lp-only    # only the whole-flight LP table
     python benchmarks/bench_oracle.py --max-blocks 1500,720   # + coarser blocks, measured
+    python benchmarks/bench_oracle.py --scenarios daily_budget,multi_day_flight
     python benchmarks/bench_oracle.py --suite      # + the whole pacegym-benchmark suite
 
 Targets (issue "A clairvoyant reference"): one 24-h episode (5,760 ticks) solves in
@@ -101,18 +102,18 @@ def oracle_episodes(
     return time.perf_counter() - t0, time.process_time() - c0, o.solves, roll.metrics[SCORE_KEY]
 
 
-def lp_table(episodes: int) -> None:
+def lp_table(episodes: int, scenarios: tuple[str, ...] = SCENARIOS) -> None:
     print(f"Hindsight LP of a whole flight, median of {episodes} episodes ({_load()})\n")
     print("| scenario | ticks | ticks per decision | LP solve median [s] | max [s] | by IPM |")
     print("|---|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
+    for sc in scenarios:
         ticks, block, res, ipm = lp_solves(sc, episodes, OracleConfig().max_blocks)
         t = [s for s, _ in res]
         med = statistics.median(t)
         print(f"| {sc} | {ticks:,} | {block} | {med:.2f} | {max(t):.2f} | {ipm} |")
 
 
-def episode_table(episodes: int, rounds: int) -> None:
+def episode_table(episodes: int, rounds: int, scenarios: tuple[str, ...] = SCENARIOS) -> None:
     """Today's warm oracle against the previous warm path and cold solves, same episodes,
     same run: wall and CPU seconds per episode (medians of interleaved rounds)."""
     print(
@@ -126,7 +127,7 @@ def episode_table(episodes: int, rounds: int) -> None:
         "| vs cold (mean / max abs) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
+    for sc in scenarios:
         times: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
         scores: dict[str, np.ndarray] = {}
         for _ in range(rounds):
@@ -152,7 +153,7 @@ def episode_table(episodes: int, rounds: int) -> None:
     print(f"\n(load at the end: {_load()})")
 
 
-def blocks_table(episodes: int, values: list[int]) -> None:
+def blocks_table(episodes: int, values: list[int], scenarios: tuple[str, ...] = SCENARIOS) -> None:
     """Coarser blocks against the first ``max_blocks`` value, same seeds, same run."""
     ref = values[0]
     print(f"\nFewer throttle variables: max_blocks against {ref:,} ({_load()})\n")
@@ -161,7 +162,7 @@ def blocks_table(episodes: int, values: list[int]) -> None:
         "| episode time ratio | score diff (mean) | score diff (max abs) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
+    for sc in scenarios:
         _, _, lp_ref, _ = lp_solves(sc, episodes, ref)
         wall_ref, _, _, score_ref = oracle_episodes(sc, episodes, ref)
         for mb in values[1:]:
@@ -213,15 +214,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the episodes")
     ap.add_argument("--lp-only", action="store_true", help="only the whole-flight LP table")
     ap.add_argument("--suite", action="store_true", help="also time the whole suite")
+    ap.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated subset of the tables' rows",
+    )
     args = ap.parse_args(argv)
     values = [int(v) for v in args.max_blocks.split(",")]
     run_episodes(OracleController(), "live_commerce", 2, seed=0)  # warm-up (numba, scipy)
-    lp_table(args.episodes)
+    scenarios = tuple(args.scenarios.split(","))
+    lp_table(args.episodes, scenarios)
     if args.lp_only:
         return
-    episode_table(args.episodes, args.rounds)
+    episode_table(args.episodes, args.rounds, scenarios)
     if len(values) > 1:
-        blocks_table(args.episodes, values)
+        blocks_table(args.episodes, values, scenarios)
     if args.suite:
         suite_table()
 
