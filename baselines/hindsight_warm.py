@@ -21,7 +21,17 @@ changes only those numbers in place and re-solves from the previous optimal basi
 
 The LP is the same as ``solve``'s (same variables' values and optimum, up to HiGHS's
 tolerances, with ``block = 1`` or ``t0`` on the grid); HiGHS skips presolve on a warm
-start. docs/oracle.md has the figures.
+start. Two solver choices that leave the LP as it is make it 2-4x faster (``previous=True``
+drops them, for ``benchmarks/bench_oracle.py``):
+
+- HiGHS's "max value" scaling (``simplex_scale_strategy = 4``) instead of its default
+  equilibration, which leaves primal infeasibilities after unscaling on this LP (spend
+  coefficients from 1e-9 to 1 of the budget) that HiGHS then cleans up with another pass;
+- the first plan starts from a dual-feasible basis instead of the slack basis: the spends
+  ``S``, ``T``, ``W`` basic in their equalities, each cut's slack basic, each throttle at the
+  bound its reduced cost ``w_waste post - sum_j A_jk`` asks for (full throttle where a unit
+  of throttle delivers more than it wastes), each penalty at 0. The free spend columns
+  otherwise send the dual simplex through a phase 1 of ~2,000 iterations.
 """
 
 from __future__ import annotations
@@ -47,21 +57,83 @@ def _finite(x: np.ndarray) -> np.ndarray:
     return np.where(np.isposinf(x), INF, np.where(np.isneginf(x), -INF, x))
 
 
+def _tick_spread(ep: HindsightEpisode, t0: int, end: int) -> tuple[np.ndarray, np.ndarray]:
+    """``slot_coefficients`` of the ticks ``[t0, end)`` as one throttle (a few ticks: one
+    dense ``(ticks, slots)`` array instead of a pass per slot): ``(spend per slot, [post])``."""
+    T, tps, D, ns = ep.flight_ticks, ep.ticks_per_slot, ep.q.shape[0], ep.n_slots
+    ticks = np.arange(t0, min(int(end), T), dtype=np.int64)
+    rendered = ep.fill * ep.render * ep.requests[ticks].astype(float)
+    fq = np.concatenate(([0.0], np.cumsum(ep.q)))
+    fq[-1] = 1.0
+    left = T - ticks
+    post = np.where(left < D, 1.0 - fq[np.minimum(left, D)], 0.0) * rendered * ep.media
+    out = np.zeros(ns)
+    if ticks.size == 0:
+        return out, np.array([0.0])
+    j0 = int(ticks[0]) // tps
+    j1 = min((int(ticks[-1]) + D - 1) // tps, ns - 1)
+    j = np.arange(j0, j1 + 1)
+    lo = np.clip(j[None, :] * tps - ticks[:, None], 0, D)
+    hi = np.clip((j[None, :] + 1) * tps - ticks[:, None], 0, D)
+    out[j0 : j1 + 1] = ((fq[hi] - fq[lo]) * rendered[:, None]).sum(axis=0) * ep.price
+    return out, np.array([post.sum()])
+
+
+def _block_coefficients(ep: HindsightEpisode, block: int) -> tuple[sparse.csc_matrix, np.ndarray]:
+    """``slot_coefficients(ep, block)`` from tick 0, as one small matrix product per phase.
+
+    Tick ``i`` of block ``k`` lies ``phase_k + i`` ticks after the start of slot ``base_k``
+    (``k block = base_k tps + phase_k``), so the share of its spend counted in slot
+    ``base_k + m`` depends on ``(phase_k, i, m)`` only: a ``(block, M)`` kernel per phase,
+    multiplied by the blocks' rendered spends. The same sums in another order (equal to
+    ``slot_coefficients`` to 1e-13), without a ``(ticks x slots)`` coordinate list.
+    """
+    T, tps, D, ns = ep.flight_ticks, ep.ticks_per_slot, ep.q.shape[0], ep.n_slots
+    nb = -(-T // block)
+    rendered = np.zeros(nb * block)
+    rendered[:T] = ep.fill * ep.render * ep.requests[:T].astype(float)
+    R = rendered.reshape(nb, block)
+    fq = np.concatenate(([0.0], np.cumsum(ep.q)))
+    fq[-1] = 1.0
+    start = np.arange(nb, dtype=np.int64) * block
+    base, phase = start // tps, start % tps
+    n_off = (tps - 1 + block - 1 + D - 1) // tps + 1  # slot offsets a block can reach
+    m, i = np.arange(n_off), np.arange(block)[:, None]
+    C = np.zeros((nb, n_off))
+    for ph in np.unique(phase):
+        lo = np.clip(m * tps - ph - i, 0, D)
+        hi = np.clip((m + 1) * tps - ph - i, 0, D)
+        rows = phase == ph
+        C[rows] = R[rows] @ (fq[hi] - fq[lo])
+    C *= ep.price
+    slot = base[:, None] + m[None, :]
+    keep = (slot < ns) & (C > 0.0)
+    cols = np.broadcast_to(np.arange(nb)[:, None], C.shape)
+    A = sparse.csc_matrix((C[keep], (slot[keep], cols[keep])), shape=(ns, nb))
+    left = T - np.arange(T)
+    post = np.where(left < D, 1.0 - fq[np.minimum(left, D)], 0.0) * rendered[:T] * ep.media
+    return A, np.bincount(np.arange(T) // block, weights=post, minlength=nb)
+
+
 class WarmLP:
     """``ep``'s hindsight LP (from tick 0, ``block`` ticks per throttle) in one HiGHS model.
 
     ``solve(t0, fixed, post)`` is ``hindsight.solve(ep.at(t0, fixed, post), block)`` on the
     grid blocks described in the module docstring; calls must come with ``t0`` not
     decreasing (each re-plan starts from the last one's basis). Not thread-safe: one
-    episode, one thread at a time.
+    episode, one thread at a time. ``previous``: HiGHS's default scaling and slack
+    starting basis (the same LP, solved as before; kept to time against).
     """
 
-    def __init__(self, ep: HindsightEpisode, block: int) -> None:
+    def __init__(self, ep: HindsightEpisode, block: int, previous: bool = False) -> None:
         if ep.t0 != 0:
             raise ValueError(f"WarmLP needs the episode from tick 0, got t0 = {ep.t0}")
-        self.ep, self.block = ep, int(block)
+        self.ep, self.block, self.previous = ep, int(block), bool(previous)
         B, ns = ep.budget, ep.n_slots
-        A, post = slot_coefficients(ep, self.block)
+        if self.previous or self.block == 1:  # one tick per block: as fast either way
+            A, post = slot_coefficients(ep, self.block)
+        else:
+            A, post = _block_coefficients(ep, self.block)
         self.A, self.post = (A / B).tocsc(), post / B
         nb = self.A.shape[1]
         self.nb, self.ns = nb, ns
@@ -135,7 +207,10 @@ class WarmLP:
         lower[nb : self.y_col[0][0]] = -INF
         upper = np.full(n_col, INF)
         upper[:nb] = 1.0
-        rhs = self._cut_rhs(fixed, [ab[0][:, 1:] for ab in a_b])
+        self._th = [np.asarray(th, dtype=float).copy() for th in self.plan]
+        self._a = [ab[0][:, 1:].copy() for ab in a_b]
+        rhs = self._cut_rhs(fixed, self._a)
+        self._bounds = np.concatenate([np.zeros(n_eq), rhs])  # row bounds (equalities: both)
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = n_col, a_mat.shape[0]
         lp.col_cost_, lp.col_lower_, lp.col_upper_ = cost, lower, upper
@@ -150,6 +225,28 @@ class WarmLP:
         self.h.setOptionValue("threads", 1)
         self.h.passModel(lp)
         self.n_eq = n_eq
+        if not self.previous:
+            self.h.setOptionValue("simplex_scale_strategy", 4)  # max value (module docstring)
+            self._crash_basis(cost[:nb])
+
+    def _crash_basis(self, cost_p: np.ndarray) -> None:
+        """The dual-feasible starting basis of the module docstring (``cost_p`` the
+        throttles' own costs): the spend columns basic in their equalities, the cuts'
+        slacks basic; a throttle sits at 1 where its reduced cost is negative, else at 0."""
+        st = highspy.HighsBasisStatus
+        nb, n_spend = self.nb, self.y_col[0][0] - self.nb
+        reduced = cost_p - np.asarray(self.A.sum(axis=0)).ravel()  # duals of S = A p: -1
+        at = np.array([st.kLower, st.kUpper], dtype=object)
+        n_col, n_row = self.h.getNumCol(), self.h.getNumRow()
+        basis = highspy.HighsBasis()
+        basis.col_status = (
+            list(at[(reduced < 0).astype(int)])
+            + [st.kBasic] * n_spend
+            + [st.kLower] * (n_col - nb - n_spend)
+        )
+        basis.row_status = [st.kLower] * self.n_eq + [st.kBasic] * (n_row - self.n_eq)
+        basis.valid = True
+        self.h.setBasis(basis)
 
     def _aggregates(self, fixed: np.ndarray) -> tuple[np.ndarray, ...]:
         """The fixed spend each penalty row counts: the total, per window, per slot."""
@@ -176,8 +273,6 @@ class WarmLP:
         if t0 % block and played < self.nb:
             self._partial_block(t0, played)
         ns = self.ns
-        idx = np.arange(ns, dtype=np.int32)
-        h.changeRowsBounds(ns, idx, fixed, fixed)
         agg = self._aggregates(fixed)
         open_slot = t0 // self.ep.ticks_per_slot  # spend of earlier slots is all fixed
         still_open = (
@@ -185,26 +280,41 @@ class WarmLP:
             np.arange(self.n_win) >= self.win[min(open_slot, ns - 1)],
             np.arange(ns) >= open_slot,
         )
-        a_new = []
         for g in range(3):
-            a, b = excess_cuts(self.plan[g] - agg[g], self.scale)
-            a_new.append(a[:, 1:])
-            b = b[:, 1:]
-            moved = (b != self.b_model[g]) & still_open[g][:, None]
+            # the cuts of a threshold that did not move are the ones computed last time
+            th = self.plan[g] - agg[g]
+            ch = th != self._th[g]
+            self._th[g][ch] = th[ch]
+            a, b = excess_cuts(th[ch], self.scale)
+            self._a[g][ch] = a[:, 1:]
+            b_all = self.b_model[g].copy()
+            b_all[ch] = b[:, 1:]
+            moved = (b_all != self.b_model[g]) & still_open[g][:, None]
             for i, k in zip(*np.nonzero(moved), strict=True):
-                h.changeCoeff(int(self.cut_row[g][i, k]), int(self.agg_col[g][i]), float(b[i, k]))
-            self.b_model[g][moved] = b[moved]
-        rhs = self._cut_rhs(fixed, a_new)
-        rid = np.arange(self.n_eq, self.n_eq + len(rhs), dtype=np.int32)
-        h.changeRowsBounds(len(rid), rid, np.full(len(rid), -INF), rhs)
+                h.changeCoeff(
+                    int(self.cut_row[g][i, k]), int(self.agg_col[g][i]), float(b_all[i, k])
+                )
+            self.b_model[g][moved] = b_all[moved]
+        aggregate_eqs = np.zeros(self.n_eq - ns)
+        bounds = np.concatenate([fixed, aggregate_eqs, self._cut_rhs(fixed, self._a)])
+        rid = np.flatnonzero(bounds != self._bounds).astype(np.int32)  # rows that moved
+        self._bounds = bounds
+        eq = rid < self.n_eq
+        h.changeRowsBounds(int(eq.sum()), rid[eq], bounds[rid[eq]], bounds[rid[eq]])
+        cut = rid[~eq]
+        h.changeRowsBounds(len(cut), cut, np.full(len(cut), -INF), bounds[cut])
 
     def _partial_block(self, t0: int, k: int) -> None:
         """Block ``k`` holds ``t0``: its column becomes the coefficients of its ticks from ``t0``."""
-        ep = self.ep.at(t0, np.zeros(self.ns), 0.0)
         end = (k + 1) * self.block
-        A, post = slot_coefficients(ep, end - t0, stop=end)
-        new = np.zeros(self.ns)
-        new[A.indices] = A.data / self.ep.budget
+        if self.previous:
+            ep = self.ep.at(t0, np.zeros(self.ns), 0.0)
+            A, post = slot_coefficients(ep, end - t0, stop=end)
+            new = np.zeros(self.ns)
+            new[A.indices] = A.data / self.ep.budget
+        else:
+            new, post = _tick_spread(self.ep, t0, end)
+            new /= self.ep.budget
         if self._partial[0] == k:  # re-planned within this block before
             old = self._partial[1]
         else:

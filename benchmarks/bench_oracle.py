@@ -3,6 +3,7 @@
     python benchmarks/bench_oracle.py [--episodes 5] [--rounds 3]
     python benchmarks/bench_oracle.py --lp-only    # only the whole-flight LP table
     python benchmarks/bench_oracle.py --max-blocks 1500,720   # + coarser blocks, measured
+    python benchmarks/bench_oracle.py --scenarios daily_budget,multi_day_flight
     python benchmarks/bench_oracle.py --suite      # + the whole pacegym-benchmark suite
 
 Targets (issue "A clairvoyant reference"): one 24-h episode (5,760 ticks) solves in
@@ -10,12 +11,14 @@ seconds; the suite with the tuned baselines runs in <= 15 minutes on 2 cores. Pr
 markdown tables: the LP of a whole flight from tick 0 (median over ``--episodes``
 episodes, HiGHS through scipy, one thread; "by IPM": solves the simplex left to the
 interior point method), the oracle's full episode (the LP plus its
-re-plans on the realised state, two episodes solved at a time) with warm-started
-re-plans (``OracleConfig.warm_start``, the default) against the previous cold solve per
-plan (``warm_start=False``) on the same seeds, interleaved over ``--rounds`` rounds (the
-median per episode of each, their ratio, and the simulated scores' difference; targets of
-issue "Speed where users wait": a day <= 0.3 s, three days <= 1 s, on the machine where a
-day's cold episode took ~1.15 s and three days' ~3.8 s, so ~3.8x), and with ``--suite`` the
+re-plans on the realised state, two episodes solved at a time) in three ways on the same
+seeds, interleaved over ``--rounds`` rounds: today's warm model (``OracleConfig.warm_start``,
+the default), the warm model before its solver choices (``WarmLP(previous=True)``: HiGHS's
+default scaling and slack starting basis) and a cold scipy solve per plan
+(``warm_start=False``): wall and CPU seconds per episode (medians; CPU counts both solver
+threads), today's speed-up against each, and the simulated scores' differences (targets
+of issue "Speed where users wait": a day <= 0.3 s, three days <= 1 s, on the machine where
+a day's cold episode took ~1.15 s and three days' ~3.8 s, so ~3.8x), and with ``--suite`` the
 wall time per suite scenario of ``pacegym-benchmark`` at its default episode counts
 (tracking off). Each table states the machine's load (1-min average) when it started.
 
@@ -37,7 +40,8 @@ import time
 import numpy as np
 
 from pacegym.baselines.harness import episode_seeds, run_episodes
-from pacegym.baselines.hindsight import solve
+from pacegym.baselines.hindsight import HindsightEpisode, HindsightSolution, solve
+from pacegym.baselines.hindsight_warm import WarmLP
 from pacegym.baselines.oracle import (
     OracleConfig,
     OracleController,
@@ -71,57 +75,85 @@ def lp_solves(scenario: str, episodes: int, max_blocks: int) -> tuple[int, int, 
     return ticks, block, out, ipm
 
 
+class _PreviousWarm(OracleController):
+    """The warm oracle with ``WarmLP(previous=True)``: HiGHS's default scaling and slack
+    starting basis (the warm path before its solver choices; same LP)."""
+
+    def _warm_solve(self, b: int, ep: HindsightEpisode) -> HindsightSolution:
+        if self._warm[b] is None:
+            self._warm[b] = WarmLP(self._episodes[b], int(self._block[b]), previous=True)
+        return super()._warm_solve(b, ep)
+
+
+MODES = ("cold", "previous warm", "warm")
+"""The oracle's paths timed against each other: a cold scipy solve per plan
+(``warm_start=False``), the warm model as it was (``_PreviousWarm``), today's default."""
+
+
 def oracle_episodes(
-    scenario: str, episodes: int, max_blocks: int, warm: bool = True
-) -> tuple[float, int, np.ndarray]:
-    """``(wall seconds, solves, simulated scores)`` of the oracle on ``episodes`` episodes;
-    ``warm=False``: the previous implementation (a cold scipy solve per plan)."""
-    o = OracleController(OracleConfig(max_blocks=max_blocks, warm_start=warm))
-    t0 = time.perf_counter()
+    scenario: str, episodes: int, max_blocks: int, mode: str = "warm"
+) -> tuple[float, float, int, np.ndarray]:
+    """``(wall seconds, CPU seconds, solves, simulated scores)`` of the oracle on ``episodes``
+    episodes in ``mode`` (``MODES``); CPU time counts both solver threads."""
+    cfg = OracleConfig(max_blocks=max_blocks, warm_start=mode != "cold")
+    o = _PreviousWarm(cfg) if mode == "previous warm" else OracleController(cfg)
+    t0, c0 = time.perf_counter(), time.process_time()
     roll = run_episodes(o, scenario, episodes, seed=7)
-    return time.perf_counter() - t0, o.solves, roll.metrics[SCORE_KEY]
+    return time.perf_counter() - t0, time.process_time() - c0, o.solves, roll.metrics[SCORE_KEY]
 
 
-def lp_table(episodes: int) -> None:
+def lp_table(episodes: int, scenarios: tuple[str, ...] = SCENARIOS) -> None:
     print(f"Hindsight LP of a whole flight, median of {episodes} episodes ({_load()})\n")
     print("| scenario | ticks | ticks per decision | LP solve median [s] | max [s] | by IPM |")
     print("|---|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
+    for sc in scenarios:
         ticks, block, res, ipm = lp_solves(sc, episodes, OracleConfig().max_blocks)
         t = [s for s, _ in res]
         med = statistics.median(t)
         print(f"| {sc} | {ticks:,} | {block} | {med:.2f} | {max(t):.2f} | {ipm} |")
 
 
-def episode_table(episodes: int, rounds: int) -> None:
-    """Warm-started re-plans (today) against cold solves (before), same episodes, same run."""
+def episode_table(episodes: int, rounds: int, scenarios: tuple[str, ...] = SCENARIOS) -> None:
+    """Today's warm oracle against the previous warm path and cold solves, same episodes,
+    same run: wall and CPU seconds per episode (medians of interleaved rounds)."""
     print(
-        f"\nOracle episodes (LP + 10 re-plans), two solved at a time; warm-started HiGHS model"
-        f" against a cold scipy solve per plan, median of {rounds} interleaved rounds ({_load()})\n"
+        f"\nOracle episodes (LP + its re-plans), two solved at a time, per episode: wall / CPU"
+        f" seconds, median of {rounds} interleaved rounds ({_load()}); speed-ups and score"
+        " differences of today's warm path against the previous warm path and cold\n"
     )
     print(
-        "| scenario | episodes | cold per episode [s] | warm per episode [s] | speed-up "
-        "| solves | score diff (mean) | score diff (max abs) |"
+        "| scenario | episodes | cold [s] | previous warm [s] | warm [s] | vs previous (wall / "
+        "CPU) | vs cold (wall / CPU) | solves | score diff vs previous (mean / max abs) "
+        "| vs cold (mean / max abs) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
-        times: dict[bool, list[float]] = {False: [], True: []}
-        scores: dict[bool, np.ndarray] = {}
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for sc in scenarios:
+        times: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
+        scores: dict[str, np.ndarray] = {}
         for _ in range(rounds):
-            for warm in (False, True):
-                wall, solves, score = oracle_episodes(sc, episodes, OracleConfig().max_blocks, warm)
-                times[warm].append(wall / episodes)
-                scores[warm] = score
-        cold, warm_t = statistics.median(times[False]), statistics.median(times[True])
-        ds = scores[True] - scores[False]
+            for mode in MODES:
+                wall, cpu, solves, score = oracle_episodes(
+                    sc, episodes, OracleConfig().max_blocks, mode
+                )
+                times[mode].append((wall / episodes, cpu / episodes))
+                scores[mode] = score
+        med = {m: np.median(np.array(times[m]), axis=0) for m in MODES}
+        cell = {m: f"{med[m][0]:.2f} / {med[m][1]:.2f}" for m in MODES}
+        new = med["warm"]
+        ratio = {m: f"{med[m][0] / new[0]:.2f}x / {med[m][1] / new[1]:.2f}x" for m in MODES}
+        diff = {}
+        for m in ("previous warm", "cold"):
+            ds = scores["warm"] - scores[m]
+            diff[m] = f"{ds.mean():+.1e} / {np.abs(ds).max():.1e}"
         print(
-            f"| {sc} | {episodes} | {cold:.2f} | {warm_t:.2f} | {cold / warm_t:.2f}x | {solves} "
-            f"| {ds.mean():+.1e} | {np.abs(ds).max():.1e} |"
+            f"| {sc} | {episodes} | {cell['cold']} | {cell['previous warm']} | {cell['warm']} "
+            f"| {ratio['previous warm']} | {ratio['cold']} | {solves} | {diff['previous warm']} "
+            f"| {diff['cold']} |"
         )
     print(f"\n(load at the end: {_load()})")
 
 
-def blocks_table(episodes: int, values: list[int]) -> None:
+def blocks_table(episodes: int, values: list[int], scenarios: tuple[str, ...] = SCENARIOS) -> None:
     """Coarser blocks against the first ``max_blocks`` value, same seeds, same run."""
     ref = values[0]
     print(f"\nFewer throttle variables: max_blocks against {ref:,} ({_load()})\n")
@@ -130,14 +162,14 @@ def blocks_table(episodes: int, values: list[int]) -> None:
         "| episode time ratio | score diff (mean) | score diff (max abs) |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for sc in SCENARIOS:
+    for sc in scenarios:
         _, _, lp_ref, _ = lp_solves(sc, episodes, ref)
-        wall_ref, _, score_ref = oracle_episodes(sc, episodes, ref)
+        wall_ref, _, _, score_ref = oracle_episodes(sc, episodes, ref)
         for mb in values[1:]:
             ticks, block, lp, _ = lp_solves(sc, episodes, mb)
             if block == max(1, -(-ticks // ref)):
                 continue  # the same blocks: nothing to compare
-            wall, _, score = oracle_episodes(sc, episodes, mb)
+            wall, _, _, score = oracle_episodes(sc, episodes, mb)
             t_ratio = statistics.median(a[0] for a in lp_ref) / statistics.median(a[0] for a in lp)
             dv = max((b[1] - a[1] for a, b in zip(lp_ref, lp, strict=True)), key=abs)
             ds = score - score_ref
@@ -182,15 +214,21 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the episodes")
     ap.add_argument("--lp-only", action="store_true", help="only the whole-flight LP table")
     ap.add_argument("--suite", action="store_true", help="also time the whole suite")
+    ap.add_argument(
+        "--scenarios",
+        default=",".join(SCENARIOS),
+        help="comma-separated subset of the tables' rows",
+    )
     args = ap.parse_args(argv)
     values = [int(v) for v in args.max_blocks.split(",")]
     run_episodes(OracleController(), "live_commerce", 2, seed=0)  # warm-up (numba, scipy)
-    lp_table(args.episodes)
+    scenarios = tuple(args.scenarios.split(","))
+    lp_table(args.episodes, scenarios)
     if args.lp_only:
         return
-    episode_table(args.episodes, args.rounds)
+    episode_table(args.episodes, args.rounds, scenarios)
     if len(values) > 1:
-        blocks_table(args.episodes, values)
+        blocks_table(args.episodes, values, scenarios)
     if args.suite:
         suite_table()
 

@@ -78,3 +78,49 @@ def test_the_oracle_holds_at_most_warm_models_models_and_plans_the_rest_cold():
     b = run_episodes(cold, "live_commerce", 3, seed=0).metrics[SCORE_KEY]
     assert not any(cold._warm)
     assert np.isfinite(a).all() and np.isfinite(b).all() and capped.failures == 0
+
+
+def test_the_solver_choices_leave_the_lp_as_it_is():
+    """Max-value scaling and the dual-feasible starting basis (the default) reach the same
+    optimum as HiGHS's defaults (``previous=True``), plan after plan, blocks off the grid."""
+    core = PacingCore("live_commerce", 1)
+    core.reset(np.arange(1), episode_seeds(3, 1))
+    (ep,) = hindsight_episodes(core, realised_requests(core))
+    A, _ = slot_coefficients(ep, 1)
+    new, old = WarmLP(ep, 3), WarmLP(ep, 3, previous=True)
+    rng = np.random.default_rng(1)
+    for t0 in (0, 31, 100, 200):
+        fixed = None
+        if t0:
+            fixed = A @ np.where(np.arange(ep.flight_ticks) < t0, 0.5, 0.0)
+            fixed *= rng.uniform(0.9, 1.1, ep.n_slots)
+        a, b = new.solve(t0, fixed, 2.0), old.solve(t0, fixed, 2.0)
+        assert a.ok and b.ok
+        assert a.value == pytest.approx(b.value, abs=1e-7)
+
+
+def test_a_partial_blocks_coefficients_are_slot_coefficients_of_its_ticks():
+    from pacegym.baselines.hindsight_warm import _tick_spread
+
+    core = PacingCore("live_commerce", 1)
+    core.reset(np.arange(1), episode_seeds(4, 1))
+    (ep,) = hindsight_episodes(core, realised_requests(core))
+    for t0, end in ((0, 3), (31, 33), (ep.flight_ticks - 2, ep.flight_ticks)):
+        A, post = slot_coefficients(ep.at(t0, np.zeros(ep.n_slots), 0.0), end - t0, stop=end)
+        spread, post_b = _tick_spread(ep, t0, end)
+        assert np.allclose(spread, A.toarray()[:, 0], rtol=1e-13, atol=0.0)
+        assert post_b[0] == pytest.approx(post[0], rel=1e-13)
+
+
+@pytest.mark.parametrize("block", [2, 3, 4, 7])
+def test_block_coefficients_are_slot_coefficients(block):
+    from pacegym.baselines.hindsight_warm import _block_coefficients
+
+    core = PacingCore("live_commerce", 1)
+    core.reset(np.arange(1), episode_seeds(6, 1))
+    (ep,) = hindsight_episodes(core, realised_requests(core))
+    A, post = slot_coefficients(ep, block)
+    B, post_b = _block_coefficients(ep, block)
+    assert B.shape == A.shape and B.nnz == A.nnz
+    assert abs(A - B).max() <= 1e-13 * abs(A).max()
+    assert np.allclose(post_b, post, rtol=1e-13, atol=0.0)
