@@ -237,14 +237,15 @@ class RowNet:
         """``output`` for this thread: its vectors allocated once and bound, with the
         weights, into a closure (one numpy call per step, no attribute look-ups).
 
-        ``[x, 1]`` (float64), layer 1's output (float64), then per later layer its input
-        ``[h, 1]`` (float32; the trailing 1 stays) and, for a hidden layer, its output."""
+        ``[x, 1]`` (float64) and layer 1's output (float64), then per later layer its input
+        ``[h, 1]`` (float32; the trailing 1 stays): each hidden layer writes its product
+        into the next one's input and applies its activation there, in place."""
         x = np.ones(self._n_in + 1)
         xv, h = x[:-1], np.empty(self._row_plain.shape[0])
         ins = [np.ones(len(w) + 1, np.float32) for w, _ in self._row_rest]
         ins.append(np.ones(len(self._row_last[0]), np.float32))
         steps = [
-            (w, act == "tanh", act, a_in, np.empty(len(w), np.float32), a_next[:-1])
+            (w, act == "tanh", act, a_in, a_next[:-1])
             for (w, act), a_in, a_next in zip(self._row_rest, ins, ins[1:], strict=False)
         ]
         folded, plain, normalize = self._row_folded, self._row_plain, self.net.normalize
@@ -262,15 +263,16 @@ class RowNet:
             if single:  # a linear (or single-layer) policy: h is the output
                 return float(_activation(act0, h)[0])
             if act0 == "tanh":  # the float64 values cast to float32, then float32 tanh
-                tanh(h, out=h1, dtype=f32)
+                h1[...] = h
+                tanh(h1, out=h1)
             else:
                 h1[:] = _activation(act0, h)
-            for wb, is_tanh, act, a_in, o, a_next in steps:
-                wb.dot(a_in, out=o)
+            for wb, is_tanh, act, a_in, a_next in steps:
+                wb.dot(a_in, out=a_next)
                 if is_tanh:
-                    tanh(o, out=a_next)
+                    tanh(a_next, out=a_next)
                 else:
-                    a_next[:] = _activation(act, o)
+                    a_next[:] = _activation(act, a_next)
             a = float(w_last.dot(last)) + b_last
             return a if act_last == "identity" else float(_activation(act_last, np.array([a]))[0])
 
@@ -294,6 +296,7 @@ class MlpPolicy:
         self.row_path = self if net.index is None else None
         self._net_row = RowNet(net)
         self.box = self._net_row.box
+        self._output, self._map_one = self._net_row.output, amap.one  # bound once
 
     @classmethod
     def from_artifact(
@@ -320,4 +323,4 @@ class MlpPolicy:
     def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """The throttle of one valid row (latency path; NaN if the network overflows);
         ``in_box``: see ``RowNet.output``."""
-        return self.amap.one(self._net_row.output(row, in_box))
+        return self._map_one(self._output(row, in_box))
