@@ -112,12 +112,8 @@ class Pacer:
     def __call__(self, observations: Any) -> np.ndarray:
         """Throttles ``(n,)`` float64 in [0, 1] for a batch of campaigns."""
         x = observations
-        if not (  # ``as_matrix``'s common case, tested inline (a call less on one row)
-            type(x) is np.ndarray
-            and x.dtype is _FLOAT32
-            and x.ndim == 2
-            and x.shape[1] == self._width[0]
-        ):
+        # ``as_matrix``'s common case, tested inline (a call less on one row)
+        if type(x) is not np.ndarray or x.dtype is not _FLOAT32 or x.shape[1:] != self._width:
             x = self.as_matrix(x)
         n = x.shape[0]
         if n <= SMALL_ROWS and self._row is not None:

@@ -55,12 +55,15 @@ def block_layers(
     bias as the last row of its weight: ``[h, 1] @ [W; b]``, no pass adding it. A hidden
     layer whose activation maps some ``c`` to exactly 1 (``SATURATES``, checked on numpy's
     own kernel) gets one more output column, ``c`` before the activation and so 1 after
-    (``1 c + sum 0 h`` is exact): the next layer's column of ones. Otherwise the bias stays
-    (``None`` when it rides in the product). Same sums as ``h @ W + b``, in another order.
+    (``1 c + sum 0 h`` is exact): the next layer's column of ones, unless the next layer is
+    the last (its one output takes its bias in a pass over ``n`` values, cheaper than a
+    65th column in the widest product: 64 columns fit the BLAS's kernels). Otherwise the
+    bias stays (``None`` when it rides in the product). Same sums as ``h @ W + b``, in
+    another order.
     """
     out: list[tuple[np.ndarray, np.ndarray | None, str]] = []
     for k, (w, b, act) in enumerate(layers):
-        c = SATURATES.get(act) if k + 1 < len(layers) else None
+        c = SATURATES.get(act) if k + 2 < len(layers) else None
         if c is not None and _activation(act, np.full((1, 1), c, np.float32))[0, 0] != 1.0:
             c = None
         if c is not None:

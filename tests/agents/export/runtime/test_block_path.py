@@ -69,7 +69,9 @@ def test_block_path_is_the_plain_network(act, normalised):
     want = _plain(net.layers, net.normalize(x).astype(np.float64))
     np.testing.assert_allclose(net.actions(x), want, rtol=1e-5, atol=1e-5)
     carried = [w.shape[1] for w, _, _ in net.block[:-1]]
-    assert carried == [w + (act in SATURATES) for w in widths[1:-1]]
+    hidden = widths[1:-1]  # a column of ones for each next layer but the last (one output)
+    assert carried == [w + (act in SATURATES and k + 1 < len(hidden)) for k, w in enumerate(hidden)]
+    assert (net.block[-1][1] is None) == (len(hidden) == 0 and normalised)
 
 
 @pytest.mark.parametrize("act", sorted(SATURATES))
