@@ -187,6 +187,13 @@ class Mlp:
         return bufs
 
 
+class _PerThread(threading.local):
+    """``run``: a closure made by ``make()`` once in each thread that reads it."""
+
+    def __init__(self, make: Callable[[], Callable[[list[float], bool], float]]) -> None:
+        self.run = make()
+
+
 class RowNet:
     """One row through an ``Mlp`` in few numpy calls (the latency path of ``mlp`` and
     ``residual``), each writing into this thread's preallocated vectors.
@@ -223,7 +230,8 @@ class RowNet:
         w_last = np.zeros(w.shape[0] + 1, dtype=np.float32)  # the input's trailing 1 adds 0
         w_last[:-1] = w[:, 0]
         self._row_last = (w_last, float(b[0]), act)
-        self._scratch = threading.local()
+        self.per_thread = _PerThread(self._evaluator)
+        """``per_thread.run``: ``output`` as this thread's closure (made on first use)."""
 
     def output(self, row: list[float], in_box: bool) -> float:
         """The network's output for the raw inputs ``row`` (NaN if it overflows).
@@ -231,10 +239,7 @@ class RowNet:
         ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
         the folded first layer applies; otherwise the row is normalised and clipped first.
         """
-        run = getattr(self._scratch, "run", None)
-        if run is None:
-            run = self._scratch.run = self._evaluator()
-        return run(row, in_box)
+        return self.per_thread.run(row, in_box)
 
     def _evaluator(self) -> Callable[[list[float], bool], float]:
         """``output`` for this thread: its vectors allocated once and bound, with the
@@ -299,7 +304,7 @@ class MlpPolicy:
         self.row_path = self if net.index is None else None
         self._net_row = RowNet(net)
         self.box = self._net_row.box
-        self._output, self._map_one = self._net_row.output, amap.one  # bound once
+        self._rows, self._map_one = self._net_row.per_thread, amap.one  # bound once
 
     @classmethod
     def from_artifact(
@@ -326,4 +331,4 @@ class MlpPolicy:
     def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """The throttle of one valid row (latency path; NaN if the network overflows);
         ``in_box``: see ``RowNet.output``."""
-        return self._map_one(self._output(row, in_box))
+        return self._map_one(self._rows.run(row, in_box))  # ``RowNet.output``, inline

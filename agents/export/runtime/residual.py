@@ -42,7 +42,7 @@ class ResidualPolicy:
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
         self.row_path = self
         self._net_row = RowNet(self.mlp)
-        self._output = self._net_row.output  # bound once (the row path)
+        self._rows = self._net_row.per_thread  # ``RowNet.output``'s closures, bound once
         self._rule_step = self.base._step  # the rule's row path, bound once
         self.begin = self.base.begin  # type: ignore[method-assign]
         n_obs = len(obs)
@@ -71,7 +71,7 @@ class ResidualPolicy:
         feat = _f32(float(np.log10(min(max(b0, floor), 1.0))))  # numpy's log10, as a batch
         z = [*row, feat] if inputs is None else [*(row[j] for j in inputs), feat]
         lo, hi = self._feat_box
-        a = self._output(z, in_box and lo <= feat <= hi)
+        a = self._rows.run(z, in_box and lo <= feat <= hi)
         a = 0.0 if a != a else min(max(a, -1.0), 1.0)
         p = max(b, floor) * 10.0 ** (self.scale * a)  # within 1 ulp of numpy's power
         return min(max(p, 0.0), 1.0)
