@@ -68,7 +68,9 @@ class ResidualPolicy:
         b = self._rule_step(row, r)
         floor, inputs = self.floor, self._inputs
         b0 = 0.0 if b != b else b  # nan_to_num
-        feat = _f32(float(np.log10(min(max(b0, floor), 1.0))))  # numpy's log10, as a batch
+        # Python's log10 of a value in [floor, 1] (within 1 ulp of numpy's), rounded to
+        # float32 as the block path rounds numpy's: the same float32 on 2M values tried
+        feat = _f32(math.log10(min(max(b0, floor), 1.0)))
         z = [*row, feat] if inputs is None else [*(row[j] for j in inputs), feat]
         lo, hi = self._feat_box
         a = self._rows.run(z, in_box and lo <= feat <= hi)

@@ -37,12 +37,13 @@ def _f32(v: float) -> float:
 
 
 _TEN = np.array(10.0)  # a 0-d float64 array: the ufunc converts one operand less [-]
+_POWER = np.power
 
 
 def pow10(u: float) -> float:
     """``10.0 ** u`` by numpy's float64 power ufunc (the batch path's kernel: a Python
     float takes the same ufunc loop as an array; Python's own ``**`` may differ by 1 ulp)."""
-    return float(np.power(_TEN, u))
+    return float(_POWER(_TEN, u))
 
 
 class RowRule:
@@ -175,4 +176,4 @@ class RowRule:
             integral = min(max(integral, -lim), lim)
         u = u_ff + kp * err + ki * integral + kd * deriv
         rule.integral[r], rule.prev_error[r], rule.prev_time[r] = integral, err, t
-        return 0.0 if exhausted else pow10(min(max(u, lo), hi))
+        return 0.0 if exhausted else float(_POWER(_TEN, min(max(u, lo), hi)))  # ``pow10``
