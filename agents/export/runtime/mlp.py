@@ -256,17 +256,19 @@ class RowNet:
             (w, act == "tanh", act, a_in, a_next[:-1])
             for (w, act), a_in, a_next in zip(self._row_rest, ins, ins[1:], strict=False)
         ]
-        folded, plain, normalize = self._row_folded, self._row_plain, self.net.normalize
+        folded, plain, norm = self._row_folded, self._row_plain, self.net.norm
+        z64, z32 = np.empty(self._n_in), np.empty(self._n_in, np.float32)  # outside the box
         act0, single, h1, last = self._act0, self._single, ins[0][:-1], ins[-1]
         w_last, b_last, act_last = self._row_last
-        tanh, f32 = np.tanh, np.float32
+        tanh = np.tanh
 
         def run(row: list[float], in_box: bool) -> float:
             if in_box:
                 xv[:] = row
                 folded.dot(x, out=h)
-            else:
-                xv[:] = normalize(np.array(row, dtype=f32))  # as SB3: float64 -> float32
+            else:  # outside the box (so there is a normalisation): as SB3, float64 -> float32
+                xv[:] = row
+                xv[:] = norm.one_row(xv, z64, z32)  # type: ignore[union-attr]
                 plain.dot(x, out=h)
             if single:  # a linear (or single-layer) policy: h is the output
                 return float(_activation(act0, h)[0])
