@@ -268,7 +268,7 @@ class RowNet:
                 folded.dot(x, out=h)
             else:  # outside the box (so there is a normalisation): as SB3, float64 -> float32
                 xv[:] = row
-                xv[:] = norm.one_row(xv, z64, z32)  # type: ignore[union-attr]
+                xv[:] = norm.into(xv, z64, z32)  # type: ignore[union-attr]
                 plain.dot(x, out=h)
             if single:  # a linear (or single-layer) policy: h is the output
                 return float(_activation(act0, h)[0])

@@ -80,18 +80,6 @@ class Normalization:
         x = np.asarray(x)
         return self.into(x, np.empty(x.shape), np.empty(x.shape, dtype=np.float32))
 
-    def one_row(self, x: np.ndarray, z64: np.ndarray, z32: np.ndarray) -> np.ndarray:
-        """``into`` for one row ``x`` (float64, ``(n_in,)``) in fewer, cheaper numpy calls
-        (the row path outside the clip box): the same subtraction and division, the clip as
-        ``maximum`` then ``minimum`` (``np.clip``'s values, without its Python wrapper), then
-        the float32 rounding into ``z32``, which it returns."""
-        np.subtract(x, self.mean, out=z64)
-        np.divide(z64, self.std, out=z64)
-        np.maximum(z64, -self.clip, out=z64)
-        np.minimum(z64, self.clip, out=z64)
-        z32[...] = z64
-        return z32
-
     def into(self, x: np.ndarray, z64: np.ndarray, z32: np.ndarray) -> np.ndarray:
         """The float32 policy input for rows ``x`` written into ``z32`` (float32), through
         ``z64`` (float64), both of ``x``'s shape: the one implementation (``__call__`` gives it
@@ -103,8 +91,12 @@ class Normalization:
             rowwise(np.divide, z64, self._tiles[1], z64)
         else:
             np.subtract(x, self.mean, out=z64)
-            z64 /= self.std
-        np.clip(z64, -self.clip, self.clip, out=z64)  # one pass: min(max(z, -clip), clip)
+            np.divide(z64, self.std, out=z64)
+        if x.ndim == 1:  # one row (the row path): two ufunc calls cost less than np.clip's
+            np.maximum(z64, -self.clip, out=z64)  # Python wrapper; the same values
+            np.minimum(z64, self.clip, out=z64)
+        else:
+            np.clip(z64, -self.clip, self.clip, out=z64)  # one pass: min(max(z, -clip), clip)
         z32[...] = z64
         return z32
 

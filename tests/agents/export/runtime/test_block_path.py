@@ -110,8 +110,9 @@ def test_row_path_vectors_are_per_thread(ppo_artifact, recorded_obs):
 
 
 def test_normalization_of_one_row_is_the_batchs():
-    """``Normalization.one_row`` (the row path outside the clip box) gives ``__call__``'s
-    float32 values bit for bit, clipped values and a constant feature included."""
+    """``Normalization.into`` on one float64 row (the row path outside the clip box: its
+    clip as two ufunc calls) gives the batch's float32 values bit for bit, clipped values
+    and a constant feature included."""
     rng = np.random.default_rng(5)
     mean, var = rng.normal(size=9), rng.uniform(0.0, 2.0, size=9)
     var[0] = 0.0  # a constant feature: std = sqrt(epsilon)
@@ -120,5 +121,5 @@ def test_normalization_of_one_row_is_the_batchs():
         np.float32
     )
     z64, z32 = np.empty(9), np.empty(9, np.float32)
-    got = np.array([norm.one_row(r.astype(np.float64), z64, z32).copy() for r in x])
+    got = np.array([norm.into(r.astype(np.float64), z64, z32).copy() for r in x])
     np.testing.assert_array_equal(got, norm(x))
