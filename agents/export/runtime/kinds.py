@@ -82,6 +82,7 @@ class ActionMap:
         self._half_decades = self.decades / 2.0
         self.low, self.high = float(action["low"]), float(action["high"])
         self.fallback = fallback
+        self.one = self._one_row()
 
     @classmethod
     def from_manifest(cls, m: Mapping[str, Any]) -> ActionMap:
@@ -104,12 +105,18 @@ class ActionMap:
             p[~np.isfinite(p)] = self.fallback
         return p
 
-    def one(self, a: float) -> float:
-        """``throttle`` for one action as Python floats (latency path); NaN stays NaN."""
-        a = min(max(a, self.low), self.high)
+    def _one_row(self) -> Callable[[float], float]:
+        """``one``: ``throttle`` for one action as Python floats (latency path; NaN stays
+        NaN), this map's constants bound into it (no attribute look-ups a row)."""
+        low, high, half = self.low, self.high, self._half_decades
         if self.mapping == "identity":
-            return min(max(a, 0.0), 1.0)
-        return 0.0 if a <= -1.0 else 10.0 ** (self._half_decades * (a - 1.0))
+            return lambda a: min(max(min(max(a, low), high), 0.0), 1.0)
+
+        def one(a: float) -> float:
+            a = min(max(a, low), high)
+            return 0.0 if a <= -1.0 else 10.0 ** (half * (a - 1.0))
+
+        return one
 
     def served(
         self, actions: Callable[[np.ndarray], np.ndarray], x: np.ndarray, ok: np.ndarray

@@ -55,12 +55,15 @@ def block_layers(
     bias as the last row of its weight: ``[h, 1] @ [W; b]``, no pass adding it. A hidden
     layer whose activation maps some ``c`` to exactly 1 (``SATURATES``, checked on numpy's
     own kernel) gets one more output column, ``c`` before the activation and so 1 after
-    (``1 c + sum 0 h`` is exact): the next layer's column of ones. Otherwise the bias stays
-    (``None`` when it rides in the product). Same sums as ``h @ W + b``, in another order.
+    (``1 c + sum 0 h`` is exact): the next layer's column of ones, unless the next layer is
+    the last (its one output takes its bias in a pass over ``n`` values, cheaper than a
+    65th column in the widest product: 64 columns fit the BLAS's kernels). Otherwise the
+    bias stays (``None`` when it rides in the product). Same sums as ``h @ W + b``, in
+    another order.
     """
     out: list[tuple[np.ndarray, np.ndarray | None, str]] = []
     for k, (w, b, act) in enumerate(layers):
-        c = SATURATES.get(act) if k + 1 < len(layers) else None
+        c = SATURATES.get(act) if k + 2 < len(layers) else None
         if c is not None and _activation(act, np.full((1, 1), c, np.float32))[0, 0] != 1.0:
             c = None
         if c is not None:
@@ -184,6 +187,13 @@ class Mlp:
         return bufs
 
 
+class _PerThread(threading.local):
+    """``run``: a closure made by ``make()`` once in each thread that reads it."""
+
+    def __init__(self, make: Callable[[], Callable[[list[float], bool], float]]) -> None:
+        self.run = make()
+
+
 class RowNet:
     """One row through an ``Mlp`` in few numpy calls (the latency path of ``mlp`` and
     ``residual``), each writing into this thread's preallocated vectors.
@@ -220,7 +230,8 @@ class RowNet:
         w_last = np.zeros(w.shape[0] + 1, dtype=np.float32)  # the input's trailing 1 adds 0
         w_last[:-1] = w[:, 0]
         self._row_last = (w_last, float(b[0]), act)
-        self._scratch = threading.local()
+        self.per_thread = _PerThread(self._evaluator)
+        """``per_thread.run``: ``output`` as this thread's closure (made on first use)."""
 
     def output(self, row: list[float], in_box: bool) -> float:
         """The network's output for the raw inputs ``row`` (NaN if it overflows).
@@ -228,49 +239,50 @@ class RowNet:
         ``in_box``: every value lies inside ``box`` (the normalisation clip is a no-op), so
         the folded first layer applies; otherwise the row is normalised and clipped first.
         """
-        run = getattr(self._scratch, "run", None)
-        if run is None:
-            run = self._scratch.run = self._evaluator()
-        return run(row, in_box)
+        return self.per_thread.run(row, in_box)
 
     def _evaluator(self) -> Callable[[list[float], bool], float]:
         """``output`` for this thread: its vectors allocated once and bound, with the
         weights, into a closure (one numpy call per step, no attribute look-ups).
 
-        ``[x, 1]`` (float64), layer 1's output (float64), then per later layer its input
-        ``[h, 1]`` (float32; the trailing 1 stays) and, for a hidden layer, its output."""
+        ``[x, 1]`` (float64) and layer 1's output (float64), then per later layer its input
+        ``[h, 1]`` (float32; the trailing 1 stays): each hidden layer writes its product
+        into the next one's input and applies its activation there, in place."""
         x = np.ones(self._n_in + 1)
         xv, h = x[:-1], np.empty(self._row_plain.shape[0])
         ins = [np.ones(len(w) + 1, np.float32) for w, _ in self._row_rest]
         ins.append(np.ones(len(self._row_last[0]), np.float32))
         steps = [
-            (w, act == "tanh", act, a_in, np.empty(len(w), np.float32), a_next[:-1])
+            (w, act == "tanh", act, a_in, a_next[:-1])
             for (w, act), a_in, a_next in zip(self._row_rest, ins, ins[1:], strict=False)
         ]
-        folded, plain, normalize = self._row_folded, self._row_plain, self.net.normalize
+        folded, plain, norm = self._row_folded, self._row_plain, self.net.norm
+        z64, z32 = np.empty(self._n_in), np.empty(self._n_in, np.float32)  # outside the box
         act0, single, h1, last = self._act0, self._single, ins[0][:-1], ins[-1]
         w_last, b_last, act_last = self._row_last
-        tanh, f32 = np.tanh, np.float32
+        tanh = np.tanh
 
         def run(row: list[float], in_box: bool) -> float:
             if in_box:
                 xv[:] = row
                 folded.dot(x, out=h)
-            else:
-                xv[:] = normalize(np.array(row, dtype=f32))  # as SB3: float64 -> float32
+            else:  # outside the box (so there is a normalisation): as SB3, float64 -> float32
+                xv[:] = row
+                xv[:] = norm.into(xv, z64, z32)  # type: ignore[union-attr]
                 plain.dot(x, out=h)
             if single:  # a linear (or single-layer) policy: h is the output
                 return float(_activation(act0, h)[0])
             if act0 == "tanh":  # the float64 values cast to float32, then float32 tanh
-                tanh(h, out=h1, dtype=f32)
+                h1[...] = h
+                tanh(h1, out=h1)
             else:
                 h1[:] = _activation(act0, h)
-            for wb, is_tanh, act, a_in, o, a_next in steps:
-                wb.dot(a_in, out=o)
+            for wb, is_tanh, act, a_in, a_next in steps:
+                wb.dot(a_in, out=a_next)
                 if is_tanh:
-                    tanh(o, out=a_next)
+                    tanh(a_next, out=a_next)
                 else:
-                    a_next[:] = _activation(act, o)
+                    a_next[:] = _activation(act, a_next)
             a = float(w_last.dot(last)) + b_last
             return a if act_last == "identity" else float(_activation(act_last, np.array([a]))[0])
 
@@ -294,6 +306,7 @@ class MlpPolicy:
         self.row_path = self if net.index is None else None
         self._net_row = RowNet(net)
         self.box = self._net_row.box
+        self._rows, self._map_one = self._net_row.per_thread, amap.one  # bound once
 
     @classmethod
     def from_artifact(
@@ -320,4 +333,4 @@ class MlpPolicy:
     def one_throttle(self, row: list[float], in_box: bool, r: int = 0) -> float:
         """The throttle of one valid row (latency path; NaN if the network overflows);
         ``in_box``: see ``RowNet.output``."""
-        return self.amap.one(self._net_row.output(row, in_box))
+        return self._map_one(self._rows.run(row, in_box))  # ``RowNet.output``, inline

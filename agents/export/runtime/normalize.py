@@ -91,8 +91,12 @@ class Normalization:
             rowwise(np.divide, z64, self._tiles[1], z64)
         else:
             np.subtract(x, self.mean, out=z64)
-            z64 /= self.std
-        np.clip(z64, -self.clip, self.clip, out=z64)  # one pass: min(max(z, -clip), clip)
+            np.divide(z64, self.std, out=z64)
+        if x.ndim == 1:  # one row (the row path): two ufunc calls cost less than np.clip's
+            np.maximum(z64, -self.clip, out=z64)  # Python wrapper; the same values
+            np.minimum(z64, self.clip, out=z64)
+        else:
+            np.clip(z64, -self.clip, self.clip, out=z64)  # one pass: min(max(z, -clip), clip)
         z32[...] = z64
         return z32
 

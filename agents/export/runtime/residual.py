@@ -42,6 +42,7 @@ class ResidualPolicy:
         self.floor = _float(spec, "floor", "policy", 1e-12, 1.0)
         self.row_path = self
         self._net_row = RowNet(self.mlp)
+        self._rows = self._net_row.per_thread  # ``RowNet.output``'s closures, bound once
         self._rule_step = self.base._step  # the rule's row path, bound once
         self.begin = self.base.begin  # type: ignore[method-assign]
         n_obs = len(obs)
@@ -65,13 +66,16 @@ class ResidualPolicy:
         advances): the rule's row path, then the network's (``RowNet``); ``in_box``: the
         features the network reads lie in its clip box."""
         b = self._rule_step(row, r)
+        floor, inputs = self.floor, self._inputs
         b0 = 0.0 if b != b else b  # nan_to_num
-        feat = _f32(float(np.log10(min(max(b0, self.floor), 1.0))))  # numpy's log10, as a batch
-        z = [*row, feat] if self._inputs is None else [*(row[j] for j in self._inputs), feat]
+        # Python's log10 of a value in [floor, 1] (within 1 ulp of numpy's), rounded to
+        # float32 as the block path rounds numpy's: the same float32 on 2M values tried
+        feat = _f32(math.log10(min(max(b0, floor), 1.0)))
+        z = [*row, feat] if inputs is None else [*(row[j] for j in inputs), feat]
         lo, hi = self._feat_box
-        a = self._net_row.output(z, in_box and lo <= feat <= hi)
+        a = self._rows.run(z, in_box and lo <= feat <= hi)
         a = 0.0 if a != a else min(max(a, -1.0), 1.0)
-        p = max(b, self.floor) * 10.0 ** (self.scale * a)  # within 1 ulp of numpy's power
+        p = max(b, floor) * 10.0 ** (self.scale * a)  # within 1 ulp of numpy's power
         return min(max(p, 0.0), 1.0)
 
     @classmethod

@@ -36,10 +36,14 @@ def _f32(v: float) -> float:
         return float(np.float32(v))
 
 
+_TEN = np.array(10.0)  # a 0-d float64 array: the ufunc converts one operand less [-]
+_POWER = np.power
+
+
 def pow10(u: float) -> float:
     """``10.0 ** u`` by numpy's float64 power ufunc (the batch path's kernel: a Python
     float takes the same ufunc loop as an array; Python's own ``**`` may differ by 1 ulp)."""
-    return float(np.power(10.0, u))
+    return float(_POWER(_TEN, u))
 
 
 class RowRule:
@@ -59,6 +63,10 @@ class RowRule:
         self._early_close = p["early_close"]
         self._spend_cols = (self.i["reported_spend"], self.i["in_flight"])
         self._pid_cols = (self.i["time_elapsed"], self.i["capacity_log10"], self.i["exhausted"])
+        # the target of a plain plan, inlined by ``_pid``: column, then the early-close scale
+        # (None: ``_target``); x / (1 - e) only where e > 0, as ``_cum`` divides
+        plain = self.plain_plan and not self._observed
+        self._plain_target = (self._basis, self._early_close) if plain else None
         if self.kind == "pid":  # the parameters as Python floats, the logs taken once
             self._pid_cfg = (
                 p["kp"],
@@ -142,7 +150,14 @@ class RowRule:
         c_time, c_capacity, c_exhausted = self._pid_cols
         rule = self.rule
         t = row[c_time]
-        err = self._target(row) - self._spent(row)
+        if self._plain_target is None:
+            target = self._target(row)
+        else:  # ``_cum`` of a plain plan, inline
+            c_basis, early = self._plain_target
+            target = row[c_basis] if early <= 0.0 else row[c_basis] / (1.0 - early)
+            target = min(max(target, 0.0), 1.0)
+        reported, in_flight = self._spend_cols
+        err = target - (row[reported] + _f32(self.w_f32 * row[in_flight]))  # ``_spent``
         if t <= 0.0:  # the row starts again (``Rule._pid``: state cleared, error kept)
             integral = prev_t = 0.0
             prev_err = err
@@ -161,4 +176,4 @@ class RowRule:
             integral = min(max(integral, -lim), lim)
         u = u_ff + kp * err + ki * integral + kd * deriv
         rule.integral[r], rule.prev_error[r], rule.prev_time[r] = integral, err, t
-        return 0.0 if exhausted else pow10(min(max(u, lo), hi))
+        return 0.0 if exhausted else float(_POWER(_TEN, min(max(u, lo), hi)))  # ``pow10``

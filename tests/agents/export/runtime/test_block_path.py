@@ -69,7 +69,9 @@ def test_block_path_is_the_plain_network(act, normalised):
     want = _plain(net.layers, net.normalize(x).astype(np.float64))
     np.testing.assert_allclose(net.actions(x), want, rtol=1e-5, atol=1e-5)
     carried = [w.shape[1] for w, _, _ in net.block[:-1]]
-    assert carried == [w + (act in SATURATES) for w in widths[1:-1]]
+    hidden = widths[1:-1]  # a column of ones for each next layer but the last (one output)
+    assert carried == [w + (act in SATURATES and k + 1 < len(hidden)) for k, w in enumerate(hidden)]
+    assert (net.block[-1][1] is None) == (len(hidden) == 0 and normalised)
 
 
 @pytest.mark.parametrize("act", sorted(SATURATES))
@@ -105,3 +107,19 @@ def test_row_path_vectors_are_per_thread(ppo_artifact, recorded_obs):
         got = list(pool.map(serve, range(4)))
     for k in range(4):
         assert got[k] == want[k::4]
+
+
+def test_normalization_of_one_row_is_the_batchs():
+    """``Normalization.into`` on one float64 row (the row path outside the clip box: its
+    clip as two ufunc calls) gives the batch's float32 values bit for bit, clipped values
+    and a constant feature included."""
+    rng = np.random.default_rng(5)
+    mean, var = rng.normal(size=9), rng.uniform(0.0, 2.0, size=9)
+    var[0] = 0.0  # a constant feature: std = sqrt(epsilon)
+    norm = Normalization(mean, var, 1e-8, 3.0)
+    x = (rng.normal(size=(500, 9)) * rng.choice([0.01, 1.0, 10.0], size=(500, 9))).astype(
+        np.float32
+    )
+    z64, z32 = np.empty(9), np.empty(9, np.float32)
+    got = np.array([norm.into(r.astype(np.float64), z64, z32).copy() for r in x])
+    np.testing.assert_array_equal(got, norm(x))
