@@ -90,8 +90,10 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
     ),
-    # four value scenarios, all long flights (one of three days): two at a time
+    # two of the four value scenarios (the 3-day flight and the price scenario left out,
+    # as the default suite's run keeps two of its scenarios), at the same time
     "pacegym-benchmark suite=value": (
+        "benchmark.only=[value_channels,suite/value_drift]",
         "benchmark.episodes_short=3",
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
@@ -253,6 +255,8 @@ RAY_STARTS = ("python -m pacegym.experiments.sweep_ray", "pacegym-sweep", "mlflo
 TRAIN_DOCS = ("README.md", "docs/apps.md", "docs/export.md", "docs/training.md")
 """The docs whose commands train, compare and export, reading each other's outputs
 (``<time>``, ``<sac run>``, ``<train run id>``): one workspace, in document order."""
+STANDALONE_STARTS = ("python benchmarks/", "pacegym-tune ")
+"""Programs that read nothing an earlier command made: ``other``, from any doc."""
 GROUPS = ("train", "ray", "other")
 """The doc-check's workspaces, one test file each (``tests/test_docs*.py``): under ``-n
 auto`` they run on different workers at once. A workspace runs its commands in document
@@ -261,10 +265,13 @@ order; no command reads what another workspace's made (``substitute`` fails othe
 
 def group_of(cmd: DocCommand) -> str:
     """The workspace that runs ``cmd`` (``GROUPS``): a Ray sweep or its server is ``ray``;
-    the rest of ``TRAIN_DOCS`` is ``train``; every other doc (baselines, benchmarks,
-    calibration, real traffic, rendering) is ``other``."""
+    a benchmark script or a tune (``STANDALONE_STARTS``) is ``other``; the rest of
+    ``TRAIN_DOCS`` is ``train``; every other doc (baselines, benchmarks, calibration, real
+    traffic, rendering) is ``other``."""
     if cmd.kind == "bash" and cmd.text.startswith(RAY_STARTS):
         return "ray"
+    if cmd.kind == "bash" and cmd.text.startswith(STANDALONE_STARTS):
+        return "other"
     return "train" if cmd.where.split(":", 1)[0] in TRAIN_DOCS else "other"
 
 
