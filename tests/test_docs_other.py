@@ -1,5 +1,7 @@
-"""The doc-check's ``other`` workspace (``tests/docs_check.py``, ``GROUPS``): the baselines, benchmark, calibration, real-traffic and rendering docs,
-in document order, beside ``tests/test_docs.py``'s (a worker each under ``-n auto``)."""
+"""The doc-check's ``other`` workspace (``tests/docs_check.py``, ``GROUPS``): the baselines,
+benchmark, calibration, real-traffic and rendering docs, and the benchmark scripts and tunes
+of any doc, in document order, beside ``tests/test_docs.py``'s and
+``tests/test_docs_ray.py``'s (a worker each under ``-n auto``)."""
 
 from __future__ import annotations
 

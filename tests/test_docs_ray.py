@@ -1,5 +1,6 @@
-"""The doc-check's ``ray`` workspace (``tests/docs_check.py``, ``GROUPS``): the Ray Tune sweeps and the MLflow tracking server they report to,
-in document order, beside ``tests/test_docs.py``'s (a worker each under ``-n auto``)."""
+"""The doc-check's ``ray`` workspace (``tests/docs_check.py``, ``GROUPS``): the Ray Tune
+sweeps and the MLflow tracking server they report to, in document order, beside
+``tests/test_docs.py``'s and ``tests/test_docs_other.py``'s (a worker each under ``-n auto``)."""
 
 from __future__ import annotations
 
