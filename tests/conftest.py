@@ -40,11 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 LONGEST_FIRST = (
     "tests/test_docs.py",
+    "tests/test_docs_other.py",
     "tests/test_battery.py",
+    "tests/test_docs_ray.py",
     "tests/experiments/test_train_ray.py",
-    "tests/experiments/test_policy_names.py",
     "tests/envs/calibration/test_value_calibration.py",
     "tests/test_install.py",
+    "tests/experiments/test_policy_names.py",
     "tests/test_console_scripts.py",
     "tests/experiments/test_sweep_runs.py",
     "tests/experiments/test_pipeline.py",

@@ -90,8 +90,10 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
     ),
-    # four value scenarios, all long flights (one of three days): two at a time
+    # two of the four value scenarios (the 3-day flight and the price scenario left out,
+    # as the default suite's run keeps two of its scenarios), at the same time
     "pacegym-benchmark suite=value": (
+        "benchmark.only=[value_channels,suite/value_drift]",
         "benchmark.episodes_short=3",
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
@@ -246,6 +248,76 @@ def extract(path: Path) -> list[DocCommand]:
 
 def all_commands() -> list[DocCommand]:
     return [c for doc in DOCS for c in extract(doc)]
+
+
+RAY_STARTS = ("python -m pacegym.experiments.sweep_ray", "pacegym-sweep", "mlflow server ")
+"""The Ray Tune sweeps and the tracking server the docs point one at: their own workspace."""
+TRAIN_DOCS = ("README.md", "docs/apps.md", "docs/export.md", "docs/training.md")
+"""The docs whose commands train, compare and export, reading each other's outputs
+(``<time>``, ``<sac run>``, ``<train run id>``): one workspace, in document order."""
+STANDALONE_STARTS = ("python benchmarks/", "pacegym-tune ")
+"""Programs that read nothing an earlier command made: ``other``, from any doc."""
+GROUPS = ("train", "ray", "other")
+"""The doc-check's workspaces, one test file each (``tests/test_docs*.py``): under ``-n
+auto`` they run on different workers at once. A workspace runs its commands in document
+order; no command reads what another workspace's made (``substitute`` fails otherwise)."""
+
+
+def group_of(cmd: DocCommand) -> str:
+    """The workspace that runs ``cmd`` (``GROUPS``): a Ray sweep or its server is ``ray``;
+    a benchmark script or a tune (``STANDALONE_STARTS``) is ``other``; the rest of
+    ``TRAIN_DOCS`` is ``train``; every other doc (baselines, benchmarks, calibration, real
+    traffic, rendering) is ``other``."""
+    if cmd.kind == "bash" and cmd.text.startswith(RAY_STARTS):
+        return "ray"
+    if cmd.kind == "bash" and cmd.text.startswith(STANDALONE_STARTS):
+        return "other"
+    return "train" if cmd.where.split(":", 1)[0] in TRAIN_DOCS else "other"
+
+
+def check_command(cmd: DocCommand, workspace: Workspace) -> None:
+    """Run ``cmd`` in ``workspace``; a few commands' outputs are checked further: the MLflow
+    UI shows the runs view, a Ray sweep tracked by default files its trials under one
+    parent run in the working directory's store."""
+    out = workspace.run(cmd)
+    if out.startswith("(ran at"):  # the same command, documented again
+        return
+    if cmd.text.startswith("mlflow ui"):  # the UI's experiment shows runs, not GenAI traces
+        assert '"mlflow.experimentKind"' in out and "custom_model_development" in out
+    if (
+        cmd.text.startswith("python -m pacegym.experiments.sweep_ray")
+        and "--tracking-uri" not in cmd.text
+    ):
+        _check_default_tracked_sweep(workspace.root)
+
+
+def _check_default_tracked_sweep(root: Path) -> None:
+    """The newest ``sweep_ray`` run without ``--tracking-uri`` (``SHORTEN``: a grid of two
+    ``scale_decades``): both trials are FINISHED children of one FINISHED parent run in
+    ``./mlflow.db``, although Ray runs each trial in a directory of its own, named by their
+    parameters; ``best.json`` names that store, the parent and the best trial; no
+    per-trial store."""
+    import mlflow
+
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    out = max(root.glob("multirun/ray/*/best.json"), key=lambda p: p.stat().st_mtime).parent
+    best = json.loads((out / "best.json").read_text())
+    assert best["tracking_uri"] == uri and best["trials"] == 2, best
+    client = mlflow.MlflowClient(uri)
+    exp = client.get_experiment_by_name("pacegym")
+    parent = client.get_run(best["mlflow_parent_run_id"])
+    assert parent.data.tags["run_type"] == "sweep" and parent.info.status == "FINISHED"
+    assert parent.data.metrics["children"] == 2
+    trials = client.search_runs(
+        [exp.experiment_id], f"tags.mlflow.parentRunId = '{parent.info.run_id}'"
+    )
+    assert len(trials) == 2 and all(t.info.status == "FINISHED" for t in trials)
+    assert all(t.data.tags["run_type"] == "train" for t in trials)
+    names = sorted(t.info.run_name for t in trials)  # told apart by their parameters
+    assert names == ["sweep_ppo_live scale_decades=0.5", "sweep_ppo_live scale_decades=1"]
+    ids = {t.info.run_id for t in trials}
+    assert best["mlflow_run_id"] in ids and parent.data.tags["best_run_id"] in ids
+    assert not list(out.rglob("mlflow.db"))  # no per-trial stores
 
 
 def covered_elsewhere(text: str) -> str | None:

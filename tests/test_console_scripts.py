@@ -1,14 +1,21 @@
 """One command convention, for every console script of pyproject's ``[project.scripts]``:
 ``--help`` exits 0, Hydra-style ``key=value`` settings are taken (the argparse commands map
 them to their flags: ``pacegym.flags``), and an unknown addition (``+nonsense=1``) is refused
-in one line naming the key, exit code 2."""
+in one line naming the key, exit code 2.
 
+``--help`` runs the installed scripts themselves (their entry points and imports); the
+settings and the refusals run the same code as fresh processes forked from one interpreter
+that imported the scripts once (``tests/forked.py``), without 2-4 s of imports each."""
+
+import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests import forked
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -47,6 +54,13 @@ def _run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
     )
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    srv = forked.Server(dict(os.environ), cwd=tmp_path_factory.mktemp("server"))
+    yield srv
+    srv.close()
+
+
 def test_every_console_script_is_covered():
     assert SCRIPTS and set(SCRIPTS) == set(HYDRA_APPS) | set(ARGPARSE_APPS)
 
@@ -61,21 +75,21 @@ def test_help_exits_zero(script, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_key_value_settings_are_taken(script, tmp_path):
+def test_key_value_settings_are_taken(script, tmp_path, server):
     if script in HYDRA_APPS:
         setting, shown = HYDRA_APPS[script]
-        proc = _run(script, "--cfg", "job", setting, cwd=tmp_path)
+        proc = server.run(script, ["--cfg", "job", setting], tmp_path, timeout=300)
         assert proc.returncode == 0, proc.stderr
         assert shown in proc.stdout
     else:  # mapped to the flags before argparse reads them; --help then runs nothing
-        proc = _run(script, ARGPARSE_APPS[script], "--help", cwd=tmp_path)
+        proc = server.run(script, [ARGPARSE_APPS[script], "--help"], tmp_path, timeout=300)
         assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
-def test_an_unknown_key_is_refused_in_one_line(script, tmp_path):
-    proc = _run(script, "+nonsense=1", cwd=tmp_path)
+def test_an_unknown_key_is_refused_in_one_line(script, tmp_path, server):
+    proc = server.run(script, ["+nonsense=1"], tmp_path, timeout=300)
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{script}: error: nonsense = 1"), lines

@@ -116,6 +116,7 @@ def test_native_bin_is_read_off_the_trace():
     assert got == {"taxi": 30, "amzn": 5, "fb": 5, "i94": 60, "bike": 60}  # docs table
 
 
+@pytest.mark.slow  # a statistical claim, ~5 s a trace: a fit and 8 simulated test periods
 @pytest.mark.parametrize("name", TRACES)
 def test_fitted_generator_holds_its_traces_statistics(name, tmp_path):
     scenario = f"traces/{name}_daily"

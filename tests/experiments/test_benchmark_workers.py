@@ -32,6 +32,7 @@ def _without_seconds(doc):
     return doc
 
 
+@pytest.mark.slow  # end to end: the suite twice, once in two worker processes (~9 s)
 def test_two_workers_give_the_serial_results_in_suite_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     serial = benchmark.run_suite(_cfg(SMALL), tmp_path / "serial")

@@ -10,6 +10,7 @@ from pacegym.envs.core import PacingCore
 from pacegym.experiments import calibrate, simulate_logs
 
 
+@pytest.mark.slow  # end to end: the app fits a twin of a trace (~5 s)
 def test_twin_writes_a_scenario_with_departures_that_runs(tmp_path, capsys):
     conf = tmp_path / "conf"
     calibrate.main(["--twin", "traces/amzn_daily", "--name", "a", "--conf-dir", str(conf)])
