@@ -209,14 +209,10 @@ def load_agents(cfg: Any, taken: list[str]) -> list[Controller]:
         raise ControllerConfigError(
             f"agent = {entries[0]!r}: needs the 'train' extra: pip install 'pacegym[train]'"
         )
-    import torch
-
     from pacegym.agents.model_dir import read_agent_meta
     from pacegym.agents.policy import load_controller, one_inference_thread
 
     one_inference_thread()
-
-    torch.set_num_threads(1)  # small-batch inference: more threads only spin (compare.compare)
     out: list[Controller] = []
     names = list(taken)
     for entry in entries:
