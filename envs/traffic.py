@@ -61,17 +61,36 @@ def read_trace(path: str | Path) -> np.ndarray:
     Only their shape matters (``profile_array`` scales them to mean 1), so huge counts are
     fine. A relative path is relative to the working directory; a scenario file's own relative
     trace path is made absolute when the file is loaded (``scenarios.anchor_trace``).
+    A file read before, unchanged (path, mtime and size), is not parsed again
+    (``TRACE_CACHE_SIZE``); every call returns an array of its own.
     """
     p = Path(path).expanduser()
     if not p.is_file():
         raise ScenarioError(f"traffic.trace_csv = {str(path)!r}: no such file")
+    st = p.stat()
+    key = (str(p.resolve()), st.st_mtime_ns, st.st_size)
+    if key in _TRACES:
+        return _TRACES[key].copy()
     try:
-        return _read_counts(p, str(path))
+        trace = _read_counts(p, str(path))
     except UnicodeDecodeError as e:
         raise ScenarioError(
             f"traffic.trace_csv = {str(path)!r}: not UTF-8 text (byte {e.start}); allowed a CSV "
             "file with a 'requests' column"
         ) from None
+    while len(_TRACES) >= TRACE_CACHE_SIZE:
+        del _TRACES[next(iter(_TRACES))]  # the oldest read first
+    _TRACES[key] = trace
+    return trace.copy()
+
+
+TRACE_CACHE_SIZE = 16
+"""[files] parsed traces ``read_trace`` keeps per process: parsing a recorded trace's CSV
+costs 35-140 ms, paid by every core built on it (a suite, a generalist's 18 scenarios, a
+tuner's trials) before the cache."""
+_TRACES: dict[tuple[str, int, int], np.ndarray] = {}
+"""(resolved path, mtime [ns], size [bytes]) -> the parsed counts: a file changed on disk
+(another mtime or size) is read again."""
 
 
 def _read_counts(p: Path, path: str) -> np.ndarray:

@@ -62,3 +62,28 @@ def test_a_one_day_profile_is_the_same_on_every_start_day():
     assert idx == [1234] * 7
     assert profile_minute(2, 10.0, 3 * 1440) == 2 * 1440 + 10
     assert profile_minute(3, 10.0, 3 * 1440) == 10  # wraps after the trace's last day
+
+
+def test_a_trace_read_again_unchanged_is_not_parsed_again(tmp_path, monkeypatch):
+    """``read_trace`` keeps parsed files: the same counts without a second parse, an array of
+    its own each call, and a file changed on disk read again."""
+    import os
+
+    from pacegym.envs import traffic
+
+    path = tmp_path / "t.csv"
+    path.write_text("requests\n1\n2\n3\n")
+    parses = []
+    real = traffic._read_counts
+    monkeypatch.setattr(traffic, "_read_counts", lambda p, s: parses.append(s) or real(p, s))
+    a = traffic.read_trace(path)
+    a[0] = 99.0  # the caller's own array: the cached counts are untouched
+    b = traffic.read_trace(str(path))
+    assert b.tolist() == [1.0, 2.0, 3.0] and len(parses) == 1
+    path.write_text("requests\n4\n5\n")
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 1_000_000))
+    assert traffic.read_trace(path).tolist() == [4.0, 5.0] and len(parses) == 2
+    path.write_text("requests\nx\n")  # a bad file is refused every time, never cached
+    with pytest.raises(traffic.ScenarioError, match="line 2: requests is missing"):
+        traffic.read_trace(path)
