@@ -12,7 +12,10 @@ the suite's hard cases in ``conf/scenario/suite/``) the app runs, on the same ep
 clairvoyant ``oracle``; ``benchmark.controllers`` adds controller configs that run unchanged
 on every scenario, ranked like agents (the generalist's base); ``benchmark.single_set``, the
 best single baseline set tuned for the whole suite, runs like them and is one of every
-policy's comparators (``experiments.benchmark_comparators``). Each row gets its normalised
+policy's comparators (``experiments.benchmark_comparators``); ``benchmark.drift_bound``
+(set by the value suite) names a value-aware set that also runs told each episode's true
+channel drift, a clairvoyant row of type ``bound`` (``baselines.drift_bound``), compared
+but never crowned. Each row gets its normalised
 score (0 reference, 100 oracle), its regret to the oracle (paired CIs;
 ``baselines.normalise``), delivery, waste and off-plan share (misplaced + burst), through
 the same leaderboard code as ``pacegym-compare``. Short flights run ``episodes_short``
