@@ -32,10 +32,9 @@ import numpy as np
 import yaml
 
 from pacegym.agents.feedback import MixtureFeedback
-from pacegym.baselines.drift_bound import VALUE_COLUMN, TrueDrift
+from pacegym.baselines.drift_bound import TrueDrift, scale_value
 from pacegym.baselines.harness import run_episodes
 from pacegym.baselines.stats import paired_difference
-from pacegym.envs.spaces import N_OBS, SEGMENT_FEATURES
 
 SUITE_FILE = Path(__file__).resolve().parents[1] / "conf/suite/value.yaml"
 
@@ -75,9 +74,7 @@ class DriftScaledDualPrice:
     def act(self, obs: np.ndarray) -> np.ndarray:
         self.feedback.update()
         factor = np.concatenate([p.ratio() for _, p in self.feedback.parts])
-        scaled = np.array(obs, copy=True)
-        scaled[:, N_OBS + VALUE_COLUMN :: len(SEGMENT_FEATURES)] *= factor[:, self.channel]
-        return self.inner.act(scaled)
+        return self.inner.act(scale_value(obs, factor[:, self.channel]))
 
 
 def drift_bound() -> TrueDrift:

@@ -30,6 +30,14 @@ VALUE_COLUMN = [f.name for f in SEGMENT_FEATURES].index("value_per_price")
 """The predicted value's column within a segment's block of the observation."""
 
 
+def scale_value(obs: np.ndarray, factor: np.ndarray) -> np.ndarray:
+    """A copy of a value scenario's observation ``obs`` ``(n, N_OBS + 3 S)`` whose every
+    segment's ``value_per_price`` column is multiplied by ``factor`` ``(n, S)``."""
+    scaled = np.array(obs, copy=True)
+    scaled[:, N_OBS + VALUE_COLUMN :: len(SEGMENT_FEATURES)] *= factor
+    return scaled
+
+
 class TrueDrift:
     """``inner`` acting on the predicted value times the episode's true channel drift.
 
@@ -64,6 +72,4 @@ class TrueDrift:
     def act(self, obs: np.ndarray) -> np.ndarray:
         if self._factor is None:
             raise RuntimeError("TrueDrift.act before attach(core): run it through the harness")
-        scaled = np.array(obs, copy=True)
-        scaled[:, N_OBS + VALUE_COLUMN :: len(SEGMENT_FEATURES)] *= self._factor
-        return self.inner.act(scaled)
+        return self.inner.act(scale_value(obs, self._factor))

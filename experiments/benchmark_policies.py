@@ -71,11 +71,11 @@ def agents(b: Any, cfg: Any = None) -> list[Agent]:
             )
         wrapped = TrueDrift(ctrl)
         out.append((f"{name} x true drift", wrapped.kind, path, wrapped))
-    for a in b.agents:
+    if b.agents:
         from pacegym.agents.policy import load_controller, one_inference_thread
 
         one_inference_thread()
-
+    for a in b.agents:
         md, _ = policies.agent_dir(str(a), cfg, key="benchmark.agents entry")
         meta = read_agent_meta(md)
         name = str(meta["name"])
