@@ -47,6 +47,7 @@ RUNTIME_MODULES = (
     "segment_frame",
     "rule_row",
     "mlp",
+    "segment_pad",
     "recurrent_manifest",
     "recurrent",
     "rule",

@@ -21,9 +21,8 @@ from typing import Any
 import numpy as np
 
 from .manifest import PacerError
+from .segment_pacer import SEGMENT_COLUMNS
 from .segment_pad import SEGMENT_FILL, SegmentPad
-
-SEGMENT_COLUMNS = ("share", "value_per_price", "throttle")  # envs.spaces.SEGMENT_FEATURES
 
 RECURRENT_SCHEMA = "pacegym.recurrent_pacer"
 RECURRENT_SCHEMA_VERSION = 1
