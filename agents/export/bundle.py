@@ -48,6 +48,7 @@ RUNTIME_MODULES = (
     "rule_row",
     "mlp",
     "segment_pad",
+    "segment_residual",
     "recurrent_manifest",
     "recurrent",
     "rule",
