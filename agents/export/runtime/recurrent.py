@@ -26,6 +26,9 @@ One step, per campaign (the composition sb3_contrib's ``RecurrentActorCriticPoli
 ``sigmoid(u) = (1 + tanh(u / 2)) / 2`` with the halving folded into the weights (exact).
 Throttles are ``(n, A)`` (``A`` = ``action.width``: 1, or one per segment of a value
 scenario). A row with a non-finite value gets ``fallback`` throttles and keeps its state.
+A padded policy (manifest ``observation.max_segments = M``, ``runtime.segment_pad``) takes
+observations of any ``S <= M`` segments, ``(n, base + 3 S)``, pads them to its input and
+returns ``(n, S)`` throttles (the padded slots' actions dropped).
 
 Threads: campaigns are independent, so a call of more than ``LSTM_BLOCK_ROWS`` rows is cut
 into blocks shared among ``threads`` worker threads (``workers.Workers``, one BLAS thread
