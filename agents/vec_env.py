@@ -39,8 +39,8 @@ class PacingVecEnv(VecEnv):
     ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
     raise ``ValueError``, as ``PacingEnv`` does; in a value scenario (``S`` segments; a
     mixture's scenarios must share ``S`` unless ``max_segments`` pads them all to that
-    many, ``CoreMixture``: padded columns never reach the core nor count as invalid) the action is ``(n_envs, S)``, one per segment, and
-    the observation ``envs.spaces.obs_width(S)`` columns. The reward is the env's own: the per-step terms
+    many, ``CoreMixture``: padded columns never reach the core nor count as invalid) the
+    action is ``(n_envs, S)``, one per segment, and the observation ``envs.spaces.obs_width(S)`` columns. The reward is the env's own: the per-step terms
     of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score. With
     ``reward_scale="flight"`` (training only) each campaign's reward is multiplied by its
     flight's ticks / ``REFERENCE_TICKS``: a tick of a 3-day flight then carries as much

@@ -137,7 +137,6 @@ class CoreMixture:
             raise ValueError("a mixture needs at least one scenario")
         counts = [sc.value.n_segments if sc.value.on else 0 for sc in scs]
         self.n_segments = pad_to(scs, counts, max_segments)
-        self.padded = max_segments is not None
         self.n = int(n)
         self.blocks = split_rows(self.n, len(scs))
         self.cores = [

@@ -156,3 +156,34 @@ def test_training_view_meets_the_evaluation_view(scenario):
         o, *_ = own.step_throttle(p)
     s = resolve(scenario).value.n_segments
     assert (x[:, -12:] == (np.arange(12) < s)).all()  # the mask
+
+
+def test_a_padded_training_env_resumes_from_its_saved_state():
+    """``env_arrays`` / ``load_env_state`` (a checkpoint's env state) through the mask
+    view: a fresh padded env loaded with a stepped one's state steps on identically."""
+    from pacegym.agents.algos import make_env
+    from pacegym.agents.env_state import env_arrays, env_scalars, load_env_state
+
+    agent = AgentSettings.from_mapping(
+        {
+            "max_segments": 12,
+            "normalize_obs": False,
+            "residual": {"enabled": True, "base": {"kind": "dual_price"}, "scale_decades": 1.0},
+        }
+    )
+    scs = [short(TWELVE), short(SIX)]
+    env, _ = make_env(scs, agent, 4, 1)
+    env.reset()
+    rng = np.random.default_rng(1)
+    for _ in range(25):
+        env.step(rng.uniform(-1, 1, (4, 12)).astype(np.float32))
+    arrays = {k: np.array(v, copy=True) for k, v in env_arrays(env).items()}
+    other, _ = make_env(scs, agent, 4, 99)
+    other.reset()
+    load_env_state(other, arrays, env_scalars(env), "test")
+    for _ in range(25):
+        a = rng.uniform(-1, 1, (4, 12)).astype(np.float32)
+        x, r, *_ = env.step(a)
+        y, q, *_ = other.step(a)
+        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(r, q)
