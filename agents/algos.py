@@ -21,7 +21,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from pacegym.agents.discount import DISCOUNT_ALGOS, FlightDiscountBuffer
-from pacegym.agents.features import SelectFeatures
+from pacegym.agents.features import SegmentMask, SelectFeatures, segment_pad
 from pacegym.agents.feedback import FeedbackVecEnv
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.settings import AgentConfigError, AgentSettings
@@ -126,13 +126,15 @@ def make_env(
         seed=seed,
         reward_scale=reward_scale,
         scenario_weights=scenario_weights,
+        max_segments=agent.max_segments or None,
     )
     return wrap_env(pacing, agent), pacing
 
 
 def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
     """``pacing`` wrapped as ``agent`` says: residual on its base (or ``agent.features``
-    selected), the feedback columns (``agent.feedback``), then ``VecNormalize``.
+    selected), the feedback columns (``agent.feedback``), the padded layout's mask
+    (``agent.max_segments``, ``agents.features.SegmentMask``), then ``VecNormalize``.
 
     The return normalisation discounts with the algorithm's own ``gamma`` (the
     constructor's default when ``agent.hyperparams`` leaves it out).
@@ -145,6 +147,9 @@ def wrap_env(pacing: PacingVecEnv, agent: AgentSettings) -> VecEnv:
         env = SelectFeatures(pacing, agent.features)
     if agent.feedback:
         env = FeedbackVecEnv(env, pacing)
+    if pacing.segment_counts is not None:  # agent.max_segments: the mask columns last
+        pad = segment_pad(agent.features, agent.max_segments, res.enabled)
+        env = SegmentMask(env, pad, pacing.segment_counts)
     if agent.normalized:
         gamma = agent.hyperparams.get("gamma", constructor_default(algo_class(agent.algo), "gamma"))
         env = VecNormalize(

@@ -38,7 +38,7 @@ import torch
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
-from pacegym.agents.features import SelectFeatures
+from pacegym.agents.features import SegmentMask, SelectFeatures
 from pacegym.agents.feedback import FeedbackVecEnv
 from pacegym.agents.residual import ResidualVecEnv
 from pacegym.agents.vec_env import PacingVecEnv
@@ -56,6 +56,8 @@ def layers(env: VecEnv) -> tuple[VecNormalize | None, ResidualVecEnv | None, Pac
     """The training env's VecNormalize (or None), residual view (or None) and core view."""
     vecnorm = env if isinstance(env, VecNormalize) else None
     inner = env.venv if vecnorm is not None else env
+    if isinstance(inner, SegmentMask):  # agent.max_segments: stateless (counts fixed)
+        inner = inner.venv
     if isinstance(inner, FeedbackVecEnv):  # agent.feedback: its state saved beside
         inner = inner.venv
     residual = inner if isinstance(inner, ResidualVecEnv) else None

@@ -18,6 +18,9 @@ pacer runs too), ``a = policy(z)`` deterministic, throttle ``= action_to_throttl
 per segment) and so is the throttle; a residual agent appends ``S`` base columns, and an
 agent trained with ``agent.feedback`` ``3 C`` feedback columns after them (``agents.feedback``,
 ``FeedbackController``: it reads the ad server's counters through the harness's ``attach``).
+A padded agent (``agent.max_segments = M``, ``agents.features``) takes any ``S <= M``:
+``x`` is spread to the padded layout (``runtime.segment_pad``) and only the first ``S`` of
+its ``M`` actions are used.
 """
 
 from __future__ import annotations
@@ -34,7 +37,13 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from pacegym.agents.algos import is_recurrent
 from pacegym.agents.export.runtime import Normalization
-from pacegym.agents.features import feature_index, feature_names, segments_of
+from pacegym.agents.features import (
+    feature_index,
+    feature_names,
+    padded_names,
+    segment_pad,
+    segments_of,
+)
 from pacegym.agents.feedback import (
     PRIOR_CONVERSIONS,
     MixtureFeedback,
@@ -76,7 +85,8 @@ class SB3Controller:
     manifest's ``policy.normalization``), None when the model saw raw observations.
     ``residual``: ``{"enabled": True, "base": controller config, "scale_decades"}`` for a
     residual agent (``agents/residual.py``), else None. ``features``: the observation
-    columns the policy reads (``agent.features``; ``()``: all).
+    columns the policy reads (``agent.features``; ``()``: all). ``max_segments``: the padded
+    layout's ``M`` (``agent.max_segments``; 0: none, the policy serves its own ``S``).
     """
 
     def __init__(
@@ -86,6 +96,7 @@ class SB3Controller:
         residual: Mapping[str, Any] | None = None,
         name: str = "agent",
         features: Sequence[str] = (),
+        max_segments: int = 0,
     ) -> None:
         self.model = model
         self.features = list(features)
@@ -97,6 +108,12 @@ class SB3Controller:
         self._norm = Normalization.from_spec(obs_norm, where="obs_norm") if obs_norm else None
         self.residual = dict(residual) if residual and residual.get("enabled") else None
         self.base = build_base(self.residual["base"]) if self.residual else None
+        self.max_segments = int(max_segments or 0)
+        self.pad = (
+            segment_pad(features, self.max_segments, self.base is not None)
+            if self.max_segments
+            else None
+        )
         self._recurrent = is_recurrent(model)
         self._state: Any = None
         self._starts = np.ones(0, dtype=bool)
@@ -132,6 +149,9 @@ class SB3Controller:
         extra = self._extra()
         if extra is not None:
             x = np.concatenate([x, extra], axis=1)
+        if self.pad is not None:
+            self.pad.check(self._segments, "agent.max_segments")
+            x = self.pad.spread(x, self._segments)
         z = self.normalise(x)
         if self._recurrent:
             if self._starts.shape[0] != z.shape[0]:
@@ -143,6 +163,8 @@ class SB3Controller:
         else:
             a, _ = self.model.predict(z, deterministic=True)
         a = np.asarray(a, dtype=np.float64).reshape(len(z), -1)
+        if self.pad is not None:
+            a = self.pad.take(a, self._segments)  # the padded slots' actions are dropped
         return b, a if self._segments else a[:, 0]
 
     def _extra(self) -> np.ndarray | None:
@@ -186,10 +208,11 @@ def make_controller(
     name: str,
     features: Sequence[str],
     feedback: bool,
+    max_segments: int = 0,
 ) -> SB3Controller:
     """A ``FeedbackController`` for an agent trained with feedback, else an ``SB3Controller``."""
     cls = FeedbackController if feedback else SB3Controller
-    return cls(model, obs_norm, residual, name, features)
+    return cls(model, obs_norm, residual, name, features, max_segments)
 
 
 def agent_meta(
@@ -216,6 +239,8 @@ def agent_meta(
         names += [f"base_log10[{s}]" for s in segments] if segments else ["base_log10"]
     channels = channel_names(segments) if agent.feedback else []
     names += feedback_names(channels)
+    if agent.max_segments:  # the padded layout replaces the scenario's own columns
+        names = padded_names(agent.features, agent.max_segments, res.enabled)
     return {
         "format": FORMAT_VERSION,
         "name": agent.name,
@@ -230,6 +255,7 @@ def agent_meta(
         "(envs.spaces.action_to_throttle)",
         "residual": residual,
         "feedback": {"channels": channels, "prior": PRIOR_CONVERSIONS} if channels else None,
+        **({"max_segments": int(agent.max_segments)} if agent.max_segments else {}),
         "num_timesteps": int(model.num_timesteps),
         "files": {"model": MODEL_FILE, "vecnormalize": VECNORM_FILE},
         **dict(extra or {}),
@@ -285,6 +311,7 @@ def load_controller(path: str | Path, name: str | None = None) -> SB3Controller:
         name or meta["name"],
         meta.get("features") or (),
         bool(meta.get("feedback")),
+        int(meta.get("max_segments") or 0),
     )
 
 
@@ -297,7 +324,13 @@ def controller_from_model(
     """An ``SB3Controller`` of a model in training (copies the current normalisation)."""
     residual = dataclasses.asdict(agent.residual)
     return make_controller(
-        model, obs_norm_dict(vecnorm), residual, name, agent.features, agent.feedback
+        model,
+        obs_norm_dict(vecnorm),
+        residual,
+        name,
+        agent.features,
+        agent.feedback,
+        agent.max_segments,
     )
 
 

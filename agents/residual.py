@@ -145,7 +145,8 @@ class ResidualVecEnv(VecEnvWrapper):
 
     def step_wait(self) -> VecEnvStepReturn:
         a = self._actions.reshape(self.num_envs, self.width)
-        invalid = ~np.isfinite(a).all(axis=1)
+        present = self.pacing.present  # padded columns (agent.max_segments) never count
+        invalid = ~np.isfinite(a if present is None else np.where(present, a, 0.0)).all(axis=1)
         p = compose(self._b, a, self.scale)
         obs, reward, dones, infos = self.pacing.step_throttle(
             p if self.width > 1 else p[:, 0], invalid

@@ -121,6 +121,9 @@ class AgentSettings:
     residual: ResidualSettings = field(default_factory=ResidualSettings)
     # value scenarios: append the realised-value feedback per channel (agents.feedback)
     feedback: bool = False
+    # value scenarios: one policy for every segment count up to this (agents.features,
+    # runtime.segment_pad: padded slots and a mask column each); 0: the scenario's own count
+    max_segments: int = setting(0, 0, 4096, integer=True, unit="segments")
 
     NET_ARCH_RANGE: ClassVar[Allowed] = Allowed(1, 65_536, integer=True)  # [units] per layer
 
@@ -133,6 +136,12 @@ class AgentSettings:
                 )
         check_hyperparams(self.hyperparams)
         check_features(self.features)
+        if self.max_segments and self.feedback:
+            raise AgentConfigError(
+                f"agent.max_segments = {self.max_segments} with agent.feedback = true: the "
+                "feedback columns are not padded (max_channels is not built); allowed "
+                "agent.max_segments = 0 with feedback"
+            )
 
     @property
     def normalized(self) -> bool:

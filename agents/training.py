@@ -46,6 +46,7 @@ from pacegym.agents.checkpoint import (
     read_state,
 )
 from pacegym.agents.discount import flight_scales
+from pacegym.agents.features import check_max_segments
 from pacegym.agents.policy import save_model
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.baselines.weighting import reference_scores, scenario_weights
@@ -215,6 +216,7 @@ def plan_run(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunSc
             f"train.n_envs = {train.n_envs}: {k} train.scenarios need the same number of "
             f"campaigns each; allowed a multiple of {k} (e.g. {k * max(train.n_envs // k, 1)})"
         )
+    check_max_segments(agent.max_segments, [*sc, *evaluation])
     return RunScenarios(evaluation, sc, bool(train.scenarios), cls)
 
 

@@ -38,8 +38,9 @@ class PacingVecEnv(VecEnv):
     first and ``scenarios`` all of them. Stepping before the first ``reset`` raises
     ``RuntimeError`` and actions of another shape than ``(n_envs, 1)`` (or ``(n_envs,)``)
     raise ``ValueError``, as ``PacingEnv`` does; in a value scenario (``S`` segments; a
-    mixture's scenarios must share ``S``) the action is ``(n_envs, S)``, one per segment, and
-    the observation ``envs.spaces.obs_width(S)`` columns. The reward is the env's own: the per-step terms
+    mixture's scenarios must share ``S`` unless ``max_segments`` pads them all to that
+    many, ``CoreMixture``: padded columns never reach the core nor count as invalid) the
+    action is ``(n_envs, S)``, one per segment, and the observation ``envs.spaces.obs_width(S)`` columns. The reward is the env's own: the per-step terms
     of the score (``pacing_score_v2``), so ``episode["r"]`` is the episode's score. With
     ``reward_scale="flight"`` (training only) each campaign's reward is multiplied by its
     flight's ticks / ``REFERENCE_TICKS``: a tick of a 3-day flight then carries as much
@@ -57,12 +58,14 @@ class PacingVecEnv(VecEnv):
         seed: int | None = None,
         reward_scale: str = "none",
         scenario_weights: Sequence[float] | None = None,
+        max_segments: int | None = None,
     ) -> None:
         if reward_scale not in ("none", "flight"):
             raise ValueError(f"reward_scale = {reward_scale!r}: allowed ['none', 'flight']")
         self.reward_scale = reward_scale
-        if isinstance(scenario, list | tuple):
-            self.core: PacingCore | CoreMixture = CoreMixture(scenario, n_envs)
+        if isinstance(scenario, list | tuple) or max_segments is not None:
+            scs = list(scenario) if isinstance(scenario, list | tuple) else [scenario]
+            self.core: PacingCore | CoreMixture = CoreMixture(scs, n_envs, max_segments)
             self.scenarios: tuple[ScenarioParams, ...] = self.core.scenarios
         else:
             self.core = PacingCore(scenario, n_envs)
@@ -83,6 +86,13 @@ class PacingVecEnv(VecEnv):
         self.segments: tuple[str, ...] = tuple(first.segments) if n_seg else ()
         """Segment names (``"<channel>/<layer>"``; the first scenario's), () without."""
         super().__init__(n_envs, observation_space(n_seg), action_space(n_seg))
+        self.segment_counts: np.ndarray | None = None
+        """With ``max_segments``: each campaign's own segment count ``(n_envs,)``."""
+        self.present: np.ndarray | None = None
+        """With ``max_segments``: ``(n_envs, max_segments)`` bool, a campaign's own segments."""
+        if max_segments is not None:
+            self.segment_counts = self.core.segment_counts.copy()
+            self.present = np.arange(n_seg) < self.segment_counts[:, None]
         self._seeder = EpisodeSeeder(n_envs)
         self._all = np.arange(n_envs)
         self._actions = np.zeros((n_envs, max(1, n_seg)), dtype=np.float32)
@@ -108,6 +118,9 @@ class PacingVecEnv(VecEnv):
 
     def step_wait(self) -> VecEnvStepReturn:
         throttle, invalid = batch_throttle(self._actions, self.num_envs, self.action_space.shape[0])
+        if self.present is not None:  # a padded column's action is never invalid
+            a = np.asarray(self._actions, dtype=np.float64)
+            invalid = ~np.isfinite(np.where(self.present, a, 0.0)).all(axis=1)
         return self.step_throttle(throttle, invalid)
 
     def step_throttle(
@@ -128,7 +141,9 @@ class PacingVecEnv(VecEnv):
                 f"({self.num_envs}, {width}), one row per campaign"
             )
         if invalid is None:
-            invalid = ~np.isfinite(throttle).reshape(self.num_envs, -1).all(axis=1)
+            pad = self.present is not None and throttle.ndim == 2
+            real = np.where(self.present, throttle, 0.0) if pad else throttle
+            invalid = ~np.isfinite(real).reshape(self.num_envs, -1).all(axis=1)
         res = self.core.step(throttle)
         raw = res.reward  # the env's reward: the score's terms (envs.metrics, SCORE_KEY)
         if self.reward_scale == "flight":

@@ -115,19 +115,28 @@ def split_rows(n: int, k: int) -> list[slice]:
 
 
 class CoreMixture:
-    """``n`` campaigns over ``scenarios``, one ``PacingCore`` block each (module docstring)."""
+    """``n`` campaigns over ``scenarios``, one ``PacingCore`` block each (module docstring).
 
-    def __init__(self, scenarios: Sequence[str | ScenarioParams | dict], n: int) -> None:
+    ``max_segments`` (None: every scenario must have the same segment count) pads: the
+    mixture then has ``n_segments = max_segments`` columns of segments whatever each
+    scenario's own count ``S`` (``segment_counts``, per campaign), the columns of a
+    campaign's absent segments ``S..max_segments-1`` read 0 in ``obs``, and ``step`` takes
+    ``(n, max_segments)`` throttles of which each block passes only its first ``S`` columns
+    to its core: a padded column never reaches the env. A scenario with more segments than
+    ``max_segments`` is refused (``ValueError``, one line naming the key).
+    """
+
+    def __init__(
+        self,
+        scenarios: Sequence[str | ScenarioParams | dict],
+        n: int,
+        max_segments: int | None = None,
+    ) -> None:
         scs = [resolve(s) for s in scenarios]
         if not scs:
             raise ValueError("a mixture needs at least one scenario")
-        segments = {sc.value.n_segments if sc.value.on else 0 for sc in scs}
-        if len(segments) > 1:
-            raise ValueError(
-                f"scenarios = {[sc.name for sc in scs]} differ in segments ({sorted(segments)}): "
-                "allowed a mixture of scenarios with the same action (segments)"
-            )
-        self.n_segments = segments.pop()
+        counts = [sc.value.n_segments if sc.value.on else 0 for sc in scs]
+        self.n_segments = pad_to(scs, counts, max_segments)
         self.n = int(n)
         self.blocks = split_rows(self.n, len(scs))
         self.cores = [
@@ -143,11 +152,17 @@ class CoreMixture:
         self._block_of = np.concatenate(
             [np.full(b.stop - b.start, i) for i, b in enumerate(self.blocks)]
         )
+        self.segment_counts = np.array(counts, dtype=np.int64)[self._block_of]
+        """Each campaign's own segment count ``(n,)`` (its scenario's)."""
         self._gather()
 
     def _gather(self) -> None:
         for core, b in zip(self.cores, self.blocks, strict=True):
-            self.obs[b] = core.obs
+            self._put(b, core.obs)
+
+    def _put(self, rows: slice, obs: np.ndarray) -> None:
+        """A block's observations into ``self.obs`` (absent segments' columns left 0)."""
+        self.obs[rows, : obs.shape[1]] = obs
 
     def _split(self, rows: np.ndarray) -> list[tuple[int, np.ndarray, np.ndarray]]:
         """``(block, positions in rows, local rows)`` for each block that ``rows`` touch."""
@@ -164,7 +179,7 @@ class CoreMixture:
         seeds = np.asarray(seeds, dtype=np.uint64).reshape(-1)
         for i, pos, local in self._split(rows):
             self.cores[i].reset(local, seeds[pos])
-            self.obs[self.blocks[i]] = self.cores[i].obs
+            self._put(self.blocks[i], self.cores[i].obs)
 
     def step(self, throttle: np.ndarray) -> StepResult:
         """``PacingCore.step`` of every block (throttle ``(n,)``, or ``(n, S)`` one per segment);
@@ -176,8 +191,9 @@ class CoreMixture:
                 f"throttle has {th.shape[0]} rows; expected one per campaign ({self.n})"
             )
         for core, b in zip(self.cores, self.blocks, strict=True):
-            res = core.step(th[b])
-            self.obs[b] = res.obs
+            own = th[b] if th.ndim < 2 else th[b, : core.n_segments]  # padding dropped here
+            res = core.step(own)
+            self._put(b, res.obs)
             self.reward[b] = res.reward
             self.terms[b] = res.terms
             self.finished[b] = res.finished
@@ -211,6 +227,35 @@ class CoreMixture:
     def scenario_of(self, rows: np.ndarray) -> list[str]:
         """The scenario name of each of ``rows``."""
         return [self.scenarios[int(i)].name for i in self._block_of[np.asarray(rows)]]
+
+
+def pad_to(
+    scenarios: Sequence[ScenarioParams], counts: Sequence[int], max_segments: int | None
+) -> int:
+    """The mixture's segment columns: the scenarios' one count (``max_segments`` None), else
+    ``max_segments`` once every scenario fits; ``ValueError`` naming the key otherwise."""
+    names = [sc.name for sc in scenarios]
+    if max_segments is None:
+        if len(set(counts)) > 1:
+            raise ValueError(
+                f"scenarios = {names} differ in segments ({sorted(set(counts))}): allowed a "
+                "mixture of scenarios with the same action (segments), or agent.max_segments "
+                f">= {max(counts)} to pad them"
+            )
+        return counts[0]
+    m = max_segments
+    if isinstance(m, bool) or not isinstance(m, int | np.integer) or not max(counts) <= m <= 4096:
+        worst = names[int(np.argmax(counts))]
+        raise ValueError(
+            f"agent.max_segments = {m!r}: scenario {worst} has {max(counts)} segments; allowed "
+            f"an integer in [{max(max(counts), 1)}, 4096]"
+        )
+    if min(counts) == 0:
+        raise ValueError(
+            f"agent.max_segments = {m}: scenario {names[counts.index(0)]} has no segments "
+            "(value.channels unset); allowed padding across value scenarios only"
+        )
+    return int(m)
 
 
 def mixture_dicts(scenarios: Sequence[Any]) -> list[dict[str, Any]]:

@@ -47,6 +47,8 @@ RUNTIME_MODULES = (
     "segment_frame",
     "rule_row",
     "mlp",
+    "segment_pad",
+    "segment_residual",
     "recurrent_manifest",
     "recurrent",
     "rule",

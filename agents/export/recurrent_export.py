@@ -75,11 +75,13 @@ def recurrent_manifest(
     name: str = "pacer",
     source: Mapping[str, Any] | None = None,
     fallback: float = 0.0,
+    max_segments: int = 0,
 ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """The manifest (without ``files``) and arrays of ``model``. ``features``: the raw
     observation's column names (``envs.spaces.obs_names(segments)``); ``inputs``: those the
     network reads, in order (``agent.json``'s ``obs_names``); ``normalization``:
-    ``{mean, var, epsilon, clip}`` (``agent.json``'s ``obs_norm``) or None."""
+    ``{mean, var, epsilon, clip}`` (``agent.json``'s ``obs_norm``) or None;
+    ``max_segments``: a padded policy's ``M`` (``observation.max_segments``; 0: none)."""
     spec, arrays = lstm_arrays(model)
     space = model.policy.action_space
     norm = None
@@ -95,6 +97,7 @@ def recurrent_manifest(
             "features": list(features),
             "segments": list(segments),
             "width": len(features),
+            **({"max_segments": int(max_segments)} if max_segments else {}),
         },
         "policy": {"kind": "lstm", "inputs": list(inputs), "normalization": norm, **spec},
         "action": {
@@ -164,17 +167,21 @@ def export_recurrent_model_dir(
         )
     model = load_model(d / MODEL_FILE, "recurrent_ppo", policy=meta.get("policy"))
     segments = list(meta.get("segments") or ())
+    m = int(meta.get("max_segments") or 0)
+    if m:  # a padded policy serves any count <= m: its columns are slots, not named segments
+        segments = [str(j) for j in range(m)]
     return export_recurrent(
         model,
         out_dir,
         list(obs_names(tuple(segments))),
         list(meta["obs_names"]),
-        segments,
+        [] if m else segments,
         normalization=meta.get("obs_norm"),
         name=str(name or meta.get("name", "pacer")),
         source={"model_dir": str(d), "scenario": meta.get("scenario"), **dict(source or {})},
         fallback=fallback,
         overwrite=overwrite,
+        max_segments=m,
     )
 
 
@@ -190,16 +197,26 @@ class Lockstep:
     - ``free_error``: the pacer on its own carried state, as served (float32 rounding
       differences of the two implementations add up in the LSTM's cell state over a flight).
 
-    ``model_input``: the observation as the model reads it (``agent.json``'s features and
-    normalisation, independent of the artifact's manifest).
+    ``model_input``: the observation as the model reads it (``agent.json``'s features,
+    normalisation and ``max_segments``, independent of the artifact's manifest): a padded
+    model (``max_segments``) is run on ``agents.features.segment_pad``'s layout of each
+    call's ``S`` segments and its first ``S`` actions compared.
     """
 
-    def __init__(self, pacer: Any, model: Any, obs_norm: Any = None, features: Any = ()) -> None:
-        from pacegym.agents.features import feature_index, segments_of
+    def __init__(
+        self,
+        pacer: Any,
+        model: Any,
+        obs_norm: Any = None,
+        features: Any = (),
+        max_segments: int = 0,
+    ) -> None:
+        from pacegym.agents.features import segment_pad
 
         self.pacer, self.model, self.name = pacer, model, pacer.name
         self.norm = Normalization.from_spec(obs_norm, where="obs_norm") if obs_norm else None
-        self.index = feature_index(list(features), segments_of(len(pacer.features)))
+        self.features = list(features)
+        self.pad = segment_pad(self.features, max_segments, False) if max_segments else None
         self.step_error = self.free_error = 0.0
         self.rows = 0
         self.reset(0)
@@ -220,14 +237,13 @@ class Lockstep:
         n = len(obs)
         if self.starts.shape[0] != n:
             self.reset(n)
-        x = np.asarray(obs, dtype=np.float64)[:, self.index]
-        z = self.norm(x) if self.norm is not None else x.astype(np.float32)
+        z = self.model_input(obs)
         forced, _ = self.pacer.actions(obs, self._ref_state_rows(n))
         want, self.ref_state = self.model.predict(
             z, state=self.ref_state, episode_start=self.starts, deterministic=True
         )
         self.starts = np.zeros(n, dtype=bool)
-        want = np.asarray(want, dtype=np.float64).reshape(n, -1)
+        want = np.asarray(want, dtype=np.float64).reshape(n, -1)[:, : forced.shape[1]]
         got, self.state = self.pacer.actions(obs, self.state)
         for name, a in (("step_error", forced), ("free_error", got)):
             err = float(np.abs(a - want).max(initial=0.0))
@@ -235,6 +251,15 @@ class Lockstep:
         self.rows += n
         th = self.pacer.throttles(got)
         return th[:, 0] if not self.pacer.segments and self.pacer.width == 1 else th
+
+    def model_input(self, obs: np.ndarray) -> np.ndarray:
+        """The model's float32 input for observations ``obs`` (class docstring)."""
+        from pacegym.agents.features import feature_index, segments_of
+
+        s = segments_of(obs.shape[1])
+        x = np.asarray(obs, dtype=np.float64)[:, feature_index(self.features, s)]
+        x = self.pad.spread(x, s) if self.pad is not None else x
+        return self.norm(x) if self.norm is not None else x.astype(np.float32)
 
     @classmethod
     def of_model_dir(cls, pacer: Any, model_dir: str | Path) -> Lockstep:
@@ -244,4 +269,5 @@ class Lockstep:
 
         meta = read_agent_meta(model_dir)
         model = load_model(Path(model_dir) / MODEL_FILE, "recurrent_ppo", policy=meta.get("policy"))
-        return cls(pacer, model, meta.get("obs_norm"), meta.get("features") or ())
+        features, m = meta.get("features") or (), int(meta.get("max_segments") or 0)
+        return cls(pacer, model, meta.get("obs_norm"), features, m)

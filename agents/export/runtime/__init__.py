@@ -39,7 +39,9 @@ runs in process too), ``segment_state``, ``segment_fill``, ``smart_pacing``, ``l
 (the stateful segment kinds' arithmetic and state layouts, which ``baselines/`` runs in
 process too), ``segment_pacer`` (the per-segment pacer of value scenarios, kinds
 ``dual_price``, ``smart_pacing``, ``lp_split``, its own one-file artifact), ``segment_frame``
-(it, served by named columns, state in and out), ``mlp``, ``recurrent_manifest`` and
+(it, served by named columns, state in and out), ``mlp``, ``segment_pad`` (the padded
+input of a policy serving every segment count up to ``max_segments``), ``segment_residual``
+(a padded residual agent on a per-segment base, its own artifact), ``recurrent_manifest`` and
 ``recurrent`` (the ``lstm`` pacer whose per-campaign state the caller carries, its own
 artifact; rows on worker threads), ``rule``,
 ``residual``, ``onnx_backend`` (one policy kind
@@ -70,6 +72,12 @@ from .rule_params import RULE_PARAMS, RuleParam, check_params, rule_problem
 from .schema import MANIFEST, check_digest, check_manifest, manifest_digest, read_manifest
 from .segment_frame import frame_inputs, frame_outputs, serve_columns
 from .segment_pacer import SEGMENT_KINDS, SEGMENT_SCHEMA, SegmentPacer, load_segment_pacer
+from .segment_pad import SegmentPad
+from .segment_residual import (
+    SEGMENT_RESIDUAL_SCHEMA,
+    SegmentResidualPacer,
+    load_segment_residual_pacer,
+)
 from .workers import MAX_THREADS, Workers, usable_cpus
 
 __all__ = [
@@ -88,6 +96,7 @@ __all__ = [
     "SCHEMA",
     "SCHEMA_VERSION",
     "SEGMENT_KINDS",
+    "SEGMENT_RESIDUAL_SCHEMA",
     "SEGMENT_SCHEMA",
     "SMALL_ROWS",
     "ActionMap",
@@ -105,6 +114,8 @@ __all__ = [
     "RuleParam",
     "RulePolicy",
     "SegmentPacer",
+    "SegmentPad",
+    "SegmentResidualPacer",
     "Workers",
     "build_policy",
     "capacity_throttle",
@@ -117,6 +128,7 @@ __all__ = [
     "load_pacer",
     "load_recurrent_pacer",
     "load_segment_pacer",
+    "load_segment_residual_pacer",
     "manifest_digest",
     "plan_cumulative",
     "read_manifest",

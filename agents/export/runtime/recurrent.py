@@ -26,6 +26,9 @@ One step, per campaign (the composition sb3_contrib's ``RecurrentActorCriticPoli
 ``sigmoid(u) = (1 + tanh(u / 2)) / 2`` with the halving folded into the weights (exact).
 Throttles are ``(n, A)`` (``A`` = ``action.width``: 1, or one per segment of a value
 scenario). A row with a non-finite value gets ``fallback`` throttles and keeps its state.
+A padded policy (manifest ``observation.max_segments = M``, ``runtime.segment_pad``) takes
+observations of any ``S <= M`` segments, ``(n, base + 3 S)``, pads them to its input and
+returns ``(n, S)`` throttles (the padded slots' actions dropped).
 
 Threads: campaigns are independent, so a call of more than ``LSTM_BLOCK_ROWS`` rows is cut
 into blocks shared among ``threads`` worker threads (``workers.Workers``, one BLAS thread
@@ -63,6 +66,7 @@ from .recurrent_manifest import (
     _lstm_fail,
     _lstm_int,
     check_recurrent_manifest,
+    padded_inputs,
 )
 from .workers import MAX_THREADS, Workers, _openblas_thread_setter, run_serial, usable_cpus
 
@@ -99,11 +103,19 @@ class RecurrentPacer:
         self.manifest, self.manifest_sha256 = m, None  # the digest: set by the loader
         self.name, self.kind = str(m["name"]), "lstm"
         self.features, self.segments = list(obs["features"]), list(obs["segments"])
-        col = {n: i for i, n in enumerate(self.features)}
-        missing = [n for n in pol["inputs"] if n not in col]
-        if missing:
-            raise _lstm_fail("policy.inputs", missing, "names of observation.features")
-        self.index = np.array([col[n] for n in pol["inputs"]], dtype=np.int64)
+        self.max_segments = int(obs.get("max_segments") or 0)
+        self.pad = None  # runtime.segment_pad's layout of a padded policy
+        if self.max_segments:
+            self.pad, self.base_index, self.n_obs = padded_inputs(
+                self.features, pol["inputs"], self.max_segments
+            )
+            self.index = np.arange(self.pad.width)  # the padded input, built by ``_padded``
+        else:
+            col = {n: i for i, n in enumerate(self.features)}
+            missing = [n for n in pol["inputs"] if n not in col]
+            if missing:
+                raise _lstm_fail("policy.inputs", missing, "names of observation.features")
+            self.index = np.array([col[n] for n in pol["inputs"]], dtype=np.int64)
         n_in = len(self.index)
         norm = pol["normalization"]
         self.norm = Normalization.from_spec(norm, n_in) if norm is not None else None
@@ -112,6 +124,8 @@ class RecurrentPacer:
         self.lstm = [self._lstm_layer(arrays, k, n_in) for k in range(self.layers)]
         self.dense = self._dense(arrays, pol["dense"])
         self.width = _lstm_int(act, "width", "action", 1, 4096)
+        if self.max_segments and self.width != self.max_segments:
+            raise _lstm_fail("action.width", self.width, "observation.max_segments")
         if self.dense[-1][0].shape[1] != self.width:
             raise _lstm_fail(
                 "action.width", self.width, f"the last layer's {self.dense[-1][0].shape[1]}"
@@ -200,7 +214,9 @@ class RecurrentPacer:
         x = x.reshape(1, -1) if x.ndim == 1 else x
         s = np.asarray(state, dtype=np.float64)
         s = s.reshape(1, -1) if s.ndim == 1 else s
-        if x.ndim != 2 or x.shape[1] != len(self.features):
+        if self.pad is not None:
+            self._segments_of(x)
+        elif x.ndim != 2 or x.shape[1] != len(self.features):
             raise PacerError(f"obs has shape {x.shape}: expected (n, {len(self.features)})")
         if s.shape != (x.shape[0], self.state_size):
             raise PacerError(
@@ -208,11 +224,37 @@ class RecurrentPacer:
             )
         return x, s
 
+    def _segments_of(self, x: np.ndarray) -> int:
+        """The segment count ``S`` of a padded pacer's observations ``(n, base + 3 S)``,
+        ``1 <= S <= max_segments``; ``PacerError`` in one line otherwise."""
+        s, rest = divmod(x.shape[1] - self.n_obs, 3) if x.ndim == 2 else (-1, 1)
+        if rest or not 1 <= s <= self.max_segments:
+            raise PacerError(
+                f"obs has shape {x.shape}: expected (n, {self.n_obs} + 3 S) with S segments in"
+                f" [1, {self.max_segments}] (observation.max_segments)"
+            )
+        return s
+
+    def _padded(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """``(the padded input, S)`` of observations of ``S`` segments (``segment_pad``)."""
+        s = self._segments_of(x)
+        own = np.concatenate([x[:, self.base_index], x[:, self.n_obs :]], axis=1)
+        return self.pad.spread(own, s), s  # type: ignore[union-attr]
+
     def actions(self, obs: Any, state: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(actions (n, A) clipped to [low, high], next state)``; rows with a non-finite
         observation or state get NaN actions and keep their state. Blocks of
-        ``LSTM_BLOCK_ROWS`` rows, on the worker threads when there are several."""
+        ``LSTM_BLOCK_ROWS`` rows, on the worker threads when there are several. A padded
+        pacer (``max_segments``) takes ``S <= max_segments`` segments and returns ``A = S``
+        actions: the padded slots' are dropped."""
         x, s = self._check(obs, state)
+        if self.pad is not None:
+            x, n_seg = self._padded(x)
+            a, nxt = self._actions(x, s)
+            return a[:, :n_seg].copy(), nxt
+        return self._actions(x, s)
+
+    def _actions(self, x: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         n = len(x)
         a, nxt = np.empty((n, self.width)), np.empty_like(s)
 

@@ -4,6 +4,12 @@
 ``manifest.json`` (``runtime.recurrent`` checks the shapes against ``weights.npz``); any
 missing, unknown or malformed field raises ``PacerError``, one line naming the field, the
 value and what is allowed.
+
+``observation.max_segments`` (optional, an integer in [1, 4096]): a padded policy
+(``runtime.segment_pad``) that serves any segment count up to it. Its ``features`` are the
+base columns then the segment block of ``max_segments`` slots (``share[<slot>]``, ...),
+its ``policy.inputs`` the selected base columns then ``SegmentPad.names``'s slots and
+masks (``padded_inputs``), and its ``action.width`` is ``max_segments``.
 """
 
 from __future__ import annotations
@@ -12,7 +18,11 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
+
 from .manifest import PacerError
+from .segment_pacer import SEGMENT_COLUMNS
+from .segment_pad import SEGMENT_FILL, SegmentPad
 
 RECURRENT_SCHEMA = "pacegym.recurrent_pacer"
 RECURRENT_SCHEMA_VERSION = 1
@@ -71,7 +81,11 @@ def check_recurrent_manifest(m: Any) -> dict[str, Any]:
         raise _lstm_fail("schema_version", m["schema_version"], str(RECURRENT_SCHEMA_VERSION))
     if not isinstance(m["name"], str) or not m["name"]:
         raise _lstm_fail("name", m["name"], "a non-empty string")
-    obs = _lstm_keys(m["observation"], "observation", ("features", "segments", "width"))
+    obs = _lstm_keys(
+        m["observation"], "observation", ("features", "segments", "width"), ("max_segments",)
+    )
+    if "max_segments" in obs:
+        _lstm_int(obs, "max_segments", "observation", 1, 4096)
     _lstm_names(obs["features"], "observation.features")
     if not isinstance(obs["segments"], list) or not all(
         isinstance(s, str) for s in obs["segments"]
@@ -103,3 +117,33 @@ def check_recurrent_manifest(m: Any) -> dict[str, Any]:
     if "source" in m and not isinstance(m["source"], dict):
         raise _lstm_fail("source", m["source"], "an object")
     return m
+
+
+def padded_inputs(
+    features: Sequence[str], inputs: Sequence[str], max_segments: int
+) -> tuple[SegmentPad, np.ndarray, int]:
+    """``(layout, index of the selected base columns in an observation, the observation's
+    base width)`` of a padded manifest; ``PacerError`` naming the field if ``features`` or
+    ``inputs`` are not the padded layout's names."""
+    m = int(max_segments)
+    n_obs = len(features) - len(SEGMENT_COLUMNS) * m
+    slots = [f"{c}[{j}]" for j in range(m) for c in SEGMENT_COLUMNS]
+    if n_obs < 1 or list(features[n_obs:]) != slots:
+        raise _lstm_fail(
+            "observation.features",
+            f"{len(features)} names",
+            f"the base columns then {slots[:3]}"
+            f"... ({len(slots)} slot names for observation.max_segments = {m})",
+        )
+    k = len(inputs) - (len(SEGMENT_COLUMNS) + 1) * m
+    col = {n: i for i, n in enumerate(features[:n_obs])}
+    pad = SegmentPad(max(k, 0), m, (SEGMENT_FILL,))
+    want = pad.names(list(inputs[: max(k, 0)]), (SEGMENT_COLUMNS,))
+    if k < 0 or list(inputs) != want or any(n not in col for n in inputs[:k]):
+        raise _lstm_fail(
+            "policy.inputs",
+            f"{len(inputs)} names",
+            "base columns of observation.features, "
+            f"then the segment slots and mask[<slot>] of observation.max_segments = {m}",
+        )
+    return pad, np.array([col[n] for n in inputs[:k]], dtype=np.int64), n_obs
