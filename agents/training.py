@@ -255,6 +255,15 @@ def tensorboard_writer(run_dir: Path | None) -> Any:
     return None if run_dir is None else SummaryWriter(str(run_dir / "tensorboard" / "pacegym"))
 
 
+def model_extra(
+    seed: int, segments: Any, scenarios: Any, meta: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """``agent.json``'s extra keys: the seed, the segment names, a mixture's ``scenarios``
+    (what ``pacegym-export`` verifies a padded agent on) and the caller's ``meta``."""
+    mix = {"scenarios": list(scenarios)} if scenarios else {}
+    return {"seed": seed, "segments": list(segments), **mix, **dict(meta or {})}
+
+
 def train_agent(
     scenario: Any,
     agent: AgentSettings,
@@ -292,7 +301,7 @@ def train_agent(
     model, env, state, resumed_from = _model(agent, train, checked, env)
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
-    extra = {"seed": seed, "segments": list(pacing.segments), **dict(meta or {})}
+    extra = model_extra(seed, pacing.segments, train.scenarios, meta)
     cb = TrainingCallback(
         run_dir,
         agent,

@@ -40,6 +40,7 @@ from pacegym import outdir, progress
 from pacegym.agents.model_dir import MODEL_FILE
 from pacegym.envs.checks import check_section, setting
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.experiments import export_segment_residual as padded
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
 from pacegym.experiments.export_recurrent import check_recurrent, export_lstm, is_recurrent_source
@@ -223,6 +224,8 @@ def run_export(cfg: Any) -> dict[str, Any]:
         segment_scenario(src, chosen)  # refused before the MLflow run starts
     if is_recurrent_source(src):
         check_recurrent(cfg)
+    if padded.is_segment_residual_source(src):
+        padded.check_segment_residual(cfg, src)
     name = cfg.name or src.name
     tags = {
         "run_type": "export",
@@ -264,6 +267,8 @@ def _export_and_verify(
         return export_segments(cfg, src, chosen, name, stage)
     if is_recurrent_source(src):  # state in, state out: experiments.export_recurrent
         return export_lstm(cfg, src, chosen, name, stage)
+    if padded.is_segment_residual_source(src):  # (n, S <= M) throttles
+        return padded.export_segment_residual(cfg, src, chosen, name, stage)
     safety = Safety(float(cfg.safety.fallback_throttle), bool(cfg.safety.budget_guard))
     out = Path(cfg.out_dir)
     common = {"name": name, "chosen_on": chosen, "source": src.info, "safety": safety}

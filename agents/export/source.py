@@ -49,6 +49,7 @@ class Source:
     pacer_dir: Path | None = None
     residual: dict[str, Any] | None = None  # {"base": {kind, params}, "scale_decades"}
     recurrent_dir: Path | None = None  # a RecurrentPPO model directory: an ``lstm`` pacer
+    padded_dir: Path | None = None  # a padded agent's model directory: a segment_residual pacer
     inputs: list[str] | None = None  # the features the model reads (agent.features); None: all
     chosen_on: dict[str, Any] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
@@ -177,6 +178,15 @@ def from_files(model_path: str | Path, norm_path: str | Path | None, algo: str |
     if meta.get("recurrent"):  # exported as an lstm pacer (agents.export.recurrent_export)
         info = {"model_path": str(model_path), "algo": str(meta.get("algo"))}
         return Source(Path(model_path).stem, recurrent_dir=meta_path.parent, info=info)
+    if meta.get("max_segments"):  # padded: a segment_residual pacer (segment_residual_export)
+        info = {"model_path": str(model_path), "algo": str(meta.get("algo"))}
+        return Source(Path(model_path).stem, padded_dir=meta_path.parent, info=info)
+    if meta.get("segments"):
+        raise ExportError(
+            f"{model_path}: an agent of {len(meta['segments'])} segments trained without "
+            "agent.max_segments has no pacer kind: allowed a padded residual agent "
+            "(agent.max_segments > 0, a segment_residual pacer) or a RecurrentPPO (an lstm pacer)"
+        )
     if str(algo or "").lower() == "recurrent_ppo":
         raise ExportError(
             f"{model_path}: a recurrent_ppo model exports from its model folder: allowed a"

@@ -120,3 +120,46 @@ def test_an_unpadded_or_recurrent_model_is_refused(model_dir, tmp_path):
     with pytest.raises(ExportError, match=r"max_segments = 0, .*agent.max_segments > 0"):
         export_segment_residual_model_dir(other, tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def _export_cfg(overrides):
+    from hydra import compose, initialize_config_dir
+
+    conf = str(Path(__file__).resolve().parents[3] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        return compose(config_name="export", overrides=["tracking.enabled=false", *overrides])
+
+
+def test_pacegym_export_routes_a_padded_agent_and_checks_every_count(model_dir, tmp_path):
+    """``pacegym-export source.model_path=<padded model>``: a segment_residual pacer, verified
+    in lockstep on each scenario ``agent.json`` names (both counts of its mixture); the budget
+    guard is refused before anything is written; an unpadded segment agent is refused."""
+    from pacegym.agents.export.sb3_policy import ExportError
+    from pacegym.experiments.export import check_report, run_export
+    from pacegym.experiments.export_segment_residual import SegmentResidualExportError
+
+    d = tmp_path / "model"
+    shutil.copytree(model_dir, d)
+    meta = json.loads((d / "agent.json").read_text())
+    (d / "agent.json").write_text(json.dumps({**meta, "scenarios": [TWELVE, SIX]}))
+    common = [f"source.leaderboard=null source.model_path={d}", f"out_dir={tmp_path}/art"]
+    common = [*common[0].split(), common[1], "verify.record_episodes=2"]
+    with pytest.raises(SegmentResidualExportError, match=r"^safety\.budget_guard = true"):
+        run_export(_export_cfg([*common, "safety.budget_guard=true"]))
+    assert not (tmp_path / "art").exists()
+    report = run_export(_export_cfg(common))
+    assert check_report(report) == []
+    parity = report["action_parity"]
+    assert parity["scenarios"] == 2 and parity["rows"] == 2 * 240 * 2
+    assert parity["max_abs_error"] <= 1e-5
+    assert report["metric_parity"]["max_abs_diff"] <= 1e-9
+    m = json.loads((tmp_path / "art" / MANIFEST_FILE).read_text())
+    assert m["schema"] == "pacegym.segment_residual_pacer"
+    assert m["observation"]["max_segments"] == 12
+    unpadded = tmp_path / "unpadded"
+    shutil.copytree(model_dir, unpadded)
+    meta.pop("max_segments")
+    (unpadded / "agent.json").write_text(json.dumps(meta))
+    with pytest.raises(ExportError, match=r"trained without agent\.max_segments"):
+        run_export(_export_cfg([common[0], f"source.model_path={unpadded}", f"out_dir={d}x"]))
+    assert not Path(f"{d}x").exists()
