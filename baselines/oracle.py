@@ -28,6 +28,12 @@ In a value scenario (``core.value_on``) it plans one throttle per block and segm
 (``baselines.oracle_value``, ``baselines.hindsight_value``; throttles ``(n, S)``) and
 keeps each row's latest solution (``solutions``, its duals) and the value-per-spend
 threshold per tick (``thresholds``; docs/oracle.md, "Value scenarios").
+
+Each LP has its own cap on its throttle variables: ``max_blocks`` for the volume LP
+(flights longer than that many ticks share one throttle per block of
+``ceil(ticks / max_blocks)`` ticks) and ``max_segment_blocks`` for the value LP's blocks
+x segments (``oracle_value.block_ticks``); docs/oracle.md, "Coarser blocks", measures the
+volume cap's cost.
 """
 
 from __future__ import annotations
