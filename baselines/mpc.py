@@ -45,6 +45,7 @@ class MPCConfig(OracleConfig):
     """Re-planning and solver settings of the model-predictive baseline (the oracle's)."""
 
     replans: int = 24  # [-] re-solves per flight on the state so far, evenly spaced
+    max_blocks: int = 1500  # [-] throttles per flight (1-min blocks on a day; not the oracle's)
 
     def __post_init__(self) -> None:
         self.validate("mpc")

@@ -28,6 +28,12 @@ In a value scenario (``core.value_on``) it plans one throttle per block and segm
 (``baselines.oracle_value``, ``baselines.hindsight_value``; throttles ``(n, S)``) and
 keeps each row's latest solution (``solutions``, its duals) and the value-per-spend
 threshold per tick (``thresholds``; docs/oracle.md, "Value scenarios").
+
+Each LP has its own cap on its throttle variables: ``max_blocks`` for the volume LP
+(flights longer than that many ticks share one throttle per block of
+``ceil(ticks / max_blocks)`` ticks) and ``max_segment_blocks`` for the value LP's blocks
+x segments (``oracle_value.block_ticks``); docs/oracle.md, "Coarser blocks", measures the
+volume cap's cost.
 """
 
 from __future__ import annotations
@@ -56,7 +62,8 @@ class OracleConfig:
         10  # [-] re-solves on the realised state per flight, evenly spaced; 0 = open loop
     )
     block_min: float = 0.0  # [min] ticks sharing one throttle; 0 = one tick (auto below)
-    max_blocks: int = 1500  # [-] flights longer than this many ticks use longer blocks
+    max_blocks: int = 720  # [-] volume LP: throttles per flight; longer flights share blocks
+    max_segment_blocks: int = 1500  # [-] value LP: blocks x segments within this (oracle_value)
     time_limit_s: float = 60.0  # [s] HiGHS time limit per solve
     threads: int = 2  # [-] episodes solved concurrently
     noise_aware: bool = True  # price counting noise into the penalties (else fluid LP)
@@ -67,10 +74,11 @@ class OracleConfig:
         check_range(kind, "replans", self.replans, 0, 1000)
         check_range(kind, "block_min", self.block_min, 0.0, 1440.0)
         check_range(kind, "max_blocks", self.max_blocks, 10, 1_000_000)
+        check_range(kind, "max_segment_blocks", self.max_segment_blocks, 10, 1_000_000)
         check_range(kind, "time_limit_s", self.time_limit_s, 0.0, 3600.0, low_open=True)
         check_range(kind, "threads", self.threads, 1, 256)
         check_range(kind, "warm_models", self.warm_models, 0, 1_000_000)
-        for key in ("replans", "max_blocks", "threads", "warm_models"):
+        for key in ("replans", "max_blocks", "max_segment_blocks", "threads", "warm_models"):
             value = getattr(self, key)
             if int(value) != value:
                 raise ControllerConfigError(
@@ -227,7 +235,7 @@ class OracleController:
             )  # fmt: skip
         if isinstance(ep, SegmentEpisode):
             cfg = self.config
-            return block_ticks(ep, cfg.block_min, cfg.max_blocks, tick_min * 60.0)
+            return block_ticks(ep, cfg.block_min, cfg.max_segment_blocks, tick_min * 60.0)
         if self.config.block_min > 0:
             return max(1, round(self.config.block_min / tick_min))
         return max(1, math.ceil(ep.flight_ticks / self.config.max_blocks))

@@ -2,7 +2,8 @@
 
     python benchmarks/bench_oracle.py [--episodes 5] [--rounds 3]
     python benchmarks/bench_oracle.py --lp-only    # only the whole-flight LP table
-    python benchmarks/bench_oracle.py --max-blocks 1500,720   # + coarser blocks, measured
+    python benchmarks/bench_oracle.py --max-blocks 1500,720   # + the previous cap against today's
+    python benchmarks/bench_oracle.py --blocks-only --normalised --episodes 16   # what a cap costs
     python benchmarks/bench_oracle.py --scenarios daily_budget,multi_day_flight
     python benchmarks/bench_oracle.py --suite      # + the whole pacegym-benchmark suite
 
@@ -11,10 +12,11 @@ seconds; the suite with the tuned baselines runs in <= 15 minutes on 2 cores. Pr
 markdown tables: the LP of a whole flight from tick 0 (median over ``--episodes``
 episodes, HiGHS through scipy, one thread; "by IPM": solves the simplex left to the
 interior point method), the oracle's full episode (the LP plus its
-re-plans on the realised state, two episodes solved at a time) in three ways on the same
+re-plans on the realised state, two episodes solved at a time) in four ways on the same
 seeds, interleaved over ``--rounds`` rounds: today's warm model (``OracleConfig.warm_start``,
 the default), the warm model before its solver choices (``WarmLP(previous=True)``: HiGHS's
-default scaling and slack starting basis) and a cold scipy solve per plan
+default scaling and slack starting basis), the warm model on the cap before issue 26
+(``PREVIOUS_MAX_BLOCKS``) and a cold scipy solve per plan
 (``warm_start=False``): wall and CPU seconds per episode (medians; CPU counts both solver
 threads), today's speed-up against each, and the simulated scores' differences (targets
 of issue "Speed where users wait": a day <= 0.3 s, three days <= 1 s, on the machine where
@@ -24,10 +26,14 @@ wall time per suite scenario of ``pacegym-benchmark`` at its default episode cou
 
 ``--max-blocks A,B,...`` measures what fewer throttle variables cost
 (``OracleConfig.max_blocks``: flights longer than that many ticks share one throttle
-across ``ceil(ticks / max_blocks)`` ticks; the first value is the reference, today's
-1,500): per flight length, the LP's time and value and the oracle episode's wall time
-and simulated score for each value, on the same seeds in the same run, as ratios and
-differences against the first.
+across ``ceil(ticks / max_blocks)`` ticks; the first value is the reference: 1,500, the
+cap before issue 26, against today's 720): per flight length, the LP's time and value (mean
+and largest difference) and the oracle episode's wall time and simulated score (mean
+difference with its standard error) for each value, on the same seeds in the same run, as
+ratios and differences against the first; ``--normalised`` adds, on ``pacegym-benchmark``'s
+seed and tuned sets (``--episodes`` per suite scenario that a value coarsens), the
+oracle's mean score and every tuned baseline's normalised score under each value, as
+differences from the first; ``--blocks-only`` prints only these tables.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from pacegym.baselines.oracle import (
 )
 from pacegym.envs.core import PacingCore
 from pacegym.envs.metrics import SCORE_KEY
+from pacegym.envs.params import bounds
 
 SCENARIOS = ("live_commerce", "suite/long_delay_tail", "daily_budget", "multi_day_flight")
 
@@ -85,9 +92,13 @@ class _PreviousWarm(OracleController):
         return super()._warm_solve(b, ep)
 
 
-MODES = ("cold", "previous warm", "warm")
+PREVIOUS_MAX_BLOCKS = 1500
+"""``OracleConfig.max_blocks`` before issue 26 (1-minute blocks on a day, 3 on three days)."""
+
+MODES = ("cold", "previous warm", "previous blocks", "warm")
 """The oracle's paths timed against each other: a cold scipy solve per plan
-(``warm_start=False``), the warm model as it was (``_PreviousWarm``), today's default."""
+(``warm_start=False``), the warm model as it was (``_PreviousWarm``), the warm model on the
+previous cap (``PREVIOUS_MAX_BLOCKS``), today's default. All but the third on today's cap."""
 
 
 def oracle_episodes(
@@ -95,6 +106,8 @@ def oracle_episodes(
 ) -> tuple[float, float, int, np.ndarray]:
     """``(wall seconds, CPU seconds, solves, simulated scores)`` of the oracle on ``episodes``
     episodes in ``mode`` (``MODES``); CPU time counts both solver threads."""
+    if mode == "previous blocks":
+        max_blocks = PREVIOUS_MAX_BLOCKS
     cfg = OracleConfig(max_blocks=max_blocks, warm_start=mode != "cold")
     o = _PreviousWarm(cfg) if mode == "previous warm" else OracleController(cfg)
     t0, c0 = time.perf_counter(), time.process_time()
@@ -114,19 +127,26 @@ def lp_table(episodes: int, scenarios: tuple[str, ...] = SCENARIOS) -> None:
 
 
 def episode_table(episodes: int, rounds: int, scenarios: tuple[str, ...] = SCENARIOS) -> None:
-    """Today's warm oracle against the previous warm path and cold solves, same episodes,
-    same run: wall and CPU seconds per episode (medians of interleaved rounds)."""
+    """Today's warm oracle against the previous warm path, the previous cap and cold solves,
+    same episodes, same run: wall and CPU seconds per episode (medians of interleaved
+    rounds)."""
     print(
         f"\nOracle episodes (LP + its re-plans), two solved at a time, per episode: wall / CPU"
         f" seconds, median of {rounds} interleaved rounds ({_load()}); speed-ups and score"
-        " differences of today's warm path against the previous warm path and cold\n"
+        " differences of today's default (warm, max_blocks"
+        f" {OracleConfig().max_blocks:,}) against each other path\n"
     )
+    others = MODES[:-1]
     print(
-        "| scenario | episodes | cold [s] | previous warm [s] | warm [s] | vs previous (wall / "
-        "CPU) | vs cold (wall / CPU) | solves | score diff vs previous (mean / max abs) "
-        "| vs cold (mean / max abs) |"
+        "| scenario | episodes | "
+        + " | ".join(f"{m} [s]" for m in MODES)
+        + " | "
+        + " | ".join(f"vs {m} (wall / CPU)" for m in others)
+        + " | solves | "
+        + " | ".join(f"score diff vs {m} (mean / max abs)" for m in others)
+        + " |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|" + "---:|" * (len(MODES) + 2 * len(others) + 1))
     for sc in scenarios:
         times: dict[str, list[tuple[float, float]]] = {m: [] for m in MODES}
         scores: dict[str, np.ndarray] = {}
@@ -138,18 +158,14 @@ def episode_table(episodes: int, rounds: int, scenarios: tuple[str, ...] = SCENA
                 times[mode].append((wall / episodes, cpu / episodes))
                 scores[mode] = score
         med = {m: np.median(np.array(times[m]), axis=0) for m in MODES}
-        cell = {m: f"{med[m][0]:.2f} / {med[m][1]:.2f}" for m in MODES}
         new = med["warm"]
-        ratio = {m: f"{med[m][0] / new[0]:.2f}x / {med[m][1] / new[1]:.2f}x" for m in MODES}
-        diff = {}
-        for m in ("previous warm", "cold"):
+        cells = [f"{med[m][0]:.2f} / {med[m][1]:.2f}" for m in MODES]
+        cells += [f"{med[m][0] / new[0]:.2f}x / {med[m][1] / new[1]:.2f}x" for m in others]
+        cells.append(str(solves))
+        for m in others:
             ds = scores["warm"] - scores[m]
-            diff[m] = f"{ds.mean():+.1e} / {np.abs(ds).max():.1e}"
-        print(
-            f"| {sc} | {episodes} | {cell['cold']} | {cell['previous warm']} | {cell['warm']} "
-            f"| {ratio['previous warm']} | {ratio['cold']} | {solves} | {diff['previous warm']} "
-            f"| {diff['cold']} |"
-        )
+            cells.append(f"{ds.mean():+.1e} / {np.abs(ds).max():.1e}")
+        print(f"| {sc} | {episodes} | " + " | ".join(cells) + " |")
     print(f"\n(load at the end: {_load()})")
 
 
@@ -158,10 +174,11 @@ def blocks_table(episodes: int, values: list[int], scenarios: tuple[str, ...] = 
     ref = values[0]
     print(f"\nFewer throttle variables: max_blocks against {ref:,} ({_load()})\n")
     print(
-        "| scenario | max_blocks | ticks per decision | LP time ratio | LP value diff (max) "
-        "| episode time ratio | score diff (mean) | score diff (max abs) |"
+        "| scenario | episodes | max_blocks | ticks per decision | LP time ratio "
+        "| LP value diff (mean / max) | relative (mean) | episode time ratio "
+        "| score diff (mean +- s.e.) | score diff (max abs) |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for sc in scenarios:
         _, _, lp_ref, _ = lp_solves(sc, episodes, ref)
         wall_ref, _, _, score_ref = oracle_episodes(sc, episodes, ref)
@@ -171,11 +188,62 @@ def blocks_table(episodes: int, values: list[int], scenarios: tuple[str, ...] = 
                 continue  # the same blocks: nothing to compare
             wall, _, _, score = oracle_episodes(sc, episodes, mb)
             t_ratio = statistics.median(a[0] for a in lp_ref) / statistics.median(a[0] for a in lp)
-            dv = max((b[1] - a[1] for a, b in zip(lp_ref, lp, strict=True)), key=abs)
+            dv = np.array([b[1] - a[1] for a, b in zip(lp_ref, lp, strict=True)])
+            rel = dv / np.maximum(np.abs([a[1] for a in lp_ref]), 1e-12)
             ds = score - score_ref
+            se = ds.std(ddof=1) / np.sqrt(ds.size) if ds.size > 1 else 0.0
             print(
-                f"| {sc} | {mb:,} | {block} | {t_ratio:.2f}x | {dv:+.1e} | {wall_ref / wall:.2f}x "
-                f"| {ds.mean():+.1e} | {np.abs(ds).max():.1e} |"
+                f"| {sc} | {episodes} | {mb:,} | {block} | {t_ratio:.2f}x "
+                f"| {dv.mean():+.1e} / {dv[np.abs(dv).argmax()]:+.1e} | {rel.mean():+.1e} "
+                f"| {wall_ref / wall:.2f}x | {ds.mean():+.1e} +- {se:.1e} | {np.abs(ds).max():.1e} |"
+            )
+
+
+def normalised_table(episodes: int, values: list[int]) -> None:
+    """What a cap moves on ``pacegym-benchmark``'s defaults (its seed and tuned sets, the
+    first ``episodes`` episodes of each suite scenario): the oracle's mean score under each
+    ``max_blocks`` value and every tuned baseline's normalised score against each oracle, as
+    differences from the first value's. Scenarios whose flights no value coarsens are
+    skipped (the same oracle)."""
+    from hydra import compose, initialize_config_dir
+
+    from pacegym.baselines.normalise import normalised_value
+    from pacegym.experiments import benchmark
+    from pacegym.experiments.config import CONF_DIR
+
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        b = compose(config_name="benchmark", overrides=["tracking=off"]).benchmark
+    print(
+        f"\nThe benchmark's scores under max_blocks {values[0]:,} -> each other value"
+        f" (seed {int(b.seed):,}, {episodes} episodes per scenario; {_load()})\n"
+    )
+    print(
+        "| scenario | ticks | max_blocks | oracle score | diff | normalised diff of the"
+        " tuned baselines (mean / max abs) |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
+    for entry in b.suite:
+        key, sc, _, ctrls = benchmark._plan(b, entry)
+        ticks = round(bounds(sc.time.flight_min)[1] * 60.0 / sc.time.tick_s)
+        if all(-(-ticks // v) == -(-ticks // values[0]) for v in values[1:]):
+            continue
+        means = {}
+        for name, spec, _, ctrl in ctrls:
+            if spec["kind"] != "oracle":
+                roll = run_episodes(ctrl, sc, episodes, int(b.seed), int(b.batch_size))
+                means[name] = float(roll.metrics[SCORE_KEY].mean())
+        ref = means.pop("reference")
+        oracle = {}
+        for v in values:
+            o = OracleController(OracleConfig(max_blocks=v))
+            roll = run_episodes(o, sc, episodes, int(b.seed), int(b.batch_size))
+            oracle[v] = float(roll.metrics[SCORE_KEY].mean())
+        base = {n: normalised_value(m, ref, oracle[values[0]]) for n, m in means.items()}
+        for v in values[1:]:
+            d = np.array([normalised_value(m, ref, oracle[v]) - base[n] for n, m in means.items()])
+            print(
+                f"| {key} | {ticks:,} | {v:,} | {oracle[values[0]]:.4f} -> {oracle[v]:.4f} "
+                f"| {oracle[v] - oracle[values[0]]:+.1e} | {d.mean():+.3f} / {np.abs(d).max():.3f} |"
             )
 
 
@@ -215,6 +283,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--lp-only", action="store_true", help="only the whole-flight LP table")
     ap.add_argument("--suite", action="store_true", help="also time the whole suite")
     ap.add_argument(
+        "--normalised",
+        action="store_true",
+        help="+ the benchmark's oracle and normalised scores under each --max-blocks value",
+    )
+    ap.add_argument(
+        "--blocks-only", action="store_true", help="only the --max-blocks comparison table"
+    )
+    ap.add_argument(
         "--scenarios",
         default=",".join(SCENARIOS),
         help="comma-separated subset of the tables' rows",
@@ -223,12 +299,15 @@ def main(argv: list[str] | None = None) -> None:
     values = [int(v) for v in args.max_blocks.split(",")]
     run_episodes(OracleController(), "live_commerce", 2, seed=0)  # warm-up (numba, scipy)
     scenarios = tuple(args.scenarios.split(","))
-    lp_table(args.episodes, scenarios)
-    if args.lp_only:
-        return
-    episode_table(args.episodes, args.rounds, scenarios)
+    if not args.blocks_only:
+        lp_table(args.episodes, scenarios)
+        if args.lp_only:
+            return
+        episode_table(args.episodes, args.rounds, scenarios)
     if len(values) > 1:
         blocks_table(args.episodes, values, scenarios)
+        if args.normalised:
+            normalised_table(args.episodes, values)
     if args.suite:
         suite_table()
 
