@@ -45,6 +45,7 @@ from pacegym.baselines.mpc_value import (
     expected_replan,
     expected_segment_episodes,
     model_requests,
+    surge_guard,
 )
 from pacegym.baselines.oracle import OracleConfig, OracleController
 from pacegym.envs import kernel as K
@@ -117,7 +118,21 @@ class MPCController(OracleController):
     def attach(self, core: PacingCore) -> None:
         """Plan each new episode of ``core`` on its day-ahead forecast."""
         self._day_ahead = model_requests(core) if self.knows_model else forecast_requests(core)
+        self._seen = core.ist[:, K.I_REQUESTS].astype(float)
         self._start(core, self._day_ahead)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The plan's throttles; in a value scenario scaled by ``surge_guard`` (the plan's
+        rate of admitted requests kept through a surge the plan did not expect)."""
+        th = super().act(obs)
+        core = self._core
+        if core is None or not core.value_on:
+            return th  # the volume MPC as it was
+        seen = core.ist[:, K.I_REQUESTS].astype(float)
+        last, self._seen = seen - self._seen, seen
+        t = np.clip(core.ist[:, K.I_T] - 1, 0, self._day_ahead.shape[1] - 1)
+        expected = self._day_ahead[np.arange(core.n), t]
+        return th * surge_guard(last, expected)[:, None]
 
     def _segment_episodes(
         self, core: PacingCore, base: list[HindsightEpisode], req: np.ndarray

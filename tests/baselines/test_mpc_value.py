@@ -33,17 +33,6 @@ def _core(sc=SHORT, n=2, seed=11) -> PacingCore:
     return core
 
 
-def _actions(ctrl, core: PacingCore, ticks: int) -> np.ndarray:
-    ctrl.reset(core.n)
-    ctrl.attach(core)
-    out = []
-    for _ in range(ticks):
-        th = np.asarray(ctrl.act(core.obs), dtype=float)
-        out.append(th.copy())
-        core.step(th)
-    return np.stack(out)
-
-
 @pytest.mark.parametrize("make", [lambda: build_controller("mpc", replans=3, threads=1),
                                   lambda: ModelMPC(config=MPCConfig(replans=3, threads=1))])  # fmt: skip
 def test_it_never_reads_the_realised_requests_nor_their_split(monkeypatch, make):
@@ -65,25 +54,54 @@ def test_it_never_reads_the_realised_requests_nor_their_split(monkeypatch, make)
 @pytest.mark.parametrize("kind", ["mpc", "model", "oracle"])
 def test_its_plan_is_the_same_whatever_requests_the_streams_will_draw(kind):
     """Redrawing the traffic and segment streams after the reset changes every realised
-    request and split but no parameter: the causal plans before the first re-plan are the
-    same, the clairvoyant's are not (the test can fail)."""
-    cfg = MPCConfig(replans=2, threads=1)
+    request and split but no parameter: the causal plans are the same, the clairvoyant's
+    are not (the test can fail); the causal actions are the plan times the surge guard."""
     make = {
         "mpc": lambda: build_controller("mpc", replans=2, threads=1),
-        "model": lambda: ModelMPC(config=cfg),
+        "model": lambda: ModelMPC(config=MPCConfig(replans=2, threads=1)),
         "oracle": lambda: build_controller("oracle", replans=2, threads=1),
     }[kind]
     a, b = _core(), _core()
     for s in (rng.STREAM_TRAFFIC, rng.STREAM_SEGMENT):
         b.streams[:, s] = _core(seed=99).streams[:, s]
-    first = int(a.flight_ticks.min()) // 3 - 1  # before the first re-plan
-    act_a, act_b = _actions(make(), a, first), _actions(make(), b, first)
-    assert not np.array_equal(a.ist[:, K.I_REQUESTS], b.ist[:, K.I_REQUESTS])
-    assert act_a.shape == (first, 2, len(a.segments))
+    plans = []
+    for core in (a, b):
+        ctrl = make()
+        ctrl.reset(core.n)
+        ctrl.attach(core)
+        plans.append(ctrl._schedule.copy())
+    assert plans[0].shape[2] == len(a.segments) and plans[0].max() > 0.5
+    assert not np.array_equal(O.realised_requests(a), O.realised_requests(b))
     if kind == "oracle":
-        assert not np.array_equal(act_a, act_b)
-    else:
-        np.testing.assert_array_equal(act_a, act_b)
+        assert not np.array_equal(plans[0], plans[1])
+        return
+    np.testing.assert_array_equal(plans[0], plans[1])
+    rows = np.arange(b.n)
+    for _ in range(40):  # ticks before the first re-plan: the plan x the guard
+        before = b.ist[:, K.I_REQUESTS].copy()
+        t = b.ist[:, K.I_T].copy()
+        th = ctrl.act(b.obs)
+        last = before - getattr(ctrl, "_prev", before)
+        guard = MV.surge_guard(last, ctrl._day_ahead[rows, np.maximum(t - 1, 0)])
+        np.testing.assert_allclose(th, plans[1][rows, t] * guard[:, None])
+        ctrl._prev = before
+        b.step(th)
+
+
+def test_the_surge_guard_holds_the_planned_rate_through_a_surge():
+    expected = np.array([15.0, 15.0, 0.5, 15.0])
+    last = np.array([14.0, 30.0, 4.0, 1500.0])  # noise, noise, night noise, a 100x surge
+    np.testing.assert_allclose(MV.surge_guard(last, expected), [1.0, 1.0, 1.0, 0.01])
+    surge = {**SHORT, "traffic": {"surge_rate_per_h": 6.0, "surge_factors": [100.0],
+                                  "surge_probs": [1.0]}}  # fmt: skip
+    scores = {}
+    for guard in (True, False):
+        ctrl = build_controller("mpc", replans=1, threads=1)
+        if not guard:  # the plan's throttles as they are
+            ctrl.act = lambda obs, c=ctrl: O.OracleController.act(c, obs)
+        scores[guard] = run_episodes(ctrl, surge, 3, seed=2).metrics
+    assert scores[False]["wasted_over_budget"].mean() > 0.05  # surges overspend the plan
+    assert scores[True][SCORE_KEY].mean() > scores[False][SCORE_KEY].mean() + 0.1
 
 
 def test_the_model_variant_reads_the_drift_and_the_true_level_the_causal_one_does_not():
