@@ -15,7 +15,8 @@ SCENARIO=R`` re-plans the two MPC rows ``R`` times per flight on that scenario (
 LPs take seconds each). Each row's per-episode ``pacing_score_v2`` is kept in ``--out``
 (``<scenario>__<row>.npy``, with its seconds), so rows run one call at a time and a later
 call reuses them; the last call prints the tables: normalised score (oracle 100, reference
-0) and the paired differences to dual price and to the single set, normalised [95% CI]
+0) and the paired differences to dual price, to the single set and (the bound) to the
+MPC, normalised [95% CI]
 (``baselines.normalise.normalised_difference``) and raw (``baselines.stats``).
 ``--oracle-mean SCENARIO=MEAN`` skips that scenario's oracle row (the 3-day oracle takes
 longer than all the rest) and normalises with that mean instead; its normalised CIs are
