@@ -23,6 +23,11 @@ through the delay distribution, so the schedule front-runs the plan by the delay
 server-side controller: one LP per campaign and re-plan (0.1-1 s each on a 24-h flight)
 is far beyond the exported pacer's per-call budget, so it is not exported; it is the
 yardstick between the rules and the oracle on the same episodes.
+
+In a value scenario (``core.value_on``) it plans the oracle's segment LP on the expected
+requests per segment and the predicted values (``baselines.mpc_value``); ``ModelMPC`` is
+its clairvoyant-model variant (told every per-episode hidden parameter, no realised draw),
+a row of type ``bound``.
 """
 
 from __future__ import annotations
@@ -34,6 +39,14 @@ from typing import ClassVar
 import numpy as np
 
 from pacegym.baselines.hindsight import HindsightEpisode
+from pacegym.baselines.hindsight_value import SegmentEpisode
+from pacegym.baselines.mpc_value import (
+    BOUND_ROLE,
+    expected_replan,
+    expected_segment_episodes,
+    model_requests,
+    surge_guard,
+)
 from pacegym.baselines.oracle import OracleConfig, OracleController
 from pacegym.envs import kernel as K
 from pacegym.envs.core import PacingCore
@@ -101,16 +114,57 @@ class MPCController(OracleController):
     kind: ClassVar[str] = "mpc"
     can_warm: ClassVar[bool] = False  # its re-plans change the requests: cold solves
 
+    knows_model: ClassVar[bool] = False  # plans on the forecast and the predicted value
+
     def attach(self, core: PacingCore) -> None:
         """Plan each new episode of ``core`` on its day-ahead forecast."""
-        self._day_ahead = forecast_requests(core)
+        self._day_ahead = model_requests(core) if self.knows_model else forecast_requests(core)
+        self._seen = core.ist[:, K.I_REQUESTS].astype(float)
         self._start(core, self._day_ahead)
 
-    def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list[HindsightEpisode]:
-        problems = []
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        """The plan's throttles; in a value scenario scaled by ``surge_guard`` (the plan's
+        rate of admitted requests kept through a surge the plan did not expect)."""
+        th = super().act(obs)
+        core = self._core
+        if core is None or not core.value_on:
+            return th  # the volume MPC as it was
+        seen = core.ist[:, K.I_REQUESTS].astype(float)
+        last, self._seen = seen - self._seen, seen
+        t = np.clip(core.ist[:, K.I_T] - 1, 0, self._day_ahead.shape[1] - 1)
+        expected = self._day_ahead[np.arange(core.n), t]
+        return th * surge_guard(last, expected)[:, None]
+
+    def _segment_episodes(
+        self, core: PacingCore, base: list[HindsightEpisode], req: np.ndarray
+    ) -> list[SegmentEpisode]:
+        """Expected requests per segment, predicted (or, knowing the model, true) values."""
+        return expected_segment_episodes(core, base, req, self.knows_model)
+
+    def _replan_problems(self, core: PacingCore, due: np.ndarray) -> list:
+        problems: list = []
         for b in due:
             ep = self._episodes[b]
+            if isinstance(ep, SegmentEpisode):
+                t0 = int(core.ist[b, K.I_T])
+                req = self._day_ahead[b, : ep.flight_ticks]
+                if not self.knows_model:
+                    req = nowcast_requests(core, int(b), req, t0)
+                problems.append(expected_replan(core, int(b), ep, req))
+                continue
             t0, fixed, post = causal_state(core, int(b), ep)
             req = nowcast_requests(core, int(b), self._day_ahead[b, : ep.flight_ticks], t0)
             problems.append(dataclasses.replace(ep.at(t0, fixed, post), requests=req))
         return problems
+
+
+@dataclass
+class ModelMPC(MPCController):
+    """``MPCController`` told the world's model, not its draws: each episode's expected
+    requests per tick (``baselines.mpc_value.model_requests``), channel drift and true
+    value per spend (``baselines.mpc_value``'s docstring draws the line). A clairvoyant
+    row of type ``bound``: never crowned, tuned or exported."""
+
+    name: str = "mpc x true model"
+    knows_model: ClassVar[bool] = True
+    role: ClassVar[str] = BOUND_ROLE

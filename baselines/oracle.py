@@ -201,7 +201,7 @@ class OracleController:
         self._core = core
         self._episodes = hindsight_episodes(core, req, bool(self.config.noise_aware))
         if core.value_on:  # one throttle per segment (baselines.hindsight_value)
-            self._episodes = segment_episodes(core, self._episodes, req)
+            self._episodes = self._segment_episodes(core, self._episodes, req)
         ticks = req.shape[1]
         seg = (len(core.segments),) if core.value_on else ()
         self._schedule = np.zeros((core.n, ticks + 1, *seg))
@@ -222,6 +222,12 @@ class OracleController:
         # 10-90 MB from 6-h to 3-day flights): rows past ``warm_models`` re-plan cold
         self._use_warm = warm & (np.arange(core.n) < int(self.config.warm_models))
         self._plan(list(range(core.n)), self._episodes)
+
+    def _segment_episodes(
+        self, core: PacingCore, base: list[HindsightEpisode], req: np.ndarray
+    ) -> list[SegmentEpisode]:
+        """A value scenario's segment LPs on ``req`` (the realised split: clairvoyant)."""
+        return segment_episodes(core, base, req)
 
     def _block_ticks(self, ep: HindsightEpisode | SegmentEpisode, tick_min: float) -> int:
         block = float(self.config.block_min)

@@ -78,31 +78,44 @@ def segment_episodes(
     volume episodes ``base`` (``baselines.oracle.hindsight_episodes``) and the realised
     requests ``(n, ticks)``. Counting noise is priced at ``price x unit_x`` per unit of
     spend (the flight's mean price multiplier)."""
-    tab, v = core.tables, core.scenario.value
+    tab = core.tables
     out = []
     for b, ep in enumerate(base):
         hours = tick_hours(core, b)
-        seg = segment_requests(core, b, requests[b])
-        drift = core.drift[b, tab.channel]
-        noise = ep.spend_variance * float(core.par[b, K.P_UNIT_X])
-        fill = np.minimum(float(core.par[b, K.P_FILL]) * tab.fill_x, 1.0)
-        out.append(
-            SegmentEpisode(
-                base=replace(ep, spend_variance=noise),
-                seg_requests=seg.astype(float),
-                seg_fill=fill,
-                price_x=tab.price_x.copy(),
-                value=tab.pred[hours] * drift[None, :],
-                vbar=float(core.vbar[b, 0]),
-                w_value=float(core.scenario.score.value),
-                hours=hours,
-                channel=tab.channel.copy(),
-                layer=np.arange(tab.n) % int(v.layers),
-                value_sd=float(v.value_sd),
-                prediction_sd=float(v.prediction_sd),
-            )
-        )
+        seg = segment_requests(core, b, requests[b]).astype(float)
+        value = tab.pred[hours] * core.drift[b, tab.channel][None, :]
+        out.append(segment_episode(core, b, ep, seg, value, float(core.vbar[b, 0])))
     return out
+
+
+def segment_episode(
+    core: PacingCore,
+    b: int,
+    ep: HindsightEpisode,
+    seg_requests: np.ndarray,
+    value: np.ndarray,
+    vbar: float,
+) -> SegmentEpisode:
+    """Campaign ``b``'s segment LP on its volume episode ``ep``, the requests per tick and
+    segment ``seg_requests`` ``(T, S)``, the value of a rendered impression ``value``
+    ``(T, S)`` and the flight's value per spend ``vbar`` (what the planner takes as true);
+    the rest is the scenario's (fills, prices, weights, layers)."""
+    tab, v = core.tables, core.scenario.value
+    noise = ep.spend_variance * float(core.par[b, K.P_UNIT_X])
+    return SegmentEpisode(
+        base=replace(ep, spend_variance=noise),
+        seg_requests=seg_requests,
+        seg_fill=np.minimum(float(core.par[b, K.P_FILL]) * tab.fill_x, 1.0),
+        price_x=tab.price_x.copy(),
+        value=value,
+        vbar=vbar,
+        w_value=float(core.scenario.score.value),
+        hours=tick_hours(core, b),
+        channel=tab.channel.copy(),
+        layer=np.arange(tab.n) % int(v.layers),
+        value_sd=float(v.value_sd),
+        prediction_sd=float(v.prediction_sd),
+    )
 
 
 def segment_state(core: PacingCore, b: int, ep: SegmentEpisode) -> SegmentEpisode:

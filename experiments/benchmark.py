@@ -104,6 +104,10 @@ class BenchmarkConfig:
     # (baselines.drift_bound, clairvoyant): a row of type "bound", the ceiling of what any
     # drift estimate is worth to that rule, paired with every comparator; never crowned
     drift_bound: str | None = None
+    # an mpc controller config also run told each episode's world model (its hidden
+    # parameters, never its draws; baselines.mpc.ModelMPC, clairvoyant): a row of type
+    # "bound", what certainty-equivalent planning on a perfectly learned model is worth
+    model_bound: str | None = None
     # [episodes] per policy on flights shorter than long_flight_min; on the others
     episodes_short: int = count_setting(200, 1_000_000)
     episodes_long: int = count_setting(50, 1_000_000)

@@ -4,7 +4,9 @@
 ``benchmark.single_set`` (controller configs that run unchanged on every scenario, ranked
 like agents), ``benchmark.drift_bound`` (a value-aware controller config run with each
 episode's true channel drift, ``baselines.drift_bound.TrueDrift``: a clairvoyant row of
-type ``bound``, never crowned) and ``benchmark.agents`` (model directories). Each is an
+type ``bound``, never crowned), ``benchmark.model_bound`` (an ``mpc`` config run told each
+episode's world model, ``baselines.mpc.ModelMPC``: a ``bound`` row too) and
+``benchmark.agents`` (model directories). Each is an
 ``Agent``: (row name, kind, source path, controller), reset by every rollout; a row's
 leaderboard type is the controller's ``role`` attribute, else ``agent``.
 """
@@ -48,6 +50,24 @@ def _controller(c: str, key: str) -> tuple[str, Path, Any]:
     return c.replace("/", "."), path, load_controller_yaml(path)
 
 
+def _model_bound(b: Any) -> list[Agent]:
+    """``benchmark.model_bound``'s row (none when unset): its ``mpc`` config as
+    ``ModelMPC``, named ``<set> x true model``; another kind is refused."""
+    bound = getattr(b, "model_bound", None)
+    if not bound:
+        return []
+    from pacegym.baselines.mpc import ModelMPC
+
+    name, path, ctrl = _controller(str(bound), "benchmark.model_bound")
+    if ctrl.kind != ModelMPC.kind:
+        raise ValueError(
+            f"benchmark.model_bound = {str(bound)!r} is a {ctrl.kind} set: allowed an "
+            f"{ModelMPC.kind} controller config (kind {ModelMPC.kind!r}, e.g. mpc_value)"
+        )
+    row = f"{name} x true model"
+    return [(row, ModelMPC.kind, path, ModelMPC(config=ctrl.config, name=row))]
+
+
 def agents(b: Any, cfg: Any = None) -> list[Agent]:
     """Every policy of the module docstring, in that order, each loaded once (named as in
     every app: ``experiments.policies``)."""
@@ -71,6 +91,7 @@ def agents(b: Any, cfg: Any = None) -> list[Agent]:
             )
         wrapped = TrueDrift(ctrl)
         out.append((f"{name} x true drift", wrapped.kind, path, wrapped))
+    out += _model_bound(b)
     if b.agents:
         from pacegym.agents.policy import load_controller, one_inference_thread
 

@@ -142,6 +142,8 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     f"python {REPO}/benchmarks/bench_nowcast.py": ("--episodes=2",),  # ~15 s; --pid: 2 flights
     f"python {REPO}/benchmarks/bench_season.py": (),  # ~5 s: 5 traces, two seasons
     f"python {REPO}/benchmarks/bench_departures.py": (),  # ~20 s
+    # ~40 s: every row (the oracle, the MPC and its bound) on two episodes of one scenario
+    f"python {REPO}/benchmarks/bench_mpc_value.py": ("--episodes=2", "--scenario=value_channels"),
 }
 """Program -> arguments appended to shorten its documented run (the last value wins)."""
 

@@ -336,8 +336,8 @@ def test_the_comparator_table_and_its_suite_means():
 def test_the_value_suite_names_its_single_set():
     cfg = _cfg("benchmark", ["suite=value", "tracking=off"])
     assert cfg.benchmark.single_set == "value_generalist/dual_price_tuned"
-    assert benchmark.suite_controllers(cfg.benchmark) == [cfg.benchmark.single_set]
-    (name, kind, path, _), *_ = benchmark._agents(cfg.benchmark)
+    assert benchmark.suite_controllers(cfg.benchmark) == ["mpc_value", cfg.benchmark.single_set]
+    _, (name, kind, path, _), *_ = benchmark._agents(cfg.benchmark)
     assert (name, kind) == ("value_generalist.dual_price_tuned", "dual_price")
     assert name == benchmark.single_set_row(cfg.benchmark) and path.is_file()
     both = _cfg("benchmark", ["suite=value", f"benchmark.controllers=[{cfg.benchmark.single_set}]"])

@@ -54,8 +54,8 @@ def test_a_tuned_set_of_no_scenario_is_refused_naming_those_with_one():
     msg = str(e.value)
     assert msg.startswith("controller = 'pid_tuned': no pid_tuned tuned for scenario 'mine'")
     assert "'daily_budget'" in msg and "'live_commerce'" in msg and "\n" not in msg
-    with pytest.raises(ValueError, match=r"^compare.baselines entry 'mpc_\*' matches no"):
-        policies.controller_files(["mpc_*"], "daily_budget", key="compare.baselines")
+    with pytest.raises(ValueError, match=r"^compare.baselines entry 'nowhere_\*' matches no"):
+        policies.controller_files(["nowhere_*"], "daily_budget", key="compare.baselines")
 
 
 def test_an_agent_entry_is_a_model_dir_or_refused(tmp_path):
