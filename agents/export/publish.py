@@ -20,12 +20,16 @@ before it starts any work.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from pacegym.outdir import protected
 
@@ -137,3 +141,29 @@ def staged(out: Path, overwrite: bool, load: Callable[[Path], object]) -> Iterat
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def publish_npz_artifact(
+    out_dir: str | os.PathLike[str],
+    overwrite: bool,
+    load: Callable[[Path], object],
+    manifest: dict[str, Any],
+    weights_file: str,
+    arrays: Mapping[str, np.ndarray],
+) -> Path:
+    """Publish ``manifest.json`` (``manifest`` with its ``files``: ``weights_file``'s
+    sha256) and ``weights_file`` (``arrays`` as an npz, read back without pickle) as
+    ``out_dir`` (new or empty; with ``overwrite`` a previous artifact), once ``load`` (the
+    runtime's loader of the kind) has loaded them (``staged``)."""
+    from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, sha256_file
+
+    out = Path(out_dir).expanduser()
+    check_target(out, overwrite)
+    with staged(out, overwrite, load) as tmp:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        (tmp / weights_file).write_bytes(buf.getvalue())
+        manifest["files"] = {weights_file: sha256_file(str(tmp / weights_file))}
+        text = json.dumps(manifest, indent=2, allow_nan=False) + "\n"
+        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
+    return out

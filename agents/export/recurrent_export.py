@@ -10,16 +10,13 @@ the folder. The critic is not exported: serving needs the deterministic actor on
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pacegym.agents.export.publish import check_target, staged
-from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, sha256_file
+from pacegym.agents.export.publish import publish_npz_artifact
 from pacegym.agents.export.runtime.normalize import Normalization
 from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
 from pacegym.agents.export.runtime.recurrent_manifest import (
@@ -129,16 +126,7 @@ def export_recurrent(
     ``overwrite`` a previous artifact); ``keywords`` are ``recurrent_manifest``'s. It is
     loaded once by the runtime before it is published."""
     m, arrays = recurrent_manifest(model, features, inputs, segments, **keywords)
-    out = Path(out_dir).expanduser()
-    check_target(out, overwrite)
-    with staged(out, overwrite, load_recurrent_pacer) as tmp:
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        (tmp / WEIGHTS_FILE).write_bytes(buf.getvalue())
-        m["files"] = {WEIGHTS_FILE: sha256_file(str(tmp / WEIGHTS_FILE))}
-        text = json.dumps(m, indent=2, allow_nan=False) + "\n"
-        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
-    return out
+    return publish_npz_artifact(out_dir, overwrite, load_recurrent_pacer, m, WEIGHTS_FILE, arrays)
 
 
 def export_recurrent_model_dir(

@@ -16,16 +16,13 @@ the very same observations; its throttles drive the env and ``max_error`` is the
 
 from __future__ import annotations
 
-import io
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from pacegym.agents.export.publish import check_target, staged
-from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, sha256_file
+from pacegym.agents.export.publish import publish_npz_artifact
 from pacegym.agents.export.runtime.normalize import Normalization
 from pacegym.agents.export.runtime.segment_pacer import SEGMENT_COLUMNS
 from pacegym.agents.export.runtime.segment_residual import (
@@ -115,16 +112,9 @@ def export_segment_residual_model_dir(
     model = load_model(d / MODEL_FILE, str(meta.get("algo")), policy=meta.get("policy"))
     src = {"model_dir": str(d), "scenario": meta.get("scenario"), **dict(source or {})}
     m, arrays = segment_residual_manifest(model, meta, str(name or meta.get("name")), src)
-    out = Path(out_dir).expanduser()
-    check_target(out, overwrite)
-    with staged(out, overwrite, load_segment_residual_pacer) as tmp:
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        (tmp / RESIDUAL_WEIGHTS).write_bytes(buf.getvalue())
-        m["files"] = {RESIDUAL_WEIGHTS: sha256_file(str(tmp / RESIDUAL_WEIGHTS))}
-        text = json.dumps(m, indent=2, allow_nan=False) + "\n"
-        (tmp / MANIFEST_FILE).write_text(text, encoding="utf-8")
-    return out
+    return publish_npz_artifact(
+        out_dir, overwrite, load_segment_residual_pacer, m, RESIDUAL_WEIGHTS, arrays
+    )
 
 
 class ResidualLockstep:
