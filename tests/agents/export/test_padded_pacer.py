@@ -15,6 +15,7 @@ import pytest
 from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, PacerError
 from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
+from tests.agents.export.manifest_edits import assert_refused_on_load
 
 SHORT = {"time": {"flight_min": 60.0}}  # 240 ticks a flight
 TWELVE = {"base": "value_channels", **SHORT}
@@ -109,14 +110,10 @@ def test_a_count_above_the_maximum_is_refused(artifact):
     ],
 )
 def test_a_bad_manifest_field_is_refused_on_load(artifact, tmp_path, edit, field):
-    bad = tmp_path / "bad"
-    shutil.copytree(artifact, bad)
-    m = json.loads((bad / MANIFEST_FILE).read_text())
-    m["observation"].update(edit)
-    (bad / MANIFEST_FILE).write_text(json.dumps(m))
-    with pytest.raises(PacerError, match=rf"manifest field {field} = .*: allowed") as err:
-        load_recurrent_pacer(bad)
-    assert "\n" not in str(err.value)
+    def change(m):
+        m["observation"].update(edit)
+
+    assert_refused_on_load(artifact, tmp_path, change, load_recurrent_pacer, field)
 
 
 def test_inputs_not_the_padded_layout_are_refused(artifact, tmp_path):

@@ -20,6 +20,7 @@ from pacegym.agents.export.segment_residual_export import (
     ResidualLockstep,
     export_segment_residual_model_dir,
 )
+from tests.agents.export.manifest_edits import assert_refused_on_load
 
 SHORT = {"time": {"flight_min": 60.0}}  # 240 ticks a flight
 TWELVE = {"base": "value_channels", **SHORT}
@@ -99,14 +100,10 @@ def test_a_count_above_the_maximum_is_refused(artifact):
     ],
 )
 def test_a_bad_manifest_field_is_refused_on_load(artifact, tmp_path, path, value, field):
-    bad = tmp_path / "bad"
-    shutil.copytree(artifact, bad)
-    m = json.loads((bad / MANIFEST_FILE).read_text())
-    m[path[0]][path[1]] = value
-    (bad / MANIFEST_FILE).write_text(json.dumps(m))
-    with pytest.raises(PacerError, match=rf"manifest field {field} = .*: allowed") as err:
-        load_segment_residual_pacer(bad)
-    assert "\n" not in str(err.value)
+    def change(m):
+        m[path[0]][path[1]] = value
+
+    assert_refused_on_load(artifact, tmp_path, change, load_segment_residual_pacer, field)
 
 
 def test_an_unpadded_or_recurrent_model_is_refused(model_dir, tmp_path):
