@@ -4,9 +4,9 @@ A source whose ``agent.json`` says ``recurrent`` (``source.model_path`` to its m
 folder, ``source.run_id``, ``source.model_uri``, or a leaderboard whose winner is one:
 ``agents.export.source``) exports ``agents.export.recurrent_export``'s artifact
 (``manifest.json`` + ``weights.npz``, ``runtime.recurrent``). Verified on
-``verify.record_episodes`` episodes of the scenario (the leaderboard's, else the one in
-``agent.json``) driven by the loaded pacer, sb3_contrib's ``predict`` of the model beside it
-(``recurrent_export.Lockstep``): each tick's actions from ``predict``'s own state must agree
+``verify.record_episodes`` episodes of each scenario of ``model_scenarios`` (the
+leaderboard's, else a training mixture's or the one in ``agent.json``) driven by the loaded
+pacer, sb3_contrib's ``predict`` of the model beside it (``recurrent_export.Lockstep``): each tick's actions from ``predict``'s own state must agree
 within ``verify.action_tolerance`` (``action_parity.max_abs_error``; the pacer on its own
 carried state: ``free_running_max_abs_error``, reported), and with ``verify.metrics`` the
 leaderboard's metric means re-run with the pacer (``agents.export.verify.metric_parity``),
@@ -40,11 +40,16 @@ def check_recurrent(cfg: Any) -> None:
         )
 
 
-def recurrent_scenario(src: Any, chosen: dict[str, Any]) -> Any:
-    """The scenario to verify on: the leaderboard's, else the one ``agent.json`` names."""
+def model_scenarios(model_dir: Path, chosen: dict[str, Any]) -> list[Any]:
+    """The scenarios to verify a model folder's pacer on: the leaderboard's, else the
+    ``scenarios`` of a training mixture that its ``agent.json`` names (every segment count a
+    padded agent serves), else its ``scenario``."""
     from pacegym.agents.model_dir import read_agent_meta
 
-    return chosen.get("scenario") or read_agent_meta(src.recurrent_dir).get("scenario")
+    if chosen.get("scenario"):
+        return [chosen["scenario"]]
+    meta = read_agent_meta(model_dir)
+    return list(meta.get("scenarios") or [meta.get("scenario")])
 
 
 def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any) -> dict:
@@ -67,31 +72,39 @@ def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: An
         fallback=float(cfg.safety.fallback_throttle),
     )
     stage.next("verify")
-    scenario = recurrent_scenario(src, chosen)
     episodes, seed = int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
-    lock = Lockstep.of_model_dir(load_recurrent_pacer(out), src.recurrent_dir)
-    served = run_episodes(lock, scenario, episodes, seed).metrics
     report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
+    rows, step_err, free_err, diffs, mismatched = 0, 0.0, 0.0, [0.0], set()
+    scenarios = model_scenarios(src.recurrent_dir, chosen)
+    for scenario in scenarios:
+        lock = Lockstep.of_model_dir(load_recurrent_pacer(out), src.recurrent_dir)
+        served = run_episodes(lock, scenario, episodes, seed).metrics
+        rows, step_err = rows + lock.rows, max(step_err, lock.step_error)
+        free_err = max(free_err, lock.free_error)
+        if cfg.verify.metrics and not chosen.get("metrics"):
+            model = load_controller(src.recurrent_dir)
+            d, m = metric_gaps(served, run_episodes(model, scenario, episodes, seed).metrics)
+            diffs.append(max(d.values(), default=0.0))
+            mismatched.update(m)
     report["action_parity"] = {
-        "rows": lock.rows,
+        "rows": rows,
         "episodes": episodes,
+        "scenarios": len(scenarios),
         "against": "sb3_contrib predict, from its own state at each tick",
-        "max_abs_error": lock.step_error,
-        "free_running_max_abs_error": lock.free_error,
+        "max_abs_error": step_err,
+        "free_running_max_abs_error": free_err,
         "tolerance": float(cfg.verify.action_tolerance),
     }
     if cfg.verify.metrics and chosen.get("metrics"):
         report["metric_parity"] = metric_parity(load_recurrent_pacer(out), chosen)
     elif cfg.verify.metrics:
-        want = run_episodes(load_controller(src.recurrent_dir), scenario, episodes, seed).metrics
-        diffs, mismatched = metric_gaps(served, want)  # episode by episode
         report["metric_parity"] = {
             "checked": True,
             "against": "the model (sb3_contrib predict), episode by episode",
             "episodes": episodes,
             "seed": seed,
-            "max_abs_diff": max(diffs.values(), default=0.0),
-            "nan_mismatch": mismatched,
+            "max_abs_diff": max(diffs),
+            "nan_mismatch": sorted(mismatched),
         }
     if "metric_parity" in report:
         report["metric_parity"]["enforced"] = True

@@ -51,16 +51,6 @@ def check_segment_residual(cfg: Any, src: Any) -> None:
         )
 
 
-def verify_scenarios(src: Any, chosen: dict[str, Any]) -> list[Any]:
-    """The scenarios the checks run on (module docstring)."""
-    from pacegym.agents.model_dir import read_agent_meta
-
-    if chosen.get("scenario"):
-        return [chosen["scenario"]]
-    meta = read_agent_meta(src.padded_dir)
-    return list(meta.get("scenarios") or [meta.get("scenario")])
-
-
 def export_segment_residual(
     cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any
 ) -> dict[str, Any]:
@@ -73,6 +63,7 @@ def export_segment_residual(
     from pacegym.agents.export.verify import metric_gaps
     from pacegym.agents.policy import load_controller
     from pacegym.baselines.harness import run_episodes
+    from pacegym.experiments.export_recurrent import model_scenarios
 
     check_segment_residual(cfg, src)
     out = Path(cfg.out_dir)
@@ -84,7 +75,8 @@ def export_segment_residual(
     episodes, seed = int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
     report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
     rows, err, diffs, mismatched = 0, 0.0, [0.0], []
-    for scenario in verify_scenarios(src, chosen):
+    scenarios = model_scenarios(src.padded_dir, chosen)
+    for scenario in scenarios:
         lock = ResidualLockstep(load_segment_residual_pacer(out), load_controller(src.padded_dir))
         served = run_episodes(lock, scenario, episodes, seed).metrics
         rows, err = rows + lock.rows, max(err, lock.max_error)
@@ -96,7 +88,7 @@ def export_segment_residual(
     report["action_parity"] = {
         "rows": rows,
         "episodes": episodes,
-        "scenarios": len(verify_scenarios(src, chosen)),
+        "scenarios": len(scenarios),
         "against": "the trained policy (SB3Controller) on the same observations, each tick",
         "max_abs_error": err,
         "tolerance": float(cfg.verify.action_tolerance),

@@ -15,7 +15,7 @@ import pytest
 from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, PacerError
 from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
-from tests.agents.export.manifest_edits import assert_refused_on_load
+from tests.agents.export.export_checks import assert_refused_on_load, export_cfg
 
 SHORT = {"time": {"flight_min": 60.0}}  # 240 ticks a flight
 TWELVE = {"base": "value_channels", **SHORT}
@@ -124,3 +124,30 @@ def test_inputs_not_the_padded_layout_are_refused(artifact, tmp_path):
     (bad / MANIFEST_FILE).write_text(json.dumps(m))
     with pytest.raises(PacerError, match=r"manifest field policy.inputs = .*mask\[<slot>\]"):
         load_recurrent_pacer(bad)
+
+
+def test_pacegym_export_checks_a_padded_lstm_on_every_count(model_dir, tmp_path):
+    """``pacegym-export source.model_path=<padded RecurrentPPO>``: the lstm pacer, verified in
+    lockstep with ``predict`` on each scenario of its training mixture (``agent.json``'s
+    ``scenarios``: 12 and 6 segments) and against the model's own episodes."""
+    from pacegym.experiments.export import check_report, run_export
+
+    d = tmp_path / "model"
+    shutil.copytree(model_dir, d)
+    meta = json.loads((d / "agent.json").read_text())
+    (d / "agent.json").write_text(json.dumps({**meta, "scenarios": [TWELVE, SIX]}))
+    overrides = [
+        "source.leaderboard=null",
+        f"source.model_path={d}",
+        f"out_dir={tmp_path}/art",
+        "verify.record_episodes=2",
+    ]
+    report = run_export(export_cfg(overrides))
+    assert check_report(report) == []
+    parity = report["action_parity"]
+    assert parity["scenarios"] == 2 and parity["rows"] == 2 * 2 * 240
+    assert parity["max_abs_error"] <= 1e-5
+    assert report["metric_parity"]["max_abs_diff"] <= 1e-9
+    assert json.loads((tmp_path / "art" / "manifest.json").read_text())["schema"] == (
+        "pacegym.recurrent_pacer"
+    )

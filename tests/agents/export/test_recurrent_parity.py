@@ -12,6 +12,7 @@ import pytest
 
 from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
 from pacegym.agents.export.runtime.recurrent import LSTM_BLOCK_ROWS, load_recurrent_pacer
+from tests.agents.export.export_checks import export_cfg
 
 from .test_registry import store  # noqa: F401 (fixture)
 
@@ -138,16 +139,6 @@ def test_a_learned_winner_ships_only_with_a_significant_lead(
         assert src.recurrent_dir is None and src.controller["params"] == {"lambda_min": 0.5}
 
 
-def _export_cfg(overrides):
-    from pathlib import Path
-
-    from hydra import compose, initialize_config_dir
-
-    conf = str(Path(__file__).resolve().parents[3] / "conf")
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        return compose(config_name="export", overrides=["tracking.enabled=false", *overrides])
-
-
 @pytest.mark.slow
 def test_pacegym_export_routes_a_recurrent_winner(model_dir, tmp_path):
     """The leaderboard's lstm winner: exported as the lstm pacer, checked in lockstep with
@@ -162,8 +153,8 @@ def test_pacegym_export_routes_a_recurrent_winner(model_dir, tmp_path):
     board = _board(tmp_path / "lb.json", rows, SCENARIO, 4)
     common = [f"source.leaderboard={board}", f"out_dir={tmp_path}/art", "verify.record_episodes=2"]
     with pytest.raises(RecurrentExportError, match=r"safety\.budget_guard"):
-        run_export(_export_cfg([*common, "safety.budget_guard=true"]))
-    report = run_export(_export_cfg(common))
+        run_export(export_cfg([*common, "safety.budget_guard=true"]))
+    report = run_export(export_cfg(common))
     assert check_report(report) == []
     assert report["action_parity"]["rows"] == 2 * 960
     assert report["action_parity"]["max_abs_error"] <= 1e-5
@@ -174,7 +165,7 @@ def test_pacegym_export_routes_a_recurrent_winner(model_dir, tmp_path):
     m = json.loads((tmp_path / "art" / "manifest.json").read_text())
     assert m["schema"] == "pacegym.recurrent_pacer" and m["name"] == "rppo"
     assert m["source"]["winner_kind"] == "recurrent_ppo"
-    again = run_export(_export_cfg([*common, "overwrite=true", "safety.fallback_throttle=0.5"]))
+    again = run_export(export_cfg([*common, "overwrite=true", "safety.fallback_throttle=0.5"]))
     assert check_report(again) == []
     assert load_recurrent_pacer(tmp_path / "art").fallback == 0.5
 

@@ -20,7 +20,7 @@ from pacegym.agents.export.segment_residual_export import (
     ResidualLockstep,
     export_segment_residual_model_dir,
 )
-from tests.agents.export.manifest_edits import assert_refused_on_load
+from tests.agents.export.export_checks import assert_refused_on_load, export_cfg
 
 SHORT = {"time": {"flight_min": 60.0}}  # 240 ticks a flight
 TWELVE = {"base": "value_channels", **SHORT}
@@ -119,14 +119,6 @@ def test_an_unpadded_or_recurrent_model_is_refused(model_dir, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
-def _export_cfg(overrides):
-    from hydra import compose, initialize_config_dir
-
-    conf = str(Path(__file__).resolve().parents[3] / "conf")
-    with initialize_config_dir(config_dir=conf, version_base="1.3"):
-        return compose(config_name="export", overrides=["tracking.enabled=false", *overrides])
-
-
 def test_pacegym_export_routes_a_padded_agent_and_checks_every_count(model_dir, tmp_path):
     """``pacegym-export source.model_path=<padded model>``: a segment_residual pacer, verified
     in lockstep on each scenario ``agent.json`` names (both counts of its mixture); the budget
@@ -142,9 +134,9 @@ def test_pacegym_export_routes_a_padded_agent_and_checks_every_count(model_dir, 
     common = [f"source.leaderboard=null source.model_path={d}", f"out_dir={tmp_path}/art"]
     common = [*common[0].split(), common[1], "verify.record_episodes=2"]
     with pytest.raises(SegmentResidualExportError, match=r"^safety\.budget_guard = true"):
-        run_export(_export_cfg([*common, "safety.budget_guard=true"]))
+        run_export(export_cfg([*common, "safety.budget_guard=true"]))
     assert not (tmp_path / "art").exists()
-    report = run_export(_export_cfg(common))
+    report = run_export(export_cfg(common))
     assert check_report(report) == []
     parity = report["action_parity"]
     assert parity["scenarios"] == 2 and parity["rows"] == 2 * 240 * 2
@@ -158,5 +150,5 @@ def test_pacegym_export_routes_a_padded_agent_and_checks_every_count(model_dir, 
     meta.pop("max_segments")
     (unpadded / "agent.json").write_text(json.dumps(meta))
     with pytest.raises(ExportError, match=r"trained without agent\.max_segments"):
-        run_export(_export_cfg([common[0], f"source.model_path={unpadded}", f"out_dir={d}x"]))
+        run_export(export_cfg([common[0], f"source.model_path={unpadded}", f"out_dir={d}x"]))
     assert not Path(f"{d}x").exists()

@@ -1,4 +1,5 @@
-"""Refusal on load of an artifact whose manifest was edited (the export tests' shared check)."""
+"""The export tests' shared checks: a ``pacegym-export`` config composed as the app does, and
+the refusal on load of an artifact whose manifest was edited."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from omegaconf import DictConfig
 
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, PacerError
 
@@ -26,3 +28,12 @@ def assert_refused_on_load(
     with pytest.raises(PacerError, match=rf"manifest field {field} = .*: allowed") as err:
         load(bad)
     assert "\n" not in str(err.value)
+
+
+def export_cfg(overrides: list[str]) -> DictConfig:
+    """``pacegym-export``'s config (``conf/export.yaml``) with ``overrides``, untracked."""
+    from hydra import compose, initialize_config_dir
+
+    conf = str(Path(__file__).resolve().parents[3] / "conf")
+    with initialize_config_dir(config_dir=conf, version_base="1.3"):
+        return compose(config_name="export", overrides=["tracking.enabled=false", *overrides])
