@@ -45,6 +45,7 @@ from pacegym.baselines.mpc_value import (
     expected_replan,
     expected_segment_episodes,
     model_requests,
+    spread_in_flight,
     surge_guard,
 )
 from pacegym.baselines.oracle import OracleConfig, OracleController
@@ -89,20 +90,8 @@ def nowcast_requests(core: PacingCore, b: int, day_ahead: np.ndarray, t0: int) -
 def causal_state(core: PacingCore, b: int, ep: HindsightEpisode) -> tuple[int, np.ndarray, float]:
     """``(t0, fixed_slot_spend, fixed_post_cost)`` of campaign ``b`` from what is known: the
     counted spend per slot, and the spend in flight spread by the residual-delay law."""
-    t0 = int(core.ist[b, K.I_T])
-    T, tps = ep.flight_ticks, ep.ticks_per_slot
-    fixed = core.slot_spend[b, : ep.n_slots].copy()
     served = float(core.ist[b, K.I_SERVED]) * core.price * float(core.par[b, K.P_RENDER])
-    in_flight = max(served - float(core.fst[b, K.F_COUNTED_SPEND]), 0.0)
-    surv = core.surv[int(core.par[b, K.P_DELAY_ROW]), 1:]  # P(delay >= j), j >= 1
-    if in_flight <= 0.0 or surv.sum() <= 0.0:
-        return t0, fixed, 0.0
-    spread = in_flight * surv / surv.sum()  # counted j + 1 ticks from now
-    when = t0 + 1 + np.arange(surv.size)
-    inside = when < T
-    np.add.at(fixed, when[inside] // tps, spread[inside])
-    post = float(spread[~inside].sum()) / core.price * core.media
-    return t0, fixed, post
+    return spread_in_flight(core, b, served, ep.flight_ticks, ep.ticks_per_slot, ep.n_slots)
 
 
 @dataclass

@@ -107,25 +107,37 @@ def expected_segment_episodes(
     return out
 
 
+def spread_in_flight(
+    core: PacingCore, b: int, served: float, flight_ticks: int, ticks_per_slot: int, n_slots: int
+) -> tuple[int, np.ndarray, float]:
+    """``(t0, fixed_slot_spend, fixed_post_cost)`` of campaign ``b``: its counted spend per
+    plan slot plus the spend in flight (``served`` spend less the counted) placed over the
+    coming ticks by the residual-delay law, the part past the flight's end as media cost."""
+    t0 = int(core.ist[b, K.I_T])
+    fixed = core.slot_spend[b, :n_slots].copy()
+    in_flight = max(served - float(core.fst[b, K.F_COUNTED_SPEND]), 0.0)
+    surv = core.surv[int(core.par[b, K.P_DELAY_ROW]), 1:]  # P(delay >= j), j >= 1
+    if in_flight <= 0.0 or surv.sum() <= 0.0:
+        return t0, fixed, 0.0
+    spread = in_flight * surv / surv.sum()  # counted j + 1 ticks from now
+    when = t0 + 1 + np.arange(surv.size)
+    inside = when < flight_ticks
+    np.add.at(fixed, when[inside] // ticks_per_slot, spread[inside])
+    post = float(spread[~inside].sum()) / core.price * core.media
+    return t0, fixed, post
+
+
 def value_causal_state(core: PacingCore, b: int, ep: SegmentEpisode) -> SegmentEpisode:
     """Campaign ``b``'s remaining problem from what production knows: the counted spend
     per slot and the spend in flight (served price units x render x price, less what was
     counted) spread over the coming ticks by the residual-delay law, the part past the
     flight's end as media cost (``baselines.mpc.causal_state`` in price units)."""
-    t0 = int(core.ist[b, K.I_T])
-    T, tps = ep.flight_ticks, ep.base.ticks_per_slot
-    fixed = core.slot_spend[b, : ep.base.n_slots].copy()
     render = float(core.par[b, K.P_RENDER])
     served = float(core.fst[b, K.F_SERVED_UNITS]) * core.price * render
-    in_flight = max(served - float(core.fst[b, K.F_COUNTED_SPEND]), 0.0)
-    surv = core.surv[int(core.par[b, K.P_DELAY_ROW]), 1:]  # P(delay >= j), j >= 1
-    post = 0.0
-    if in_flight > 0.0 and surv.sum() > 0.0:
-        spread = in_flight * surv / surv.sum()  # counted j + 1 ticks from now
-        when = t0 + 1 + np.arange(surv.size)
-        inside = when < T
-        np.add.at(fixed, when[inside] // tps, spread[inside])
-        post = float(spread[~inside].sum()) / core.price * core.media
+    base = ep.base
+    t0, fixed, post = spread_in_flight(
+        core, b, served, ep.flight_ticks, base.ticks_per_slot, base.n_slots
+    )
     return ep.at(t0, fixed, post, 0.0)
 
 
