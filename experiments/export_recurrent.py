@@ -56,9 +56,12 @@ def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: An
     """Write, load and verify the lstm pacer of ``src`` (module docstring); the report."""
     from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
     from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
-    from pacegym.agents.export.verify import metric_gaps, metric_parity
+    from pacegym.agents.export.verify import (
+        episode_metric_parity,
+        lockstep_checks,
+        metric_parity,
+    )
     from pacegym.agents.policy import load_controller
-    from pacegym.baselines.harness import run_episodes
 
     check_recurrent(cfg)
     out = Path(cfg.out_dir)
@@ -74,38 +77,30 @@ def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: An
     stage.next("verify")
     episodes, seed = int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
     report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
-    rows, step_err, free_err, diffs, mismatched = 0, 0.0, 0.0, [0.0], set()
     scenarios = model_scenarios(src.recurrent_dir, chosen)
-    for scenario in scenarios:
-        lock = Lockstep.of_model_dir(load_recurrent_pacer(out), src.recurrent_dir)
-        served = run_episodes(lock, scenario, episodes, seed).metrics
-        rows, step_err = rows + lock.rows, max(step_err, lock.step_error)
-        free_err = max(free_err, lock.free_error)
-        if cfg.verify.metrics and not chosen.get("metrics"):
-            model = load_controller(src.recurrent_dir)
-            d, m = metric_gaps(served, run_episodes(model, scenario, episodes, seed).metrics)
-            diffs.append(max(d.values(), default=0.0))
-            mismatched.update(m)
+    locks, diffs, mismatched = lockstep_checks(
+        scenarios,
+        lambda: Lockstep.of_model_dir(load_recurrent_pacer(out), src.recurrent_dir),
+        lambda: load_controller(src.recurrent_dir),
+        episodes,
+        seed,
+        bool(cfg.verify.metrics) and not chosen.get("metrics"),
+    )
     report["action_parity"] = {
-        "rows": rows,
+        "rows": sum(lock.rows for lock in locks),
         "episodes": episodes,
         "scenarios": len(scenarios),
         "against": "sb3_contrib predict, from its own state at each tick",
-        "max_abs_error": step_err,
-        "free_running_max_abs_error": free_err,
+        "max_abs_error": max(lock.step_error for lock in locks),
+        "free_running_max_abs_error": max(lock.free_error for lock in locks),
         "tolerance": float(cfg.verify.action_tolerance),
     }
     if cfg.verify.metrics and chosen.get("metrics"):
         report["metric_parity"] = metric_parity(load_recurrent_pacer(out), chosen)
     elif cfg.verify.metrics:
-        report["metric_parity"] = {
-            "checked": True,
-            "against": "the model (sb3_contrib predict), episode by episode",
-            "episodes": episodes,
-            "seed": seed,
-            "max_abs_diff": max(diffs),
-            "nan_mismatch": sorted(mismatched),
-        }
+        report["metric_parity"] = episode_metric_parity(
+            "the model (sb3_contrib predict), episode by episode", episodes, seed, diffs, mismatched
+        )
     if "metric_parity" in report:
         report["metric_parity"]["enforced"] = True
         report["metric_tolerance"] = float(cfg.verify.metric_tolerance)

@@ -60,9 +60,8 @@ def export_segment_residual(
         ResidualLockstep,
         export_segment_residual_model_dir,
     )
-    from pacegym.agents.export.verify import metric_gaps
+    from pacegym.agents.export.verify import episode_metric_parity, lockstep_checks
     from pacegym.agents.policy import load_controller
-    from pacegym.baselines.harness import run_episodes
     from pacegym.experiments.export_recurrent import model_scenarios
 
     check_segment_residual(cfg, src)
@@ -74,34 +73,31 @@ def export_segment_residual(
     stage.next("verify")
     episodes, seed = int(cfg.verify.record_episodes), int(chosen.get("seed") or 0)
     report: dict[str, Any] = {"artifact": str(out.resolve()), "name": name, "source": src.info}
-    rows, err, diffs, mismatched = 0, 0.0, [0.0], []
     scenarios = model_scenarios(src.padded_dir, chosen)
-    for scenario in scenarios:
-        lock = ResidualLockstep(load_segment_residual_pacer(out), load_controller(src.padded_dir))
-        served = run_episodes(lock, scenario, episodes, seed).metrics
-        rows, err = rows + lock.rows, max(err, lock.max_error)
-        if cfg.verify.metrics:
-            want = run_episodes(load_controller(src.padded_dir), scenario, episodes, seed).metrics
-            d, m = metric_gaps(served, want)
-            diffs.append(max(d.values(), default=0.0))
-            mismatched += [k for k in m if k not in mismatched]
+    locks, diffs, mismatched = lockstep_checks(
+        scenarios,
+        lambda: ResidualLockstep(load_segment_residual_pacer(out), load_controller(src.padded_dir)),
+        lambda: load_controller(src.padded_dir),
+        episodes,
+        seed,
+        bool(cfg.verify.metrics),
+    )
     report["action_parity"] = {
-        "rows": rows,
+        "rows": sum(lock.rows for lock in locks),
         "episodes": episodes,
         "scenarios": len(scenarios),
         "against": "the trained policy (SB3Controller) on the same observations, each tick",
-        "max_abs_error": err,
+        "max_abs_error": max(lock.max_error for lock in locks),
         "tolerance": float(cfg.verify.action_tolerance),
     }
     if cfg.verify.metrics:
-        report["metric_parity"] = {
-            "checked": True,
-            "against": "the trained policy's own episodes, episode by episode",
-            "episodes": episodes,
-            "seed": seed,
-            "max_abs_diff": max(diffs),
-            "nan_mismatch": sorted(mismatched),
-            "enforced": True,
-        }
+        report["metric_parity"] = episode_metric_parity(
+            "the trained policy's own episodes, episode by episode",
+            episodes,
+            seed,
+            diffs,
+            mismatched,
+        )
+        report["metric_parity"]["enforced"] = True
         report["metric_tolerance"] = float(cfg.verify.metric_tolerance)
     return report

@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -98,3 +98,46 @@ def metric_gaps(
         else:
             diffs[k] = float(np.abs(np.where(gn, 0.0, g - v)).max(initial=0.0))
     return diffs, sorted(mismatched)
+
+
+def episode_metric_parity(
+    against: str, episodes: int, seed: int, diffs: list[float], mismatched: set[str]
+) -> dict[str, Any]:
+    """The report of a metric check episode by episode against ``against``, over every
+    scenario checked: the largest of their ``metric_gaps`` ``diffs`` and the metrics NaN on
+    one side only (``mismatched``)."""
+    return {
+        "checked": True,
+        "against": against,
+        "episodes": episodes,
+        "seed": seed,
+        "max_abs_diff": max(diffs, default=0.0),
+        "nan_mismatch": sorted(mismatched),
+    }
+
+
+def lockstep_checks(
+    scenarios: Sequence[Any],
+    make_lock: Callable[[], Any],
+    reference: Callable[[], Any],
+    episodes: int,
+    seed: int,
+    compare_metrics: bool,
+) -> tuple[list[Any], list[float], set[str]]:
+    """Run a fresh lockstep (``make_lock()``: the pacer driving the env, the trained policy
+    beside it) over ``episodes`` seeded episodes of each scenario; with ``compare_metrics``
+    the same episodes of ``reference()`` (the trained policy alone) too. Returns the locks
+    (each with its own error counters), each scenario's largest ``metric_gaps`` difference
+    and the metrics NaN on one side only (``episode_metric_parity``'s inputs)."""
+    locks: list[Any] = []
+    diffs: list[float] = []
+    mismatched: set[str] = set()
+    for scenario in scenarios:
+        locks.append(make_lock())
+        served = run_episodes(locks[-1], scenario, episodes, seed).metrics
+        if compare_metrics:
+            want = run_episodes(reference(), scenario, episodes, seed).metrics
+            d, m = metric_gaps(served, want)
+            diffs.append(max(d.values(), default=0.0))
+            mismatched.update(m)
+    return locks, diffs, mismatched
