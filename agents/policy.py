@@ -132,9 +132,10 @@ class SB3Controller:
             return x.astype(np.float32)
         return self._norm(x)
 
-    def _step(self, obs: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
-        """``(base throttles or None, deterministic actions (n,))`` for one batch; the base
-        rule's and a recurrent policy's state advance."""
+    def inputs(self, obs: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(base throttles (n, max(1, S)) or None, the policy's input before normalisation)``
+        for one batch: the selected columns, ``base_log10``, any extra columns, the padded
+        layout. The base rule's state advances: call it once a tick."""
         obs = np.asarray(obs)
         if obs.shape[1] != self._width:
             self._width, self._segments = obs.shape[1], segments_of(obs.shape[1])
@@ -152,6 +153,11 @@ class SB3Controller:
         if self.pad is not None:
             self.pad.check(self._segments, "agent.max_segments")
             x = self.pad.spread(x, self._segments)
+        return b, x
+
+    def actions_of(self, x: np.ndarray) -> np.ndarray:
+        """Deterministic actions for inputs ``x`` (``inputs``' second value): ``(n,)``, or
+        ``(n, S)`` in a value scenario; a recurrent policy's state advances."""
         z = self.normalise(x)
         if self._recurrent:
             if self._starts.shape[0] != z.shape[0]:
@@ -165,7 +171,20 @@ class SB3Controller:
         a = np.asarray(a, dtype=np.float64).reshape(len(z), -1)
         if self.pad is not None:
             a = self.pad.take(a, self._segments)  # the padded slots' actions are dropped
-        return b, a if self._segments else a[:, 0]
+        return a if self._segments else a[:, 0]
+
+    def throttles_of(self, b: np.ndarray | None, a: np.ndarray) -> np.ndarray:
+        """Throttles from the base's (``inputs``) and the policy's (``actions_of``) values."""
+        if b is not None:
+            p = compose(b, a.reshape(b.shape), float(self.residual["scale_decades"]))  # type: ignore[index]
+            return p if self._segments else p[:, 0]
+        return action_to_throttle(a)[0].reshape(a.shape)
+
+    def _step(self, obs: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+        """``(base throttles or None, deterministic actions)`` for one batch; the base
+        rule's and a recurrent policy's state advance."""
+        b, x = self.inputs(obs)
+        return b, self.actions_of(x)
 
     def _extra(self) -> np.ndarray | None:
         """Columns appended after the others (``FeedbackController``); None here."""
@@ -179,11 +198,7 @@ class SB3Controller:
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         """Throttles ``(n,)``, or ``(n, S)`` (one per segment) in a value scenario."""
-        b, a = self._step(obs)
-        if b is not None:
-            p = compose(b, a.reshape(b.shape), float(self.residual["scale_decades"]))  # type: ignore[index]
-            return p if self._segments else p[:, 0]
-        return action_to_throttle(a)[0].reshape(a.shape)
+        return self.throttles_of(*self._step(obs))
 
 
 class FeedbackController(SB3Controller):

@@ -1,7 +1,7 @@
 """Training and agent settings: the one source of their keys, types, defaults and ranges.
 
 ``TrainSettings`` (config node ``train``) and ``AgentSettings`` (node ``agent``, with
-``ResidualSettings``) are what ``agents.training`` and
+``ResidualSettings`` and ``DistillSettings``) are what ``agents.training`` and
 ``agents.algos`` read; nothing else declares a default for these keys.
 ``experiments.config`` registers these classes with Hydra's ConfigStore as the schemas of
 the ``train`` and ``agent`` nodes, so YAML under ``conf/`` only sets values.
@@ -102,6 +102,31 @@ class ResidualSettings:
 
 
 @dataclass(frozen=True)
+class DistillSettings:
+    """``agent.distill``: imitate a teacher controller before RL (``agents.distill``, DAgger)."""
+
+    SECTION: ClassVar[str] = "agent.distill"
+
+    enabled: bool = False
+    teacher: dict[str, Any] = field(default_factory=dict)  # a controller config: kind, params
+    rounds: int = setting(3, 1, 100, integer=True)  # round 0 teacher-driven, then the student
+    episodes: int = setting(8, 1, 100_000, integer=True, unit="episodes")  # a scenario a round
+    epochs: int = setting(20, 1, 10_000, integer=True)  # passes over the data after each round
+    batch_size: int = setting(4096, 1, 1e8, integer=True, unit="rows")
+    learning_rate: float = setting(1e-3, 0.0, 1.0, low_open=True)  # Adam
+    seed: int = setting(500_000, 0, SEED_MAX, integer=True)  # round r: seed + r * episodes
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+        if self.enabled and not self.teacher.get("kind"):
+            raise AgentConfigError(
+                f"agent.distill.teacher = {self.teacher!r}: needs a controller config with "
+                "'kind' when agent.distill.enabled (e.g. the contents of conf/controller/"
+                "mpc_value.yaml)"
+            )
+
+
+@dataclass(frozen=True)
 class AgentSettings:
     """``agent``: the algorithm, its network, its env wrappers (``agents.algos``)."""
 
@@ -124,6 +149,7 @@ class AgentSettings:
     # value scenarios: one policy for every segment count up to this (agents.features,
     # runtime.segment_pad: padded slots and a mask column each); 0: the scenario's own count
     max_segments: int = setting(0, 0, 4096, integer=True, unit="segments")
+    distill: DistillSettings = field(default_factory=DistillSettings)
 
     NET_ARCH_RANGE: ClassVar[Allowed] = Allowed(1, 65_536, integer=True)  # [units] per layer
 

@@ -46,8 +46,11 @@ from pacegym.agents.checkpoint import (
     read_state,
 )
 from pacegym.agents.discount import flight_scales
+from pacegym.agents.distill import check as check_distill
+from pacegym.agents.distill import pretrain
 from pacegym.agents.features import check_max_segments
 from pacegym.agents.policy import save_model
+from pacegym.agents.residual import build_base
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.baselines.weighting import reference_scores, scenario_weights
 from pacegym.envs.core import RANDOMIZABLE
@@ -208,6 +211,7 @@ def plan_run(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunSc
     (with ``train.scenarios``, a multiple of their number: each gets the same share of the
     campaigns, so of the env-steps)."""
     cls = check_agent(agent)
+    check_distill(agent)
     evaluation = evaluation_scenarios(scenario, train)
     sc = training_scenarios(evaluation, train)
     k = len(sc)
@@ -237,6 +241,8 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunSc
     build_model(agent, env, train.seed, train.device, discount_scales(sc, train))
     if train.resume:
         check_resume(sc, agent, train)
+    if agent.distill.enabled:
+        build_base(agent.distill.teacher)  # a bad teacher config fails before any run
     if train.tensorboard:
         tensorboard_writer(None)
     return plan
@@ -299,6 +305,8 @@ def train_agent(
         checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights
     )
     model, env, state, resumed_from = _model(agent, train, checked, env)
+    if agent.distill.enabled and resumed_from is None:  # a resume goes on from its weights
+        pretrain(model, env, agent, checked.training, log_fn)
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
     extra = model_extra(seed, pacing.segments, train.scenarios, meta)
@@ -318,11 +326,8 @@ def train_agent(
     )
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
-    model.learn(
-        total_timesteps=max(train.total_timesteps - start, 0),
-        callback=CallbackList(callbacks),
-        reset_num_timesteps=False,
-    )
+    steps_left = max(train.total_timesteps - start, 0)
+    model.learn(steps_left, callback=CallbackList(callbacks), reset_num_timesteps=False)
     wall = time.perf_counter() - t0
     if cb.tensorboard is not None:
         cb.tensorboard.close()

@@ -1,0 +1,221 @@
+"""Distillation: a policy pretrained to imitate a teacher controller before RL (DAgger).
+
+``agent.distill`` (``agents.settings.DistillSettings``). A teacher that plans (the value
+MPC, ``conf/controller/mpc_value.yaml``: an LP solved at each re-plan, which a numpy pacer
+cannot carry) is turned into a network the export ships, and RL then goes on from it.
+
+Contract (``pretrain``, called by ``agents.training.train_agent`` before ``model.learn``):
+
+- **Data.** Round ``r`` (0 .. ``rounds - 1``) runs ``episodes`` episodes of each training
+  scenario through ``baselines.harness.run_episodes`` from seed ``seed + r * episodes``
+  (``DistillSettings.seed``: away from the training envs' and the validation's seeds). Every
+  tick it records, for each campaign still flying, the policy's input before normalisation
+  exactly as evaluation builds it (``SB3Controller.inputs``: the selected columns,
+  ``base_log10``, the padded layout) and the teacher's throttles mapped into the action
+  space: for a residual agent ``a* = clip(log10(max(p_T, FLOOR) / max(b, FLOOR)) /
+  scale_decades, -1, 1)`` per segment (``b``: the base rule's throttles on the same
+  observation), else ``envs.spaces.throttle_to_action(p_T)``. Round 0 executes the
+  teacher's throttles; later rounds execute the student's (its deterministic actions) with
+  the teacher attached to the same core, so it labels the states the student reaches
+  (DAgger, Ross, Gordon & Bagnell 2011). The rounds' data aggregate.
+- **Fit.** After each round the observation normalisation becomes the data's mean and
+  variance (``VecNormalize.obs_rms``; RL updates it from there), and the actor's mean
+  (``ActorCriticPolicy``: ``mlp_extractor.forward_actor`` then ``action_net``) is fitted by
+  Adam to ``a*`` (mean squared error, ``epochs`` passes of shuffled minibatches). The
+  critic and ``log_std`` are left to RL.
+- PPO with an MLP policy only (``check``); other algorithms are refused in one line.
+
+A teacher's trajectory decides nothing but the labels: whatever the student learns, it
+acts from the observation alone, and is evaluated and exported like any trained agent.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from stable_baselines3.common.running_mean_std import RunningMeanStd
+from stable_baselines3.common.vec_env import VecNormalize
+
+from pacegym.agents.callbacks import LogFn
+from pacegym.agents.policy import SB3Controller, controller_from_model
+from pacegym.agents.residual import FLOOR, build_base
+from pacegym.agents.settings import AgentConfigError, AgentSettings, DistillSettings
+from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.protocol import Clairvoyant
+from pacegym.envs.params import ScenarioParams
+from pacegym.envs.spaces import throttle_to_action
+
+log = logging.getLogger(__name__)
+
+
+def check(agent: AgentSettings) -> None:
+    """Refuse ``agent.distill`` where it cannot fit the policy: PPO's ``MlpPolicy`` only."""
+    if agent.distill.enabled and (agent.algo != "ppo" or agent.policy != "MlpPolicy"):
+        raise AgentConfigError(
+            f"agent.distill.enabled = true with agent.algo = {agent.algo!r}, agent.policy = "
+            f"{agent.policy!r}: allowed with algo 'ppo' and policy 'MlpPolicy' (the actor's "
+            "mean is what is fitted)"
+        )
+
+
+def teacher_targets(
+    teacher: np.ndarray, base: np.ndarray | None, scale_decades: float
+) -> np.ndarray:
+    """The teacher's throttles ``(n,)`` or ``(n, S)`` as the student's actions in [-1, 1]:
+    the residual correction onto ``base`` (same shape) when given, else the inverse of the
+    throttle mapping. A teacher throttle of 0 maps to the floor (``a* = -1`` at most)."""
+    p = np.asarray(teacher, dtype=np.float64)
+    if base is None:
+        return throttle_to_action(p).reshape(p.shape)
+    p = (
+        p.reshape(base.shape)
+        if p.size == base.size
+        else np.broadcast_to(p.reshape(len(p), -1), base.shape)
+    )
+    ratio = np.log10(np.maximum(p, FLOOR) / np.maximum(base, FLOOR))
+    return np.clip(ratio / scale_decades, -1.0, 1.0)
+
+
+@dataclass
+class Dataset:
+    """Aggregated ``(x, a*)`` rows: inputs before normalisation, target actions."""
+
+    x: list[np.ndarray] = field(default_factory=list)
+    a: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return int(sum(len(v) for v in self.x))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        return np.concatenate(self.x), np.concatenate(self.a)
+
+
+class DistillController:
+    """Student and teacher on one core: records ``(x, a*)`` each tick, executes one of them.
+
+    ``execute``: ``"teacher"`` or ``"student"``. A ``Clairvoyant`` (``attach``) so the
+    harness hands it the core: the teacher (and a feedback student) attach to it; the core's
+    ``done`` flags say which rows are recorded."""
+
+    def __init__(self, student: SB3Controller, teacher: Any, execute: str, data: Dataset) -> None:
+        self.student, self.teacher, self.execute, self.data = student, teacher, execute, data
+        self.name = f"distill({getattr(teacher, 'name', 'teacher')})"
+        self.core: Any = None
+        self.n = 0
+
+    @property
+    def failed(self) -> np.ndarray:
+        """``(n,)`` the teacher's solver failures (a ``Clairvoyant`` teacher's ``failed``)."""
+        return np.asarray(getattr(self.teacher, "failed", np.zeros(self.n)), dtype=bool)
+
+    def reset(self, n: int) -> None:
+        self.n = n
+        self.student.reset(n)
+        self.teacher.reset(n)
+
+    def attach(self, core: Any) -> None:
+        self.core = core
+        for c in (self.teacher, self.student):
+            if isinstance(c, Clairvoyant):
+                c.attach(core)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        b, x = self.student.inputs(obs)
+        p_t = np.asarray(self.teacher.act(obs), dtype=np.float64)
+        scale = float((self.student.residual or {}).get("scale_decades", 1.0))
+        target = teacher_targets(p_t, b, scale).reshape(len(obs), -1)
+        live = ~np.asarray(self.core.done, dtype=bool)
+        self.data.x.append(x[live].astype(np.float32))
+        self.data.a.append(target[live].astype(np.float32))
+        if self.execute == "teacher":
+            return p_t
+        return self.student.throttles_of(b, self.student.actions_of(x))
+
+
+def set_normalisation(vecnorm: VecNormalize | None, x: np.ndarray) -> None:
+    """``vecnorm``'s observation statistics become ``x``'s (count: its rows)."""
+    if vecnorm is None or not vecnorm.norm_obs:
+        return
+    rms = RunningMeanStd(shape=x.shape[1:])
+    rms.mean, rms.var, rms.count = x.mean(axis=0), x.var(axis=0), float(len(x))
+    vecnorm.obs_rms = rms
+
+
+def fit_actor(
+    model: Any, vecnorm: VecNormalize | None, data: Dataset, cfg: DistillSettings, seed: int
+) -> float:
+    """Fit the actor's mean to the data's targets; returns the last epoch's mean squared
+    error (in action units squared)."""
+    x, a = data.arrays()
+    z = vecnorm.normalize_obs(x) if vecnorm is not None else x
+    zt = torch.as_tensor(np.asarray(z, dtype=np.float32))
+    at = torch.as_tensor(a.reshape(len(a), -1))
+    pol = model.policy
+    params = [*pol.mlp_extractor.policy_net.parameters(), *pol.action_net.parameters()]
+    if pol.share_features_extractor:
+        params += list(pol.features_extractor.parameters())
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    gen = torch.Generator().manual_seed(seed)
+    pol.set_training_mode(True)
+    loss_sum = 0.0
+    for _ in range(cfg.epochs):
+        order = torch.randperm(len(zt), generator=gen)
+        loss_sum, batches = 0.0, 0
+        for start in range(0, len(zt), cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            feats = pol.extract_features(zt[idx], pol.pi_features_extractor)
+            mean = pol.action_net(pol.mlp_extractor.forward_actor(feats))
+            loss = torch.mean((mean - at[idx]) ** 2)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            loss_sum, batches = loss_sum + loss.item(), batches + 1
+        loss_sum /= max(batches, 1)
+    pol.set_training_mode(False)
+    return loss_sum
+
+
+def pretrain(
+    model: Any,
+    env: Any,
+    agent: AgentSettings,
+    scenarios: list[ScenarioParams],
+    log_fn: LogFn,
+) -> dict[str, float]:
+    """Run ``agent.distill`` on ``model`` (module docstring); returns what it measured (also
+    given to ``log_fn`` at step 0, e.g. MLflow): the rows, each round's fit error and the
+    mean ``pacing_score_v2`` of what it executed (the teacher in round 0, then the student)."""
+    cfg = agent.distill
+    vecnorm = env if isinstance(env, VecNormalize) else None
+    data, out = Dataset(), {}
+    for r in range(cfg.rounds):
+        execute = "teacher" if r == 0 else "student"
+        t0 = time.perf_counter()
+        student = controller_from_model(model, vecnorm, agent, name="student")
+        ctl = DistillController(student, build_base(cfg.teacher), execute, data)
+        scores = [
+            run_episodes(ctl, sc, cfg.episodes, cfg.seed + r * cfg.episodes).metrics[
+                "pacing_score_v2"
+            ]
+            for sc in scenarios
+        ]
+        set_normalisation(vecnorm, data.arrays()[0])
+        mse = fit_actor(model, vecnorm, data, cfg, cfg.seed + r)
+        score = float(np.mean([s.mean() for s in scores]))
+        out.update({f"distill/{execute}_score_{r}": score, f"distill/mse_{r}": mse})
+        log.info(
+            f"distill round {r + 1}/{cfg.rounds}: {execute} executed, mean score {score:.4f}, "
+            f"{data.rows:,} rows, fit mse {mse:.4f}, {time.perf_counter() - t0:.0f} s"
+        )
+    out["distill/rows"] = float(data.rows)
+    log_fn(out, 0)
+    return out
+
+
+__all__ = ["DistillController", "check", "pretrain", "teacher_targets"]
