@@ -18,6 +18,12 @@ Contract (``pretrain``, called by ``agents.training.train_agent`` before ``model
   teacher's throttles; later rounds execute the student's (its deterministic actions) with
   the teacher attached to the same core, so it labels the states the student reaches
   (DAgger, Ross, Gordon & Bagnell 2011). The rounds' data aggregate.
+- **Two teachers** (``alternative``, optional): in round 0 both drive the episodes of each
+  training scenario and the better one (mean ``pacing_score_v2`` on those training
+  episodes, never on validation or benchmark seeds) is that scenario's teacher from then
+  on; one network learns both (policy distillation of several experts, Rusu et al. 2016).
+  With the residual base as the alternative, a scenario where the planner loses is
+  labelled ``a* = 0``: leave the base alone.
 - **Fit.** After each round the observation normalisation becomes the data's mean and
   variance (``VecNormalize.obs_rms``; RL updates it from there), and the actor's mean
   (``ActorCriticPolicy``: ``mlp_extractor.forward_actor`` then ``action_net``) is fitted by
@@ -181,6 +187,55 @@ def fit_actor(
     return loss_sum
 
 
+def _run(
+    model: Any,
+    vecnorm: Any,
+    agent: AgentSettings,
+    spec: dict,
+    execute: str,
+    sc: Any,
+    seed: int,
+    data: Dataset,
+) -> float:
+    """One batch of ``agent.distill.episodes`` episodes of ``sc`` from ``seed``, labelled by
+    the controller ``spec``, its rows into ``data``; the mean ``pacing_score_v2``."""
+    student = controller_from_model(model, vecnorm, agent, name="student")
+    ctl = DistillController(student, build_base(spec), execute, data)
+    return float(
+        run_episodes(ctl, sc, agent.distill.episodes, seed).metrics["pacing_score_v2"].mean()
+    )
+
+
+def choose_teachers(
+    model: Any, vecnorm: Any, agent: AgentSettings, scenarios: list[ScenarioParams], data: Dataset
+) -> tuple[list[dict], list[float]]:
+    """Round 0: on each scenario, the teacher and the ``alternative`` (when set) each drive
+    the round's episodes; the better mean score's rows join ``data`` and it labels that
+    scenario from then on. Returns the chosen configs and their scores, in order."""
+    cfg = agent.distill
+    candidates = [cfg.teacher, *([cfg.alternative] if cfg.alternative else [])]
+    chosen: list[dict] = []
+    scores: list[float] = []
+    for sc in scenarios:
+        runs = []
+        for spec in candidates:
+            rows = Dataset()
+            runs.append((_run(model, vecnorm, agent, spec, "teacher", sc, cfg.seed, rows), rows))
+        best = int(np.argmax([score for score, _ in runs]))
+        data.x += runs[best][1].x
+        data.a += runs[best][1].a
+        chosen.append(candidates[best])
+        scores.append(runs[best][0])
+        said = ", ".join(
+            f"{c.get('name', c['kind'])} {v:.4f}"
+            for c, (v, _) in zip(candidates, runs, strict=True)
+        )
+        log.info(
+            f"distill teacher for {sc.name}: {chosen[-1].get('name', chosen[-1]['kind'])} ({said})"
+        )
+    return chosen, scores
+
+
 def pretrain(
     model: Any,
     env: Any,
@@ -190,24 +245,25 @@ def pretrain(
 ) -> dict[str, float]:
     """Run ``agent.distill`` on ``model`` (module docstring); returns what it measured (also
     given to ``log_fn`` at step 0, e.g. MLflow): the rows, each round's fit error and the
-    mean ``pacing_score_v2`` of what it executed (the teacher in round 0, then the student)."""
+    mean ``pacing_score_v2`` of what it executed (the chosen teachers in round 0, then the
+    student)."""
     cfg = agent.distill
     vecnorm = env if isinstance(env, VecNormalize) else None
     data, out = Dataset(), {}
+    teachers: list[dict] = []
     for r in range(cfg.rounds):
-        execute = "teacher" if r == 0 else "student"
         t0 = time.perf_counter()
-        student = controller_from_model(model, vecnorm, agent, name="student")
-        ctl = DistillController(student, build_base(cfg.teacher), execute, data)
-        scores = [
-            run_episodes(ctl, sc, cfg.episodes, cfg.seed + r * cfg.episodes).metrics[
-                "pacing_score_v2"
+        if r == 0:
+            teachers, scores = choose_teachers(model, vecnorm, agent, scenarios, data)
+        else:
+            seed = cfg.seed + r * cfg.episodes
+            scores = [
+                _run(model, vecnorm, agent, spec, "student", sc, seed, data)
+                for spec, sc in zip(teachers, scenarios, strict=True)
             ]
-            for sc in scenarios
-        ]
         set_normalisation(vecnorm, data.arrays()[0])
         mse = fit_actor(model, vecnorm, data, cfg, cfg.seed + r)
-        score = float(np.mean([s.mean() for s in scores]))
+        execute, score = ("teacher" if r == 0 else "student"), float(np.mean(scores))
         out.update({f"distill/{execute}_score_{r}": score, f"distill/mse_{r}": mse})
         log.info(
             f"distill round {r + 1}/{cfg.rounds}: {execute} executed, mean score {score:.4f}, "
@@ -218,4 +274,4 @@ def pretrain(
     return out
 
 
-__all__ = ["DistillController", "check", "pretrain", "teacher_targets"]
+__all__ = ["DistillController", "check", "choose_teachers", "pretrain", "teacher_targets"]

@@ -293,8 +293,7 @@ def train_agent(
         checked = plan_run(scenario, agent, train)
         if train.resume:
             check_resume(checked.training, agent, train)
-    eval_scs, name = checked.evaluation, checked.name
-    seed = train.seed
+    eval_scs, name, seed = checked.evaluation, checked.name, train.seed
     torch.set_num_threads(train.torch_threads)
     set_random_seed(seed)
     reference = weights = None
@@ -305,7 +304,7 @@ def train_agent(
         checked.env_scenario, agent, train.n_envs, seed, train.reward_scale, weights
     )
     model, env, state, resumed_from = _model(agent, train, checked, env)
-    if agent.distill.enabled and resumed_from is None:  # a resume goes on from its weights
+    if distilled := agent.distill.enabled and resumed_from is None:  # a resume keeps weights
         pretrain(model, env, agent, checked.training, log_fn)
     run_dir.mkdir(parents=True, exist_ok=True)  # after a resume's checkpoint was accepted
     start = int(model.num_timesteps)
@@ -324,6 +323,8 @@ def train_agent(
         on_eval=on_eval,
         tensorboard=_tensorboard(model, run_dir) if train.tensorboard else None,
     )
+    if distilled and train.eval_freq:  # validated before the first update moves it
+        cb.last_eval = start - train.eval_freq
     t0 = time.perf_counter()
     callbacks = [cb, ProgressBar(train.total_timesteps)] if train.progress_bar else [cb]
     steps_left = max(train.total_timesteps - start, 0)

@@ -2,6 +2,8 @@
 as evaluation builds the input, the actor fitted to it, refusals, and a real train_agent run
 with the value MPC as teacher (tiny budgets)."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -10,6 +12,7 @@ from pacegym.agents.distill import (
     Dataset,
     DistillController,
     check,
+    choose_teachers,
     fit_actor,
     set_normalisation,
     teacher_targets,
@@ -128,3 +131,35 @@ def test_pretrain_refits_a_resumed_model_never(tmp_path, monkeypatch):
     )
     train_agent(SHORT, agent, again, tmp_path / "b")
     assert calls == [1]
+
+
+def test_each_scenario_imitates_the_better_of_two_teachers():
+    """Round 0 keeps, per scenario, the candidate with the higher mean score on the round's
+    episodes (the same as each scores alone on those seeds); the base as teacher is a = 0."""
+    other = {"base": "value_channels", "time": {"flight_min": 20.0}}
+    agent = _agent(episodes=2, alternative=DUAL)
+    env, _ = make_env(resolve(SHORT), agent, 4, 0)
+    model = build_model(agent, env, 0)
+    data = Dataset()
+    scenarios = [resolve(SHORT), resolve(other)]
+    chosen, scores = choose_teachers(model, env, agent, scenarios, data)
+    rows = 0
+    for sc, spec, score in zip(scenarios, chosen, scores, strict=True):
+        alone = {
+            c["name"]: run_episodes(build_base(c), sc, 2, agent.distill.seed).metrics
+            for c in (MPC, DUAL)
+        }
+        means = {k: float(m["pacing_score_v2"].mean()) for k, m in alone.items()}
+        assert spec["name"] == max(means, key=means.get) and score == means[spec["name"]]
+        rows += 2 * (40 if sc.time.flight_min == 10.0 else 80)
+    assert data.rows == rows
+
+
+def test_the_base_as_teacher_labels_a_zero_correction():
+    agent = AgentSettings.from_mapping(
+        {**dataclasses.asdict(_agent()), "distill": {"enabled": True, "teacher": DUAL}}
+    )
+    env, _ = make_env(resolve(SHORT), agent, 4, 0)
+    data = Dataset()
+    chosen, _ = choose_teachers(build_model(agent, env, 0), env, agent, [resolve(SHORT)], data)
+    assert chosen == [DUAL] and data.rows == 8 * 40 and np.all(data.arrays()[1] == 0.0)
