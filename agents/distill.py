@@ -107,20 +107,35 @@ class DistillController:
 
     ``execute``: ``"teacher"`` or ``"student"``. A ``Clairvoyant`` (``attach``) so the
     harness hands it the core: the teacher (and a feedback student) attach to it; the core's
-    ``done`` flags say which rows are recorded."""
+    ``done`` flags say which rows are recorded. A batch's rows reach ``data`` when the next
+    batch starts or at ``flush``, less those of the episodes the teacher reports ``failed``
+    (a planner whose solve failed labels throttle 0: never imitated); ``dropped`` counts
+    those episodes."""
 
     def __init__(self, student: SB3Controller, teacher: Any, execute: str, data: Dataset) -> None:
         self.student, self.teacher, self.execute, self.data = student, teacher, execute, data
         self.name = f"distill({getattr(teacher, 'name', 'teacher')})"
         self.core: Any = None
-        self.n = 0
+        self.n = self.dropped = 0
+        self._rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (campaigns, x, a*)
 
     @property
     def failed(self) -> np.ndarray:
         """``(n,)`` the teacher's solver failures (a ``Clairvoyant`` teacher's ``failed``)."""
         return np.asarray(getattr(self.teacher, "failed", np.zeros(self.n)), dtype=bool)
 
+    def flush(self) -> None:
+        """Move the batch's rows to ``data``, less the teacher's failed episodes'."""
+        bad = np.flatnonzero(self.failed) if self._rows else np.zeros(0, dtype=int)
+        self.dropped += len(bad)
+        for rows, x, a in self._rows:
+            keep = ~np.isin(rows, bad)
+            self.data.x.append(x[keep])
+            self.data.a.append(a[keep])
+        self._rows = []
+
     def reset(self, n: int) -> None:
+        self.flush()
         self.n = n
         self.student.reset(n)
         self.teacher.reset(n)
@@ -136,9 +151,8 @@ class DistillController:
         p_t = np.asarray(self.teacher.act(obs), dtype=np.float64)
         scale = float((self.student.residual or {}).get("scale_decades", 1.0))
         target = teacher_targets(p_t, b, scale).reshape(len(obs), -1)
-        live = ~np.asarray(self.core.done, dtype=bool)
-        self.data.x.append(x[live].astype(np.float32))
-        self.data.a.append(target[live].astype(np.float32))
+        live = np.flatnonzero(~np.asarray(self.core.done, dtype=bool))
+        self._rows.append((live, x[live].astype(np.float32), target[live].astype(np.float32)))
         if self.execute == "teacher":
             return p_t
         return self.student.throttles_of(b, self.student.actions_of(x))
@@ -201,9 +215,14 @@ def _run(
     the controller ``spec``, its rows into ``data``; the mean ``pacing_score_v2``."""
     student = controller_from_model(model, vecnorm, agent, name="student")
     ctl = DistillController(student, build_base(spec), execute, data)
-    return float(
-        run_episodes(ctl, sc, agent.distill.episodes, seed).metrics["pacing_score_v2"].mean()
-    )
+    roll = run_episodes(ctl, sc, agent.distill.episodes, seed)
+    ctl.flush()
+    if ctl.dropped:
+        log.warning(
+            f"distill: {ctl.dropped} of {agent.distill.episodes} {sc.name} episodes left out: "
+            f"the teacher {spec.get('name', spec['kind'])} reported its plan failed"
+        )
+    return float(roll.metrics["pacing_score_v2"].mean())  # as run: a failed plan scores low
 
 
 def choose_teachers(

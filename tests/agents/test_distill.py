@@ -82,6 +82,7 @@ def test_recorded_rows_are_the_evaluation_input_and_the_fit_learns_them():
     student = controller_from_model(model, env, agent)
     ctl = DistillController(student, build_base(MPC), "teacher", data)
     roll = run_episodes(ctl, SHORT, 3, seed=7)
+    ctl.flush()
     ref = run_episodes(build_base(MPC), SHORT, 3, seed=7)  # the teacher drove: its episodes
     assert np.array_equal(roll.metrics["pacing_score_v2"], ref.metrics["pacing_score_v2"])
     x, a = data.arrays()
@@ -131,6 +132,38 @@ def test_pretrain_refits_a_resumed_model_never(tmp_path, monkeypatch):
     )
     train_agent(SHORT, agent, again, tmp_path / "b")
     assert calls == [1]
+
+
+class _FailsOnRow1:
+    """The MPC, reporting its plan failed on campaign 1 of each batch (a solver timeout)."""
+
+    def __init__(self) -> None:
+        self.mpc = build_base(MPC)
+        self.name = "mpc_value"
+
+    def reset(self, n: int) -> None:
+        self.mpc.reset(n)
+
+    def attach(self, core) -> None:
+        self.mpc.attach(core)
+
+    @property
+    def failed(self) -> np.ndarray:
+        return np.arange(self.mpc.failed.shape[0]) == 1
+
+    def act(self, obs):
+        return self.mpc.act(obs)
+
+
+def test_a_failed_teacher_episode_is_never_imitated():
+    agent = _agent()
+    env, _ = make_env(resolve(SHORT), agent, 4, 0)
+    data = Dataset()
+    student = controller_from_model(build_model(agent, env, 0), env, agent)
+    ctl = DistillController(student, _FailsOnRow1(), "teacher", data)
+    run_episodes(ctl, SHORT, 5, seed=7, batch_size=3)  # batches of 3 and 2: rows 1 fail
+    ctl.flush()
+    assert ctl.dropped == 2 and data.rows == (5 - 2) * 40
 
 
 def test_each_scenario_imitates_the_better_of_two_teachers():
