@@ -1,6 +1,7 @@
 """``pacegym-benchmark`` over several processes: one suite scenario per worker at a time.
 
-``benchmark.workers`` > 1 evaluates the scenarios in that many worker processes, each limited
+``benchmark.workers`` > 1 evaluates the scenarios in that many worker processes (null, the
+default: one per usable CPU, ``worker_count``; 1: in the app's process), each limited
 to one BLAS, OpenMP, numba and torch thread (``THREAD_ENV``) and running the clairvoyant's
 solves one at a time (``one_thread``: the oracle's ``threads`` is 1 there; that setting only
 says how many episodes are solved at once, never what is solved). The workers are forked
