@@ -187,6 +187,17 @@ class OracleController:
         self.failed = np.zeros(0, dtype=bool)
         self.failure_messages: list[str] = []
 
+    @property
+    def batch_limit(self) -> int | None:
+        """The most episodes per batch that all re-plan warm (``warm_models``; None: no
+        limit, the warm path off). Rows past it re-plan cold (``_start``): 3-4x the solver
+        time on the same problem. A caller that runs many episodes gets every one warm, at
+        ``warm_models`` models' memory, by running them in batches of at most this many
+        (``experiments.benchmark`` does; an episode's result does not depend on its batch:
+        each row has its own seeds)."""
+        warm = self.can_warm and bool(self.config.warm_start) and self.config.warm_models > 0
+        return int(self.config.warm_models) if warm else None
+
     def reset(self, n: int) -> None:
         self._core = None
         self._schedule = np.zeros((n, 0))

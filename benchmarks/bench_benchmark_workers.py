@@ -2,13 +2,27 @@
 
     python benchmarks/bench_benchmark_workers.py [--workers 2] [--episodes-short 20]
         [--episodes-long 4] [--only live_commerce,daily_budget,...] [--repeats 1]
+    python benchmarks/bench_benchmark_workers.py --suite    # the defaults against 4 min
 
-Target (issue "Day two"): ``benchmark.workers=2`` takes at most 0.6x the serial wall time
-on 2 cores. Each repeat runs ``experiments.benchmark.run_suite`` (tracking off) on the same
+``--suite`` (issue 26: "the full benchmark suite (``pacegym-benchmark`` defaults) <= 4 min
+wall on 2 cores") runs, each in a fresh process on the same episodes (the app's defaults,
+200 / 50, unless ``--episodes-short`` / ``--episodes-long`` / ``--only`` say otherwise):
+``before``, the implementation before issue 26's suite work (``workers=1``, the oracle
+solving two episodes at once, every scenario's oracle episodes in one batch, so past
+``warm_models`` = 64 they re-plan cold) and ``defaults``, the app as shipped (one worker
+per usable CPU, the oracle's episodes in batches of ``warm_models``). It prints each run's
+wall and CPU time with the load, each scenario's seconds, the defaults' wall time against
+the 240-s target, the ratio to ``before``, and checks that every row but the oracle's has
+the same figures (the oracle's: its score's and the tuned baselines' normalised scores'
+largest moves, another optimal schedule where a row re-planned cold before).
+
+Without ``--suite`` (target, issue "Day two": ``benchmark.workers=2`` within 0.6x the
+serial wall time on 2 cores), each repeat runs ``experiments.benchmark.run_suite`` (tracking off) on the same
 settings three times, each in a fresh process (``--child``: what a new
 ``pacegym-benchmark`` pays, timed from after the app's import to the written results):
 
-- ``serial``: ``workers=1`` as shipped; the oracle solves two episodes at once
+- ``serial``: ``workers=1`` (the default before issue 26, which made it one worker per
+  usable CPU); the oracle solves two episodes at once
   (``conf/controller/oracle.yaml``, ``threads: 2``), so it already uses part of a second core;
 - ``serial, one core``: ``workers=1`` pinned to one CPU (``sched_setaffinity``), one
   BLAS/numba/torch thread (``benchmark_workers.THREAD_ENV``) and the oracle solving one
@@ -43,6 +57,10 @@ ONLY = ""
 """The whole suite (``benchmark.only=[]``): 11 scenarios, short and multi-day flights."""
 MODES = ("serial", "serial, one core", "workers")
 """The runs of each repeat, in order (the module docstring)."""
+SUITE_MODES = ("before", "defaults")
+"""The runs of ``--suite`` (the module docstring)."""
+TARGET_S = 240.0
+"""[s] issue 26's bound on the whole suite's wall time at the defaults, on 2 cores."""
 
 
 def _load() -> float:
@@ -78,12 +96,13 @@ def child(args: argparse.Namespace) -> None:
 
     if args.child == "serial, one core":  # the oracle's solves one at a time, as a worker's
         benchmark.from_spec = lambda spec: from_spec(benchmark_workers.one_thread(spec))
-    workers = args.workers if args.child == "workers" else 1
+    if args.child == "before":  # every oracle episode of a scenario in one batch
+        benchmark.batch_of = lambda b, ctrl: int(b.batch_size)
+    workers = {"workers": [args.workers], "defaults": []}.get(args.child, [1])
     overrides = [
         f"benchmark.only=[{args.only}]",
-        f"benchmark.episodes_short={args.episodes_short}",
-        f"benchmark.episodes_long={args.episodes_long}",
-        f"benchmark.workers={workers}",
+        *(f"benchmark.{k}={v}" for k, v in _episodes(args).items() if v is not None),
+        *(f"benchmark.workers={w}" for w in workers),
         "tracking=off",
     ]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
@@ -91,14 +110,24 @@ def child(args: argparse.Namespace) -> None:
     out = Path(args.out)
     before, cpu0 = _load(), _cpu()
     t0 = time.perf_counter()
+    b = cfg.benchmark
     result = benchmark.run_suite(cfg, out.parent / "run")  # the worker pool is joined
     benchmark_workers.stop_forkserver()  # and its server: their CPU time is counted now
     wall = time.perf_counter() - t0
     doc = json.dumps(_without_seconds(result), sort_keys=True)
     after, cpu = _load(), _cpu() - cpu0
+    seconds = result["seconds"]
     out.write_text(
-        json.dumps({"wall": wall, "cpu": cpu, "before": before, "after": after, "doc": doc})
+        json.dumps(
+            {"wall": wall, "cpu": cpu, "before": before, "after": after, "doc": doc}
+            | {"seconds": seconds, "workers": benchmark_workers.worker_count(b, len(seconds))}
+        )
     )
+
+
+def _episodes(args: argparse.Namespace) -> dict[str, Any]:
+    """The episode counts a run overrides (None: the app's default; ``--suite`` only)."""
+    return {"episodes_short": args.episodes_short, "episodes_long": args.episodes_long}
 
 
 def run(args: argparse.Namespace, mode: str, tmp: Path) -> dict[str, Any]:
@@ -115,7 +144,7 @@ def run(args: argparse.Namespace, mode: str, tmp: Path) -> dict[str, Any]:
 
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = ("workers", "episodes_short", "episodes_long", "only")
-    return {k: getattr(args, k) for k in keys}
+    return {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
 
 
 def _report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> list[str]:
@@ -150,19 +179,77 @@ def _report(args: argparse.Namespace, runs: dict[str, list[dict[str, Any]]]) -> 
     return lines
 
 
+def _suite_report(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """``--suite``'s tables, the target line and the results check (markdown lines)."""
+    lines = [
+        "| run | workers | wall s | CPU s | cores used | load (1 min) before -> after |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for m in SUITE_MODES:
+        x = runs[m]
+        lines.append(
+            f"| {m} | {x['workers']} | {x['wall']:.1f} | {x['cpu']:.1f} | "
+            f"{x['cpu'] / x['wall']:.2f} | {x['before']:.1f} -> {x['after']:.1f} |"
+        )
+    old, new = runs["before"], runs["defaults"]
+    lines += ["", "| scenario | before s | defaults s |", "|---|---:|---:|"]
+    lines += [f"| {k} | {old['seconds'][k]:.0f} | {v:.0f} |" for k, v in new["seconds"].items()]
+    verdict = "met" if new["wall"] <= TARGET_S else f"over by {new['wall'] - TARGET_S:.0f} s"
+    return [
+        *lines,
+        "",
+        f"defaults: {new['wall']:.0f} s ({new['wall'] / 60:.1f} min) wall against the "
+        f"{TARGET_S:.0f}-s target: {verdict}; {new['wall'] / old['wall']:.2f}x the wall time "
+        f"before, {new['cpu'] / old['cpu']:.2f}x its CPU time; {os.cpu_count()} CPUs (at a "
+        "load above the CPU count the wall times say little: the CPU times do)",
+        *_moves(json.loads(old["doc"]), json.loads(new["doc"])),
+    ]
+
+
+def _moves(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Every row but the oracle's the same; the oracle's score's and the tuned baselines'
+    normalised scores' largest moves (raises where another row differs)."""
+    scored = ("normalised", "regret")  # measured against the oracle's row
+    d_oracle, d_norm = 0.0, 0.0
+    for key, doc in new["scenarios"].items():
+        rows = {r["name"]: r for r in old["scenarios"][key]["rows"]}
+        for r in doc["rows"]:
+            was = rows[r["name"]]
+            if r["name"] == "oracle":
+                d_oracle = max(d_oracle, abs(r["pacing_score_v2"] - was["pacing_score_v2"]))
+                continue
+            same = {k: v for k, v in r.items() if not k.startswith(scored)}
+            if same != {k: v for k, v in was.items() if not k.startswith(scored)}:
+                raise SystemExit(f"{key}: row {r['name']} differs from the run before")
+            if r["type"] == "baseline":
+                d_norm = max(d_norm, abs(r["normalised"] - was["normalised"]))
+    return [
+        f"same figures on every row but the oracle's: True; the oracle's score moved by at most "
+        f"{d_oracle:.1e}, a tuned baseline's normalised score by at most {d_norm:.3f} points"
+    ]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--episodes-short", type=int, default=20)
-    ap.add_argument("--episodes-long", type=int, default=4)
+    ap.add_argument("--episodes-short", type=int, help="default 20 (--suite: the app's 200)")
+    ap.add_argument("--episodes-long", type=int, help="default 4 (--suite: the app's 50)")
+    ap.add_argument("--suite", action="store_true", help="the defaults before and now")
     ap.add_argument("--only", default=ONLY, help="comma-separated suite scenarios (all: '')")
     ap.add_argument("--repeats", type=int, default=1)
-    ap.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)  # one timed run
+    ap.add_argument("--child", choices=MODES + SUITE_MODES, help=argparse.SUPPRESS)  # one run
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         child(args)
         return
+    if args.suite:
+        with tempfile.TemporaryDirectory() as tmp:
+            suite = {m: run(args, m, Path(tmp) / m) for m in SUITE_MODES}
+        print("\n".join(_suite_report(suite)))
+        return
+    args.episodes_short = 20 if args.episodes_short is None else args.episodes_short
+    args.episodes_long = 4 if args.episodes_long is None else args.episodes_long
     runs: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(args.repeats):

@@ -31,7 +31,10 @@ scenario and excluded from the normalisation, never hidden.
 
 ``benchmark.workers=N`` evaluates N scenarios at once, each in its own process with one
 BLAS/numba/torch thread (``benchmark.ray_address=host:port``: as tasks on that Ray
-cluster); the results are those of a serial run (``experiments.benchmark_workers``).
+cluster); the results are those of a serial run (``experiments.benchmark_workers``). By
+default (null) one scenario per usable CPU; ``workers=1`` runs them here, one by one. The
+oracle's episodes run in batches of its ``warm_models`` (``batch_of``), so every one
+re-plans warm; every other policy's in batches of ``batch_size``.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from pacegym.experiments.benchmark_workers import (
     prestart,
     run_parallel,
     scenario_cost,
+    worker_count,
 )
 from pacegym.experiments.config import (
     TrackingConfig,
@@ -117,8 +121,10 @@ class BenchmarkConfig:
     level: float = setting(LEVEL, 0.0, 1.0, low_open=True, high_open=True)
     batch_size: int = count_setting(BATCH_SIZE, 1_000_000)
     # scenarios evaluated at once, each in its own process with one BLAS/numba/torch thread
-    # (experiments.benchmark_workers); 1: in this process. The same results either way.
-    workers: int = count_setting(1, 256)
+    # (experiments.benchmark_workers); 1: in this process; null (the default): the CPUs this
+    # process may use, at most one per scenario (benchmark_workers.worker_count). The same
+    # results either way.
+    workers: int | None = setting(None, 1, 256, integer=True)
     # a Ray cluster (host:port, or auto) whose tasks run the scenarios, workers at a time
     ray_address: str | None = None
 
@@ -200,11 +206,16 @@ def _plan(b: Any, e: Any) -> Plan:
 def _plans(b: Any) -> list[Plan]:
     """Every selected suite entry resolved, with its policies built (fails before any work);
     each set a scenario borrows (``baselines_from``) is said in the log."""
-    plans = [_plan(b, e) for e in b.suite if not b.only or str(e.scenario) in set(b.only)]
+    plans = [_plan(b, e) for e in _selected(b)]
     for plan in plans:
         for family, names in _by_family(borrowed(b, plan)).items():
             log.info("%s runs %s from %s (baselines_from)", plan[0], ", ".join(names), family)
     return plans
+
+
+def _selected(b: Any) -> list[Any]:
+    """The suite entries this run evaluates (``benchmark.only``, else all)."""
+    return [e for e in b.suite if not b.only or str(e.scenario) in set(b.only)]
 
 
 def borrowed(b: Any, plan: Plan) -> dict[str, str]:
@@ -250,7 +261,7 @@ def _unit(plan: Plan) -> Unit:
 
 def _docs(b: Any, plans: list[Plan], agents: list[Agent], pbar: Any) -> dict[str, Any]:
     """Every scenario's document, in suite order: here, or on ``benchmark.workers``."""
-    if int(b.workers) <= 1 and not b.ray_address:
+    if worker_count(b, len(plans)) <= 1 and not b.ray_address:
         return {plan[0]: _scenario_doc(b, plan, agents, pbar) for plan in plans}
     size = {p[0]: p[2] * (len(p[3]) + len(agents)) for p in plans}  # episodes to run
     cost = {
@@ -273,7 +284,7 @@ def _scenario_doc(b: Any, plan: Plan, agents: list[Agent], pbar: Any) -> dict[st
     failures = 0
     for name, spec, path, ctrl in ctrls:
         pbar.set_postfix_str(f"{sc.name}: {name}")
-        roll = run_episodes(ctrl, sc, episodes, int(b.seed), int(b.batch_size))
+        roll = run_episodes(ctrl, sc, episodes, int(b.seed), batch_of(b, ctrl))
         pbar.update(episodes)
         kind = str(spec["kind"])
         role = kind if kind in YARDSTICKS else "baseline"
@@ -304,6 +315,16 @@ def _scenario_doc(b: Any, plan: Plan, agents: list[Agent], pbar: Any) -> dict[st
     return doc
 
 
+def batch_of(b: Any, ctrl: Any) -> int:
+    """Episodes per batch for controller ``ctrl``: ``benchmark.batch_size``, at most the
+    controller's ``batch_limit`` (the oracle's ``warm_models``: so every episode re-plans
+    warm, not only the first ``warm_models`` of a batch). The same results per episode
+    whatever the batch (each row has its own seeds); only the oracle's cold rows, another
+    optimal schedule of the same LP, become warm ones."""
+    limit = getattr(ctrl, "batch_limit", None)
+    return int(b.batch_size) if limit is None else min(int(b.batch_size), int(limit))
+
+
 def _log_to_run(result: dict[str, Any], out: Path) -> None:
     """The suite's metrics and files on the open MLflow run."""
     metrics = {}
@@ -324,7 +345,7 @@ def run_suite(cfg: DictConfig, out: Path) -> dict[str, Any]:
     """Evaluate, normalise and write the suite; returns the ``benchmark.json`` document."""
     b = cfg.benchmark
     _check(b)
-    prestart(b)  # local workers: the forkserver imports while the suite is resolved
+    prestart(b, len(_selected(b)))  # local workers: the forkserver imports meanwhile
     plans = _plans(b)  # resolve everything first: a bad scenario, baseline or agent fails
     agents = _agents(b, cfg)  # before any work
     out.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,7 @@
 """``pacegym-benchmark`` over several processes: one suite scenario per worker at a time.
 
-``benchmark.workers`` > 1 evaluates the scenarios in that many worker processes, each limited
+``benchmark.workers`` > 1 evaluates the scenarios in that many worker processes (null, the
+default: one per usable CPU, ``worker_count``; 1: in the app's process), each limited
 to one BLAS, OpenMP, numba and torch thread (``THREAD_ENV``) and running the clairvoyant's
 solves one at a time (``one_thread``: the oracle's ``threads`` is 1 there; that setting only
 says how many episodes are solved at once, never what is solved). The workers are forked
@@ -29,6 +30,8 @@ from multiprocessing.context import BaseContext
 from typing import Any
 
 from omegaconf import OmegaConf
+
+from pacegym.agents.export.runtime.workers import usable_cpus
 
 THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
@@ -85,10 +88,24 @@ def _context() -> BaseContext:
     return ctx
 
 
-def prestart(b: Any) -> None:
-    """Start the forkserver now (with ``THREAD_ENV``) when ``b`` runs local workers, so its
-    imports run while the caller resolves the suite; a no-op if it is already running."""
-    if int(b.workers) <= 1 or b.get("ray_address") or "forkserver" not in get_all_start_methods():
+def worker_count(b: Any, scenarios: int) -> int:
+    """Scenarios evaluated at once for ``scenarios`` suite scenarios: ``b.workers``, or where
+    it is null (the default) the CPUs this process may use (``usable_cpus``; on a Ray
+    cluster, ``b.ray_address``: every scenario, the cluster queues them by their one CPU
+    each); never more than the scenarios, at least 1 (1: serial, in the caller's process)."""
+    if b.get("workers") is not None:
+        want = int(b.workers)
+    else:
+        want = scenarios if b.get("ray_address") else usable_cpus()
+    return max(1, min(want, scenarios))
+
+
+def prestart(b: Any, scenarios: int) -> None:
+    """Start the forkserver now (with ``THREAD_ENV``) when ``b`` runs its ``scenarios``
+    scenarios on local workers, so its imports run while the caller resolves the suite; a
+    no-op if it is already running."""
+    local = not b.get("ray_address") and "forkserver" in get_all_start_methods()
+    if not local or worker_count(b, scenarios) <= 1:
         return
     from multiprocessing import forkserver
 
@@ -119,21 +136,20 @@ def _one_thread() -> None:
 def run_parallel(
     b: Any, units: dict[str, Any], cost: dict[str, float], job: Job, done: Callable[[str], None]
 ) -> dict[str, dict[str, Any]]:
-    """``{key: job(b, units[key])}`` for the suite's scenarios on ``b.workers`` processes or
-    Ray tasks (``b.ray_address``); ``done(key)`` after each (the progress bar). The order of
+    """``{key: job(b, units[key])}`` for the suite's scenarios on ``worker_count`` processes
+    or Ray tasks (``b.ray_address``); ``done(key)`` after each (the progress bar). The order of
     ``units`` (the suite's) kept."""
     keys = list(units)
     plain = OmegaConf.to_container(b, resolve=True)
     order = sorted(keys, key=lambda k: -cost[k])  # longest first: the last to finish is short
+    workers = worker_count(b, len(keys))
     if b.get("ray_address"):
-        docs = _on_ray(plain, units, order, int(b.workers), str(b.ray_address), job, done)
+        docs = _on_ray(plain, units, order, workers, str(b.ray_address), job, done)
     else:
         docs = {}
         with (
             _thread_env(),
-            ProcessPoolExecutor(
-                min(int(b.workers), len(keys)), _context(), initializer=_one_thread
-            ) as pool,
+            ProcessPoolExecutor(workers, _context(), initializer=_one_thread) as pool,
         ):
             futures = {pool.submit(job, plain, units[k]): k for k in order}
             pending = set(futures)

@@ -35,7 +35,7 @@ def _without_seconds(doc):
 @pytest.mark.slow  # end to end: the suite twice, once in two worker processes (~9 s)
 def test_two_workers_give_the_serial_results_in_suite_order(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    serial = benchmark.run_suite(_cfg(SMALL), tmp_path / "serial")
+    serial = benchmark.run_suite(_cfg([*SMALL, "benchmark.workers=1"]), tmp_path / "serial")
     spread = benchmark.run_suite(_cfg([*SMALL, "benchmark.workers=2"]), tmp_path / "spread")
     assert list(spread["scenarios"]) == list(serial["scenarios"])  # suite order kept
     assert json.dumps(_without_seconds(spread)) == json.dumps(_without_seconds(serial))
