@@ -49,7 +49,30 @@ def model_scenarios(model_dir: Path, chosen: dict[str, Any]) -> list[Any]:
     if chosen.get("scenario"):
         return [chosen["scenario"]]
     meta = read_agent_meta(model_dir)
-    return list(meta.get("scenarios") or [meta.get("scenario")])
+    return [named_scenario(s) for s in meta.get("scenarios") or [meta.get("scenario")]]
+
+
+def named_scenario(name: Any) -> Any:
+    """``name`` as ``envs.scenarios.resolve`` takes it: as it is when it resolves, else the
+    one scenario file of that stem in a folder of the scenario group (``agent.json`` names
+    a scenario by its ``name``: ``value_multi_day`` for ``suite/value_multi_day``). A name
+    that is neither, or that two folders hold, is returned as it is (resolve's error names
+    it)."""
+    from pacegym.envs.params import ScenarioError
+    from pacegym.envs.scenarios import resolve
+    from pacegym.resources import USER_CONF, conf_dir
+
+    try:
+        resolve(name)
+        return name
+    except (ScenarioError, TypeError):
+        pass
+    hits = {
+        p.relative_to(base / "scenario").with_suffix("").as_posix()
+        for base in (USER_CONF, conf_dir())
+        for p in (base / "scenario").glob(f"*/{name}.yaml")
+    }
+    return hits.pop() if len(hits) == 1 else name
 
 
 def export_lstm(cfg: Any, src: Any, chosen: dict[str, Any], name: str, stage: Any) -> dict:

@@ -31,11 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from pacegym.agents.export.runtime.manifest import SCHEMA
+from pacegym.agents.export.runtime.recurrent_manifest import RECURRENT_SCHEMA
+from pacegym.agents.export.runtime.segment_pacer import SEGMENT_SCHEMA
+from pacegym.agents.export.runtime.segment_residual import SEGMENT_RESIDUAL_SCHEMA
 from pacegym.outdir import protected
 
-ARTIFACT_SCHEMA = "pacegym.pacer"
-# runtime.segment_pacer's and runtime.recurrent's (the lstm pacer) too
-ARTIFACT_SCHEMAS = (ARTIFACT_SCHEMA, "pacegym.segment_pacer", "pacegym.recurrent_pacer")
+ARTIFACT_SCHEMA = SCHEMA
+ARTIFACT_SCHEMAS = (SCHEMA, SEGMENT_SCHEMA, RECURRENT_SCHEMA, SEGMENT_RESIDUAL_SCHEMA)
+"""Every manifest schema an export writes: a directory holding one may be replaced."""
 ARTIFACT_FILES = frozenset(
     {
         "manifest.json",

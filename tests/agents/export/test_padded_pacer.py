@@ -151,3 +151,20 @@ def test_pacegym_export_checks_a_padded_lstm_on_every_count(model_dir, tmp_path)
     assert json.loads((tmp_path / "art" / "manifest.json").read_text())["schema"] == (
         "pacegym.recurrent_pacer"
     )
+
+
+def test_a_scenario_named_by_its_name_resolves_to_its_file(tmp_path):
+    """agent.json names a scenario by its ``name``; one in a folder of the scenario group
+    (suite/, traces/) is found by its file, so a model trained on it exports by its path."""
+    import json
+
+    from pacegym.envs.scenarios import resolve
+    from pacegym.experiments.export_recurrent import model_scenarios, named_scenario
+
+    assert named_scenario("value_multi_day") == "suite/value_multi_day"
+    assert named_scenario("amzn_live") == "traces/amzn_live"
+    assert named_scenario("value_channels") == "value_channels"  # resolves as it is
+    assert named_scenario("no_such_scenario") == "no_such_scenario"  # resolve's error names it
+    (tmp_path / "agent.json").write_text(json.dumps({"scenario": "value_drift"}))
+    (sc,) = model_scenarios(tmp_path, {})
+    assert resolve(sc).name == "value_drift"

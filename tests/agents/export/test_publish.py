@@ -140,3 +140,38 @@ def test_failed_rename_puts_old_artifact_back(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="rename failed"):
         export_controller(ON_OFF, out, overwrite=True)
     assert _tree(out) == before
+
+
+def _runtime_schemas() -> set[str]:
+    """Every manifest schema the runtime package declares (``*_SCHEMA`` / ``SCHEMA``)."""
+    import importlib
+    import pkgutil
+
+    import pacegym.agents.export.runtime as rt
+
+    found = set()
+    for info in pkgutil.iter_modules(rt.__path__):
+        mod = importlib.import_module(f"{rt.__name__}.{info.name}")
+        for key, value in vars(mod).items():
+            if key.endswith("SCHEMA") and isinstance(value, str) and value.startswith("pacegym."):
+                found.add(value)
+    return found
+
+
+def test_every_kind_an_export_writes_may_be_replaced(tmp_path):
+    """A previous artifact of every kind (rule/MLP, segment, lstm, segment_residual) is a
+    pacer artifact to check_target: overwrite=true replaces it, without it it is refused."""
+    schemas = _runtime_schemas()
+    assert {"pacegym.segment_residual_pacer", "pacegym.recurrent_pacer"} <= schemas
+    for i, schema in enumerate(sorted(schemas)):
+        out = tmp_path / f"a{i}"
+        out.mkdir()
+        (out / "manifest.json").write_text(json.dumps({"schema": schema}))
+        (out / "weights.npz").write_bytes(b"")
+        check_target(out, True)
+        with pytest.raises(ArtifactTargetError, match="pass overwrite=true"):
+            check_target(out, False)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "manifest.json").write_text(json.dumps({"schema": "pacegym.other"}))
+    with pytest.raises(ArtifactTargetError, match="not a pacer artifact"):
+        check_target(tmp_path / "other", True)
