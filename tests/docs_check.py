@@ -17,8 +17,8 @@ paths). It changes a command only where the docs cannot be taken literally:
 - placeholders (``<time>``, ``<date>``, ``<sac run>``, ``<train run id>``) become what
   earlier commands made: the newest train/compare (or SAC train) run dir, the newest train
   run's MLflow id;
-- servers (``mlflow ui``, ``mlflow server ... &``) get a free local port, are checked to
-  answer, and are stopped;
+- servers (``mlflow ui``, ``mlflow server ... &``) get a free local port and one request
+  worker (``ONE_WORKER``), are checked to answer, and are stopped;
 - ``python benchmarks/...`` (run from a clone's root) gets the clone's path;
 - a few Python recipes get a shorter flight (``PYTHON_SHORTEN``);
 - ``pacegym-*`` is run through ``tests/forked.py``'s shims: a fresh process forked from
@@ -68,16 +68,36 @@ TRAIN_SHORT = (
 )
 SHORTEN: dict[str, tuple[str, ...]] = {
     "pacegym-train": TRAIN_SHORT,
-    # the generalist's 18 scenarios need a multiple of 18 campaigns (one each here)
+    # the generalist on three of its 18 scenarios (a broadcast, the 6-h long delay tail and
+    # a replayed trace: flights of two lengths, a trace, the normalised reward and jitter),
+    # a campaign each of 18 and one validation episode each: its 3-day flights and 24-h days
+    # cost ~30x more simulated time in each of its four validation passes
     "pacegym-train experiment=train_generalist": (
         *TRAIN_SHORT[:1],
+        "train.scenarios=[live_commerce,suite/long_delay_tail,traces/train/amzn_live]",
         "train.n_envs=18",
         "train.eval_freq=0",
-        "train.eval_episodes=18",
+        "train.eval_episodes=3",
         *TRAIN_SHORT[4:],
     ),
-    "pacegym-pipeline": (*TRAIN_SHORT, "compare.episodes=32", "compare.n_boot=200"),
-    "pacegym-compare": ("compare.episodes=32", "compare.n_boot=200"),
+    # the value suite on two of its four scenarios (the 3-day flight and the price scenario
+    # left out, as its benchmark's run below), one validation episode each
+    "pacegym-train experiment=train_value_suite": (
+        *TRAIN_SHORT[:1],
+        "train.scenarios=[value_channels,suite/value_drift]",
+        *TRAIN_SHORT[1:3],
+        "train.eval_episodes=2",
+        *TRAIN_SHORT[4:],
+    ),
+    # two jobs of each documented multirun, run by the joblib launcher at once: one seed
+    "pacegym-train -m hydra/launcher=joblib": (*TRAIN_SHORT, "train.seed=0"),
+    # one grid axis left (as the Ray sweep's below): two jobs
+    "pacegym-train -m hydra/launcher=joblib experiment=sweep_ppo_live": (
+        *TRAIN_SHORT,
+        "agent.hyperparams.learning_rate=0.0003",
+    ),
+    "pacegym-pipeline": (*TRAIN_SHORT, "compare.episodes=16", "compare.n_boot=200"),
+    "pacegym-compare": ("compare.episodes=16", "compare.n_boot=200"),
     "pacegym-benchmark": (
         "benchmark.only=[live_commerce,suite/small_budget]",
         "benchmark.episodes_short=4",
@@ -90,17 +110,17 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
     ),
-    # two of the four value scenarios (the 3-day flight and the price scenario left out,
-    # as the default suite's run keeps two of its scenarios), at the same time
+    # one of the four value scenarios: the drift, its tuned sets from value_channels (the
+    # suite's workers are run by ``pacegym-benchmark benchmark.workers=2`` and
+    # bench_benchmark_workers.py)
     "pacegym-benchmark suite=value": (
-        "benchmark.only=[value_channels,suite/value_drift]",
+        "benchmark.only=[suite/value_drift]",
         "benchmark.episodes_short=3",
         "benchmark.episodes_long=2",
         "benchmark.n_boot=200",
-        "benchmark.workers=2",
     ),
-    "pacegym-evaluate": ("episodes=64", "plot_episodes=16", "n_boot=200"),
-    "pacegym-export": ("verify.record_episodes=2",),
+    "pacegym-evaluate": ("episodes=32", "plot_episodes=8", "n_boot=200"),
+    "pacegym-export": ("verify.record_episodes=1",),
     "pacegym-enjoy": ("episodes=1", "scenario.time.flight_min=5"),
     "python -m rl_zoo3.train": (
         "-n 64 --eval-freq -1 --hyperparams n_envs:2 n_steps:16 batch_size:32 n_epochs:1",
@@ -138,7 +158,12 @@ SHORTEN: dict[str, tuple[str, ...]] = {
     f"python {REPO}/benchmarks/bench_evaluate.py": ("--episodes=50", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_pacer.py": ("--rows=20000", "--repeats=1"),
     f"python {REPO}/benchmarks/bench_segment_pacer.py": ("--rows=20000", "--repeats=1"),
-    f"python {REPO}/benchmarks/bench_oracle.py": ("--episodes=2", "--rounds=1"),
+    # the 90-minute broadcast and the 24-h day (the 6-h tail and the 3-day flight left out)
+    f"python {REPO}/benchmarks/bench_oracle.py": (
+        "--episodes=2",
+        "--rounds=1",
+        "--scenarios=live_commerce,daily_budget",
+    ),
     f"python {REPO}/benchmarks/bench_nowcast.py": ("--episodes=2",),  # ~15 s; --pid: 2 flights
     f"python {REPO}/benchmarks/bench_season.py": (),  # ~5 s: 5 traces, two seasons
     f"python {REPO}/benchmarks/bench_departures.py": (),  # ~20 s
@@ -153,6 +178,10 @@ _RESUMES = itertools.count()
 AS_IS = ("pacegym-calibrate ", "mlflow ui ", "mlflow server ")
 """Programs the doc-check runs without shortening (quick, or servers it stops itself)."""
 
+ONE_WORKER = "--workers 1"
+"""Appended to ``mlflow ui`` and ``mlflow server``: one request worker, not MLflow's default
+4 (three more interpreters importing MLflow, ~4 s of CPU each, for the one request checked)."""
+
 
 def has_rule(text: str) -> bool:
     """True when the doc-check knows how to run ``text`` (a shortening or ``AS_IS``)."""
@@ -165,6 +194,11 @@ PYTHON_SHORTEN: dict[str, tuple[str, str]] = {
         'gym.make("pacegym/LiveCommerce-v0", render_mode="rgb_array")',
         'gym.make("pacegym/LiveCommerce-v0", render_mode="rgb_array",'
         ' scenario={"base": "live_commerce", "time": {"flight_min": 5}})',
+    ),
+    "Image.fromarray": (  # the GIF of a day: 4 hours (960 ticks, 9 frames)
+        'gym.make("pacegym/DailyBudget-v0", render_mode="rgb_array")',
+        'gym.make("pacegym/DailyBudget-v0", render_mode="rgb_array",'
+        ' scenario={"base": "daily_budget", "time": {"flight_min": 240}})',
     ),
 }
 """A Python recipe containing the key -> (text, replacement): a shorter flight."""
@@ -471,10 +505,10 @@ class Workspace:
                 continue
             if text.startswith("mlflow ui"):
                 port = _free_port()  # picked now: a port picked minutes ago may be taken
-                outputs.append(self._server(cmd, f"{text} --port {port}", port))
+                outputs.append(self._server(cmd, f"{text} --port {port} {ONE_WORKER}", port))
                 self._stop(self.servers.pop())
             elif text.startswith("mlflow server") and text.endswith("&"):
-                outputs.append(self._server(cmd, text[:-1].strip(), self.port))
+                outputs.append(self._server(cmd, f"{text[:-1].strip()} {ONE_WORKER}", self.port))
             else:
                 outputs.append(self._shell(cmd, text, timeout))
             self.done[text] = cmd.where
