@@ -66,6 +66,7 @@ TRAIN_SHORT = (
     "train.checkpoint_freq=0",
     "train.max_minutes=0",
 )
+DISTILL_SHORT = ("agent.distill.rounds=2", "agent.distill.episodes=1", "agent.distill.epochs=1")
 SHORTEN: dict[str, tuple[str, ...]] = {
     "pacegym-train": TRAIN_SHORT,
     # the generalist on three of its 18 scenarios (a broadcast, the 6-h long delay tail and
@@ -88,6 +89,26 @@ SHORTEN: dict[str, tuple[str, ...]] = {
         *TRAIN_SHORT[1:3],
         "train.eval_episodes=2",
         *TRAIN_SHORT[4:],
+    ),
+    # distillation (agents/distill.py): two rounds of one 24-h episode with one fit each on
+    # value_channels (the MPC's LP included), a campaign per scenario, one validation
+    "pacegym-train agent=ppo_residual_dual_price_distill": (
+        *TRAIN_SHORT[:1],
+        "scenario=value_channels",
+        "train.n_envs=4",
+        "train.eval_freq=0",
+        "train.eval_episodes=1",
+        *TRAIN_SHORT[4:],
+        *DISTILL_SHORT,
+    ),
+    "pacegym-train experiment=train_value_distill": (
+        *TRAIN_SHORT[:1],
+        "train.scenarios=[value_channels]",
+        "train.n_envs=4",
+        "train.eval_freq=0",
+        "train.eval_episodes=1",
+        *TRAIN_SHORT[4:],
+        *DISTILL_SHORT,
     ),
     # two jobs of each documented multirun, run by the joblib launcher at once: one seed
     "pacegym-train -m hydra/launcher=joblib": (*TRAIN_SHORT, "train.seed=0"),
