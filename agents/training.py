@@ -241,8 +241,13 @@ def validate(scenario: Any, agent: AgentSettings, train: TrainSettings) -> RunSc
     build_model(agent, env, train.seed, train.device, discount_scales(sc, train))
     if train.resume:
         check_resume(sc, agent, train)
-    if agent.distill.enabled:
-        build_base(agent.distill.teacher)  # a bad teacher config fails before any run
+    for key in ("teacher", "alternative") if agent.distill.enabled else ():
+        spec = getattr(agent.distill, key)
+        try:  # a bad teacher config fails before any run, named by its key
+            if spec:
+                build_base(spec)
+        except ValueError as e:
+            raise AgentConfigError(f"agent.distill.{key}: {e}") from None
     if train.tensorboard:
         tensorboard_writer(None)
     return plan

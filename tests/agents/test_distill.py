@@ -196,3 +196,13 @@ def test_the_base_as_teacher_labels_a_zero_correction():
     data = Dataset()
     chosen, _ = choose_teachers(build_model(agent, env, 0), env, agent, [resolve(SHORT)], data)
     assert chosen == [DUAL] and data.rows == 8 * 40 and np.all(data.arrays()[1] == 0.0)
+
+
+def test_a_bad_teacher_is_refused_before_any_run_by_its_key():
+    from pacegym.agents.training import validate
+
+    train = TrainSettings.from_mapping({"n_envs": 4, "eval_episodes": 1})
+    for key in ("teacher", "alternative"):
+        bad = _agent(**{key: {"kind": "nope", "params": {}}})
+        with pytest.raises(AgentConfigError, match=rf"agent\.distill\.{key}: .*'nope'"):
+            validate(SHORT, bad, train)
