@@ -37,3 +37,15 @@ def export_cfg(overrides: list[str]) -> DictConfig:
     conf = str(Path(__file__).resolve().parents[3] / "conf")
     with initialize_config_dir(config_dir=conf, version_base="1.3"):
         return compose(config_name="export", overrides=["tracking.enabled=false", *overrides])
+
+
+def assert_verified_on_every_scenario(report: dict[str, Any], scenarios: int, rows: int) -> None:
+    """``pacegym-export``'s report passed its checks on ``scenarios`` scenarios and ``rows``
+    rows: actions within 1e-5 of the trained policy's, episode metrics within 1e-9."""
+    from pacegym.experiments.export import check_report
+
+    assert check_report(report) == []
+    parity = report["action_parity"]
+    assert parity["scenarios"] == scenarios and parity["rows"] == rows
+    assert parity["max_abs_error"] <= 1e-5
+    assert report["metric_parity"]["max_abs_diff"] <= 1e-9

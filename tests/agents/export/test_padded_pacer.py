@@ -15,7 +15,11 @@ import pytest
 from pacegym.agents.export.recurrent_export import Lockstep, export_recurrent_model_dir
 from pacegym.agents.export.runtime.manifest import MANIFEST_FILE, PacerError
 from pacegym.agents.export.runtime.recurrent import load_recurrent_pacer
-from tests.agents.export.export_checks import assert_refused_on_load, export_cfg
+from tests.agents.export.export_checks import (
+    assert_refused_on_load,
+    assert_verified_on_every_scenario,
+    export_cfg,
+)
 
 SHORT = {"time": {"flight_min": 60.0}}  # 240 ticks a flight
 TWELVE = {"base": "value_channels", **SHORT}
@@ -130,7 +134,7 @@ def test_pacegym_export_checks_a_padded_lstm_on_every_count(model_dir, tmp_path)
     """``pacegym-export source.model_path=<padded RecurrentPPO>``: the lstm pacer, verified in
     lockstep with ``predict`` on each scenario of its training mixture (``agent.json``'s
     ``scenarios``: 12 and 6 segments) and against the model's own episodes."""
-    from pacegym.experiments.export import check_report, run_export
+    from pacegym.experiments.export import run_export
 
     d = tmp_path / "model"
     shutil.copytree(model_dir, d)
@@ -143,11 +147,7 @@ def test_pacegym_export_checks_a_padded_lstm_on_every_count(model_dir, tmp_path)
         "verify.record_episodes=2",
     ]
     report = run_export(export_cfg(overrides))
-    assert check_report(report) == []
-    parity = report["action_parity"]
-    assert parity["scenarios"] == 2 and parity["rows"] == 2 * 2 * 240
-    assert parity["max_abs_error"] <= 1e-5
-    assert report["metric_parity"]["max_abs_diff"] <= 1e-9
+    assert_verified_on_every_scenario(report, 2, 2 * 2 * 240)
     assert json.loads((tmp_path / "art" / "manifest.json").read_text())["schema"] == (
         "pacegym.recurrent_pacer"
     )

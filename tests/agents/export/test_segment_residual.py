@@ -20,7 +20,11 @@ from pacegym.agents.export.segment_residual_export import (
     ResidualLockstep,
     export_segment_residual_model_dir,
 )
-from tests.agents.export.export_checks import assert_refused_on_load, export_cfg
+from tests.agents.export.export_checks import (
+    assert_refused_on_load,
+    assert_verified_on_every_scenario,
+    export_cfg,
+)
 
 SHORT = {"time": {"flight_min": 60.0}}  # 240 ticks a flight
 TWELVE = {"base": "value_channels", **SHORT}
@@ -124,7 +128,7 @@ def test_pacegym_export_routes_a_padded_agent_and_checks_every_count(model_dir, 
     in lockstep on each scenario ``agent.json`` names (both counts of its mixture); the budget
     guard is refused before anything is written; an unpadded segment agent is refused."""
     from pacegym.agents.export.sb3_policy import ExportError
-    from pacegym.experiments.export import check_report, run_export
+    from pacegym.experiments.export import run_export
     from pacegym.experiments.export_segment_residual import SegmentResidualExportError
 
     d = tmp_path / "model"
@@ -137,11 +141,7 @@ def test_pacegym_export_routes_a_padded_agent_and_checks_every_count(model_dir, 
         run_export(export_cfg([*common, "safety.budget_guard=true"]))
     assert not (tmp_path / "art").exists()
     report = run_export(export_cfg(common))
-    assert check_report(report) == []
-    parity = report["action_parity"]
-    assert parity["scenarios"] == 2 and parity["rows"] == 2 * 240 * 2
-    assert parity["max_abs_error"] <= 1e-5
-    assert report["metric_parity"]["max_abs_diff"] <= 1e-9
+    assert_verified_on_every_scenario(report, 2, 2 * 240 * 2)
     m = json.loads((tmp_path / "art" / MANIFEST_FILE).read_text())
     assert m["schema"] == "pacegym.segment_residual_pacer"
     assert m["observation"]["max_segments"] == 12
