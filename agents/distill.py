@@ -19,11 +19,17 @@ Contract (``pretrain``, called by ``agents.training.train_agent`` before ``model
   the teacher attached to the same core, so it labels the states the student reaches
   (DAgger, Ross, Gordon & Bagnell 2011). The rounds' data aggregate.
 - **Two teachers** (``alternative``, optional): in round 0 both drive the episodes of each
-  training scenario and the better one (mean ``pacing_score_v2`` on those training
-  episodes, never on validation or benchmark seeds) is that scenario's teacher from then
-  on; one network learns both (policy distillation of several experts, Rusu et al. 2016).
-  With the residual base as the alternative, a scenario where the planner loses is
-  labelled ``a* = 0``: leave the base alone.
+  training scenario (the same seeds) and the teacher labels that scenario from then on
+  only where it leads the alternative significantly on those training episodes (never on
+  validation or benchmark seeds): the paired 95% bootstrap interval of ``pacing_score_v2``
+  above zero (``require_lead``; false: the better mean); else the alternative does. One
+  network learns both (policy distillation of several experts, Rusu et al. 2016). With
+  the residual base as the alternative, a scenario where the planner does not clearly win
+  is labelled ``a* = 0``: leave the base alone. The lead rule matters because scenarios
+  a policy cannot tell apart (``value_channels`` and ``value_drift`` differ only in a
+  hidden drift) must get the same teacher: a mean-score choice by noise gave them the MPC
+  and dual price, and the network fitted the average of two unlike actions
+  (docs/training.md, "Distilled from the MPC").
 - **Fit.** After each round the observation normalisation becomes the data's mean and
   variance (``VecNormalize.obs_rms``; RL updates it from there), and the actor's mean
   (``ActorCriticPolicy``: ``mlp_extractor.forward_actor`` then ``action_net``) is fitted by
@@ -53,6 +59,8 @@ from pacegym.agents.residual import FLOOR, build_base
 from pacegym.agents.settings import AgentConfigError, AgentSettings, DistillSettings
 from pacegym.baselines.harness import run_episodes
 from pacegym.baselines.protocol import Clairvoyant
+from pacegym.baselines.stats import paired_difference
+from pacegym.envs.metrics import SCORE_KEY as SCORE
 from pacegym.envs.params import ScenarioParams
 from pacegym.envs.spaces import throttle_to_action
 
@@ -210,9 +218,9 @@ def _run(
     sc: Any,
     seed: int,
     data: Dataset,
-) -> float:
+) -> np.ndarray:
     """One batch of ``agent.distill.episodes`` episodes of ``sc`` from ``seed``, labelled by
-    the controller ``spec``, its rows into ``data``; the mean ``pacing_score_v2``."""
+    the controller ``spec``, its rows into ``data``; each episode's ``pacing_score_v2``."""
     student = controller_from_model(model, vecnorm, agent, name="student")
     ctl = DistillController(student, build_base(spec), execute, data)
     roll = run_episodes(ctl, sc, agent.distill.episodes, seed)
@@ -222,15 +230,22 @@ def _run(
             f"distill: {ctl.dropped} of {agent.distill.episodes} {sc.name} episodes left out: "
             f"the teacher {spec.get('name', spec['kind'])} reported its plan failed"
         )
-    return float(roll.metrics["pacing_score_v2"].mean())  # as run: a failed plan scores low
+    return np.asarray(roll.metrics[SCORE], dtype=np.float64)  # as run: a failed plan scores low
+
+
+def _name(spec: dict) -> str:
+    return str(spec.get("name", spec["kind"]))
 
 
 def choose_teachers(
     model: Any, vecnorm: Any, agent: AgentSettings, scenarios: list[ScenarioParams], data: Dataset
 ) -> tuple[list[dict], list[float]]:
     """Round 0: on each scenario, the teacher and the ``alternative`` (when set) each drive
-    the round's episodes; the better mean score's rows join ``data`` and it labels that
-    scenario from then on. Returns the chosen configs and their scores, in order."""
+    the round's episodes (the same seeds); the chosen one's rows join ``data`` and it labels
+    that scenario from then on. With ``require_lead`` (the default) the teacher is chosen
+    only where it leads the alternative significantly: the paired 95% bootstrap interval of
+    its score minus the alternative's, episode by episode, lies above zero; without it, the
+    better mean. Returns the chosen configs and their mean scores, in order."""
     cfg = agent.distill
     candidates = [cfg.teacher, *([cfg.alternative] if cfg.alternative else [])]
     chosen: list[dict] = []
@@ -240,18 +255,21 @@ def choose_teachers(
         for spec in candidates:
             rows = Dataset()
             runs.append((_run(model, vecnorm, agent, spec, "teacher", sc, cfg.seed, rows), rows))
-        best = int(np.argmax([score for score, _ in runs]))
+        said = ", ".join(
+            f"{_name(c)} {v.mean():.4f}" for c, (v, _) in zip(candidates, runs, strict=True)
+        )
+        best = 0
+        if len(runs) == 2:
+            diff, low, high = paired_difference({SCORE: runs[0][0]}, {SCORE: runs[1][0]}, SCORE)
+            lead = low > 0.0 if cfg.require_lead else diff > 0.0
+            best = 0 if lead else 1
+            said += f"; {_name(candidates[0])} - {_name(candidates[1])} {diff:+.4f}"
+            said += f" [{low:+.4f}, {high:+.4f}]"
         data.x += runs[best][1].x
         data.a += runs[best][1].a
         chosen.append(candidates[best])
-        scores.append(runs[best][0])
-        said = ", ".join(
-            f"{c.get('name', c['kind'])} {v:.4f}"
-            for c, (v, _) in zip(candidates, runs, strict=True)
-        )
-        log.info(
-            f"distill teacher for {sc.name}: {chosen[-1].get('name', chosen[-1]['kind'])} ({said})"
-        )
+        scores.append(float(runs[best][0].mean()))
+        log.info(f"distill teacher for {sc.name}: {_name(chosen[-1])} ({said})")
     return chosen, scores
 
 
@@ -277,7 +295,7 @@ def pretrain(
         else:
             seed = cfg.seed + r * cfg.episodes
             scores = [
-                _run(model, vecnorm, agent, spec, "student", sc, seed, data)
+                float(_run(model, vecnorm, agent, spec, "student", sc, seed, data).mean())
                 for spec, sc in zip(teachers, scenarios, strict=True)
             ]
         set_normalisation(vecnorm, data.arrays()[0])

@@ -109,9 +109,12 @@ class DistillSettings:
 
     enabled: bool = False
     teacher: dict[str, Any] = field(default_factory=dict)  # a controller config: kind, params
-    # a second controller config; {}: none. Each training scenario imitates the better of
-    # the two on round 0's episodes (agents.distill.choose_teachers)
+    # a second controller config; {}: none. Each training scenario imitates one of the two,
+    # chosen on round 0's episodes (agents.distill.choose_teachers)
     alternative: dict[str, Any] = field(default_factory=dict)
+    # the teacher labels a scenario only with a paired 95% CI lead over the alternative on
+    # round 0's episodes; false: the better mean (agents.distill.choose_teachers)
+    require_lead: bool = True
     rounds: int = setting(3, 1, 100, integer=True)  # round 0 teacher-driven, then the student
     episodes: int = setting(8, 1, 100_000, integer=True, unit="episodes")  # a scenario a round
     epochs: int = setting(20, 1, 10_000, integer=True)  # passes over the data after each round

@@ -13,7 +13,9 @@ Steps: resolve the source (``agents.export.source``), write the artifact
 ``verify.action_tolerance``; the leaderboard's metrics re-run through the ``Controller``
 protocol on the same scenario and seeds), write ``verification.json`` into the artifact,
 and optionally register it in the MLflow Model Registry (with a description and tags:
-scenario, source run, the metrics it won with). Exits non-zero when a check fails.
+scenario, source run, the metrics it won with). All of it happens in a private folder
+beside ``out_dir`` (``publish.building``): only an artifact that passed every check is
+registered and published; one that failed is not (``out_dir`` stays as it was, exit 1).
 
 ``source.leaderboard`` takes a ``leaderboard.json``, a folder (the newest
 ``leaderboard.json`` at or below it: a compare run dir, ``outputs/compare``) or
@@ -28,13 +30,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from pacegym import outdir, progress
 from pacegym.agents.model_dir import MODEL_FILE
@@ -44,6 +45,12 @@ from pacegym.experiments import export_segment_residual as padded
 from pacegym.experiments import tracking
 from pacegym.experiments.config import TrackingConfig, schema
 from pacegym.experiments.export_recurrent import check_recurrent, export_lstm, is_recurrent_source
+from pacegym.experiments.export_report import (
+    ExportChecksFailed,
+    check_report,
+    exit_on_failed_checks,
+    log_report,
+)
 from pacegym.experiments.export_segments import (
     export_segments,
     is_segment_source,
@@ -234,21 +241,39 @@ def run_export(cfg: Any) -> dict[str, Any]:
         "source_run_id": str(src.info.get("run_id") or ""),
         "out_dir": str(Path(cfg.out_dir).resolve()),
     }
+    from pacegym.agents.export.publish import building, publish
+
     steps = ["write", "verify"] + (["register"] if cfg.register.enabled else [])
+    out = Path(cfg.out_dir).expanduser()
     with (
         tracking.start_run(cfg, f"export {name}", tags) as run,
         progress.stages(steps, "export") as stage,
+        building(out) as build,  # written and checked here; published only if it passes
     ):
-        report = _export_and_verify(cfg, src, chosen, name, stage)
-        if cfg.register.enabled:
+        report = _export_and_verify(_building_cfg(cfg, build), src, chosen, name, stage)
+        report["artifact"] = str(out.resolve())
+        fails = check_report(report)
+        report["checks"] = {"passed": not fails, "failures": fails}
+        if cfg.register.enabled and not fails:
             stage.next("register")
-            report["registered"] = _register(cfg, Path(cfg.out_dir), name, chosen, src.info)
-        Path(cfg.out_dir, "verification.json").write_text(
+            report["registered"] = _register(cfg, build, name, chosen, src.info)
+        Path(build, "verification.json").write_text(
             json.dumps(report, indent=2, default=str) + "\n", encoding="utf-8"
         )
         if run is not None:
-            _log_report(report, chosen, Path(cfg.out_dir))
+            log_report(report, chosen, build, "rejected_pacer" if fails else "pacer")
+        if fails:
+            log.info("%s", json.dumps(report, indent=2, default=str))
+            raise ExportChecksFailed(out, fails)
+        publish(build, out, bool(cfg.overwrite))
     return report
+
+
+def _building_cfg(cfg: Any, build: Path) -> Any:
+    """``cfg`` writing its artifact to the private folder ``build`` (new: no overwrite)."""
+    copy = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
+    copy.out_dir, copy.overwrite = str(build), False
+    return copy
 
 
 def _export_and_verify(
@@ -327,20 +352,6 @@ def _export_and_verify(
     return report
 
 
-def _log_report(report: dict[str, Any], chosen: dict[str, Any], out: Path) -> None:
-    """The export run's metrics (the checks; the leaderboard means the artifact reproduces,
-    under their plain names) and the artifact itself."""
-    figures = {}
-    if "action_parity" in report:
-        figures["action_parity_max_abs_error"] = report["action_parity"]["max_abs_error"]
-    mp = report.get("metric_parity") or {}
-    if mp.get("checked"):
-        figures["metric_parity_max_abs_diff"] = mp["max_abs_diff"]
-    tracking.log_metrics(figures)
-    tracking.log_metrics(chosen.get("metrics") or {})
-    tracking.log_artifact(out, "pacer")
-
-
 def _register(
     cfg: Any, out: Path, name: str, chosen: dict[str, Any], info: dict[str, Any]
 ) -> dict[str, str]:
@@ -371,29 +382,10 @@ def _register(
     return {"model_uri": model_uri, "version": version}
 
 
-def check_report(report: dict[str, Any]) -> list[str]:
-    """Failed checks of ``report``, as messages (empty when everything passed)."""
-    fails = []
-    ap = report.get("action_parity")
-    if ap and ap["max_abs_error"] > ap["tolerance"]:
-        fails.append(f"action parity: max error {ap['max_abs_error']:.3g} > {ap['tolerance']:.3g}")
-    mp = report.get("metric_parity") or {}
-    enforced = mp.get("enforced", True)
-    if mp.get("checked") and enforced and mp["max_abs_diff"] > report.get("metric_tolerance", 1e-6):
-        fails.append(f"metric parity: max |diff| {mp['max_abs_diff']:.3g} to the leaderboard")
-    if mp.get("checked") and enforced and mp.get("nan_mismatch"):
-        fails.append(f"metric parity: NaN on one side only for {mp['nan_mismatch']}")
-    return fails
-
-
 @hydra_app("export")
 def main(cfg: DictConfig) -> None:
-    report = run_export(cfg)
+    report = exit_on_failed_checks("pacegym-export", run_export, cfg)
     log.info("%s", json.dumps(report, indent=2, default=str))
-    fails = check_report(report)
-    if fails:
-        print("export checks FAILED: " + "; ".join(fails), file=sys.stderr)
-        sys.exit(1)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@
 2. compare it with every tuned baseline on held-out live-commerce seeds, print the
    leaderboard, write ``<run_dir>/compare/leaderboard.json`` (``pipeline.compare``);
 3. export the winner (``pipeline.export``) through ``experiments.export.run_export``
-   with ``source.leaderboard`` set to that file; an export that fails fails the pipeline.
+   with ``source.leaderboard`` set to that file; an export that fails fails the pipeline:
+   a failed check publishes nothing and ends the command in one line, exit 1, its
+   parent run FAILED and no ``pipeline.json``.
 
 One MLflow parent run (``run_type=pipeline``) ties the steps together: the train run, the
 compare run (with its nested run per policy) and the export run are its children, and it
@@ -32,6 +34,7 @@ from pacegym.experiments import leaderboard as lb
 from pacegym.experiments import tracking
 from pacegym.experiments.compare import check_config, compare
 from pacegym.experiments.export import run_export
+from pacegym.experiments.export_report import exit_on_failed_checks
 from pacegym.experiments.hydra_app import app_run_dir, hydra_app
 from pacegym.experiments.train import settings_of, train
 
@@ -118,7 +121,7 @@ def pipeline(cfg: DictConfig, run_dir: str | Path | None = None) -> dict[str, An
 
 
 def _main(cfg: DictConfig) -> None:
-    pipeline(cfg)
+    exit_on_failed_checks("pacegym-pipeline", pipeline, cfg)
 
 
 main = hydra_app("pipeline")(_main)

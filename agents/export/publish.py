@@ -14,7 +14,9 @@ sibling folder of ``out``, e.g. by ``temp_sibling``):
   ``pacegym.outdir.protected`` names (with ``whole``: the working directory too).
 
 ``check_target`` runs the same checks alone, so a command can refuse a bad ``out_dir``
-before it starts any work.
+before it starts any work. ``building(out_dir)`` gives a command a private folder to
+write, load and check a whole artifact in before it publishes it (``pacegym-export``
+publishes only an artifact that passed its checks).
 """
 
 from __future__ import annotations
@@ -130,6 +132,27 @@ def publish(tmp: Path, out_dir: str | os.PathLike[str], overwrite: bool) -> Path
         raise
     shutil.rmtree(old, ignore_errors=True)
     return out
+
+
+@contextlib.contextmanager
+def building(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """A path (not yet created) inside a new private folder beside ``out_dir``, named like
+    it, for an artifact that is written and checked there first; the caller publishes it
+    (``publish``) before the block ends, or not at all. When the block ends the private
+    folder is removed, and on an exception so are the folders above ``out_dir`` that it
+    had to create (when still empty): a refused or failed artifact leaves nothing behind."""
+    out = Path(out_dir).expanduser().absolute()
+    made = [p for p in out.parents if not p.exists()]
+    root = temp_sibling(out)
+    try:
+        yield root / out.name
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        for folder in made:  # deepest first
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -22,6 +22,7 @@ from pacegym.agents.residual import FLOOR, build_base, compose
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.training import train_agent
 from pacegym.baselines.harness import run_episodes
+from pacegym.baselines.stats import paired_difference
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import action_to_throttle, obs_width
 
@@ -166,11 +167,14 @@ def test_a_failed_teacher_episode_is_never_imitated():
     assert ctl.dropped == 2 and data.rows == (5 - 2) * 40
 
 
-def test_each_scenario_imitates_the_better_of_two_teachers():
-    """Round 0 keeps, per scenario, the candidate with the higher mean score on the round's
-    episodes (the same as each scores alone on those seeds); the base as teacher is a = 0."""
+@pytest.mark.parametrize("require_lead", [True, False])
+def test_each_scenario_imitates_the_teacher_only_where_it_leads(require_lead):
+    """Round 0 keeps, per scenario, the teacher where its paired 95% interval over the
+    alternative lies above zero on the round's episodes (``require_lead``; else where its
+    mean is higher), else the alternative: the same as each scores alone on those seeds,
+    and the rows are the chosen one's."""
     other = {"base": "value_channels", "time": {"flight_min": 20.0}}
-    agent = _agent(episodes=2, alternative=DUAL)
+    agent = _agent(episodes=4, alternative=DUAL, require_lead=require_lead)
     env, _ = make_env(resolve(SHORT), agent, 4, 0)
     model = build_model(agent, env, 0)
     data = Dataset()
@@ -178,14 +182,27 @@ def test_each_scenario_imitates_the_better_of_two_teachers():
     chosen, scores = choose_teachers(model, env, agent, scenarios, data)
     rows = 0
     for sc, spec, score in zip(scenarios, chosen, scores, strict=True):
-        alone = {
-            c["name"]: run_episodes(build_base(c), sc, 2, agent.distill.seed).metrics
-            for c in (MPC, DUAL)
-        }
-        means = {k: float(m["pacing_score_v2"].mean()) for k, m in alone.items()}
-        assert spec["name"] == max(means, key=means.get) and score == means[spec["name"]]
-        rows += 2 * (40 if sc.time.flight_min == 10.0 else 80)
+        mpc, dual = (run_episodes(build_base(c), sc, 4, agent.distill.seed) for c in (MPC, DUAL))
+        diff, low, _ = paired_difference(mpc, dual, "pacing_score_v2")
+        lead = low > 0.0 if require_lead else diff > 0.0
+        assert spec == (MPC if lead else DUAL)
+        assert score == float((mpc if lead else dual).metrics["pacing_score_v2"].mean())
+        rows += 4 * (40 if sc.time.flight_min == 10.0 else 80)
     assert data.rows == rows
+
+
+def test_a_teacher_without_a_significant_lead_leaves_the_base_alone():
+    """Two candidates with the same rule: a zero difference on every episode is no lead, so
+    the alternative (the residual's base: a = 0) labels the scenario, not the teacher; by
+    the mean a tie keeps the alternative too."""
+    for require_lead in (True, False):
+        agent = _agent(episodes=2, alternative=DUAL, require_lead=require_lead)
+        twin = {**DUAL, "name": "dual price twin"}  # the same rule under another name
+        agent = dataclasses.replace(agent, distill=dataclasses.replace(agent.distill, teacher=twin))
+        env, _ = make_env(resolve(SHORT), agent, 4, 0)
+        data = Dataset()
+        chosen, _ = choose_teachers(build_model(agent, env, 0), env, agent, [resolve(SHORT)], data)
+        assert chosen == [DUAL] and np.all(data.arrays()[1] == 0.0)
 
 
 def test_the_base_as_teacher_labels_a_zero_correction():
