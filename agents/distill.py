@@ -237,6 +237,17 @@ def _name(spec: dict) -> str:
     return str(spec.get("name", spec["kind"]))
 
 
+def leads(
+    teacher: np.ndarray, alternative: np.ndarray, require_lead: bool
+) -> tuple[bool, tuple[float, float, float]]:
+    """Whether the teacher's episode scores lead the alternative's on the same seeds: with
+    ``require_lead`` the paired 95% bootstrap interval of the difference lies above zero
+    (NaN below ``baselines.stats.min_episodes``: no lead), else the mean difference is
+    positive; and ``(mean, low, high)`` of the difference."""
+    diff, low, high = paired_difference({SCORE: teacher}, {SCORE: alternative}, SCORE)
+    return (low > 0.0 if require_lead else diff > 0.0), (diff, low, high)
+
+
 def choose_teachers(
     model: Any, vecnorm: Any, agent: AgentSettings, scenarios: list[ScenarioParams], data: Dataset
 ) -> tuple[list[dict], list[float]]:
@@ -260,8 +271,7 @@ def choose_teachers(
         )
         best = 0
         if len(runs) == 2:
-            diff, low, high = paired_difference({SCORE: runs[0][0]}, {SCORE: runs[1][0]}, SCORE)
-            lead = low > 0.0 if cfg.require_lead else diff > 0.0
+            lead, (diff, low, high) = leads(runs[0][0], runs[1][0], cfg.require_lead)
             best = 0 if lead else 1
             said += f"; {_name(candidates[0])} - {_name(candidates[1])} {diff:+.4f}"
             said += f" [{low:+.4f}, {high:+.4f}]"
@@ -302,13 +312,21 @@ def pretrain(
         mse = fit_actor(model, vecnorm, data, cfg, cfg.seed + r)
         execute, score = ("teacher" if r == 0 else "student"), float(np.mean(scores))
         out.update({f"distill/{execute}_score_{r}": score, f"distill/mse_{r}": mse})
+        each = ", ".join(f"{sc.name} {v:.4f}" for sc, v in zip(scenarios, scores, strict=True))
         log.info(
-            f"distill round {r + 1}/{cfg.rounds}: {execute} executed, mean score {score:.4f}, "
-            f"{data.rows:,} rows, fit mse {mse:.4f}, {time.perf_counter() - t0:.0f} s"
+            f"distill round {r + 1}/{cfg.rounds}: {execute} executed, mean score {score:.4f} "
+            f"({each}), {data.rows:,} rows, fit mse {mse:.4f}, {time.perf_counter() - t0:.0f} s"
         )
     out["distill/rows"] = float(data.rows)
     log_fn(out, 0)
     return out
 
 
-__all__ = ["DistillController", "check", "choose_teachers", "pretrain", "teacher_targets"]
+__all__ = [
+    "DistillController",
+    "check",
+    "choose_teachers",
+    "leads",
+    "pretrain",
+    "teacher_targets",
+]

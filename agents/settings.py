@@ -32,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
+from pacegym.baselines.stats import min_episodes
 from pacegym.envs.checks import Allowed, allowed_of, check_section, setting
 
 SELECT = ("best", "last")
@@ -112,9 +113,7 @@ class DistillSettings:
     # a second controller config; {}: none. Each training scenario imitates one of the two,
     # chosen on round 0's episodes (agents.distill.choose_teachers)
     alternative: dict[str, Any] = field(default_factory=dict)
-    # the teacher labels a scenario only with a paired 95% CI lead over the alternative on
-    # round 0's episodes; false: the better mean (agents.distill.choose_teachers)
-    require_lead: bool = True
+    require_lead: bool = True  # the teacher only with a paired 95% CI lead; false: by the mean
     rounds: int = setting(3, 1, 100, integer=True)  # round 0 teacher-driven, then the student
     episodes: int = setting(8, 1, 100_000, integer=True, unit="episodes")  # a scenario a round
     epochs: int = setting(20, 1, 10_000, integer=True)  # passes over the data after each round
@@ -124,6 +123,12 @@ class DistillSettings:
 
     def __post_init__(self) -> None:
         check_fields(self)
+        need = min_episodes()  # fewer: no interval, so the teacher would never be chosen
+        if self.enabled and self.alternative and self.require_lead and self.episodes < need:
+            raise AgentConfigError(
+                f"agent.distill.episodes = {self.episodes}: with an alternative and require_lead"
+                f", allowed an integer in [{need}, 100000] (a paired 95% interval's episodes)"
+            )
         if self.enabled and not self.teacher.get("kind"):
             raise AgentConfigError(
                 f"agent.distill.teacher = {self.teacher!r}: needs a controller config with "

@@ -14,6 +14,7 @@ from pacegym.agents.distill import (
     check,
     choose_teachers,
     fit_actor,
+    leads,
     set_normalisation,
     teacher_targets,
 )
@@ -22,7 +23,6 @@ from pacegym.agents.residual import FLOOR, build_base, compose
 from pacegym.agents.settings import AgentConfigError, AgentSettings, TrainSettings
 from pacegym.agents.training import train_agent
 from pacegym.baselines.harness import run_episodes
-from pacegym.baselines.stats import paired_difference
 from pacegym.envs.scenarios import resolve
 from pacegym.envs.spaces import action_to_throttle, obs_width
 
@@ -169,26 +169,44 @@ def test_a_failed_teacher_episode_is_never_imitated():
 
 @pytest.mark.parametrize("require_lead", [True, False])
 def test_each_scenario_imitates_the_teacher_only_where_it_leads(require_lead):
-    """Round 0 keeps, per scenario, the teacher where its paired 95% interval over the
-    alternative lies above zero on the round's episodes (``require_lead``; else where its
-    mean is higher), else the alternative: the same as each scores alone on those seeds,
-    and the rows are the chosen one's."""
+    """Round 0 keeps, per scenario, the teacher where it leads the alternative on the
+    round's episodes (``leads``), else the alternative: the same as each scores alone on
+    those seeds, and the rows are the chosen one's. On these seeds the MPC leads dual price
+    on the 10-minute flight (interval above zero) and not on the 20-minute one."""
     other = {"base": "value_channels", "time": {"flight_min": 20.0}}
-    agent = _agent(episodes=4, alternative=DUAL, require_lead=require_lead)
+    agent = _agent(episodes=6, alternative=DUAL, require_lead=require_lead)
     env, _ = make_env(resolve(SHORT), agent, 4, 0)
     model = build_model(agent, env, 0)
     data = Dataset()
     scenarios = [resolve(SHORT), resolve(other)]
     chosen, scores = choose_teachers(model, env, agent, scenarios, data)
+    assert chosen == [MPC, DUAL]
     rows = 0
     for sc, spec, score in zip(scenarios, chosen, scores, strict=True):
-        mpc, dual = (run_episodes(build_base(c), sc, 4, agent.distill.seed) for c in (MPC, DUAL))
-        diff, low, _ = paired_difference(mpc, dual, "pacing_score_v2")
-        lead = low > 0.0 if require_lead else diff > 0.0
+        mpc, dual = (run_episodes(build_base(c), sc, 6, agent.distill.seed) for c in (MPC, DUAL))
+        lead, _ = leads(mpc.metrics["pacing_score_v2"], dual.metrics["pacing_score_v2"], True)
         assert spec == (MPC if lead else DUAL)
         assert score == float((mpc if lead else dual).metrics["pacing_score_v2"].mean())
-        rows += 4 * (40 if sc.time.flight_min == 10.0 else 80)
+        rows += 6 * (40 if sc.time.flight_min == 10.0 else 80)
     assert data.rows == rows
+
+
+def test_a_lead_needs_an_interval_above_zero_unless_the_mean_is_asked_for():
+    base = np.linspace(1.0, 1.5, 8)
+    noisy = base + np.array([0.05, -0.04, 0.06, -0.03, 0.05, -0.04, 0.04, -0.02])  # mean > 0
+    clear = base + 0.01 + np.linspace(0.0, 0.002, 8)
+    assert leads(clear, base, True)[0] and leads(clear, base, False)[0]
+    assert not leads(noisy, base, True)[0] and leads(noisy, base, False)[0]
+    assert not leads(base, base, True)[0] and not leads(base, base, False)[0]  # a tie
+    few = leads(clear[:5], base[:5], True)  # below min_episodes: no interval, no lead
+    assert not few[0] and np.isnan(few[1][1])
+
+
+def test_require_lead_with_fewer_episodes_than_an_interval_needs_is_refused():
+    with pytest.raises(AgentConfigError, match=r"agent\.distill\.episodes = 5: .*\[6, 100000\]"):
+        _agent(episodes=5, alternative=DUAL)
+    assert _agent(episodes=5, alternative=DUAL, require_lead=False).distill.episodes == 5
+    assert _agent(episodes=2).distill.episodes == 2  # no alternative: nothing to choose
 
 
 def test_a_teacher_without_a_significant_lead_leaves_the_base_alone():
@@ -196,7 +214,7 @@ def test_a_teacher_without_a_significant_lead_leaves_the_base_alone():
     the alternative (the residual's base: a = 0) labels the scenario, not the teacher; by
     the mean a tie keeps the alternative too."""
     for require_lead in (True, False):
-        agent = _agent(episodes=2, alternative=DUAL, require_lead=require_lead)
+        agent = _agent(episodes=6, alternative=DUAL, require_lead=require_lead)
         twin = {**DUAL, "name": "dual price twin"}  # the same rule under another name
         agent = dataclasses.replace(agent, distill=dataclasses.replace(agent.distill, teacher=twin))
         env, _ = make_env(resolve(SHORT), agent, 4, 0)
