@@ -33,7 +33,7 @@ def test_previous_artifact_replaced_only_with_overwrite(tmp_path):
     out = export_controller(PID, tmp_path / "pacer")
     with pytest.raises(ArtifactTargetError, match="pass overwrite=true"):
         export_controller(ON_OFF, out)
-    (out / "verification.json").write_text("{}")  # written by pacegym-export after publishing
+    (out / "verification.json").write_text("{}")  # pacegym-export publishes it with the pacer
     export_controller(ON_OFF, out, overwrite=True)
     assert load_pacer(out).policy.controller.kind == "on_off"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pacer"]  # old one and temp gone
