@@ -1,10 +1,14 @@
-"""The export tests' shared checks: a ``pacegym-export`` config composed as the app does, and
-the refusal on load of an artifact whose manifest was edited."""
+"""The export tests' shared checks: a ``pacegym-export`` config composed as the app does, the
+command run as a user runs it, and the refusal on load of an artifact whose manifest was
+edited."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,6 +41,19 @@ def export_cfg(overrides: list[str]) -> DictConfig:
     conf = str(Path(__file__).resolve().parents[3] / "conf")
     with initialize_config_dir(config_dir=conf, version_base="1.3"):
         return compose(config_name="export", overrides=["tracking.enabled=false", *overrides])
+
+
+def run_export_cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    """``pacegym-export <args>`` in a fresh interpreter in ``cwd``, the environment plus
+    ``env``; its exit code and captured text (2 minutes at most)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pacegym.experiments.export", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=cwd,
+        env={**os.environ, **env},
+    )
 
 
 def assert_verified_on_every_scenario(report: dict[str, Any], scenarios: int, rows: int) -> None:

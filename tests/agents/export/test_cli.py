@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +16,7 @@ from pacegym.envs.metrics import SCORE_KEY
 from pacegym.experiments.export import ExportConfigError, check_report, run_export
 
 from .conftest import SCENARIO
+from .export_checks import run_export_cli
 
 CONF = str(Path(__file__).resolve().parents[3] / "conf")
 
@@ -58,21 +56,8 @@ def test_baseline_winner_from_leaderboard_cli(tmp_path):
         metrics,
     )
     out = tmp_path / "art"
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pacegym.experiments.export",
-            f"source.leaderboard={lb}",
-            f"out_dir={out}",
-            f"hydra.run.dir={tmp_path}/h",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, "MLFLOW_TRACKING_URI": ""},
-    )
+    args = [f"source.leaderboard={lb}", f"out_dir={out}", f"hydra.run.dir={tmp_path}/h"]
+    r = run_export_cli(args, tmp_path, MLFLOW_TRACKING_URI="")
     assert r.returncode == 0, r.stderr
     import mlflow  # tracked by default in the working directory's store, like the other apps
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
 
 from pacegym.agents.export.verify import metric_means
 from pacegym.envs.metrics import SCORE_KEY
@@ -18,14 +15,9 @@ from pacegym.experiments.export import run_export
 from pacegym.experiments.export_report import ExportChecksFailed, exit_on_failed_checks
 
 from .conftest import SCENARIO
+from .export_checks import export_cfg, run_export_cli
 
-CONF = str(Path(__file__).resolve().parents[3] / "conf")
 PARAMS = {"kp": 15.0, "ki": 40.0}
-
-
-def _cfg(overrides: list[str]):
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        return compose(config_name="export", overrides=overrides)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +46,7 @@ def test_a_failed_check_publishes_nothing_and_creates_no_folder(tmp_path, pid_me
     bad = _leaderboard(tmp_path / "bad.json", pid_means, shift=0.5)
     before = sorted(os.listdir(tmp_path))
     out = tmp_path / "new" / "deeper" / "art"
-    cfg = _cfg([f"source.leaderboard={bad}", f"out_dir={out}", "tracking.enabled=false"])
+    cfg = export_cfg([f"source.leaderboard={bad}", f"out_dir={out}"])
     with pytest.raises(ExportChecksFailed, match=r"metric parity: max \|diff\| 0\.5") as err:
         run_export(cfg)
     assert f"nothing published at '{out}'" in str(err.value)
@@ -65,13 +57,13 @@ def test_a_failed_check_keeps_the_previous_artifact(tmp_path, pid_means):
     good = _leaderboard(tmp_path / "good.json", pid_means)
     bad = _leaderboard(tmp_path / "bad.json", pid_means, shift=0.5)
     out = tmp_path / "art"
-    common = [f"out_dir={out}", "tracking.enabled=false", "overwrite=true"]
-    report = run_export(_cfg([f"source.leaderboard={good}", *common]))
+    common = [f"out_dir={out}", "overwrite=true"]
+    report = run_export(export_cfg([f"source.leaderboard={good}", *common]))
     assert report["checks"] == {"passed": True, "failures": []}
     assert json.loads((out / "verification.json").read_text())["checks"]["passed"] is True
     published = _tree(out)
     with pytest.raises(ExportChecksFailed):
-        run_export(_cfg([f"source.leaderboard={bad}", *common]))
+        run_export(export_cfg([f"source.leaderboard={bad}", *common]))
     assert _tree(out) == published
     assert sorted(os.listdir(tmp_path)) == ["art", "bad.json", "good.json"]
 
@@ -85,14 +77,7 @@ def test_the_cli_ends_in_one_line_registers_nothing_and_fails_its_run(tmp_path, 
     out = tmp_path / "art"
     args = [f"source.leaderboard={bad}", f"out_dir={out}", f"hydra.run.dir={tmp_path}/h"]
     args += ["register.enabled=true", "register.name=never", f"tracking.uri={uri}"]
-    r = subprocess.run(
-        [sys.executable, "-m", "pacegym.experiments.export", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
-    )
+    r = run_export_cli(args, tmp_path, MLFLOW_DISABLE_TELEMETRY="true")
     assert r.returncode == 1, r.stderr
     line = r.stderr.strip().splitlines()[-1]
     assert line.startswith("pacegym-export: export checks FAILED: metric parity")
