@@ -209,6 +209,10 @@ def fit_actor(
     return loss_sum
 
 
+def _name(spec: dict) -> str:
+    return str(spec.get("name", spec["kind"]))
+
+
 def _run(
     model: Any,
     vecnorm: Any,
@@ -228,13 +232,9 @@ def _run(
     if ctl.dropped:
         log.warning(
             f"distill: {ctl.dropped} of {agent.distill.episodes} {sc.name} episodes left out: "
-            f"the teacher {spec.get('name', spec['kind'])} reported its plan failed"
+            f"the teacher {_name(spec)} reported its plan failed"
         )
     return np.asarray(roll.metrics[SCORE], dtype=np.float64)  # as run: a failed plan scores low
-
-
-def _name(spec: dict) -> str:
-    return str(spec.get("name", spec["kind"]))
 
 
 def leads(

@@ -21,7 +21,6 @@ class ExportChecksFailed(RuntimeError):
         super().__init__(
             f"export checks FAILED: {'; '.join(fails)}; nothing published at {str(out)!r}"
         )
-        self.fails = fails
 
 
 def log_report(report: dict[str, Any], chosen: dict[str, Any], out: Path, path: str) -> None:
